@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: GPL-2.0
+# ipcluster: build the module and clusteradm, run the tests and the demo.
+#
+#   make            ipcluster.ko (against the cached test kernel, or KDIR=)
+#   make check      every test: host (cargo) and VM (real kernel)
+#   make demo       boot the test kernel and show ipcluster working
+#   make bench      benchmarks (ratios against a baseline of the same run)
+#
+# KDIR=/path/to/a/rust-enabled/kernel/build builds against your own kernel.
+
+SHELL := /bin/bash
+TOP := $(CURDIR)
+RUSTC_K := /usr/bin/rustc
+RUSTDOC_K := /usr/bin/rustdoc
+KMAKE = $(MAKE) -C "$$kdir" M=$(TOP) RUSTC=$(RUSTC_K) RUSTDOC=$(RUSTDOC_K) \
+	$$(grep -q '^CONFIG_CC_IS_CLANG=y' "$$kdir/.config" && echo LLVM=-19)
+# The kernel's bindgen must be 0.71.1 (cargo install), ahead of Debian's.
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+export LIBCLANG_PATH := /usr/lib/llvm-19/lib
+CARGO := cargo
+
+.PHONY: all module tool deps kernel check test-host test-vm demo bench clean
+
+all: module tool
+
+deps:
+	@scripts/deps.sh
+
+# The kernel under test: built once into ~/.cache/ipcluster, then reused.
+kernel: deps
+	@scripts/kernel.sh debug >/dev/null
+
+module: deps
+	@kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$(scripts/kernel.sh debug | tail -n1); \
+	$(KMAKE) modules
+	@$(MAKE) -s -C tests/splat KDIR="$(KDIR)"
+
+tool: deps
+	@cd userspace-tool && $(CARGO) build --release --quiet
+
+test-host: deps
+	cd userspace-tool && $(CARGO) test --workspace
+
+test-vm: module tool
+	@tests/run.sh
+
+check: test-host test-vm
+
+demo: module tool
+	@tests/run.sh --demo
+
+clean:
+	@kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$(ls -d $${IPCLUSTER_CACHE:-$$HOME/.cache/ipcluster}/kernel-debug-* 2>/dev/null | head -n1); \
+	[ -z "$$kdir" ] || $(KMAKE) clean
+	@rm -f rust/bindings_generated.rs
+	@cd userspace-tool && $(CARGO) clean

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Install everything ipcluster needs to build and test, idempotently.
+# Debian bookworm, as root (or via sudo). Safe to run again: it only
+# installs what is missing and keeps the kernel Rust toolchain pinned.
+set -euo pipefail
+
+RUST_WEB_VER=1.85.0+dfsg3-1~deb12u3
+BINDGEN_VER=0.71.1
+VNG_VER=1.42
+
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+stamp_dir=${IPCLUSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ipcluster}
+stamp="$stamp_dir/deps-$(sha256sum "$0" | cut -c1-16)"
+
+if [ -e "$stamp" ] && [ -x /usr/bin/rustc ] && command -v vng >/dev/null; then
+	exit 0
+fi
+
+pkgs=(
+	# kernel build
+	linux-source-6.12 build-essential flex bison bc cpio kmod libelf-dev
+	libssl-dev dwarves rsync xz-utils
+	# clang-built kernel (KASAN + Rust) and bindgen's libclang
+	clang-19 lld-19 llvm-19 libclang-19-dev
+	# VM
+	qemu-system-x86 udev
+	# tests: netns topologies, traffic, baselines
+	iproute2 iptables nftables socat tcpdump ethtool procps python3-pip
+)
+kernel_rust=(rustc-web rust-web-src libstd-rust-web-dev rust-web-clippy)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+for p in "${kernel_rust[@]}"; do
+	v=$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null || true)
+	[ "$v" = "$RUST_WEB_VER" ] || missing+=("$p=$RUST_WEB_VER")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+	export DEBIAN_FRONTEND=noninteractive
+	$SUDO apt-mark unhold "${kernel_rust[@]}" >/dev/null 2>&1 || true
+	$SUDO apt-get update -qq
+	# --no-install-recommends: a Recommends (cargo-web) would drag the
+	# kernel's rustc to a newer release than the tree was configured with.
+	$SUDO apt-get install -y -qq --no-install-recommends --allow-downgrades "${missing[@]}"
+fi
+$SUDO apt-mark hold "${kernel_rust[@]}" >/dev/null
+
+if ! bindgen --version 2>/dev/null | grep -q "$BINDGEN_VER"; then
+	cargo install --locked bindgen-cli --version "$BINDGEN_VER"
+fi
+if ! command -v vng >/dev/null; then
+	pip3 install --quiet "virtme-ng==$VNG_VER" 2>/dev/null ||
+		pip3 install --quiet --break-system-packages "virtme-ng==$VNG_VER"
+fi
+
+mkdir -p "$stamp_dir"
+touch "$stamp"

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Helpers for ipcluster's VM tests, in the manner of kselftest's net/lib.sh:
+# KTAP sub-results, namespaces, and the standard cluster topology.
+#
+# The topology: a "switch" namespace holding bridge br0, a client namespace
+# and N member namespaces, each host linked to the bridge by a veth pair
+# (eth0 inside the host). Addresses come from the documentation ranges:
+#   client    192.0.2.2     2001:db8::2
+#   member i  192.0.2.(10+i)  2001:db8::(10+i)   (namespace ipc-m$i)
+#   cluster   192.0.2.100   2001:db8::100
+set -u
+
+ksft_pass=0
+ksft_fail=1
+ksft_skip=4
+
+IPC_TOP=${IPC_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+IPC_KO=$IPC_TOP/ipcluster.ko
+CLUSTERADM=$IPC_TOP/userspace-tool/target/release/clusteradm
+CLUSTER4=192.0.2.100
+CLUSTER6=2001:db8::100
+CLIENT4=192.0.2.2
+CLIENT6=2001:db8::2
+NS_SW=ipc-sw
+NS_CLIENT=ipc-c
+
+_checks=0
+_failed=0
+_skipped=0
+
+# check DESCRIPTION COMMAND...: run COMMAND, report a KTAP sub-result.
+check() {
+	local desc=$1
+	shift
+	_checks=$((_checks + 1))
+	local out
+	if out=$("$@" 2>&1); then
+		echo "    ok $_checks $desc"
+	else
+		echo "    not ok $_checks $desc"
+		[ -z "$out" ] || printf '%s\n' "$out" | head -n 20 | sed 's/^/    # /'
+		_failed=$((_failed + 1))
+	fi
+}
+
+# skip DESCRIPTION REASON
+skip() {
+	_checks=$((_checks + 1))
+	_skipped=$((_skipped + 1))
+	echo "    ok $_checks $1 # SKIP $2"
+}
+
+# End a test script: exit 0, 1 on any failed check, 4 if all skipped.
+finish() {
+	cleanup_all_ns
+	echo "    1..$_checks"
+	[ "$_failed" -eq 0 ] || exit $ksft_fail
+	[ "$_checks" -gt 0 ] && [ "$_skipped" -eq "$_checks" ] && exit $ksft_skip
+	exit $ksft_pass
+}
+
+member_ns() { echo "ipc-m$1"; }
+member4() { echo "192.0.2.$((10 + $1))"; }
+member6() { echo "2001:db8::$((10 + $1))"; }
+
+# add_host NS ADDR4 ADDR6: a namespace plugged into the switch's bridge.
+add_host() {
+	local ns=$1 a4=$2 a6=$3
+	ip netns add "$ns"
+	ip -n "$ns" link set lo up
+	ip -n "$ns" link add eth0 type veth peer name "p-$ns" netns "$NS_SW"
+	ip -n "$NS_SW" link set "p-$ns" master br0 up
+	ip -n "$ns" addr add "$a4/24" dev eth0
+	ip -n "$ns" addr add "$a6/64" dev eth0 nodad
+	ip -n "$ns" link set eth0 up
+}
+
+# setup_topology N: the switch, the client and members 1..N.
+setup_topology() {
+	local n=$1 i
+	cleanup_all_ns
+	ip netns add "$NS_SW"
+	ip -n "$NS_SW" link add br0 type bridge
+	ip -n "$NS_SW" link set br0 up
+	add_host "$NS_CLIENT" "$CLIENT4" "$CLIENT6"
+	for i in $(seq 1 "$n"); do
+		add_host "$(member_ns "$i")" "$(member4 "$i")" "$(member6 "$i")"
+	done
+	# Bridge ports forward once they are up; wait for the client to reach
+	# the last member rather than sleeping.
+	wait_for 10 ip netns exec "$NS_CLIENT" ping -c1 -W1 "$(member4 "$n")"
+}
+
+cleanup_all_ns() {
+	local ns
+	for ns in $(ip netns list 2>/dev/null | awk '/^ipc-/ {print $1}'); do
+		ip netns del "$ns"
+	done
+}
+
+# wait_for SECONDS COMMAND...: retry COMMAND until it succeeds.
+wait_for() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		[ "$SECONDS" -lt "$deadline" ] || return 1
+		sleep 0.2
+	done
+}
+
+module_loaded() { grep -q '^ipcluster ' /proc/modules; }
+
+load_module() {
+	module_loaded || insmod "$IPC_KO"
+}
+
+unload_module() {
+	! module_loaded || rmmod ipcluster
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Boots the test kernel (virtme-ng over the host's root) and runs the VM
+# tests in it with the freshly built ipcluster.ko and clusteradm.
+#
+#   tests/vm/run.sh [--demo] [--no-self-test] [TEST...]
+#
+# With no TEST, runs every tests/*.sh, then the splat self-test: a second
+# boot that loads a module which WARNs and must make the run fail.
+# IPC_KVM=1 uses KVM (it hangs on some hosts; TCG is the default).
+# KDIR=... runs another kernel build tree.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top"
+
+demo=0
+self_test=1
+tests=()
+for a in "$@"; do
+	case "$a" in
+	--demo) demo=1 ;;
+	--no-self-test) self_test=0 ;;
+	*) tests+=("$a") ;;
+	esac
+done
+if [ ${#tests[@]} = 0 ]; then
+	for t in tests/*.sh; do
+		[ "$(basename "$t")" = lib.sh ] || tests+=("$t")
+	done
+else
+	self_test=0
+fi
+
+kdir=${KDIR:-$(scripts/kernel.sh debug | tail -n1)}
+for f in ipcluster.ko userspace-tool/target/release/clusteradm tests/splat/splat_on_load.ko; do
+	[ -e "$f" ] || { echo "run.sh: $f is not built (make module tool)" >&2; exit 2; }
+done
+
+accel=(--disable-kvm)
+[ "${IPC_KVM:-0}" = 1 ] && accel=()
+mkdir -p results
+
+# vm TITLE LOG ARGS...: boot, run tests/vm/guest.sh ARGS, keep the log.
+vm() {
+	local log=results/$1.log
+	shift
+	echo "# booting $kdir/arch/x86/boot/bzImage (${accel[*]:-kvm})" >&2
+	vng --run "$kdir" --user root "${accel[@]}" --cpus 2 --memory 4G \
+		--cwd "$top" --exec "$*" 2>&1 | tee "$log"
+	return "${PIPESTATUS[0]}"
+}
+
+if [ $demo = 1 ]; then
+	vm demo tests/vm/demo.sh
+	exit $?
+fi
+
+start=$SECONDS
+vm tests tests/vm/guest.sh "${tests[@]}"
+rc=$?
+summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' results/tests.log | tail -n1)
+[ -n "$summary" ] || { echo "run.sh: the VM run ended without a summary (exit $rc)"; rc=1; }
+passed=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"${summary:-0 passed}")
+failed=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"${summary:-0 passed, 1 failed}")
+
+if [ $self_test = 1 ]; then
+	echo "# splat self-test: a module that WARNs on load must fail the run"
+	if vm splat-self-test tests/vm/guest.sh --inject-splat tests/vm/idle.sh >/dev/null; then
+		echo "not ok splat-self-test # the injected WARNING went unnoticed"
+		failed=$((failed + 1))
+	elif grep -q 'not ok 1 idle # kernel splat' results/splat-self-test.log; then
+		echo "ok splat-self-test # the injected WARNING failed the run"
+		passed=$((passed + 1))
+	else
+		echo "not ok splat-self-test # the run failed, but not on the splat"
+		tail -n 20 results/splat-self-test.log | sed 's/^/# /'
+		failed=$((failed + 1))
+	fi
+fi
+echo "# VM tests took $((SECONDS - start))s; logs in results/"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ] && [ $rc = 0 ]
