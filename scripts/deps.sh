@@ -26,7 +26,7 @@ pkgs=(
 	# VM
 	qemu-system-x86 udev
 	# tests: netns topologies, traffic, baselines
-	iproute2 iptables nftables socat tcpdump ethtool procps python3-pip
+	iproute2 iputils-ping iptables nftables socat tcpdump ethtool procps python3-pip
 )
 kernel_rust=(rustc-web rust-web-src libstd-rust-web-dev rust-web-clippy)
 

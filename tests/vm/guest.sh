@@ -15,7 +15,7 @@ if [ "${1:-}" = --inject-splat ]; then
 fi
 
 # Splats: anything the kernel's debug options or BUG/WARN machinery print.
-splat_re='BUG:|WARNING:|KASAN:|UBSAN:|general protection fault|Oops|Kernel panic|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|lockdep|INFO: task .* blocked|rcu_.*detected stall|Call Trace:'
+splat_re='BUG:|WARNING:|KASAN:|UBSAN:|general protection fault|Oops|Kernel panic|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|INFO: task .* blocked|rcu_.*detected stall|Call Trace:'
 
 sysctl -qw kernel.printk="4 4 1 7" 2>/dev/null
 boot_splats=$(dmesg | grep -E "$splat_re")

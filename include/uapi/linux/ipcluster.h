@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR BSD-3-Clause) */
+/* Do not edit directly, auto-generated from: */
+/*	Documentation/netlink/specs/ipcluster.yaml */
+/* YNL-GEN uapi header */
+
+#ifndef _UAPI_LINUX_IPCLUSTER_H
+#define _UAPI_LINUX_IPCLUSTER_H
+
+#define IPCLUSTER_FAMILY_NAME		"ipcluster"
+#define IPCLUSTER_FAMILY_VERSION	1
+
+#define IPCLUSTER_MAX_BUCKET_BITS	12
+#define IPCLUSTER_MAX_MEMBER_ID		65534
+
+/**
+ * enum ipcluster_mode - How every member gets every packet for the cluster IP.
+ * @IPCLUSTER_MODE_MULTICAST: A multicast cluster MAC that every member
+ *   accepts; ARP replies for the cluster IP carry it.
+ * @IPCLUSTER_MODE_UNICAST: A shared unicast cluster MAC that every member
+ *   accepts (the switch floods it, having never learnt it).
+ * @IPCLUSTER_MODE_FORWARD: The master alone receives and passes each packet it
+ *   does not own to its owner's MAC.
+ */
+enum ipcluster_mode {
+	IPCLUSTER_MODE_MULTICAST,
+	IPCLUSTER_MODE_UNICAST,
+	IPCLUSTER_MODE_FORWARD,
+};
+
+/**
+ * enum ipcluster_hash - The flow hash.
+ * @IPCLUSTER_HASH_KEYED: SipHash-2-4 under the cluster's 128-bit seed (the
+ *   default).
+ * @IPCLUSTER_HASH_SEED: The original XOR hash of source address and port,
+ *   folded.
+ */
+enum ipcluster_hash {
+	IPCLUSTER_HASH_KEYED,
+	IPCLUSTER_HASH_SEED,
+};
+
+enum {
+	IPCLUSTER_A_CLUSTER_ID = 1,
+	IPCLUSTER_A_CLUSTER_IFINDEX,
+	IPCLUSTER_A_CLUSTER_ADDR4,
+	IPCLUSTER_A_CLUSTER_ADDR6,
+	IPCLUSTER_A_CLUSTER_MAC,
+	IPCLUSTER_A_CLUSTER_MODE,
+	IPCLUSTER_A_CLUSTER_HASH,
+	IPCLUSTER_A_CLUSTER_SEED,
+	IPCLUSTER_A_CLUSTER_BUCKET_BITS,
+	IPCLUSTER_A_CLUSTER_MEMBER_ID,
+	IPCLUSTER_A_CLUSTER_TABLE,
+	IPCLUSTER_A_CLUSTER_MALFORMED,
+	IPCLUSTER_A_CLUSTER_FWD_IFINDEX,
+
+	__IPCLUSTER_A_CLUSTER_MAX,
+	IPCLUSTER_A_CLUSTER_MAX = (__IPCLUSTER_A_CLUSTER_MAX - 1)
+};
+
+enum {
+	IPCLUSTER_A_BUCKET_CLUSTER_ID = 1,
+	IPCLUSTER_A_BUCKET_INDEX,
+	IPCLUSTER_A_BUCKET_OWNER,
+	IPCLUSTER_A_BUCKET_PACKETS,
+	IPCLUSTER_A_BUCKET_BYTES,
+	IPCLUSTER_A_BUCKET_FLOWS,
+	IPCLUSTER_A_BUCKET_DROPS,
+
+	__IPCLUSTER_A_BUCKET_MAX,
+	IPCLUSTER_A_BUCKET_MAX = (__IPCLUSTER_A_BUCKET_MAX - 1)
+};
+
+enum {
+	IPCLUSTER_CMD_CLUSTER_NEW = 1,
+	IPCLUSTER_CMD_CLUSTER_DEL,
+	IPCLUSTER_CMD_CLUSTER_GET,
+	IPCLUSTER_CMD_TABLE_SET,
+	IPCLUSTER_CMD_TABLE_GET,
+	IPCLUSTER_CMD_BUCKET_GET,
+	IPCLUSTER_CMD_CLUSTER_CHANGE_NTF,
+
+	__IPCLUSTER_CMD_MAX,
+	IPCLUSTER_CMD_MAX = (__IPCLUSTER_CMD_MAX - 1)
+};
+
+#define IPCLUSTER_MCGRP_EVENTS	"events"
+
+#endif /* _UAPI_LINUX_IPCLUSTER_H */
