@@ -12,4 +12,5 @@ pub mod buckets;
 pub mod election;
 pub mod hash;
 pub mod keepalive;
+pub mod packet;
 pub mod siphash;
