@@ -4,8 +4,9 @@
  * bindings, and rust/helpers.c implements the functions declared here.
  *
  * Only what Rust cannot reach by itself lives in C: static inline functions
- * and macros of the kernel API, and structures whose layout C must own
- * (pernet_operations with its static id).
+ * and macros of the kernel API (skb_header_pointer, genlmsg_*, this_cpu_*),
+ * and structures whose layout C must own (the genl family with its
+ * bitfields, pernet_operations with its static id).
  */
 #ifndef _IPCLUSTER_GLUE_H
 #define _IPCLUSTER_GLUE_H
@@ -14,12 +15,18 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
 #include <linux/netfilter_ipv6.h>
+#include <linux/netfilter_arp.h>
+#include <linux/rcupdate.h>
+#include <net/genetlink.h>
 #include <net/net_namespace.h>
+#include <net/netfilter/ipv4/nf_defrag_ipv4.h>
+#include <net/netfilter/ipv6/nf_defrag_ipv6.h>
+#include <uapi/linux/ipcluster.h>
 
 /* Per network namespace state, allocated by the pernet core (net_generic). */
 struct ipcluster_net {
-	struct nf_hook_ops hooks[2];	/* IPv4 and IPv6 PRE_ROUTING */
-	void *state;			/* owned by Rust */
+	struct nf_hook_ops hooks[4];	/* v4, v6 PRE_ROUTING; v6 LOCAL_OUT; ARP OUT */
+	void *state;			/* struct NetState, owned by Rust */
 };
 
 int ipcluster_glue_register(void);
@@ -29,5 +36,57 @@ struct ipcluster_net *ipcluster_pernet(const struct net *net);
 /* Implemented in Rust, called by the pernet core for each namespace. */
 int ipcluster_net_init(struct net *net);
 void ipcluster_net_exit(struct net *net);
+
+/* Packets: reads never go past the end (skb_header_pointer). */
+const void *ipcluster_skb_header(const struct sk_buff *skb, int off, int len, void *buf);
+unsigned int ipcluster_skb_len(const struct sk_buff *skb);
+void ipcluster_skb_set_host(struct sk_buff *skb);
+int ipcluster_skb_write(struct sk_buff *skb, int off, const void *data, int len);
+int ipcluster_hook_ifindex(const struct nf_hook_state *state, bool out);
+bool ipcluster_have_arp_hooks(void);
+
+/* Per-bucket counters, per CPU. */
+struct ipcluster_bucket_stats {
+	u64 packets;
+	u64 bytes;
+	u64 flows;
+	u64 drops;
+};
+struct ipcluster_bucket_stats *ipcluster_stats_alloc(u32 buckets);
+void ipcluster_stats_free(struct ipcluster_bucket_stats *stats);
+void ipcluster_stats_count(struct ipcluster_bucket_stats *stats, u32 bucket,
+			   u32 len, bool syn, bool drop);
+void ipcluster_stats_sum(struct ipcluster_bucket_stats *stats, u32 bucket,
+			 struct ipcluster_bucket_stats *sum);
+
+/*
+ * The cluster MAC on an interface (multicast or unicast filter); with a
+ * NULL mac, only whether the interface exists.
+ */
+int ipcluster_dev_addr(struct net *net, int ifindex, const u8 *mac, bool mcast, bool add);
+
+/* Generic netlink: requests. */
+struct net *ipcluster_info_net(const struct genl_info *info);
+const struct nlattr *ipcluster_info_attr(const struct genl_info *info, int type);
+int ipcluster_info_u32s(const struct genl_info *info, int type, u32 *out, int max);
+bool ipcluster_info_admin(const struct sk_buff *skb, const struct genl_info *info);
+void ipcluster_info_error(struct genl_info *info, const struct nlattr *attr, const char *msg);
+struct net *ipcluster_dump_net(const struct netlink_callback *cb);
+const struct nlattr *ipcluster_dump_attr(struct netlink_callback *cb, int type);
+long *ipcluster_dump_cursor(struct netlink_callback *cb);
+u32 ipcluster_nla_u32(const struct nlattr *nla);
+const void *ipcluster_nla_data(const struct nlattr *nla);
+int ipcluster_nla_len(const struct nlattr *nla);
+
+/* Generic netlink: messages. */
+struct sk_buff *ipcluster_msg_new(size_t payload);
+void ipcluster_msg_free(struct sk_buff *skb);
+void *ipcluster_msg_reply(struct sk_buff *skb, struct genl_info *info, u8 cmd);
+void *ipcluster_msg_dump(struct sk_buff *skb, struct netlink_callback *cb, u8 cmd);
+void *ipcluster_msg_notify(struct sk_buff *skb, u8 cmd);
+void ipcluster_msg_end(struct sk_buff *skb, void *hdr);
+void ipcluster_msg_cancel(struct sk_buff *skb, void *hdr);
+int ipcluster_msg_send_reply(struct sk_buff *skb, struct genl_info *info);
+void ipcluster_msg_send_event(struct net *net, struct sk_buff *skb);
 
 #endif /* _IPCLUSTER_GLUE_H */

@@ -1,20 +1,121 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The netfilter hook: IPv4 and IPv6 PRE_ROUTING, after defragmentation and
-//! before conntrack.
+//! The netfilter entry points: C calls these, they hand safe views of the
+//! packet to [`crate::filter`] and turn its verdict into netfilter's.
 
 use crate::bindings;
-use kernel::ffi::{c_uint, c_void};
+use crate::cluster::NetState;
+use crate::filter::{self, Verdict};
+use crate::rcu::RcuGuard;
+use crate::skb::Skb;
+use kernel::ffi::{c_int, c_uint, c_void};
 
-/// Sees every packet entering the namespace.
+type Filter = fn(&NetState, &RcuGuard, &mut Skb<'_>, i32) -> Verdict;
+
+/// Runs `f` on a hooked packet.
 ///
 /// # Safety
 ///
-/// Called by netfilter only, under `rcu_read_lock`, with a valid `skb`
-/// and `state`.
-pub(crate) unsafe extern "C" fn ipcluster_hook(
-    _priv: *mut c_void,
-    _skb: *mut bindings::sk_buff,
-    _state: *const bindings::nf_hook_state,
+/// Netfilter calls hooks under `rcu_read_lock()` with a valid `skb` whose
+/// data is at the network header, a valid `state`, and the `priv` of our
+/// ops: the namespace's NetState, which outlives the registration.
+unsafe fn run(
+    priv_: *mut c_void,
+    skb: *mut bindings::sk_buff,
+    state: *const bindings::nf_hook_state,
+    out: bool,
+    f: Filter,
 ) -> c_uint {
-    bindings::NF_ACCEPT
+    // SAFETY: see the contract above.
+    let (st, rcu, skb, ifindex) = unsafe {
+        (
+            &*priv_.cast::<NetState>(),
+            RcuGuard::assume_held(),
+            Skb::from_raw(skb),
+            bindings::ipcluster_hook_ifindex(state, out),
+        )
+    };
+    let Some(mut skb) = skb else {
+        return bindings::NF_ACCEPT;
+    };
+    match f(st, &rcu, &mut skb, ifindex) {
+        Verdict::Accept => bindings::NF_ACCEPT,
+        Verdict::Drop => bindings::NF_DROP,
+    }
+}
+
+unsafe extern "C" fn ipv4_in(p: *mut c_void, skb: *mut bindings::sk_buff, s: *const bindings::nf_hook_state) -> c_uint {
+    // SAFETY: netfilter's hook contract, see `run`.
+    unsafe { run(p, skb, s, false, |st, rcu, skb, i| filter::ip(st, rcu, skb, i, false)) }
+}
+
+unsafe extern "C" fn ipv6_in(p: *mut c_void, skb: *mut bindings::sk_buff, s: *const bindings::nf_hook_state) -> c_uint {
+    // SAFETY: netfilter's hook contract, see `run`.
+    unsafe { run(p, skb, s, false, |st, rcu, skb, i| filter::ip(st, rcu, skb, i, true)) }
+}
+
+unsafe extern "C" fn arp_out(p: *mut c_void, skb: *mut bindings::sk_buff, s: *const bindings::nf_hook_state) -> c_uint {
+    // SAFETY: netfilter's hook contract, see `run`.
+    unsafe { run(p, skb, s, true, filter::arp_out) }
+}
+
+unsafe extern "C" fn ipv6_out(p: *mut c_void, skb: *mut bindings::sk_buff, s: *const bindings::nf_hook_state) -> c_uint {
+    // SAFETY: netfilter's hook contract, see `run`.
+    unsafe { run(p, skb, s, true, filter::ndisc_out) }
+}
+
+type HookFn = unsafe extern "C" fn(*mut c_void, *mut bindings::sk_buff, *const bindings::nf_hook_state) -> c_uint;
+
+fn op(hook: HookFn, pf: u32, hooknum: u32, priority: c_int, priv_: *mut c_void) -> bindings::nf_hook_ops {
+    bindings::nf_hook_ops {
+        hook: Some(hook),
+        pf: pf as u8,
+        hooknum,
+        priority,
+        priv_,
+        ..Default::default()
+    }
+}
+
+/// The namespace's hooks, `priv_` being its NetState.
+pub(crate) fn ops(priv_: *mut c_void) -> [bindings::nf_hook_ops; 4] {
+    [
+        // Right after defragmentation, before conntrack: a dropped packet
+        // never costs a conntrack entry, and every packet we hash is whole.
+        op(
+            ipv4_in,
+            bindings::NFPROTO_IPV4,
+            bindings::nf_inet_hooks_NF_INET_PRE_ROUTING,
+            bindings::nf_ip_hook_priorities_NF_IP_PRI_CONNTRACK_DEFRAG + 1,
+            priv_,
+        ),
+        op(
+            ipv6_in,
+            bindings::NFPROTO_IPV6,
+            bindings::nf_inet_hooks_NF_INET_PRE_ROUTING,
+            bindings::nf_ip6_hook_priorities_NF_IP6_PRI_CONNTRACK_DEFRAG + 1,
+            priv_,
+        ),
+        // Neighbour discovery and ARP sent for a cluster address carry the
+        // cluster MAC. ARP last: kernels without ARP hooks register only
+        // the first three (see `count`).
+        op(
+            ipv6_out,
+            bindings::NFPROTO_IPV6,
+            bindings::nf_inet_hooks_NF_INET_LOCAL_OUT,
+            bindings::nf_ip6_hook_priorities_NF_IP6_PRI_LAST,
+            priv_,
+        ),
+        op(arp_out, bindings::NFPROTO_ARP, bindings::NF_ARP_OUT, 0, priv_),
+    ]
+}
+
+/// How many of [`ops`] this kernel can take: all but the ARP hook where
+/// netfilter was built without ARP hooks (CONFIG_NETFILTER_FAMILY_ARP).
+pub(crate) fn count() -> usize {
+    // SAFETY: reads a compile-time constant.
+    if unsafe { bindings::ipcluster_have_arp_hooks() } {
+        4
+    } else {
+        3
+    }
 }

@@ -3,20 +3,35 @@
 //!
 //! Every member of a cluster receives every packet for the cluster IP; a
 //! netfilter hook hashes each flow into a work-set bucket and keeps only the
-//! packets of the buckets this member owns. This file is the module root:
-//! load and unload. The flow hash is the shared core's, compiled here from
-//! the very same source `clusteradm` and `cargo test` use.
+//! packets of the buckets this member owns (see `filter`). Clusters and
+//! their bucket tables are configured over generic netlink (`control`),
+//! per network namespace (`netns`). This file is the module root.
+//!
+//! The flow hash and the packet parser are the shared core's, compiled here
+//! from the very same source `clusteradm` and `cargo test` use; the module
+//! checks the core's test vectors when it loads.
 
 use kernel::prelude::*;
 
+#[path = "../userspace-tool/core/src/buckets.rs"]
+pub mod buckets;
 #[path = "../userspace-tool/core/src/hash.rs"]
 pub mod hash;
+#[path = "../userspace-tool/core/src/packet.rs"]
+pub mod packet;
 #[path = "../userspace-tool/core/src/siphash.rs"]
 pub mod siphash;
 
 mod bindings;
+mod cluster;
+mod control;
+mod filter;
 mod hook;
+mod netlink;
 mod netns;
+mod percpu;
+mod rcu;
+mod skb;
 
 module! {
     type: IpCluster,

@@ -1,37 +1,79 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Per network namespace set-up: every namespace gets ipcluster's hooks,
-//! and loses them before it goes away.
+//! Per network namespace life: every namespace gets a [`NetState`] and
+//! ipcluster's hooks when it is created (or when the module loads), and
+//! loses both before it goes away (or when the module unloads).
 
 use crate::bindings;
-use crate::hook::ipcluster_hook;
+use crate::cluster::NetState;
+use crate::control;
+use crate::hook;
 use kernel::error::to_result;
 use kernel::ffi::c_int;
 use kernel::prelude::*;
 
-fn hook_ops(pf: u32, priority: c_int) -> bindings::nf_hook_ops {
-    bindings::nf_hook_ops {
-        hook: Some(ipcluster_hook),
-        pf: pf as u8,
-        hooknum: bindings::nf_inet_hooks_NF_INET_PRE_ROUTING,
-        // Right after defragmentation: a dropped packet never costs a
-        // conntrack entry, and every packet we hash is whole.
-        priority: priority + 1,
-        ..Default::default()
+/// A network namespace. It outlives its [`NetState`], which holds this.
+#[derive(Clone, Copy)]
+pub(crate) struct Net(*mut bindings::net);
+
+// SAFETY: a `struct net` is shared kernel-wide; the calls made through
+// `Net` are thread-safe kernel APIs.
+unsafe impl Send for Net {}
+// SAFETY: as above.
+unsafe impl Sync for Net {}
+
+impl Net {
+    /// Makes the namespace reassemble IPv4 (or IPv6) fragments before our
+    /// hook, so every packet we hash has its ports. Reference-counted.
+    pub(crate) fn defrag(&self, v6: bool, on: bool) -> Result {
+        // SAFETY: the namespace is live (see the type's invariant); these
+        // calls take their own locks and count users.
+        unsafe {
+            match (v6, on) {
+                (false, true) => to_result(bindings::nf_defrag_ipv4_enable(self.0)),
+                (true, true) => to_result(bindings::nf_defrag_ipv6_enable(self.0)),
+                (false, false) => Ok(bindings::nf_defrag_ipv4_disable(self.0)),
+                (true, false) => Ok(bindings::nf_defrag_ipv6_disable(self.0)),
+            }
+        }
+    }
+
+    /// Adds (or removes) `mac` to `ifindex`'s multicast or unicast filter;
+    /// with no `mac`, checks that the interface exists.
+    pub(crate) fn dev_addr(&self, ifindex: i32, mac: Option<&[u8; 6]>, mcast: bool, add: bool) -> Result {
+        let mac = mac.map_or(core::ptr::null(), |m| m.as_ptr());
+        // SAFETY: live namespace; `mac` is null or 6 readable bytes; the
+        // helper takes RTNL itself (we hold no lock it could invert with).
+        to_result(unsafe { bindings::ipcluster_dev_addr(self.0, ifindex, mac, mcast, add) })
+    }
+
+    pub(crate) fn as_ptr(&self) -> *mut bindings::net {
+        self.0
     }
 }
 
-/// Registers the pernet operations; the core then calls
-/// [`ipcluster_net_init`] for every namespace, existing and future.
+/// Registers the pernet operations and the netlink family.
 pub(crate) fn register() -> Result {
-    // SAFETY: called once from module init; the ops are a C static.
+    // SAFETY: called once from module init.
     to_result(unsafe { bindings::ipcluster_glue_register() })
 }
 
-/// Unregisters them; the core calls [`ipcluster_net_exit`] for each
-/// namespace first.
+/// Unregisters both; the pernet core calls [`ipcluster_net_exit`] for each
+/// namespace.
 pub(crate) fn unregister() {
     // SAFETY: called once from module exit, after a successful register().
     unsafe { bindings::ipcluster_glue_unregister() }
+}
+
+/// The state of `net`.
+///
+/// # Safety
+///
+/// `net` is a live namespace whose [`ipcluster_net_init`] succeeded and
+/// whose [`ipcluster_net_exit`] has not begun, for all of `'a`.
+pub(crate) unsafe fn state<'a>(net: *mut bindings::net) -> &'a NetState {
+    // SAFETY: per the contract the area exists and `state` was set by
+    // ipcluster_net_init to a pinned NetState freed only by the exit.
+    unsafe { &*(*bindings::ipcluster_pernet(net)).state.cast::<NetState>() }
 }
 
 /// # Safety
@@ -40,22 +82,27 @@ pub(crate) fn unregister() {
 /// `ipcluster_net` area it has just allocated.
 #[no_mangle]
 unsafe extern "C" fn ipcluster_net_init(net: *mut bindings::net) -> c_int {
-    // SAFETY: per the contract above the area exists and nothing else
-    // touches it yet.
+    let st = match KBox::pin_init(NetState::new(Net(net)), GFP_KERNEL) {
+        Ok(st) => st,
+        Err(e) => return e.to_errno(),
+    };
+    // SAFETY: NetState is never moved out of the box: the raw pointer is
+    // turned back into Pin<KBox> in ipcluster_net_exit.
+    let st = KBox::into_raw(unsafe { core::pin::Pin::into_inner_unchecked(st) });
+    // SAFETY: per the contract the area exists and nothing else touches it
+    // until init returns.
     let pn = unsafe { &mut *bindings::ipcluster_pernet(net) };
-    pn.hooks = [
-        hook_ops(
-            bindings::NFPROTO_IPV4,
-            bindings::nf_ip_hook_priorities_NF_IP_PRI_CONNTRACK_DEFRAG,
-        ),
-        hook_ops(
-            bindings::NFPROTO_IPV6,
-            bindings::nf_ip6_hook_priorities_NF_IP6_PRI_CONNTRACK_DEFRAG,
-        ),
-    ];
+    pn.state = st.cast();
+    pn.hooks = hook::ops(st.cast());
     // SAFETY: the ops live in the per-netns area, which outlives them:
     // ipcluster_net_exit unregisters them before the core frees it.
-    unsafe { bindings::nf_register_net_hooks(net, pn.hooks.as_ptr(), pn.hooks.len() as u32) }
+    let err = unsafe { bindings::nf_register_net_hooks(net, pn.hooks.as_ptr(), hook::count() as u32) };
+    if err != 0 {
+        // SAFETY: the hooks never went live; `st` came from into_raw above.
+        drop(unsafe { KBox::from_raw(st) });
+        pn.state = core::ptr::null_mut();
+    }
+    err
 }
 
 /// # Safety
@@ -66,7 +113,15 @@ unsafe extern "C" fn ipcluster_net_init(net: *mut bindings::net) -> c_int {
 unsafe extern "C" fn ipcluster_net_exit(net: *mut bindings::net) {
     // SAFETY: the area is still allocated (see above).
     let pn = unsafe { &mut *bindings::ipcluster_pernet(net) };
-    // SAFETY: these are the ops registered by ipcluster_net_init; netfilter
-    // waits for readers (synchronize_net) before returning.
-    unsafe { bindings::nf_unregister_net_hooks(net, pn.hooks.as_ptr(), pn.hooks.len() as u32) };
+    // SAFETY: these are the ops registered by ipcluster_net_init;
+    // netfilter waits for the hooks' readers before returning.
+    unsafe { bindings::nf_unregister_net_hooks(net, pn.hooks.as_ptr(), hook::count() as u32) };
+    let st = pn.state.cast::<NetState>();
+    // SAFETY: set by a successful init; netlink requests that could still
+    // see it were drained by genl_unregister_family or hold the namespace
+    // alive (so we would not be here).
+    control::shutdown(unsafe { &*st });
+    // SAFETY: from KBox::into_raw in init; no hook or request uses it now.
+    drop(unsafe { KBox::from_raw(st) });
+    pn.state = core::ptr::null_mut();
 }

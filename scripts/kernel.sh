@@ -40,7 +40,17 @@ if [ ! -e "$src/.extracted" ]; then
 fi
 
 echo "kernel.sh: configuring $flavour kernel in $out" >&2
-rm -rf "$out" && mkdir -p "$out"
+rm -rf "$out"
+# Start from an earlier build of this flavour when there is one: Kbuild
+# tracks which objects depend on which options, so a changed config then
+# rebuilds only what it touches.
+prev=$(ls -td "$cache/kernel-$flavour-"*/ 2>/dev/null | head -n1)
+if [ -n "$prev" ] && [ -e "$prev/.ipcluster-built" ]; then
+	cp -a "$prev" "$out"
+	rm -f "$out/.ipcluster-built"
+else
+	mkdir -p "$out"
+fi
 "${mk[@]}" -C "$src" O="$out" defconfig kvm_guest.config >&2
 (cd "$out" && "$src/scripts/kconfig/merge_config.sh" -m -O "$out" .config "${frags[@]}" >/dev/null)
 "${mk[@]}" -C "$src" O="$out" olddefconfig >&2
@@ -63,4 +73,8 @@ start=$(date +%s)
 "${mk[@]}" -C "$src" O="$out" >&2
 echo "kernel.sh: built in $(( $(date +%s) - start ))s" >&2
 touch "$out/.ipcluster-built"
+# Keep only this build of the flavour.
+for old in "$cache/kernel-$flavour-"*; do
+	[ "$old" = "$out" ] || rm -rf "$old"
+done
 echo "$out"

@@ -38,7 +38,7 @@ pub(crate) struct HashArgs {
     key: Option<Key>,
 }
 
-fn parse_proto(s: &str) -> Result<u8, String> {
+pub(crate) fn parse_proto(s: &str) -> Result<u8, String> {
     match s {
         "tcp" => Ok(hash::IPPROTO_TCP),
         "udp" => Ok(hash::IPPROTO_UDP),
@@ -47,7 +47,7 @@ fn parse_proto(s: &str) -> Result<u8, String> {
     }
 }
 
-fn parse_l2tp(s: &str) -> Result<L2tp, String> {
+pub(crate) fn parse_l2tp(s: &str) -> Result<L2tp, String> {
     let (t, sess) = s.split_once(':').ok_or("expected TUNNEL:SESSION")?;
     Ok(L2tp {
         tunnel: t.parse().map_err(|e| format!("tunnel: {e}"))?,
@@ -68,7 +68,7 @@ pub(crate) fn parse_buckets(s: &str) -> Result<u32, String> {
 
 pub(crate) fn parse_key(s: &str) -> Result<Key, String> {
     let s = s.trim_start_matches("0x");
-    if s.len() != 32 {
+    if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err("a key is 32 hex digits".into());
     }
     let mut k = [0u8; 16];
@@ -156,6 +156,7 @@ mod tests {
         assert!(parse_key("000102030405060708090a0b0c0d0e0f").is_ok());
         assert!(parse_key("0001").is_err());
         assert!(parse_key("zz0102030405060708090a0b0c0d0e0f").is_err());
+        assert!(parse_key("aé0102030405060708090a0b0c0d0e0").is_err());
         assert_eq!(parse_buckets("1024"), Ok(1024));
         assert!(parse_buckets("1000").is_err());
         assert!(parse_buckets("8192").is_err());

@@ -3,16 +3,53 @@
 //! Speaks like `ip`: objects and verbs, `-j` for JSON, exit 0 on success,
 //! 1 on failure, 2 on a usage error.
 
+mod abi;
+mod args;
+mod attr;
+mod cluster;
+mod dev;
+mod error;
 mod flow;
+mod mac;
+mod nl;
+mod output;
+mod stats;
+mod table;
+mod which;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use error::Error;
 use std::process::ExitCode;
+
+const LONG_ABOUT: &str = "\
+ipcluster's operator CLI.
+
+ipcluster runs one IP address on several hosts at once: every member \
+receives every packet for the cluster IP, the kernel hashes each flow into \
+one of the cluster's buckets (1024 by default) and keeps only the packets \
+of the buckets the local member owns. clusteradm configures the ipcluster \
+kernel module over generic netlink (family \"ipcluster\"), and computes the \
+flow hash offline.
+
+Arguments after OBJECT and VERB are ip(8)-style keywords: `keyword value` \
+pairs and bare flags, in any order; see each command's --help.";
+
+const AFTER_HELP: &str = "\
+Exit status: 0 on success, 1 on failure (including kernel errors, printed \
+as `clusteradm: OPERATION: ERROR: KERNEL MESSAGE`, and a missing ipcluster \
+module), 2 on a usage error.
+
+Examples:
+  clusteradm cluster add id 1 dev eth0 addr 192.168.0.10 member 1
+  clusteradm table set 1 spread 1,2,3
+  clusteradm -j cluster show
+  clusteradm which 1 10.0.0.2 sport 40000 dport 80";
 
 /// ipcluster's operator CLI.
 #[derive(Parser, Debug)]
-#[command(name = "clusteradm", version, about, long_about = None)]
+#[command(name = "clusteradm", version, about, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
 struct Cli {
-    /// JSON output.
+    /// JSON output (one document on one line).
     #[arg(short = 'j', long = "json", global = true)]
     json: bool,
     #[command(subcommand)]
@@ -23,6 +60,293 @@ struct Cli {
 enum Object {
     /// The flow hash, computed here (no kernel needed).
     Hash(flow::HashArgs),
+    /// Create, delete and list clusters.
+    #[command(subcommand, long_about = CLUSTER_ABOUT, after_help = CLUSTER_HELP)]
+    Cluster(ClusterVerb),
+    /// Set and show a cluster's bucket table.
+    #[command(subcommand, long_about = TABLE_ABOUT, after_help = TABLE_HELP)]
+    Table(TableVerb),
+    /// Show per-bucket counters.
+    #[command(subcommand, long_about = BUCKET_SHOW_ABOUT)]
+    Bucket(BucketVerb),
+    /// Which bucket and member a flow belongs to, in a live cluster.
+    #[command(
+        long_about = WHICH_ABOUT,
+        after_help = WHICH_HELP
+    )]
+    Which(WhichCli),
+}
+
+const CLUSTER_ABOUT: &str = "\
+Create, delete and list the clusters of this network namespace. A cluster \
+is a shared IP address (IPv4, IPv6 or both) on one interface, the MAC every \
+member accepts for it, how packets reach every member (mode), the flow \
+hash and its seed, the bucket count and this host's member id.";
+
+const CLUSTER_HELP: &str = "\
+Synopsis:
+  clusteradm [-j] cluster add [id ID] dev IFNAME [addr IPV4] [addr6 IPV6] [mac MAC]
+                  [mode multicast|unicast|forward] [hash keyed|seed] [seed HEX32]
+                  [buckets N] [member ID] [fwd-dev IFNAME]...
+  clusteradm [-j] cluster del ID
+  clusteradm [-j] cluster show [ID]
+
+Examples:
+  clusteradm cluster add id 1 dev eth0 addr 192.168.0.10 member 1
+  clusteradm cluster show
+  clusteradm -j cluster show 1
+  clusteradm cluster del 1";
+
+const TABLE_ABOUT: &str = "\
+Set and show a cluster's bucket table: the owner (member id) of each \
+bucket. This host keeps the packets of the buckets its member owns and \
+drops the others; a bucket nobody owns is dropped everywhere.";
+
+const TABLE_HELP: &str = "\
+Synopsis:
+  clusteradm [-j] table set ID [member M] (spread M1,M2,... | owners SPEC | file PATH|-)
+  clusteradm [-j] table show ID
+
+Examples:
+  clusteradm table set 1 spread 1,2,3
+  clusteradm table set 1 member 2 owners 0-511=1,512-1023=2
+  clusteradm table show 1";
+
+const ADD_ABOUT: &str = "\
+Create a cluster (cluster-new). Prints `cluster ID`, followed by \
+`seed HEX` when the seed was generated here: every member of a cluster \
+must be created with the same id, address, MAC, mode, hash, seed and \
+bucket count, and its own member id.";
+
+const ADD_HELP: &str = "\
+Keywords:
+  id ID            cluster id, 1 to 4294967295 (default: the kernel picks one)
+  dev IFNAME       the interface the cluster IP lives on (required)
+  addr IPV4        the cluster's IPv4 address
+  addr6 IPV6       the cluster's IPv6 address
+  mac MAC          the cluster MAC (default: see below)
+  mode MODE        multicast (default), unicast or forward
+  hash HASH        keyed (SipHash-2-4 under the seed, default) or seed (XOR)
+  seed HEX32       keyed-hash seed, 32 hex digits (default: 16 random bytes)
+  buckets N        bucket count, a power of two up to 4096 (default 1024)
+  member ID        this host's member id, 0 to 65534
+  fwd-dev IFNAME   filter forwarded traffic on this interface too (repeatable)
+
+Default MAC (the same on every member, derived from the keywords alone):
+  multicast  01:00:5e + the low 23 bits of addr (the IPv4 multicast mapping);
+             without addr, 33:33 + the low 32 bits of addr6; without either,
+             03:00:5e + the low 24 bits of id (locally administered)
+  unicast    02:bf + id as 4 bytes (locally administered); without id,
+             02:bf + addr, or 02:bf + the low 32 bits of addr6
+  forward    none: the master's own MAC receives
+  With nothing to derive it from, no MAC is sent and the kernel decides.
+
+Examples:
+  clusteradm cluster add id 1 dev eth0 addr 192.168.0.10 member 1 \\
+      seed 000102030405060708090a0b0c0d0e0f
+  clusteradm cluster add id 2 dev eth0 addr6 2001:db8::10 mode unicast buckets 4096
+  clusteradm cluster add id 3 dev eth0 addr 10.1.0.1 mode forward hash seed fwd-dev eth1";
+
+const TABLE_SET_ABOUT: &str = "\
+Replace a cluster's bucket table (table-set), and optionally the local \
+member id. The bucket count is read from the kernel first.";
+
+const TABLE_SET_HELP: &str = "\
+Keywords (exactly one of spread, owners, file):
+  member M            set this host's member id as well
+  spread M1,M2,...    bucket b goes to the (b mod n)-th listed member
+  owners SPEC         comma list of A-B=M (buckets A to B) and A=M; the rest
+                      unowned; M may be - for unowned
+  file PATH|-         whitespace-separated owners, one per bucket in order,
+                      - or 65535 for unowned, # starts a comment; - reads
+                      standard input
+
+Examples:
+  clusteradm table set 1 member 2 spread 1,2,3
+  clusteradm table set 1 owners 0-511=1,512-1023=2
+  clusteradm table show 1 -j | jq -r '.table[] // \"-\"' | clusteradm table set 1 file -";
+
+const TABLE_SHOW_ABOUT: &str = "\
+Show a cluster's bucket table (table-get) as a grid: 32 buckets per row, \
+each row labelled with its first bucket index, the owning member id in \
+each cell, `.` for unowned, and `*` after the cells of the local member; \
+then how many buckets each member owns.
+
+JSON: {\"id\", \"bucket_bits\", \"member\", \"table\": [owner per bucket, null \
+for unowned]}.";
+
+const BUCKET_SHOW_ABOUT: &str = "\
+Show a cluster's per-bucket counters (bucket-get dump), summed over CPUs: \
+index, owner (- for unowned), packets and bytes hashed to the bucket, new \
+flows (TCP SYNs), and packets dropped here because another member owns it.
+
+Keywords:
+  nonzero    only buckets with a nonzero counter
+
+JSON: an array of {\"index\", \"owner\", \"packets\", \"bytes\", \"flows\", \"drops\"}.";
+
+const WHICH_ABOUT: &str = "\
+Compute which bucket a flow falls into in a live cluster, with the very \
+hash code the kernel runs (ipcluster_core), from the cluster's hash mode, \
+seed (readable by privileged callers) and bucket count; then look the \
+bucket's owner up in the cluster's table.
+
+Prints `bucket B owner M`, `(local)` when M is this host's member, or \
+`bucket B unowned`. JSON: {\"bucket\", \"owner\" (null if unowned), \"local\"}.";
+
+const WHICH_HELP: &str = "\
+Keywords:
+  sport P                  source port (default 0)
+  dst ADDR                 destination (default: the cluster's own address)
+  dport P                  destination port (default 0)
+  proto tcp|udp|icmp|N     IP protocol (default tcp)
+  forwarded                forwarded traffic (the symmetric hash)
+  l2tp TUNNEL:SESSION      L2TP tunnel and session ids
+  seed HEX32               the keyed-hash seed, if the kernel does not show it
+
+Example:
+  clusteradm which 1 10.0.0.2 sport 40000 dport 80";
+
+#[derive(Subcommand, Debug)]
+enum ClusterVerb {
+    /// Create a cluster.
+    #[command(long_about = ADD_ABOUT, after_help = ADD_HELP)]
+    Add {
+        /// Keywords: id, dev, addr, addr6, mac, mode, hash, seed, buckets,
+        /// member, fwd-dev.
+        #[arg(
+            value_name = "KEYWORD",
+            trailing_var_arg = true,
+            allow_hyphen_values = true
+        )]
+        words: Vec<String>,
+    },
+    /// Delete a cluster.
+    #[command(
+        visible_alias = "delete",
+        long_about = "Delete a cluster (cluster-del): its address stops being \
+            filtered here at once.",
+        after_help = "Example:\n  clusteradm cluster del 1"
+    )]
+    Del {
+        /// Cluster id.
+        #[arg(value_parser = args::cluster_id)]
+        id: u32,
+    },
+    /// Show one cluster, or all of this network namespace's.
+    #[command(
+        visible_alias = "list",
+        long_about = "Show one cluster, or all of this network namespace's \
+            (cluster-get), one per entry in `cluster add`'s keywords; a second \
+            line carries forwarding devices, the seed (shown to privileged \
+            callers only) and the count of malformed packets dropped.\n\n\
+            JSON: an array of objects (also for one cluster): id, dev, ifindex, \
+            addr, addr6, mac, mode, hash, bucket_bits, buckets, member, fwd_dev, \
+            fwd_ifindex, seed, malformed; absent attributes are left out.",
+        after_help = "Examples:\n  clusteradm cluster show\n  clusteradm -j cluster show 1"
+    )]
+    Show {
+        /// Cluster id (default: all).
+        #[arg(value_parser = args::cluster_id)]
+        id: Option<u32>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TableVerb {
+    /// Replace a cluster's bucket table.
+    #[command(long_about = TABLE_SET_ABOUT, after_help = TABLE_SET_HELP)]
+    Set {
+        /// Cluster id.
+        #[arg(value_parser = args::cluster_id)]
+        id: u32,
+        /// Keywords: member, and one of spread, owners, file.
+        #[arg(
+            value_name = "KEYWORD",
+            trailing_var_arg = true,
+            allow_hyphen_values = true
+        )]
+        words: Vec<String>,
+    },
+    /// Show a cluster's bucket table as a grid.
+    #[command(
+        long_about = TABLE_SHOW_ABOUT,
+        after_help = "Examples:\n  clusteradm table show 1\n  clusteradm -j table show 1"
+    )]
+    Show {
+        /// Cluster id.
+        #[arg(value_parser = args::cluster_id)]
+        id: u32,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BucketVerb {
+    /// Show per-bucket counters.
+    #[command(
+        long_about = BUCKET_SHOW_ABOUT,
+        after_help = "Examples:\n  clusteradm bucket show 1 nonzero\n  clusteradm -j bucket show 1"
+    )]
+    Show {
+        /// Cluster id.
+        #[arg(value_parser = args::cluster_id)]
+        id: u32,
+        /// Keywords: nonzero.
+        #[arg(
+            value_name = "KEYWORD",
+            trailing_var_arg = true,
+            allow_hyphen_values = true
+        )]
+        words: Vec<String>,
+    },
+}
+
+/// `which`'s arguments.
+#[derive(Args, Debug)]
+struct WhichCli {
+    /// Cluster id.
+    #[arg(value_parser = args::cluster_id)]
+    id: u32,
+    /// Source address of the flow, or `-` to read flows from standard
+    /// input, one per line as `SRC [KEYWORD]...`, answering one per line.
+    #[arg(value_parser = which::parse_src)]
+    src: which::Src,
+    /// Keywords: sport, dst, dport, proto, forwarded, l2tp, seed.
+    #[arg(
+        value_name = "KEYWORD",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    words: Vec<String>,
+}
+
+impl Object {
+    /// The command, for "see --help" hints.
+    fn path(&self) -> &'static str {
+        match self {
+            Object::Hash(_) => "hash",
+            Object::Cluster(ClusterVerb::Add { .. }) => "cluster add",
+            Object::Cluster(ClusterVerb::Del { .. }) => "cluster del",
+            Object::Cluster(ClusterVerb::Show { .. }) => "cluster show",
+            Object::Table(TableVerb::Set { .. }) => "table set",
+            Object::Table(TableVerb::Show { .. }) => "table show",
+            Object::Bucket(BucketVerb::Show { .. }) => "bucket show",
+            Object::Which(_) => "which",
+        }
+    }
+}
+
+fn run(object: &Object, json: bool) -> Result<(), Error> {
+    match object {
+        Object::Hash(a) => flow::hash(a, json).map_err(Error::from),
+        Object::Cluster(ClusterVerb::Add { words }) => cluster::add(words, json),
+        Object::Cluster(ClusterVerb::Del { id }) => cluster::del(*id),
+        Object::Cluster(ClusterVerb::Show { id }) => cluster::show(*id, json),
+        Object::Table(TableVerb::Set { id, words }) => table::set(*id, words),
+        Object::Table(TableVerb::Show { id }) => table::show(*id, json),
+        Object::Bucket(BucketVerb::Show { id, words }) => stats::show(*id, words, json),
+        Object::Which(w) => which::which(w.id, w.src.clone(), &w.words, json),
+    }
 }
 
 fn main() -> ExitCode {
@@ -34,14 +358,58 @@ fn main() -> ExitCode {
             return ExitCode::from(if usage { 2 } else { 0 });
         }
     };
-    let res = match cli.object {
-        Object::Hash(a) => flow::hash(&a, cli.json),
-    };
-    match res {
+    match run(&cli.object, cli.json) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("clusteradm: {e}");
-            ExitCode::from(1)
+            if let Error::Usage(_) = e {
+                eprintln!("Try 'clusteradm {} --help'.", cli.object.path());
+            }
+            ExitCode::from(e.exit_code())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn keywords_reach_the_verbs() {
+        let cli = Cli::try_parse_from([
+            "clusteradm",
+            "-j",
+            "cluster",
+            "add",
+            "dev",
+            "eth0",
+            "addr",
+            "10.0.0.1",
+        ])
+        .unwrap();
+        assert!(cli.json);
+        let Object::Cluster(ClusterVerb::Add { words }) = cli.object else {
+            panic!()
+        };
+        assert_eq!(words, ["dev", "eth0", "addr", "10.0.0.1"]);
+        let cli = Cli::try_parse_from(["clusteradm", "table", "set", "3", "file", "-"]).unwrap();
+        let Object::Table(TableVerb::Set { id, words }) = cli.object else {
+            panic!()
+        };
+        assert_eq!(
+            (id, words.as_slice()),
+            (3, ["file", "-"].map(String::from).as_slice())
+        );
+        let cli =
+            Cli::try_parse_from(["clusteradm", "which", "1", "10.0.0.2", "sport", "1"]).unwrap();
+        assert_eq!(cli.object.path(), "which");
+        assert!(Cli::try_parse_from(["clusteradm", "cluster", "del", "0"]).is_err());
+        assert!(Cli::try_parse_from(["clusteradm", "which", "1", "nowhere"]).is_err());
     }
 }

@@ -71,3 +71,163 @@ fn usage_errors_exit_2_and_bad_values_say_why() {
     assert_eq!(rc, 1);
     assert!(err.contains("one family"), "{err}");
 }
+
+/// The ipcluster module is loaded on this host (as in the VM tests): the
+/// "not loaded" checks do not apply.
+fn module_loaded() -> bool {
+    std::path::Path::new("/sys/module/ipcluster").exists()
+}
+
+#[test]
+fn without_the_module_every_kernel_command_fails_clearly() {
+    if module_loaded() {
+        eprintln!("ipcluster is loaded here; skipping");
+        return;
+    }
+    const NOT_LOADED: &str =
+        "clusteradm: ipcluster module not loaded (no generic netlink family \"ipcluster\")\n";
+    for args in [
+        &["cluster", "show"][..],
+        &["-j", "cluster", "show"],
+        &["cluster", "show", "1"],
+        &["cluster", "del", "1"],
+        &["cluster", "add", "id", "1", "dev", "lo", "addr", "10.0.0.1"],
+        &["table", "show", "1"],
+        &["table", "set", "1", "spread", "1,2"],
+        &["bucket", "show", "1", "nonzero"],
+        &["which", "1", "10.0.0.2", "sport", "40000"],
+    ] {
+        let (rc, out, err) = clusteradm(args);
+        assert_eq!(rc, 1, "{args:?}: {err}");
+        assert_eq!(err, NOT_LOADED, "{args:?}");
+        assert_eq!(out, "", "{args:?}");
+    }
+}
+
+#[test]
+fn keyword_errors_exit_2_before_any_netlink() {
+    for (args, want) in [
+        (
+            &["cluster", "add", "dev", "lo", "frob", "1"][..],
+            "cluster add: unknown keyword \"frob\"",
+        ),
+        (
+            &["cluster", "add", "dev"],
+            "cluster add: missing value after \"dev\"",
+        ),
+        (
+            &["cluster", "add", "addr", "10.0.0.1"],
+            "cluster add: \"dev\" is required",
+        ),
+        (
+            &["cluster", "add", "dev", "lo", "addr", "10.0.0.999"],
+            "invalid \"addr\" value \"10.0.0.999\": not an IPv4 address",
+        ),
+        (
+            &["cluster", "add", "dev", "lo", "addr6", "10.0.0.1"],
+            "not an IPv6 address",
+        ),
+        (
+            &["cluster", "add", "dev", "lo", "mac", "01:02"],
+            "invalid \"mac\" value",
+        ),
+        (
+            &["cluster", "add", "dev", "lo", "mode", "bcast"],
+            "expected multicast, unicast or forward",
+        ),
+        (
+            &["cluster", "add", "dev", "lo", "hash", "md5"],
+            "expected keyed or seed",
+        ),
+        (
+            &["cluster", "add", "dev", "lo", "seed", "abc"],
+            "32 hex digits",
+        ),
+        (
+            &["cluster", "add", "dev", "lo", "buckets", "100"],
+            "power of two",
+        ),
+        (
+            &["cluster", "add", "dev", "lo", "member", "65535"],
+            "member id is 0 to 65534",
+        ),
+        (
+            &["table", "set", "1"],
+            "table set: give one of spread, owners or file",
+        ),
+        (
+            &["table", "set", "1", "spread", "1", "file", "-"],
+            "only one of",
+        ),
+        (&["table", "set", "1", "owners", "9-2=1"], "backwards"),
+        (
+            &["bucket", "show", "1", "zero"],
+            "bucket show: unknown keyword \"zero\"",
+        ),
+        (
+            &["which", "1", "10.0.0.2", "dst", "2001:db8::1"],
+            "one family",
+        ),
+        (
+            &["which", "1", "10.0.0.2", "proto"],
+            "missing value after \"proto\"",
+        ),
+    ] {
+        let (rc, out, err) = clusteradm(args);
+        assert_eq!(rc, 2, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(err.contains("--help"), "{args:?}: a hint: {err}");
+        assert_eq!(out, "");
+    }
+}
+
+#[test]
+fn positional_errors_exit_2() {
+    for args in [
+        &["cluster", "del"][..],
+        &["cluster", "del", "0"],
+        &["cluster", "show", "x"],
+        &["table", "show"],
+        &["which", "1", "nowhere"],
+        &["frob"],
+        &["cluster", "frob"],
+    ] {
+        let (rc, _, err) = clusteradm(args);
+        assert_eq!(rc, 2, "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn missing_devices_fail_with_exit_1() {
+    let (rc, _, err) = clusteradm(&["cluster", "add", "dev", "nosuchdev0", "addr", "10.0.0.1"]);
+    assert_eq!(rc, 1);
+    assert_eq!(
+        err,
+        "clusteradm: cluster add: dev \"nosuchdev0\": no such device\n"
+    );
+    let (rc, _, err) = clusteradm(&["cluster", "add", "dev", "lo", "fwd-dev", "nosuchdev0"]);
+    assert_eq!(rc, 1);
+    assert!(err.contains("no such device"), "{err}");
+}
+
+#[test]
+fn help_on_every_level() {
+    for (args, want) in [
+        (&["--help"][..], "Exit status"),
+        (&["cluster", "--help"], "Synopsis"),
+        (&["cluster", "add", "--help"], "Default MAC"),
+        (&["cluster", "del", "--help"], "cluster del 1"),
+        (&["cluster", "show", "--help"], "JSON: an array"),
+        (&["table", "--help"], "Synopsis"),
+        (&["table", "set", "--help"], "spread M1,M2"),
+        (&["table", "show", "--help"], "32 buckets per row"),
+        (&["bucket", "--help"], "nonzero"),
+        (&["bucket", "show", "--help"], "nonzero"),
+        (&["which", "--help"], "forwarded"),
+        (&["hash", "--help"], "--src"),
+    ] {
+        let (rc, out, err) = clusteradm(args);
+        assert_eq!(rc, 0, "{args:?}: {err}");
+        assert!(out.contains(want), "{args:?}: {out}");
+    }
+}

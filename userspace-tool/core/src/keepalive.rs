@@ -72,13 +72,13 @@ impl Loss {
 /// probability `p` in Q32.32; `MAX_INTERVAL` if none is.
 pub fn interval(p: u64) -> u32 {
     let p = u128::from(p.min(ONE));
-    let mut pn = p * p >> 32; // p², Q32.32
+    let mut pn = (p * p) >> 32; // p², Q32.32
     for n in MIN_INTERVAL..=MAX_INTERVAL {
         // n·pⁿ < 1/K  ⇔  n·K·pⁿ < 1.0
         if u128::from(n) * u128::from(K) * pn < u128::from(ONE) {
             return n;
         }
-        pn = pn * p >> 32;
+        pn = (pn * p) >> 32;
     }
     MAX_INTERVAL
 }

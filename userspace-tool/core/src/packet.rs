@@ -235,6 +235,51 @@ fn quoted_flow<P: Bytes + ?Sized>(p: &P, l3: &L3, forwarded: bool, v6: bool) -> 
     Some(flow)
 }
 
+
+/// Sets the link-layer address option of type `option` (1: source, 2:
+/// target) in an ICMPv6 neighbour discovery message `msg` (from its type
+/// byte; NS and NA have 24 bytes before their options) to `mac`. Returns
+/// whether one was found.
+pub fn set_lladdr_option(msg: &mut [u8], option: u8, mac: &[u8; 6]) -> bool {
+    let mut off = 24;
+    while off + 8 <= msg.len() {
+        let len = usize::from(msg[off + 1]) * 8;
+        if len == 0 || off + len > msg.len() {
+            return false;
+        }
+        if msg[off] == option && len == 8 {
+            msg[off + 2..off + 8].copy_from_slice(mac);
+            return true;
+        }
+        off += len;
+    }
+    false
+}
+
+/// The ICMPv6 checksum of `msg` (whose checksum field is zeroed here first)
+/// sent from `src` to `dst`.
+pub fn icmpv6_checksum(src: &[u8], dst: &[u8], msg: &mut [u8]) -> u16 {
+    if msg.len() >= 4 {
+        msg[2] = 0;
+        msg[3] = 0;
+    }
+    let mut sum: u64 = 0;
+    let mut add = |b: &[u8]| {
+        for c in b.chunks(2) {
+            sum += u64::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+        }
+    };
+    add(src);
+    add(dst);
+    add(&(msg.len() as u32).to_be_bytes());
+    add(&[0, 0, 0, IPPROTO_ICMPV6]);
+    add(msg);
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -421,5 +466,42 @@ mod tests {
             let v6 = buf[0] == 0x60;
             let _ = if v6 { ipv6(p, 0) } else { ipv4(p, 0) }.and_then(|l3| parse(p, &l3, x & 2 == 0, v6));
         }
+    }
+
+    #[test]
+    fn neighbour_advertisement_rewrite_keeps_a_valid_checksum() {
+        let src = [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+        let dst = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+        // NA: type 136, code 0, checksum, flags, target, option 2 (len 1).
+        let mut na = std::vec![136, 0, 0, 0, 0x20, 0, 0, 0];
+        na.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
+        na.extend_from_slice(&[2, 1, 0x02, 0, 0, 0, 0, 1]);
+        let sum = icmpv6_checksum(&src, &dst, &mut na);
+        na[2..4].copy_from_slice(&sum.to_be_bytes());
+        // A message with its checksum in place sums to zero (RFC 1071).
+        let verify = |m: &[u8]| {
+            let mut s: u64 = 0;
+            for b in [&src[..], &dst[..], &(m.len() as u32).to_be_bytes(), &[0, 0, 0, 58], m] {
+                for c in b.chunks(2) {
+                    s += u64::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+                }
+            }
+            while s >> 16 != 0 {
+                s = (s & 0xffff) + (s >> 16);
+            }
+            s == 0xffff
+        };
+        assert!(verify(&na));
+        let mac = [0x01, 0x00, 0x5e, 0, 2, 100];
+        assert!(set_lladdr_option(&mut na, 2, &mac));
+        assert_eq!(&na[26..32], &mac);
+        assert!(!verify(&na), "stale checksum after the rewrite");
+        let sum = icmpv6_checksum(&src, &dst, &mut na);
+        na[2..4].copy_from_slice(&sum.to_be_bytes());
+        assert!(verify(&na));
+        assert!(!set_lladdr_option(&mut na, 1, &mac), "no source option in an NA");
+        let mut bad = na.clone();
+        bad[25] = 0; // zero-length option: stop, never loop
+        assert!(!set_lladdr_option(&mut bad, 2, &mac));
     }
 }

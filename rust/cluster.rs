@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: GPL-2.0
+//! A namespace's clusters: their fixed configuration, their bucket table
+//! (replaced whole, read under RCU) and their counters.
+
+use crate::hash::{self, Mode};
+use crate::netns::Net;
+use crate::percpu::Stats;
+use crate::rcu::{RcuBox, RcuGuard};
+use core::sync::atomic::{AtomicU64, Ordering};
+use kernel::prelude::*;
+use kernel::sync::{Arc, Mutex};
+
+pub(crate) use crate::buckets::UNOWNED;
+
+/// How every member gets every packet for the cluster IP. The ABI also
+/// names a shared unicast MAC and master forwarding; not implemented yet.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    /// A multicast cluster MAC, announced in ARP replies and NAs.
+    Multicast,
+}
+
+/// What a cluster is; fixed at creation.
+pub(crate) struct Config {
+    pub(crate) id: u32,
+    pub(crate) ifindex: i32,
+    pub(crate) addr4: Option<u32>,
+    pub(crate) addr6: Option<[u32; 4]>,
+    pub(crate) mac: [u8; 6],
+    pub(crate) delivery: Delivery,
+    pub(crate) hash: Mode,
+    pub(crate) bits: u32,
+    pub(crate) fwd: KVec<i32>,
+}
+
+impl Config {
+    /// Buckets in the table.
+    pub(crate) fn buckets(&self) -> u32 {
+        1 << self.bits
+    }
+}
+
+/// Who owns which bucket, and who we are.
+pub(crate) struct Table {
+    pub(crate) member: u16,
+    pub(crate) owners: KVec<u16>,
+}
+
+impl Table {
+    /// Whether the local member owns `bucket`.
+    pub(crate) fn owns(&self, bucket: u32) -> bool {
+        self.owners.get(bucket as usize) == Some(&self.member)
+    }
+}
+
+/// One cluster.
+pub(crate) struct Cluster {
+    pub(crate) cfg: Config,
+    pub(crate) table: RcuBox<Table>,
+    pub(crate) stats: Stats,
+    malformed: AtomicU64,
+}
+
+impl Cluster {
+    pub(crate) fn new(cfg: Config, table: KBox<Table>) -> Result<Self> {
+        Ok(Cluster {
+            stats: Stats::new(cfg.buckets())?,
+            cfg,
+            table: RcuBox::new(Some(table)),
+            malformed: AtomicU64::new(0),
+        })
+    }
+
+    /// The bucket of a flow.
+    pub(crate) fn bucket(&self, flow: &hash::Flow) -> u32 {
+        hash::bucket(&self.cfg.hash, flow, self.cfg.bits)
+    }
+
+    pub(crate) fn count_malformed(&self) {
+        self.malformed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn malformed(&self) -> u64 {
+        self.malformed.load(Ordering::Relaxed)
+    }
+}
+
+/// The namespace's clusters, replaced whole on every change.
+pub(crate) struct ClusterSet {
+    pub(crate) list: KVec<Arc<Cluster>>,
+}
+
+impl ClusterSet {
+    pub(crate) fn by_id(&self, id: u32) -> Option<&Arc<Cluster>> {
+        self.list.iter().find(|c| c.cfg.id == id)
+    }
+
+    /// The cluster whose IPv4 address is `dst`, on `ifindex`.
+    pub(crate) fn by_addr4(&self, ifindex: i32, dst: u32) -> Option<&Cluster> {
+        self.list
+            .iter()
+            .map(|c| &**c)
+            .find(|c| c.cfg.addr4 == Some(dst) && c.cfg.ifindex == ifindex)
+    }
+
+    /// The cluster whose IPv6 address is `dst`, on `ifindex`.
+    pub(crate) fn by_addr6(&self, ifindex: i32, dst: &[u32; 4]) -> Option<&Cluster> {
+        self.list
+            .iter()
+            .map(|c| &**c)
+            .find(|c| c.cfg.addr6.as_ref() == Some(dst) && c.cfg.ifindex == ifindex)
+    }
+}
+
+/// What writers keep beside the published set.
+#[derive(Default)]
+pub(crate) struct Registry {
+    pub(crate) next_id: u32,
+}
+
+/// Everything ipcluster keeps for one network namespace.
+#[pin_data]
+pub(crate) struct NetState {
+    /// Serialises configuration changes (netlink ops run in parallel).
+    #[pin]
+    pub(crate) writer: Mutex<Registry>,
+    pub(crate) clusters: RcuBox<ClusterSet>,
+    pub(crate) net: Net,
+}
+
+impl NetState {
+    pub(crate) fn new(net: Net) -> impl PinInit<Self> {
+        pin_init!(NetState {
+            writer <- kernel::new_mutex!(Registry::default(), "ipcluster::NetState::writer"),
+            clusters: RcuBox::new(None),
+            net,
+        })
+    }
+
+    /// The clusters, for the packet path.
+    pub(crate) fn read<'a>(&'a self, rcu: &'a RcuGuard) -> Option<&'a ClusterSet> {
+        self.clusters.get(rcu)
+    }
+}

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The work-set filter: per packet, which cluster it is for, which bucket
+//! its flow hashes to, and whether this member owns that bucket. Also the
+//! neighbour rewrites that make clients send to the cluster MAC.
+
+use crate::cluster::{Cluster, NetState};
+use crate::packet::{self, Bytes, IPPROTO_ICMPV6};
+use crate::rcu::RcuGuard;
+use crate::skb::Skb;
+
+/// What becomes of a packet.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Let it through.
+    Accept,
+    /// Drop it, silently.
+    Drop,
+}
+
+fn words(b: [u8; 16]) -> [u32; 4] {
+    core::array::from_fn(|i| u32::from_be_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]]))
+}
+
+/// PRE_ROUTING: keep a packet for a cluster address only if its bucket is
+/// ours. Everything else passes untouched.
+pub(crate) fn ip(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifindex: i32, v6: bool) -> Verdict {
+    let Some(set) = st.read(rcu) else {
+        return Verdict::Accept;
+    };
+    // The common case, traffic for no cluster, costs one header read.
+    let cluster = if v6 {
+        skb.read::<16>(24).and_then(|d| set.by_addr6(ifindex, &words(d)))
+    } else {
+        skb.read::<4>(16).and_then(|d| set.by_addr4(ifindex, u32::from_be_bytes(d)))
+    };
+    match cluster {
+        Some(c) => judge(c, rcu, skb, v6),
+        None => Verdict::Accept,
+    }
+}
+
+fn judge(c: &Cluster, rcu: &RcuGuard, skb: &mut Skb<'_>, v6: bool) -> Verdict {
+    let l3 = if v6 { packet::ipv6(skb, 0) } else { packet::ipv4(skb, 0) };
+    let Ok(parsed) = l3.and_then(|l3| packet::parse(skb, &l3, false, v6)) else {
+        c.count_malformed();
+        return Verdict::Drop;
+    };
+    let bucket = c.bucket(&parsed.flow);
+    let owned = c.table.get(rcu).is_some_and(|t| t.owns(bucket));
+    c.stats.count(bucket, skb.len(), parsed.syn, !owned);
+    if owned {
+        skb.set_host();
+        Verdict::Accept
+    } else {
+        Verdict::Drop
+    }
+}
+
+/// ARP_OUT: a request or reply sent from a cluster address names the
+/// cluster MAC as the sender's hardware address, so that neighbours send
+/// the cluster's traffic to every member.
+pub(crate) fn arp_out(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifindex: i32) -> Verdict {
+    let Some(set) = st.read(rcu) else {
+        return Verdict::Accept;
+    };
+    // Ethernet/IPv4 ARP: htype, ptype, hlen 6, plen 4, op, sha, spa, ...
+    let Some(h) = skb.read::<18>(0) else {
+        return Verdict::Accept;
+    };
+    let op = u16::from_be_bytes([h[6], h[7]]);
+    if h[4] != 6 || h[5] != 4 || !(op == 1 || op == 2) {
+        return Verdict::Accept;
+    }
+    let spa = u32::from_be_bytes([h[14], h[15], h[16], h[17]]);
+    if let Some(c) = set.by_addr4(ifindex, spa) {
+        skb.write(8, &c.cfg.mac);
+    }
+    Verdict::Accept
+}
+
+/// LOCAL_OUT (IPv6): neighbour solicitations from a cluster address and
+/// advertisements for one carry the cluster MAC in their link-layer
+/// address option; the ICMPv6 checksum is recomputed.
+pub(crate) fn ndisc_out(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifindex: i32) -> Verdict {
+    let Some(set) = st.read(rcu) else {
+        return Verdict::Accept;
+    };
+    let Some(h) = skb.read::<40>(0) else {
+        return Verdict::Accept;
+    };
+    if h[6] != IPPROTO_ICMPV6 {
+        return Verdict::Accept;
+    }
+    let Some(t) = skb.read::<24>(40) else {
+        return Verdict::Accept;
+    };
+    let src: [u8; 16] = h[8..24].try_into().unwrap_or_default();
+    let target: [u8; 16] = t[8..24].try_into().unwrap_or_default();
+    let (addr, option) = match t[0] {
+        135 => (src, 1), // NS: source link-layer address
+        136 => (target, 2), // NA: target link-layer address
+        _ => return Verdict::Accept,
+    };
+    let Some(c) = set.by_addr6(ifindex, &words(addr)) else {
+        return Verdict::Accept;
+    };
+    let plen = usize::from(u16::from_be_bytes([h[4], h[5]]));
+    if let Some(msg) = read_small(skb, 40, plen) {
+        let (mut msg, len) = msg;
+        if packet::set_lladdr_option(&mut msg[..len], option, &c.cfg.mac) {
+            let sum = packet::icmpv6_checksum(&h[8..24], &h[24..40], &mut msg[..len]);
+            msg[2..4].copy_from_slice(&sum.to_be_bytes());
+            skb.write(40, &msg[..len]);
+        }
+    }
+    Verdict::Accept
+}
+
+/// Neighbour discovery messages are small; anything over this is left alone.
+const MAX_NDISC: usize = 128;
+
+fn read_small(skb: &Skb<'_>, off: usize, len: usize) -> Option<([u8; MAX_NDISC], usize)> {
+    if len > MAX_NDISC || len % 8 != 0 {
+        return None;
+    }
+    let mut buf = [0u8; MAX_NDISC];
+    for i in (0..len).step_by(8) {
+        buf[i..i + 8].copy_from_slice(&skb.read::<8>(off + i)?);
+    }
+    Some((buf, len))
+}

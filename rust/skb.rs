@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-2.0
+//! A packet as the parser sees it: bounded reads of an skb.
+
+use crate::bindings;
+use crate::packet::Bytes;
+use core::ptr::NonNull;
+
+/// A borrowed socket buffer, valid for the hook call that lent it.
+pub(crate) struct Skb<'a> {
+    skb: NonNull<bindings::sk_buff>,
+    _life: core::marker::PhantomData<&'a mut bindings::sk_buff>,
+}
+
+impl<'a> Skb<'a> {
+    /// # Safety
+    ///
+    /// `skb` is a valid socket buffer, owned by the caller for `'a`, whose
+    /// `data` points at the network header.
+    pub(crate) unsafe fn from_raw(skb: *mut bindings::sk_buff) -> Option<Self> {
+        Some(Skb {
+            skb: NonNull::new(skb)?,
+            _life: core::marker::PhantomData,
+        })
+    }
+
+    /// Bytes from the network header on.
+    pub(crate) fn len(&self) -> u32 {
+        // SAFETY: valid skb (see from_raw).
+        unsafe { bindings::ipcluster_skb_len(self.skb.as_ptr()) }
+    }
+
+    /// Marks the packet as addressed to this host.
+    pub(crate) fn set_host(&mut self) {
+        // SAFETY: valid skb, owned by the hook for this call.
+        unsafe { bindings::ipcluster_skb_set_host(self.skb.as_ptr()) }
+    }
+
+    /// Overwrites bytes at `off`, unsharing the data first if needed.
+    pub(crate) fn write(&mut self, off: usize, data: &[u8]) -> bool {
+        let (Ok(off), Ok(len)) = (i32::try_from(off), i32::try_from(data.len())) else {
+            return false;
+        };
+        // SAFETY: valid skb; the helper makes `off + len` writable and in
+        // bounds (or fails) before copying from `data`.
+        unsafe { bindings::ipcluster_skb_write(self.skb.as_ptr(), off, data.as_ptr().cast(), len) == 0 }
+    }
+}
+
+impl Bytes for Skb<'_> {
+    fn read<const N: usize>(&self, off: usize) -> Option<[u8; N]> {
+        let mut buf = [0u8; N];
+        let off = i32::try_from(off).ok()?;
+        // SAFETY: valid skb; skb_header_pointer returns null when
+        // `off + N` passes the end, else a pointer to N readable bytes (into
+        // the linear data or into `buf`).
+        let p = unsafe {
+            bindings::ipcluster_skb_header(self.skb.as_ptr(), off, N as i32, buf.as_mut_ptr().cast())
+        };
+        if p.is_null() {
+            return None;
+        }
+        if p != buf.as_ptr().cast() {
+            // SAFETY: `p` points at N readable bytes (see above).
+            buf.copy_from_slice(unsafe { core::slice::from_raw_parts(p.cast::<u8>(), N) });
+        }
+        Some(buf)
+    }
+}

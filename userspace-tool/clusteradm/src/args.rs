@@ -1,0 +1,243 @@
+//! The `ip`-style keyword parser: `keyword value` pairs and bare flags after
+//! the object and verb, and the value parsers the keywords share.
+//!
+//! Every error here is a usage error (exit 2).
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
+
+use crate::abi::{self, Hash, Mode};
+use crate::error::Error;
+
+/// A cursor over keyword arguments.
+#[derive(Debug)]
+pub(crate) struct Words<'a> {
+    words: &'a [String],
+    pos: usize,
+}
+
+impl<'a> Words<'a> {
+    /// Keywords `words`, as given on the command line.
+    pub(crate) fn new(words: &'a [String]) -> Self {
+        Words { words, pos: 0 }
+    }
+
+    /// The next keyword, or `None` at the end.
+    pub(crate) fn keyword(&mut self) -> Option<&'a str> {
+        let w = self.words.get(self.pos)?;
+        self.pos += 1;
+        Some(w)
+    }
+
+    /// The value that must follow keyword `kw`.
+    pub(crate) fn value(&mut self, kw: &str) -> Result<&'a str, Error> {
+        self.keyword()
+            .ok_or_else(|| Error::usage(format!("missing value after \"{kw}\"")))
+    }
+
+    /// The value of `kw`, parsed by `parse`.
+    pub(crate) fn parse<T>(
+        &mut self,
+        kw: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, Error> {
+        let v = self.value(kw)?;
+        parse(v).map_err(|e| Error::usage(format!("invalid \"{kw}\" value \"{v}\": {e}")))
+    }
+
+    /// The value of `kw`, parsed and stored in `slot`, which must be empty.
+    pub(crate) fn once<T>(
+        &mut self,
+        kw: &str,
+        slot: &mut Option<T>,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<(), Error> {
+        if slot.is_some() {
+            return Err(Error::usage(format!("\"{kw}\" given twice")));
+        }
+        *slot = Some(self.parse(kw, parse)?);
+        Ok(())
+    }
+}
+
+/// The error for a keyword the command does not know.
+pub(crate) fn unknown(kw: &str) -> Error {
+    Error::usage(format!("unknown keyword \"{kw}\""))
+}
+
+/// The error for a keyword the command needs.
+pub(crate) fn missing(kw: &str) -> Error {
+    Error::usage(format!("\"{kw}\" is required"))
+}
+
+fn number<T: FromStr>(s: &str) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    s.parse().map_err(|e: T::Err| e.to_string())
+}
+
+/// A cluster id: 1 to 2^32 - 1.
+pub(crate) fn cluster_id(s: &str) -> Result<u32, String> {
+    match number::<u32>(s)? {
+        0 => Err("cluster ids start at 1".into()),
+        n => Ok(n),
+    }
+}
+
+/// A member id: 0 to 65534.
+pub(crate) fn member_id(s: &str) -> Result<u16, String> {
+    number::<u16>(s)
+        .ok()
+        .filter(|&m| m <= abi::MAX_MEMBER_ID)
+        .ok_or_else(|| format!("a member id is 0 to {}", abi::MAX_MEMBER_ID))
+}
+
+/// A TCP or UDP port.
+pub(crate) fn port(s: &str) -> Result<u16, String> {
+    number(s)
+}
+
+/// An IPv4 address.
+pub(crate) fn ipv4(s: &str) -> Result<Ipv4Addr, String> {
+    s.parse().map_err(|_| "not an IPv4 address".into())
+}
+
+/// An IPv6 address.
+pub(crate) fn ipv6(s: &str) -> Result<Ipv6Addr, String> {
+    s.parse().map_err(|_| "not an IPv6 address".into())
+}
+
+/// An interface name (at most 15 bytes, no '/' or whitespace).
+pub(crate) fn ifname(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.len() >= libc::IF_NAMESIZE {
+        return Err(format!(
+            "an interface name is 1 to {} bytes",
+            libc::IF_NAMESIZE - 1
+        ));
+    }
+    if s.contains(|c: char| c == '/' || c.is_whitespace()) {
+        return Err("an interface name has no '/' or spaces".into());
+    }
+    Ok(s.to_string())
+}
+
+/// `multicast`, `unicast` or `forward`.
+pub(crate) fn mode(s: &str) -> Result<Mode, String> {
+    Mode::ALL
+        .into_iter()
+        .find(|m| m.name() == s)
+        .ok_or_else(|| "expected multicast, unicast or forward".into())
+}
+
+/// `keyed` or `seed`.
+pub(crate) fn hash(s: &str) -> Result<Hash, String> {
+    Hash::ALL
+        .into_iter()
+        .find(|h| h.name() == s)
+        .ok_or_else(|| "expected keyed or seed".into())
+}
+
+/// A bucket count (a power of two up to 4096), as bits.
+pub(crate) fn bucket_bits(s: &str) -> Result<u32, String> {
+    crate::flow::parse_buckets(s).map(u32::trailing_zeros)
+}
+
+/// A 128-bit seed: 32 hex digits.
+pub(crate) fn seed(s: &str) -> Result<[u8; 16], String> {
+    crate::flow::parse_key(s).map(|k| k.0)
+}
+
+/// A comma-separated list of member ids.
+pub(crate) fn member_list(s: &str) -> Result<Vec<u16>, String> {
+    s.split(',')
+        .map(|m| member_id(m.trim()).map_err(|e| format!("\"{m}\": {e}")))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn keywords_and_values() {
+        let w = words("dev eth0 buckets 256 forwarded");
+        let mut k = Words::new(&w);
+        assert_eq!(k.keyword(), Some("dev"));
+        assert_eq!(k.value("dev"), Ok("eth0"));
+        assert_eq!(k.keyword(), Some("buckets"));
+        assert_eq!(k.parse("buckets", bucket_bits), Ok(8));
+        assert_eq!(k.keyword(), Some("forwarded"));
+        assert_eq!(k.keyword(), None);
+    }
+
+    #[test]
+    fn missing_values_and_bad_values_are_usage_errors() {
+        let w = words("dev");
+        let mut k = Words::new(&w);
+        k.keyword();
+        assert_eq!(
+            k.value("dev"),
+            Err(Error::usage("missing value after \"dev\""))
+        );
+        let w = words("1000");
+        let e = Words::new(&w).parse("buckets", bucket_bits).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            e.to_string()
+                .starts_with("invalid \"buckets\" value \"1000\""),
+            "{e}"
+        );
+        assert_eq!(unknown("frob").to_string(), "unknown keyword \"frob\"");
+    }
+
+    #[test]
+    fn once_refuses_repeats() {
+        let w = words("1 2");
+        let mut k = Words::new(&w);
+        let mut slot = None;
+        k.once("member", &mut slot, member_id).unwrap();
+        assert_eq!(slot, Some(1));
+        assert!(k
+            .once("member", &mut slot, member_id)
+            .unwrap_err()
+            .to_string()
+            .contains("given twice"));
+    }
+
+    #[test]
+    fn value_parsers() {
+        assert_eq!(cluster_id("7"), Ok(7));
+        assert!(cluster_id("0").is_err());
+        assert!(cluster_id("x").is_err());
+        assert_eq!(member_id("65534"), Ok(65534));
+        assert!(member_id("65535").is_err());
+        assert!(member_id("-1").is_err());
+        assert_eq!(ipv4("10.0.0.1"), Ok(Ipv4Addr::new(10, 0, 0, 1)));
+        assert!(ipv4("10.0.0.256").is_err());
+        assert!(ipv4("::1").is_err());
+        assert_eq!(ipv6("2001:db8::1"), Ok("2001:db8::1".parse().unwrap()));
+        assert!(ipv6("10.0.0.1").is_err());
+        assert_eq!(mode("unicast"), Ok(Mode::Unicast));
+        assert!(mode("broadcast").is_err());
+        assert_eq!(hash("seed"), Ok(Hash::Seed));
+        assert!(hash("md5").is_err());
+        assert_eq!(bucket_bits("1"), Ok(0));
+        assert_eq!(bucket_bits("4096"), Ok(12));
+        assert!(bucket_bits("8192").is_err());
+        assert_eq!(seed("000102030405060708090a0b0c0d0e0f").unwrap()[15], 15);
+        assert!(seed("00").is_err());
+        assert_eq!(member_list("1,2, 3"), Ok(vec![1, 2, 3]));
+        assert!(member_list("1,,2").is_err());
+        assert_eq!(ifname("eth0").as_deref(), Ok("eth0"));
+        assert!(ifname("").is_err());
+        assert!(ifname("a-very-long-ifname").is_err());
+        assert!(ifname("a/b").is_err());
+        assert_eq!(port("443"), Ok(443));
+        assert!(port("65536").is_err());
+    }
+}

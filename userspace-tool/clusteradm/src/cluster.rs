@@ -1,0 +1,655 @@
+//! `clusteradm cluster add|del|show`: creating, deleting and listing
+//! clusters (`cluster-new`, `cluster-del`, `cluster-get`).
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use serde::Serialize;
+
+use crate::abi::{cluster as a, Cmd, Hash, Mode};
+use crate::args::{self, Words};
+use crate::attr::{Attr, Attrs};
+use crate::dev;
+use crate::error::Error;
+use crate::mac::{self, Mac};
+use crate::nl::Client;
+use crate::output::print_json;
+
+/// `cluster add` as typed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct AddArgs {
+    id: Option<u32>,
+    dev: Option<String>,
+    addr4: Option<Ipv4Addr>,
+    addr6: Option<Ipv6Addr>,
+    mac: Option<Mac>,
+    mode: Option<Mode>,
+    hash: Option<Hash>,
+    seed: Option<[u8; 16]>,
+    bucket_bits: Option<u32>,
+    member: Option<u16>,
+    fwd_devs: Vec<String>,
+}
+
+/// Parses `cluster add`'s keywords.
+pub(crate) fn parse_add(words: &[String]) -> Result<AddArgs, Error> {
+    let mut w = Words::new(words);
+    let mut r = AddArgs::default();
+    while let Some(kw) = w.keyword() {
+        match kw {
+            "id" => w.once(kw, &mut r.id, args::cluster_id)?,
+            "dev" => w.once(kw, &mut r.dev, args::ifname)?,
+            "addr" => w.once(kw, &mut r.addr4, args::ipv4)?,
+            "addr6" => w.once(kw, &mut r.addr6, args::ipv6)?,
+            "mac" => w.once(kw, &mut r.mac, Mac::parse)?,
+            "mode" => w.once(kw, &mut r.mode, args::mode)?,
+            "hash" => w.once(kw, &mut r.hash, args::hash)?,
+            "seed" => w.once(kw, &mut r.seed, args::seed)?,
+            "buckets" => w.once(kw, &mut r.bucket_bits, args::bucket_bits)?,
+            "member" => w.once(kw, &mut r.member, args::member_id)?,
+            "fwd-dev" => r.fwd_devs.push(w.parse(kw, args::ifname)?),
+            _ => return Err(args::unknown(kw)),
+        }
+    }
+    if r.dev.is_none() {
+        return Err(args::missing("dev"));
+    }
+    match (r.mode.unwrap_or(Mode::Multicast), r.mac) {
+        (Mode::Multicast, Some(m)) if !m.is_multicast() => {
+            return Err(Error::usage(format!(
+                "mode multicast needs a multicast mac, and {m} is unicast"
+            )))
+        }
+        (Mode::Unicast, Some(m)) if m.is_multicast() => {
+            return Err(Error::usage(format!(
+                "mode unicast needs a unicast mac, and {m} is multicast"
+            )))
+        }
+        _ => {}
+    }
+    Ok(r)
+}
+
+/// A `cluster-new` request, every default filled in.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct AddRequest {
+    id: Option<u32>,
+    ifindex: u32,
+    addr4: Option<Ipv4Addr>,
+    addr6: Option<Ipv6Addr>,
+    mac: Option<Mac>,
+    mode: Mode,
+    hash: Hash,
+    seed: Option<[u8; 16]>,
+    /// The seed was generated here (and must be shown to the operator).
+    seed_generated: bool,
+    bucket_bits: Option<u32>,
+    member: Option<u16>,
+    fwd_ifindex: Vec<u32>,
+}
+
+impl AddRequest {
+    /// Resolves devices with `ifindex` and draws a missing keyed-hash seed
+    /// from `random`.
+    pub(crate) fn resolve(
+        a: &AddArgs,
+        ifindex: impl Fn(&str) -> Result<u32, Error>,
+        random: impl FnOnce() -> Result<[u8; 16], Error>,
+    ) -> Result<Self, Error> {
+        let mode = a.mode.unwrap_or(Mode::Multicast);
+        let hash = a.hash.unwrap_or(Hash::Keyed);
+        let dev = a.dev.as_deref().ok_or_else(|| args::missing("dev"))?;
+        let ifindex_dev = ifindex(dev)?;
+        let fwd_ifindex = a
+            .fwd_devs
+            .iter()
+            .map(|d| ifindex(d))
+            .collect::<Result<_, _>>()?;
+        let (seed, seed_generated) = match (a.seed, hash) {
+            (Some(s), _) => (Some(s), false),
+            (None, Hash::Keyed) => (Some(random()?), true),
+            (None, Hash::Seed) => (None, false),
+        };
+        Ok(AddRequest {
+            id: a.id,
+            ifindex: ifindex_dev,
+            addr4: a.addr4,
+            addr6: a.addr6,
+            mac: a
+                .mac
+                .or_else(|| mac::default_mac(mode, a.id, a.addr4, a.addr6)),
+            mode,
+            hash,
+            seed,
+            seed_generated,
+            bucket_bits: a.bucket_bits,
+            member: a.member,
+            fwd_ifindex,
+        })
+    }
+
+    /// The request's attributes, in the spec's order.
+    pub(crate) fn attrs(&self) -> Vec<Attr> {
+        let mut v = Vec::new();
+        if let Some(id) = self.id {
+            v.push(Attr::u32(a::ID, id));
+        }
+        v.push(Attr::u32(a::IFINDEX, self.ifindex));
+        if let Some(x) = self.addr4 {
+            v.push(Attr::bytes(a::ADDR4, &x.octets()));
+        }
+        if let Some(x) = self.addr6 {
+            v.push(Attr::bytes(a::ADDR6, &x.octets()));
+        }
+        if let Some(m) = self.mac {
+            v.push(Attr::bytes(a::MAC, &m.0));
+        }
+        v.push(Attr::u32(a::MODE, self.mode as u32));
+        v.push(Attr::u32(a::HASH, self.hash as u32));
+        if let Some(s) = self.seed {
+            v.push(Attr::bytes(a::SEED, &s));
+        }
+        if let Some(b) = self.bucket_bits {
+            v.push(Attr::u32(a::BUCKET_BITS, b));
+        }
+        if let Some(m) = self.member {
+            v.push(Attr::u32(a::MEMBER_ID, u32::from(m)));
+        }
+        for &i in &self.fwd_ifindex {
+            v.push(Attr::u32(a::FWD_IFINDEX, i));
+        }
+        v
+    }
+}
+
+/// A cluster as `cluster-get` reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Cluster {
+    /// Cluster id.
+    pub(crate) id: u32,
+    /// Interface of the cluster IP.
+    pub(crate) ifindex: Option<u32>,
+    /// IPv4 address.
+    pub(crate) addr4: Option<Ipv4Addr>,
+    /// IPv6 address.
+    pub(crate) addr6: Option<Ipv6Addr>,
+    /// Cluster MAC.
+    pub(crate) mac: Option<Mac>,
+    /// `enum ipcluster_mode`, raw.
+    pub(crate) mode: Option<u32>,
+    /// `enum ipcluster_hash`, raw.
+    pub(crate) hash: Option<u32>,
+    /// Keyed-hash seed (privileged callers only).
+    pub(crate) seed: Option<[u8; 16]>,
+    /// log2 of the bucket count.
+    pub(crate) bucket_bits: Option<u32>,
+    /// The local member id.
+    pub(crate) member: Option<u32>,
+    /// Malformed packets dropped.
+    pub(crate) malformed: Option<u64>,
+    /// Interfaces filtering forwarded traffic.
+    pub(crate) fwd_ifindex: Vec<u32>,
+}
+
+impl Cluster {
+    /// Decodes a `cluster-get` reply.
+    pub(crate) fn from_attrs(r: &Attrs) -> Result<Self, Error> {
+        Ok(Cluster {
+            id: r.need_u32(a::ID, "id")?,
+            ifindex: r.u32(a::IFINDEX)?,
+            addr4: r.array::<4>(a::ADDR4)?.map(Ipv4Addr::from),
+            addr6: r.array::<16>(a::ADDR6)?.map(Ipv6Addr::from),
+            mac: r.array::<6>(a::MAC)?.map(Mac),
+            mode: r.u32(a::MODE)?,
+            hash: r.u32(a::HASH)?,
+            seed: r.array::<16>(a::SEED)?,
+            bucket_bits: r.u32(a::BUCKET_BITS)?,
+            member: r.u32(a::MEMBER_ID)?,
+            malformed: r.u64(a::MALFORMED)?,
+            fwd_ifindex: r.all_u32(a::FWD_IFINDEX)?,
+        })
+    }
+
+    /// The mode's name (its number if this client does not know it).
+    pub(crate) fn mode_name(&self) -> Option<String> {
+        self.mode
+            .map(|m| Mode::from_u32(m).map_or_else(|| m.to_string(), |m| m.name().to_string()))
+    }
+
+    /// The hash's name (its number if this client does not know it).
+    pub(crate) fn hash_name(&self) -> Option<String> {
+        self.hash
+            .map(|h| Hash::from_u32(h).map_or_else(|| h.to_string(), |h| h.name().to_string()))
+    }
+
+    /// Text, `ip`-style: the keywords `cluster add` takes, then a second
+    /// line with the seed (if readable), forwarding devices and counters.
+    pub(crate) fn render(&self, ifname: &dyn Fn(u32) -> String) -> String {
+        let mut first = vec![format!("cluster {}", self.id)];
+        let kv = |v: &mut Vec<String>, k: &str, x: String| v.push(format!("{k} {x}"));
+        if let Some(i) = self.ifindex {
+            kv(&mut first, "dev", ifname(i));
+        }
+        if let Some(x) = self.addr4 {
+            kv(&mut first, "addr", x.to_string());
+        }
+        if let Some(x) = self.addr6 {
+            kv(&mut first, "addr6", x.to_string());
+        }
+        if let Some(x) = self.mac {
+            kv(&mut first, "mac", x.to_string());
+        }
+        if let Some(x) = self.mode_name() {
+            kv(&mut first, "mode", x);
+        }
+        if let Some(x) = self.hash_name() {
+            kv(&mut first, "hash", x);
+        }
+        if let Some(b) = self.bucket_bits {
+            kv(&mut first, "buckets", (1u64 << b).to_string());
+        }
+        if let Some(m) = self.member {
+            kv(&mut first, "member", m.to_string());
+        }
+        let mut second = Vec::new();
+        for &i in &self.fwd_ifindex {
+            kv(&mut second, "fwd-dev", ifname(i));
+        }
+        if let Some(x) = self.seed {
+            kv(&mut second, "seed", hex(&x));
+        }
+        if let Some(x) = self.malformed {
+            kv(&mut second, "malformed", x.to_string());
+        }
+        let mut s = first.join(" ");
+        if !second.is_empty() {
+            s.push_str("\n    ");
+            s.push_str(&second.join(" "));
+        }
+        s.push('\n');
+        s
+    }
+
+    fn json(&self, ifname: &dyn Fn(u32) -> String) -> ClusterJson {
+        ClusterJson {
+            id: self.id,
+            dev: self.ifindex.map(ifname),
+            ifindex: self.ifindex,
+            addr: self.addr4.map(|x| x.to_string()),
+            addr6: self.addr6.map(|x| x.to_string()),
+            mac: self.mac.map(|x| x.to_string()),
+            mode: self.mode_name(),
+            hash: self.hash_name(),
+            bucket_bits: self.bucket_bits,
+            buckets: self.bucket_bits.map(|b| 1u64 << b),
+            member: self.member,
+            fwd_dev: self.fwd_ifindex.iter().map(|&i| ifname(i)).collect(),
+            fwd_ifindex: self.fwd_ifindex.clone(),
+            seed: self.seed.map(|s| hex(&s)),
+            malformed: self.malformed,
+        }
+    }
+}
+
+/// `cluster show -j`: one of these per cluster.
+#[derive(Serialize, Debug)]
+struct ClusterJson {
+    id: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dev: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ifindex: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    addr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    addr6: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mac: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hash: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bucket_bits: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    buckets: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    member: Option<u32>,
+    fwd_dev: Vec<String>,
+    fwd_ifindex: Vec<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    malformed: Option<u64>,
+}
+
+/// Lower-case hex.
+pub(crate) fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn random_seed() -> Result<[u8; 16], Error> {
+    let mut s = [0u8; 16];
+    getrandom::fill(&mut s).map_err(|e| Error::failed(format!("random seed: {e}")))?;
+    Ok(s)
+}
+
+/// `cluster add KEYWORDS`.
+pub(crate) fn add(words: &[String], json: bool) -> Result<(), Error> {
+    const OP: &str = "cluster add";
+    let parsed = parse_add(words).map_err(|e| e.context(OP))?;
+    let req = AddRequest::resolve(&parsed, dev::index, random_seed).map_err(|e| e.context(OP))?;
+    let mut nl = Client::connect()?;
+    let replies = nl
+        .request(Cmd::ClusterNew, &req.attrs())
+        .map_err(|e| e.context(OP))?;
+    let id = match replies.first() {
+        Some(r) => r.u32(a::ID)?,
+        None => None,
+    }
+    .or(req.id)
+    .ok_or_else(|| {
+        Error::failed(format!(
+            "{OP}: the kernel did not report the new cluster's id"
+        ))
+    })?;
+    let seed = req.seed.filter(|_| req.seed_generated).map(|s| hex(&s));
+    if json {
+        #[derive(Serialize)]
+        struct Added {
+            id: u32,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            seed: Option<String>,
+        }
+        print_json(&Added { id, seed })
+    } else {
+        match seed {
+            Some(s) => {
+                println!("cluster {id} seed {s}");
+                eprintln!("clusteradm: give every member of cluster {id} this seed");
+            }
+            None => println!("cluster {id}"),
+        }
+        Ok(())
+    }
+}
+
+/// `cluster del ID`.
+pub(crate) fn del(id: u32) -> Result<(), Error> {
+    let mut nl = Client::connect()?;
+    nl.request(Cmd::ClusterDel, &[Attr::u32(a::ID, id)])
+        .map_err(|e| e.context("cluster del"))?;
+    Ok(())
+}
+
+/// Gets cluster `id` over `nl`.
+pub(crate) fn get(nl: &mut Client, id: u32) -> Result<Cluster, Error> {
+    let r = nl.request(Cmd::ClusterGet, &[Attr::u32(a::ID, id)])?;
+    let first = r
+        .first()
+        .ok_or_else(|| Error::failed(format!("cluster {id}: empty reply")))?;
+    Cluster::from_attrs(first)
+}
+
+/// `cluster show [ID]`.
+pub(crate) fn show(id: Option<u32>, json: bool) -> Result<(), Error> {
+    const OP: &str = "cluster show";
+    let mut nl = Client::connect()?;
+    let mut clusters = match id {
+        Some(id) => vec![get(&mut nl, id).map_err(|e| e.context(OP))?],
+        None => nl
+            .dump(Cmd::ClusterGet, &[])
+            .map_err(|e| e.context(OP))?
+            .iter()
+            .map(Cluster::from_attrs)
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    clusters.sort_by_key(|c| c.id);
+    if json {
+        let v: Vec<ClusterJson> = clusters.iter().map(|c| c.json(&dev::name)).collect();
+        print_json(&v)
+    } else {
+        for c in &clusters {
+            print!("{}", c.render(&dev::name));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nl::tests::{feed_all, genl_reply, nla};
+    use crate::nl::{build_request, to_bytes, Replies, Step};
+
+    fn words(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    fn resolve(s: &str) -> Result<AddRequest, Error> {
+        let a = parse_add(&words(s))?;
+        AddRequest::resolve(
+            &a,
+            |d| match d {
+                "eth0" => Ok(2),
+                "eth1" => Ok(3),
+                "eth2" => Ok(4),
+                _ => Err(Error::failed(format!("dev \"{d}\": no such device"))),
+            },
+            || Ok([0xab; 16]),
+        )
+    }
+
+    #[test]
+    fn add_keywords() {
+        let a = parse_add(&words(
+            "id 7 dev eth0 addr 192.168.0.1 addr6 2001:db8::1 mac 01:00:5e:00:00:01 \
+             mode multicast hash seed seed 000102030405060708090a0b0c0d0e0f buckets 256 \
+             member 3 fwd-dev eth1 fwd-dev eth2",
+        ))
+        .unwrap();
+        assert_eq!(a.id, Some(7));
+        assert_eq!(a.dev.as_deref(), Some("eth0"));
+        assert_eq!(a.addr4, Some(Ipv4Addr::new(192, 168, 0, 1)));
+        assert_eq!(a.addr6, Some("2001:db8::1".parse().unwrap()));
+        assert_eq!(a.mode, Some(Mode::Multicast));
+        assert_eq!(a.hash, Some(Hash::Seed));
+        assert_eq!(a.seed.unwrap()[1], 1);
+        assert_eq!(a.bucket_bits, Some(8));
+        assert_eq!(a.member, Some(3));
+        assert_eq!(a.fwd_devs, ["eth1", "eth2"]);
+    }
+
+    #[test]
+    fn add_usage_errors() {
+        for (line, want) in [
+            ("addr 10.0.0.1", "\"dev\" is required"),
+            ("dev eth0 frob 1", "unknown keyword \"frob\""),
+            ("dev eth0 addr", "missing value after \"addr\""),
+            (
+                "dev eth0 addr 10.0.0.300",
+                "invalid \"addr\" value \"10.0.0.300\"",
+            ),
+            ("dev eth0 addr6 10.0.0.1", "invalid \"addr6\" value"),
+            ("dev eth0 mode anycast", "invalid \"mode\" value"),
+            ("dev eth0 hash md5", "invalid \"hash\" value"),
+            ("dev eth0 seed 1234", "invalid \"seed\" value"),
+            ("dev eth0 buckets 1000", "power of two"),
+            ("dev eth0 member 65535", "invalid \"member\" value"),
+            ("dev eth0 id 0", "invalid \"id\" value"),
+            ("dev eth0 dev eth1", "\"dev\" given twice"),
+            ("dev eth0 mac 02:00:00:00:00:01", "needs a multicast mac"),
+            (
+                "dev eth0 mode unicast mac 01:00:5e:00:00:01",
+                "needs a unicast mac",
+            ),
+        ] {
+            let e = parse_add(&words(line)).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{line}");
+            assert!(e.to_string().contains(want), "{line}: {e}");
+        }
+    }
+
+    #[test]
+    fn defaults_are_filled_in() {
+        let r = resolve("dev eth0 addr 192.168.0.1").unwrap();
+        assert_eq!(r.mode, Mode::Multicast);
+        assert_eq!(r.hash, Hash::Keyed);
+        assert_eq!(r.mac.unwrap().to_string(), "01:00:5e:28:00:01");
+        assert_eq!(r.seed, Some([0xab; 16]));
+        assert!(r.seed_generated);
+        let r = resolve("id 9 dev eth0 addr 10.0.0.1 mode unicast hash seed").unwrap();
+        assert_eq!(r.mac.unwrap().to_string(), "02:bf:00:00:00:09");
+        assert_eq!(r.seed, None);
+        let r = resolve("dev eth0 seed 000102030405060708090a0b0c0d0e0f mode forward").unwrap();
+        assert_eq!(r.mac, None);
+        assert!(!r.seed_generated);
+        assert_eq!(r.seed.unwrap()[15], 15);
+    }
+
+    #[test]
+    fn missing_devices_fail_at_resolution() {
+        let e = resolve("dev eth9").unwrap_err();
+        assert_eq!(e, Error::failed("dev \"eth9\": no such device"));
+        let e = resolve("dev eth0 fwd-dev eth9").unwrap_err();
+        assert_eq!(e.exit_code(), 1);
+    }
+
+    #[test]
+    fn cluster_new_message_layout() {
+        let r = resolve(
+            "id 7 dev eth0 addr 192.168.0.1 buckets 256 member 3 fwd-dev eth1 fwd-dev eth2",
+        )
+        .unwrap();
+        let b = to_bytes(
+            &build_request(
+                0x20,
+                Cmd::ClusterNew as u8,
+                1,
+                neli::consts::nl::NlmF::ACK,
+                1,
+                &r.attrs(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let mut want = Vec::new();
+        want.extend(nla(a::ID, &7u32.to_ne_bytes()));
+        want.extend(nla(a::IFINDEX, &2u32.to_ne_bytes()));
+        want.extend(nla(a::ADDR4, &[192, 168, 0, 1]));
+        want.extend(nla(a::MAC, &[1, 0, 0x5e, 0x28, 0, 1]));
+        want.extend(nla(a::MODE, &0u32.to_ne_bytes()));
+        want.extend(nla(a::HASH, &0u32.to_ne_bytes()));
+        want.extend(nla(a::SEED, &[0xab; 16]));
+        want.extend(nla(a::BUCKET_BITS, &8u32.to_ne_bytes()));
+        want.extend(nla(a::MEMBER_ID, &3u32.to_ne_bytes()));
+        want.extend(nla(a::FWD_IFINDEX, &3u32.to_ne_bytes()));
+        want.extend(nla(a::FWD_IFINDEX, &4u32.to_ne_bytes()));
+        assert_eq!(&b[20..], &want[..]);
+        assert_eq!(
+            u32::from_ne_bytes(b[..4].try_into().unwrap()) as usize,
+            b.len()
+        );
+        assert_eq!(
+            &b[16..18],
+            &[Cmd::ClusterNew as u8, crate::abi::FAMILY_VERSION]
+        );
+    }
+
+    fn reply_attrs() -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend(nla(a::ID, &7u32.to_ne_bytes()));
+        v.extend(nla(a::IFINDEX, &1u32.to_ne_bytes()));
+        v.extend(nla(a::ADDR4, &[192, 168, 0, 1]));
+        v.extend(nla(
+            a::ADDR6,
+            &"2001:db8::1".parse::<Ipv6Addr>().unwrap().octets(),
+        ));
+        v.extend(nla(a::MAC, &[1, 0, 0x5e, 0x28, 0, 1]));
+        v.extend(nla(a::MODE, &1u32.to_ne_bytes()));
+        v.extend(nla(a::HASH, &0u32.to_ne_bytes()));
+        v.extend(nla(a::BUCKET_BITS, &10u32.to_ne_bytes()));
+        v.extend(nla(a::MEMBER_ID, &2u32.to_ne_bytes()));
+        v.extend(nla(a::MALFORMED, &12u64.to_ne_bytes()));
+        v.extend(nla(a::FWD_IFINDEX, &1u32.to_ne_bytes()));
+        v.extend(nla(99, &[1, 2, 3])); // unknown attributes are skipped
+        v
+    }
+
+    fn decode(bytes: &[u8]) -> Cluster {
+        let mut r = Replies::new(0x20, 5);
+        assert_eq!(feed_all(&mut r, bytes), Ok(Step::More));
+        Cluster::from_attrs(&r.msgs[0]).unwrap()
+    }
+
+    #[test]
+    fn cluster_get_reply_decodes() {
+        let c = decode(&genl_reply(
+            0x20,
+            Cmd::ClusterGet as u8,
+            0,
+            5,
+            &reply_attrs(),
+        ));
+        assert_eq!(c.id, 7);
+        assert_eq!(c.ifindex, Some(1));
+        assert_eq!(c.addr4, Some(Ipv4Addr::new(192, 168, 0, 1)));
+        assert_eq!(c.addr6, Some("2001:db8::1".parse().unwrap()));
+        assert_eq!(c.mac, Some(Mac([1, 0, 0x5e, 0x28, 0, 1])));
+        assert_eq!(c.mode_name().as_deref(), Some("unicast"));
+        assert_eq!(c.hash_name().as_deref(), Some("keyed"));
+        assert_eq!(c.bucket_bits, Some(10));
+        assert_eq!(c.member, Some(2));
+        assert_eq!(c.malformed, Some(12));
+        assert_eq!(c.fwd_ifindex, [1]);
+        assert_eq!(c.seed, None);
+        let name = |i: u32| format!("eth{i}");
+        assert_eq!(
+            c.render(&name),
+            "cluster 7 dev eth1 addr 192.168.0.1 addr6 2001:db8::1 mac 01:00:5e:28:00:01 \
+             mode unicast hash keyed buckets 1024 member 2\n    fwd-dev eth1 malformed 12\n"
+        );
+        let j = serde_json::to_value(c.json(&name)).unwrap();
+        assert_eq!(
+            j,
+            serde_json::json!({
+                "id": 7, "dev": "eth1", "ifindex": 1, "addr": "192.168.0.1",
+                "addr6": "2001:db8::1", "mac": "01:00:5e:28:00:01", "mode": "unicast",
+                "hash": "keyed", "bucket_bits": 10, "buckets": 1024, "member": 2,
+                "fwd_dev": ["eth1"], "fwd_ifindex": [1], "malformed": 12
+            })
+        );
+    }
+
+    #[test]
+    fn seed_is_optional_and_shown_when_present() {
+        let mut attrs = nla(a::ID, &3u32.to_ne_bytes());
+        attrs.extend(nla(a::SEED, &[0x11; 16]));
+        attrs.extend(nla(a::MODE, &7u32.to_ne_bytes()));
+        let c = decode(&genl_reply(0x20, Cmd::ClusterGet as u8, 0, 5, &attrs));
+        assert_eq!(c.seed, Some([0x11; 16]));
+        assert_eq!(c.mode_name().as_deref(), Some("7"));
+        assert_eq!(
+            c.render(&|i| format!("if{i}")),
+            format!("cluster 3 mode 7\n    seed {}\n", "11".repeat(16))
+        );
+    }
+
+    #[test]
+    fn bad_replies_are_errors() {
+        let mut r = Replies::new(0x20, 5);
+        feed_all(
+            &mut r,
+            &genl_reply(0x20, 3, 0, 5, &nla(a::IFINDEX, &1u32.to_ne_bytes())),
+        )
+        .unwrap();
+        assert!(Cluster::from_attrs(&r.msgs[0])
+            .unwrap_err()
+            .to_string()
+            .contains("no id"));
+        let mut attrs = nla(a::ID, &3u32.to_ne_bytes());
+        attrs.extend(nla(a::MAC, &[1, 2, 3]));
+        let mut r = Replies::new(0x20, 5);
+        feed_all(&mut r, &genl_reply(0x20, 3, 0, 5, &attrs)).unwrap();
+        assert!(Cluster::from_attrs(&r.msgs[0]).is_err());
+    }
+}

@@ -1,0 +1,535 @@
+//! `clusteradm table set|show`: bucket tables — the owner specs an operator
+//! writes, the `table` attribute's encoding, and the grid.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use serde::Serialize;
+
+use crate::abi::{cluster as a, Cmd, UNOWNED};
+use crate::args::{self, Words};
+use crate::attr::{Attr, Attrs};
+use crate::error::Error;
+use crate::nl::Client;
+use crate::output::print_json;
+
+/// Buckets per grid row.
+const ROW: usize = 32;
+
+/// `A-B=M`: buckets A to B (inclusive) go to member M.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Range {
+    first: u32,
+    last: u32,
+    owner: u16,
+}
+
+/// How the operator describes a table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Spec {
+    /// Bucket b goes to the (b mod n)-th member.
+    Spread(Vec<u16>),
+    /// Ranges of buckets and their owners; the rest unowned.
+    Owners(Vec<Range>),
+    /// One owner per bucket, from a file (`-`: standard input).
+    File(String),
+}
+
+/// `table set` as typed.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct SetArgs {
+    member: Option<u16>,
+    spec: Spec,
+}
+
+/// An owner: a member id, or `-` / 65535 for none.
+fn owner(s: &str) -> Result<u16, String> {
+    if s == "-" || s == UNOWNED.to_string() {
+        Ok(UNOWNED)
+    } else {
+        args::member_id(s)
+    }
+}
+
+/// Parses `A-B=M,A=M,...`.
+pub(crate) fn parse_owners(s: &str) -> Result<Vec<Range>, String> {
+    s.split(',')
+        .map(|part| {
+            let (range, m) = part
+                .split_once('=')
+                .ok_or_else(|| format!("\"{part}\": expected A-B=M or A=M"))?;
+            let bucket = |b: &str| -> Result<u32, String> {
+                b.trim()
+                    .parse()
+                    .map_err(|_| format!("\"{part}\": \"{b}\" is not a bucket index"))
+            };
+            let (first, last) = match range.split_once('-') {
+                Some((f, l)) => (bucket(f)?, bucket(l)?),
+                None => (bucket(range)?, bucket(range)?),
+            };
+            if first > last {
+                return Err(format!("\"{part}\": the range is backwards"));
+            }
+            let owner = owner(m.trim()).map_err(|e| format!("\"{part}\": {e}"))?;
+            Ok(Range { first, last, owner })
+        })
+        .collect()
+}
+
+/// Parses `table set`'s keywords.
+pub(crate) fn parse_set(words: &[String]) -> Result<SetArgs, Error> {
+    let mut w = Words::new(words);
+    let mut member = None;
+    let mut spec: Option<Spec> = None;
+    while let Some(kw) = w.keyword() {
+        let next = match kw {
+            "member" => {
+                w.once(kw, &mut member, args::member_id)?;
+                continue;
+            }
+            "spread" => Spec::Spread(w.parse(kw, args::member_list)?),
+            "owners" => Spec::Owners(w.parse(kw, parse_owners)?),
+            "file" => Spec::File(w.value(kw)?.to_string()),
+            _ => return Err(args::unknown(kw)),
+        };
+        if spec.is_some() {
+            return Err(Error::usage("give only one of spread, owners or file"));
+        }
+        spec = Some(next);
+    }
+    let spec = spec.ok_or_else(|| Error::usage("give one of spread, owners or file"))?;
+    Ok(SetArgs { member, spec })
+}
+
+/// Parses an owner file: whitespace-separated owners, one per bucket,
+/// `#` to the end of a line is a comment.
+pub(crate) fn parse_file(text: &str, buckets: usize) -> Result<Vec<u16>, String> {
+    let owners: Vec<u16> = text
+        .lines()
+        .flat_map(|l| l.split('#').next().unwrap_or_default().split_whitespace())
+        .enumerate()
+        .map(|(i, w)| owner(w).map_err(|e| format!("owner {} (bucket {i}) \"{w}\": {e}", i + 1)))
+        .collect::<Result<_, _>>()?;
+    if owners.len() != buckets {
+        return Err(format!(
+            "{} owners given, the cluster has {buckets} buckets",
+            owners.len()
+        ));
+    }
+    Ok(owners)
+}
+
+/// The table `spec` describes for `buckets` buckets; `file` is the owner
+/// file's text for [`Spec::File`].
+pub(crate) fn build(spec: &Spec, buckets: usize, file: Option<&str>) -> Result<Vec<u16>, Error> {
+    match spec {
+        Spec::Spread(members) => Ok((0..buckets).map(|b| members[b % members.len()]).collect()),
+        Spec::Owners(ranges) => {
+            let mut t = vec![UNOWNED; buckets];
+            let mut given = vec![false; buckets];
+            for r in ranges {
+                if r.last as usize >= buckets {
+                    return Err(Error::failed(format!(
+                        "bucket {} out of range: the cluster has {buckets} buckets (0-{})",
+                        r.last,
+                        buckets - 1
+                    )));
+                }
+                for b in r.first as usize..=r.last as usize {
+                    if std::mem::replace(&mut given[b], true) {
+                        return Err(Error::failed(format!("bucket {b} given twice")));
+                    }
+                    t[b] = r.owner;
+                }
+            }
+            Ok(t)
+        }
+        Spec::File(path) => parse_file(file.unwrap_or_default(), buckets)
+            .map_err(|e| Error::failed(format!("{path}: {e}"))),
+    }
+}
+
+/// The `table` attribute: one native-endian u16 per bucket.
+pub(crate) fn encode(owners: &[u16]) -> Vec<u8> {
+    owners.iter().flat_map(|o| o.to_ne_bytes()).collect()
+}
+
+/// The owners in a `table` attribute.
+pub(crate) fn decode(b: &[u8]) -> Result<Vec<u16>, Error> {
+    if b.len() % 2 != 0 {
+        return Err(Error::failed("malformed reply: odd-length table"));
+    }
+    Ok(b.chunks_exact(2)
+        .map(|c| u16::from_ne_bytes([c[0], c[1]]))
+        .collect())
+}
+
+/// A `table-get` reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Table {
+    /// Cluster id.
+    pub(crate) id: u32,
+    /// log2 of the bucket count.
+    pub(crate) bucket_bits: u32,
+    /// The local member, if it has an id yet.
+    pub(crate) member: Option<u32>,
+    /// The owner of each bucket.
+    pub(crate) owners: Vec<u16>,
+}
+
+/// `table show -j`.
+#[derive(Serialize, Debug, PartialEq, Eq)]
+struct TableJson {
+    id: u32,
+    bucket_bits: u32,
+    member: Option<u32>,
+    /// Owner per bucket, `null` for unowned.
+    table: Vec<Option<u16>>,
+}
+
+impl Table {
+    /// Decodes a `table-get` reply.
+    pub(crate) fn from_attrs(r: &Attrs) -> Result<Self, Error> {
+        let bucket_bits = r.need_u32(a::BUCKET_BITS, "bucket-bits")?;
+        let owners = decode(
+            r.get(a::TABLE)
+                .ok_or_else(|| Error::failed("malformed reply: no table attribute"))?,
+        )?;
+        if bucket_bits > 31 || owners.len() != 1 << bucket_bits {
+            return Err(Error::failed(format!(
+                "malformed reply: {} table entries for bucket-bits {bucket_bits}",
+                owners.len()
+            )));
+        }
+        Ok(Table {
+            id: r.need_u32(a::ID, "id")?,
+            bucket_bits,
+            member: r.u32(a::MEMBER_ID)?,
+            owners,
+        })
+    }
+
+    /// Whether bucket owner `o` is the local member.
+    pub(crate) fn is_local(&self, o: u16) -> bool {
+        o != UNOWNED && self.member == Some(u32::from(o))
+    }
+
+    /// The grid: a header, 32 buckets per row labelled with the row's first
+    /// bucket, `.` for unowned, `*` after the local member's; then the
+    /// bucket count of each owner.
+    pub(crate) fn render(&self) -> String {
+        let n = self.owners.len();
+        let mut s = format!("cluster {} buckets {n}", self.id);
+        if let Some(m) = self.member {
+            s.push_str(&format!(" member {m} (* marks its buckets)"));
+        }
+        s.push('\n');
+        let text = |o: u16| {
+            if o == UNOWNED {
+                ".".to_string()
+            } else {
+                o.to_string()
+            }
+        };
+        let w = self
+            .owners
+            .iter()
+            .map(|&o| text(o).len())
+            .max()
+            .unwrap_or(1);
+        let lw = n.saturating_sub(1).to_string().len();
+        for (r, row) in self.owners.chunks(ROW).enumerate() {
+            let cells: Vec<String> = row
+                .iter()
+                .map(|&o| {
+                    let mark = match (self.member, self.is_local(o)) {
+                        (None, _) => "",
+                        (Some(_), true) => "*",
+                        (Some(_), false) => " ",
+                    };
+                    format!("{:>w$}{mark}", text(o))
+                })
+                .collect();
+            let line = format!("{:>lw$}: {}", r * ROW, cells.join(" "));
+            s.push_str(line.trim_end());
+            s.push('\n');
+        }
+        let mut count: BTreeMap<u16, usize> = BTreeMap::new();
+        for &o in &self.owners {
+            *count.entry(o).or_default() += 1;
+        }
+        for (o, c) in count {
+            if o == UNOWNED {
+                s.push_str(&format!("unowned: {c} buckets\n"));
+            } else {
+                let local = if self.is_local(o) { " (local)" } else { "" };
+                s.push_str(&format!("member {o}: {c} buckets{local}\n"));
+            }
+        }
+        s
+    }
+
+    fn json(&self) -> TableJson {
+        TableJson {
+            id: self.id,
+            bucket_bits: self.bucket_bits,
+            member: self.member,
+            table: self
+                .owners
+                .iter()
+                .map(|&o| (o != UNOWNED).then_some(o))
+                .collect(),
+        }
+    }
+}
+
+/// Gets cluster `id`'s table over `nl`.
+pub(crate) fn get(nl: &mut Client, id: u32) -> Result<Table, Error> {
+    let r = nl.request(Cmd::TableGet, &[Attr::u32(a::ID, id)])?;
+    Table::from_attrs(
+        r.first()
+            .ok_or_else(|| Error::failed(format!("cluster {id}: empty reply")))?,
+    )
+}
+
+fn read_file(path: &str) -> Result<String, Error> {
+    let mut s = String::new();
+    let res = if path == "-" {
+        std::io::stdin().read_to_string(&mut s).map(|_| ())
+    } else {
+        std::fs::read_to_string(path).map(|t| s = t)
+    };
+    res.map_err(|e| Error::failed(format!("{path}: {e}")))?;
+    Ok(s)
+}
+
+/// The `table-set` request.
+pub(crate) fn set_attrs(id: u32, owners: &[u16], member: Option<u16>) -> Vec<Attr> {
+    let mut v = vec![Attr::u32(a::ID, id), Attr::bytes(a::TABLE, &encode(owners))];
+    if let Some(m) = member {
+        v.push(Attr::u32(a::MEMBER_ID, u32::from(m)));
+    }
+    v
+}
+
+/// `table set ID KEYWORDS`.
+pub(crate) fn set(id: u32, words: &[String]) -> Result<(), Error> {
+    const OP: &str = "table set";
+    let parsed = parse_set(words).map_err(|e| e.context(OP))?;
+    let file = match &parsed.spec {
+        Spec::File(path) => Some(read_file(path).map_err(|e| e.context(OP))?),
+        _ => None,
+    };
+    let mut nl = Client::connect()?;
+    let current = get(&mut nl, id).map_err(|e| e.context(OP))?;
+    let owners =
+        build(&parsed.spec, current.owners.len(), file.as_deref()).map_err(|e| e.context(OP))?;
+    nl.request(Cmd::TableSet, &set_attrs(id, &owners, parsed.member))
+        .map_err(|e| e.context(OP))?;
+    Ok(())
+}
+
+/// `table show ID`.
+pub(crate) fn show(id: u32, json: bool) -> Result<(), Error> {
+    let mut nl = Client::connect()?;
+    let t = get(&mut nl, id).map_err(|e| e.context("table show"))?;
+    if json {
+        print_json(&t.json())
+    } else {
+        print!("{}", t.render());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nl::tests::{feed_all, genl_reply, nla};
+    use crate::nl::Replies;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn set_keywords() {
+        assert_eq!(
+            parse_set(&words("member 2 spread 1,2,3")),
+            Ok(SetArgs {
+                member: Some(2),
+                spec: Spec::Spread(vec![1, 2, 3])
+            })
+        );
+        assert_eq!(
+            parse_set(&words("owners 0-9=1,10=-")).unwrap().spec,
+            Spec::Owners(vec![
+                Range {
+                    first: 0,
+                    last: 9,
+                    owner: 1
+                },
+                Range {
+                    first: 10,
+                    last: 10,
+                    owner: UNOWNED
+                },
+            ])
+        );
+        assert_eq!(
+            parse_set(&words("file -")).unwrap().spec,
+            Spec::File("-".into())
+        );
+        for (line, want) in [
+            ("", "give one of"),
+            ("member 1", "give one of"),
+            ("spread 1 owners 0=1", "only one of"),
+            ("spread", "missing value"),
+            ("spread 1,x", "invalid \"spread\" value"),
+            ("spread 65535", "invalid \"spread\" value"),
+            ("owners 5-1=2", "backwards"),
+            ("owners 1-2", "expected A-B=M"),
+            ("owners a-2=1", "not a bucket index"),
+            ("owners 1=70000", "member id"),
+            ("frob 1", "unknown keyword"),
+        ] {
+            let e = parse_set(&words(line)).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{line}");
+            assert!(e.to_string().contains(want), "{line}: {e}");
+        }
+    }
+
+    #[test]
+    fn spread_round_robins() {
+        let t = build(&Spec::Spread(vec![4, 7, 9]), 8, None).unwrap();
+        assert_eq!(t, [4, 7, 9, 4, 7, 9, 4, 7]);
+    }
+
+    #[test]
+    fn owners_leave_the_rest_unowned() {
+        let spec = Spec::Owners(parse_owners("0-2=1,5=3").unwrap());
+        let t = build(&spec, 8, None).unwrap();
+        assert_eq!(t, [1, 1, 1, UNOWNED, UNOWNED, 3, UNOWNED, UNOWNED]);
+        let spec = Spec::Owners(parse_owners("0-8=1").unwrap());
+        let e = build(&spec, 8, None).unwrap_err();
+        assert_eq!(e.exit_code(), 1);
+        assert!(e.to_string().contains("out of range"), "{e}");
+        let spec = Spec::Owners(parse_owners("0-3=1,3=2").unwrap());
+        assert!(build(&spec, 8, None)
+            .unwrap_err()
+            .to_string()
+            .contains("bucket 3 given twice"));
+    }
+
+    #[test]
+    fn owner_files() {
+        let text = "# owners\n1 2 - 65535\n0 0 # trailing\n  7 7\n";
+        assert_eq!(
+            parse_file(text, 8),
+            Ok(vec![1, 2, UNOWNED, UNOWNED, 0, 0, 7, 7])
+        );
+        assert!(parse_file(text, 16)
+            .unwrap_err()
+            .contains("8 owners given, the cluster has 16 buckets"));
+        assert!(parse_file("1 x", 2).unwrap_err().contains("bucket 1"));
+        let e = build(&Spec::File("t.txt".into()), 2, Some("1")).unwrap_err();
+        assert!(e.to_string().starts_with("t.txt: "), "{e}");
+    }
+
+    #[test]
+    fn table_attribute_encoding() {
+        let owners = [1u16, UNOWNED, 300];
+        let b = encode(&owners);
+        assert_eq!(b.len(), 6);
+        assert_eq!(&b[2..4], &[0xff, 0xff]);
+        assert_eq!(&b[4..6], &300u16.to_ne_bytes());
+        assert_eq!(decode(&b).unwrap(), owners);
+        assert!(decode(&b[..5]).is_err());
+        let attrs = set_attrs(4, &owners, Some(2));
+        assert_eq!(attrs[0], Attr::u32(a::ID, 4));
+        assert_eq!(attrs[1], Attr::bytes(a::TABLE, &b));
+        assert_eq!(attrs[2], Attr::u32(a::MEMBER_ID, 2));
+        assert_eq!(set_attrs(4, &owners, None).len(), 2);
+    }
+
+    fn table(bits: u32, member: Option<u32>, owners: &[u16]) -> Table {
+        let mut attrs = nla(a::ID, &1u32.to_ne_bytes());
+        attrs.extend(nla(a::BUCKET_BITS, &bits.to_ne_bytes()));
+        if let Some(m) = member {
+            attrs.extend(nla(a::MEMBER_ID, &m.to_ne_bytes()));
+        }
+        attrs.extend(nla(a::TABLE, &encode(owners)));
+        let mut r = Replies::new(0x20, 1);
+        feed_all(&mut r, &genl_reply(0x20, Cmd::TableGet as u8, 0, 1, &attrs)).unwrap();
+        Table::from_attrs(&r.msgs[0]).unwrap()
+    }
+
+    #[test]
+    fn table_get_reply_decodes() {
+        let t = table(2, Some(3), &[3, 1, UNOWNED, 3]);
+        assert_eq!(
+            t,
+            Table {
+                id: 1,
+                bucket_bits: 2,
+                member: Some(3),
+                owners: vec![3, 1, UNOWNED, 3]
+            }
+        );
+        assert_eq!(
+            serde_json::to_string(&t.json()).unwrap(),
+            r#"{"id":1,"bucket_bits":2,"member":3,"table":[3,1,null,3]}"#
+        );
+        // A table whose length does not match bucket-bits is refused.
+        let mut attrs = nla(a::ID, &1u32.to_ne_bytes());
+        attrs.extend(nla(a::BUCKET_BITS, &3u32.to_ne_bytes()));
+        attrs.extend(nla(a::TABLE, &encode(&[1, 2])));
+        let mut r = Replies::new(0x20, 1);
+        feed_all(&mut r, &genl_reply(0x20, 5, 0, 1, &attrs)).unwrap();
+        assert!(Table::from_attrs(&r.msgs[0]).is_err());
+    }
+
+    #[test]
+    fn grid_rows_of_32_with_marks() {
+        let owners: Vec<u16> = (0..64u16)
+            .map(|b| if b == 63 { UNOWNED } else { b % 4 })
+            .collect();
+        let t = table(6, Some(3), &owners);
+        let g = t.render();
+        let lines: Vec<&str> = g.lines().collect();
+        assert_eq!(
+            lines[0],
+            "cluster 1 buckets 64 member 3 (* marks its buckets)"
+        );
+        assert_eq!(
+            lines[1],
+            " 0: 0  1  2  3* 0  1  2  3* 0  1  2  3* 0  1  2  3* 0  1  2  3* 0  1  2  3* 0  1  2  3* 0  1  2  3*"
+        );
+        assert!(lines[2].starts_with("32: 0  1  2  3* "), "{}", lines[2]);
+        assert!(lines[2].ends_with(" 1  2  ."), "{}", lines[2]);
+        assert_eq!(
+            &lines[3..],
+            [
+                "member 0: 16 buckets",
+                "member 1: 16 buckets",
+                "member 2: 16 buckets",
+                "member 3: 15 buckets (local)",
+                "unowned: 1 buckets"
+            ]
+        );
+    }
+
+    #[test]
+    fn grid_without_a_local_member_has_no_marks() {
+        let t = table(1, None, &[10, UNOWNED]);
+        assert_eq!(
+            t.render(),
+            "cluster 1 buckets 2\n0: 10  .\nmember 10: 1 buckets\nunowned: 1 buckets\n"
+        );
+    }
+
+    #[test]
+    fn wide_owner_ids_keep_columns() {
+        let t = table(2, Some(100), &[100, 7, 100, UNOWNED]);
+        assert_eq!(t.render().lines().nth(1), Some("0: 100*   7  100*   ."));
+    }
+}
