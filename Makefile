@@ -19,7 +19,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 export LIBCLANG_PATH := /usr/lib/llvm-19/lib
 CARGO := cargo
 
-.PHONY: all module tool deps kernel check test-host test-vm demo bench clean
+.PHONY: all module tool deps kernel check test-host test-vm demo bench clean regen
 
 all: module tool
 
@@ -38,7 +38,12 @@ module: deps
 tool: deps
 	@cd userspace-tool && $(CARGO) build --release --quiet
 
+# The netlink ABI is generated from its YNL spec; regenerate after editing it.
+regen: deps
+	@scripts/ynl-regen.sh
+
 test-host: deps
+	@scripts/ynl-regen.sh --check
 	cd userspace-tool && $(CARGO) test --workspace
 
 test-vm: module tool

@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Traffic and checks for ipcluster's datapath tests.
+
+  flows.py serve NAME PORT ADDR...       answer every TCP connection and UDP
+                                         datagram on ADDR:PORT with NAME
+  flows.py client DST PORT tcp|udp FIRST COUNT
+                                         COUNT flows from source ports FIRST..;
+                                         prints "SPORT ANSWER" ("-" if none)
+  flows.py expect SRC PORT tcp|udp FIRST COUNT
+                                         the matching `clusteradm which -` input
+  flows.py compare ANSWERS PREDICTIONS   every answer came from the predicted
+                                         owner (member i answers "m<i>")
+  flows.py counters NBUCKETS JSON...     per-bucket counters of every member
+                                         (clusteradm -j bucket show) agree
+"""
+import json
+import selectors
+import socket
+import sys
+
+
+def family(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def serve(name, port, addrs):
+    sel = selectors.DefaultSelector()
+    reply = (name + "\n").encode()
+    for a in addrs:
+        t = socket.socket(family(a), socket.SOCK_STREAM)
+        t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        t.bind((a, port))
+        t.listen(1024)
+        sel.register(t, selectors.EVENT_READ, "tcp")
+        u = socket.socket(family(a), socket.SOCK_DGRAM)
+        u.bind((a, port))
+        sel.register(u, selectors.EVENT_READ, "udp")
+    while True:
+        for key, _ in sel.select():
+            s = key.fileobj
+            if key.data == "tcp":
+                c, _ = s.accept()
+                c.sendall(reply)
+                c.close()
+            else:
+                _, peer = s.recvfrom(65535)
+                s.sendto(reply, peer)
+
+
+def client(dst, port, proto, first, count):
+    out = []
+    for sport in range(first, first + count):
+        answer = "-"
+        for _ in range(3):  # a lost SYN or datagram is retried, not judged
+            try:
+                if proto == "tcp":
+                    s = socket.socket(family(dst), socket.SOCK_STREAM)
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    s.bind(("", sport))
+                    s.settimeout(5)
+                    s.connect((dst, port))
+                    data = s.recv(64)
+                else:
+                    s = socket.socket(family(dst), socket.SOCK_DGRAM)
+                    s.bind(("", sport))
+                    s.settimeout(2)
+                    s.sendto(b"?", (dst, port))
+                    data, _ = s.recvfrom(64)
+                s.close()
+                answer = data.decode().strip() or "-"
+                break
+            except OSError:
+                s.close()
+        out.append(f"{sport} {answer}")
+    print("\n".join(out))
+
+
+def expect(src, port, proto, first, count):
+    for sport in range(first, first + count):
+        print(f"{src} sport {sport} dport {port} proto {proto}")
+
+
+def compare(answers_path, predictions_path):
+    answers = [l.split() for l in open(answers_path) if l.strip()]
+    predictions = [json.loads(l) for l in open(predictions_path) if l.strip()]
+    if len(answers) != len(predictions):
+        sys.exit(f"{len(answers)} answers, {len(predictions)} predictions")
+    bad = [(a, p) for a, p in zip(answers, predictions) if a[1] != f"m{p['owner']}"]
+    owners = {}
+    for a in answers:
+        owners[a[1]] = owners.get(a[1], 0) + 1
+    print(f"answers by member: {dict(sorted(owners.items()))}")
+    for a, p in bad[:10]:
+        print(f"sport {a[0]}: answered by {a[1]}, predicted m{p['owner']} (bucket {p['bucket']})")
+    if bad:
+        sys.exit(f"{len(bad)} of {len(answers)} flows answered by the wrong member")
+
+
+def counters(nbuckets, paths):
+    members = [json.load(open(p)) for p in paths]
+    errors = []
+    for m, buckets in enumerate(members, start=1):
+        if len(buckets) != nbuckets:
+            errors.append(f"m{m}: {len(buckets)} buckets, want {nbuckets}")
+            continue
+        for b in buckets:
+            if b["owner"] == m and b["drops"] != 0:
+                errors.append(f"m{m} bucket {b['index']}: owned, {b['drops']} drops")
+            if b["owner"] != m and b["drops"] != b["packets"]:
+                errors.append(f"m{m} bucket {b['index']}: not owned, {b['packets']} packets, {b['drops']} drops")
+    # Every member sees every packet: the per-bucket packet counts agree.
+    for i in range(nbuckets):
+        counts = {m: members[m][i]["packets"] for m in range(len(members))}
+        if len(set(counts.values())) != 1:
+            errors.append(f"bucket {i}: packets differ between members: {counts}")
+    total = sum(b["packets"] for b in members[0])
+    flows = sum(b["flows"] for b in members[0])
+    print(f"{total} packets, {flows} new TCP flows counted by each member")
+    for e in errors[:10]:
+        print(e)
+    if errors:
+        sys.exit(f"{len(errors)} counter mismatches")
+
+
+def main(argv):
+    cmd = argv[1]
+    if cmd == "serve":
+        serve(argv[2], int(argv[3]), argv[4:])
+    elif cmd == "client":
+        client(argv[2], int(argv[3]), argv[4], int(argv[5]), int(argv[6]))
+    elif cmd == "expect":
+        expect(argv[2], int(argv[3]), argv[4], int(argv[5]), int(argv[6]))
+    elif cmd == "compare":
+        compare(argv[2], argv[3])
+    elif cmd == "counters":
+        counters(int(argv[2]), argv[3:])
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
