@@ -40,6 +40,7 @@ void ipcluster_net_exit(struct net *net);
 /* Packets: reads never go past the end (skb_header_pointer). */
 const void *ipcluster_skb_header(const struct sk_buff *skb, int off, int len, void *buf);
 unsigned int ipcluster_skb_len(const struct sk_buff *skb);
+int ipcluster_skb_network_offset(const struct sk_buff *skb);
 void ipcluster_skb_set_host(struct sk_buff *skb);
 int ipcluster_skb_write(struct sk_buff *skb, int off, const void *data, int len);
 int ipcluster_hook_ifindex(const struct nf_hook_state *state, bool out);

@@ -69,6 +69,11 @@ unsigned int ipcluster_skb_len(const struct sk_buff *skb)
 	return skb->len;
 }
 
+int ipcluster_skb_network_offset(const struct sk_buff *skb)
+{
+	return skb_network_offset(skb);
+}
+
 void ipcluster_skb_set_host(struct sk_buff *skb)
 {
 	/*

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
-//! A packet as the parser sees it: bounded reads of an skb.
+//! A packet as the parser sees it: bounded reads of an skb, from its
+//! network header on (where `skb->data` points on input; past the
+//! link-layer header ARP has already pushed on output).
 
 use crate::bindings;
 use crate::packet::Bytes;
@@ -8,17 +10,23 @@ use core::ptr::NonNull;
 /// A borrowed socket buffer, valid for the hook call that lent it.
 pub(crate) struct Skb<'a> {
     skb: NonNull<bindings::sk_buff>,
+    /// Offset of the network header from `skb->data`.
+    base: usize,
     _life: core::marker::PhantomData<&'a mut bindings::sk_buff>,
 }
 
 impl<'a> Skb<'a> {
     /// # Safety
     ///
-    /// `skb` is a valid socket buffer, owned by the caller for `'a`, whose
-    /// `data` points at the network header.
+    /// `skb` is null or a valid socket buffer, owned by the caller for
+    /// `'a`, with its network header set.
     pub(crate) unsafe fn from_raw(skb: *mut bindings::sk_buff) -> Option<Self> {
+        let skb = NonNull::new(skb)?;
+        // SAFETY: valid skb, per the contract.
+        let base = unsafe { bindings::ipcluster_skb_network_offset(skb.as_ptr()) };
         Some(Skb {
-            skb: NonNull::new(skb)?,
+            skb,
+            base: usize::try_from(base).ok()?,
             _life: core::marker::PhantomData,
         })
     }
@@ -26,7 +34,8 @@ impl<'a> Skb<'a> {
     /// Bytes from the network header on.
     pub(crate) fn len(&self) -> u32 {
         // SAFETY: valid skb (see from_raw).
-        unsafe { bindings::ipcluster_skb_len(self.skb.as_ptr()) }
+        let len = unsafe { bindings::ipcluster_skb_len(self.skb.as_ptr()) };
+        len.saturating_sub(self.base as u32)
     }
 
     /// Marks the packet as addressed to this host.
@@ -37,7 +46,7 @@ impl<'a> Skb<'a> {
 
     /// Overwrites bytes at `off`, unsharing the data first if needed.
     pub(crate) fn write(&mut self, off: usize, data: &[u8]) -> bool {
-        let (Ok(off), Ok(len)) = (i32::try_from(off), i32::try_from(data.len())) else {
+        let (Ok(off), Ok(len)) = (i32::try_from(self.base + off), i32::try_from(data.len())) else {
             return false;
         };
         // SAFETY: valid skb; the helper makes `off + len` writable and in
@@ -49,7 +58,7 @@ impl<'a> Skb<'a> {
 impl Bytes for Skb<'_> {
     fn read<const N: usize>(&self, off: usize) -> Option<[u8; N]> {
         let mut buf = [0u8; N];
-        let off = i32::try_from(off).ok()?;
+        let off = i32::try_from(self.base.checked_add(off)?).ok()?;
         // SAFETY: valid skb; skb_header_pointer returns null when
         // `off + N` passes the end, else a pointer to N readable bytes (into
         // the linear data or into `buf`).

@@ -51,7 +51,7 @@ check "duplicate cluster id: EEXIST" \
 check "same address twice on one interface: EEXIST" \
 	expect_err 17 "address" 1 "2:$(le32 "$ifi")" 3:c0000264 5:01005e000264 7:01000000
 check "unknown cluster: ENOENT" expect_err 2 "no such cluster" 2 "1:$(le32 77)"
-check "attribute of the wrong size: rejected by policy" expect_err 34 "" 2 "1:0100"
+check "attribute of the wrong size: rejected by policy" expect_err 22 "invalid attribute length" 2 "1:0100"
 check "clusteradm names the kernel's reason" bash -c \
 	"ip netns exec ipc-m1 $CLUSTERADM cluster del 77 2>&1 | grep -q 'No such file or directory: no such cluster'"
 check "an unprivileged caller cannot change a cluster" bash -c \
