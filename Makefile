@@ -47,12 +47,12 @@ test-host: deps
 	cd userspace-tool && $(CARGO) test --workspace
 
 test-vm: module tool
-	@tests/run.sh
+	@tests/vm/run.sh
 
 check: test-host test-vm
 
 demo: module tool
-	@tests/run.sh --demo
+	@tests/vm/run.sh --demo
 
 clean:
 	@kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$(ls -d $${IPCLUSTER_CACHE:-$$HOME/.cache/ipcluster}/kernel-debug-* 2>/dev/null | head -n1); \

@@ -46,6 +46,10 @@ int ipcluster_skb_write(struct sk_buff *skb, int off, const void *data, int len)
 int ipcluster_hook_ifindex(const struct nf_hook_state *state, bool out);
 bool ipcluster_have_arp_hooks(void);
 
+/* Whether a destination is routed onwards: unicast and not local. */
+bool ipcluster_forwarded4(struct net *net, __be32 daddr);
+bool ipcluster_forwarded6(struct net *net, const struct in6_addr *daddr);
+
 /* Per-bucket counters, per CPU. */
 struct ipcluster_bucket_stats {
 	u64 packets;

@@ -83,6 +83,11 @@ impl Cluster {
     pub(crate) fn malformed(&self) -> u64 {
         self.malformed.load(Ordering::Relaxed)
     }
+
+    /// Whether forwarded traffic arriving on `ifindex` is filtered.
+    pub(crate) fn filters_forwarding_on(&self, ifindex: i32) -> bool {
+        self.cfg.fwd.contains(&ifindex)
+    }
 }
 
 /// The namespace's clusters, replaced whole on every change.
@@ -109,6 +114,13 @@ impl ClusterSet {
             .iter()
             .map(|c| &**c)
             .find(|c| c.cfg.addr6.as_ref() == Some(dst) && c.cfg.ifindex == ifindex)
+    }
+}
+
+impl ClusterSet {
+    /// The cluster filtering forwarded traffic on `ifindex`, if any.
+    pub(crate) fn forwarding_on(&self, ifindex: i32) -> Option<&Cluster> {
+        self.list.iter().map(|c| &**c).find(|c| c.filters_forwarding_on(ifindex))
     }
 }
 

@@ -66,12 +66,13 @@ fn config(req: &Request, id: u32) -> Result<Config> {
     let n = req
         .u32s(A_FWD_IFINDEX, &mut fwd_ids)
         .map_err(|e| req.fail(Some(A_FWD_IFINDEX), c_str!("too many forwarding interfaces"), e))?;
-    if n > 0 {
-        return Err(req.fail(
-            Some(A_FWD_IFINDEX),
-            c_str!("the forwarding filter is not supported yet"),
-            eopnotsupp(),
-        ));
+    let mut fwd = KVec::with_capacity(n, GFP_KERNEL)?;
+    for &i in &fwd_ids[..n] {
+        let i = i32::try_from(i).map_err(|_| req.fail(Some(A_FWD_IFINDEX), c_str!("bad ifindex"), EINVAL))?;
+        if req.state().net.dev_addr(i, None, false, true).is_err() {
+            return Err(req.fail(Some(A_FWD_IFINDEX), c_str!("no such forwarding interface"), ENODEV));
+        }
+        fwd.push(i, GFP_KERNEL)?;
     }
     Ok(Config {
         id,
@@ -82,7 +83,7 @@ fn config(req: &Request, id: u32) -> Result<Config> {
         delivery,
         hash,
         bits: req.u32(A_BUCKET_BITS).unwrap_or(DEFAULT_BUCKET_BITS),
-        fwd: KVec::new(),
+        fwd,
     })
 }
 
@@ -164,6 +165,13 @@ pub(crate) fn cluster_new(req: &Request) -> Result {
         if (cfg.addr4.is_some() && c.cfg.addr4 == cfg.addr4) || (cfg.addr6.is_some() && c.cfg.addr6 == cfg.addr6) {
             return Err(req.fail(None, c_str!("another cluster has this address on this interface"), EEXIST));
         }
+    }
+    if cfg.fwd.iter().any(|&i| list.iter().any(|c| c.filters_forwarding_on(i))) {
+        return Err(req.fail(
+            Some(A_FWD_IFINDEX),
+            c_str!("another cluster filters forwarding on this interface"),
+            EEXIST,
+        ));
     }
     if st.net.dev_addr(cfg.ifindex, None, false, true).is_err() {
         return Err(req.fail(Some(A_IFINDEX), c_str!("no such interface"), ENODEV));

@@ -22,26 +22,45 @@ fn words(b: [u8; 16]) -> [u32; 4] {
 }
 
 /// PRE_ROUTING: keep a packet for a cluster address only if its bucket is
-/// ours. Everything else passes untouched.
+/// ours; on an interface marked for the forwarding filter, keep a packet
+/// routed onwards only if its symmetric bucket is ours, so that both
+/// directions of a flow cross one member. Everything else passes untouched.
 pub(crate) fn ip(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifindex: i32, v6: bool) -> Verdict {
     let Some(set) = st.read(rcu) else {
         return Verdict::Accept;
     };
     // The common case, traffic for no cluster, costs one header read.
-    let cluster = if v6 {
-        skb.read::<16>(24).and_then(|d| set.by_addr6(ifindex, &words(d)))
+    let mut dst = [0u8; 16];
+    let dst = if v6 {
+        let Some(d) = skb.read::<16>(24) else {
+            return Verdict::Accept;
+        };
+        dst = d;
+        &dst[..]
     } else {
-        skb.read::<4>(16).and_then(|d| set.by_addr4(ifindex, u32::from_be_bytes(d)))
+        let Some(d) = skb.read::<4>(16) else {
+            return Verdict::Accept;
+        };
+        dst[..4].copy_from_slice(&d);
+        &dst[..4]
     };
-    match cluster {
-        Some(c) => judge(c, rcu, skb, v6),
-        None => Verdict::Accept,
+    let cluster = if v6 {
+        set.by_addr6(ifindex, &words(dst.try_into().unwrap_or_default()))
+    } else {
+        set.by_addr4(ifindex, u32::from_be_bytes(dst.try_into().unwrap_or_default()))
+    };
+    if let Some(c) = cluster {
+        return judge(c, rcu, skb, v6, false);
+    }
+    match set.forwarding_on(ifindex) {
+        Some(c) if st.net.forwards_to(dst) => judge(c, rcu, skb, v6, true),
+        _ => Verdict::Accept,
     }
 }
 
-fn judge(c: &Cluster, rcu: &RcuGuard, skb: &mut Skb<'_>, v6: bool) -> Verdict {
+fn judge(c: &Cluster, rcu: &RcuGuard, skb: &mut Skb<'_>, v6: bool, forwarded: bool) -> Verdict {
     let l3 = if v6 { packet::ipv6(skb, 0) } else { packet::ipv4(skb, 0) };
-    let Ok(parsed) = l3.and_then(|l3| packet::parse(skb, &l3, false, v6)) else {
+    let Ok(parsed) = l3.and_then(|l3| packet::parse(skb, &l3, forwarded, v6)) else {
         c.count_malformed();
         return Verdict::Drop;
     };

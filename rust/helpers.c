@@ -8,6 +8,8 @@
 #include <linux/percpu.h>
 #include <linux/rtnetlink.h>
 #include <linux/skbuff.h>
+#include <net/addrconf.h>
+#include <net/route.h>
 #include <net/netns/generic.h>
 #include "ipcluster_glue.h"
 #include "netlink-gen.h"
@@ -98,6 +100,20 @@ int ipcluster_hook_ifindex(const struct nf_hook_state *state, bool out)
 	const struct net_device *dev = out ? state->out : state->in;
 
 	return dev ? dev->ifindex : 0;
+}
+
+bool ipcluster_forwarded4(struct net *net, __be32 daddr)
+{
+	return inet_addr_type(net, daddr) == RTN_UNICAST;
+}
+
+bool ipcluster_forwarded6(struct net *net, const struct in6_addr *daddr)
+{
+	int type = ipv6_addr_type(daddr);
+
+	if (type & (IPV6_ADDR_MULTICAST | IPV6_ADDR_LINKLOCAL | IPV6_ADDR_LOOPBACK))
+		return false;
+	return !ipv6_chk_addr(net, daddr, NULL, 0);
 }
 
 bool ipcluster_have_arp_hooks(void)

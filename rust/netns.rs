@@ -46,6 +46,19 @@ impl Net {
         to_result(unsafe { bindings::ipcluster_dev_addr(self.0, ifindex, mac, mcast, add) })
     }
 
+    /// Whether `dst` (16 bytes for IPv6, else 4) is routed onwards from
+    /// here: a unicast address that is not one of ours.
+    pub(crate) fn forwards_to(&self, dst: &[u8]) -> bool {
+        match dst.len() {
+            // SAFETY: live namespace; the helper only looks the address up
+            // (RCU-safe, callable from the packet path); `dst` is 4 bytes.
+            4 => unsafe { bindings::ipcluster_forwarded4(self.0, u32::from_ne_bytes([dst[0], dst[1], dst[2], dst[3]])) },
+            // SAFETY: as above; `dst` holds the 16 bytes of an in6_addr.
+            16 => unsafe { bindings::ipcluster_forwarded6(self.0, dst.as_ptr().cast()) },
+            _ => false,
+        }
+    }
+
     pub(crate) fn as_ptr(&self) -> *mut bindings::net {
         self.0
     }
