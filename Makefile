@@ -19,7 +19,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 export LIBCLANG_PATH := /usr/lib/llvm-19/lib
 CARGO := cargo
 
-.PHONY: all module tool deps kernel check test-host test-vm demo bench clean regen
+.PHONY: all module tool deps kernel check lint test-host test-vm demo bench clean regen
 
 all: module tool
 
@@ -42,7 +42,16 @@ tool: deps
 regen: deps
 	@scripts/ynl-regen.sh
 
-test-host: deps
+# Kernel Rust through Debian's clippy of the same release as its rustc;
+# userspace through rustup's clippy and rustfmt.
+lint: deps
+	@kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$(scripts/kernel.sh debug | tail -n1); \
+	touch rust/ipcluster.rs && $(KMAKE) CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver modules
+	@cd userspace-tool && $(CARGO) clippy --quiet --workspace --all-targets -- -D warnings
+	@cd userspace-tool && $(CARGO) fmt --check
+	@rustfmt --check --edition 2021 --config newline_style=Unix rust/ipcluster.rs
+
+test-host: lint
 	@scripts/ynl-regen.sh --check
 	cd userspace-tool && $(CARGO) test --workspace
 

@@ -120,7 +120,10 @@ impl ClusterSet {
 impl ClusterSet {
     /// The cluster filtering forwarded traffic on `ifindex`, if any.
     pub(crate) fn forwarding_on(&self, ifindex: i32) -> Option<&Cluster> {
-        self.list.iter().map(|c| &**c).find(|c| c.filters_forwarding_on(ifindex))
+        self.list
+            .iter()
+            .map(|c| &**c)
+            .find(|c| c.filters_forwarding_on(ifindex))
     }
 }
 

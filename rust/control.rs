@@ -7,6 +7,7 @@
 use crate::cluster::{Cluster, ClusterSet, Config, Delivery, NetState, Registry, Table, UNOWNED};
 use crate::hash::{Mode, DEFAULT_BUCKET_BITS};
 use crate::netlink::{abi::*, eopnotsupp, Dump, Msg, Request, Writer};
+use crate::packet::{addr_bytes, addr_words};
 use crate::siphash::Key;
 use kernel::c_str;
 use kernel::prelude::*;
@@ -15,32 +16,36 @@ use kernel::sync::Arc;
 /// Most forwarding-filter interfaces per cluster.
 const MAX_FWD: usize = 16;
 
-fn words(b: &[u8; 16]) -> [u32; 4] {
-    core::array::from_fn(|i| u32::from_be_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]]))
-}
-
-fn bytes16(w: &[u32; 4]) -> [u8; 16] {
-    let mut b = [0u8; 16];
-    for (i, x) in w.iter().enumerate() {
-        b[4 * i..4 * i + 4].copy_from_slice(&x.to_be_bytes());
-    }
-    b
-}
-
 fn config(req: &Request, id: u32) -> Result<Config> {
-    let ifindex = req
-        .u32(A_IFINDEX)
-        .ok_or_else(|| req.fail(None, c_str!("missing the cluster's interface (ifindex)"), EINVAL))?;
-    let ifindex = i32::try_from(ifindex).map_err(|_| req.fail(Some(A_IFINDEX), c_str!("bad ifindex"), EINVAL))?;
+    let ifindex = req.u32(A_IFINDEX).ok_or_else(|| {
+        req.fail(
+            None,
+            c_str!("missing the cluster's interface (ifindex)"),
+            EINVAL,
+        )
+    })?;
+    let ifindex = i32::try_from(ifindex)
+        .map_err(|_| req.fail(Some(A_IFINDEX), c_str!("bad ifindex"), EINVAL))?;
     let addr4 = req.u32(A_ADDR4).map(u32::from_be);
-    let addr6 = req.bytes(A_ADDR6).and_then(|b| b.try_into().ok()).map(|b: &[u8; 16]| words(b));
+    let addr6 = req
+        .bytes(A_ADDR6)
+        .and_then(|b| b.try_into().ok())
+        .map(addr_words);
     if addr4.is_none() && addr6.is_none() {
-        return Err(req.fail(None, c_str!("a cluster needs an IPv4 or an IPv6 address"), EINVAL));
+        return Err(req.fail(
+            None,
+            c_str!("a cluster needs an IPv4 or an IPv6 address"),
+            EINVAL,
+        ));
     }
     let delivery = match req.u32(A_MODE).unwrap_or(MODE_MULTICAST) {
         MODE_MULTICAST => Delivery::Multicast,
         MODE_UNICAST | MODE_FORWARD => {
-            return Err(req.fail(Some(A_MODE), c_str!("only multicast mode is supported yet"), eopnotsupp()));
+            return Err(req.fail(
+                Some(A_MODE),
+                c_str!("only multicast mode is supported yet"),
+                eopnotsupp(),
+            ));
         }
         _ => return Err(req.fail(Some(A_MODE), c_str!("unknown mode"), EINVAL)),
     };
@@ -49,7 +54,11 @@ fn config(req: &Request, id: u32) -> Result<Config> {
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| req.fail(None, c_str!("missing the cluster MAC"), EINVAL))?;
     if delivery == Delivery::Multicast && mac[0] & 1 == 0 {
-        return Err(req.fail(Some(A_MAC), c_str!("multicast mode needs a multicast MAC"), EINVAL));
+        return Err(req.fail(
+            Some(A_MAC),
+            c_str!("multicast mode needs a multicast MAC"),
+            EINVAL,
+        ));
     }
     let hash = match req.u32(A_HASH).unwrap_or(HASH_KEYED) {
         HASH_KEYED => {
@@ -63,14 +72,23 @@ fn config(req: &Request, id: u32) -> Result<Config> {
         _ => return Err(req.fail(Some(A_HASH), c_str!("unknown hash"), EINVAL)),
     };
     let mut fwd_ids = [0u32; MAX_FWD];
-    let n = req
-        .u32s(A_FWD_IFINDEX, &mut fwd_ids)
-        .map_err(|e| req.fail(Some(A_FWD_IFINDEX), c_str!("too many forwarding interfaces"), e))?;
+    let n = req.u32s(A_FWD_IFINDEX, &mut fwd_ids).map_err(|e| {
+        req.fail(
+            Some(A_FWD_IFINDEX),
+            c_str!("too many forwarding interfaces"),
+            e,
+        )
+    })?;
     let mut fwd = KVec::with_capacity(n, GFP_KERNEL)?;
     for &i in &fwd_ids[..n] {
-        let i = i32::try_from(i).map_err(|_| req.fail(Some(A_FWD_IFINDEX), c_str!("bad ifindex"), EINVAL))?;
+        let i = i32::try_from(i)
+            .map_err(|_| req.fail(Some(A_FWD_IFINDEX), c_str!("bad ifindex"), EINVAL))?;
         if req.state().net.dev_addr(i, None, false, true).is_err() {
-            return Err(req.fail(Some(A_FWD_IFINDEX), c_str!("no such forwarding interface"), ENODEV));
+            return Err(req.fail(
+                Some(A_FWD_IFINDEX),
+                c_str!("no such forwarding interface"),
+                ENODEV,
+            ));
         }
         fwd.push(i, GFP_KERNEL)?;
     }
@@ -100,9 +118,22 @@ fn copy_list(st: &NetState, reg: &Registry) -> Result<KVec<Arc<Cluster>>> {
 
 /// The side effects a live cluster has on its namespace.
 fn attach(st: &NetState, cfg: &Config) -> Result {
-    st.net.dev_addr(cfg.ifindex, Some(&cfg.mac), cfg.delivery == Delivery::Multicast, true)?;
-    let v4 = if cfg.addr4.is_some() { st.net.defrag(false, true) } else { Ok(()) };
-    let v6 = if v4.is_ok() && cfg.addr6.is_some() { st.net.defrag(true, true) } else { Ok(()) };
+    st.net.dev_addr(
+        cfg.ifindex,
+        Some(&cfg.mac),
+        cfg.delivery == Delivery::Multicast,
+        true,
+    )?;
+    let v4 = if cfg.addr4.is_some() {
+        st.net.defrag(false, true)
+    } else {
+        Ok(())
+    };
+    let v6 = if v4.is_ok() && cfg.addr6.is_some() {
+        st.net.defrag(true, true)
+    } else {
+        Ok(())
+    };
     if v4.is_err() || v6.is_err() {
         if v4.is_ok() && cfg.addr4.is_some() {
             let _ = st.net.defrag(false, false);
@@ -115,7 +146,12 @@ fn attach(st: &NetState, cfg: &Config) -> Result {
 
 fn detach_dev(st: &NetState, cfg: &Config) {
     // The interface may be gone already, and its address list with it.
-    let _ = st.net.dev_addr(cfg.ifindex, Some(&cfg.mac), cfg.delivery == Delivery::Multicast, false);
+    let _ = st.net.dev_addr(
+        cfg.ifindex,
+        Some(&cfg.mac),
+        cfg.delivery == Delivery::Multicast,
+        false,
+    );
 }
 
 fn detach(st: &NetState, cfg: &Config) {
@@ -162,11 +198,21 @@ pub(crate) fn cluster_new(req: &Request) -> Result {
     };
     let cfg = config(req, id)?;
     for c in list.iter().filter(|c| c.cfg.ifindex == cfg.ifindex) {
-        if (cfg.addr4.is_some() && c.cfg.addr4 == cfg.addr4) || (cfg.addr6.is_some() && c.cfg.addr6 == cfg.addr6) {
-            return Err(req.fail(None, c_str!("another cluster has this address on this interface"), EEXIST));
+        if (cfg.addr4.is_some() && c.cfg.addr4 == cfg.addr4)
+            || (cfg.addr6.is_some() && c.cfg.addr6 == cfg.addr6)
+        {
+            return Err(req.fail(
+                None,
+                c_str!("another cluster has this address on this interface"),
+                EEXIST,
+            ));
         }
     }
-    if cfg.fwd.iter().any(|&i| list.iter().any(|c| c.filters_forwarding_on(i))) {
+    if cfg
+        .fwd
+        .iter()
+        .any(|&i| list.iter().any(|c| c.filters_forwarding_on(i)))
+    {
         return Err(req.fail(
             Some(A_FWD_IFINDEX),
             c_str!("another cluster filters forwarding on this interface"),
@@ -184,7 +230,8 @@ pub(crate) fn cluster_new(req: &Request) -> Result {
     list.push(cluster.clone(), GFP_KERNEL)?;
     let mut reply = Msg::reply(req, CMD_CLUSTER_NEW, 0)?;
     reply.u32(A_ID, id)?;
-    attach(st, &cluster.cfg).map_err(|e| req.fail(None, c_str!("cannot set up the interface"), e))?;
+    attach(st, &cluster.cfg)
+        .map_err(|e| req.fail(None, c_str!("cannot set up the interface"), e))?;
     if let Err(e) = publish(st, &reg, list) {
         detach(st, &cluster.cfg);
         return Err(e);
@@ -195,7 +242,9 @@ pub(crate) fn cluster_new(req: &Request) -> Result {
 }
 
 fn find(req: &Request, st: &NetState, reg: &Registry) -> Result<Arc<Cluster>> {
-    let id = req.u32(A_ID).ok_or_else(|| req.fail(None, c_str!("missing cluster id"), EINVAL))?;
+    let id = req
+        .u32(A_ID)
+        .ok_or_else(|| req.fail(None, c_str!("missing cluster id"), EINVAL))?;
     st.clusters
         .get_locked(reg)
         .and_then(|s| s.by_id(id))
@@ -209,7 +258,10 @@ pub(crate) fn cluster_del(req: &Request) -> Result {
     let reg = st.writer.lock();
     let gone = find(req, st, &reg)?;
     let mut list = KVec::new();
-    for c in copy_list(st, &reg)?.iter().filter(|c| c.cfg.id != gone.cfg.id) {
+    for c in copy_list(st, &reg)?
+        .iter()
+        .filter(|c| c.cfg.id != gone.cfg.id)
+    {
         list.push(c.clone(), GFP_KERNEL)?;
     }
     publish(st, &reg, list)?;
@@ -241,7 +293,7 @@ fn fill_cluster(w: &mut impl Writer, c: &Cluster, with_seed: bool) -> Result {
         w.put(A_ADDR4, &a.to_be_bytes())?;
     }
     if let Some(a) = &cfg.addr6 {
-        w.put(A_ADDR6, &bytes16(a))?;
+        w.put(A_ADDR6, &addr_bytes(a))?;
     }
     w.put(A_MAC, &cfg.mac)?;
     w.u32(
@@ -293,7 +345,8 @@ pub(crate) fn cluster_dump(d: &mut Dump<'_>) -> Result {
         let Some(mut e) = d.entry(CMD_CLUSTER_GET) else {
             break;
         };
-        if fill_cluster(&mut e, c, false).is_err() || e.u32(A_MEMBER_ID, u32::from(member)).is_err() {
+        if fill_cluster(&mut e, c, false).is_err() || e.u32(A_MEMBER_ID, u32::from(member)).is_err()
+        {
             break; // full: the entry cancels itself, the next call resumes
         }
         e.end();
@@ -328,7 +381,11 @@ pub(crate) fn table_set(req: &Request) -> Result {
             }
         }
         None if req.u32(A_MEMBER_ID).is_none() => {
-            return Err(req.fail(None, c_str!("nothing to set: give a table or a member id"), EINVAL));
+            return Err(req.fail(
+                None,
+                c_str!("nothing to set: give a table or a member id"),
+                EINVAL,
+            ));
         }
         None => owners.extend_from_slice(old.map_or(&[][..], |t| &t.owners[..]), GFP_KERNEL)?,
     }
@@ -363,12 +420,19 @@ pub(crate) fn bucket_dump(d: &mut Dump<'_>) -> Result {
     let id = d.u32(B_CLUSTER_ID).ok_or(EINVAL)?;
     let st = d.state();
     let reg = st.writer.lock();
-    let c = st.clusters.get_locked(&reg).and_then(|s| s.by_id(id)).cloned().ok_or(ENOENT)?;
+    let c = st
+        .clusters
+        .get_locked(&reg)
+        .and_then(|s| s.by_id(id))
+        .cloned()
+        .ok_or(ENOENT)?;
     let t = c.table.get_locked(&reg);
     let start = u32::try_from(*d.cursor()).unwrap_or(u32::MAX);
     for b in start..c.cfg.buckets() {
         let s = c.stats.sum(b);
-        let owner = t.and_then(|t| t.owners.get(b as usize).copied()).unwrap_or(UNOWNED);
+        let owner = t
+            .and_then(|t| t.owners.get(b as usize).copied())
+            .unwrap_or(UNOWNED);
         let Some(mut e) = d.entry(CMD_BUCKET_GET) else {
             break;
         };

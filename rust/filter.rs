@@ -4,7 +4,7 @@
 //! neighbour rewrites that make clients send to the cluster MAC.
 
 use crate::cluster::{Cluster, NetState};
-use crate::packet::{self, Bytes, IPPROTO_ICMPV6};
+use crate::packet::{self, addr_words, Bytes, IPPROTO_ICMPV6};
 use crate::rcu::RcuGuard;
 use crate::skb::Skb;
 
@@ -17,37 +17,34 @@ pub(crate) enum Verdict {
     Drop,
 }
 
-fn words(b: [u8; 16]) -> [u32; 4] {
-    core::array::from_fn(|i| u32::from_be_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]]))
-}
-
 /// PRE_ROUTING: keep a packet for a cluster address only if its bucket is
 /// ours; on an interface marked for the forwarding filter, keep a packet
 /// routed onwards only if its symmetric bucket is ours, so that both
 /// directions of a flow cross one member. Everything else passes untouched.
-pub(crate) fn ip(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifindex: i32, v6: bool) -> Verdict {
+pub(crate) fn ip(
+    st: &NetState,
+    rcu: &RcuGuard,
+    skb: &mut Skb<'_>,
+    ifindex: i32,
+    v6: bool,
+) -> Verdict {
     let Some(set) = st.read(rcu) else {
         return Verdict::Accept;
     };
     // The common case, traffic for no cluster, costs one header read.
     let mut dst = [0u8; 16];
-    let dst = if v6 {
+    let (cluster, dst) = if v6 {
         let Some(d) = skb.read::<16>(24) else {
             return Verdict::Accept;
         };
         dst = d;
-        &dst[..]
+        (set.by_addr6(ifindex, &addr_words(&d)), &dst[..])
     } else {
         let Some(d) = skb.read::<4>(16) else {
             return Verdict::Accept;
         };
         dst[..4].copy_from_slice(&d);
-        &dst[..4]
-    };
-    let cluster = if v6 {
-        set.by_addr6(ifindex, &words(dst.try_into().unwrap_or_default()))
-    } else {
-        set.by_addr4(ifindex, u32::from_be_bytes(dst.try_into().unwrap_or_default()))
+        (set.by_addr4(ifindex, u32::from_be_bytes(d)), &dst[..4])
     };
     if let Some(c) = cluster {
         return judge(c, rcu, skb, v6, false);
@@ -59,7 +56,11 @@ pub(crate) fn ip(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifindex: i32,
 }
 
 fn judge(c: &Cluster, rcu: &RcuGuard, skb: &mut Skb<'_>, v6: bool, forwarded: bool) -> Verdict {
-    let l3 = if v6 { packet::ipv6(skb, 0) } else { packet::ipv4(skb, 0) };
+    let l3 = if v6 {
+        packet::ipv6(skb, 0)
+    } else {
+        packet::ipv4(skb, 0)
+    };
     let Ok(parsed) = l3.and_then(|l3| packet::parse(skb, &l3, forwarded, v6)) else {
         c.count_malformed();
         return Verdict::Drop;
@@ -116,11 +117,11 @@ pub(crate) fn ndisc_out(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifinde
     let src: [u8; 16] = h[8..24].try_into().unwrap_or_default();
     let target: [u8; 16] = t[8..24].try_into().unwrap_or_default();
     let (addr, option) = match t[0] {
-        135 => (src, 1), // NS: source link-layer address
+        135 => (src, 1),    // NS: source link-layer address
         136 => (target, 2), // NA: target link-layer address
         _ => return Verdict::Accept,
     };
-    let Some(c) = set.by_addr6(ifindex, &words(addr)) else {
+    let Some(c) = set.by_addr6(ifindex, &addr_words(&addr)) else {
         return Verdict::Accept;
     };
     let plen = usize::from(u16::from_be_bytes([h[4], h[5]]));

@@ -43,29 +43,75 @@ unsafe fn run(
     }
 }
 
-unsafe extern "C" fn ipv4_in(p: *mut c_void, skb: *mut bindings::sk_buff, s: *const bindings::nf_hook_state) -> c_uint {
+/// # Safety
+///
+/// Netfilter's hook contract, see [`run`].
+unsafe extern "C" fn ipv4_in(
+    p: *mut c_void,
+    skb: *mut bindings::sk_buff,
+    s: *const bindings::nf_hook_state,
+) -> c_uint {
     // SAFETY: netfilter's hook contract, see `run`.
-    unsafe { run(p, skb, s, false, |st, rcu, skb, i| filter::ip(st, rcu, skb, i, false)) }
+    unsafe {
+        run(p, skb, s, false, |st, rcu, skb, i| {
+            filter::ip(st, rcu, skb, i, false)
+        })
+    }
 }
 
-unsafe extern "C" fn ipv6_in(p: *mut c_void, skb: *mut bindings::sk_buff, s: *const bindings::nf_hook_state) -> c_uint {
+/// # Safety
+///
+/// Netfilter's hook contract, see [`run`].
+unsafe extern "C" fn ipv6_in(
+    p: *mut c_void,
+    skb: *mut bindings::sk_buff,
+    s: *const bindings::nf_hook_state,
+) -> c_uint {
     // SAFETY: netfilter's hook contract, see `run`.
-    unsafe { run(p, skb, s, false, |st, rcu, skb, i| filter::ip(st, rcu, skb, i, true)) }
+    unsafe {
+        run(p, skb, s, false, |st, rcu, skb, i| {
+            filter::ip(st, rcu, skb, i, true)
+        })
+    }
 }
 
-unsafe extern "C" fn arp_out(p: *mut c_void, skb: *mut bindings::sk_buff, s: *const bindings::nf_hook_state) -> c_uint {
+/// # Safety
+///
+/// Netfilter's hook contract, see [`run`].
+unsafe extern "C" fn arp_out(
+    p: *mut c_void,
+    skb: *mut bindings::sk_buff,
+    s: *const bindings::nf_hook_state,
+) -> c_uint {
     // SAFETY: netfilter's hook contract, see `run`.
     unsafe { run(p, skb, s, true, filter::arp_out) }
 }
 
-unsafe extern "C" fn ipv6_out(p: *mut c_void, skb: *mut bindings::sk_buff, s: *const bindings::nf_hook_state) -> c_uint {
+/// # Safety
+///
+/// Netfilter's hook contract, see [`run`].
+unsafe extern "C" fn ipv6_out(
+    p: *mut c_void,
+    skb: *mut bindings::sk_buff,
+    s: *const bindings::nf_hook_state,
+) -> c_uint {
     // SAFETY: netfilter's hook contract, see `run`.
     unsafe { run(p, skb, s, true, filter::ndisc_out) }
 }
 
-type HookFn = unsafe extern "C" fn(*mut c_void, *mut bindings::sk_buff, *const bindings::nf_hook_state) -> c_uint;
+type HookFn = unsafe extern "C" fn(
+    *mut c_void,
+    *mut bindings::sk_buff,
+    *const bindings::nf_hook_state,
+) -> c_uint;
 
-fn op(hook: HookFn, pf: u32, hooknum: u32, priority: c_int, priv_: *mut c_void) -> bindings::nf_hook_ops {
+fn op(
+    hook: HookFn,
+    pf: u32,
+    hooknum: u32,
+    priority: c_int,
+    priv_: *mut c_void,
+) -> bindings::nf_hook_ops {
     bindings::nf_hook_ops {
         hook: Some(hook),
         pf: pf as u8,
@@ -105,7 +151,13 @@ pub(crate) fn ops(priv_: *mut c_void) -> [bindings::nf_hook_ops; 4] {
             bindings::nf_ip6_hook_priorities_NF_IP6_PRI_LAST,
             priv_,
         ),
-        op(arp_out, bindings::NFPROTO_ARP, bindings::NF_ARP_OUT, 0, priv_),
+        op(
+            arp_out,
+            bindings::NFPROTO_ARP,
+            bindings::NF_ARP_OUT,
+            0,
+            priv_,
+        ),
     ]
 }
 

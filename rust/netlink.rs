@@ -61,15 +61,19 @@ impl Request {
     }
 
     fn attr(&self, attr: u32) -> Option<NonNull<bindings::nlattr>> {
-        // SAFETY: attrs[] was parsed against the op's policy, whose maxattr
-        // bounds `attr` for every attribute the op lists (others are null).
-        NonNull::new(unsafe { bindings::ipcluster_info_attr(self.info.as_ptr(), attr as c_int) }.cast_mut())
+        // SAFETY: attrs[] was parsed against the op's policy and has
+        // maxattr + 1 entries; control.rs asks only for attributes its op
+        // lists in the spec, all at most maxattr (absent ones are null).
+        let a = unsafe { bindings::ipcluster_info_attr(self.info.as_ptr(), attr as c_int) };
+        NonNull::new(a.cast_mut())
     }
 
     /// A u32 attribute (the policy checked its size and range).
     pub(crate) fn u32(&self, attr: u32) -> Option<u32> {
-        // SAFETY: a validated attribute of NLA_U32 type.
-        self.attr(attr).map(|a| unsafe { bindings::ipcluster_nla_u32(a.as_ptr()) })
+        self.attr(attr).map(|a| {
+            // SAFETY: a validated attribute of NLA_U32 type.
+            unsafe { bindings::ipcluster_nla_u32(a.as_ptr()) }
+        })
     }
 
     /// A binary attribute's payload.
@@ -79,7 +83,10 @@ impl Request {
         // long as `self`; nla_len is its validated payload length.
         unsafe {
             let len = usize::try_from(bindings::ipcluster_nla_len(a.as_ptr())).ok()?;
-            Some(core::slice::from_raw_parts(bindings::ipcluster_nla_data(a.as_ptr()).cast(), len))
+            Some(core::slice::from_raw_parts(
+                bindings::ipcluster_nla_data(a.as_ptr()).cast(),
+                len,
+            ))
         }
     }
 
@@ -87,7 +94,9 @@ impl Request {
     pub(crate) fn u32s(&self, attr: u32, out: &mut [u32]) -> Result<usize> {
         let max = i32::try_from(out.len()).map_err(|_| EINVAL)?;
         // SAFETY: walks the validated request; writes at most `max` to `out`.
-        let n = unsafe { bindings::ipcluster_info_u32s(self.info.as_ptr(), attr as c_int, out.as_mut_ptr(), max) };
+        let n = unsafe {
+            bindings::ipcluster_info_u32s(self.info.as_ptr(), attr as c_int, out.as_mut_ptr(), max)
+        };
         kernel::error::to_result(n)?;
         Ok(n as usize)
     }
@@ -101,7 +110,9 @@ impl Request {
     /// Reports `msg` (about `attr`, if given) in the extended ACK and
     /// returns `err` for the caller to propagate.
     pub(crate) fn fail(&self, attr: Option<u32>, msg: &'static CStr, err: Error) -> Error {
-        let a = attr.and_then(|a| self.attr(a)).map_or(core::ptr::null(), |a| a.as_ptr().cast_const());
+        let a = attr
+            .and_then(|a| self.attr(a))
+            .map_or(core::ptr::null(), |a| a.as_ptr().cast_const());
         // SAFETY: valid request; `msg` is static, as the extack keeps the
         // pointer; `a` is null or an attribute of this request.
         unsafe { bindings::ipcluster_info_error(self.info.as_ptr(), a, msg.as_char_ptr()) };
@@ -132,13 +143,17 @@ impl Msg {
     /// A reply to `req` with command `cmd`, room for `payload` bytes.
     pub(crate) fn reply(req: &Request, cmd: u32, payload: usize) -> Result<Msg> {
         // SAFETY: a fresh message and a valid request.
-        Msg::new(payload, |skb| unsafe { bindings::ipcluster_msg_reply(skb, req.info.as_ptr(), cmd as u8) })
+        Msg::new(payload, |skb| unsafe {
+            bindings::ipcluster_msg_reply(skb, req.info.as_ptr(), cmd as u8)
+        })
     }
 
     /// An event for the `events` group.
     pub(crate) fn event(cmd: u32) -> Result<Msg> {
         // SAFETY: a fresh message.
-        Msg::new(0, |skb| unsafe { bindings::ipcluster_msg_notify(skb, cmd as u8) })
+        Msg::new(0, |skb| unsafe {
+            bindings::ipcluster_msg_notify(skb, cmd as u8)
+        })
     }
 
     fn finish(self) -> *mut bindings::sk_buff {
@@ -152,7 +167,9 @@ impl Msg {
     pub(crate) fn send_reply(self, req: &Request) -> Result {
         let skb = self.finish();
         // SAFETY: a finished message; genlmsg_reply consumes it.
-        kernel::error::to_result(unsafe { bindings::ipcluster_msg_send_reply(skb, req.info.as_ptr()) })
+        kernel::error::to_result(unsafe {
+            bindings::ipcluster_msg_send_reply(skb, req.info.as_ptr())
+        })
     }
 
     /// Multicasts the event in `net` (nobody listening is not an error).
@@ -214,8 +231,12 @@ impl<'d> Dump<'d> {
     /// Starts an entry with command `cmd`; `None` when the skb is full.
     pub(crate) fn entry(&mut self, cmd: u32) -> Option<DumpEntry<'_, 'd>> {
         // SAFETY: valid skb and callback of this dumpit call.
-        let hdr = unsafe { bindings::ipcluster_msg_dump(self.skb.as_ptr(), self.cb.as_ptr(), cmd as u8) };
-        Some(DumpEntry { hdr: NonNull::new(hdr)?, dump: self })
+        let hdr =
+            unsafe { bindings::ipcluster_msg_dump(self.skb.as_ptr(), self.cb.as_ptr(), cmd as u8) };
+        Some(DumpEntry {
+            hdr: NonNull::new(hdr)?,
+            dump: self,
+        })
     }
 }
 
@@ -243,7 +264,11 @@ impl Drop for DumpEntry<'_, '_> {
 /// # Safety
 ///
 /// `skb` and `info` are those of a request being handled.
-unsafe fn doit(skb: *mut bindings::sk_buff, info: *mut bindings::genl_info, f: fn(&Request) -> Result) -> c_int {
+unsafe fn doit(
+    skb: *mut bindings::sk_buff,
+    info: *mut bindings::genl_info,
+    f: fn(&Request) -> Result,
+) -> c_int {
     let (Some(skb), Some(info)) = (NonNull::new(skb), NonNull::new(info)) else {
         return EINVAL.to_errno();
     };
@@ -256,11 +281,19 @@ unsafe fn doit(skb: *mut bindings::sk_buff, info: *mut bindings::genl_info, f: f
 /// # Safety
 ///
 /// `skb` and `cb` are those of a dumpit call in progress.
-unsafe fn dumpit(skb: *mut bindings::sk_buff, cb: *mut bindings::netlink_callback, f: fn(&mut Dump<'_>) -> Result) -> c_int {
+unsafe fn dumpit(
+    skb: *mut bindings::sk_buff,
+    cb: *mut bindings::netlink_callback,
+    f: fn(&mut Dump<'_>) -> Result,
+) -> c_int {
     let (Some(skb), Some(cb)) = (NonNull::new(skb), NonNull::new(cb)) else {
         return EINVAL.to_errno();
     };
-    let mut d = Dump { skb, cb, _call: core::marker::PhantomData };
+    let mut d = Dump {
+        skb,
+        cb,
+        _call: core::marker::PhantomData,
+    };
     match f(&mut d) {
         // SAFETY: valid skb: its length tells netlink whether to call again.
         Ok(()) => unsafe { bindings::ipcluster_skb_len(skb.as_ptr()) as c_int },
@@ -274,7 +307,10 @@ macro_rules! doit {
         ///
         /// Called by generic netlink only, per the generated ops table.
         #[no_mangle]
-        unsafe extern "C" fn $name(skb: *mut bindings::sk_buff, info: *mut bindings::genl_info) -> c_int {
+        unsafe extern "C" fn $name(
+            skb: *mut bindings::sk_buff,
+            info: *mut bindings::genl_info,
+        ) -> c_int {
             // SAFETY: see above.
             unsafe { doit(skb, info, $f) }
         }
@@ -287,7 +323,10 @@ macro_rules! dumpit {
         ///
         /// Called by generic netlink only, per the generated ops table.
         #[no_mangle]
-        unsafe extern "C" fn $name(skb: *mut bindings::sk_buff, cb: *mut bindings::netlink_callback) -> c_int {
+        unsafe extern "C" fn $name(
+            skb: *mut bindings::sk_buff,
+            cb: *mut bindings::netlink_callback,
+        ) -> c_int {
             // SAFETY: see above.
             unsafe { dumpit(skb, cb, $f) }
         }

@@ -29,17 +29,24 @@ impl Net {
         // calls take their own locks and count users.
         unsafe {
             match (v6, on) {
-                (false, true) => to_result(bindings::nf_defrag_ipv4_enable(self.0)),
-                (true, true) => to_result(bindings::nf_defrag_ipv6_enable(self.0)),
-                (false, false) => Ok(bindings::nf_defrag_ipv4_disable(self.0)),
-                (true, false) => Ok(bindings::nf_defrag_ipv6_disable(self.0)),
+                (false, true) => return to_result(bindings::nf_defrag_ipv4_enable(self.0)),
+                (true, true) => return to_result(bindings::nf_defrag_ipv6_enable(self.0)),
+                (false, false) => bindings::nf_defrag_ipv4_disable(self.0),
+                (true, false) => bindings::nf_defrag_ipv6_disable(self.0),
             }
         }
+        Ok(())
     }
 
     /// Adds (or removes) `mac` to `ifindex`'s multicast or unicast filter;
     /// with no `mac`, checks that the interface exists.
-    pub(crate) fn dev_addr(&self, ifindex: i32, mac: Option<&[u8; 6]>, mcast: bool, add: bool) -> Result {
+    pub(crate) fn dev_addr(
+        &self,
+        ifindex: i32,
+        mac: Option<&[u8; 6]>,
+        mcast: bool,
+        add: bool,
+    ) -> Result {
         let mac = mac.map_or(core::ptr::null(), |m| m.as_ptr());
         // SAFETY: live namespace; `mac` is null or 6 readable bytes; the
         // helper takes RTNL itself (we hold no lock it could invert with).
@@ -52,7 +59,12 @@ impl Net {
         match dst.len() {
             // SAFETY: live namespace; the helper only looks the address up
             // (RCU-safe, callable from the packet path); `dst` is 4 bytes.
-            4 => unsafe { bindings::ipcluster_forwarded4(self.0, u32::from_ne_bytes([dst[0], dst[1], dst[2], dst[3]])) },
+            4 => unsafe {
+                bindings::ipcluster_forwarded4(
+                    self.0,
+                    u32::from_ne_bytes([dst[0], dst[1], dst[2], dst[3]]),
+                )
+            },
             // SAFETY: as above; `dst` holds the 16 bytes of an in6_addr.
             16 => unsafe { bindings::ipcluster_forwarded6(self.0, dst.as_ptr().cast()) },
             _ => false,
@@ -109,7 +121,8 @@ unsafe extern "C" fn ipcluster_net_init(net: *mut bindings::net) -> c_int {
     pn.hooks = hook::ops(st.cast());
     // SAFETY: the ops live in the per-netns area, which outlives them:
     // ipcluster_net_exit unregisters them before the core frees it.
-    let err = unsafe { bindings::nf_register_net_hooks(net, pn.hooks.as_ptr(), hook::count() as u32) };
+    let err =
+        unsafe { bindings::nf_register_net_hooks(net, pn.hooks.as_ptr(), hook::count() as u32) };
     if err != 0 {
         // SAFETY: the hooks never went live; `st` came from into_raw above.
         drop(unsafe { KBox::from_raw(st) });

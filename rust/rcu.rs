@@ -65,9 +65,10 @@ impl<T> RcuBox<T> {
     /// and returns the old value. May sleep. Writers must be serialised by
     /// the lock that `_writer` proves is held.
     pub(crate) fn replace<W>(&self, new: Option<KBox<T>>, _writer: &W) -> Option<KBox<T>> {
-        let old = self
-            .ptr
-            .swap(new.map_or(ptr::null_mut(), KBox::into_raw), Ordering::AcqRel);
+        let old = self.ptr.swap(
+            new.map_or(ptr::null_mut(), KBox::into_raw),
+            Ordering::AcqRel,
+        );
         if old.is_null() {
             return None;
         }

@@ -51,7 +51,9 @@ impl<'a> Skb<'a> {
         };
         // SAFETY: valid skb; the helper makes `off + len` writable and in
         // bounds (or fails) before copying from `data`.
-        unsafe { bindings::ipcluster_skb_write(self.skb.as_ptr(), off, data.as_ptr().cast(), len) == 0 }
+        unsafe {
+            bindings::ipcluster_skb_write(self.skb.as_ptr(), off, data.as_ptr().cast(), len) == 0
+        }
     }
 }
 
@@ -63,7 +65,12 @@ impl Bytes for Skb<'_> {
         // `off + N` passes the end, else a pointer to N readable bytes (into
         // the linear data or into `buf`).
         let p = unsafe {
-            bindings::ipcluster_skb_header(self.skb.as_ptr(), off, N as i32, buf.as_mut_ptr().cast())
+            bindings::ipcluster_skb_header(
+                self.skb.as_ptr(),
+                off,
+                N as i32,
+                buf.as_mut_ptr().cast(),
+            )
         };
         if p.is_null() {
             return None;

@@ -9,8 +9,12 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cache=${IPCLUSTER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ipcluster}
-src=$(ls -d "$cache"/linux-source-*/ 2>/dev/null | head -n1)
-[ -n "$src" ] || { scripts/kernel.sh debug >/dev/null; src=$(ls -d "$cache"/linux-source-*/ | head -n1); }
+# The kernel source comes with the test kernel (extracted by kernel.sh).
+src=$(ls -d "$cache"/linux-source-*/ 2>/dev/null | head -n1 || true)
+if [ -z "$src" ]; then
+	"$top/scripts/kernel.sh" debug >/dev/null
+	src=$(ls -d "$cache"/linux-source-*/ | head -n1)
+fi
 gen=$src/tools/net/ynl/ynl-gen-c.py
 
 # The generator finds its schema next to the spec's parent directory and

@@ -82,12 +82,7 @@ pub(crate) fn parse_key(s: &str) -> Result<Key, String> {
 pub(crate) fn words(a: IpAddr) -> [u32; 4] {
     match a {
         IpAddr::V4(v4) => [0, 0, 0, u32::from(v4)],
-        IpAddr::V6(v6) => {
-            let o = v6.octets();
-            core::array::from_fn(|i| {
-                u32::from_be_bytes([o[4 * i], o[4 * i + 1], o[4 * i + 2], o[4 * i + 3]])
-            })
-        }
+        IpAddr::V6(v6) => ipcluster_core::packet::addr_words(&v6.octets()),
     }
 }
 

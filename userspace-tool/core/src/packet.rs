@@ -62,11 +62,22 @@ fn be32(b: [u8; 4]) -> u32 {
     u32::from_be_bytes(b)
 }
 
+/// An IPv6 address's bytes as the four words [`Flow`] uses.
+pub fn addr_words(b: &[u8; 16]) -> [u32; 4] {
+    core::array::from_fn(|i| be32([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]]))
+}
+
+/// The four words of [`Flow`] back to an IPv6 address's bytes.
+pub fn addr_bytes(w: &[u32; 4]) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    for (i, x) in w.iter().enumerate() {
+        b[4 * i..4 * i + 4].copy_from_slice(&x.to_be_bytes());
+    }
+    b
+}
+
 fn v6addr<P: Bytes + ?Sized>(p: &P, off: usize) -> Option<[u32; 4]> {
-    let b: [u8; 16] = p.read(off)?;
-    Some(core::array::from_fn(|i| {
-        be32([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]])
-    }))
+    Some(addr_words(&p.read(off)?))
 }
 
 /// Parses an IPv4 header at offset `off`.
@@ -159,10 +170,16 @@ fn l2tp<P: Bytes + ?Sized>(p: &P, off: usize) -> Result<L2tp, Malformed> {
             // control message (T bit) its control connection ID.
             if h[0] & 0x80 != 0 {
                 let c: [u8; 4] = p.read(off + 4).ok_or(Malformed)?;
-                Ok(L2tp { tunnel: be32(c), session: 0 })
+                Ok(L2tp {
+                    tunnel: be32(c),
+                    session: 0,
+                })
             } else {
                 let s: [u8; 4] = p.read(off + 4).ok_or(Malformed)?;
-                Ok(L2tp { tunnel: 0, session: be32(s) })
+                Ok(L2tp {
+                    tunnel: 0,
+                    session: be32(s),
+                })
             }
         }
         _ => Err(Malformed),
@@ -173,7 +190,12 @@ fn l2tp<P: Bytes + ?Sized>(p: &P, off: usize) -> Result<L2tp, Malformed> {
 ///
 /// `forwarded` selects the symmetric hash of routed traffic. A TCP or UDP
 /// header that does not fit whole is [`Malformed`].
-pub fn parse<P: Bytes + ?Sized>(p: &P, l3: &L3, forwarded: bool, v6: bool) -> Result<Parsed, Malformed> {
+pub fn parse<P: Bytes + ?Sized>(
+    p: &P,
+    l3: &L3,
+    forwarded: bool,
+    v6: bool,
+) -> Result<Parsed, Malformed> {
     let mut flow = Flow {
         src: l3.src,
         dst: l3.dst,
@@ -203,8 +225,9 @@ pub fn parse<P: Bytes + ?Sized>(p: &P, l3: &L3, forwarded: bool, v6: bool) -> Re
                 flow.l2tp = Some(l2tp(p, l3.l4 + 8)?);
             }
         }
-        IPPROTO_ICMP if !v6 => return Ok(Parsed { flow: quoted_flow(p, l3, forwarded, v6).unwrap_or(flow), syn }),
-        IPPROTO_ICMPV6 if v6 => return Ok(Parsed { flow: quoted_flow(p, l3, forwarded, v6).unwrap_or(flow), syn }),
+        IPPROTO_ICMP | IPPROTO_ICMPV6 if (l3.proto == IPPROTO_ICMPV6) == v6 => {
+            flow = quoted_flow(p, l3, forwarded, v6).unwrap_or(flow);
+        }
         _ => {}
     }
     Ok(Parsed { flow, syn })
@@ -219,7 +242,12 @@ fn quoted_flow<P: Bytes + ?Sized>(p: &P, l3: &L3, forwarded: bool, v6: bool) -> 
     if !is_icmp_error(l3.proto, t[0]) {
         return None;
     }
-    let inner = if v6 { ipv6(p, l3.l4 + 8) } else { ipv4(p, l3.l4 + 8) }.ok()?;
+    let inner = if v6 {
+        ipv6(p, l3.l4 + 8)
+    } else {
+        ipv4(p, l3.l4 + 8)
+    }
+    .ok()?;
     let mut flow = Flow {
         src: inner.dst,
         dst: inner.src,
@@ -234,7 +262,6 @@ fn quoted_flow<P: Bytes + ?Sized>(p: &P, l3: &L3, forwarded: bool, v6: bool) -> 
     }
     Some(flow)
 }
-
 
 /// Sets the link-layer address option of type `option` (1: source, 2:
 /// target) in an ICMPv6 neighbour discovery message `msg` (from its type
@@ -324,7 +351,10 @@ mod tests {
     fn tcp_syn_and_ports() {
         let p = ip4(IPPROTO_TCP, A, C, &tcp(40000, 80, 0x02));
         let r = parse4(&p).unwrap();
-        assert_eq!(r.flow, Flow::v4(0xc000_0202, 0xc000_0264, IPPROTO_TCP, 40000, 80));
+        assert_eq!(
+            r.flow,
+            Flow::v4(0xc000_0202, 0xc000_0264, IPPROTO_TCP, 40000, 80)
+        );
         assert!(r.syn);
         let p = ip4(IPPROTO_TCP, A, C, &tcp(40000, 80, 0x12));
         assert!(!parse4(&p).unwrap().syn, "SYN-ACK opens nothing here");
@@ -383,7 +413,10 @@ mod tests {
         assert_eq!(r.flow, direct.flow);
         // An echo request is plain ICMP.
         let p = ip4(IPPROTO_ICMP, A, C, &[8, 0, 0, 0, 0, 1, 0, 1]);
-        assert_eq!(parse4(&p).unwrap().flow, Flow::v4(0xc000_0202, 0xc000_0264, IPPROTO_ICMP, 0, 0));
+        assert_eq!(
+            parse4(&p).unwrap().flow,
+            Flow::v4(0xc000_0202, 0xc000_0264, IPPROTO_ICMP, 0, 0)
+        );
         // A truncated quote falls back to the plain ICMP hash.
         let p = ip4(IPPROTO_ICMP, A, C, &[3, 4, 0, 0, 0, 0, 0, 0, 0x45, 0]);
         assert_eq!(parse4(&p).unwrap().flow.sport, 0);
@@ -392,18 +425,56 @@ mod tests {
     #[test]
     fn l2tp_ids() {
         // v2 with the length bit: flags 0x4002, length, tunnel 5, session 7.
-        let p = ip4(IPPROTO_UDP, A, C, &udp(1701, 1701, &[0x40, 0x02, 0, 20, 0, 5, 0, 7]));
-        assert_eq!(parse4(&p).unwrap().flow.l2tp, Some(L2tp { tunnel: 5, session: 7 }));
+        let p = ip4(
+            IPPROTO_UDP,
+            A,
+            C,
+            &udp(1701, 1701, &[0x40, 0x02, 0, 20, 0, 5, 0, 7]),
+        );
+        assert_eq!(
+            parse4(&p).unwrap().flow.l2tp,
+            Some(L2tp {
+                tunnel: 5,
+                session: 7
+            })
+        );
         // v2 without it.
-        let p = ip4(IPPROTO_UDP, A, C, &udp(1701, 1701, &[0x00, 0x02, 0, 5, 0, 7]));
-        assert_eq!(parse4(&p).unwrap().flow.l2tp, Some(L2tp { tunnel: 5, session: 7 }));
+        let p = ip4(
+            IPPROTO_UDP,
+            A,
+            C,
+            &udp(1701, 1701, &[0x00, 0x02, 0, 5, 0, 7]),
+        );
+        assert_eq!(
+            parse4(&p).unwrap().flow.l2tp,
+            Some(L2tp {
+                tunnel: 5,
+                session: 7
+            })
+        );
         // v3 data: session ID after four bytes.
-        let p = ip4(IPPROTO_UDP, A, C, &udp(1701, 1701, &[0, 3, 0, 0, 0, 0, 1, 2]));
-        assert_eq!(parse4(&p).unwrap().flow.l2tp, Some(L2tp { tunnel: 0, session: 0x102 }));
+        let p = ip4(
+            IPPROTO_UDP,
+            A,
+            C,
+            &udp(1701, 1701, &[0, 3, 0, 0, 0, 0, 1, 2]),
+        );
+        assert_eq!(
+            parse4(&p).unwrap().flow.l2tp,
+            Some(L2tp {
+                tunnel: 0,
+                session: 0x102
+            })
+        );
         // Truncated or unknown version: malformed.
         let p = ip4(IPPROTO_UDP, A, C, &udp(1701, 1701, &[0, 2, 0]));
         assert_eq!(parse4(&p), Err(Malformed));
-        let p = ip4(IPPROTO_UDP, A, C, &udp(1701, 1701, &[0, 9, 0, 0, 0, 0, 0, 0]));
+        let p = ip4(
+            IPPROTO_UDP,
+            A,
+            C,
+            &udp(1701, 1701, &[0, 9, 0, 0, 0, 0, 0, 0]),
+        );
         assert_eq!(parse4(&p), Err(Malformed));
     }
 
@@ -428,10 +499,18 @@ mod tests {
         assert_eq!(l3.l4, 40 + 24);
         let r = parse(&p[..], &l3, false, true).unwrap();
         assert_eq!(r.flow.src, [0x2001_0db8, 0, 0, 2]);
-        assert_eq!((r.flow.proto, r.flow.sport, r.flow.dport, r.syn), (IPPROTO_TCP, 443, 80, true));
+        assert_eq!(
+            (r.flow.proto, r.flow.sport, r.flow.dport, r.syn),
+            (IPPROTO_TCP, 443, 80, true)
+        );
         for cut in 0..p.len() {
             let q = &p[..cut];
-            assert!(ipv6(q, 0).and_then(|l3| parse(q, &l3, false, true)).is_err(), "cut {cut}");
+            assert!(
+                ipv6(q, 0)
+                    .and_then(|l3| parse(q, &l3, false, true))
+                    .is_err(),
+                "cut {cut}"
+            );
         }
     }
 
@@ -464,7 +543,8 @@ mod tests {
             let len = (x >> 8) as usize % buf.len();
             let p = &buf[..len];
             let v6 = buf[0] == 0x60;
-            let _ = if v6 { ipv6(p, 0) } else { ipv4(p, 0) }.and_then(|l3| parse(p, &l3, x & 2 == 0, v6));
+            let _ = if v6 { ipv6(p, 0) } else { ipv4(p, 0) }
+                .and_then(|l3| parse(p, &l3, x & 2 == 0, v6));
         }
     }
 
@@ -481,7 +561,13 @@ mod tests {
         // A message with its checksum in place sums to zero (RFC 1071).
         let verify = |m: &[u8]| {
             let mut s: u64 = 0;
-            for b in [&src[..], &dst[..], &(m.len() as u32).to_be_bytes(), &[0, 0, 0, 58], m] {
+            for b in [
+                &src[..],
+                &dst[..],
+                &(m.len() as u32).to_be_bytes(),
+                &[0, 0, 0, 58],
+                m,
+            ] {
                 for c in b.chunks(2) {
                     s += u64::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
                 }
@@ -499,7 +585,10 @@ mod tests {
         let sum = icmpv6_checksum(&src, &dst, &mut na);
         na[2..4].copy_from_slice(&sum.to_be_bytes());
         assert!(verify(&na));
-        assert!(!set_lladdr_option(&mut na, 1, &mac), "no source option in an NA");
+        assert!(
+            !set_lladdr_option(&mut na, 1, &mac),
+            "no source option in an NA"
+        );
         let mut bad = na.clone();
         bad[25] = 0; // zero-length option: stop, never loop
         assert!(!set_lladdr_option(&mut bad, 2, &mac));
