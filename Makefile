@@ -31,7 +31,7 @@ kernel: deps
 	@scripts/kernel.sh debug >/dev/null
 
 module: deps
-	@kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$(scripts/kernel.sh debug | tail -n1); \
+	@kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$(scripts/kernel.sh debug) || exit 1; \
 	$(KMAKE) modules
 	@$(MAKE) -s -C tests/splat KDIR="$(KDIR)"
 
@@ -45,7 +45,7 @@ regen: deps
 # Kernel Rust through Debian's clippy of the same release as its rustc;
 # userspace through rustup's clippy and rustfmt.
 lint: deps
-	@kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$(scripts/kernel.sh debug | tail -n1); \
+	@kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$(scripts/kernel.sh debug) || exit 1; \
 	touch rust/ipcluster.rs && $(KMAKE) CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver modules
 	@cd userspace-tool && $(CARGO) clippy --quiet --workspace --all-targets -- -D warnings
 	@cd userspace-tool && $(CARGO) fmt --check

@@ -44,7 +44,7 @@ rm -rf "$out"
 # Start from an earlier build of this flavour when there is one: Kbuild
 # tracks which objects depend on which options, so a changed config then
 # rebuilds only what it touches.
-prev=$(ls -td "$cache/kernel-$flavour-"*/ 2>/dev/null | head -n1)
+prev=$(ls -td "$cache/kernel-$flavour-"*/ 2>/dev/null | head -n1 || true)
 if [ -n "$prev" ] && [ -e "$prev/.ipcluster-built" ]; then
 	cp -a "$prev" "$out"
 	rm -f "$out/.ipcluster-built"

@@ -31,7 +31,7 @@ else
 	self_test=0
 fi
 
-kdir=${KDIR:-$(scripts/kernel.sh debug | tail -n1)}
+kdir=${KDIR:-$(scripts/kernel.sh debug)} || exit 2
 for f in ipcluster.ko userspace-tool/target/release/clusteradm tests/splat/splat_on_load.ko; do
 	[ -e "$f" ] || { echo "run.sh: $f is not built (make module tool)" >&2; exit 2; }
 done
