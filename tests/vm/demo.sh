@@ -31,7 +31,7 @@ ip netns exec "$NS_CLIENT" $FLOWS client "$CLUSTER4" 7000 tcp 50000 10 | while r
 done
 say "the client's ARP entry: the cluster's multicast MAC"
 ip -n "$NS_CLIENT" neigh show "$CLUSTER4"
-say "member 2's busiest buckets (every member counts every packet; non-owners drop)"
+say "member 2's buckets that saw traffic (every member counts every packet; non-owners drop)"
 ip netns exec ipc-m2 "$CLUSTERADM" bucket show 1 nonzero | head -n 8
 say "give member 3's buckets to members 1 and 2: new flows move"
 for i in 1 2 3; do ip netns exec "$(member_ns "$i")" "$CLUSTERADM" table set 1 spread 1,2; done
