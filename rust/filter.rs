@@ -17,11 +17,21 @@ pub(crate) enum Verdict {
     Drop,
 }
 
+/// IPv4 PRE_ROUTING, see [`ip`].
+pub(crate) fn ipv4(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifindex: i32) -> Verdict {
+    ip(st, rcu, skb, ifindex, false)
+}
+
+/// IPv6 PRE_ROUTING, see [`ip`].
+pub(crate) fn ipv6(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifindex: i32) -> Verdict {
+    ip(st, rcu, skb, ifindex, true)
+}
+
 /// PRE_ROUTING: keep a packet for a cluster address only if its bucket is
 /// ours; on an interface marked for the forwarding filter, keep a packet
 /// routed onwards only if its symmetric bucket is ours, so that both
 /// directions of a flow cross one member. Everything else passes untouched.
-pub(crate) fn ip(
+fn ip(
     st: &NetState,
     rcu: &RcuGuard,
     skb: &mut Skb<'_>,

@@ -43,61 +43,28 @@ unsafe fn run(
     }
 }
 
-/// # Safety
-///
-/// Netfilter's hook contract, see [`run`].
-unsafe extern "C" fn ipv4_in(
-    p: *mut c_void,
-    skb: *mut bindings::sk_buff,
-    s: *const bindings::nf_hook_state,
-) -> c_uint {
-    // SAFETY: netfilter's hook contract, see `run`.
-    unsafe {
-        run(p, skb, s, false, |st, rcu, skb, i| {
-            filter::ip(st, rcu, skb, i, false)
-        })
-    }
+/// Defines a netfilter hook function that runs a filter through [`run`];
+/// `out` picks the device the filter sees (output hooks: `state->out`).
+macro_rules! hook_fn {
+    ($name:ident, $out:expr, $filter:expr) => {
+        /// # Safety
+        ///
+        /// Netfilter's hook contract, see [`run`].
+        unsafe extern "C" fn $name(
+            p: *mut c_void,
+            skb: *mut bindings::sk_buff,
+            s: *const bindings::nf_hook_state,
+        ) -> c_uint {
+            // SAFETY: netfilter's hook contract, see `run`.
+            unsafe { run(p, skb, s, $out, $filter) }
+        }
+    };
 }
 
-/// # Safety
-///
-/// Netfilter's hook contract, see [`run`].
-unsafe extern "C" fn ipv6_in(
-    p: *mut c_void,
-    skb: *mut bindings::sk_buff,
-    s: *const bindings::nf_hook_state,
-) -> c_uint {
-    // SAFETY: netfilter's hook contract, see `run`.
-    unsafe {
-        run(p, skb, s, false, |st, rcu, skb, i| {
-            filter::ip(st, rcu, skb, i, true)
-        })
-    }
-}
-
-/// # Safety
-///
-/// Netfilter's hook contract, see [`run`].
-unsafe extern "C" fn arp_out(
-    p: *mut c_void,
-    skb: *mut bindings::sk_buff,
-    s: *const bindings::nf_hook_state,
-) -> c_uint {
-    // SAFETY: netfilter's hook contract, see `run`.
-    unsafe { run(p, skb, s, true, filter::arp_out) }
-}
-
-/// # Safety
-///
-/// Netfilter's hook contract, see [`run`].
-unsafe extern "C" fn ipv6_out(
-    p: *mut c_void,
-    skb: *mut bindings::sk_buff,
-    s: *const bindings::nf_hook_state,
-) -> c_uint {
-    // SAFETY: netfilter's hook contract, see `run`.
-    unsafe { run(p, skb, s, true, filter::ndisc_out) }
-}
+hook_fn!(ipv4_in, false, filter::ipv4);
+hook_fn!(ipv6_in, false, filter::ipv6);
+hook_fn!(arp_out, true, filter::arp_out);
+hook_fn!(ipv6_out, true, filter::ndisc_out);
 
 type HookFn = unsafe extern "C" fn(
     *mut c_void,

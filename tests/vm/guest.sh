@@ -3,25 +3,39 @@
 # Runs inside the test VM: each test script in turn, as KTAP, failing any
 # test during which the kernel logged a splat. Last line: "N passed, N failed".
 #
-#   guest.sh [--inject-splat] TEST...   (paths relative to the repo)
+#   guest.sh [--inject-splat] [--splat-check] TEST...   (paths relative to the repo)
+#
+# --inject-splat loads a module that WARNs before the first test (that test
+# must then fail); --splat-check ends the run by loading it and checking that
+# the detector catches the WARN.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 export IPC_TOP=$top
 
 inject=0
-if [ "${1:-}" = --inject-splat ]; then
-	inject=1
+splat_check=0
+while :; do
+	case "${1:-}" in
+	--inject-splat) inject=1 ;;
+	--splat-check) splat_check=1 ;;
+	*) break ;;
+	esac
 	shift
-fi
+done
 
 # Splats: anything the kernel's debug options or BUG/WARN machinery print.
 splat_re='BUG:|WARNING:|KASAN:|UBSAN:|general protection fault|Oops|Kernel panic|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|INFO: task .* blocked|rcu_.*detected stall|Call Trace:'
+
+# splats_since LINE: the splats logged after dmesg line LINE, with context.
+splats_since() {
+	dmesg | tail -n +"$(($1 + 1))" | grep -E -A30 "$splat_re" | head -n 60
+}
 
 sysctl -qw kernel.printk="4 4 1 7" 2>/dev/null
 boot_splats=$(dmesg | grep -E "$splat_re")
 
 echo "TAP version 13"
-echo "1..$#"
+echo "1..$(($# + splat_check))"
 passed=0
 failed=0
 n=0
@@ -36,7 +50,7 @@ for t in "$@"; do
 	start=$SECONDS
 	timeout --kill-after=10 900 bash "$top/$t"
 	rc=$?
-	splat=$(dmesg | tail -n +"$((mark + 1))" | grep -E -A30 "$splat_re" | head -n 60)
+	splat=$(splats_since "$mark")
 	took="$((SECONDS - start))s"
 	if [ -n "$splat" ]; then
 		echo "not ok $n $name # kernel splat ($took)"
@@ -54,6 +68,18 @@ for t in "$@"; do
 		failed=$((failed + 1))
 	fi
 done
+if [ $splat_check = 1 ]; then
+	n=$((n + 1))
+	mark=$(dmesg | wc -l)
+	insmod "$top/tests/splat/splat_on_load.ko" && rmmod splat_on_load
+	if splats_since "$mark" | grep -q 'deliberate splat on load'; then
+		echo "ok $n splat-detector # a deliberate WARN was caught"
+		passed=$((passed + 1))
+	else
+		echo "not ok $n splat-detector # a deliberate WARN went unnoticed"
+		failed=$((failed + 1))
+	fi
+fi
 if [ -n "$boot_splats" ]; then
 	echo "# splats while booting:"
 	printf '%s\n' "$boot_splats" | sed 's/^/# /'

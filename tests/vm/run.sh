@@ -3,10 +3,12 @@
 # Boots the test kernel (virtme-ng over the host's root) and runs the VM
 # tests in it with the freshly built ipcluster.ko and clusteradm.
 #
-#   tests/vm/run.sh [--demo] [--no-self-test] [TEST...]
+#   tests/vm/run.sh [--demo] [--splat-self-test] [TEST...]
 #
-# With no TEST, runs every tests/*.sh, then the splat self-test: a second
-# boot that loads a module which WARNs and must make the run fail.
+# With no TEST, runs every tests/*.sh and ends by checking, in the same
+# boot, that a deliberate WARN is caught. --splat-self-test adds a second
+# boot that loads a module which WARNs before a passing test: the run must
+# fail on it.
 # IPC_KVM=1 uses KVM (it hangs on some hosts; TCG is the default).
 # KDIR=... runs another kernel build tree.
 set -u
@@ -14,12 +16,13 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 
 demo=0
-self_test=1
+self_test=0
+check=()
 tests=()
 for a in "$@"; do
 	case "$a" in
 	--demo) demo=1 ;;
-	--no-self-test) self_test=0 ;;
+	--splat-self-test) self_test=1 ;;
 	*) tests+=("$a") ;;
 	esac
 done
@@ -27,8 +30,7 @@ if [ ${#tests[@]} = 0 ]; then
 	for t in tests/*.sh; do
 		[ "$(basename "$t")" = lib.sh ] || tests+=("$t")
 	done
-else
-	self_test=0
+	check=(--splat-check)
 fi
 
 kdir=${KDIR:-$(scripts/kernel.sh debug)} || exit 2
@@ -56,7 +58,7 @@ if [ $demo = 1 ]; then
 fi
 
 start=$SECONDS
-vm tests tests/vm/guest.sh "${tests[@]}"
+vm tests tests/vm/guest.sh "${check[@]}" "${tests[@]}"
 rc=$?
 summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' results/tests.log | tail -n1)
 [ -n "$summary" ] || { echo "run.sh: the VM run ended without a summary (exit $rc)"; rc=1; }
