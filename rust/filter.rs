@@ -31,13 +31,7 @@ pub(crate) fn ipv6(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifindex: i3
 /// ours; on an interface marked for the forwarding filter, keep a packet
 /// routed onwards only if its symmetric bucket is ours, so that both
 /// directions of a flow cross one member. Everything else passes untouched.
-fn ip(
-    st: &NetState,
-    rcu: &RcuGuard,
-    skb: &mut Skb<'_>,
-    ifindex: i32,
-    v6: bool,
-) -> Verdict {
+fn ip(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifindex: i32, v6: bool) -> Verdict {
     let Some(set) = st.read(rcu) else {
         return Verdict::Accept;
     };
