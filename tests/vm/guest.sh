@@ -72,7 +72,7 @@ if [ $splat_check = 1 ]; then
 	n=$((n + 1))
 	mark=$(dmesg | wc -l)
 	insmod "$top/tests/splat/splat_on_load.ko" && rmmod splat_on_load
-	if splats_since "$mark" | grep -q 'deliberate splat on load'; then
+	if splats_since "$mark" | grep -q 'splat_on_load'; then
 		echo "ok $n splat-detector # a deliberate WARN was caught"
 		passed=$((passed + 1))
 	else
