@@ -118,28 +118,22 @@ fn copy_list(st: &NetState, reg: &Registry) -> Result<KVec<Arc<Cluster>>> {
 
 /// The side effects a live cluster has on its namespace.
 fn attach(st: &NetState, cfg: &Config) -> Result {
-    st.net.dev_addr(
-        cfg.ifindex,
-        Some(&cfg.mac),
-        cfg.delivery == Delivery::Multicast,
-        true,
-    )?;
-    let v4 = if cfg.addr4.is_some() {
-        st.net.defrag(false, true)
-    } else {
-        Ok(())
-    };
-    let v6 = if v4.is_ok() && cfg.addr6.is_some() {
-        st.net.defrag(true, true)
-    } else {
-        Ok(())
-    };
-    if v4.is_err() || v6.is_err() {
-        if v4.is_ok() && cfg.addr4.is_some() {
-            let _ = st.net.defrag(false, false);
+    let mcast = cfg.delivery == Delivery::Multicast;
+    st.net.dev_addr(cfg.ifindex, Some(&cfg.mac), mcast, true)?;
+    if cfg.addr4.is_some() {
+        if let Err(e) = st.net.defrag(false, true) {
+            detach_dev(st, cfg);
+            return Err(e);
         }
-        detach_dev(st, cfg);
-        return v4.and(v6);
+    }
+    if cfg.addr6.is_some() {
+        if let Err(e) = st.net.defrag(true, true) {
+            if cfg.addr4.is_some() {
+                let _ = st.net.defrag(false, false);
+            }
+            detach_dev(st, cfg);
+            return Err(e);
+        }
     }
     Ok(())
 }
@@ -245,11 +239,15 @@ fn find(req: &Request, st: &NetState, reg: &Registry) -> Result<Arc<Cluster>> {
     let id = req
         .u32(A_ID)
         .ok_or_else(|| req.fail(None, c_str!("missing cluster id"), EINVAL))?;
+    lookup(st, reg, id).ok_or_else(|| req.fail(Some(A_ID), c_str!("no such cluster"), ENOENT))
+}
+
+/// Cluster `id`, for a writer holding `reg`.
+fn lookup(st: &NetState, reg: &Registry, id: u32) -> Option<Arc<Cluster>> {
     st.clusters
         .get_locked(reg)
         .and_then(|s| s.by_id(id))
         .cloned()
-        .ok_or_else(|| req.fail(Some(A_ID), c_str!("no such cluster"), ENOENT))
 }
 
 /// cluster-del.
@@ -420,12 +418,7 @@ pub(crate) fn bucket_dump(d: &mut Dump<'_>) -> Result {
     let id = d.u32(B_CLUSTER_ID).ok_or(EINVAL)?;
     let st = d.state();
     let reg = st.writer.lock();
-    let c = st
-        .clusters
-        .get_locked(&reg)
-        .and_then(|s| s.by_id(id))
-        .cloned()
-        .ok_or(ENOENT)?;
+    let c = lookup(st, &reg, id).ok_or(ENOENT)?;
     let t = c.table.get_locked(&reg);
     let start = u32::try_from(*d.cursor()).unwrap_or(u32::MAX);
     for b in start..c.cfg.buckets() {
