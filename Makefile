@@ -63,6 +63,10 @@ check: test-host test-vm
 demo: module tool
 	@tests/vm/run.sh --demo
 
+# Benchmarks on the bench kernel (no debug options): rates and ratios.
+bench: tool
+	@scripts/bench.sh
+
 clean:
 	@kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$(ls -d $${IPCLUSTER_CACHE:-$$HOME/.cache/ipcluster}/kernel-debug-* 2>/dev/null | head -n1); \
 	[ -z "$$kdir" ] || $(KMAKE) clean

@@ -12,6 +12,9 @@
 #define _IPCLUSTER_GLUE_H
 
 #include <linux/types.h>
+#include <linux/in6.h>
+#include <linux/netdevice.h>
+#include <linux/rtnetlink.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
 #include <linux/netfilter_ipv6.h>
@@ -26,6 +29,7 @@
 /* Per network namespace state, allocated by the pernet core (net_generic). */
 struct ipcluster_net {
 	struct nf_hook_ops hooks[4];	/* v4, v6 PRE_ROUTING; v6 LOCAL_OUT; ARP OUT */
+	struct notifier_block netdev;	/* the namespace's interfaces going away */
 	void *state;			/* struct NetState, owned by Rust */
 };
 
@@ -37,6 +41,22 @@ struct ipcluster_net *ipcluster_pernet(const struct net *net);
 int ipcluster_net_init(struct net *net);
 void ipcluster_net_exit(struct net *net);
 
+/*
+ * Interface removal (or a move to another namespace): Rust's
+ * ipcluster_dev_gone is called under RTNL for every interface of `net`
+ * that goes, while the notifier is on.
+ */
+int ipcluster_netdev_notifier(struct net *net, bool on);
+void ipcluster_dev_gone(struct net *net, int ifindex);
+
+/*
+ * A netdev ingress hook on interface `ifindex` (caller holds RTNL); the
+ * ops stay registered until ipcluster_ingress_unregister, which must come
+ * before the interface's NETDEV_UNREGISTER notification returns.
+ */
+int ipcluster_ingress_register(struct net *net, int ifindex, struct nf_hook_ops *ops);
+void ipcluster_ingress_unregister(struct net *net, struct nf_hook_ops *ops);
+
 /* Packets: reads never go past the end (skb_header_pointer). */
 const void *ipcluster_skb_header(const struct sk_buff *skb, int off, int len, void *buf);
 unsigned int ipcluster_skb_len(const struct sk_buff *skb);
@@ -44,6 +64,11 @@ int ipcluster_skb_network_offset(const struct sk_buff *skb);
 void ipcluster_skb_set_host(struct sk_buff *skb);
 int ipcluster_skb_write(struct sk_buff *skb, int off, const void *data, int len);
 int ipcluster_hook_ifindex(const struct nf_hook_state *state, bool out);
+bool ipcluster_skb_eth_dest(const struct sk_buff *skb, u8 *mac);
+bool ipcluster_skb_other_host(const struct sk_buff *skb);
+int ipcluster_skb_redirect(struct sk_buff *skb, const u8 *mac);
+__be32 ipcluster_skb_dev_addr4(const struct sk_buff *skb, __be32 except);
+bool ipcluster_skb_dev_lladdr6(const struct sk_buff *skb, struct in6_addr *out);
 bool ipcluster_have_arp_hooks(void);
 
 /* Whether a destination is routed onwards: unicast and not local. */
@@ -56,17 +81,20 @@ struct ipcluster_bucket_stats {
 	u64 bytes;
 	u64 flows;
 	u64 drops;
+	u64 forwarded;
 };
-struct ipcluster_bucket_stats *ipcluster_stats_alloc(u32 buckets);
-void ipcluster_stats_free(struct ipcluster_bucket_stats *stats);
-void ipcluster_stats_count(struct ipcluster_bucket_stats *stats, u32 bucket,
-			   u32 len, bool syn, bool drop);
-void ipcluster_stats_sum(struct ipcluster_bucket_stats *stats, u32 bucket,
+struct ipcluster_stats;
+struct ipcluster_stats *ipcluster_stats_alloc(u32 buckets);
+void ipcluster_stats_free(struct ipcluster_stats *stats);
+/* Packet path only (softirq, or BH disabled): this CPU's array is ours. */
+void ipcluster_stats_count(struct ipcluster_stats *stats, u32 bucket,
+			   u32 len, bool syn, bool drop, bool forwarded);
+void ipcluster_stats_sum(struct ipcluster_stats *stats, u32 bucket,
 			 struct ipcluster_bucket_stats *sum);
 
 /*
  * The cluster MAC on an interface (multicast or unicast filter); with a
- * NULL mac, only whether the interface exists.
+ * NULL mac, only whether the interface exists. Caller holds RTNL.
  */
 int ipcluster_dev_addr(struct net *net, int ifindex, const u8 *mac, bool mcast, bool add);
 

@@ -3,6 +3,7 @@
 //! (replaced whole, read under RCU) and their counters.
 
 use crate::hash::{self, Mode};
+use crate::hook::Ingress;
 use crate::netns::Net;
 use crate::percpu::Stats;
 use crate::rcu::{RcuBox, RcuGuard};
@@ -12,12 +13,24 @@ use kernel::sync::{Arc, Mutex};
 
 pub(crate) use crate::buckets::UNOWNED;
 
-/// How every member gets every packet for the cluster IP. The ABI also
-/// names a shared unicast MAC and master forwarding; not implemented yet.
+/// How every member gets every packet for the cluster IP.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Delivery {
     /// A multicast cluster MAC, announced in ARP replies and NAs.
     Multicast,
+    /// A unicast cluster MAC that no member sends from, so the switch
+    /// floods it; announced like the multicast one.
+    Unicast,
+    /// The forwarder alone is announced, with its own MAC, and passes
+    /// what it does not own to the owner's MAC.
+    Forward,
+}
+
+impl Delivery {
+    /// Whether ARP and neighbour discovery announce the cluster MAC.
+    pub(crate) fn announces_cluster_mac(self) -> bool {
+        self != Delivery::Forward
+    }
 }
 
 /// What a cluster is; fixed at creation.
@@ -40,16 +53,35 @@ impl Config {
     }
 }
 
-/// Who owns which bucket, and who we are.
+/// Who owns which bucket, and who we are; in forward mode also who
+/// receives everything and where the others are.
 pub(crate) struct Table {
     pub(crate) member: u16,
     pub(crate) owners: KVec<u16>,
+    pub(crate) forwarder: u16,
+    /// Member ids and MACs, sorted by id.
+    pub(crate) macs: KVec<(u16, [u8; 6])>,
 }
 
 impl Table {
     /// Whether the local member owns `bucket`.
     pub(crate) fn owns(&self, bucket: u32) -> bool {
         self.owners.get(bucket as usize) == Some(&self.member)
+    }
+
+    /// Whether the local member is the forwarder (forward mode).
+    pub(crate) fn forwards(&self) -> bool {
+        self.forwarder == self.member
+    }
+
+    /// Where the forwarder sends a packet of `bucket` it does not own.
+    pub(crate) fn forward_to(&self, bucket: u32) -> Option<&[u8; 6]> {
+        let owner = *self.owners.get(bucket as usize)?;
+        if !self.forwards() || owner == UNOWNED || owner == self.member {
+            return None;
+        }
+        let i = self.macs.binary_search_by_key(&owner, |m| m.0).ok()?;
+        Some(&self.macs[i].1)
     }
 }
 
@@ -118,6 +150,13 @@ impl ClusterSet {
 }
 
 impl ClusterSet {
+    /// Whether `mac` is the MAC of a unicast-mode cluster on `ifindex`.
+    pub(crate) fn unicast_mac_on(&self, ifindex: i32, mac: &[u8; 6]) -> bool {
+        self.list.iter().any(|c| {
+            c.cfg.delivery == Delivery::Unicast && c.cfg.ifindex == ifindex && c.cfg.mac == *mac
+        })
+    }
+
     /// The cluster filtering forwarded traffic on `ifindex`, if any.
     pub(crate) fn forwarding_on(&self, ifindex: i32) -> Option<&Cluster> {
         self.list
@@ -131,6 +170,9 @@ impl ClusterSet {
 #[derive(Default)]
 pub(crate) struct Registry {
     pub(crate) next_id: u32,
+    /// Ingress hooks of interfaces with unicast-mode clusters, one each;
+    /// a free slot is `None` (dropping an Ingress unregisters it).
+    pub(crate) ingress: KVec<Option<Ingress>>,
 }
 
 /// Everything ipcluster keeps for one network namespace.

@@ -6,17 +6,20 @@
 
 use crate::cluster::{Cluster, ClusterSet, Config, Delivery, NetState, Registry, Table, UNOWNED};
 use crate::hash::{Mode, DEFAULT_BUCKET_BITS};
-use crate::netlink::{abi::*, eopnotsupp, Dump, Msg, Request, Writer};
+use crate::hook::Ingress;
+use crate::netlink::{abi::*, Dump, Msg, Request, Writer};
+use crate::netns::Rtnl;
 use crate::packet::{addr_bytes, addr_words};
 use crate::siphash::Key;
 use kernel::c_str;
+use kernel::ffi::c_void;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
 /// Most forwarding-filter interfaces per cluster.
 const MAX_FWD: usize = 16;
 
-fn config(req: &Request, id: u32) -> Result<Config> {
+fn config(req: &Request, rtnl: &Rtnl, id: u32) -> Result<Config> {
     let ifindex = req.u32(A_IFINDEX).ok_or_else(|| {
         req.fail(
             None,
@@ -40,26 +43,31 @@ fn config(req: &Request, id: u32) -> Result<Config> {
     }
     let delivery = match req.u32(A_MODE).unwrap_or(MODE_MULTICAST) {
         MODE_MULTICAST => Delivery::Multicast,
-        MODE_UNICAST | MODE_FORWARD => {
-            return Err(req.fail(
-                Some(A_MODE),
-                c_str!("only multicast mode is supported yet"),
-                eopnotsupp(),
-            ));
-        }
+        MODE_UNICAST => Delivery::Unicast,
+        MODE_FORWARD => Delivery::Forward,
         _ => return Err(req.fail(Some(A_MODE), c_str!("unknown mode"), EINVAL)),
     };
-    let mac: [u8; 6] = req
-        .bytes(A_MAC)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| req.fail(None, c_str!("missing the cluster MAC"), EINVAL))?;
-    if delivery == Delivery::Multicast && mac[0] & 1 == 0 {
-        return Err(req.fail(
-            Some(A_MAC),
-            c_str!("multicast mode needs a multicast MAC"),
-            EINVAL,
-        ));
-    }
+    let mac: Option<[u8; 6]> = req.bytes(A_MAC).and_then(|b| b.try_into().ok());
+    let mac = match (delivery, mac) {
+        // The forwarder answers with its own MAC: a cluster MAC is unused.
+        (Delivery::Forward, mac) => mac.unwrap_or_default(),
+        (_, None) => return Err(req.fail(None, c_str!("missing the cluster MAC"), EINVAL)),
+        (Delivery::Multicast, Some(m)) if m[0] & 1 == 0 => {
+            return Err(req.fail(
+                Some(A_MAC),
+                c_str!("multicast mode needs a multicast MAC"),
+                EINVAL,
+            ));
+        }
+        (Delivery::Unicast, Some(m)) if m[0] & 1 != 0 || m == [0; 6] => {
+            return Err(req.fail(
+                Some(A_MAC),
+                c_str!("unicast mode needs a unicast MAC"),
+                EINVAL,
+            ));
+        }
+        (_, Some(m)) => m,
+    };
     let hash = match req.u32(A_HASH).unwrap_or(HASH_KEYED) {
         HASH_KEYED => {
             let seed: [u8; 16] = req
@@ -83,7 +91,12 @@ fn config(req: &Request, id: u32) -> Result<Config> {
     for &i in &fwd_ids[..n] {
         let i = i32::try_from(i)
             .map_err(|_| req.fail(Some(A_FWD_IFINDEX), c_str!("bad ifindex"), EINVAL))?;
-        if req.state().net.dev_addr(i, None, false, true).is_err() {
+        if req
+            .state()
+            .net
+            .dev_addr(rtnl, i, None, false, true)
+            .is_err()
+        {
             return Err(req.fail(
                 Some(A_FWD_IFINDEX),
                 c_str!("no such forwarding interface"),
@@ -116,40 +129,91 @@ fn copy_list(st: &NetState, reg: &Registry) -> Result<KVec<Arc<Cluster>>> {
     Ok(list)
 }
 
-/// The side effects a live cluster has on its namespace.
-fn attach(st: &NetState, cfg: &Config) -> Result {
-    let mcast = cfg.delivery == Delivery::Multicast;
-    st.net.dev_addr(cfg.ifindex, Some(&cfg.mac), mcast, true)?;
-    if cfg.addr4.is_some() {
+/// The side effects a live cluster has on its namespace: the cluster MAC
+/// in the interface's filter (and, for a unicast MAC, the ingress hook
+/// that makes its frames the host's), and defragmentation.
+fn attach(st: &NetState, rtnl: &Rtnl, reg: &mut Registry, cfg: &Config) -> Result {
+    match cfg.delivery {
+        Delivery::Multicast => st
+            .net
+            .dev_addr(rtnl, cfg.ifindex, Some(&cfg.mac), true, true)?,
+        Delivery::Unicast => {
+            st.net
+                .dev_addr(rtnl, cfg.ifindex, Some(&cfg.mac), false, true)?;
+            if !reg
+                .ingress
+                .iter()
+                .flatten()
+                .any(|i| i.ifindex == cfg.ifindex)
+            {
+                let priv_ = core::ptr::from_ref(st).cast_mut().cast::<c_void>();
+                let hooked = Ingress::register(rtnl, st.net, cfg.ifindex, priv_).and_then(|i| {
+                    match reg.ingress.iter_mut().find(|slot| slot.is_none()) {
+                        Some(slot) => *slot = Some(i),
+                        None => reg.ingress.push(Some(i), GFP_KERNEL)?,
+                    }
+                    Ok(())
+                });
+                if let Err(e) = hooked {
+                    let _ = st
+                        .net
+                        .dev_addr(rtnl, cfg.ifindex, Some(&cfg.mac), false, false);
+                    return Err(e);
+                }
+            }
+        }
+        Delivery::Forward => (),
+    }
+    let v4 = cfg.addr4.is_some() && {
         if let Err(e) = st.net.defrag(false, true) {
-            detach_dev(st, cfg);
+            detach_dev(st, rtnl, reg, cfg, &[]);
             return Err(e);
         }
-    }
+        true
+    };
     if cfg.addr6.is_some() {
         if let Err(e) = st.net.defrag(true, true) {
-            if cfg.addr4.is_some() {
+            if v4 {
                 let _ = st.net.defrag(false, false);
             }
-            detach_dev(st, cfg);
+            detach_dev(st, rtnl, reg, cfg, &[]);
             return Err(e);
         }
     }
     Ok(())
 }
 
-fn detach_dev(st: &NetState, cfg: &Config) {
-    // The interface may be gone already, and its address list with it.
-    let _ = st.net.dev_addr(
-        cfg.ifindex,
-        Some(&cfg.mac),
-        cfg.delivery == Delivery::Multicast,
-        false,
-    );
+/// Undoes the interface side of [`attach`]; `rest` are the clusters that
+/// stay (they may share the interface's ingress hook).
+fn detach_dev(st: &NetState, rtnl: &Rtnl, reg: &mut Registry, cfg: &Config, rest: &[Arc<Cluster>]) {
+    // The interface may be gone already, and its address lists with it.
+    match cfg.delivery {
+        Delivery::Multicast => {
+            let _ = st
+                .net
+                .dev_addr(rtnl, cfg.ifindex, Some(&cfg.mac), true, false);
+        }
+        Delivery::Unicast => {
+            let _ = st
+                .net
+                .dev_addr(rtnl, cfg.ifindex, Some(&cfg.mac), false, false);
+            let shared = rest
+                .iter()
+                .any(|c| c.cfg.delivery == Delivery::Unicast && c.cfg.ifindex == cfg.ifindex);
+            if !shared {
+                for slot in reg.ingress.iter_mut() {
+                    if slot.as_ref().is_some_and(|i| i.ifindex == cfg.ifindex) {
+                        *slot = None; // unregisters the hook
+                    }
+                }
+            }
+        }
+        Delivery::Forward => (),
+    }
 }
 
-fn detach(st: &NetState, cfg: &Config) {
-    detach_dev(st, cfg);
+fn detach(st: &NetState, rtnl: &Rtnl, reg: &mut Registry, cfg: &Config, rest: &[Arc<Cluster>]) {
+    detach_dev(st, rtnl, reg, cfg, rest);
     if cfg.addr4.is_some() {
         let _ = st.net.defrag(false, false);
     }
@@ -173,9 +237,23 @@ fn notify(st: &NetState, c: &Cluster) {
     }
 }
 
+fn notify_gone(st: &NetState, id: u32) {
+    if let Ok(mut m) = Msg::event(CMD_CHANGE_NTF) {
+        if m.u32(A_ID, id).is_ok() {
+            m.send_event(&st.net);
+        }
+    }
+}
+
+/// The clusters published now, for a writer.
+fn current<'a>(st: &'a NetState, reg: &'a Registry) -> &'a [Arc<Cluster>] {
+    st.clusters.get_locked(reg).map_or(&[], |s| &s.list[..])
+}
+
 /// cluster-new.
 pub(crate) fn cluster_new(req: &Request) -> Result {
     let st = req.state();
+    let rtnl = Rtnl::lock();
     let mut reg = st.writer.lock();
     let list = copy_list(st, &reg)?;
     let id = match req.u32(A_ID) {
@@ -190,7 +268,7 @@ pub(crate) fn cluster_new(req: &Request) -> Result {
             }
         },
     };
-    let cfg = config(req, id)?;
+    let cfg = config(req, &rtnl, id)?;
     for c in list.iter().filter(|c| c.cfg.ifindex == cfg.ifindex) {
         if (cfg.addr4.is_some() && c.cfg.addr4 == cfg.addr4)
             || (cfg.addr6.is_some() && c.cfg.addr6 == cfg.addr6)
@@ -213,24 +291,38 @@ pub(crate) fn cluster_new(req: &Request) -> Result {
             EEXIST,
         ));
     }
-    if st.net.dev_addr(cfg.ifindex, None, false, true).is_err() {
+    if st
+        .net
+        .dev_addr(&rtnl, cfg.ifindex, None, false, true)
+        .is_err()
+    {
         return Err(req.fail(Some(A_IFINDEX), c_str!("no such interface"), ENODEV));
     }
     let member = req.u32(A_MEMBER_ID).unwrap_or(0) as u16;
     let owners = KVec::from_elem(UNOWNED, cfg.buckets() as usize, GFP_KERNEL)?;
-    let table = KBox::new(Table { member, owners }, GFP_KERNEL)?;
-    let cluster = Arc::new(Cluster::new(cfg, table)?, GFP_KERNEL)?;
+    let table = Table {
+        member,
+        owners,
+        forwarder: UNOWNED,
+        macs: KVec::new(),
+    };
+    let cluster = Arc::new(
+        Cluster::new(cfg, KBox::new(table, GFP_KERNEL)?)?,
+        GFP_KERNEL,
+    )?;
     let mut list = list;
     list.push(cluster.clone(), GFP_KERNEL)?;
     let mut reply = Msg::reply(req, CMD_CLUSTER_NEW, 0)?;
     reply.u32(A_ID, id)?;
-    attach(st, &cluster.cfg)
+    attach(st, &rtnl, &mut reg, &cluster.cfg)
         .map_err(|e| req.fail(None, c_str!("cannot set up the interface"), e))?;
     if let Err(e) = publish(st, &reg, list) {
-        detach(st, &cluster.cfg);
+        let rest = copy_list(st, &reg).unwrap_or_default();
+        detach(st, &rtnl, &mut reg, &cluster.cfg, &rest);
         return Err(e);
     }
     drop(reg);
+    drop(rtnl);
     notify(st, &cluster);
     reply.send_reply(req)
 }
@@ -250,35 +342,78 @@ fn lookup(st: &NetState, reg: &Registry, id: u32) -> Option<Arc<Cluster>> {
         .cloned()
 }
 
+/// Publishes the clusters but those `gone` picks, and undoes what these
+/// had set up; returns their ids.
+fn remove(
+    st: &NetState,
+    rtnl: &Rtnl,
+    reg: &mut Registry,
+    gone: impl Fn(&Cluster) -> bool,
+) -> Result<KVec<u32>> {
+    let (mut keep, mut removed) = (KVec::new(), KVec::new());
+    for c in current(st, reg) {
+        if gone(c) {
+            removed.push(c.clone(), GFP_KERNEL)?;
+        } else {
+            keep.push(c.clone(), GFP_KERNEL)?;
+        }
+    }
+    let mut ids = KVec::with_capacity(removed.len(), GFP_KERNEL)?;
+    if removed.is_empty() {
+        return Ok(ids);
+    }
+    publish(st, reg, keep)?;
+    let rest = copy_list(st, reg).unwrap_or_default();
+    for c in removed.iter() {
+        detach(st, rtnl, reg, &c.cfg, &rest);
+        ids.push(c.cfg.id, GFP_KERNEL)?; // within capacity
+    }
+    Ok(ids)
+}
+
 /// cluster-del.
 pub(crate) fn cluster_del(req: &Request) -> Result {
     let st = req.state();
-    let reg = st.writer.lock();
-    let gone = find(req, st, &reg)?;
-    let mut list = KVec::new();
-    for c in copy_list(st, &reg)?
-        .iter()
-        .filter(|c| c.cfg.id != gone.cfg.id)
-    {
-        list.push(c.clone(), GFP_KERNEL)?;
-    }
-    publish(st, &reg, list)?;
-    detach(st, &gone.cfg);
+    let rtnl = Rtnl::lock();
+    let mut reg = st.writer.lock();
+    let id = find(req, st, &reg)?.cfg.id;
+    remove(st, &rtnl, &mut reg, |c| c.cfg.id == id)?;
     drop(reg);
-    if let Ok(mut m) = Msg::event(CMD_CHANGE_NTF) {
-        if m.u32(A_ID, gone.cfg.id).is_ok() {
-            m.send_event(&st.net);
+    drop(rtnl);
+    notify_gone(st, id);
+    Ok(())
+}
+
+/// Interface `ifindex` is going away (or to another namespace): so do the
+/// clusters living on it.
+pub(crate) fn dev_gone(st: &NetState, rtnl: &Rtnl, ifindex: i32) {
+    let mut reg = st.writer.lock();
+    match remove(st, rtnl, &mut reg, |c| c.cfg.ifindex == ifindex) {
+        Ok(ids) => {
+            drop(reg);
+            for id in ids.iter() {
+                notify_gone(st, *id);
+            }
+        }
+        Err(_) => {
+            // Out of memory: the clusters cannot stay on a vanished
+            // interface, so take them all down.
+            shutdown_locked(st, rtnl, &mut reg);
         }
     }
-    Ok(())
 }
 
 /// Removes every cluster: the namespace or the module is going away.
 pub(crate) fn shutdown(st: &NetState) {
-    let reg = st.writer.lock();
-    if let Some(set) = st.clusters.replace(None, &reg) {
+    let rtnl = Rtnl::lock();
+    let mut reg = st.writer.lock();
+    shutdown_locked(st, &rtnl, &mut reg);
+}
+
+fn shutdown_locked(st: &NetState, rtnl: &Rtnl, reg: &mut Registry) {
+    if let Some(set) = st.clusters.replace(None, reg) {
         for c in set.list.iter() {
-            detach(st, &c.cfg);
+            detach(st, rtnl, reg, &c.cfg, &[]);
         }
     }
 }
@@ -293,11 +428,15 @@ fn fill_cluster(w: &mut impl Writer, c: &Cluster, with_seed: bool) -> Result {
     if let Some(a) = &cfg.addr6 {
         w.put(A_ADDR6, &addr_bytes(a))?;
     }
-    w.put(A_MAC, &cfg.mac)?;
+    if cfg.mac != [0; 6] {
+        w.put(A_MAC, &cfg.mac)?; // none in forward mode unless given
+    }
     w.u32(
         A_MODE,
         match cfg.delivery {
             Delivery::Multicast => MODE_MULTICAST,
+            Delivery::Unicast => MODE_UNICAST,
+            Delivery::Forward => MODE_FORWARD,
         },
     )?;
     match &cfg.hash {
@@ -353,16 +492,56 @@ pub(crate) fn cluster_dump(d: &mut Dump<'_>) -> Result {
     Ok(())
 }
 
-/// table-set: a whole new table, and/or a new local member id.
+/// The forward-mode member MACs of a table-set request, sorted by id.
+fn member_macs(req: &Request, old: Option<&Table>) -> Result<KVec<(u16, [u8; 6])>> {
+    let mut macs = KVec::new();
+    let Some(b) = req.bytes(A_MEMBERS) else {
+        macs.extend_from_slice(old.map_or(&[][..], |t| &t.macs[..]), GFP_KERNEL)?;
+        return Ok(macs);
+    };
+    if b.len() % 8 != 0 || b.len() / 8 > IPCLUSTER_MAX_MEMBERS as usize {
+        return Err(req.fail(
+            Some(A_MEMBERS),
+            c_str!("members: up to 256 records of a u16 id and a 6-byte MAC"),
+            EINVAL,
+        ));
+    }
+    for r in b.chunks_exact(8) {
+        let id = u16::from_ne_bytes([r[0], r[1]]);
+        let mac: [u8; 6] = r[2..8].try_into().map_err(|_| EINVAL)?;
+        if u32::from(id) > IPCLUSTER_MAX_MEMBER_ID || mac[0] & 1 != 0 {
+            return Err(req.fail(
+                Some(A_MEMBERS),
+                c_str!("members: a bad member id or a multicast MAC"),
+                EINVAL,
+            ));
+        }
+        macs.push((id, mac), GFP_KERNEL)?;
+    }
+    macs.sort_unstable_by_key(|m| m.0);
+    if macs.windows(2).any(|w| w[0].0 == w[1].0) {
+        return Err(req.fail(
+            Some(A_MEMBERS),
+            c_str!("members: a member id appears twice"),
+            EINVAL,
+        ));
+    }
+    Ok(macs)
+}
+
+/// table-set: a whole new table, and/or a new local member id, forwarder
+/// or member MACs; what is not given stays.
 pub(crate) fn table_set(req: &Request) -> Result {
     let st = req.state();
     let reg = st.writer.lock();
     let c = find(req, st, &reg)?;
     let old = c.table.get_locked(&reg);
-    let member = match req.u32(A_MEMBER_ID) {
-        Some(m) => m as u16,
-        None => old.map_or(0, |t| t.member),
+    let keep = |a: u32, f: fn(&Table) -> u16| {
+        req.u32(a)
+            .map_or_else(|| old.map_or(UNOWNED, f), |v| v as u16)
     };
+    let member = keep(A_MEMBER_ID, |t| t.member);
+    let forwarder = keep(A_FORWARDER, |t| t.forwarder);
     let n = c.cfg.buckets() as usize;
     let mut owners = KVec::with_capacity(n, GFP_KERNEL)?;
     match req.bytes(A_TABLE) {
@@ -378,16 +557,28 @@ pub(crate) fn table_set(req: &Request) -> Result {
                 owners.push(u16::from_ne_bytes([o[0], o[1]]), GFP_KERNEL)?;
             }
         }
-        None if req.u32(A_MEMBER_ID).is_none() => {
+        None if [A_MEMBER_ID, A_FORWARDER, A_MEMBERS]
+            .iter()
+            .all(|&a| req.bytes(a).is_none()) =>
+        {
             return Err(req.fail(
                 None,
-                c_str!("nothing to set: give a table or a member id"),
+                c_str!("nothing to set: give a table, member id, forwarder or members"),
                 EINVAL,
             ));
         }
         None => owners.extend_from_slice(old.map_or(&[][..], |t| &t.owners[..]), GFP_KERNEL)?,
     }
-    let table = KBox::new(Table { member, owners }, GFP_KERNEL)?;
+    let macs = member_macs(req, old)?;
+    let table = KBox::new(
+        Table {
+            member,
+            owners,
+            forwarder,
+            macs,
+        },
+        GFP_KERNEL,
+    )?;
     drop(c.table.replace(Some(table), &reg));
     drop(reg);
     notify(st, &c);
@@ -400,7 +591,11 @@ pub(crate) fn table_get(req: &Request) -> Result {
     let reg = st.writer.lock();
     let c = find(req, st, &reg)?;
     let t = c.table.get_locked(&reg).ok_or(ENOENT)?;
-    let mut m = Msg::reply(req, CMD_TABLE_GET, 2 * t.owners.len() + 256)?;
+    let mut m = Msg::reply(
+        req,
+        CMD_TABLE_GET,
+        2 * t.owners.len() + 8 * t.macs.len() + 256,
+    )?;
     m.u32(A_ID, c.cfg.id)?;
     m.u32(A_BUCKET_BITS, c.cfg.bits)?;
     m.u32(A_MEMBER_ID, u32::from(t.member))?;
@@ -409,6 +604,17 @@ pub(crate) fn table_get(req: &Request) -> Result {
         raw.extend_from_slice(&o.to_ne_bytes(), GFP_KERNEL)?;
     }
     m.put(A_TABLE, &raw)?;
+    if t.forwarder != UNOWNED {
+        m.u32(A_FORWARDER, u32::from(t.forwarder))?;
+    }
+    if !t.macs.is_empty() {
+        let mut raw = KVec::with_capacity(8 * t.macs.len(), GFP_KERNEL)?;
+        for (id, mac) in t.macs.iter() {
+            raw.extend_from_slice(&id.to_ne_bytes(), GFP_KERNEL)?;
+            raw.extend_from_slice(mac, GFP_KERNEL)?;
+        }
+        m.put(A_MEMBERS, &raw)?;
+    }
     drop(reg);
     m.send_reply(req)
 }
@@ -435,7 +641,8 @@ pub(crate) fn bucket_dump(d: &mut Dump<'_>) -> Result {
             && e.uint(B_PACKETS, s.packets).is_ok()
             && e.uint(B_BYTES, s.bytes).is_ok()
             && e.uint(B_FLOWS, s.flows).is_ok()
-            && e.uint(B_DROPS, s.drops).is_ok();
+            && e.uint(B_DROPS, s.drops).is_ok()
+            && e.uint(B_FORWARDED, s.forwarded).is_ok();
         if !ok {
             break;
         }

@@ -5,6 +5,7 @@
 
 use crate::cluster::{Cluster, NetState};
 use crate::packet::{self, addr_words, Bytes, IPPROTO_ICMPV6};
+use crate::percpu::Fate;
 use crate::rcu::RcuGuard;
 use crate::skb::Skb;
 
@@ -15,6 +16,8 @@ pub(crate) enum Verdict {
     Accept,
     /// Drop it, silently.
     Drop,
+    /// Send it, as it is, to this MAC on the interface it came in on.
+    Forward([u8; 6]),
 }
 
 /// IPv4 PRE_ROUTING, see [`ip`].
@@ -70,14 +73,37 @@ fn judge(c: &Cluster, rcu: &RcuGuard, skb: &mut Skb<'_>, v6: bool, forwarded: bo
         return Verdict::Drop;
     };
     let bucket = c.bucket(&parsed.flow);
-    let owned = c.table.get(rcu).is_some_and(|t| t.owns(bucket));
-    c.stats.count(bucket, skb.len(), parsed.syn, !owned);
-    if owned {
+    let table = c.table.get(rcu);
+    let (fate, verdict) = if table.is_some_and(|t| t.owns(bucket)) {
         skb.set_host();
-        Verdict::Accept
+        (Fate::Kept, Verdict::Accept)
+    } else if let Some(mac) = table.and_then(|t| t.forward_to(bucket)) {
+        (Fate::Forwarded, Verdict::Forward(*mac))
     } else {
-        Verdict::Drop
+        (Fate::Dropped, Verdict::Drop)
+    };
+    c.stats.count(bucket, skb.len(), parsed.syn, fate);
+    verdict
+}
+
+/// Netdev ingress, on interfaces with a unicast-mode cluster: a frame for
+/// the cluster MAC is not for the interface's own address, so the stack
+/// would take it for another host's and IP would drop it before our
+/// PRE_ROUTING hook. Make it the host's.
+pub(crate) fn ingress(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifindex: i32) -> Verdict {
+    if !skb.for_other_host() {
+        return Verdict::Accept;
     }
+    let Some(set) = st.read(rcu) else {
+        return Verdict::Accept;
+    };
+    if skb
+        .eth_dest()
+        .is_some_and(|mac| set.unicast_mac_on(ifindex, &mac))
+    {
+        skb.set_host();
+    }
+    Verdict::Accept
 }
 
 /// ARP_OUT: a request or reply sent from a cluster address names the
@@ -96,10 +122,26 @@ pub(crate) fn arp_out(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifindex:
         return Verdict::Accept;
     }
     let spa = u32::from_be_bytes([h[14], h[15], h[16], h[17]]);
-    if let Some(c) = set.by_addr4(ifindex, spa) {
+    let Some(c) = set.by_addr4(ifindex, spa) else {
+        return Verdict::Accept;
+    };
+    if c.cfg.delivery.announces_cluster_mac() {
         skb.write(8, &c.cfg.mac);
+        return Verdict::Accept;
     }
-    Verdict::Accept
+    if c.table.get(rcu).is_some_and(|t| t.forwards()) {
+        return Verdict::Accept; // the forwarder answers with its own MAC
+    }
+    // Forward mode, not the forwarder: never claim the cluster IP. Replies
+    // go unsent; a request asks from our own address instead (what
+    // arp_announce=2 does), so the answer still reaches us.
+    match skb.dev_addr4(spa) {
+        Some(own) if op == 1 => {
+            skb.write(14, &own.to_be_bytes());
+            Verdict::Accept
+        }
+        _ => Verdict::Drop,
+    }
 }
 
 /// LOCAL_OUT (IPv6): neighbour solicitations from a cluster address and
@@ -129,15 +171,33 @@ pub(crate) fn ndisc_out(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifinde
         return Verdict::Accept;
     };
     let plen = usize::from(u16::from_be_bytes([h[4], h[5]]));
-    if let Some(msg) = read_small(skb, 40, plen) {
-        let (mut msg, len) = msg;
-        if packet::set_lladdr_option(&mut msg[..len], option, &c.cfg.mac) {
-            let sum = packet::icmpv6_checksum(&h[8..24], &h[24..40], &mut msg[..len]);
+    let Some((mut msg, len)) = read_small(skb, 40, plen) else {
+        return Verdict::Accept;
+    };
+    let msg = &mut msg[..len];
+    if c.cfg.delivery.announces_cluster_mac() {
+        if packet::set_lladdr_option(msg, option, &c.cfg.mac) {
+            let sum = packet::icmpv6_checksum(&h[8..24], &h[24..40], msg);
             msg[2..4].copy_from_slice(&sum.to_be_bytes());
-            skb.write(40, &msg[..len]);
+            skb.write(40, msg);
         }
+        return Verdict::Accept;
     }
-    Verdict::Accept
+    if c.table.get(rcu).is_some_and(|t| t.forwards()) {
+        return Verdict::Accept; // the forwarder answers with its own MAC
+    }
+    // Forward mode, not the forwarder: as for ARP, advertisements go
+    // unsent and solicitations ask from our link-local address.
+    match skb.dev_lladdr6() {
+        Some(ll) if option == 1 => {
+            let sum = packet::icmpv6_checksum(&ll, &h[24..40], msg);
+            msg[2..4].copy_from_slice(&sum.to_be_bytes());
+            skb.write(8, &ll);
+            skb.write(40, msg);
+            Verdict::Accept
+        }
+        _ => Verdict::Drop,
+    }
 }
 
 /// Neighbour discovery messages are small; anything over this is left alone.

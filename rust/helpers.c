@@ -4,8 +4,11 @@
  * wrappers for static inline functions and macros Rust cannot call. No
  * logic lives here; rust/ has it all.
  */
+#include <linux/etherdevice.h>
+#include <linux/inetdevice.h>
 #include <linux/netdevice.h>
 #include <linux/percpu.h>
+#include <linux/slab.h>
 #include <linux/rtnetlink.h>
 #include <linux/skbuff.h>
 #include <net/addrconf.h>
@@ -56,6 +59,40 @@ void ipcluster_glue_unregister(void)
 	unregister_pernet_subsys(&ipcluster_net_ops);
 }
 
+static int ipcluster_netdev_event(struct notifier_block *nb, unsigned long event,
+				  void *ptr)
+{
+	struct net_device *dev = netdev_notifier_info_to_dev(ptr);
+
+	if (event == NETDEV_UNREGISTER)
+		ipcluster_dev_gone(dev_net(dev), dev->ifindex);
+	return NOTIFY_DONE;
+}
+
+int ipcluster_netdev_notifier(struct net *net, bool on)
+{
+	struct ipcluster_net *pn = net_generic(net, ipcluster_net_id);
+
+	if (!on)
+		return unregister_netdevice_notifier_net(net, &pn->netdev);
+	pn->netdev.notifier_call = ipcluster_netdev_event;
+	return register_netdevice_notifier_net(net, &pn->netdev);
+}
+
+int ipcluster_ingress_register(struct net *net, int ifindex, struct nf_hook_ops *ops)
+{
+	ASSERT_RTNL();
+	ops->dev = __dev_get_by_index(net, ifindex);
+	if (!ops->dev)
+		return -ENODEV;
+	return nf_register_net_hook(net, ops);
+}
+
+void ipcluster_ingress_unregister(struct net *net, struct nf_hook_ops *ops)
+{
+	nf_unregister_net_hook(net, ops);
+}
+
 struct ipcluster_net *ipcluster_pernet(const struct net *net)
 {
 	return net_generic(net, ipcluster_net_id);
@@ -102,6 +139,77 @@ int ipcluster_hook_ifindex(const struct nf_hook_state *state, bool out)
 	return dev ? dev->ifindex : 0;
 }
 
+bool ipcluster_skb_eth_dest(const struct sk_buff *skb, u8 *mac)
+{
+	if (!skb_mac_header_was_set(skb) || skb_mac_header_len(skb) < ETH_HLEN ||
+	    skb->dev->type != ARPHRD_ETHER)
+		return false;
+	ether_addr_copy(mac, eth_hdr(skb)->h_dest);
+	return true;
+}
+
+bool ipcluster_skb_other_host(const struct sk_buff *skb)
+{
+	return skb->pkt_type == PACKET_OTHERHOST;
+}
+
+/*
+ * Forward mode: hand a packet we do not own to its owner. PRE_ROUTING sees
+ * skb->data at the network header with the Ethernet header still in front
+ * of it, so push that back, aim it at the owner and send it out of the
+ * interface it came in on: the owner receives it as its own unicast.
+ */
+int ipcluster_skb_redirect(struct sk_buff *skb, const u8 *mac)
+{
+	struct net_device *dev = skb->dev;
+	struct ethhdr *eth;
+
+	if (dev->type != ARPHRD_ETHER || !skb_mac_header_was_set(skb) ||
+	    skb_network_offset(skb) != 0 || skb_mac_header_len(skb) != ETH_HLEN)
+		return -EINVAL;
+	if (skb->len > dev->mtu && !skb_is_gso(skb))
+		return -EMSGSIZE;	/* reassembled from fragments */
+	if (skb_cow_head(skb, 0))
+		return -ENOMEM;
+	skb_push(skb, ETH_HLEN);
+	eth = (struct ethhdr *)skb->data;
+	ether_addr_copy(eth->h_dest, mac);
+	ether_addr_copy(eth->h_source, dev->dev_addr);
+	skb_dst_drop(skb);
+	skb_forward_csum(skb);
+	skb->pkt_type = PACKET_OUTGOING;
+	dev_queue_xmit(skb);
+	return 0;
+}
+
+__be32 ipcluster_skb_dev_addr4(const struct sk_buff *skb, __be32 except)
+{
+	const struct in_device *in_dev;
+	const struct in_ifaddr *ifa;
+	__be32 addr = 0;
+
+	rcu_read_lock();
+	in_dev = __in_dev_get_rcu(skb->dev);
+	if (in_dev) {
+		in_dev_for_each_ifa_rcu(ifa, in_dev) {
+			if (ifa->ifa_local != except && !(ifa->ifa_flags & IFA_F_SECONDARY)) {
+				addr = ifa->ifa_local;
+				break;
+			}
+		}
+	}
+	rcu_read_unlock();
+	return addr;
+}
+
+bool ipcluster_skb_dev_lladdr6(const struct sk_buff *skb, struct in6_addr *out)
+{
+	/* The source the stack picks for all-nodes is the link-local one. */
+	return skb->dev && !ipv6_dev_get_saddr(dev_net(skb->dev), skb->dev,
+					       &in6addr_linklocal_allnodes, 0, out) &&
+	       ipv6_addr_type(out) & IPV6_ADDR_LINKLOCAL;
+}
+
 bool ipcluster_forwarded4(struct net *net, __be32 daddr)
 {
 	return inet_addr_type(net, daddr) == RTN_UNICAST;
@@ -121,46 +229,77 @@ bool ipcluster_have_arp_hooks(void)
 	return IS_ENABLED(CONFIG_NETFILTER_FAMILY_ARP);
 }
 
-struct ipcluster_bucket_stats *ipcluster_stats_alloc(u32 buckets)
+/*
+ * Per-CPU counters as one array per CPU, allocated like any memory: the
+ * percpu allocator stops at 32 KiB, less than 4096 buckets of counters.
+ * Only the packet path writes, in softirq (or with BH off), so each CPU's
+ * array has a single writer and needs no atomics.
+ */
+struct ipcluster_stats {
+	u32 buckets;
+	struct ipcluster_bucket_stats *cpu[];
+};
+
+void ipcluster_stats_free(struct ipcluster_stats *stats)
 {
-	return __alloc_percpu(sizeof(struct ipcluster_bucket_stats) * buckets,
-			      __alignof__(struct ipcluster_bucket_stats));
+	int cpu;
+
+	if (!stats)
+		return;
+	for_each_possible_cpu(cpu)
+		kvfree(stats->cpu[cpu]);
+	kfree(stats);
 }
 
-void ipcluster_stats_free(struct ipcluster_bucket_stats *stats)
+struct ipcluster_stats *ipcluster_stats_alloc(u32 buckets)
 {
-	free_percpu((struct ipcluster_bucket_stats __percpu *)stats);
+	struct ipcluster_stats *stats;
+	int cpu;
+
+	stats = kzalloc(struct_size(stats, cpu, nr_cpu_ids), GFP_KERNEL);
+	if (!stats)
+		return NULL;
+	stats->buckets = buckets;
+	for_each_possible_cpu(cpu) {
+		stats->cpu[cpu] = kvzalloc_node(array_size(buckets, sizeof(*stats->cpu[cpu])),
+						GFP_KERNEL, cpu_to_node(cpu));
+		if (!stats->cpu[cpu]) {
+			ipcluster_stats_free(stats);
+			return NULL;
+		}
+	}
+	return stats;
 }
 
-void ipcluster_stats_count(struct ipcluster_bucket_stats *stats, u32 bucket,
-			   u32 len, bool syn, bool drop)
+void ipcluster_stats_count(struct ipcluster_stats *stats, u32 bucket,
+			   u32 len, bool syn, bool drop, bool forwarded)
 {
-	struct ipcluster_bucket_stats __percpu *s =
-		(struct ipcluster_bucket_stats __percpu *)stats + bucket;
+	struct ipcluster_bucket_stats *s = &stats->cpu[smp_processor_id()][bucket];
 
-	/* this_cpu ops: safe from any context, no preemption games. */
-	this_cpu_inc(s->packets);
-	this_cpu_add(s->bytes, len);
+	WRITE_ONCE(s->packets, s->packets + 1);
+	WRITE_ONCE(s->bytes, s->bytes + len);
 	if (syn)
-		this_cpu_inc(s->flows);
+		WRITE_ONCE(s->flows, s->flows + 1);
 	if (drop)
-		this_cpu_inc(s->drops);
+		WRITE_ONCE(s->drops, s->drops + 1);
+	if (forwarded)
+		WRITE_ONCE(s->forwarded, s->forwarded + 1);
 }
 
-void ipcluster_stats_sum(struct ipcluster_bucket_stats *stats, u32 bucket,
+void ipcluster_stats_sum(struct ipcluster_stats *stats, u32 bucket,
 			 struct ipcluster_bucket_stats *sum)
 {
 	int cpu;
 
 	memset(sum, 0, sizeof(*sum));
 	for_each_possible_cpu(cpu) {
-		const struct ipcluster_bucket_stats *s =
-			per_cpu_ptr((struct ipcluster_bucket_stats __percpu *)stats, cpu) + bucket;
+		const struct ipcluster_bucket_stats *s = &stats->cpu[cpu][bucket];
 
 		sum->packets += READ_ONCE(s->packets);
 		sum->bytes += READ_ONCE(s->bytes);
 		sum->flows += READ_ONCE(s->flows);
 		sum->drops += READ_ONCE(s->drops);
+		sum->forwarded += READ_ONCE(s->forwarded);
 	}
 }
 
@@ -169,7 +308,7 @@ int ipcluster_dev_addr(struct net *net, int ifindex, const u8 *mac, bool mcast, 
 	struct net_device *dev;
 	int err = -ENODEV;
 
-	rtnl_lock();
+	ASSERT_RTNL();
 	dev = __dev_get_by_index(net, ifindex);
 	if (dev && !mac) {
 		err = 0;
@@ -179,7 +318,6 @@ int ipcluster_dev_addr(struct net *net, int ifindex, const u8 *mac, bool mcast, 
 		else
 			err = add ? dev_uc_add(dev, mac) : dev_uc_del(dev, mac);
 	}
-	rtnl_unlock();
 	return err;
 }
 

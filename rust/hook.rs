@@ -5,9 +5,12 @@
 use crate::bindings;
 use crate::cluster::NetState;
 use crate::filter::{self, Verdict};
+use crate::netns::{Net, Rtnl};
 use crate::rcu::RcuGuard;
 use crate::skb::Skb;
+use kernel::error::to_result;
 use kernel::ffi::{c_int, c_uint, c_void};
+use kernel::prelude::*;
 
 type Filter = fn(&NetState, &RcuGuard, &mut Skb<'_>, i32) -> Verdict;
 
@@ -25,21 +28,33 @@ unsafe fn run(
     out: bool,
     f: Filter,
 ) -> c_uint {
+    let raw = skb;
     // SAFETY: see the contract above.
     let (st, rcu, skb, ifindex) = unsafe {
         (
             &*priv_.cast::<NetState>(),
             RcuGuard::assume_held(),
-            Skb::from_raw(skb),
+            Skb::from_raw(raw),
             bindings::ipcluster_hook_ifindex(state, out),
         )
     };
     let Some(mut skb) = skb else {
         return bindings::NF_ACCEPT;
     };
-    match f(st, &rcu, &mut skb, ifindex) {
+    let verdict = f(st, &rcu, &mut skb, ifindex);
+    drop(skb);
+    match verdict {
         Verdict::Accept => bindings::NF_ACCEPT,
         Verdict::Drop => bindings::NF_DROP,
+        // SAFETY: the hook owns `raw` and no view of it is left; the
+        // helper consumes it when it succeeds (then it is stolen from
+        // netfilter) and leaves it untouched when it fails.
+        Verdict::Forward(mac) => {
+            match unsafe { bindings::ipcluster_skb_redirect(raw, mac.as_ptr()) } {
+                0 => bindings::NF_STOLEN,
+                _ => bindings::NF_DROP,
+            }
+        }
     }
 }
 
@@ -65,6 +80,7 @@ hook_fn!(ipv4_in, false, filter::ipv4);
 hook_fn!(ipv6_in, false, filter::ipv6);
 hook_fn!(arp_out, true, filter::arp_out);
 hook_fn!(ipv6_out, true, filter::ndisc_out);
+hook_fn!(netdev_in, false, filter::ingress);
 
 type HookFn = unsafe extern "C" fn(
     *mut c_void,
@@ -136,5 +152,51 @@ pub(crate) fn count() -> usize {
         4
     } else {
         3
+    }
+}
+
+/// The netdev ingress hook of one interface (unicast mode), registered
+/// while this lives. It must go, under RTNL, before the interface does:
+/// the namespace's netdevice notifier sees to that.
+pub(crate) struct Ingress {
+    pub(crate) ifindex: i32,
+    net: Net,
+    ops: KBox<bindings::nf_hook_ops>,
+}
+
+impl Ingress {
+    /// Hooks interface `ifindex`'s ingress; `priv_` is the namespace's
+    /// NetState, which outlives this.
+    pub(crate) fn register(
+        _rtnl: &Rtnl,
+        net: Net,
+        ifindex: i32,
+        priv_: *mut c_void,
+    ) -> Result<Self> {
+        let mut ops = KBox::new(
+            op(
+                netdev_in,
+                bindings::NFPROTO_NETDEV,
+                bindings::nf_dev_hooks_NF_NETDEV_INGRESS,
+                0,
+                priv_,
+            ),
+            GFP_KERNEL,
+        )?;
+        // SAFETY: RTNL is held (`_rtnl`); the ops are boxed, so they stay
+        // where they are until `drop` unregisters them.
+        to_result(unsafe {
+            bindings::ipcluster_ingress_register(net.as_ptr(), ifindex, &mut *ops)
+        })?;
+        Ok(Ingress { ifindex, net, ops })
+    }
+}
+
+impl Drop for Ingress {
+    fn drop(&mut self) {
+        // SAFETY: registered in `register`, on an interface that is still
+        // there (see the type's invariant); netfilter waits for the hook's
+        // readers before returning.
+        unsafe { bindings::ipcluster_ingress_unregister(self.net.as_ptr(), &mut *self.ops) }
     }
 }

@@ -15,6 +15,10 @@ static const struct netlink_range_validation ipcluster_a_cluster_member_id_range
 	.max	= IPCLUSTER_MAX_MEMBER_ID,
 };
 
+static const struct netlink_range_validation ipcluster_a_cluster_forwarder_range = {
+	.max	= IPCLUSTER_MAX_MEMBER_ID,
+};
+
 /* IPCLUSTER_CMD_CLUSTER_NEW - do */
 static const struct nla_policy ipcluster_cluster_new_nl_policy[IPCLUSTER_A_CLUSTER_FWD_IFINDEX + 1] = {
 	[IPCLUSTER_A_CLUSTER_ID] = NLA_POLICY_MIN(NLA_U32, 1),
@@ -41,10 +45,12 @@ static const struct nla_policy ipcluster_cluster_get_nl_policy[IPCLUSTER_A_CLUST
 };
 
 /* IPCLUSTER_CMD_TABLE_SET - do */
-static const struct nla_policy ipcluster_table_set_nl_policy[IPCLUSTER_A_CLUSTER_TABLE + 1] = {
+static const struct nla_policy ipcluster_table_set_nl_policy[IPCLUSTER_A_CLUSTER_MEMBERS + 1] = {
 	[IPCLUSTER_A_CLUSTER_ID] = NLA_POLICY_MIN(NLA_U32, 1),
 	[IPCLUSTER_A_CLUSTER_TABLE] = { .type = NLA_BINARY, },
 	[IPCLUSTER_A_CLUSTER_MEMBER_ID] = NLA_POLICY_FULL_RANGE(NLA_U32, &ipcluster_a_cluster_member_id_range),
+	[IPCLUSTER_A_CLUSTER_FORWARDER] = NLA_POLICY_FULL_RANGE(NLA_U32, &ipcluster_a_cluster_forwarder_range),
+	[IPCLUSTER_A_CLUSTER_MEMBERS] = { .type = NLA_BINARY, },
 };
 
 /* IPCLUSTER_CMD_TABLE_GET - do */
@@ -89,7 +95,7 @@ const struct genl_split_ops ipcluster_nl_ops[7] = {
 		.cmd		= IPCLUSTER_CMD_TABLE_SET,
 		.doit		= ipcluster_nl_table_set_doit,
 		.policy		= ipcluster_table_set_nl_policy,
-		.maxattr	= IPCLUSTER_A_CLUSTER_TABLE,
+		.maxattr	= IPCLUSTER_A_CLUSTER_MEMBERS,
 		.flags		= GENL_UNS_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 	{

@@ -12,11 +12,6 @@ use kernel::ffi::{c_int, c_long, c_void};
 use kernel::prelude::*;
 use kernel::str::CStr;
 
-/// `-EOPNOTSUPP` (the 6.12 kernel crate has no constant for it).
-pub(crate) fn eopnotsupp() -> Error {
-    Error::from_errno(-(bindings::EOPNOTSUPP as i32))
-}
-
 fn emsgsize() -> Error {
     Error::from_errno(-(bindings::EMSGSIZE as i32))
 }
@@ -358,6 +353,10 @@ pub(crate) mod abi {
     pub(crate) const A_TABLE: u32 = b::IPCLUSTER_A_CLUSTER_TABLE;
     pub(crate) const A_MALFORMED: u32 = b::IPCLUSTER_A_CLUSTER_MALFORMED;
     pub(crate) const A_FWD_IFINDEX: u32 = b::IPCLUSTER_A_CLUSTER_FWD_IFINDEX;
+    pub(crate) const A_FORWARDER: u32 = b::IPCLUSTER_A_CLUSTER_FORWARDER;
+    pub(crate) const A_MEMBERS: u32 = b::IPCLUSTER_A_CLUSTER_MEMBERS;
+    pub(crate) const IPCLUSTER_MAX_MEMBERS: u32 = b::IPCLUSTER_MAX_MEMBERS;
+    pub(crate) const IPCLUSTER_MAX_MEMBER_ID: u32 = b::IPCLUSTER_MAX_MEMBER_ID;
     pub(crate) const B_CLUSTER_ID: u32 = b::IPCLUSTER_A_BUCKET_CLUSTER_ID;
     pub(crate) const B_INDEX: u32 = b::IPCLUSTER_A_BUCKET_INDEX;
     pub(crate) const B_OWNER: u32 = b::IPCLUSTER_A_BUCKET_OWNER;
@@ -365,6 +364,7 @@ pub(crate) mod abi {
     pub(crate) const B_BYTES: u32 = b::IPCLUSTER_A_BUCKET_BYTES;
     pub(crate) const B_FLOWS: u32 = b::IPCLUSTER_A_BUCKET_FLOWS;
     pub(crate) const B_DROPS: u32 = b::IPCLUSTER_A_BUCKET_DROPS;
+    pub(crate) const B_FORWARDED: u32 = b::IPCLUSTER_A_BUCKET_FORWARDED;
     pub(crate) const CMD_CLUSTER_NEW: u32 = b::IPCLUSTER_CMD_CLUSTER_NEW;
     pub(crate) const CMD_CLUSTER_GET: u32 = b::IPCLUSTER_CMD_CLUSTER_GET;
     pub(crate) const CMD_TABLE_GET: u32 = b::IPCLUSTER_CMD_TABLE_GET;

@@ -42,14 +42,15 @@ impl Net {
     /// with no `mac`, checks that the interface exists.
     pub(crate) fn dev_addr(
         &self,
+        _rtnl: &Rtnl,
         ifindex: i32,
         mac: Option<&[u8; 6]>,
         mcast: bool,
         add: bool,
     ) -> Result {
         let mac = mac.map_or(core::ptr::null(), |m| m.as_ptr());
-        // SAFETY: live namespace; `mac` is null or 6 readable bytes; the
-        // helper takes RTNL itself (we hold no lock it could invert with).
+        // SAFETY: live namespace; `mac` is null or 6 readable bytes; RTNL
+        // is held (`_rtnl`).
         to_result(unsafe { bindings::ipcluster_dev_addr(self.0, ifindex, mac, mcast, add) })
     }
 
@@ -73,6 +74,40 @@ impl Net {
 
     pub(crate) fn as_ptr(&self) -> *mut bindings::net {
         self.0
+    }
+}
+
+/// The RTNL lock, held while this lives: interfaces and their address
+/// lists change under it, and so do clusters (RTNL before the writer lock,
+/// as in the netdevice notifier that removes clusters with their interface).
+pub(crate) struct Rtnl {
+    owned: bool,
+}
+
+impl Rtnl {
+    pub(crate) fn lock() -> Self {
+        // SAFETY: process context, and no lock of ours is held (RTNL
+        // always comes first).
+        unsafe { bindings::rtnl_lock() };
+        Rtnl { owned: true }
+    }
+
+    /// RTNL as held by our caller.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds RTNL for the token's whole life.
+    unsafe fn held() -> Self {
+        Rtnl { owned: false }
+    }
+}
+
+impl Drop for Rtnl {
+    fn drop(&mut self) {
+        if self.owned {
+            // SAFETY: taken in `lock`.
+            unsafe { bindings::rtnl_unlock() };
+        }
     }
 }
 
@@ -121,14 +156,38 @@ unsafe extern "C" fn ipcluster_net_init(net: *mut bindings::net) -> c_int {
     pn.hooks = hook::ops(st.cast());
     // SAFETY: the ops live in the per-netns area, which outlives them:
     // ipcluster_net_exit unregisters them before the core frees it.
-    let err =
+    let mut err =
         unsafe { bindings::nf_register_net_hooks(net, pn.hooks.as_ptr(), hook::count() as u32) };
+    if err == 0 {
+        // SAFETY: `net` is live and its state set: the notifier may call
+        // ipcluster_dev_gone from now on.
+        err = unsafe { bindings::ipcluster_netdev_notifier(net, true) };
+        if err != 0 {
+            // SAFETY: registered just above.
+            unsafe {
+                bindings::nf_unregister_net_hooks(net, pn.hooks.as_ptr(), hook::count() as u32)
+            };
+        }
+    }
     if err != 0 {
-        // SAFETY: the hooks never went live; `st` came from into_raw above.
+        // SAFETY: the hooks are not live; `st` came from into_raw above.
         drop(unsafe { KBox::from_raw(st) });
         pn.state = core::ptr::null_mut();
     }
     err
+}
+
+/// # Safety
+///
+/// Called by the netdevice notifier only, under RTNL, for interface
+/// `ifindex` of `net` on its way out, while the notifier (registered by
+/// [`ipcluster_net_init`]) is on.
+#[no_mangle]
+unsafe extern "C" fn ipcluster_dev_gone(net: *mut bindings::net, ifindex: c_int) {
+    // SAFETY: the notifier is on only between a successful init and the
+    // start of the exit (which turns it off first), and RTNL is held.
+    let (st, rtnl) = unsafe { (state(net), Rtnl::held()) };
+    control::dev_gone(st, &rtnl, ifindex);
 }
 
 /// # Safety
@@ -139,6 +198,9 @@ unsafe extern "C" fn ipcluster_net_init(net: *mut bindings::net) -> c_int {
 unsafe extern "C" fn ipcluster_net_exit(net: *mut bindings::net) {
     // SAFETY: the area is still allocated (see above).
     let pn = unsafe { &mut *bindings::ipcluster_pernet(net) };
+    // SAFETY: registered by ipcluster_net_init. Unregistering replays
+    // NETDEV_UNREGISTER for the interfaces still here: their clusters go.
+    unsafe { bindings::ipcluster_netdev_notifier(net, false) };
     // SAFETY: these are the ops registered by ipcluster_net_init;
     // netfilter waits for the hooks' readers before returning.
     unsafe { bindings::nf_unregister_net_hooks(net, pn.hooks.as_ptr(), hook::count() as u32) };

@@ -6,7 +6,7 @@ use kernel::prelude::*;
 
 /// A cluster's per-bucket, per-CPU counters.
 pub(crate) struct Stats {
-    ptr: *mut bindings::ipcluster_bucket_stats,
+    ptr: *mut bindings::ipcluster_stats,
     buckets: u32,
 }
 
@@ -17,10 +17,22 @@ pub(crate) struct BucketStats {
     pub(crate) bytes: u64,
     pub(crate) flows: u64,
     pub(crate) drops: u64,
+    pub(crate) forwarded: u64,
 }
 
-// SAFETY: the per-CPU area is only touched through this_cpu ops (any CPU,
-// any context) and READ_ONCE sums; it has no thread affinity.
+/// What became of a counted packet.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fate {
+    /// Owned: passed to the local stack.
+    Kept,
+    /// Not owned: dropped.
+    Dropped,
+    /// Not owned: handed to its owner (forward mode, on the forwarder).
+    Forwarded,
+}
+
+// SAFETY: each CPU's array is written only by the packet path on that CPU
+// (softirq, a single writer) and read with READ_ONCE; no thread affinity.
 unsafe impl Send for Stats {}
 // SAFETY: as above.
 unsafe impl Sync for Stats {}
@@ -37,10 +49,12 @@ impl Stats {
     }
 
     /// Counts one packet of `len` bytes in `bucket` on this CPU.
-    pub(crate) fn count(&self, bucket: u32, len: u32, syn: bool, drop: bool) {
+    pub(crate) fn count(&self, bucket: u32, len: u32, syn: bool, fate: Fate) {
         if bucket < self.buckets {
-            // SAFETY: `ptr` is a live per-CPU array of `buckets` entries.
-            unsafe { bindings::ipcluster_stats_count(self.ptr, bucket, len, syn, drop) }
+            let (drop, fwd) = (fate == Fate::Dropped, fate == Fate::Forwarded);
+            // SAFETY: `ptr` holds live arrays of `buckets` entries; only the
+            // packet path (softirq: one writer per CPU) counts.
+            unsafe { bindings::ipcluster_stats_count(self.ptr, bucket, len, syn, drop, fwd) }
         }
     }
 
@@ -56,6 +70,7 @@ impl Stats {
             bytes: s.bytes,
             flows: s.flows,
             drops: s.drops,
+            forwarded: s.forwarded,
         }
     }
 }

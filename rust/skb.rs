@@ -44,6 +44,39 @@ impl<'a> Skb<'a> {
         unsafe { bindings::ipcluster_skb_set_host(self.skb.as_ptr()) }
     }
 
+    /// Whether the frame came to a MAC that is not the interface's.
+    pub(crate) fn for_other_host(&self) -> bool {
+        // SAFETY: a live skb (the type's invariant).
+        unsafe { bindings::ipcluster_skb_other_host(self.skb.as_ptr()) }
+    }
+
+    /// The Ethernet destination of a received frame.
+    pub(crate) fn eth_dest(&self) -> Option<[u8; 6]> {
+        let mut mac = [0u8; 6];
+        // SAFETY: a live skb; `mac` has room for the 6 bytes written.
+        unsafe { bindings::ipcluster_skb_eth_dest(self.skb.as_ptr(), mac.as_mut_ptr()) }
+            .then_some(mac)
+    }
+
+    /// A primary IPv4 address of the packet's interface other than
+    /// `except` (host order), for asking from our own address.
+    pub(crate) fn dev_addr4(&self, except: u32) -> Option<u32> {
+        // SAFETY: a live skb on an interface (output path).
+        let a = unsafe { bindings::ipcluster_skb_dev_addr4(self.skb.as_ptr(), except.to_be()) };
+        (a != 0).then(|| u32::from_be(a))
+    }
+
+    /// The link-local IPv6 address of the packet's interface.
+    pub(crate) fn dev_lladdr6(&self) -> Option<[u8; 16]> {
+        let mut a = bindings::in6_addr::default();
+        // SAFETY: a live skb; `a` is a valid output buffer.
+        if !unsafe { bindings::ipcluster_skb_dev_lladdr6(self.skb.as_ptr(), &mut a) } {
+            return None;
+        }
+        // SAFETY: every bit pattern of the union is 16 plain bytes.
+        Some(unsafe { a.in6_u.u6_addr8 })
+    }
+
     /// Overwrites bytes at `off`, unsharing the data first if needed.
     pub(crate) fn write(&mut self, off: usize, data: &[u8]) -> bool {
         let (Ok(off), Ok(len)) = (i32::try_from(self.base + off), i32::try_from(data.len())) else {

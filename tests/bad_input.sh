@@ -33,7 +33,8 @@ expect_err() {
 }
 le32() { printf '%02x%02x%02x%02x' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24 & 255)); }
 # Attribute numbers (include/uapi/linux/ipcluster.h): 1 id, 2 ifindex,
-# 3 addr4, 5 mac, 6 mode, 7 hash, 8 seed, 9 bucket-bits, 11 table.
+# 3 addr4, 5 mac, 6 mode, 7 hash, 8 seed, 9 bucket-bits, 11 table,
+# 14 forwarder, 15 members.
 check "table of the wrong length: EINVAL with a reason" \
 	expect_err 22 "one u16 owner per bucket" 4 "1:$(le32 1)" 11:00010002
 check "bucket-bits over the maximum: rejected by policy" \
@@ -44,6 +45,18 @@ check "no such interface: ENODEV" \
 	expect_err 19 "no such interface" 1 "2:$(le32 999)" 3:c0000265 5:01005e000265 7:01000000
 check "multicast mode with a unicast MAC: EINVAL" \
 	expect_err 22 "multicast MAC" 1 "2:$(le32 "$ifi")" 3:c0000265 5:02005e000265 7:01000000
+check "unicast mode with a multicast MAC: EINVAL" \
+	expect_err 22 "unicast MAC" 1 "2:$(le32 "$ifi")" 3:c0000265 5:01005e000265 "6:$(le32 1)" 7:01000000
+check "unknown mode: rejected by policy (ERANGE)" \
+	expect_err 34 "" 1 "2:$(le32 "$ifi")" 3:c0000265 5:01005e000265 "6:$(le32 3)" 7:01000000
+check "member MACs not in 8-byte records: EINVAL with a reason" \
+	expect_err 22 "members" 4 "1:$(le32 1)" 15:01000200000000
+check "a multicast member MAC: EINVAL" \
+	expect_err 22 "multicast MAC" 4 "1:$(le32 1)" 15:0100010000000001
+check "a member listed twice: EINVAL" \
+	expect_err 22 "twice" 4 "1:$(le32 1)" 15:01000200000000010100020000000002
+check "forwarder over the maximum member id: rejected by policy" \
+	expect_err 34 "" 4 "1:$(le32 1)" "14:$(le32 70000)"
 check "keyed hash without a seed: EINVAL" \
 	expect_err 22 "seed" 1 "2:$(le32 "$ifi")" 3:c0000265 5:01005e000265
 check "duplicate cluster id: EEXIST" \
@@ -91,6 +104,24 @@ want=$(ip netns exec ipc-m1 "$CLUSTERADM" -j which 1 "$CLIENT4" sport 45000 dpor
 check "a 4000-byte datagram in fragments is answered by its owner ($want)" test "$(big)" = "$want"
 check "IP options (record route): one echo reply, no duplicate" bash -c \
 	"out=\$(ip netns exec $NS_CLIENT ping -R -c 3 -i 0.3 -W 2 $CLUSTER4); echo \"\$out\" | grep -q ' 0% packet loss' && ! echo \"\$out\" | grep -q DUP"
+
+# A cluster goes with its interface: deleted, or moved to another namespace.
+ip -n ipc-m1 link add u0 type veth peer name u1
+ip -n ipc-m1 link add u2 type veth peer name u3
+ip -n ipc-m1 link set u0 up
+ip -n ipc-m1 link set u2 up
+check "a unicast cluster on a spare interface" ip netns exec ipc-m1 "$CLUSTERADM" cluster add \
+	id 5 dev u0 addr 198.51.100.1 mode unicast hash seed
+check "a multicast cluster on another" ip netns exec ipc-m1 "$CLUSTERADM" cluster add \
+	id 6 dev u2 addr 198.51.100.2 hash seed
+check "delete the interface: its cluster is gone" bash -c \
+	"ip -n ipc-m1 link del u0 && ! ip netns exec ipc-m1 $CLUSTERADM cluster show 5 2>/dev/null"
+check "move the interface away: its cluster is gone" bash -c \
+	"ip -n ipc-m1 link set u2 netns $NS_CLIENT && ! ip netns exec ipc-m1 $CLUSTERADM cluster show 6 2>/dev/null"
+check "the other clusters stay" ip netns exec ipc-m1 "$CLUSTERADM" cluster show 1
+ip -n ipc-m1 link add u4 type veth peer name u5
+check "a unicast cluster of 4096 buckets left for rmmod" ip netns exec ipc-m1 "$CLUSTERADM" cluster add \
+	id 7 dev u4 addr 198.51.100.3 mode unicast hash seed buckets 4096
 
 # Teardown under traffic.
 ip netns exec "$NS_CLIENT" ping -f -W 1 "$CLUSTER4" >/dev/null 2>&1 &

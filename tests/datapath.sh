@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# The work-set filter: three members on a bridge answer one cluster IP in
-# multicast mode. Every TCP connection and UDP request is answered by the
-# member `clusteradm which` predicts, the per-bucket counters agree across
-# members, no member sends a RST, and a new table moves new flows.
+# The work-set filter in each delivery mode: three members on a bridge
+# answer one cluster IP. Every TCP connection and UDP request is answered
+# by the member `clusteradm which` predicts, the per-bucket counters agree
+# across members, no member sends a RST, and neighbours resolve the cluster
+# IP to what the mode announces. In multicast mode, a new table also moves
+# new flows, and ping gets exactly one answer.
 source "$(dirname "$0")/lib.sh"
 
 FLOWS="python3 $IPC_TOP/tests/tools/flows.py"
@@ -12,69 +14,94 @@ N=${IPC_FLOWS:-500}
 SEED=000102030405060708090a0b0c0d0e0f
 tmp=$(mktemp -d)
 
-load_module
-setup_topology 3
-for i in 1 2 3; do
-	ns=$(member_ns "$i")
-	ip -n "$ns" addr add "$CLUSTER4/32" dev eth0
-	ip -n "$ns" addr add "$CLUSTER6/128" dev eth0 nodad
-	check "m$i: cluster add" ip netns exec "$ns" "$CLUSTERADM" cluster add id 1 dev eth0 \
-		addr "$CLUSTER4" addr6 "$CLUSTER6" seed "$SEED" member "$i"
-	check "m$i: table set spread 1,2,3" ip netns exec "$ns" "$CLUSTERADM" table set 1 spread 1,2,3
-	ip netns exec "$ns" $FLOWS serve "m$i" $PORT "$CLUSTER4" "$CLUSTER6" &
-done
-for i in 1 2 3; do
-	wait_for 10 ip netns exec "$(member_ns "$i")" ss -Htln "sport = :$PORT"
-done
-ip netns exec ipc-m1 "$CLUSTERADM" cluster show
-ip netns exec ipc-m1 "$CLUSTERADM" table show 1 | head -n 4
-
 rsts() { ip netns exec "$1" nstat -az TcpOutRsts | awk '/TcpOutRsts/ {print $2}'; }
-for i in 1 2 3; do rst0[$i]=$(rsts "$(member_ns "$i")"); done
+mac_of() { ip -n "$1" -j link show "$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])'; }
+neigh_mac() { ip -n "$NS_CLIENT" -j neigh show "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0].get("lladdr",""))'; }
 
-# flows NAME DST SRC PROTO FIRST: N flows, answers vs predictions.
+# flows MODE NAME DST SRC PROTO FIRST: N flows, answers vs predictions.
 flows() {
-	local name=$1 dst=$2 src=$3 proto=$4 first=$5
+	local mode=$1 name=$2 dst=$3 src=$4 proto=$5 first=$6
 	ip netns exec "$NS_CLIENT" $FLOWS client "$dst" $PORT "$proto" "$first" "$N" >"$tmp/$name.ans"
 	$FLOWS expect "$src" $PORT "$proto" "$first" "$N" |
 		ip netns exec ipc-m1 "$CLUSTERADM" -j which 1 - >"$tmp/$name.pred"
-	check "$name: $N flows, each answered by the predicted owner" \
+	check "$mode $name: $N flows, each answered by the predicted owner" \
 		$FLOWS compare "$tmp/$name.ans" "$tmp/$name.pred"
 }
-flows tcp4 "$CLUSTER4" "$CLIENT4" tcp 20000
-flows udp4 "$CLUSTER4" "$CLIENT4" udp 20000
-flows tcp6 "$CLUSTER6" "$CLIENT6" tcp 30000
-flows udp6 "$CLUSTER6" "$CLIENT6" udp 30000
 
-for i in 1 2 3; do
-	ip netns exec "$(member_ns "$i")" "$CLUSTERADM" -j bucket show 1 >"$tmp/m$i.buckets"
+# mode MODE: a fresh topology, the cluster in MODE, the checks.
+mode() {
+	local m=$1 i ns forward=() macs=
+	setup_topology 3
+	if [ "$m" = forward ]; then
+		for i in 1 2 3; do
+			macs+="${macs:+,}$i=$(mac_of "$(member_ns "$i")" eth0)"
+		done
+		forward=(forwarder 1 macs "$macs")
+	fi
+	for i in 1 2 3; do
+		ns=$(member_ns "$i")
+		ip -n "$ns" addr add "$CLUSTER4/32" dev eth0
+		ip -n "$ns" addr add "$CLUSTER6/128" dev eth0 nodad
+		check "$m: m$i: cluster add" ip netns exec "$ns" "$CLUSTERADM" cluster add id 1 \
+			dev eth0 addr "$CLUSTER4" addr6 "$CLUSTER6" seed "$SEED" member "$i" mode "$m"
+		check "$m: m$i: table set" ip netns exec "$ns" "$CLUSTERADM" table set 1 \
+			spread 1,2,3 "${forward[@]}"
+		ip netns exec "$ns" $FLOWS serve "m$i" $PORT "$CLUSTER4" "$CLUSTER6" &
+	done
+	for i in 1 2 3; do
+		wait_for 10 ip netns exec "$(member_ns "$i")" ss -Htln "sport = :$PORT"
+	done
+	ip netns exec ipc-m1 "$CLUSTERADM" cluster show
+	for i in 1 2 3; do rst0[$i]=$(rsts "$(member_ns "$i")"); done
+
+	flows "$m" tcp4 "$CLUSTER4" "$CLIENT4" tcp 20000
+	flows "$m" udp4 "$CLUSTER4" "$CLIENT4" udp 20000
+	flows "$m" tcp6 "$CLUSTER6" "$CLIENT6" tcp 30000
+	flows "$m" udp6 "$CLUSTER6" "$CLIENT6" udp 30000
+
+	for i in 1 2 3; do
+		ip netns exec "$(member_ns "$i")" "$CLUSTERADM" -j bucket show 1 >"$tmp/m$i.buckets"
+	done
+	check "$m: per-bucket counters agree across members" \
+		$FLOWS counters "$m" 1024 "$tmp/m1.buckets" "$tmp/m2.buckets" "$tmp/m3.buckets"
+	check "$m: ≥ $((2 * N)) new TCP flows counted" bash -c \
+		"python3 -c 'import json,sys; f=sum(b[\"flows\"] for b in json.load(open(\"$tmp/m1.buckets\"))); sys.exit(f < 2*$N)'"
+	for i in 1 2 3; do
+		check "$m: m$i sent no RST" test "$(rsts "$(member_ns "$i")")" = "${rst0[$i]}"
+	done
+
+	local want
+	case $m in
+	multicast) want=01:00:5e:00:02:64 ;;
+	unicast) want=02:bf:00:00:00:01 ;; # 02:bf + the cluster id
+	forward) want=$(mac_of ipc-m1 eth0) ;;
+	esac
+	check "$m: the client resolves the cluster IP to $want" test "$(neigh_mac "$CLUSTER4")" = "$want"
+	check "$m: the client resolves the cluster IPv6 to $want" test "$(neigh_mac "$CLUSTER6")" = "$want"
+	if [ "$m" = unicast ]; then
+		check "$m: the switch never learnt the cluster MAC, so it floods it" bash -c \
+			"! bridge -n $NS_SW fdb show br br0 | grep -qi $want"
+	fi
+	if [ "$m" = multicast ]; then
+		# A new table moves new flows to their new owners.
+		for i in 1 2 3; do
+			ip netns exec "$(member_ns "$i")" "$CLUSTERADM" table set 1 spread 3,1,2
+		done
+		flows "$m" tcp4-moved "$CLUSTER4" "$CLIENT4" tcp 40000
+		check "$m: moved flows went to new owners" bash -c \
+			"! cmp -s <(cut -d' ' -f2 $tmp/tcp4.ans | head -n 50) <(cut -d' ' -f2 $tmp/tcp4-moved.ans | head -n 50)"
+		# ICMP to the cluster IP: exactly one member answers each echo.
+		check "$m: ping the cluster IP: one answer per echo" bash -c \
+			"ip netns exec $NS_CLIENT ping -c 5 -i 0.2 -W 2 $CLUSTER4 | grep -q ' 0% packet loss' &&
+			 ! ip netns exec $NS_CLIENT ping -c 5 -i 0.2 -W 2 $CLUSTER4 | grep -q DUP"
+	fi
+	kill $(jobs -p) 2>/dev/null
+	wait 2>/dev/null
+}
+
+load_module
+for m in ${IPC_MODES:-multicast unicast forward}; do
+	mode "$m"
 done
-check "per-bucket counters agree: owners drop nothing, others drop all" \
-	$FLOWS counters 1024 "$tmp/m1.buckets" "$tmp/m2.buckets" "$tmp/m3.buckets"
-check "every member counted ≥ $((2 * N)) new TCP flows" bash -c \
-	"python3 -c 'import json,sys; f=sum(b[\"flows\"] for b in json.load(open(\"$tmp/m1.buckets\"))); sys.exit(f < 2*$N)'"
-for i in 1 2 3; do
-	check "m$i sent no RST" test "$(rsts "$(member_ns "$i")")" = "${rst0[$i]}"
-done
-
-# A new table moves new flows to their new owners.
-for i in 1 2 3; do
-	ip netns exec "$(member_ns "$i")" "$CLUSTERADM" table set 1 spread 3,1,2
-done
-flows tcp4-moved "$CLUSTER4" "$CLIENT4" tcp 40000
-check "moved flows went to new owners" bash -c \
-	"! cmp -s <(cut -d' ' -f2 $tmp/tcp4.ans | head -n 50) <(cut -d' ' -f2 $tmp/tcp4-moved.ans | head -n 50)"
-
-# ICMP to the cluster IP: exactly one member answers each echo.
-check "ping the cluster IP: one answer per echo" bash -c \
-	"ip netns exec $NS_CLIENT ping -c 5 -i 0.2 -W 2 $CLUSTER4 | grep -q ' 0% packet loss' &&
-	 ! ip netns exec $NS_CLIENT ping -c 5 -i 0.2 -W 2 $CLUSTER4 | grep -q DUP"
-check "client's ARP entry for the cluster IP is the cluster MAC" bash -c \
-	"ip -n $NS_CLIENT neigh show $CLUSTER4 | grep -q '01:00:5e:00:02:64'"
-check "client's neighbour entry for the cluster IPv6 is the cluster MAC" bash -c \
-	"ip -n $NS_CLIENT -6 neigh show $CLUSTER6 | grep -q '33:33:00:00:01:00\|01:00:5e:00:02:64'"
-
-kill $(jobs -p) 2>/dev/null
-wait 2>/dev/null
 rm -rf "$tmp"
 finish

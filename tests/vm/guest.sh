@@ -32,7 +32,7 @@ splats_since() {
 }
 
 sysctl -qw kernel.printk="4 4 1 7" 2>/dev/null
-boot_splats=$(dmesg | grep -E "$splat_re")
+boot_splats=$(splats_since 0)
 
 echo "TAP version 13"
 echo "1..$(($# + splat_check))"
@@ -85,5 +85,7 @@ if [ -n "$boot_splats" ]; then
 	printf '%s\n' "$boot_splats" | sed 's/^/# /'
 	failed=$((failed + 1))
 fi
+# The whole kernel log, for the splats and failures above.
+dmesg >"$top/results/dmesg.log" 2>/dev/null
 echo "$passed passed, $failed failed"
 [ $failed = 0 ]

@@ -11,15 +11,19 @@
 
 #define IPCLUSTER_MAX_BUCKET_BITS	12
 #define IPCLUSTER_MAX_MEMBER_ID		65534
+#define IPCLUSTER_MAX_MEMBERS		256
 
 /**
  * enum ipcluster_mode - How every member gets every packet for the cluster IP.
  * @IPCLUSTER_MODE_MULTICAST: A multicast cluster MAC that every member
  *   accepts; ARP replies for the cluster IP carry it.
  * @IPCLUSTER_MODE_UNICAST: A shared unicast cluster MAC that every member
- *   accepts (the switch floods it, having never learnt it).
- * @IPCLUSTER_MODE_FORWARD: The master alone receives and passes each packet it
- *   does not own to its owner's MAC.
+ *   accepts (the switch floods it, having never learnt it: members send from
+ *   their own MACs).
+ * @IPCLUSTER_MODE_FORWARD: The forwarder (the master) alone answers ARP and
+ *   neighbour solicitations for the cluster IP, with its own MAC, and passes
+ *   each packet it does not own to its owner's MAC (table-set's forwarder and
+ *   members).
  */
 enum ipcluster_mode {
 	IPCLUSTER_MODE_MULTICAST,
@@ -53,6 +57,8 @@ enum {
 	IPCLUSTER_A_CLUSTER_TABLE,
 	IPCLUSTER_A_CLUSTER_MALFORMED,
 	IPCLUSTER_A_CLUSTER_FWD_IFINDEX,
+	IPCLUSTER_A_CLUSTER_FORWARDER,
+	IPCLUSTER_A_CLUSTER_MEMBERS,
 
 	__IPCLUSTER_A_CLUSTER_MAX,
 	IPCLUSTER_A_CLUSTER_MAX = (__IPCLUSTER_A_CLUSTER_MAX - 1)
@@ -66,6 +72,7 @@ enum {
 	IPCLUSTER_A_BUCKET_BYTES,
 	IPCLUSTER_A_BUCKET_FLOWS,
 	IPCLUSTER_A_BUCKET_DROPS,
+	IPCLUSTER_A_BUCKET_FORWARDED,
 
 	__IPCLUSTER_A_BUCKET_MAX,
 	IPCLUSTER_A_BUCKET_MAX = (__IPCLUSTER_A_BUCKET_MAX - 1)

@@ -1,7 +1,8 @@
 //! The ipcluster generic netlink ABI, as numbers.
 //!
 //! Mirrors `include/uapi/linux/ipcluster.h`, which YNL generates from
-//! `Documentation/netlink/specs/ipcluster.yaml`; keep the three in step.
+//! `Documentation/netlink/specs/ipcluster.yaml`; a test reads that header
+//! and fails on any difference.
 
 /// The generic netlink family name.
 pub(crate) const FAMILY_NAME: &str = "ipcluster";
@@ -12,6 +13,8 @@ pub(crate) const FAMILY_VERSION: u8 = 1;
 pub(crate) const MAX_MEMBER_ID: u16 = 65534;
 /// A table entry nobody owns.
 pub(crate) const UNOWNED: u16 = u16::MAX;
+/// Most member MACs a forward-mode table lists.
+pub(crate) const MAX_MEMBERS: usize = 256;
 
 /// `enum ipcluster_mode`: how every member gets every packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,6 +118,10 @@ pub(crate) mod cluster {
     pub(crate) const MALFORMED: u16 = 12;
     /// Interface filtering forwarded traffic (u32, repeated).
     pub(crate) const FWD_IFINDEX: u16 = 13;
+    /// Forward mode: the member receiving everything (u32).
+    pub(crate) const FORWARDER: u16 = 14;
+    /// Forward mode: member MACs, 8-byte records (u16 id, 6-byte MAC).
+    pub(crate) const MEMBERS: u16 = 15;
 }
 
 /// `IPCLUSTER_A_BUCKET_*`.
@@ -133,11 +140,13 @@ pub(crate) mod bucket {
     pub(crate) const FLOWS: u16 = 6;
     /// Packets dropped here, not owned (u64).
     pub(crate) const DROPS: u16 = 7;
+    /// Packets passed to their owner by the forwarder (u64).
+    pub(crate) const FORWARDED: u16 = 8;
 }
 
 /// The spec name of attribute `kind` in the attribute set `cmd` uses.
 pub(crate) fn attr_name(cmd: Cmd, kind: u16) -> Option<&'static str> {
-    const CLUSTER: [&str; 13] = [
+    const CLUSTER: [&str; 15] = [
         "id",
         "ifindex",
         "addr4",
@@ -151,8 +160,10 @@ pub(crate) fn attr_name(cmd: Cmd, kind: u16) -> Option<&'static str> {
         "table",
         "malformed",
         "fwd-ifindex",
+        "forwarder",
+        "members",
     ];
-    const BUCKET: [&str; 7] = [
+    const BUCKET: [&str; 8] = [
         "cluster-id",
         "index",
         "owner",
@@ -160,6 +171,7 @@ pub(crate) fn attr_name(cmd: Cmd, kind: u16) -> Option<&'static str> {
         "bytes",
         "flows",
         "drops",
+        "forwarded",
     ];
     let set: &[&'static str] = match cmd {
         Cmd::BucketGet => &BUCKET,
@@ -195,13 +207,95 @@ mod tests {
             attr_name(Cmd::ClusterNew, cluster::FWD_IFINDEX),
             Some("fwd-ifindex")
         );
-        assert_eq!(attr_name(Cmd::ClusterNew, 14), None);
+        assert_eq!(attr_name(Cmd::ClusterNew, 16), None);
         assert_eq!(attr_name(Cmd::ClusterNew, 0), None);
         assert_eq!(
             attr_name(Cmd::BucketGet, bucket::CLUSTER_ID),
             Some("cluster-id")
         );
         assert_eq!(attr_name(Cmd::BucketGet, bucket::DROPS), Some("drops"));
+    }
+
+    /// The `NAME = value` pairs of the uapi header's `#define`s and enums
+    /// (enumerators numbered as C does).
+    fn uapi() -> std::collections::HashMap<String, u64> {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../include/uapi/linux/ipcluster.h"
+        );
+        let text = std::fs::read_to_string(path).expect("the generated uapi header");
+        let mut out = std::collections::HashMap::new();
+        let mut next = None;
+        for line in text.lines().map(str::trim) {
+            if let Some(d) = line.strip_prefix("#define ") {
+                let mut it = d.split_whitespace();
+                if let (Some(k), Some(v)) = (it.next(), it.next()) {
+                    if let Ok(v) = v.parse() {
+                        out.insert(k.to_string(), v);
+                    }
+                }
+            } else if line.starts_with("enum") {
+                next = Some(0);
+            } else if line.starts_with('}') {
+                next = None;
+            } else if let (Some(n), Some(e)) = (next, line.strip_suffix(',')) {
+                let (name, v) = match e.split_once(" = ") {
+                    Some((k, v)) => (k, v.parse().unwrap_or(n)),
+                    None => (e, n),
+                };
+                if !name.is_empty() && !name.starts_with("__") {
+                    out.insert(name.to_string(), v);
+                }
+                next = Some(v + 1);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn numbers_match_the_generated_uapi_header() {
+        let h = uapi();
+        let want = |k: &str| *h.get(k).unwrap_or_else(|| panic!("{k} not in the header"));
+        assert_eq!(want("IPCLUSTER_FAMILY_VERSION"), u64::from(FAMILY_VERSION));
+        assert_eq!(want("IPCLUSTER_MAX_MEMBER_ID"), u64::from(MAX_MEMBER_ID));
+        assert_eq!(want("IPCLUSTER_MAX_MEMBERS"), MAX_MEMBERS as u64);
+        for m in Mode::ALL {
+            let k = format!("IPCLUSTER_MODE_{}", m.name().to_uppercase());
+            assert_eq!(want(&k), m as u64, "{k}");
+        }
+        for x in Hash::ALL {
+            let k = format!("IPCLUSTER_HASH_{}", x.name().to_uppercase());
+            assert_eq!(want(&k), x as u64, "{k}");
+        }
+        for (cmd, set) in [(Cmd::ClusterNew, "CLUSTER"), (Cmd::BucketGet, "BUCKET")] {
+            let mut kind = 1;
+            while let Some(name) = attr_name(cmd, kind) {
+                let k = format!(
+                    "IPCLUSTER_A_{set}_{}",
+                    name.replace('-', "_").to_uppercase()
+                );
+                assert_eq!(want(&k), u64::from(kind), "{k}");
+                kind += 1;
+            }
+            // Every attribute of the header has a name here.
+            let prefix = format!("IPCLUSTER_A_{set}_");
+            let count = h.keys().filter(|n| n.starts_with(&prefix)).count();
+            assert_eq!(
+                count,
+                usize::from(kind - 1),
+                "{prefix}*: attributes missing here"
+            );
+        }
+        for (c, name) in [
+            (Cmd::ClusterNew, "CLUSTER_NEW"),
+            (Cmd::ClusterDel, "CLUSTER_DEL"),
+            (Cmd::ClusterGet, "CLUSTER_GET"),
+            (Cmd::TableSet, "TABLE_SET"),
+            (Cmd::TableGet, "TABLE_GET"),
+            (Cmd::BucketGet, "BUCKET_GET"),
+        ] {
+            assert_eq!(want(&format!("IPCLUSTER_CMD_{name}")), c as u64, "{name}");
+        }
     }
 
     #[test]

@@ -104,7 +104,8 @@ drops the others; a bucket nobody owns is dropped everywhere.";
 
 const TABLE_HELP: &str = "\
 Synopsis:
-  clusteradm [-j] table set ID [member M] (spread M1,M2,... | owners SPEC | file PATH|-)
+  clusteradm [-j] table set ID [member M] [spread M1,M2,... | owners SPEC | file PATH|-]
+                           [forwarder M] [macs M=MAC,...]
   clusteradm [-j] table show ID
 
 Examples:
@@ -149,11 +150,16 @@ Examples:
 
 const TABLE_SET_ABOUT: &str = "\
 Replace a cluster's bucket table (table-set), and optionally the local \
-member id. The bucket count is read from the kernel first.";
+member id and, in forward mode, the forwarder and the members' MACs. \
+What is not given stays. The bucket count is read from the kernel first.";
 
 const TABLE_SET_HELP: &str = "\
-Keywords (exactly one of spread, owners, file):
+Keywords (at most one of spread, owners, file):
   member M            set this host's member id as well
+  forwarder M         forward mode: member M receives all traffic (it
+                      answers ARP/ND for the cluster IP) and passes on what
+                      it does not own
+  macs M=MAC,...      forward mode: where the forwarder finds each member
   spread M1,M2,...    bucket b goes to the (b mod n)-th listed member
   owners SPEC         comma list of A-B=M (buckets A to B) and A=M; the rest
                       unowned; M may be - for unowned
@@ -164,6 +170,7 @@ Keywords (exactly one of spread, owners, file):
 Examples:
   clusteradm table set 1 member 2 spread 1,2,3
   clusteradm table set 1 owners 0-511=1,512-1023=2
+  clusteradm table set 3 forwarder 1 macs 1=02:00:00:00:00:01,2=02:00:00:00:00:02
   clusteradm table show 1 -j | jq -r '.table[] // \"-\"' | clusteradm table set 1 file -";
 
 const TABLE_SHOW_ABOUT: &str = "\

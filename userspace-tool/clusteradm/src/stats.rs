@@ -24,6 +24,8 @@ pub(crate) struct Bucket {
     pub(crate) flows: u64,
     /// Packets dropped here (not owned).
     pub(crate) drops: u64,
+    /// Packets passed to their owner (forward mode, on the forwarder).
+    pub(crate) forwarded: u64,
 }
 
 impl Bucket {
@@ -36,11 +38,16 @@ impl Bucket {
             bytes: r.u64(b::BYTES)?.unwrap_or(0),
             flows: r.u64(b::FLOWS)?.unwrap_or(0),
             drops: r.u64(b::DROPS)?.unwrap_or(0),
+            forwarded: r.u64(b::FORWARDED)?.unwrap_or(0),
         })
     }
 
     fn is_zero(&self) -> bool {
-        self.packets == 0 && self.bytes == 0 && self.flows == 0 && self.drops == 0
+        self.packets == 0
+            && self.bytes == 0
+            && self.flows == 0
+            && self.drops == 0
+            && self.forwarded == 0
     }
 }
 
@@ -76,11 +83,20 @@ pub(crate) fn render(v: &[Bucket]) -> String {
                 b.bytes.to_string(),
                 b.flows.to_string(),
                 b.drops.to_string(),
+                b.forwarded.to_string(),
             ]
         })
         .collect();
     columns(
-        &["index", "owner", "packets", "bytes", "flows", "drops"],
+        &[
+            "index",
+            "owner",
+            "packets",
+            "bytes",
+            "flows",
+            "drops",
+            "forwarded",
+        ],
         &rows,
     )
 }
@@ -144,16 +160,16 @@ mod tests {
         assert_eq!(all[1].bytes, 123400);
         assert_eq!(
             render(&all),
-            "index  owner  packets   bytes  flows  drops\n\
-             \x20   0      -       50    5000      5      0\n\
-             \x20   1      3     1234  123400    123      0\n\
-             \x20   2      1        0       0      0      0\n"
+            "index  owner  packets   bytes  flows  drops  forwarded\n\
+             \x20   0      -       50    5000      5      0          0\n\
+             \x20   1      3     1234  123400    123      0          0\n\
+             \x20   2      1        0       0      0      0          0\n"
         );
         let nz = select(v, true);
         assert_eq!(nz.len(), 2);
         assert_eq!(
             serde_json::to_string(&nz).unwrap(),
-            r#"[{"index":0,"owner":null,"packets":50,"bytes":5000,"flows":5,"drops":0},{"index":1,"owner":3,"packets":1234,"bytes":123400,"flows":123,"drops":0}]"#
+            r#"[{"index":0,"owner":null,"packets":50,"bytes":5000,"flows":5,"drops":0,"forwarded":0},{"index":1,"owner":3,"packets":1234,"bytes":123400,"flows":123,"drops":0,"forwarded":0}]"#
         );
     }
 

@@ -6,10 +6,11 @@ use std::io::Read;
 
 use serde::Serialize;
 
-use crate::abi::{cluster as a, Cmd, UNOWNED};
+use crate::abi::{cluster as a, Cmd, MAX_MEMBERS, UNOWNED};
 use crate::args::{self, Words};
 use crate::attr::{Attr, Attrs};
 use crate::error::Error;
+use crate::mac::Mac;
 use crate::nl::Client;
 use crate::output::print_json;
 
@@ -36,10 +37,39 @@ pub(crate) enum Spec {
 }
 
 /// `table set` as typed.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, Default)]
 pub(crate) struct SetArgs {
     member: Option<u16>,
-    spec: Spec,
+    spec: Option<Spec>,
+    forwarder: Option<u16>,
+    macs: Option<Vec<(u16, Mac)>>,
+}
+
+/// `M=MAC,...`: forward mode's member MACs.
+pub(crate) fn parse_macs(s: &str) -> Result<Vec<(u16, Mac)>, String> {
+    let macs: Vec<(u16, Mac)> = s
+        .split(',')
+        .map(|part| {
+            let (m, mac) = part
+                .split_once('=')
+                .ok_or_else(|| format!("\"{part}\": expected M=MAC"))?;
+            let m = args::member_id(m.trim()).map_err(|e| format!("\"{part}\": {e}"))?;
+            let mac = Mac::parse(mac.trim()).map_err(|e| format!("\"{part}\": {e}"))?;
+            if mac.is_multicast() {
+                return Err(format!("\"{part}\": a member's MAC is unicast"));
+            }
+            Ok((m, mac))
+        })
+        .collect::<Result<_, _>>()?;
+    if macs.len() > MAX_MEMBERS {
+        return Err(format!("at most {MAX_MEMBERS} members"));
+    }
+    let mut ids: Vec<u16> = macs.iter().map(|m| m.0).collect();
+    ids.sort_unstable();
+    if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
+        return Err(format!("member {} given twice", w[0]));
+    }
+    Ok(macs)
 }
 
 /// An owner: a member id, or `-` / 65535 for none.
@@ -79,12 +109,19 @@ pub(crate) fn parse_owners(s: &str) -> Result<Vec<Range>, String> {
 /// Parses `table set`'s keywords.
 pub(crate) fn parse_set(words: &[String]) -> Result<SetArgs, Error> {
     let mut w = Words::new(words);
-    let mut member = None;
-    let mut spec: Option<Spec> = None;
+    let mut r = SetArgs::default();
     while let Some(kw) = w.keyword() {
         let next = match kw {
             "member" => {
-                w.once(kw, &mut member, args::member_id)?;
+                w.once(kw, &mut r.member, args::member_id)?;
+                continue;
+            }
+            "forwarder" => {
+                w.once(kw, &mut r.forwarder, args::member_id)?;
+                continue;
+            }
+            "macs" => {
+                w.once(kw, &mut r.macs, parse_macs)?;
                 continue;
             }
             "spread" => Spec::Spread(w.parse(kw, args::member_list)?),
@@ -92,13 +129,17 @@ pub(crate) fn parse_set(words: &[String]) -> Result<SetArgs, Error> {
             "file" => Spec::File(w.value(kw)?.to_string()),
             _ => return Err(args::unknown(kw)),
         };
-        if spec.is_some() {
+        if r.spec.is_some() {
             return Err(Error::usage("give only one of spread, owners or file"));
         }
-        spec = Some(next);
+        r.spec = Some(next);
     }
-    let spec = spec.ok_or_else(|| Error::usage("give one of spread, owners or file"))?;
-    Ok(SetArgs { member, spec })
+    if r.spec.is_none() && r.member.is_none() && r.forwarder.is_none() && r.macs.is_none() {
+        return Err(Error::usage(
+            "give one of spread, owners or file, or member, forwarder or macs",
+        ));
+    }
+    Ok(r)
 }
 
 /// Parses an owner file: whitespace-separated owners, one per bucket,
@@ -175,6 +216,17 @@ pub(crate) struct Table {
     pub(crate) member: Option<u32>,
     /// The owner of each bucket.
     pub(crate) owners: Vec<u16>,
+    /// Forward mode: the member receiving everything.
+    pub(crate) forwarder: Option<u32>,
+    /// Forward mode: the members' MACs.
+    pub(crate) macs: Vec<(u16, Mac)>,
+}
+
+/// A member's MAC in `table show -j`.
+#[derive(Serialize, Debug, PartialEq, Eq)]
+struct MemberMacJson {
+    member: u16,
+    mac: String,
 }
 
 /// `table show -j`.
@@ -185,6 +237,31 @@ struct TableJson {
     member: Option<u32>,
     /// Owner per bucket, `null` for unowned.
     table: Vec<Option<u16>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forwarder: Option<u32>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    macs: Vec<MemberMacJson>,
+}
+
+/// Encodes member MACs as the `members` attribute: u16 id, 6-byte MAC.
+pub(crate) fn encode_macs(macs: &[(u16, Mac)]) -> Vec<u8> {
+    macs.iter()
+        .flat_map(|(id, mac)| id.to_ne_bytes().into_iter().chain(mac.0))
+        .collect()
+}
+
+/// Decodes the `members` attribute.
+pub(crate) fn decode_macs(b: &[u8]) -> Result<Vec<(u16, Mac)>, Error> {
+    if b.len() % 8 != 0 {
+        return Err(Error::failed("malformed reply: members not 8-byte records"));
+    }
+    Ok(b.chunks_exact(8)
+        .map(|r| {
+            let mut mac = [0u8; 6];
+            mac.copy_from_slice(&r[2..]);
+            (u16::from_ne_bytes([r[0], r[1]]), Mac(mac))
+        })
+        .collect())
 }
 
 impl Table {
@@ -206,6 +283,8 @@ impl Table {
             bucket_bits,
             member: r.u32(a::MEMBER_ID)?,
             owners,
+            forwarder: r.u32(a::FORWARDER)?,
+            macs: r.get(a::MEMBERS).map_or(Ok(Vec::new()), decode_macs)?,
         })
     }
 
@@ -266,6 +345,12 @@ impl Table {
                 s.push_str(&format!("member {o}: {c} buckets{local}\n"));
             }
         }
+        if let Some(f) = self.forwarder {
+            s.push_str(&format!("forwarder: member {f}\n"));
+        }
+        for (m, mac) in &self.macs {
+            s.push_str(&format!("member {m}: mac {mac}\n"));
+        }
         s
     }
 
@@ -278,6 +363,15 @@ impl Table {
                 .owners
                 .iter()
                 .map(|&o| (o != UNOWNED).then_some(o))
+                .collect(),
+            forwarder: self.forwarder,
+            macs: self
+                .macs
+                .iter()
+                .map(|(m, mac)| MemberMacJson {
+                    member: *m,
+                    mac: mac.to_string(),
+                })
                 .collect(),
         }
     }
@@ -304,8 +398,11 @@ fn read_file(path: &str) -> Result<String, Error> {
 }
 
 /// The `table-set` request.
-pub(crate) fn set_attrs(id: u32, owners: &[u16], member: Option<u16>) -> Vec<Attr> {
-    let mut v = vec![Attr::u32(a::ID, id), Attr::bytes(a::TABLE, &encode(owners))];
+pub(crate) fn set_attrs(id: u32, owners: Option<&[u16]>, member: Option<u16>) -> Vec<Attr> {
+    let mut v = vec![Attr::u32(a::ID, id)];
+    if let Some(o) = owners {
+        v.push(Attr::bytes(a::TABLE, &encode(o)));
+    }
     if let Some(m) = member {
         v.push(Attr::u32(a::MEMBER_ID, u32::from(m)));
     }
@@ -317,14 +414,25 @@ pub(crate) fn set(id: u32, words: &[String]) -> Result<(), Error> {
     const OP: &str = "table set";
     let parsed = parse_set(words).map_err(|e| e.context(OP))?;
     let file = match &parsed.spec {
-        Spec::File(path) => Some(read_file(path).map_err(|e| e.context(OP))?),
+        Some(Spec::File(path)) => Some(read_file(path).map_err(|e| e.context(OP))?),
         _ => None,
     };
     let mut nl = Client::connect()?;
-    let current = get(&mut nl, id).map_err(|e| e.context(OP))?;
-    let owners =
-        build(&parsed.spec, current.owners.len(), file.as_deref()).map_err(|e| e.context(OP))?;
-    nl.request(Cmd::TableSet, &set_attrs(id, &owners, parsed.member))
+    let owners = match &parsed.spec {
+        Some(spec) => {
+            let current = get(&mut nl, id).map_err(|e| e.context(OP))?;
+            Some(build(spec, current.owners.len(), file.as_deref()).map_err(|e| e.context(OP))?)
+        }
+        None => None,
+    };
+    let mut attrs = set_attrs(id, owners.as_deref(), parsed.member);
+    if let Some(f) = parsed.forwarder {
+        attrs.push(Attr::u32(a::FORWARDER, u32::from(f)));
+    }
+    if let Some(m) = &parsed.macs {
+        attrs.push(Attr::bytes(a::MEMBERS, &encode_macs(m)));
+    }
+    nl.request(Cmd::TableSet, &attrs)
         .map_err(|e| e.context(OP))?;
     Ok(())
 }
@@ -357,11 +465,24 @@ mod tests {
             parse_set(&words("member 2 spread 1,2,3")),
             Ok(SetArgs {
                 member: Some(2),
-                spec: Spec::Spread(vec![1, 2, 3])
+                spec: Some(Spec::Spread(vec![1, 2, 3])),
+                ..SetArgs::default()
             })
         );
+        let r = parse_set(&words(
+            "forwarder 1 macs 1=02:00:00:00:00:01,2=02:00:00:00:00:02",
+        ))
+        .unwrap();
+        assert_eq!((r.spec, r.forwarder), (None, Some(1)));
         assert_eq!(
-            parse_set(&words("owners 0-9=1,10=-")).unwrap().spec,
+            r.macs.unwrap(),
+            [(1, Mac([2, 0, 0, 0, 0, 1])), (2, Mac([2, 0, 0, 0, 0, 2]))]
+        );
+        assert_eq!(
+            parse_set(&words("owners 0-9=1,10=-"))
+                .unwrap()
+                .spec
+                .unwrap(),
             Spec::Owners(vec![
                 Range {
                     first: 0,
@@ -376,12 +497,18 @@ mod tests {
             ])
         );
         assert_eq!(
-            parse_set(&words("file -")).unwrap().spec,
+            parse_set(&words("file -")).unwrap().spec.unwrap(),
             Spec::File("-".into())
         );
         for (line, want) in [
             ("", "give one of"),
-            ("member 1", "give one of"),
+            ("macs 1=01:00:5e:00:00:01", "unicast"),
+            (
+                "macs 1=02:00:00:00:00:01,1=02:00:00:00:00:02",
+                "member 1 given twice",
+            ),
+            ("macs 1", "expected M=MAC"),
+            ("forwarder 1 forwarder 2", "given twice"),
             ("spread 1 owners 0=1", "only one of"),
             ("spread", "missing value"),
             ("spread 1,x", "invalid \"spread\" value"),
@@ -444,11 +571,11 @@ mod tests {
         assert_eq!(&b[4..6], &300u16.to_ne_bytes());
         assert_eq!(decode(&b).unwrap(), owners);
         assert!(decode(&b[..5]).is_err());
-        let attrs = set_attrs(4, &owners, Some(2));
+        let attrs = set_attrs(4, Some(&owners), Some(2));
         assert_eq!(attrs[0], Attr::u32(a::ID, 4));
         assert_eq!(attrs[1], Attr::bytes(a::TABLE, &b));
         assert_eq!(attrs[2], Attr::u32(a::MEMBER_ID, 2));
-        assert_eq!(set_attrs(4, &owners, None).len(), 2);
+        assert_eq!(set_attrs(4, Some(&owners), None).len(), 2);
     }
 
     fn table(bits: u32, member: Option<u32>, owners: &[u16]) -> Table {
@@ -464,6 +591,30 @@ mod tests {
     }
 
     #[test]
+    fn forward_mode_fields_round_trip() {
+        let macs = vec![
+            (1, Mac([2, 0, 0, 0, 0, 1])),
+            (300, Mac([2, 0, 0, 0, 1, 44])),
+        ];
+        let mut attrs = nla(a::ID, &1u32.to_ne_bytes());
+        attrs.extend(nla(a::BUCKET_BITS, &1u32.to_ne_bytes()));
+        attrs.extend(nla(a::TABLE, &encode(&[1, 300])));
+        attrs.extend(nla(a::FORWARDER, &1u32.to_ne_bytes()));
+        attrs.extend(nla(a::MEMBERS, &encode_macs(&macs)));
+        let mut r = Replies::new(0x20, 1);
+        feed_all(&mut r, &genl_reply(0x20, Cmd::TableGet as u8, 0, 1, &attrs)).unwrap();
+        let t = Table::from_attrs(&r.msgs[0]).unwrap();
+        assert_eq!((t.forwarder, &t.macs), (Some(1), &macs));
+        assert!(t.render().ends_with(
+            "forwarder: member 1\nmember 1: mac 02:00:00:00:00:01\nmember 300: mac 02:00:00:00:01:2c\n"
+        ));
+        assert!(serde_json::to_string(&t.json())
+            .unwrap()
+            .ends_with(r#""forwarder":1,"macs":[{"member":1,"mac":"02:00:00:00:00:01"},{"member":300,"mac":"02:00:00:00:01:2c"}]}"#));
+        assert!(decode_macs(&[0; 7]).is_err());
+    }
+
+    #[test]
     fn table_get_reply_decodes() {
         let t = table(2, Some(3), &[3, 1, UNOWNED, 3]);
         assert_eq!(
@@ -472,7 +623,9 @@ mod tests {
                 id: 1,
                 bucket_bits: 2,
                 member: Some(3),
-                owners: vec![3, 1, UNOWNED, 3]
+                owners: vec![3, 1, UNOWNED, 3],
+                forwarder: None,
+                macs: vec![],
             }
         );
         assert_eq!(

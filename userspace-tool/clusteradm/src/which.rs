@@ -227,6 +227,8 @@ mod tests {
             owners: (0..1024u16)
                 .map(|b| if b == 0x2aa { UNOWNED } else { b % 4 })
                 .collect(),
+            forwarder: None,
+            macs: vec![],
         }
     }
 

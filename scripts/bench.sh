@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# make bench: the benchmarks, on the bench kernel (the test kernel without
+# its debug options), each printing rates and ratios against a baseline
+# measured in the same run. Not tests: nothing here passes or fails on
+# speed.
+#
+#   scripts/bench.sh [SECONDS] [ROUNDS]
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+kdir=$(scripts/kernel.sh bench)
+
+# The module for the bench kernel, built from a copy so that the tree's
+# ipcluster.ko stays the test kernel's.
+build=$(mktemp -d)
+trap 'rm -rf "$build"' EXIT
+mkdir -p "$build/userspace-tool/core"
+cp -r Kbuild rust include "$build/"
+cp -r userspace-tool/core/src "$build/userspace-tool/core/"
+make -s -C "$kdir" M="$build" RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
+	$(grep -q '^CONFIG_CC_IS_CLANG=y' "$kdir/.config" && echo LLVM=-19) modules
+mkdir -p results
+cp "$build/ipcluster.ko" results/ipcluster-bench.ko
+
+accel=(--disable-kvm)
+[ "${IPC_KVM:-0}" = 1 ] && accel=()
+echo "# datapath: pktgen -> member over veth, 64-byte UDP, one vCPU (${accel[*]:-kvm})"
+# One vCPU: sender and member share it, so a cheaper receive path shows as
+# a higher rate instead of hiding behind an idle second CPU.
+vng --run "$kdir" --user root "${accel[@]}" --cpus 1 --memory 2G --append no5lvl \
+	--cwd "$top" --exec "tests/bench/pktgen.sh results/ipcluster-bench.ko \
+	userspace-tool/target/release/clusteradm ${1:-4} ${2:-3}" 2>&1 | tee results/bench.log
