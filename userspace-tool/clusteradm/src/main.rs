@@ -11,6 +11,11 @@ mod dev;
 mod error;
 mod flow;
 mod mac;
+#[cfg_attr(
+    not(test),
+    expect(dead_code, reason = "the daemon that drives it is the next step")
+)]
+mod membership;
 mod nl;
 mod output;
 mod stats;

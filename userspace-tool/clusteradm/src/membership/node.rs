@@ -1,0 +1,776 @@
+//! The membership protocol (patent Figs. 6, 8A–8H) as a state machine with
+//! no I/O and no clock of its own: the daemon (or a simulation) feeds it
+//! the time, the messages that passed authentication, and the per-bucket
+//! load, and carries out what it returns.
+//!
+//! A host starts by asking to join. With no answer it offers to become
+//! master and, with no objection within `offer_wait`, becomes master: it
+//! owns every bucket, announces the cluster MAC and sends keepalives with
+//! the member list, the adaptive interval and the bucket table. Members
+//! answer with numbered keepalives; the master estimates each member's loss
+//! from the gaps and picks the interval (how many keepalives may go missing
+//! before a watchdog fires) as the least n ≥ 2 with n·Pⁿ < 1/3600. A dead
+//! member's buckets go to the least loaded survivors; every
+//! `rebalance_every` one bucket moves from the most to the least loaded
+//! member when that narrows the gap. When the master dies, the surviving
+//! member with the lowest address offers at once and, as master, keeps the
+//! table it last heard: only the dead master's buckets move.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use ipcluster_core::buckets::{self, UNOWNED};
+use ipcluster_core::election::{self, Claim};
+use ipcluster_core::keepalive::{self, Loss};
+use ipcluster_core::proto::{Exit, Nak};
+
+/// An address on the cluster link (IPv4 mapped into IPv6).
+pub(crate) type Addr = [u8; 16];
+
+/// The protocol's knobs.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    /// Cluster id.
+    pub(crate) cluster: u32,
+    /// Configuration version; a member with another is told to leave.
+    pub(crate) config: u32,
+    /// Buckets in the table.
+    pub(crate) buckets: usize,
+    /// Keepalive period, both ways.
+    pub(crate) period: Duration,
+    /// How long a join request waits for an answer before it is repeated
+    /// (twice) and then turned into an offer.
+    pub(crate) join_wait: Duration,
+    /// How long an offer waits for objections (the patent's 100 ms).
+    pub(crate) offer_wait: Duration,
+    /// How often the master considers moving one bucket (the patent's 2 s).
+    pub(crate) rebalance_every: Duration,
+}
+
+impl Settings {
+    /// The defaults for cluster `cluster` with `buckets` buckets.
+    pub(crate) fn new(cluster: u32, buckets: usize) -> Self {
+        Settings {
+            cluster,
+            config: 1,
+            buckets,
+            period: Duration::from_millis(50),
+            join_wait: Duration::from_millis(150),
+            offer_wait: Duration::from_millis(100),
+            rebalance_every: Duration::from_secs(2),
+        }
+    }
+}
+
+/// A protocol message, as the node sees it (the wire layer signs, checks
+/// and encodes; see `ipcluster_core::proto`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Message {
+    /// A host asks to join; `refused` is the wire layer's verdict on its
+    /// certificate (None: valid, listed, not revoked).
+    Join {
+        /// Why the certificate does not admit the host, if it does not.
+        refused: Option<Nak>,
+    },
+    /// The master admits the sender of a join.
+    Welcome {
+        /// The joiner's member id.
+        member: u16,
+        /// The configuration version.
+        config: u32,
+    },
+    /// The master refuses a join.
+    Refuse(Nak),
+    /// The sender offers to become master.
+    Offer {
+        /// Members it would bring.
+        members: u16,
+    },
+    /// The sender objects to an offer: it is master, or a better candidate.
+    Object {
+        /// Members of its cluster.
+        members: u16,
+    },
+    /// The master's keepalive.
+    MasterAlive(Keepalive),
+    /// A member's keepalive.
+    MemberAlive {
+        /// One more than the previous.
+        seq: u32,
+        /// The table version the member has installed.
+        table: u32,
+    },
+    /// Leave the cluster.
+    Leave(Exit),
+}
+
+/// What a master keepalive carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Keepalive {
+    /// Configuration version.
+    pub(crate) config: u32,
+    /// Keepalive period.
+    pub(crate) period: Duration,
+    /// Keepalives that may go missing before death is declared.
+    pub(crate) misses: u8,
+    /// Table version.
+    pub(crate) version: u32,
+    /// The members, the master first.
+    pub(crate) members: Vec<(u16, Addr)>,
+    /// The owner of each bucket.
+    pub(crate) owners: Vec<u16>,
+}
+
+/// Where a message goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum To {
+    /// Every host on the cluster link.
+    All,
+    /// One host.
+    One(Addr),
+}
+
+/// Something the node wants done.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Out {
+    /// Send a message.
+    Send(To, Message),
+    /// Install this table in the kernel, as member `member`.
+    Install {
+        /// The local member id.
+        member: u16,
+        /// The owner of each bucket.
+        owners: Vec<u16>,
+    },
+    /// Announce the cluster MAC (gratuitous ARP, unsolicited NA).
+    Announce,
+    /// Tell the operator and the applications.
+    Event(Event),
+}
+
+/// What happened, for logs and application hooks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Event {
+    /// This host became master.
+    BecameMaster,
+    /// This host stopped being master (another one won).
+    SteppedDown,
+    /// This host joined, as member `member`, the master at `master`.
+    Joined {
+        /// The local member id.
+        member: u16,
+        /// The master.
+        master: Addr,
+    },
+    /// The master admitted member `0` at `1`.
+    MemberUp(u16, Addr),
+    /// The master declared member `0` dead.
+    MemberDown(u16),
+    /// The master went silent.
+    LostMaster,
+    /// The master refused this host.
+    Refused(Nak),
+    /// The master told this host to leave.
+    Told(Exit),
+}
+
+/// A member as the master keeps it.
+#[derive(Clone, Debug)]
+struct Peer {
+    addr: Addr,
+    heard: Duration,
+    loss: Loss,
+    /// The table version it last acknowledged.
+    acked: u32,
+}
+
+#[derive(Clone, Debug)]
+struct MasterState {
+    peers: BTreeMap<u16, Peer>,
+    owners: Vec<u16>,
+    /// The table version in which each bucket got its current owner.
+    assigned_in: Vec<u32>,
+    version: u32,
+    misses: u8,
+    next_alive: Duration,
+    next_rebalance: Duration,
+}
+
+#[derive(Clone, Debug)]
+enum Role {
+    Joining {
+        since: Duration,
+        tries: u32,
+        /// Not before (after a refusal).
+        hold: Duration,
+    },
+    Offering {
+        since: Duration,
+    },
+    Member {
+        master: Addr,
+        heard: Duration,
+        deadline: Duration,
+        seq: u32,
+        next_alive: Duration,
+    },
+    Master(MasterState),
+}
+
+/// One host's side of the protocol.
+#[derive(Clone, Debug)]
+pub(crate) struct Node {
+    s: Settings,
+    me: Addr,
+    role: Role,
+    /// This host's member id, once it has one.
+    member: Option<u16>,
+    /// The cluster as last heard from a master (or kept as master).
+    known: Option<Keepalive>,
+    /// The table version installed in the kernel.
+    installed: u32,
+    /// Per-bucket load, for assignment and rebalancing.
+    weights: Vec<u64>,
+}
+
+/// Longest a refused host waits before asking again.
+const REFUSED_HOLD: Duration = Duration::from_secs(1);
+
+impl Node {
+    /// A host at `me` that starts by asking to join, at `now`.
+    pub(crate) fn new(s: Settings, me: Addr, now: Duration) -> (Node, Vec<Out>) {
+        let weights = vec![0; s.buckets];
+        let node = Node {
+            s,
+            me,
+            role: Role::Joining {
+                since: now,
+                tries: 1,
+                hold: now,
+            },
+            member: None,
+            known: None,
+            installed: 0,
+            weights,
+        };
+        (
+            node,
+            vec![Out::Send(To::All, Message::Join { refused: None })],
+        )
+    }
+
+    /// Whether this host is master.
+    pub(crate) fn is_master(&self) -> bool {
+        matches!(self.role, Role::Master(_))
+    }
+
+    /// This host's member id.
+    pub(crate) fn member(&self) -> Option<u16> {
+        self.member
+    }
+
+    /// The master's address, as far as this host knows.
+    pub(crate) fn master(&self) -> Option<Addr> {
+        match &self.role {
+            Role::Master(_) => Some(self.me),
+            Role::Member { master, .. } => Some(*master),
+            _ => None,
+        }
+    }
+
+    /// The cluster as this host last knew it.
+    pub(crate) fn known(&self) -> Option<&Keepalive> {
+        self.known.as_ref()
+    }
+
+    /// The master's view: for each bucket, whether its owner has
+    /// acknowledged the table that gave it the bucket (assignments count
+    /// only once acknowledged). None on a non-master.
+    pub(crate) fn served(&self) -> Option<Vec<bool>> {
+        let Role::Master(m) = &self.role else {
+            return None;
+        };
+        Some(
+            m.owners
+                .iter()
+                .zip(&m.assigned_in)
+                .map(|(&o, &v)| {
+                    Some(o) == self.member || m.peers.get(&o).is_some_and(|p| p.acked >= v)
+                })
+                .collect(),
+        )
+    }
+
+    /// The loss estimate and interval of each member (master only).
+    pub(crate) fn peer_loss(&self) -> Vec<(u16, u64, u32)> {
+        match &self.role {
+            Role::Master(m) => m
+                .peers
+                .iter()
+                .map(|(&id, p)| (id, p.loss.p(), p.loss.interval()))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// New per-bucket load (e.g. packets per rebalancing period).
+    pub(crate) fn set_weights(&mut self, w: &[u64]) {
+        if w.len() == self.weights.len() {
+            self.weights.copy_from_slice(w);
+        }
+    }
+
+    /// Time passes.
+    pub(crate) fn tick(&mut self, now: Duration) -> Vec<Out> {
+        let mut out = Vec::new();
+        match &mut self.role {
+            Role::Joining { since, tries, hold } => {
+                if now >= *hold && now.saturating_sub(*since) >= self.s.join_wait {
+                    if *tries < 2 {
+                        *since = now;
+                        *tries += 1;
+                        out.push(Out::Send(To::All, Message::Join { refused: None }));
+                    } else {
+                        self.offer(now, &mut out);
+                    }
+                }
+            }
+            Role::Offering { since } => {
+                if now.saturating_sub(*since) >= self.s.offer_wait {
+                    self.become_master(now, None, &mut out);
+                }
+            }
+            Role::Member {
+                master,
+                heard,
+                deadline,
+                seq,
+                next_alive,
+            } => {
+                if now.saturating_sub(*heard) > *deadline {
+                    let old = *master;
+                    out.push(Out::Event(Event::LostMaster));
+                    self.lost_master(now, old, &mut out);
+                } else if now >= *next_alive {
+                    *seq = seq.wrapping_add(1);
+                    *next_alive = now + self.s.period;
+                    out.push(Out::Send(
+                        To::One(*master),
+                        Message::MemberAlive {
+                            seq: *seq,
+                            table: self.installed,
+                        },
+                    ));
+                }
+            }
+            Role::Master(_) => self.master_tick(now, &mut out),
+        }
+        out
+    }
+
+    /// A message that passed authentication arrived from `from`.
+    pub(crate) fn receive(
+        &mut self,
+        now: Duration,
+        from: Addr,
+        sender: u16,
+        msg: Message,
+    ) -> Vec<Out> {
+        let mut out = Vec::new();
+        if from == self.me {
+            return out; // our own broadcast, looped back
+        }
+        match &mut self.role {
+            Role::Master(_) => self.master_receive(now, from, sender, msg, &mut out),
+            Role::Member {
+                master,
+                heard,
+                deadline,
+                ..
+            } => match msg {
+                Message::MasterAlive(k) if from == *master => {
+                    *heard = now;
+                    *deadline = self.s.period * u32::from(k.misses.max(2));
+                    self.adopt(k, &mut out);
+                }
+                Message::MasterAlive(k)
+                    if now.saturating_sub(*heard) > self.s.period * 2
+                        && k.members
+                            .iter()
+                            .any(|&(id, a)| Some(id) == self.member && a == self.me) =>
+                {
+                    // Our master is silent and a new one already counts us
+                    // in (it took over the last table): follow it.
+                    *master = from;
+                    *heard = now;
+                    *deadline = self.s.period * u32::from(k.misses.max(2));
+                    let member = self.member.unwrap_or(UNOWNED);
+                    out.push(Out::Event(Event::Joined {
+                        member,
+                        master: from,
+                    }));
+                    self.adopt(k, &mut out);
+                }
+                Message::Leave(why) if from == *master => {
+                    out.push(Out::Event(Event::Told(why)));
+                    self.join(now, &mut out);
+                }
+                _ => (),
+            },
+            Role::Joining { since, tries, hold } => match msg {
+                Message::Welcome { member, .. } => {
+                    self.welcomed(now, from, member, &mut out);
+                }
+                Message::Refuse(Nak::InProgress) => {
+                    *since = now;
+                    *tries = 0;
+                }
+                Message::Refuse(why) => {
+                    *hold = now + REFUSED_HOLD;
+                    *since = now;
+                    *tries = 0;
+                    out.push(Out::Event(Event::Refused(why)));
+                }
+                Message::Object { .. } | Message::MasterAlive(_) => {
+                    // Someone is (becoming) master: keep asking (every
+                    // join_wait), and do not offer while it is heard.
+                    *tries = 0;
+                }
+                _ => (),
+            },
+            Role::Offering { .. } => match msg {
+                Message::Welcome { member, .. } => self.welcomed(now, from, member, &mut out),
+                Message::Object { .. } | Message::MasterAlive(_) => self.join(now, &mut out),
+                Message::Offer { members } => {
+                    let theirs = Claim {
+                        members: u32::from(members),
+                        addr: words(&from),
+                    };
+                    if election::compare(&self.claim(1), &theirs) == Ordering::Less {
+                        self.join(now, &mut out);
+                    } else {
+                        out.push(Out::Send(To::One(from), Message::Object { members: 1 }));
+                    }
+                }
+                _ => (),
+            },
+        }
+        out
+    }
+
+    fn claim(&self, members: u32) -> Claim {
+        Claim {
+            members,
+            addr: words(&self.me),
+        }
+    }
+
+    fn join(&mut self, now: Duration, out: &mut Vec<Out>) {
+        if self.is_master() {
+            out.push(Out::Event(Event::SteppedDown));
+        }
+        self.role = Role::Joining {
+            since: now,
+            tries: 1,
+            hold: now,
+        };
+        out.push(Out::Send(To::All, Message::Join { refused: None }));
+    }
+
+    fn offer(&mut self, now: Duration, out: &mut Vec<Out>) {
+        self.role = Role::Offering { since: now };
+        out.push(Out::Send(To::All, Message::Offer { members: 1 }));
+    }
+
+    fn welcomed(&mut self, now: Duration, from: Addr, member: u16, out: &mut Vec<Out>) {
+        self.member = Some(member);
+        self.role = Role::Member {
+            master: from,
+            heard: now,
+            deadline: self.s.period * 4,
+            seq: 0,
+            next_alive: now,
+        };
+        out.push(Out::Event(Event::Joined {
+            member,
+            master: from,
+        }));
+        out.extend(self.tick(now));
+    }
+
+    /// The master went silent: the lowest address among the members left
+    /// offers at once, the others ask to join (and will follow the new
+    /// master's keepalives as soon as they hear them).
+    fn lost_master(&mut self, now: Duration, old: Addr, out: &mut Vec<Out>) {
+        let best = self.known.as_ref().is_none_or(|k| {
+            k.members
+                .iter()
+                .filter(|&&(_, a)| a != old)
+                .all(|&(_, a)| a >= self.me)
+        });
+        if best {
+            self.offer(now, out);
+        } else {
+            self.join(now, out);
+        }
+    }
+
+    /// Takes a master keepalive's table.
+    fn adopt(&mut self, k: Keepalive, out: &mut Vec<Out>) {
+        if k.version != self.installed || self.known.is_none() {
+            self.installed = k.version;
+            out.push(Out::Install {
+                member: self.member.unwrap_or(UNOWNED),
+                owners: k.owners.clone(),
+            });
+        }
+        self.known = Some(k);
+    }
+
+    fn become_master(&mut self, now: Duration, _unused: Option<()>, out: &mut Vec<Out>) {
+        let n = self.s.buckets;
+        // Keep the last table heard, and the members it names (but the old
+        // master): they have a grace period to show up.
+        let (mut owners, mut peers, version) = match self.known.take() {
+            Some(k) if k.owners.len() == n => {
+                let old_master = k.members.first().map(|m| m.0);
+                let grace = now + self.s.join_wait * 2;
+                let peers: BTreeMap<u16, Peer> = k
+                    .members
+                    .iter()
+                    .filter(|&&(id, a)| a != self.me && Some(id) != old_master)
+                    .map(|&(id, addr)| {
+                        (
+                            id,
+                            Peer {
+                                addr,
+                                heard: grace,
+                                loss: Loss::new(),
+                                acked: k.version,
+                            },
+                        )
+                    })
+                    .collect();
+                (k.owners, peers, k.version)
+            }
+            _ => (vec![UNOWNED; n], BTreeMap::new(), self.installed),
+        };
+        let me = match self.member {
+            Some(m) if !peers.contains_key(&m) => m,
+            _ => first_free(&peers, None),
+        };
+        peers.remove(&me);
+        self.member = Some(me);
+        let live: Vec<u16> = std::iter::once(me).chain(peers.keys().copied()).collect();
+        buckets::assign_unowned(&mut owners, &self.weights, &live);
+        let version = version.wrapping_add(1);
+        self.role = Role::Master(MasterState {
+            peers,
+            assigned_in: vec![version; n],
+            owners,
+            version,
+            misses: keepalive::MIN_INTERVAL as u8,
+            next_alive: now,
+            next_rebalance: now + self.s.rebalance_every,
+        });
+        out.push(Out::Event(Event::BecameMaster));
+        out.push(Out::Announce);
+        self.master_changed(now, out);
+    }
+
+    /// After the master's table or member list changed: install it here
+    /// and tell everyone now.
+    fn master_changed(&mut self, now: Duration, out: &mut Vec<Out>) {
+        let Role::Master(m) = &mut self.role else {
+            return;
+        };
+        m.next_alive = now;
+        self.installed = m.version;
+        out.push(Out::Install {
+            member: self.member.unwrap_or(UNOWNED),
+            owners: m.owners.clone(),
+        });
+        self.master_tick(now, out);
+    }
+
+    fn keepalive(s: &Settings, me: u16, addr: Addr, m: &MasterState) -> Keepalive {
+        Keepalive {
+            config: s.config,
+            period: s.period,
+            misses: m.misses,
+            version: m.version,
+            members: std::iter::once((me, addr))
+                .chain(m.peers.iter().map(|(&id, p)| (id, p.addr)))
+                .collect(),
+            owners: m.owners.clone(),
+        }
+    }
+
+    fn master_tick(&mut self, now: Duration, out: &mut Vec<Out>) {
+        let Role::Master(m) = &mut self.role else {
+            return;
+        };
+        // Watchdogs: a member silent for its interval's worth of keepalives
+        // (plus one period of slack) is dead; its buckets go.
+        let period = self.s.period;
+        let dead: Vec<u16> = m
+            .peers
+            .iter()
+            .filter(|(_, p)| now.saturating_sub(p.heard) > period * (p.loss.interval().max(2) + 1))
+            .map(|(&id, _)| id)
+            .collect();
+        let me = self.member.unwrap_or(UNOWNED);
+        let mut changed = false;
+        for id in &dead {
+            m.peers.remove(id);
+            buckets::release(&mut m.owners, *id);
+            out.push(Out::Event(Event::MemberDown(*id)));
+            changed = true;
+        }
+        if now >= m.next_rebalance {
+            m.next_rebalance = now + self.s.rebalance_every;
+            let live: Vec<u16> = std::iter::once(me).chain(m.peers.keys().copied()).collect();
+            // Only members that have the current table take part.
+            let ready: Vec<u16> = live
+                .iter()
+                .copied()
+                .filter(|id| *id == me || m.peers.get(id).is_some_and(|p| p.acked == m.version))
+                .collect();
+            if let Some(mv) = buckets::rebalance_step(&m.owners, &self.weights, &ready) {
+                m.owners[mv.bucket] = mv.to;
+                m.assigned_in[mv.bucket] = m.version.wrapping_add(1);
+                changed = true;
+            }
+        }
+        if changed {
+            let live: Vec<u16> = std::iter::once(me).chain(m.peers.keys().copied()).collect();
+            let before = m.owners.clone();
+            buckets::assign_unowned(&mut m.owners, &self.weights, &live);
+            m.version = m.version.wrapping_add(1);
+            for (b, (old, new)) in before.iter().zip(&m.owners).enumerate() {
+                if old != new {
+                    m.assigned_in[b] = m.version;
+                }
+            }
+            m.next_alive = now;
+            self.installed = m.version;
+            out.push(Out::Install {
+                member: me,
+                owners: m.owners.clone(),
+            });
+        }
+        let Role::Master(m) = &mut self.role else {
+            return;
+        };
+        m.misses = m
+            .peers
+            .values()
+            .map(|p| p.loss.interval())
+            .max()
+            .unwrap_or(keepalive::MIN_INTERVAL)
+            .clamp(keepalive::MIN_INTERVAL, keepalive::MAX_INTERVAL) as u8;
+        if now >= m.next_alive {
+            m.next_alive = now + self.s.period;
+            let k = Self::keepalive(&self.s, me, self.me, m);
+            self.known = Some(k.clone());
+            out.push(Out::Send(To::All, Message::MasterAlive(k)));
+        }
+    }
+
+    fn master_receive(
+        &mut self,
+        now: Duration,
+        from: Addr,
+        sender: u16,
+        msg: Message,
+        out: &mut Vec<Out>,
+    ) {
+        let Role::Master(m) = &mut self.role else {
+            return;
+        };
+        let mine = m.peers.len() as u32 + 1;
+        match msg {
+            Message::Join { refused: Some(why) } => {
+                out.push(Out::Send(To::One(from), Message::Refuse(why)));
+            }
+            Message::Join { refused: None } => {
+                let id = match m.peers.iter().find(|(_, p)| p.addr == from) {
+                    Some((&id, _)) => id,
+                    None => first_free(&m.peers, self.member),
+                };
+                if id == UNOWNED {
+                    out.push(Out::Send(To::One(from), Message::Refuse(Nak::Full)));
+                    return;
+                }
+                let known = m.peers.contains_key(&id);
+                m.peers.insert(
+                    id,
+                    Peer {
+                        addr: from,
+                        heard: now,
+                        loss: Loss::new(),
+                        acked: 0,
+                    },
+                );
+                out.push(Out::Send(
+                    To::One(from),
+                    Message::Welcome {
+                        member: id,
+                        config: self.s.config,
+                    },
+                ));
+                if !known {
+                    out.push(Out::Event(Event::MemberUp(id, from)));
+                }
+                m.next_alive = now;
+                self.master_tick(now, out);
+            }
+            Message::MemberAlive { seq, table } => match m.peers.get_mut(&sender) {
+                Some(p) if p.addr == from => {
+                    p.heard = now;
+                    p.loss.observe(seq);
+                    p.acked = table;
+                }
+                _ => out.push(Out::Send(To::One(from), Message::Leave(Exit::NotAMember))),
+            },
+            Message::MasterAlive(k) => {
+                let theirs = Claim {
+                    members: k.members.len() as u32,
+                    addr: words(&from),
+                };
+                if election::compare(&self.claim(mine), &theirs) == Ordering::Less {
+                    self.join(now, out);
+                } else {
+                    out.push(Out::Send(
+                        To::One(from),
+                        Message::Leave(Exit::OtherMasterExists),
+                    ));
+                    out.push(Out::Announce);
+                }
+            }
+            Message::Offer { .. } => {
+                out.push(Out::Send(
+                    To::One(from),
+                    Message::Object {
+                        members: mine as u16,
+                    },
+                ));
+            }
+            _ => (),
+        }
+    }
+}
+
+/// The lowest member id not in `peers` and not `me` (UNOWNED if none).
+fn first_free(peers: &BTreeMap<u16, Peer>, me: Option<u16>) -> u16 {
+    (1..UNOWNED)
+        .find(|id| !peers.contains_key(id) && Some(*id) != me)
+        .unwrap_or(UNOWNED)
+}
+
+/// An address as the election rule compares it.
+fn words(a: &Addr) -> [u32; 4] {
+    let w = |i: usize| u32::from_be_bytes([a[i], a[i + 1], a[i + 2], a[i + 3]]);
+    [w(0), w(4), w(8), w(12)]
+}
