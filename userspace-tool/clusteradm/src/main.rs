@@ -6,6 +6,8 @@
 mod abi;
 mod args;
 mod attr;
+#[cfg_attr(not(test), expect(dead_code, reason = "the daemon comes next"))]
+mod cert;
 mod cluster;
 mod dev;
 mod error;
@@ -18,6 +20,7 @@ mod mac;
 mod membership;
 mod nl;
 mod output;
+mod pki;
 mod stats;
 mod table;
 mod which;
@@ -80,6 +83,54 @@ enum Object {
         after_help = WHICH_HELP
     )]
     Which(WhichCli),
+    /// Make a cluster CA, issue, list and revoke member certificates.
+    #[command(subcommand, long_about = CERT_ABOUT)]
+    Cert(CertVerb),
+}
+
+const CERT_ABOUT: &str = "\
+A cluster's certificates live in one directory: the CA (ca.pem, ca.key), \
+each member's certificate and key (NAME.pem, NAME.key) and the revocation \
+list (revoked, one fingerprint per line). A host may join a cluster only \
+with a certificate of the cluster's CA that is not revoked; every \
+membership message is signed with the sender's key. Certificates are \
+Ed25519 and named by the SHA-256 fingerprint of their DER.
+
+Examples:
+  clusteradm cert ca /etc/ipcluster/pki
+  clusteradm cert issue /etc/ipcluster/pki node1
+  clusteradm cert list /etc/ipcluster/pki
+  clusteradm cert revoke /etc/ipcluster/pki node1";
+
+#[derive(Subcommand, Debug)]
+enum CertVerb {
+    /// Make a new cluster CA in DIR.
+    Ca {
+        /// The certificate directory (created if missing; must not hold a CA).
+        dir: std::path::PathBuf,
+        /// The CA's common name.
+        name: Option<String>,
+    },
+    /// Issue a member certificate NAME from DIR's CA.
+    Issue {
+        /// The certificate directory.
+        dir: std::path::PathBuf,
+        /// The member's name (letters, digits, '-', '_', '.').
+        name: String,
+    },
+    /// List DIR's member certificates.
+    #[command(after_help = "JSON: an array of {name, fingerprint, revoked}.")]
+    List {
+        /// The certificate directory.
+        dir: std::path::PathBuf,
+    },
+    /// Revoke a member certificate, by name or fingerprint.
+    Revoke {
+        /// The certificate directory.
+        dir: std::path::PathBuf,
+        /// The member's name or the certificate's fingerprint.
+        which: String,
+    },
 }
 
 const CLUSTER_ABOUT: &str = "\
@@ -344,6 +395,10 @@ impl Object {
             Object::Table(TableVerb::Show { .. }) => "table show",
             Object::Bucket(BucketVerb::Show { .. }) => "bucket show",
             Object::Which(_) => "which",
+            Object::Cert(CertVerb::Ca { .. }) => "cert ca",
+            Object::Cert(CertVerb::Issue { .. }) => "cert issue",
+            Object::Cert(CertVerb::List { .. }) => "cert list",
+            Object::Cert(CertVerb::Revoke { .. }) => "cert revoke",
         }
     }
 }
@@ -358,6 +413,10 @@ fn run(object: &Object, json: bool) -> Result<(), Error> {
         Object::Table(TableVerb::Show { id }) => table::show(*id, json),
         Object::Bucket(BucketVerb::Show { id, words }) => stats::show(*id, words, json),
         Object::Which(w) => which::which(w.id, w.src.clone(), &w.words, json),
+        Object::Cert(CertVerb::Ca { dir, name }) => pki::new_ca(dir, name.as_deref()),
+        Object::Cert(CertVerb::Issue { dir, name }) => pki::issue(dir, name),
+        Object::Cert(CertVerb::List { dir }) => pki::list(dir, json),
+        Object::Cert(CertVerb::Revoke { dir, which }) => pki::revoke(dir, which),
     }
 }
 

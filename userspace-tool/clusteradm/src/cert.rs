@@ -1,0 +1,258 @@
+//! Cluster certificates. A cluster CA (Ed25519, self-signed) issues each
+//! member an Ed25519 certificate for client authentication; the member
+//! signs every membership message with its key, and whoever receives a
+//! message checks the signature against the sender's certificate. The
+//! master admits a joiner whose certificate chains to the CA, is listed
+//! for the cluster (when a list is kept) and is not revoked. Certificates
+//! are named by the SHA-256 fingerprint of their DER.
+//!
+//! Built from maintained crates: rcgen to make certificates, rustls-webpki
+//! to verify chains and signatures, ring for keys and digests.
+
+use std::collections::BTreeSet;
+
+use ipcluster_core::proto::{Nak, SIG_LEN};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, PKCS_ED25519,
+};
+use ring::signature::Ed25519KeyPair;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer, UnixTime};
+use webpki::{EndEntityCert, KeyUsage};
+
+/// A certificate and its key, as PEM.
+#[derive(Clone, Debug)]
+pub(crate) struct Pem {
+    /// The certificate.
+    pub(crate) cert: String,
+    /// The PKCS#8 private key.
+    pub(crate) key: String,
+}
+
+fn err(what: &str, e: impl std::fmt::Display) -> String {
+    format!("{what}: {e}")
+}
+
+/// A new cluster CA named `name`.
+pub(crate) fn new_ca(name: &str) -> Result<Pem, String> {
+    let key = KeyPair::generate_for(&PKCS_ED25519).map_err(|e| err("key", e))?;
+    let mut p = CertificateParams::new(Vec::<String>::new()).map_err(|e| err("params", e))?;
+    p.distinguished_name.push(DnType::CommonName, name);
+    p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    p.not_after = rcgen::date_time_ymd(2100, 1, 1);
+    let cert = p.self_signed(&key).map_err(|e| err("certificate", e))?;
+    Ok(Pem {
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+    })
+}
+
+/// A new member certificate named `name`, issued by `ca`.
+pub(crate) fn issue(ca: &Pem, name: &str) -> Result<Pem, String> {
+    let ca_key = KeyPair::from_pem(&ca.key).map_err(|e| err("CA key", e))?;
+    let issuer =
+        Issuer::from_ca_cert_pem(&ca.cert, ca_key).map_err(|e| err("CA certificate", e))?;
+    let key = KeyPair::generate_for(&PKCS_ED25519).map_err(|e| err("key", e))?;
+    let mut p = CertificateParams::new(Vec::<String>::new()).map_err(|e| err("params", e))?;
+    p.distinguished_name.push(DnType::CommonName, name);
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    p.not_after = rcgen::date_time_ymd(2100, 1, 1);
+    let cert = p
+        .signed_by(&key, &issuer)
+        .map_err(|e| err("certificate", e))?;
+    Ok(Pem {
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+    })
+}
+
+/// The DER of the (first) certificate in `pem`.
+pub(crate) fn der(pem: &str) -> Result<Vec<u8>, String> {
+    CertificateDer::from_pem_slice(pem.as_bytes())
+        .map(|c| c.to_vec())
+        .map_err(|e| err("certificate", e))
+}
+
+/// A certificate's name: the hex SHA-256 of its DER.
+pub(crate) fn fingerprint(der: &[u8]) -> String {
+    ring::digest::digest(&ring::digest::SHA256, der)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The common name in a certificate's subject, if it has one.
+pub(crate) fn common_name(der: &[u8]) -> Option<String> {
+    let (_, c) = x509_parser::parse_x509_certificate(der).ok()?;
+    let cn = c.subject().iter_common_name().next()?;
+    cn.as_str().ok().map(str::to_string)
+}
+
+/// This host's certificate and key: it signs what it sends.
+pub(crate) struct Identity {
+    cert: Vec<u8>,
+    key: Ed25519KeyPair,
+}
+
+impl Identity {
+    /// From PEM.
+    pub(crate) fn new(pem: &Pem) -> Result<Self, String> {
+        let key =
+            PrivatePkcs8KeyDer::from_pem_slice(pem.key.as_bytes()).map_err(|e| err("key", e))?;
+        let key = Ed25519KeyPair::from_pkcs8_maybe_unchecked(key.secret_pkcs8_der())
+            .map_err(|e| err("key", e))?;
+        let cert = der(&pem.cert)?;
+        let id = Identity { cert, key };
+        // The key must be the certificate's.
+        let probe = id.sign(b"ipcluster key check");
+        let ee = CertificateDer::from(id.cert.as_slice());
+        EndEntityCert::try_from(&ee)
+            .and_then(|c| c.verify_signature(webpki::ring::ED25519, b"ipcluster key check", &probe))
+            .map_err(|_| "the key does not belong to the certificate".to_string())?;
+        Ok(id)
+    }
+
+    /// The certificate, DER.
+    pub(crate) fn cert(&self) -> &[u8] {
+        &self.cert
+    }
+
+    /// Signs `msg`.
+    pub(crate) fn sign(&self, msg: &[u8]) -> [u8; SIG_LEN] {
+        let mut sig = [0u8; SIG_LEN];
+        sig.copy_from_slice(self.key.sign(msg).as_ref());
+        sig
+    }
+
+    /// The raw public key.
+    #[cfg(test)]
+    pub(crate) fn public_key(&self) -> &[u8] {
+        use ring::signature::KeyPair as _;
+        self.key.public_key().as_ref()
+    }
+}
+
+/// What a host trusts: the cluster's CA, and which certificates it admits.
+#[derive(Clone, Debug)]
+pub(crate) struct Trust {
+    ca: Vec<u8>,
+    /// Fingerprints admitted; empty admits every certificate of the CA.
+    listed: BTreeSet<String>,
+    /// Fingerprints refused.
+    revoked: BTreeSet<String>,
+}
+
+impl Trust {
+    /// Trusts the CA in `ca_pem`.
+    pub(crate) fn new(
+        ca_pem: &str,
+        listed: impl IntoIterator<Item = String>,
+        revoked: impl IntoIterator<Item = String>,
+    ) -> Result<Self, String> {
+        Ok(Trust {
+            ca: der(ca_pem)?,
+            listed: listed.into_iter().map(|s| s.to_lowercase()).collect(),
+            revoked: revoked.into_iter().map(|s| s.to_lowercase()).collect(),
+        })
+    }
+
+    /// Whether a host presenting `cert` may join.
+    pub(crate) fn admit(&self, cert: &[u8], now: UnixTime) -> Result<(), Nak> {
+        let ca = CertificateDer::from(self.ca.as_slice());
+        let anchor = webpki::anchor_from_trusted_cert(&ca).map_err(|_| Nak::BadCertificate)?;
+        let ee = CertificateDer::from(cert);
+        let c = EndEntityCert::try_from(&ee).map_err(|_| Nak::BadCertificate)?;
+        c.verify_for_usage(
+            &[webpki::ring::ED25519],
+            &[anchor],
+            &[],
+            now,
+            KeyUsage::client_auth(),
+            None,
+            None,
+        )
+        .map_err(|_| Nak::BadCertificate)?;
+        let fp = fingerprint(cert);
+        if self.revoked.contains(&fp) {
+            return Err(Nak::Revoked);
+        }
+        if !self.listed.is_empty() && !self.listed.contains(&fp) {
+            return Err(Nak::NotListed);
+        }
+        Ok(())
+    }
+
+    /// Whether `sig` is `cert`'s signature of `msg`.
+    pub(crate) fn verify(cert: &[u8], msg: &[u8], sig: &[u8]) -> bool {
+        let ee = CertificateDer::from(cert);
+        EndEntityCert::try_from(&ee)
+            .and_then(|c| c.verify_signature(webpki::ring::ED25519, msg, sig))
+            .is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> UnixTime {
+        UnixTime::now()
+    }
+
+    #[test]
+    fn issued_certificates_are_admitted_and_sign() {
+        let ca = new_ca("cluster 7").unwrap();
+        let m1 = issue(&ca, "m1").unwrap();
+        let id = Identity::new(&m1).unwrap();
+        assert_eq!(id.public_key().len(), 32);
+        assert_eq!(common_name(id.cert()).as_deref(), Some("m1"));
+        let trust = Trust::new(&ca.cert, [], []).unwrap();
+        assert_eq!(trust.admit(id.cert(), now()), Ok(()));
+        let sig = id.sign(b"hello");
+        assert!(Trust::verify(id.cert(), b"hello", &sig));
+        assert!(!Trust::verify(id.cert(), b"hellO", &sig));
+        let mut bad = sig;
+        bad[0] ^= 1;
+        assert!(!Trust::verify(id.cert(), b"hello", &bad));
+    }
+
+    #[test]
+    fn other_cas_revoked_and_unlisted_are_refused() {
+        let ca = new_ca("cluster 7").unwrap();
+        let other = new_ca("someone else").unwrap();
+        let m1 = der(&issue(&ca, "m1").unwrap().cert).unwrap();
+        let m2 = der(&issue(&ca, "m2").unwrap().cert).unwrap();
+        let stranger = der(&issue(&other, "m1").unwrap().cert).unwrap();
+        let t = Trust::new(&ca.cert, [fingerprint(&m1)], [fingerprint(&m2)]).unwrap();
+        assert_eq!(t.admit(&m1, now()), Ok(()));
+        assert_eq!(t.admit(&m2, now()), Err(Nak::Revoked));
+        assert_eq!(t.admit(&stranger, now()), Err(Nak::BadCertificate));
+        assert_eq!(
+            t.admit(b"not a certificate", now()),
+            Err(Nak::BadCertificate)
+        );
+        // The CA's own certificate is no member's.
+        assert_eq!(
+            t.admit(&der(&ca.cert).unwrap(), now()),
+            Err(Nak::BadCertificate)
+        );
+        let listed = Trust::new(&ca.cert, [fingerprint(&m1)], []).unwrap();
+        let m3 = der(&issue(&ca, "m3").unwrap().cert).unwrap();
+        assert_eq!(listed.admit(&m3, now()), Err(Nak::NotListed));
+    }
+
+    #[test]
+    fn a_key_must_match_its_certificate() {
+        let ca = new_ca("c").unwrap();
+        let (a, b) = (issue(&ca, "a").unwrap(), issue(&ca, "b").unwrap());
+        let mixed = Pem {
+            cert: a.cert,
+            key: b.key,
+        };
+        assert!(Identity::new(&mixed).is_err());
+    }
+}

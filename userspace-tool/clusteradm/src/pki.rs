@@ -1,0 +1,220 @@
+//! `clusteradm cert`: a cluster's certificate directory. It holds the CA
+//! (`ca.pem`, `ca.key`), each member's certificate and key (`NAME.pem`,
+//! `NAME.key`) and the revocation list (`revoked`: one fingerprint per
+//! line, `#` comments). Keys are written readable by their owner only.
+//! Copy `ca.pem`, `revoked` and a member's own pair to that member.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::cert::{self, Pem};
+use crate::error::Error;
+use crate::output::{columns, print_json};
+
+fn read(path: &Path) -> Result<String, Error> {
+    fs::read_to_string(path).map_err(|e| Error::failed(format!("{}: {e}", path.display())))
+}
+
+/// Writes `text` to a new file (never over an old one), mode `mode`.
+fn create(path: &Path, text: &str, mode: u32) -> Result<(), Error> {
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| Error::failed(format!("{}: {e}", path.display())))
+}
+
+fn check_name(name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && name != "ca"
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && !name.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "\"{name}\": a member name is letters, digits, '-', '_' and '.', and not \"ca\""
+        )))
+    }
+}
+
+/// The CA of directory `dir`.
+pub(crate) fn ca(dir: &Path) -> Result<Pem, Error> {
+    Ok(Pem {
+        cert: read(&dir.join("ca.pem"))?,
+        key: read(&dir.join("ca.key"))?,
+    })
+}
+
+/// The fingerprints in a revocation list's text.
+pub(crate) fn parse_revoked(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| {
+            l.split('#')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_lowercase()
+        })
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// `cert ca DIR [NAME]`: a new CA in a new (or empty) directory.
+pub(crate) fn new_ca(dir: &Path, name: Option<&str>) -> Result<(), Error> {
+    fs::create_dir_all(dir).map_err(|e| Error::failed(format!("{}: {e}", dir.display())))?;
+    let name = name.unwrap_or("ipcluster CA");
+    let pem = cert::new_ca(name).map_err(Error::failed)?;
+    create(&dir.join("ca.key"), &pem.key, 0o600)?;
+    create(&dir.join("ca.pem"), &pem.cert, 0o644)?;
+    create(
+        &dir.join("revoked"),
+        "# revoked member certificates, by fingerprint\n",
+        0o644,
+    )?;
+    let der = cert::der(&pem.cert).map_err(Error::failed)?;
+    println!(
+        "ca {} {}",
+        dir.join("ca.pem").display(),
+        cert::fingerprint(&der)
+    );
+    Ok(())
+}
+
+/// `cert issue DIR NAME`.
+pub(crate) fn issue(dir: &Path, name: &str) -> Result<(), Error> {
+    check_name(name)?;
+    let pem = cert::issue(&ca(dir)?, name).map_err(Error::failed)?;
+    create(&dir.join(format!("{name}.key")), &pem.key, 0o600)?;
+    create(&dir.join(format!("{name}.pem")), &pem.cert, 0o644)?;
+    let der = cert::der(&pem.cert).map_err(Error::failed)?;
+    println!("{name} {}", cert::fingerprint(&der));
+    Ok(())
+}
+
+/// One certificate in `cert list`.
+#[derive(Serialize, Debug, PartialEq, Eq)]
+pub(crate) struct Entry {
+    name: String,
+    fingerprint: String,
+    revoked: bool,
+}
+
+fn member_certs(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let mut v: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(|e| Error::failed(format!("{}: {e}", dir.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "pem") && p.file_stem() != Some("ca".as_ref())
+        })
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// The certificates of directory `dir`.
+pub(crate) fn entries(dir: &Path) -> Result<Vec<Entry>, Error> {
+    let revoked = parse_revoked(&read(&dir.join("revoked")).unwrap_or_default());
+    member_certs(dir)?
+        .iter()
+        .map(|p| {
+            let der =
+                cert::der(&read(p)?).map_err(|e| Error::failed(format!("{}: {e}", p.display())))?;
+            let fingerprint = cert::fingerprint(&der);
+            Ok(Entry {
+                name: cert::common_name(&der).unwrap_or_default(),
+                revoked: revoked.contains(&fingerprint),
+                fingerprint,
+            })
+        })
+        .collect()
+}
+
+/// `cert list DIR`.
+pub(crate) fn list(dir: &Path, json: bool) -> Result<(), Error> {
+    let v = entries(dir)?;
+    if json {
+        return print_json(&v);
+    }
+    let rows: Vec<Vec<String>> = v
+        .iter()
+        .map(|e| {
+            vec![
+                e.name.clone(),
+                e.fingerprint.clone(),
+                if e.revoked { "revoked" } else { "valid" }.to_string(),
+            ]
+        })
+        .collect();
+    print!("{}", columns(&["name", "fingerprint", "state"], &rows));
+    Ok(())
+}
+
+/// `cert revoke DIR NAME|FINGERPRINT`.
+pub(crate) fn revoke(dir: &Path, which: &str) -> Result<(), Error> {
+    let v = entries(dir)?;
+    let e = v
+        .iter()
+        .find(|e| e.name == which || e.fingerprint == which.to_lowercase())
+        .ok_or_else(|| {
+            Error::failed(format!("{which}: no such certificate in {}", dir.display()))
+        })?;
+    if e.revoked {
+        return Ok(());
+    }
+    fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("revoked"))
+        .and_then(|mut f| writeln!(f, "{} # {}", e.fingerprint, e.name))
+        .map_err(|err| Error::failed(format!("{}/revoked: {err}", dir.display())))?;
+    println!("revoked {} {}", e.name, e.fingerprint);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_through_its_life() {
+        let dir = std::env::temp_dir().join(format!("clusteradm-pki-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        new_ca(&dir, Some("c7")).unwrap();
+        issue(&dir, "m1").unwrap();
+        issue(&dir, "m2").unwrap();
+        assert!(issue(&dir, "m1").is_err(), "never overwrites");
+        assert_eq!(issue(&dir, "../x").unwrap_err().exit_code(), 2);
+        assert_eq!(issue(&dir, "ca").unwrap_err().exit_code(), 2);
+        let key_mode = fs::metadata(dir.join("m1.key")).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(key_mode.permissions().mode() & 0o777, 0o600);
+        let v = entries(&dir).unwrap();
+        assert_eq!(
+            v.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
+            ["m1", "m2"]
+        );
+        assert!(v.iter().all(|e| !e.revoked));
+        revoke(&dir, "m2").unwrap();
+        revoke(&dir, "m2").unwrap();
+        let v = entries(&dir).unwrap();
+        assert!(!v[0].revoked && v[1].revoked);
+        let revoked = parse_revoked(&read(&dir.join("revoked")).unwrap());
+        assert_eq!(revoked, [v[1].fingerprint.clone()]);
+        assert!(revoke(&dir, "m9").is_err());
+        // The directory's CA admits m1 and refuses the revoked m2.
+        let trust = cert::Trust::new(&ca(&dir).unwrap().cert, [], revoked).unwrap();
+        let der = |n: &str| cert::der(&read(&dir.join(format!("{n}.pem"))).unwrap()).unwrap();
+        let now = rustls_pki_types::UnixTime::now();
+        assert_eq!(trust.admit(&der("m1"), now), Ok(()));
+        assert!(trust.admit(&der("m2"), now).is_err());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
