@@ -7,20 +7,25 @@
 //!  6  sender member id (u16, NO_MEMBER before it has one)
 //!  8  cluster id (u32)     12  replay counter (u64, strictly increasing
 //!                              per sender key)
-//! 20  body length (u16)    22  body ...        then a 64-byte signature
+//! 20  body length (u16)    22  certificate length (u16)
+//! 24  body, then the sender's certificate (DER), then a 64-byte signature
 //! ```
 //!
-//! All integers are big-endian. The signature (Ed25519, by the sender's
-//! certificate key) covers everything before it; checking it, and the
-//! counter, is the daemon's job: [`decode`] only checks the shape, and
-//! never panics or reads out of bounds whatever the input.
+//! All integers are big-endian. Every message carries its sender's
+//! certificate, so any host can check any message on its own; the
+//! signature (Ed25519, by the certificate's key) covers everything before
+//! it. Checking certificate, signature and counter is the daemon's job:
+//! [`decode`] only checks the shape, and never panics or reads out of
+//! bounds whatever the input.
 
 /// The first four bytes of every message.
 pub const MAGIC: [u8; 4] = *b"IPCM";
 /// The protocol version this code speaks.
 pub const VERSION: u8 = 1;
 /// Bytes before the body.
-pub const HEADER_LEN: usize = 22;
+pub const HEADER_LEN: usize = 24;
+/// Largest certificate.
+pub const MAX_CERT: usize = 2048;
 /// Bytes of the trailing signature.
 pub const SIG_LEN: usize = 64;
 /// The sender id of a host that has no member id yet.
@@ -167,21 +172,15 @@ impl<'a> Owners<'a> {
 /// when encoding, [`Msg::MasterAlive`] takes them from [`MasterAlive`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Msg<'a> {
-    /// A host asks to join, presenting its certificate (DER).
-    Join {
-        /// The certificate, DER.
-        cert: &'a [u8],
-    },
+    /// A host asks to join (its certificate is checked for admission).
+    Join,
     /// The master admits a joiner: its member id and the configuration
-    /// version; the master's own certificate, so the joiner can check the
-    /// master's messages.
+    /// version.
     Welcome {
         /// The joiner's member id.
         member: u16,
         /// The cluster configuration version.
         config: u32,
-        /// The master's certificate, DER.
-        cert: &'a [u8],
     },
     /// The master refuses a joiner.
     Refuse {
@@ -293,6 +292,8 @@ pub struct Datagram<'a> {
     pub header: Header,
     /// The body.
     pub msg: Msg<'a>,
+    /// The sender's certificate, DER.
+    pub cert: &'a [u8],
     /// The bytes the signature covers.
     pub signed: &'a [u8],
     /// The signature.
@@ -335,27 +336,23 @@ impl Put<'_> {
     }
 }
 
-/// Encodes `msg` from `header` into `out`, leaving the signature's 64
-/// bytes zero; returns the whole length. The caller signs
-/// `out[..len - SIG_LEN]` and writes the signature into the last 64 bytes.
-pub fn encode(header: &Header, msg: &Msg<'_>, out: &mut [u8]) -> Result<usize, Error> {
+/// Encodes `msg` from `header`, with the sender's certificate `cert`, into
+/// `out`, leaving the signature's 64 bytes zero; returns the whole length.
+/// The caller signs `out[..len - SIG_LEN]` and writes the signature into
+/// the last 64 bytes.
+pub fn encode(header: &Header, msg: &Msg<'_>, cert: &[u8], out: &mut [u8]) -> Result<usize, Error> {
+    if cert.len() > MAX_CERT {
+        return Err(Error::Malformed);
+    }
     let mut p = Put {
         out,
         at: HEADER_LEN,
     };
     let k = match msg {
-        Msg::Join { cert } => {
-            p.blob(cert)?;
-            kind::JOIN
-        }
-        Msg::Welcome {
-            member,
-            config,
-            cert,
-        } => {
+        Msg::Join => kind::JOIN,
+        Msg::Welcome { member, config } => {
             p.bytes(&member.to_be_bytes())?;
             p.bytes(&config.to_be_bytes())?;
-            p.blob(cert)?;
             kind::WELCOME
         }
         Msg::Refuse { why } => {
@@ -399,6 +396,7 @@ pub fn encode(header: &Header, msg: &Msg<'_>, out: &mut [u8]) -> Result<usize, E
     if body > MAX_BODY {
         return Err(Error::Malformed);
     }
+    p.bytes(cert)?;
     p.bytes(&[0; SIG_LEN])?;
     let len = p.at;
     let mut h = Put { out: p.out, at: 0 };
@@ -408,6 +406,7 @@ pub fn encode(header: &Header, msg: &Msg<'_>, out: &mut [u8]) -> Result<usize, E
     h.bytes(&header.cluster.to_be_bytes())?;
     h.bytes(&header.counter.to_be_bytes())?;
     h.bytes(&(body as u16).to_be_bytes())?;
+    h.bytes(&(cert.len() as u16).to_be_bytes())?;
     Ok(len)
 }
 
@@ -471,23 +470,24 @@ pub fn decode(d: &[u8]) -> Result<Datagram<'_>, Error> {
         counter: g.u64()?,
     };
     let body_len = usize::from(g.u16()?);
-    if body_len > MAX_BODY {
+    let cert_len = usize::from(g.u16()?);
+    if body_len > MAX_BODY || cert_len > MAX_CERT {
         return Err(Error::Malformed);
     }
     let mut body = Get {
         b: g.take(body_len)?,
     };
+    let cert = g.take(cert_len)?;
     let sig: &[u8; SIG_LEN] = g.take(SIG_LEN)?.try_into().map_err(|_| Error::Truncated)?;
     if !g.b.is_empty() {
         return Err(Error::Malformed);
     }
     let b = &mut body;
     let msg = match k {
-        kind::JOIN => Msg::Join { cert: b.blob()? },
+        kind::JOIN => Msg::Join,
         kind::WELCOME => Msg::Welcome {
             member: b.u16()?,
             config: b.u32()?,
-            cert: b.blob()?,
         },
         kind::REFUSE => Msg::Refuse {
             why: Nak::from_u8(b.u8()?).ok_or(Error::Malformed)?,
@@ -529,7 +529,8 @@ pub fn decode(d: &[u8]) -> Result<Datagram<'_>, Error> {
     Ok(Datagram {
         header,
         msg,
-        signed: &d[..HEADER_LEN + body_len],
+        cert,
+        signed: &d[..HEADER_LEN + body_len + cert_len],
         sig,
     })
 }
@@ -548,11 +549,13 @@ mod tests {
 
     fn round_trip(msg: Msg<'_>) {
         let mut buf = [0u8; 4096];
-        let n = encode(&H, &msg, &mut buf).unwrap();
+        let cert = [7u8; 300];
+        let n = encode(&H, &msg, &cert, &mut buf).unwrap();
         buf[n - SIG_LEN..n].copy_from_slice(&[0xaa; SIG_LEN]);
         let d = decode(&buf[..n]).unwrap();
         assert_eq!(d.header, H);
         assert_eq!(d.msg, msg);
+        assert_eq!(d.cert, &cert);
         assert_eq!(d.signed, &buf[..n - SIG_LEN]);
         assert_eq!(d.sig, &[0xaa; SIG_LEN]);
         // Every truncation fails cleanly, as does a trailing byte.
@@ -562,13 +565,15 @@ mod tests {
         assert_eq!(decode(&buf[..n + 1]), Err(Error::Malformed));
         // Too small an output buffer is refused, never overrun.
         for room in 0..n {
-            assert_eq!(encode(&H, &msg, &mut buf[..room]), Err(Error::NoRoom));
+            assert_eq!(
+                encode(&H, &msg, &cert, &mut buf[..room]),
+                Err(Error::NoRoom)
+            );
         }
     }
 
     #[test]
     fn every_kind_round_trips() {
-        let cert = [7u8; 300];
         let members = [
             Member {
                 id: 1,
@@ -588,11 +593,10 @@ mod tests {
         assert_eq!(alive.members.iter().collect::<Vec<_>>(), members);
         assert!(alive.owners.iter().eq(owners));
         for msg in [
-            Msg::Join { cert: &cert },
+            Msg::Join,
             Msg::Welcome {
                 member: 4,
                 config: 2,
-                cert: &cert,
             },
             Msg::Refuse { why: Nak::Revoked },
             Msg::Offer { members: 1 },
@@ -610,7 +614,7 @@ mod tests {
     #[test]
     fn foreign_and_bad_input() {
         let mut buf = [0u8; 256];
-        let n = encode(&H, &Msg::Offer { members: 1 }, &mut buf).unwrap();
+        let n = encode(&H, &Msg::Offer { members: 1 }, b"c", &mut buf).unwrap();
         let mut bad = buf;
         bad[0] = b'X';
         assert_eq!(decode(&bad[..n]), Err(Error::NotOurs));
@@ -624,8 +628,15 @@ mod tests {
         let mut bad = buf;
         bad[21] = 40;
         assert_eq!(decode(&bad[..n]), Err(Error::Truncated));
+        let mut bad = buf;
+        bad[22] = 0x10; // a certificate over MAX_CERT
+        assert_eq!(decode(&bad[..n]), Err(Error::Malformed));
+        assert_eq!(
+            encode(&H, &Msg::Join, &[0; MAX_CERT + 1], &mut [0; 4096]),
+            Err(Error::Malformed)
+        );
         // Unknown reasons.
-        let n = encode(&H, &Msg::Refuse { why: Nak::Vetoed }, &mut buf).unwrap();
+        let n = encode(&H, &Msg::Refuse { why: Nak::Vetoed }, b"", &mut buf).unwrap();
         buf[HEADER_LEN] = 0;
         assert_eq!(decode(&buf[..n]), Err(Error::Malformed));
         let n = encode(
@@ -633,6 +644,7 @@ mod tests {
             &Msg::Leave {
                 why: Exit::NotAMember,
             },
+            b"",
             &mut buf,
         )
         .unwrap();
@@ -660,6 +672,7 @@ mod tests {
                 buf[5] = (x % 9) as u8;
                 let body = (len.saturating_sub(HEADER_LEN + SIG_LEN)) as u16;
                 buf[20..22].copy_from_slice(&body.to_be_bytes());
+                buf[22..24].copy_from_slice(&[0, 0]);
             }
             let _ = decode(&buf[..len]);
         }

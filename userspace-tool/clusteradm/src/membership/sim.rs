@@ -140,7 +140,7 @@ async fn host(name: String, settings: Settings, views: Views, load: Vec<u64>) ->
                 let (n, from) = r?;
                 match proto::decode(&buf[..n]) {
                     Ok(d) if d.header.cluster == cluster => {
-                        let (msg, _) = wire::message(&d.msg);
+                        let msg = wire::message(&d.msg);
                         node.receive(start.elapsed(), mapped(from.ip()), d.header.sender, msg)
                     }
                     _ => Vec::new(),

@@ -1,27 +1,32 @@
-//! [`node::Message`]s to and from datagrams (`ipcluster_core::proto`).
-//! Signing and checking signatures, certificates and replay counters
-//! happen around these, in the daemon.
+//! [`Message`]s to and from signed datagrams (`ipcluster_core::proto`):
+//! every datagram carries its sender's certificate and is signed with its
+//! key. A received datagram counts only when its cluster id is ours, its
+//! certificate is one the cluster trusts, its signature is good and its
+//! replay counter is above the last one seen from that certificate;
+//! anything else changes nothing and is counted.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use ipcluster_core::proto::{self, Header, Member, Msg};
+use rustls_pki_types::UnixTime;
 
 use super::node::{Keepalive, Message};
+use crate::cert::{fingerprint, Identity, Trust};
 
 /// Largest datagram.
 pub(crate) const MAX_DATAGRAM: usize = proto::HEADER_LEN + proto::MAX_BODY + proto::SIG_LEN;
 
-/// Encodes `msg` with `header`, the signature left zero; `cert` is sent
-/// with joins and welcomes.
+/// Encodes `msg` with `header` and the sender's certificate `cert`, the
+/// signature left zero.
 pub(crate) fn encode(header: &Header, msg: &Message, cert: &[u8]) -> Result<Vec<u8>, proto::Error> {
     let mut out = vec![0u8; MAX_DATAGRAM];
     let (mut mb, mut ob) = (Vec::new(), Vec::new());
     let m = match msg {
-        Message::Join { .. } => Msg::Join { cert },
+        Message::Join { .. } => Msg::Join,
         Message::Welcome { member, config } => Msg::Welcome {
             member: *member,
             config: *config,
-            cert,
         },
         Message::Refuse(why) => Msg::Refuse { why: *why },
         Message::Offer { members } => Msg::Offer { members: *members },
@@ -51,44 +56,234 @@ pub(crate) fn encode(header: &Header, msg: &Message, cert: &[u8]) -> Result<Vec<
         },
         Message::Leave(why) => Msg::Leave { why: *why },
     };
-    let n = proto::encode(header, &m, &mut out)?;
+    let n = proto::encode(header, &m, cert, &mut out)?;
     out.truncate(n);
     Ok(out)
 }
 
-/// The node's view of a decoded message; the certificate of a join or a
-/// welcome comes back beside it for the daemon to check.
-pub(crate) fn message<'a>(msg: &Msg<'a>) -> (Message, Option<&'a [u8]>) {
+/// The node's view of a decoded message.
+pub(crate) fn message(msg: &Msg<'_>) -> Message {
     match *msg {
-        Msg::Join { cert } => (Message::Join { refused: None }, Some(cert)),
-        Msg::Welcome {
-            member,
-            config,
-            cert,
-        } => (Message::Welcome { member, config }, Some(cert)),
-        Msg::Refuse { why } => (Message::Refuse(why), None),
-        Msg::Offer { members } => (Message::Offer { members }, None),
-        Msg::Object { members } => (Message::Object { members }, None),
-        Msg::MasterAlive(k) => (
-            Message::MasterAlive(Keepalive {
-                config: k.config,
-                period: Duration::from_millis(u64::from(k.period_ms)),
-                misses: k.misses,
-                version: k.table_version,
-                members: k.members.iter().map(|m| (m.id, m.addr)).collect(),
-                owners: k.owners.iter().collect(),
-            }),
-            None,
-        ),
-        Msg::MemberAlive { seq, table } => (Message::MemberAlive { seq, table }, None),
-        Msg::Leave { why } => (Message::Leave(why), None),
+        Msg::Join => Message::Join { refused: None },
+        Msg::Welcome { member, config } => Message::Welcome { member, config },
+        Msg::Refuse { why } => Message::Refuse(why),
+        Msg::Offer { members } => Message::Offer { members },
+        Msg::Object { members } => Message::Object { members },
+        Msg::MasterAlive(k) => Message::MasterAlive(Keepalive {
+            config: k.config,
+            period: Duration::from_millis(u64::from(k.period_ms)),
+            misses: k.misses,
+            version: k.table_version,
+            members: k.members.iter().map(|m| (m.id, m.addr)).collect(),
+            owners: k.owners.iter().collect(),
+        }),
+        Msg::MemberAlive { seq, table } => Message::MemberAlive { seq, table },
+        Msg::Leave { why } => Message::Leave(why),
+    }
+}
+
+/// Why a datagram was ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reject {
+    /// Not a well-formed ipcluster datagram.
+    Malformed,
+    /// For another cluster.
+    OtherCluster,
+    /// Its certificate is not trusted (and it is no join, which the
+    /// master answers with the reason).
+    Untrusted,
+    /// Its signature does not match its certificate.
+    BadSignature,
+    /// Its replay counter is not above the last one seen.
+    Replayed,
+}
+
+/// Counts of ignored datagrams, by reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Rejected {
+    pub(crate) malformed: u64,
+    pub(crate) other_cluster: u64,
+    pub(crate) untrusted: u64,
+    pub(crate) bad_signature: u64,
+    pub(crate) replayed: u64,
+}
+
+impl Rejected {
+    fn count(&mut self, r: Reject) {
+        let c = match r {
+            Reject::Malformed => &mut self.malformed,
+            Reject::OtherCluster => &mut self.other_cluster,
+            Reject::Untrusted => &mut self.untrusted,
+            Reject::BadSignature => &mut self.bad_signature,
+            Reject::Replayed => &mut self.replayed,
+        };
+        *c += 1;
+    }
+}
+
+/// One end of the cluster link: signs what it sends, checks what it gets.
+pub(crate) struct Endpoint {
+    cluster: u32,
+    id: Identity,
+    trust: Trust,
+    counter: u64,
+    /// The last counter seen, per sender certificate (by fingerprint).
+    seen: HashMap<String, u64>,
+    pub(crate) rejected: Rejected,
+}
+
+impl Endpoint {
+    /// For cluster `cluster`, as `id`, trusting `trust`. The counter
+    /// starts at the wall clock in microseconds, so that it keeps rising
+    /// across restarts.
+    pub(crate) fn new(cluster: u32, id: Identity, trust: Trust, start: u64) -> Self {
+        Endpoint {
+            cluster,
+            id,
+            trust,
+            counter: start,
+            seen: HashMap::new(),
+            rejected: Rejected::default(),
+        }
+    }
+
+    /// A signed datagram of `msg` from member `sender`.
+    pub(crate) fn seal(&mut self, sender: u16, msg: &Message) -> Result<Vec<u8>, proto::Error> {
+        self.counter += 1;
+        let h = Header {
+            sender,
+            cluster: self.cluster,
+            counter: self.counter,
+        };
+        let mut d = encode(&h, msg, self.id.cert())?;
+        let n = d.len() - proto::SIG_LEN;
+        let sig = self.id.sign(&d[..n]);
+        d[n..].copy_from_slice(&sig);
+        Ok(d)
+    }
+
+    /// The message in datagram `d` and its sender's member id, if it
+    /// passes every check; a join with an unacceptable certificate comes
+    /// through with the reason, for the master to answer.
+    pub(crate) fn open(&mut self, d: &[u8], now: UnixTime) -> Result<(u16, Message), Reject> {
+        let r = self.check(d, now);
+        if let Err(e) = r {
+            self.rejected.count(e);
+        }
+        r
+    }
+
+    fn check(&mut self, d: &[u8], now: UnixTime) -> Result<(u16, Message), Reject> {
+        let dg = proto::decode(d).map_err(|_| Reject::Malformed)?;
+        if dg.header.cluster != self.cluster {
+            return Err(Reject::OtherCluster);
+        }
+        if !Trust::verify(dg.cert, dg.signed, dg.sig) {
+            return Err(Reject::BadSignature);
+        }
+        let mut msg = message(&dg.msg);
+        match (self.trust.admit(dg.cert, now), &mut msg) {
+            (Ok(()), _) => (),
+            (Err(why), Message::Join { refused }) => *refused = Some(why),
+            (Err(_), _) => return Err(Reject::Untrusted),
+        }
+        let last = self.seen.entry(fingerprint(dg.cert)).or_insert(0);
+        if dg.header.counter <= *last {
+            return Err(Reject::Replayed);
+        }
+        *last = dg.header.counter;
+        Ok((dg.header.sender, msg))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cert::{self, Pem};
     use ipcluster_core::proto::{Exit, Nak};
+
+    fn endpoint(ca: &Pem, name: &str, revoked: &[String]) -> Endpoint {
+        let id = Identity::new(&cert::issue(ca, name).unwrap()).unwrap();
+        let trust = Trust::new(&ca.cert, [], revoked.iter().cloned()).unwrap();
+        Endpoint::new(7, id, trust, 1000)
+    }
+
+    #[test]
+    fn only_authentic_fresh_messages_count() {
+        let now = UnixTime::now();
+        let ca = cert::new_ca("c").unwrap();
+        let mut a = endpoint(&ca, "a", &[]);
+        let mut b = endpoint(&ca, "b", &[]);
+        let alive = Message::MemberAlive { seq: 1, table: 2 };
+        let d = a.seal(3, &alive).unwrap();
+        assert_eq!(b.open(&d, now), Ok((3, alive.clone())));
+        // The same datagram again: a replay.
+        assert_eq!(b.open(&d, now), Err(Reject::Replayed));
+        // Any bit flipped: the signature fails (or the shape does).
+        for i in 0..d.len() {
+            let mut bad = d.clone();
+            bad[i] ^= 0x20;
+            assert!(b.open(&bad, now).is_err(), "byte {i}");
+        }
+        // Another cluster's.
+        let mut other = endpoint(&ca, "c", &[]);
+        other.cluster = 8;
+        assert_eq!(
+            b.open(&other.seal(1, &alive).unwrap(), now),
+            Err(Reject::OtherCluster)
+        );
+        // A stranger's CA: its keepalives are ignored, its join refused.
+        let rogue_ca = cert::new_ca("rogue").unwrap();
+        let mut rogue = endpoint(&rogue_ca, "r", &[]);
+        let fake = Message::Leave(Exit::OtherMasterExists);
+        assert_eq!(
+            b.open(&rogue.seal(1, &fake).unwrap(), now),
+            Err(Reject::Untrusted)
+        );
+        let join = rogue
+            .seal(proto::NO_MEMBER, &Message::Join { refused: None })
+            .unwrap();
+        assert_eq!(
+            b.open(&join, now),
+            Ok((
+                proto::NO_MEMBER,
+                Message::Join {
+                    refused: Some(Nak::BadCertificate)
+                }
+            ))
+        );
+        let r = b.rejected;
+        assert_eq!(r.replayed, 1);
+        assert_eq!(r.untrusted, 1);
+        // 4 from flips in the cluster id field, 1 from `other`.
+        assert_eq!(r.other_cluster, 5);
+        assert_eq!(r.bad_signature + r.malformed + 4, d.len() as u64);
+    }
+
+    #[test]
+    fn revoked_members_are_refused() {
+        let now = UnixTime::now();
+        let ca = cert::new_ca("c").unwrap();
+        let gone = cert::issue(&ca, "gone").unwrap();
+        let fp = fingerprint(&cert::der(&gone.cert).unwrap());
+        let mut master = endpoint(&ca, "m", &[fp]);
+        let id = Identity::new(&gone).unwrap();
+        let trust = Trust::new(&ca.cert, [], []).unwrap();
+        let mut g = Endpoint::new(7, id, trust, 5);
+        let join = g
+            .seal(proto::NO_MEMBER, &Message::Join { refused: None })
+            .unwrap();
+        assert_eq!(
+            master.open(&join, now).unwrap().1,
+            Message::Join {
+                refused: Some(Nak::Revoked)
+            }
+        );
+        let alive = g
+            .seal(2, &Message::MemberAlive { seq: 1, table: 1 })
+            .unwrap();
+        assert_eq!(master.open(&alive, now), Err(Reject::Untrusted));
+    }
 
     #[test]
     fn messages_survive_the_wire() {
@@ -121,11 +316,8 @@ mod tests {
             let d = encode(&h, &m, cert).unwrap();
             let got = proto::decode(&d).unwrap();
             assert_eq!(got.header, h);
-            let (back, c) = message(&got.msg);
-            assert_eq!(back, m);
-            if matches!(m, Message::Join { .. } | Message::Welcome { .. }) {
-                assert_eq!(c, Some(&cert[..]));
-            }
+            assert_eq!(got.cert, cert);
+            assert_eq!(message(&got.msg), m);
         }
     }
 }
