@@ -54,7 +54,7 @@ check "member MACs not in 8-byte records: EINVAL with a reason" \
 check "a multicast member MAC: EINVAL" \
 	expect_err 22 "multicast MAC" 4 "1:$(le32 1)" 15:0100010000000001
 check "a member listed twice: EINVAL" \
-	expect_err 22 "twice" 4 "1:$(le32 1)" 15:01000200000000010100020000000002
+	expect_err 22 "each once" 4 "1:$(le32 1)" 15:01000200000000010100020000000002
 check "forwarder over the maximum member id: rejected by policy" \
 	expect_err 34 "" 4 "1:$(le32 1)" "14:$(le32 70000)"
 check "keyed hash without a seed: EINVAL" \

@@ -46,7 +46,8 @@ setup() {
 	ipc-drop | ipc-own)
 		local owner=2
 		[ "$cfg" = ipc-own ] && owner=1
-		ip netns exec mbr "$adm" cluster add id 1 dev veth1 addr 10.0.0.100 seed $SEED member 1
+		ip netns exec mbr "$adm" cluster add id 1 dev veth1 addr 10.0.0.100 seed $SEED \
+			member 1 >/dev/null
 		ip netns exec mbr "$adm" table set 1 spread $owner
 		;;
 	xt_cluster)
@@ -58,11 +59,12 @@ setup() {
 			--cluster-hash-seed 0xdeadbeef -j DROP
 		;;
 	nft-jhash)
+		# Every hash value is dropped: the cost of hashing every packet.
 		ip netns exec mbr nft -f - <<-NFT
 		table ip bench {
 			chain pre {
 				type filter hook prerouting priority -300;
-				ip daddr 10.0.0.100 jhash ip saddr . udp sport mod 1024 seed 0xdeadbeef != 1024 drop
+				ip daddr 10.0.0.100 jhash ip saddr . udp sport mod 1024 seed 0xdeadbeef <= 1023 drop
 			}
 		}
 		NFT

@@ -85,7 +85,5 @@ if [ -n "$boot_splats" ]; then
 	printf '%s\n' "$boot_splats" | sed 's/^/# /'
 	failed=$((failed + 1))
 fi
-# The whole kernel log, for the splats and failures above.
-dmesg >"$top/results/dmesg.log" 2>/dev/null
 echo "$passed passed, $failed failed"
 [ $failed = 0 ]

@@ -127,6 +127,16 @@ impl AddRequest {
         })
     }
 
+    /// The cluster id, if given.
+    pub(crate) fn id(&self) -> Option<u32> {
+        self.id
+    }
+
+    /// log2 of the bucket count, if given.
+    pub(crate) fn bucket_bits(&self) -> Option<u32> {
+        self.bucket_bits
+    }
+
     /// The request's attributes, in the spec's order.
     pub(crate) fn attrs(&self) -> Vec<Attr> {
         let mut v = Vec::new();

@@ -6,22 +6,19 @@
 mod abi;
 mod args;
 mod attr;
-#[cfg_attr(not(test), expect(dead_code, reason = "the daemon comes next"))]
 mod cert;
 mod cluster;
+mod daemon;
 mod dev;
 mod error;
 mod flow;
 mod mac;
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the daemon that drives it is the next step")
-)]
 mod membership;
 mod nl;
 mod output;
 mod pki;
 mod stats;
+mod status;
 mod table;
 mod which;
 
@@ -86,7 +83,46 @@ enum Object {
     /// Make a cluster CA, issue, list and revoke member certificates.
     #[command(subcommand, long_about = CERT_ABOUT)]
     Cert(CertVerb),
+    /// Run the membership daemon of one cluster (see `daemon --help`).
+    #[command(long_about = DAEMON_ABOUT)]
+    Daemon {
+        /// The configuration file (TOML).
+        config: std::path::PathBuf,
+    },
+    /// What this host's daemon knows of a cluster.
+    #[command(after_help = "JSON: the daemon's state document.")]
+    Status {
+        /// Cluster id.
+        #[arg(value_parser = args::cluster_id)]
+        id: u32,
+    },
 }
+
+const DAEMON_ABOUT: &str = "\
+Run the membership protocol of one cluster on this host: create the \
+kernel cluster, find or become the master over the cluster link (a UDP \
+multicast group, every message signed with this host's certificate), \
+install the bucket tables the master decides, and take over the buckets \
+of members that die. Logs go to standard error (IPCLUSTER_LOG=debug for \
+more); the state for `clusteradm status` goes to \
+$IPCLUSTER_RUN_DIR/ID.json (default /run/ipcluster). SIGTERM stops it.
+
+Configuration (TOML):
+  [cluster]
+  add = \"id 1 dev eth0 addr 192.0.2.100 seed 000102030405060708090a0b0c0d0e0f\"
+  [link]
+  dev = \"eth0\"
+  addr = \"192.0.2.11\"        # this host on the cluster link
+  group = \"239.255.73.1\"     # default; port = 7400
+  [pki]
+  ca = \"/etc/ipcluster/pki/ca.pem\"
+  cert = \"/etc/ipcluster/pki/node1.pem\"
+  key = \"/etc/ipcluster/pki/node1.key\"
+  revoked = \"/etc/ipcluster/pki/revoked\"
+  [protocol]                 # optional
+  period_ms = 50
+  rebalance_ms = 2000
+  hook = \"/etc/ipcluster/notify\"";
 
 const CERT_ABOUT: &str = "\
 A cluster's certificates live in one directory: the CA (ca.pem, ca.key), \
@@ -399,6 +435,8 @@ impl Object {
             Object::Cert(CertVerb::Issue { .. }) => "cert issue",
             Object::Cert(CertVerb::List { .. }) => "cert list",
             Object::Cert(CertVerb::Revoke { .. }) => "cert revoke",
+            Object::Daemon { .. } => "daemon",
+            Object::Status { .. } => "status",
         }
     }
 }
@@ -417,6 +455,8 @@ fn run(object: &Object, json: bool) -> Result<(), Error> {
         Object::Cert(CertVerb::Issue { dir, name }) => pki::issue(dir, name),
         Object::Cert(CertVerb::List { dir }) => pki::list(dir, json),
         Object::Cert(CertVerb::Revoke { dir, which }) => pki::revoke(dir, which),
+        Object::Daemon { config } => daemon::run(config),
+        Object::Status { id } => status::show(*id, json),
     }
 }
 

@@ -243,8 +243,11 @@ struct TableJson {
     macs: Vec<MemberMacJson>,
 }
 
-/// Encodes member MACs as the `members` attribute: u16 id, 6-byte MAC.
+/// Encodes member MACs as the `members` attribute: u16 id, 6-byte MAC, in
+/// increasing id order.
 pub(crate) fn encode_macs(macs: &[(u16, Mac)]) -> Vec<u8> {
+    let mut macs = macs.to_vec();
+    macs.sort_by_key(|m| m.0);
     macs.iter()
         .flat_map(|(id, mac)| id.to_ne_bytes().into_iter().chain(mac.0))
         .collect()

@@ -31,8 +31,6 @@ pub(crate) type Addr = [u8; 16];
 /// The protocol's knobs.
 #[derive(Clone, Debug)]
 pub(crate) struct Settings {
-    /// Cluster id.
-    pub(crate) cluster: u32,
     /// Configuration version; a member with another is told to leave.
     pub(crate) config: u32,
     /// Buckets in the table.
@@ -49,10 +47,9 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
-    /// The defaults for cluster `cluster` with `buckets` buckets.
-    pub(crate) fn new(cluster: u32, buckets: usize) -> Self {
+    /// The defaults for a cluster of `buckets` buckets.
+    pub(crate) fn new(buckets: usize) -> Self {
         Settings {
-            cluster,
             config: 1,
             buckets,
             period: Duration::from_millis(50),

@@ -74,7 +74,7 @@ fn unmapped(a: &Addr) -> IpAddr {
 
 /// One host: the node, fed by its socket and a 5 ms tick.
 async fn host(name: String, settings: Settings, views: Views, load: Vec<u64>) -> turmoil::Result {
-    let cluster = settings.cluster;
+    let cluster = CLUSTER;
     let sock = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, PORT)).await?;
     sock.join_multicast_v4(GROUP, Ipv4Addr::UNSPECIFIED)?;
     let me = mapped(turmoil::lookup(name.as_str()));
@@ -176,7 +176,7 @@ impl Cluster<'_> {
             .rng_seed(seed)
             .build();
         let views: Views = Arc::default();
-        let mut settings = Settings::new(CLUSTER, buckets);
+        let mut settings = Settings::new(buckets);
         settings.rebalance_every = Duration::from_millis(100);
         let names: Vec<String> = (1..=n).map(|i| format!("m{i}")).collect();
         for name in &names {

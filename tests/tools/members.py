@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Checks on a cluster of membership daemons, for tests/membership.sh.
+
+  members.py formed TMP I...    one master among members I..., every one
+                                following it, one table in every kernel,
+                                every bucket owned by one of them, none
+                                unacknowledged
+  members.py spread TMP I...    every member I... owns some buckets
+  members.py master TMP I...    prints the master among I...
+  members.py field TMP I KEY    prints member I's status field KEY
+
+Member I's daemon writes TMP/runI/1.json and lives in namespace ipc-mI.
+"""
+import json
+import os
+import subprocess
+import sys
+
+CLUSTERADM = os.path.join(os.environ.get("IPC_TOP", "."), "userspace-tool/target/release/clusteradm")
+
+
+def status(tmp, i):
+    try:
+        with open(f"{tmp}/run{i}/1.json") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def table(i):
+    out = subprocess.run(["ip", "netns", "exec", f"ipc-m{i}", CLUSTERADM, "-j", "table", "show", "1"],
+                         capture_output=True, text=True)
+    return json.loads(out.stdout)["table"] if out.returncode == 0 else None
+
+
+def master(tmp, ids):
+    m = [i for i in ids if status(tmp, i).get("role") == "master"]
+    return m[0] if len(m) == 1 else None
+
+
+def formed(tmp, ids):
+    m = master(tmp, ids)
+    if m is None:
+        return "no single master"
+    st = {i: status(tmp, i) for i in ids}
+    maddr = st[m].get("master")
+    if any(st[i].get("master") != maddr for i in ids):
+        return "members follow different masters"
+    if st[m].get("unacked") != 0:
+        return f"{st[m].get('unacked')} buckets unacknowledged"
+    t = {i: table(i) for i in ids}
+    if any(t[i] != t[m] for i in ids):
+        return "kernel tables differ"
+    members = {st[i].get("member") for i in ids}
+    if not all(o in members for o in t[m]):
+        return "a bucket is owned by no live member"
+    return None
+
+
+def main(argv):
+    cmd, tmp, rest = argv[1], argv[2], argv[3:]
+    if cmd == "formed":
+        why = formed(tmp, [int(i) for i in rest])
+        if why:
+            sys.exit(why)
+    elif cmd == "spread":
+        ids = [int(i) for i in rest]
+        m = master(tmp, ids)
+        t = table(m) if m else None
+        if not t or not all(t.count(status(tmp, i).get("member")) for i in ids):
+            sys.exit("not spread")
+    elif cmd == "master":
+        m = master(tmp, [int(i) for i in rest])
+        if m is None:
+            sys.exit("no single master")
+        print(m)
+    elif cmd == "field":
+        v = status(tmp, int(rest[0]))
+        for k in rest[1:]:
+            v = v.get(k, {}) if isinstance(v, dict) else {}
+        print(v)
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

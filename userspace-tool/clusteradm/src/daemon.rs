@@ -1,0 +1,538 @@
+//! `clusteradm daemon CONFIG`: one host's membership daemon. It creates
+//! the kernel's cluster, runs the membership protocol (`membership::node`)
+//! on the cluster link, a UDP multicast group, with every datagram signed
+//! and checked (`membership::wire`), installs each table the master
+//! decides in the kernel, feeds the kernel's per-bucket counters back as
+//! load, and writes its view of the cluster for `clusteradm status`.
+//!
+//! The configuration is TOML:
+//!
+//! ```toml
+//! [cluster]          # the keywords of `clusteradm cluster add`, id required
+//! add = "id 1 dev eth0 addr 192.0.2.100 seed 000102030405060708090a0b0c0d0e0f"
+//! [link]             # the cluster link: this host's address on it
+//! dev = "eth0"
+//! addr = "192.0.2.11"
+//! group = "239.255.73.1"   # default
+//! port = 7400              # default
+//! [pki]              # from `clusteradm cert`
+//! ca = "/etc/ipcluster/pki/ca.pem"
+//! cert = "/etc/ipcluster/pki/node1.pem"
+//! key = "/etc/ipcluster/pki/node1.key"
+//! revoked = "/etc/ipcluster/pki/revoked"   # optional
+//! listed = []        # fingerprints admitted; empty: every certificate of the CA
+//! [protocol]         # all optional
+//! period_ms = 50     # keepalive period
+//! rebalance_ms = 2000
+//! hook = "/etc/ipcluster/notify"   # run with EVENT [ARGS] on membership events
+//! ```
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use ipcluster_core::proto::NO_MEMBER;
+use rustls_pki_types::UnixTime;
+use serde::{Deserialize, Serialize};
+use tracing::{debug, info, warn};
+
+use crate::abi::{bucket as b, Cmd};
+use crate::attr::Attr;
+use crate::cert::{Identity, Pem, Trust};
+use crate::cluster::{self, AddRequest};
+use crate::error::Error;
+use crate::membership::node::{Addr, Event, Node, Out, Settings, To};
+use crate::membership::wire::{Endpoint, Rejected, MAX_DATAGRAM};
+use crate::nl::Client;
+use crate::pki;
+use crate::stats::Bucket;
+use crate::table;
+
+/// The configuration file.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Config {
+    cluster: ClusterConf,
+    link: Link,
+    pki: PkiConf,
+    #[serde(default)]
+    protocol: Protocol,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct ClusterConf {
+    add: String,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct Link {
+    dev: String,
+    addr: Ipv4Addr,
+    #[serde(default = "default_group")]
+    group: Ipv4Addr,
+    #[serde(default = "default_port")]
+    port: u16,
+}
+
+fn default_group() -> Ipv4Addr {
+    Ipv4Addr::new(239, 255, 73, 1)
+}
+
+fn default_port() -> u16 {
+    7400
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct PkiConf {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+    revoked: Option<PathBuf>,
+    #[serde(default)]
+    listed: Vec<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, default)]
+struct Protocol {
+    period_ms: u64,
+    join_wait_ms: u64,
+    offer_wait_ms: u64,
+    rebalance_ms: u64,
+    config: u32,
+    hook: Option<PathBuf>,
+}
+
+impl Default for Protocol {
+    fn default() -> Self {
+        Protocol {
+            period_ms: 50,
+            join_wait_ms: 150,
+            offer_wait_ms: 100,
+            rebalance_ms: 2000,
+            config: 1,
+            hook: None,
+        }
+    }
+}
+
+/// Where `clusteradm status` finds the daemon of cluster `id`.
+pub(crate) fn state_path(id: u32) -> PathBuf {
+    let dir = std::env::var_os("IPCLUSTER_RUN_DIR").unwrap_or_else(|| "/run/ipcluster".into());
+    Path::new(&dir).join(format!("{id}.json"))
+}
+
+/// What the daemon writes for `clusteradm status`.
+#[derive(Serialize, Deserialize, Debug, Default)]
+pub(crate) struct State {
+    pub(crate) cluster: u32,
+    pub(crate) role: String,
+    pub(crate) member: Option<u16>,
+    pub(crate) master: Option<String>,
+    pub(crate) members: Vec<(u16, String)>,
+    pub(crate) misses: u8,
+    pub(crate) period_ms: u64,
+    pub(crate) table_version: u32,
+    pub(crate) owners: Vec<u16>,
+    /// Per member: loss estimate (0..1) and interval (master only).
+    pub(crate) loss: Vec<(u16, f64, u32)>,
+    /// Buckets whose owner has not yet acknowledged them (master only).
+    pub(crate) unacked: usize,
+    pub(crate) rejected: RejectedJson,
+}
+
+#[derive(Serialize, Deserialize, Debug, Default)]
+pub(crate) struct RejectedJson {
+    pub(crate) malformed: u64,
+    pub(crate) other_cluster: u64,
+    pub(crate) untrusted: u64,
+    pub(crate) bad_signature: u64,
+    pub(crate) replayed: u64,
+}
+
+impl From<Rejected> for RejectedJson {
+    fn from(r: Rejected) -> Self {
+        RejectedJson {
+            malformed: r.malformed,
+            other_cluster: r.other_cluster,
+            untrusted: r.untrusted,
+            bad_signature: r.bad_signature,
+            replayed: r.replayed,
+        }
+    }
+}
+
+fn read(path: &Path) -> Result<String, Error> {
+    std::fs::read_to_string(path).map_err(|e| Error::failed(format!("{}: {e}", path.display())))
+}
+
+/// Parses a configuration file's text.
+pub(crate) fn parse(text: &str) -> Result<Config, Error> {
+    toml::from_str(text).map_err(|e| Error::usage(format!("configuration: {e}")))
+}
+
+fn ip_of(a: &Addr) -> IpAddr {
+    let v6 = std::net::Ipv6Addr::from(*a);
+    v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)
+}
+
+fn addr_of(ip: IpAddr) -> Addr {
+    match ip {
+        IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+        IpAddr::V6(a) => a.octets(),
+    }
+}
+
+/// The cluster link socket: the group joined on the link's address,
+/// multicast sent from it, our own multicast not looped back.
+fn link_socket(l: &Link) -> Result<tokio::net::UdpSocket, Error> {
+    use socket2::{Domain, Protocol as P, Socket, Type};
+    let e = |what: &str, err: std::io::Error| Error::failed(format!("cluster link: {what}: {err}"));
+    let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(P::UDP)).map_err(|x| e("socket", x))?;
+    s.set_reuse_address(true)
+        .map_err(|x| e("SO_REUSEADDR", x))?;
+    s.bind_device(Some(l.dev.as_bytes()))
+        .map_err(|x| e(&format!("SO_BINDTODEVICE {}", l.dev), x))?;
+    s.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, l.port)).into())
+        .map_err(|x| e("bind", x))?;
+    s.join_multicast_v4(&l.group, &l.addr)
+        .map_err(|x| e("join group", x))?;
+    s.set_multicast_if_v4(&l.addr)
+        .map_err(|x| e("IP_MULTICAST_IF", x))?;
+    s.set_multicast_loop_v4(false)
+        .map_err(|x| e("IP_MULTICAST_LOOP", x))?;
+    s.set_nonblocking(true).map_err(|x| e("O_NONBLOCK", x))?;
+    tokio::net::UdpSocket::from_std(s.into()).map_err(|x| e("tokio", x))
+}
+
+/// The trust the `[pki]` section describes (the revocation list as it is
+/// now).
+fn trust(p: &PkiConf) -> Result<Trust, Error> {
+    let revoked = match &p.revoked {
+        Some(path) => pki::parse_revoked(&read(path)?),
+        None => Vec::new(),
+    };
+    Trust::new(&read(&p.ca)?, p.listed.clone(), revoked).map_err(Error::failed)
+}
+
+/// `clusteradm daemon CONFIG`.
+pub(crate) fn run(path: &Path) -> Result<(), Error> {
+    let cfg = parse(&read(path)?).map_err(|e| e.context(&path.display().to_string()))?;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("IPCLUSTER_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let words: Vec<String> = cfg
+        .cluster
+        .add
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    let args = cluster::parse_add(&words).map_err(|e| e.context("[cluster] add"))?;
+    let req = AddRequest::resolve(&args, crate::dev::index, || {
+        Err(Error::usage(
+            "[cluster] add: give the seed (every member needs the same)",
+        ))
+    })?;
+    let id = req
+        .id()
+        .ok_or_else(|| Error::usage("[cluster] add: give the cluster id"))?;
+    let buckets = 1usize << req.bucket_bits().unwrap_or(10);
+    let mut nl = Client::connect()?;
+    // Start from a clean cluster: whatever table a previous run left is
+    // the old master's business, not ours.
+    let _ = nl.request(Cmd::ClusterDel, &[Attr::u32(crate::abi::cluster::ID, id)]);
+    nl.request(Cmd::ClusterNew, &req.attrs())
+        .map_err(|e| e.context("creating the kernel cluster"))?;
+
+    let pem = Pem {
+        cert: read(&cfg.pki.cert)?,
+        key: read(&cfg.pki.key)?,
+    };
+    let identity = Identity::new(&pem).map_err(Error::failed)?;
+    let trust = trust(&cfg.pki)?;
+    let start = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    let endpoint = Endpoint::new(id, identity, trust, start);
+    let p = &cfg.protocol;
+    let mut settings = Settings::new(buckets);
+    settings.config = p.config;
+    settings.period = Duration::from_millis(p.period_ms.max(1));
+    settings.join_wait = Duration::from_millis(p.join_wait_ms);
+    settings.offer_wait = Duration::from_millis(p.offer_wait_ms);
+    settings.rebalance_every = Duration::from_millis(p.rebalance_ms.max(1));
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::failed(format!("runtime: {e}")))?;
+    rt.block_on(async {
+        let sock = link_socket(&cfg.link)?;
+        info!(cluster = id, link = %cfg.link.addr, group = %cfg.link.group, "started");
+        Daemon {
+            id,
+            nl,
+            endpoint,
+            pki: cfg.pki,
+            revoked_at: None,
+            sock,
+            group: SocketAddr::from((cfg.link.group, cfg.link.port)),
+            hook: p.hook.clone(),
+            state: state_path(id),
+            last_load: Vec::new(),
+        }
+        .run(settings, addr_of(IpAddr::V4(cfg.link.addr)))
+        .await
+    })
+}
+
+struct Daemon {
+    id: u32,
+    nl: Client,
+    endpoint: Endpoint,
+    pki: PkiConf,
+    /// When the revocation list last changed, as last read.
+    revoked_at: Option<SystemTime>,
+    sock: tokio::net::UdpSocket,
+    group: SocketAddr,
+    hook: Option<PathBuf>,
+    state: PathBuf,
+    /// Each bucket's packet count at the last load reading.
+    last_load: Vec<u64>,
+}
+
+impl Daemon {
+    async fn run(mut self, settings: Settings, me: Addr) -> Result<(), Error> {
+        let t0 = Instant::now();
+        let period = settings.period;
+        let (mut node, mut outs) = Node::new(settings, me, t0.elapsed());
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let mut tick = tokio::time::interval(period / 5);
+        let mut slow = tokio::time::interval(Duration::from_secs(1));
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| Error::failed(format!("SIGTERM: {e}")))?;
+        loop {
+            for o in outs.drain(..) {
+                self.carry_out(&node, o).await;
+            }
+            outs = tokio::select! {
+                r = self.sock.recv_from(&mut buf) => match r {
+                    Ok((n, from)) => match self.endpoint.open(&buf[..n], UnixTime::now()) {
+                        Ok((sender, msg)) => {
+                            node.receive(t0.elapsed(), addr_of(from.ip()), sender, msg)
+                        }
+                        Err(why) => {
+                            debug!(%from, ?why, "ignored a datagram");
+                            Vec::new()
+                        }
+                    },
+                    Err(e) => {
+                        warn!(%e, "cluster link receive");
+                        Vec::new()
+                    }
+                },
+                _ = tick.tick() => node.tick(t0.elapsed()),
+                _ = slow.tick() => {
+                    self.reread_revoked();
+                    self.read_load(&mut node);
+                    self.write_state(&node);
+                    Vec::new()
+                }
+                _ = term.recv() => break,
+                _ = tokio::signal::ctrl_c() => break,
+            };
+        }
+        info!("stopping");
+        let _ = std::fs::remove_file(&self.state);
+        Ok(())
+    }
+
+    async fn carry_out(&mut self, node: &Node, o: Out) {
+        match o {
+            Out::Send(to, msg) => {
+                let sender = node.member().unwrap_or(NO_MEMBER);
+                let d = match self.endpoint.seal(sender, &msg) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        warn!(?e, "cannot encode a message");
+                        return;
+                    }
+                };
+                let dst = match to {
+                    To::All => self.group,
+                    To::One(a) => SocketAddr::new(ip_of(&a), self.group.port()),
+                };
+                if let Err(e) = self.sock.send_to(&d, dst).await {
+                    debug!(%e, %dst, "cluster link send");
+                }
+            }
+            Out::Install { member, owners } => {
+                let attrs = table::set_attrs(self.id, Some(&owners), Some(member));
+                match self.nl.request(Cmd::TableSet, &attrs) {
+                    Ok(_) => debug!(member, "installed a table"),
+                    Err(e) => warn!(%e, "installing the table"),
+                }
+            }
+            Out::Announce => info!("announcing the cluster address"),
+            Out::Event(e) => self.event(&e),
+        }
+    }
+
+    fn event(&self, e: &Event) {
+        let (name, args): (&str, Vec<String>) = match e {
+            Event::BecameMaster => ("master", vec![]),
+            Event::SteppedDown => ("stepped-down", vec![]),
+            Event::Joined { member, master } => (
+                "joined",
+                vec![member.to_string(), ip_of(master).to_string()],
+            ),
+            Event::MemberUp(id, a) => ("member-up", vec![id.to_string(), ip_of(a).to_string()]),
+            Event::MemberDown(id) => ("member-down", vec![id.to_string()]),
+            Event::LostMaster => ("lost-master", vec![]),
+            Event::Refused(why) => ("refused", vec![format!("{why:?}")]),
+            Event::Told(why) => ("told-to-leave", vec![format!("{why:?}")]),
+        };
+        info!(event = name, args = ?args, "membership");
+        if let Some(h) = &self.hook {
+            if let Err(err) = std::process::Command::new(h).arg(name).args(&args).spawn() {
+                warn!(hook = %h.display(), %err, "hook");
+            }
+        }
+    }
+
+    /// A revocation takes effect within a second: the revoked host's
+    /// messages are ignored from then on, so the master's watchdog removes
+    /// it and it can never join again.
+    fn reread_revoked(&mut self) {
+        let Some(path) = &self.pki.revoked else {
+            return;
+        };
+        let at = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        if at == self.revoked_at {
+            return;
+        }
+        match trust(&self.pki) {
+            Ok(t) => {
+                if self.revoked_at.is_some() {
+                    info!(path = %path.display(), "revocation list reloaded");
+                }
+                self.endpoint.set_trust(t);
+                self.revoked_at = at;
+            }
+            Err(e) => warn!(%e, "revocation list"),
+        }
+    }
+
+    /// Per-bucket load: packets since the last reading (every member sees
+    /// every packet, so the master's own counters tell the whole load).
+    fn read_load(&mut self, node: &mut Node) {
+        let Ok(replies) = self
+            .nl
+            .dump(Cmd::BucketGet, &[Attr::u32(b::CLUSTER_ID, self.id)])
+        else {
+            return;
+        };
+        let mut now: Vec<(u32, u64)> = replies
+            .iter()
+            .filter_map(|r| Bucket::from_attrs(r).ok())
+            .map(|b| (b.index, b.packets))
+            .collect();
+        now.sort_unstable();
+        let now: Vec<u64> = now.into_iter().map(|(_, p)| p).collect();
+        if self.last_load.len() == now.len() {
+            let w: Vec<u64> = now
+                .iter()
+                .zip(&self.last_load)
+                .map(|(n, l)| n.saturating_sub(*l))
+                .collect();
+            node.set_weights(&w);
+        }
+        self.last_load = now;
+    }
+
+    fn write_state(&self, node: &Node) {
+        let known = node.known();
+        let s = State {
+            cluster: self.id,
+            role: if node.is_master() {
+                "master"
+            } else if node.master().is_some() {
+                "member"
+            } else {
+                "joining"
+            }
+            .into(),
+            member: node.member(),
+            master: node.master().map(|a| ip_of(&a).to_string()),
+            members: known.map_or_else(Vec::new, |k| {
+                k.members
+                    .iter()
+                    .map(|(id, a)| (*id, ip_of(a).to_string()))
+                    .collect()
+            }),
+            misses: known.map_or(0, |k| k.misses),
+            period_ms: known.map_or(0, |k| k.period.as_millis() as u64),
+            table_version: known.map_or(0, |k| k.version),
+            owners: known.map_or_else(Vec::new, |k| k.owners.clone()),
+            loss: node
+                .peer_loss()
+                .into_iter()
+                .map(|(id, p, n)| (id, p as f64 / ipcluster_core::keepalive::ONE as f64, n))
+                .collect(),
+            unacked: node
+                .served()
+                .map_or(0, |s| s.iter().filter(|b| !**b).count()),
+            rejected: self.endpoint.rejected.into(),
+        };
+        let Ok(text) = serde_json::to_string(&s) else {
+            return;
+        };
+        if let Some(dir) = self.state.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let tmp = self.state.with_extension("tmp");
+        if std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, &self.state))
+            .is_err()
+        {
+            debug!(path = %self.state.display(), "cannot write the state");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configurations_parse_with_defaults_and_refuse_unknown_keys() {
+        let c = parse(
+            r#"
+            [cluster]
+            add = "id 1 dev eth0 addr 192.0.2.100 seed 000102030405060708090a0b0c0d0e0f"
+            [link]
+            dev = "eth0"
+            addr = "192.0.2.11"
+            [pki]
+            ca = "/p/ca.pem"
+            cert = "/p/m1.pem"
+            key = "/p/m1.key"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.link.group, Ipv4Addr::new(239, 255, 73, 1));
+        assert_eq!(c.link.port, 7400);
+        assert_eq!(c.protocol.period_ms, 50);
+        assert_eq!(c.protocol.rebalance_ms, 2000);
+        let e = parse("[cluster]\nadd = \"\"\nfrob = 1\n").unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("frob"), "{e}");
+    }
+}
