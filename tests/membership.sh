@@ -24,7 +24,7 @@ for i in 1 2 3 4; do "$CLUSTERADM" cert issue "$pki" "m$i" >/dev/null; done
 "$CLUSTERADM" cert ca "$tmp/rogue" >/dev/null
 "$CLUSTERADM" cert issue "$tmp/rogue" m5 >/dev/null
 
-# conf I CERT KEY: member I's daemon configuration.
+# conf I CERT KEY CA: member I's daemon configuration.
 conf() {
 	cat <<-TOML
 	[cluster]
@@ -33,7 +33,7 @@ conf() {
 	dev = "eth0"
 	addr = "$(member4 "$1")"
 	[pki]
-	ca = "$pki/ca.pem"
+	ca = "$4"
 	cert = "$2"
 	key = "$3"
 	revoked = "$pki/revoked"
@@ -48,10 +48,10 @@ conf() {
 }
 
 declare -A pid
-start() { # start I [CERT KEY]
+start() { # start I [CERT KEY CA]
 	local i=$1 ns
 	ns=$(member_ns "$i")
-	conf "$i" "${2:-$pki/m$i.pem}" "${3:-$pki/m$i.key}" >"$tmp/m$i.toml"
+	conf "$i" "${2:-$pki/m$i.pem}" "${3:-$pki/m$i.key}" "${4:-$pki/ca.pem}" >"$tmp/m$i.toml"
 	mkdir -p "$tmp/run$i"
 	IPCLUSTER_RUN_DIR=$tmp/run$i ip netns exec "$ns" "$CLUSTERADM" daemon "$tmp/m$i.toml" \
 		2>"$tmp/m$i.log" &
@@ -78,10 +78,12 @@ check "rebalancing spreads the buckets over all three" wait_for 120 spread 1 2 3
 check "one table in every kernel, every bucket owned, all acknowledged" wait_for 60 formed 1 2 3
 check "every flow is answered" answered 20000
 
-# A host whose certificate another CA issued, and a revoked one (without
-# the cluster address: whatever table it makes itself serves nothing).
-start 4 "$tmp/rogue/m5.pem" "$tmp/rogue/m5.key"
-sleep 3
+# A host whose certificate another CA issued (trusting that CA, it makes
+# itself master of its own cluster and sends its keepalives and "other
+# master exists" to ours), and a revoked one. Neither has the cluster
+# address: whatever table it makes itself serves nothing.
+start 4 "$tmp/rogue/m5.pem" "$tmp/rogue/m5.key" "$tmp/rogue/ca.pem"
+sleep 5
 check "a stranger's certificate does not join" wait_for 20 formed 1 2 3
 check "its messages were ignored as untrusted" \
 	test "$(field "$m" rejected untrusted)" -gt 0

@@ -185,6 +185,9 @@ struct Peer {
 #[derive(Clone, Debug)]
 struct MasterState {
     peers: BTreeMap<u16, Peer>,
+    /// The ids of members declared dead, by address: one that comes back
+    /// gets its old id (if still free), and new hosts get other ids.
+    retired: BTreeMap<Addr, u16>,
     owners: Vec<u16>,
     /// The table version in which each bucket got its current owner.
     assigned_in: Vec<u32>,
@@ -388,7 +391,7 @@ impl Node {
             } => match msg {
                 Message::MasterAlive(k) if from == *master => {
                     *heard = now;
-                    *deadline = self.s.period * u32::from(k.misses.max(2));
+                    *deadline = self.s.period * (u32::from(k.misses.max(2)) + 1);
                     self.adopt(k, &mut out);
                 }
                 Message::MasterAlive(k)
@@ -401,7 +404,7 @@ impl Node {
                     // in (it took over the last table): follow it.
                     *master = from;
                     *heard = now;
-                    *deadline = self.s.period * u32::from(k.misses.max(2));
+                    *deadline = self.s.period * (u32::from(k.misses.max(2)) + 1);
                     let member = self.member.unwrap_or(UNOWNED);
                     out.push(Out::Event(Event::Joined {
                         member,
@@ -555,7 +558,7 @@ impl Node {
         };
         let me = match self.member {
             Some(m) if !peers.contains_key(&m) => m,
-            _ => first_free(&peers, None),
+            _ => first_free(&peers, &BTreeMap::new(), None),
         };
         peers.remove(&me);
         self.member = Some(me);
@@ -564,6 +567,7 @@ impl Node {
         let version = version.wrapping_add(1);
         self.role = Role::Master(MasterState {
             peers,
+            retired: BTreeMap::new(),
             assigned_in: vec![version; n],
             owners,
             version,
@@ -618,21 +622,25 @@ impl Node {
             .map(|(&id, _)| id)
             .collect();
         let me = self.member.unwrap_or(UNOWNED);
-        let mut changed = false;
+        let (mut changed, mut urgent) = (false, false);
         for id in &dead {
-            m.peers.remove(id);
+            if let Some(p) = m.peers.remove(id) {
+                m.retired.insert(p.addr, *id);
+            }
             buckets::release(&mut m.owners, *id);
             out.push(Out::Event(Event::MemberDown(*id)));
             changed = true;
+            urgent = true;
         }
         if now >= m.next_rebalance {
             m.next_rebalance = now + self.s.rebalance_every;
             let live: Vec<u16> = std::iter::once(me).chain(m.peers.keys().copied()).collect();
-            // Only members that have the current table take part.
+            // Members take part once they have installed a table; a move
+            // rides on the next periodic keepalive.
             let ready: Vec<u16> = live
                 .iter()
                 .copied()
-                .filter(|id| *id == me || m.peers.get(id).is_some_and(|p| p.acked == m.version))
+                .filter(|id| *id == me || m.peers.get(id).is_some_and(|p| p.acked != 0))
                 .collect();
             if let Some(mv) = buckets::rebalance_step(&m.owners, &self.weights, &ready) {
                 m.owners[mv.bucket] = mv.to;
@@ -650,7 +658,9 @@ impl Node {
                     m.assigned_in[b] = m.version;
                 }
             }
-            m.next_alive = now;
+            if urgent {
+                m.next_alive = now; // the dead member's buckets: tell everyone now
+            }
             self.installed = m.version;
             out.push(Out::Install {
                 member: me,
@@ -694,8 +704,12 @@ impl Node {
             Message::Join { refused: None } => {
                 let id = match m.peers.iter().find(|(_, p)| p.addr == from) {
                     Some((&id, _)) => id,
-                    None => first_free(&m.peers, self.member),
+                    None => match m.retired.get(&from) {
+                        Some(&id) if !m.peers.contains_key(&id) && Some(id) != self.member => id,
+                        _ => first_free(&m.peers, &m.retired, self.member),
+                    },
                 };
+                m.retired.remove(&from);
                 if id == UNOWNED {
                     out.push(Out::Send(To::One(from), Message::Refuse(Nak::Full)));
                     return;
@@ -759,10 +773,13 @@ impl Node {
     }
 }
 
-/// The lowest member id not in `peers` and not `me` (UNOWNED if none).
-fn first_free(peers: &BTreeMap<u16, Peer>, me: Option<u16>) -> u16 {
+/// The lowest member id not in `peers`, not `me`, and not a retired one
+/// (unless no other is left); UNOWNED if none.
+fn first_free(peers: &BTreeMap<u16, Peer>, retired: &BTreeMap<Addr, u16>, me: Option<u16>) -> u16 {
+    let free = |id: &u16| !peers.contains_key(id) && Some(*id) != me;
     (1..UNOWNED)
-        .find(|id| !peers.contains_key(id) && Some(*id) != me)
+        .find(|id| free(id) && !retired.values().any(|r| r == id))
+        .or_else(|| (1..UNOWNED).find(free))
         .unwrap_or(UNOWNED)
 }
 

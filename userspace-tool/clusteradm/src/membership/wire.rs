@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use ipcluster_core::proto::{self, Header, Member, Msg};
+use ipcluster_core::proto::{self, Header, Member, Msg, Nak};
 use rustls_pki_types::UnixTime;
 
 use super::node::{Keepalive, Message};
@@ -129,6 +129,9 @@ pub(crate) struct Endpoint {
     counter: u64,
     /// The last counter seen, per sender certificate (by fingerprint).
     seen: HashMap<String, u64>,
+    /// Admission verdicts, per certificate fingerprint, until the trust
+    /// changes: a chain is checked once, not on every keepalive.
+    verdicts: HashMap<String, Result<(), Nak>>,
     pub(crate) rejected: Rejected,
 }
 
@@ -143,6 +146,7 @@ impl Endpoint {
             trust,
             counter: start,
             seen: HashMap::new(),
+            verdicts: HashMap::new(),
             rejected: Rejected::default(),
         }
     }
@@ -150,6 +154,7 @@ impl Endpoint {
     /// Trusts `trust` from now on (a new revocation list).
     pub(crate) fn set_trust(&mut self, trust: Trust) {
         self.trust = trust;
+        self.verdicts.clear();
     }
 
     /// A signed datagram of `msg` from member `sender`.
@@ -187,12 +192,29 @@ impl Endpoint {
             return Err(Reject::BadSignature);
         }
         let mut msg = message(&dg.msg);
-        match (self.trust.admit(dg.cert, now), &mut msg) {
+        let fp = fingerprint(dg.cert);
+        let verdict = match self.verdicts.get(&fp) {
+            Some(v) => *v,
+            None => {
+                let v = self.trust.admit(dg.cert, now);
+                if self.verdicts.len() > 4096 {
+                    self.verdicts.clear(); // a flood of strangers
+                }
+                self.verdicts.insert(fp.clone(), v);
+                v
+            }
+        };
+        match (verdict, &mut msg) {
             (Ok(()), _) => (),
-            (Err(why), Message::Join { refused }) => *refused = Some(why),
+            (Err(why), Message::Join { refused }) => {
+                // Answered with the reason; not remembered (strangers do not
+                // get to grow our tables).
+                *refused = Some(why);
+                return Ok((dg.header.sender, msg));
+            }
             (Err(_), _) => return Err(Reject::Untrusted),
         }
-        let last = self.seen.entry(fingerprint(dg.cert)).or_insert(0);
+        let last = self.seen.entry(fp).or_insert(0);
         if dg.header.counter <= *last {
             return Err(Reject::Replayed);
         }
@@ -205,7 +227,7 @@ impl Endpoint {
 mod tests {
     use super::*;
     use crate::cert::{self, Pem};
-    use ipcluster_core::proto::{Exit, Nak};
+    use ipcluster_core::proto::Exit;
 
     fn endpoint(ca: &Pem, name: &str, revoked: &[String]) -> Endpoint {
         let id = Identity::new(&cert::issue(ca, name).unwrap()).unwrap();
