@@ -30,29 +30,31 @@ unsafe fn run(
 ) -> c_uint {
     let raw = skb;
     // SAFETY: see the contract above.
-    let (st, rcu, skb, ifindex) = unsafe {
+    let (st, rcu, ifindex) = unsafe {
         (
             &*priv_.cast::<NetState>(),
             RcuGuard::assume_held(),
-            Skb::from_raw(raw),
             bindings::ipcluster_hook_ifindex(state, out),
         )
     };
-    let Some(mut skb) = skb else {
-        return bindings::NF_ACCEPT;
+    // The safe view of the packet lives only as long as the filter runs.
+    // SAFETY: `raw` is the hook's live skb (see the contract above).
+    let verdict = match unsafe { Skb::from_raw(raw) } {
+        Some(mut skb) => f(st, &rcu, &mut skb, ifindex),
+        None => return bindings::NF_ACCEPT,
     };
-    let verdict = f(st, &rcu, &mut skb, ifindex);
-    drop(skb);
     match verdict {
         Verdict::Accept => bindings::NF_ACCEPT,
         Verdict::Drop => bindings::NF_DROP,
-        // SAFETY: the hook owns `raw` and no view of it is left; the
-        // helper consumes it when it succeeds (then it is stolen from
-        // netfilter) and leaves it untouched when it fails.
         Verdict::Forward(mac) => {
-            match unsafe { bindings::ipcluster_skb_redirect(raw, mac.as_ptr()) } {
-                0 => bindings::NF_STOLEN,
-                _ => bindings::NF_DROP,
+            // SAFETY: the hook owns `raw` and no view of it is left; the
+            // helper consumes it when it succeeds (then it is stolen from
+            // netfilter) and leaves it untouched when it fails.
+            let sent = unsafe { bindings::ipcluster_skb_redirect(raw, mac.as_ptr()) };
+            if sent == 0 {
+                bindings::NF_STOLEN
+            } else {
+                bindings::NF_DROP
             }
         }
     }
