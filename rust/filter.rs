@@ -3,7 +3,7 @@
 //! its flow hashes to, and whether this member owns that bucket. Also the
 //! neighbour rewrites that make clients send to the cluster MAC.
 
-use crate::cluster::{Cluster, NetState};
+use crate::cluster::{Cluster, Delivery, NetState};
 use crate::packet::{self, addr_words, Bytes, IPPROTO_ICMPV6};
 use crate::percpu::Fate;
 use crate::rcu::RcuGuard;
@@ -68,12 +68,23 @@ fn judge(c: &Cluster, rcu: &RcuGuard, skb: &mut Skb<'_>, v6: bool, forwarded: bo
     } else {
         packet::ipv4(skb, 0)
     };
+    let table = c.table.get(rcu);
+    if let Ok(l3) = &l3 {
+        // Forward mode: the forwarder answers neighbour discovery for the
+        // cluster address itself (the others' answers never leave them).
+        if v6 && c.cfg.delivery == Delivery::Forward && table.is_some_and(|t| t.forwards()) {
+            let icmp_type = skb.read::<1>(l3.l4).map(|t| t[0]);
+            if l3.proto == IPPROTO_ICMPV6 && matches!(icmp_type, Some(135 | 136)) {
+                skb.set_host();
+                return Verdict::Accept;
+            }
+        }
+    }
     let Ok(parsed) = l3.and_then(|l3| packet::parse(skb, &l3, forwarded, v6)) else {
         c.count_malformed();
         return Verdict::Drop;
     };
     let bucket = c.bucket(&parsed.flow);
-    let table = c.table.get(rcu);
     let (fate, verdict) = if table.is_some_and(|t| t.owns(bucket)) {
         skb.set_host();
         (Fate::Kept, Verdict::Accept)

@@ -21,7 +21,7 @@ import selectors
 import socket
 import sys
 
-CONCURRENT = 16
+CONCURRENT = 8
 
 
 def family(addr):
@@ -61,13 +61,13 @@ def one_flow(dst, port, proto, sport):
                 s = socket.socket(family(dst), socket.SOCK_STREAM)
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 s.bind(("", sport))
-                s.settimeout(5)
+                s.settimeout(20)
                 s.connect((dst, port))
                 data = s.recv(64)
             else:
                 s = socket.socket(family(dst), socket.SOCK_DGRAM)
                 s.bind(("", sport))
-                s.settimeout(2)
+                s.settimeout(5)
                 s.sendto(b"?", (dst, port))
                 data, _ = s.recvfrom(64)
             return data.decode().strip() or "-"
