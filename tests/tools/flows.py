@@ -16,12 +16,10 @@
                                          (clusteradm -j bucket show) agree
 """
 import json
-from concurrent.futures import ThreadPoolExecutor
 import selectors
 import socket
 import sys
 
-CONCURRENT = 8
 
 
 def family(addr):
@@ -61,13 +59,13 @@ def one_flow(dst, port, proto, sport):
                 s = socket.socket(family(dst), socket.SOCK_STREAM)
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 s.bind(("", sport))
-                s.settimeout(20)
+                s.settimeout(5)
                 s.connect((dst, port))
                 data = s.recv(64)
             else:
                 s = socket.socket(family(dst), socket.SOCK_DGRAM)
                 s.bind(("", sport))
-                s.settimeout(5)
+                s.settimeout(2)
                 s.sendto(b"?", (dst, port))
                 data, _ = s.recvfrom(64)
             return data.decode().strip() or "-"
@@ -80,12 +78,9 @@ def one_flow(dst, port, proto, sport):
 
 
 def client(dst, port, proto, first, count):
-    # Flows run CONCURRENT at a time: each is a few round trips, mostly
-    # spent waiting on the (emulated) members, not on the client.
-    ports = range(first, first + count)
-    with ThreadPoolExecutor(CONCURRENT) as pool:
-        answers = pool.map(lambda p: one_flow(dst, port, proto, p), ports)
-        print("\n".join(f"{p} {a}" for p, a in zip(ports, answers)))
+    # One flow at a time: concurrent flows made the emulated members send
+    # the odd RST (seen in the VM, not understood yet), and were no faster.
+    print("\n".join(f"{p} {one_flow(dst, port, proto, p)}" for p in range(first, first + count)))
 
 
 def expect(src, port, proto, first, count):
