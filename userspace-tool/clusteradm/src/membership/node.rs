@@ -338,7 +338,7 @@ impl Node {
             }
             Role::Offering { since } => {
                 if now.saturating_sub(*since) >= self.s.offer_wait {
-                    self.become_master(now, None, &mut out);
+                    self.become_master(now, &mut out);
                 }
             }
             Role::Member {
@@ -528,7 +528,7 @@ impl Node {
         self.known = Some(k);
     }
 
-    fn become_master(&mut self, now: Duration, _unused: Option<()>, out: &mut Vec<Out>) {
+    fn become_master(&mut self, now: Duration, out: &mut Vec<Out>) {
         let n = self.s.buckets;
         // Keep the last table heard, and the members it names (but the old
         // master): they have a grace period to show up.
