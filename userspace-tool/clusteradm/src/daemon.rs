@@ -41,7 +41,7 @@ use crate::attr::Attr;
 use crate::cert::{Identity, Pem, Trust};
 use crate::cluster::{self, AddRequest};
 use crate::error::Error;
-use crate::membership::node::{Addr, Event, Node, Out, Settings, To};
+use crate::membership::node::{addr_of, ip_of, Addr, Event, Node, Out, Settings, To};
 use crate::membership::wire::{Endpoint, Rejected, MAX_DATAGRAM};
 use crate::nl::Client;
 use crate::pki;
@@ -172,18 +172,6 @@ fn read(path: &Path) -> Result<String, Error> {
 /// Parses a configuration file's text.
 pub(crate) fn parse(text: &str) -> Result<Config, Error> {
     toml::from_str(text).map_err(|e| Error::usage(format!("configuration: {e}")))
-}
-
-fn ip_of(a: &Addr) -> IpAddr {
-    let v6 = std::net::Ipv6Addr::from(*a);
-    v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)
-}
-
-fn addr_of(ip: IpAddr) -> Addr {
-    match ip {
-        IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
-        IpAddr::V6(a) => a.octets(),
-    }
 }
 
 /// The cluster link socket: the group joined on the link's address,

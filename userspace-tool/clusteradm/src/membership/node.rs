@@ -18,11 +18,13 @@
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use ipcluster_core::buckets::{self, UNOWNED};
 use ipcluster_core::election::{self, Claim};
 use ipcluster_core::keepalive::{self, Loss};
+use ipcluster_core::packet::addr_words;
 use ipcluster_core::proto::{Exit, Nak};
 
 /// An address on the cluster link (IPv4 mapped into IPv6).
@@ -445,7 +447,7 @@ impl Node {
                 Message::Offer { members } => {
                     let theirs = Claim {
                         members: u32::from(members),
-                        addr: words(&from),
+                        addr: addr_words(&from),
                     };
                     if election::compare(&self.claim(1), &theirs) == Ordering::Less {
                         self.join(now, &mut out);
@@ -462,7 +464,7 @@ impl Node {
     fn claim(&self, members: u32) -> Claim {
         Claim {
             members,
-            addr: words(&self.me),
+            addr: addr_words(&self.me),
         }
     }
 
@@ -748,7 +750,7 @@ impl Node {
             Message::MasterAlive(k) => {
                 let theirs = Claim {
                     members: k.members.len() as u32,
-                    addr: words(&from),
+                    addr: addr_words(&from),
                 };
                 if election::compare(&self.claim(mine), &theirs) == Ordering::Less {
                     self.join(now, out);
@@ -783,8 +785,16 @@ fn first_free(peers: &BTreeMap<u16, Peer>, retired: &BTreeMap<Addr, u16>, me: Op
         .unwrap_or(UNOWNED)
 }
 
-/// An address as the election rule compares it.
-fn words(a: &Addr) -> [u32; 4] {
-    let w = |i: usize| u32::from_be_bytes([a[i], a[i + 1], a[i + 2], a[i + 3]]);
-    [w(0), w(4), w(8), w(12)]
+/// An IP address as an [`Addr`] (IPv4 mapped into IPv6).
+pub(crate) fn addr_of(ip: IpAddr) -> Addr {
+    match ip {
+        IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+        IpAddr::V6(a) => a.octets(),
+    }
+}
+
+/// An [`Addr`] as an IP address (IPv4 when mapped).
+pub(crate) fn ip_of(a: &Addr) -> IpAddr {
+    let v6 = Ipv6Addr::from(*a);
+    v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)
 }

@@ -13,7 +13,7 @@ use ipcluster_core::buckets::UNOWNED;
 use ipcluster_core::proto::{self, Header, NO_MEMBER};
 use turmoil::net::UdpSocket;
 
-use super::node::{Addr, Event, Node, Out, Settings, To};
+use super::node::{addr_of, ip_of, Addr, Event, Node, Out, Settings, To};
 use super::wire;
 
 const GROUP: Ipv4Addr = Ipv4Addr::new(239, 255, 0, 42);
@@ -60,24 +60,12 @@ impl std::fmt::Debug for View {
 
 type Views = Arc<Mutex<HashMap<String, View>>>;
 
-fn mapped(ip: IpAddr) -> Addr {
-    match ip {
-        IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
-        IpAddr::V6(a) => a.octets(),
-    }
-}
-
-fn unmapped(a: &Addr) -> IpAddr {
-    let v6 = std::net::Ipv6Addr::from(*a);
-    v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)
-}
-
 /// One host: the node, fed by its socket and a 5 ms tick.
 async fn host(name: String, settings: Settings, views: Views, load: Vec<u64>) -> turmoil::Result {
     let cluster = CLUSTER;
     let sock = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, PORT)).await?;
     sock.join_multicast_v4(GROUP, Ipv4Addr::UNSPECIFIED)?;
-    let me = mapped(turmoil::lookup(name.as_str()));
+    let me = addr_of(turmoil::lookup(name.as_str()));
     let start = tokio::time::Instant::now();
     let (mut node, mut outs) = Node::new(settings, me, start.elapsed());
     node.set_weights(&load);
@@ -97,7 +85,7 @@ async fn host(name: String, settings: Settings, views: Views, load: Vec<u64>) ->
                     let d = wire::encode(&h, &msg, b"cert").map_err(|e| format!("{e:?}"))?;
                     let dst = match to {
                         To::All => IpAddr::V4(GROUP),
-                        To::One(a) => unmapped(&a),
+                        To::One(a) => ip_of(&a),
                     };
                     sock.send_to(&d, (dst, PORT)).await?;
                 }
@@ -141,7 +129,7 @@ async fn host(name: String, settings: Settings, views: Views, load: Vec<u64>) ->
                 match proto::decode(&buf[..n]) {
                     Ok(d) if d.header.cluster == cluster => {
                         let msg = wire::message(&d.msg);
-                        node.receive(start.elapsed(), mapped(from.ip()), d.header.sender, msg)
+                        node.receive(start.elapsed(), addr_of(from.ip()), d.header.sender, msg)
                     }
                     _ => Vec::new(),
                 }
