@@ -71,6 +71,17 @@ __be32 ipcluster_skb_dev_addr4(const struct sk_buff *skb, __be32 except);
 bool ipcluster_skb_dev_lladdr6(const struct sk_buff *skb, struct in6_addr *out);
 bool ipcluster_have_arp_hooks(void);
 
+/* Whether a local TCP socket (not a listener) holds the packet's connection. */
+bool ipcluster_tcp_sk4(const struct sk_buff *skb, __be32 saddr, __be16 sport,
+		       __be32 daddr, __be16 dport);
+bool ipcluster_tcp_sk6(const struct sk_buff *skb, const struct in6_addr *saddr,
+		       __be16 sport, const struct in6_addr *daddr, __be16 dport);
+
+/* Time, for bucket drains. */
+u64 ipcluster_jiffies(void);
+u64 ipcluster_msecs_to_jiffies(u32 ms);
+u32 ipcluster_jiffies_to_msecs(u64 j);
+
 /* Whether a destination is routed onwards: unicast and not local. */
 bool ipcluster_forwarded4(struct net *net, __be32 daddr);
 bool ipcluster_forwarded6(struct net *net, const struct in6_addr *daddr);

@@ -7,6 +7,7 @@ use crate::hook::Ingress;
 use crate::netns::Net;
 use crate::percpu::Stats;
 use crate::rcu::{RcuBox, RcuGuard};
+use crate::time::Jiffies;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
@@ -44,6 +45,8 @@ pub(crate) struct Config {
     pub(crate) hash: Mode,
     pub(crate) bits: u32,
     pub(crate) fwd: KVec<i32>,
+    /// How long a bucket that changes owner drains (0: not at all).
+    pub(crate) drain_ms: u32,
 }
 
 impl Config {
@@ -61,12 +64,31 @@ pub(crate) struct Table {
     pub(crate) forwarder: u16,
     /// Member ids and MACs, sorted by id.
     pub(crate) macs: KVec<(u16, [u8; 6])>,
+    /// Per bucket, when its drain ends ([`Jiffies::NEVER`]: it never began).
+    pub(crate) drain: KVec<Jiffies>,
 }
 
 impl Table {
     /// Whether the local member owns `bucket`.
     pub(crate) fn owns(&self, bucket: u32) -> bool {
         self.owners.get(bucket as usize) == Some(&self.member)
+    }
+
+    /// Whether `bucket` changed owner less than a drain time ago.
+    pub(crate) fn draining(&self, bucket: u32) -> bool {
+        // Most buckets never drained: no clock reading for them.
+        match self.drain.get(bucket as usize) {
+            Some(&end) if end != Jiffies::NEVER => end > Jiffies::now(),
+            _ => false,
+        }
+    }
+
+    /// Milliseconds left of `bucket`'s drain at `now`, if it drains.
+    pub(crate) fn drain_left(&self, bucket: u32, now: Jiffies) -> Option<u32> {
+        match self.drain.get(bucket as usize) {
+            Some(&end) if end > now => Some(end.ms_after(now)),
+            _ => None,
+        }
     }
 
     /// Whether the local member is the forwarder (forward mode).

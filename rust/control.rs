@@ -11,6 +11,7 @@ use crate::netlink::{abi::*, Dump, Msg, Request, Writer};
 use crate::netns::Rtnl;
 use crate::packet::{addr_bytes, addr_words};
 use crate::siphash::Key;
+use crate::time::Jiffies;
 use kernel::c_str;
 use kernel::ffi::c_void;
 use kernel::prelude::*;
@@ -18,6 +19,9 @@ use kernel::sync::Arc;
 
 /// Most forwarding-filter interfaces per cluster.
 const MAX_FWD: usize = 16;
+
+/// How long a bucket drains after a change of owner, unless told.
+const DEFAULT_DRAIN_MS: u32 = 60_000;
 
 fn config(req: &Request, rtnl: &Rtnl, id: u32) -> Result<Config> {
     let ifindex = req.u32(A_IFINDEX).ok_or_else(|| {
@@ -115,6 +119,7 @@ fn config(req: &Request, rtnl: &Rtnl, id: u32) -> Result<Config> {
         hash,
         bits: req.u32(A_BUCKET_BITS).unwrap_or(DEFAULT_BUCKET_BITS),
         fwd,
+        drain_ms: req.u32(A_DRAIN_MS).unwrap_or(DEFAULT_DRAIN_MS),
     })
 }
 
@@ -300,11 +305,13 @@ pub(crate) fn cluster_new(req: &Request) -> Result {
     }
     let member = req.u32(A_MEMBER_ID).unwrap_or(0) as u16;
     let owners = KVec::from_elem(UNOWNED, cfg.buckets() as usize, GFP_KERNEL)?;
+    let drain = KVec::from_elem(Jiffies::NEVER, cfg.buckets() as usize, GFP_KERNEL)?;
     let table = Table {
         member,
         owners,
         forwarder: UNOWNED,
         macs: KVec::new(),
+        drain,
     };
     let cluster = Arc::new(
         Cluster::new(cfg, KBox::new(table, GFP_KERNEL)?)?,
@@ -449,6 +456,7 @@ fn fill_cluster(w: &mut impl Writer, c: &Cluster, with_seed: bool) -> Result {
         }
     }
     w.u32(A_BUCKET_BITS, cfg.bits)?;
+    w.u32(A_DRAIN_MS, cfg.drain_ms)?;
     w.uint(A_MALFORMED, c.malformed())?;
     for i in cfg.fwd.iter() {
         w.u32(A_FWD_IFINDEX, *i as u32)?;
@@ -529,6 +537,29 @@ fn member_macs(req: &Request, old: Option<&Table>) -> Result<KVec<(u16, [u8; 6])
     Ok(macs)
 }
 
+/// When each bucket's drain ends under the new `owners`: a bucket that
+/// changes hands (from a member, not from nobody) starts one now; the
+/// others keep theirs. Forward mode does not drain: the forwarder keeps no
+/// per-connection state to send old flows to their old owner by.
+fn drains(cfg: &Config, old: Option<&Table>, owners: &[u16]) -> Result<KVec<Jiffies>> {
+    let mut drain = KVec::with_capacity(owners.len(), GFP_KERNEL)?;
+    let now = Jiffies::now();
+    for (b, &new) in owners.iter().enumerate() {
+        let (was, end) = old.map_or((UNOWNED, Jiffies::NEVER), |t| {
+            let was = t.owners.get(b).copied().unwrap_or(UNOWNED);
+            (was, t.drain.get(b).copied().unwrap_or_default())
+        });
+        let starts = was != new && was != UNOWNED && cfg.drain_ms != 0;
+        let end = match cfg.delivery {
+            Delivery::Forward => Jiffies::NEVER,
+            _ if starts => now.after_ms(cfg.drain_ms),
+            _ => end,
+        };
+        drain.push(end, GFP_KERNEL)?;
+    }
+    Ok(drain)
+}
+
 /// table-set: a whole new table, and/or a new local member id, forwarder
 /// or member MACs; what is not given stays.
 pub(crate) fn table_set(req: &Request) -> Result {
@@ -570,12 +601,14 @@ pub(crate) fn table_set(req: &Request) -> Result {
         None => owners.extend_from_slice(old.map_or(&[][..], |t| &t.owners[..]), GFP_KERNEL)?,
     }
     let macs = member_macs(req, old)?;
+    let drain = drains(&c.cfg, old, &owners)?;
     let table = KBox::new(
         Table {
             member,
             owners,
             forwarder,
             macs,
+            drain,
         },
         GFP_KERNEL,
     )?;
@@ -626,6 +659,7 @@ pub(crate) fn bucket_dump(d: &mut Dump<'_>) -> Result {
     let reg = st.writer.lock();
     let c = lookup(st, &reg, id).ok_or(ENOENT)?;
     let t = c.table.get_locked(&reg);
+    let now = Jiffies::now();
     let start = u32::try_from(*d.cursor()).unwrap_or(u32::MAX);
     for b in start..c.cfg.buckets() {
         let s = c.stats.sum(b);
@@ -642,7 +676,9 @@ pub(crate) fn bucket_dump(d: &mut Dump<'_>) -> Result {
             && e.uint(B_BYTES, s.bytes).is_ok()
             && e.uint(B_FLOWS, s.flows).is_ok()
             && e.uint(B_DROPS, s.drops).is_ok()
-            && e.uint(B_FORWARDED, s.forwarded).is_ok();
+            && e.uint(B_FORWARDED, s.forwarded).is_ok()
+            && t.and_then(|t| t.drain_left(b, now))
+                .is_none_or(|ms| e.u32(B_DRAIN_MS, ms).is_ok());
         if !ok {
             break;
         }

@@ -4,6 +4,7 @@
 //! neighbour rewrites that make clients send to the cluster MAC.
 
 use crate::cluster::{Cluster, Delivery, NetState};
+use crate::hash::IPPROTO_TCP;
 use crate::packet::{self, addr_words, Bytes, IPPROTO_ICMPV6};
 use crate::percpu::Fate;
 use crate::rcu::RcuGuard;
@@ -85,7 +86,19 @@ fn judge(c: &Cluster, rcu: &RcuGuard, skb: &mut Skb<'_>, v6: bool, forwarded: bo
         return Verdict::Drop;
     };
     let bucket = c.bucket(&parsed.flow);
-    let (fate, verdict) = if table.is_some_and(|t| t.owns(bucket)) {
+    let keep = match table {
+        // A bucket that changed hands drains: the connections its old owner
+        // holds stay there, the new owner takes the new ones. A segment that
+        // opens a connection follows the table; any other TCP segment goes
+        // to the member whose socket holds its connection, and is dropped
+        // (not reset) where none does.
+        Some(t) if parsed.flow.proto == IPPROTO_TCP && !forwarded && !parsed.syn && t.draining(bucket) => {
+            skb.holds_tcp(rcu, &parsed.flow, v6)
+        }
+        Some(t) => t.owns(bucket),
+        None => false,
+    };
+    let (fate, verdict) = if keep {
         skb.set_host();
         (Fate::Kept, Verdict::Accept)
     } else if let Some(mac) = table.and_then(|t| t.forward_to(bucket)) {

@@ -12,6 +12,8 @@
 #include <linux/rtnetlink.h>
 #include <linux/skbuff.h>
 #include <net/addrconf.h>
+#include <net/inet_hashtables.h>
+#include <net/inet6_hashtables.h>
 #include <net/route.h>
 #include <net/netns/generic.h>
 #include "ipcluster_glue.h"
@@ -222,6 +224,58 @@ bool ipcluster_forwarded6(struct net *net, const struct in6_addr *daddr)
 	if (type & (IPV6_ADDR_MULTICAST | IPV6_ADDR_LINKLOCAL | IPV6_ADDR_LOOPBACK))
 		return false;
 	return !ipv6_chk_addr(net, daddr, NULL, 0);
+}
+
+/*
+ * During a bucket's drain the table no longer says who keeps a TCP
+ * segment: the member whose socket holds the connection does. Only the
+ * established hash is searched (established, half-open request and
+ * TIME_WAIT sockets), never a listener, so a stray segment finds nothing.
+ * PRE_ROUTING has no route yet: the incoming interface is skb->dev.
+ */
+bool ipcluster_tcp_sk4(const struct sk_buff *skb, __be32 saddr, __be16 sport,
+		       __be32 daddr, __be16 dport)
+{
+	const struct net *net = dev_net(skb->dev);
+	struct sock *sk;
+
+	sk = __inet_lookup_established(net, net->ipv4.tcp_death_row.hashinfo, saddr,
+				       sport, daddr, ntohs(dport), skb->dev->ifindex, 0);
+	if (sk)
+		sock_gen_put(sk);
+	return sk;
+}
+
+bool ipcluster_tcp_sk6(const struct sk_buff *skb, const struct in6_addr *saddr,
+		       __be16 sport, const struct in6_addr *daddr, __be16 dport)
+{
+#if IS_ENABLED(CONFIG_IPV6)
+	const struct net *net = dev_net(skb->dev);
+	struct sock *sk;
+
+	sk = __inet6_lookup_established(net, net->ipv4.tcp_death_row.hashinfo, saddr,
+					sport, daddr, ntohs(dport), skb->dev->ifindex, 0);
+	if (sk)
+		sock_gen_put(sk);
+	return sk;
+#else
+	return false;
+#endif
+}
+
+u64 ipcluster_jiffies(void)
+{
+	return get_jiffies_64();
+}
+
+u64 ipcluster_msecs_to_jiffies(u32 ms)
+{
+	return msecs_to_jiffies(ms);
+}
+
+u32 ipcluster_jiffies_to_msecs(u64 j)
+{
+	return jiffies_to_msecs(j);
 }
 
 bool ipcluster_have_arp_hooks(void)

@@ -32,6 +32,7 @@ mod netns;
 mod percpu;
 mod rcu;
 mod skb;
+mod time;
 
 module! {
     type: IpCluster,

@@ -19,8 +19,12 @@ static const struct netlink_range_validation ipcluster_a_cluster_forwarder_range
 	.max	= IPCLUSTER_MAX_MEMBER_ID,
 };
 
+static const struct netlink_range_validation ipcluster_a_cluster_drain_ms_range = {
+	.max	= IPCLUSTER_MAX_DRAIN_MS,
+};
+
 /* IPCLUSTER_CMD_CLUSTER_NEW - do */
-static const struct nla_policy ipcluster_cluster_new_nl_policy[IPCLUSTER_A_CLUSTER_FWD_IFINDEX + 1] = {
+static const struct nla_policy ipcluster_cluster_new_nl_policy[IPCLUSTER_A_CLUSTER_DRAIN_MS + 1] = {
 	[IPCLUSTER_A_CLUSTER_ID] = NLA_POLICY_MIN(NLA_U32, 1),
 	[IPCLUSTER_A_CLUSTER_IFINDEX] = NLA_POLICY_MIN(NLA_U32, 1),
 	[IPCLUSTER_A_CLUSTER_ADDR4] = { .type = NLA_U32, },
@@ -32,6 +36,7 @@ static const struct nla_policy ipcluster_cluster_new_nl_policy[IPCLUSTER_A_CLUST
 	[IPCLUSTER_A_CLUSTER_BUCKET_BITS] = NLA_POLICY_MAX(NLA_U32, IPCLUSTER_MAX_BUCKET_BITS),
 	[IPCLUSTER_A_CLUSTER_MEMBER_ID] = NLA_POLICY_FULL_RANGE(NLA_U32, &ipcluster_a_cluster_member_id_range),
 	[IPCLUSTER_A_CLUSTER_FWD_IFINDEX] = { .type = NLA_U32, },
+	[IPCLUSTER_A_CLUSTER_DRAIN_MS] = NLA_POLICY_FULL_RANGE(NLA_U32, &ipcluster_a_cluster_drain_ms_range),
 };
 
 /* IPCLUSTER_CMD_CLUSTER_DEL - do */
@@ -69,7 +74,7 @@ const struct genl_split_ops ipcluster_nl_ops[7] = {
 		.cmd		= IPCLUSTER_CMD_CLUSTER_NEW,
 		.doit		= ipcluster_nl_cluster_new_doit,
 		.policy		= ipcluster_cluster_new_nl_policy,
-		.maxattr	= IPCLUSTER_A_CLUSTER_FWD_IFINDEX,
+		.maxattr	= IPCLUSTER_A_CLUSTER_DRAIN_MS,
 		.flags		= GENL_UNS_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 	{

@@ -355,6 +355,7 @@ pub(crate) mod abi {
     pub(crate) const A_FWD_IFINDEX: u32 = b::IPCLUSTER_A_CLUSTER_FWD_IFINDEX;
     pub(crate) const A_FORWARDER: u32 = b::IPCLUSTER_A_CLUSTER_FORWARDER;
     pub(crate) const A_MEMBERS: u32 = b::IPCLUSTER_A_CLUSTER_MEMBERS;
+    pub(crate) const A_DRAIN_MS: u32 = b::IPCLUSTER_A_CLUSTER_DRAIN_MS;
     pub(crate) const IPCLUSTER_MAX_MEMBERS: u32 = b::IPCLUSTER_MAX_MEMBERS;
     pub(crate) const IPCLUSTER_MAX_MEMBER_ID: u32 = b::IPCLUSTER_MAX_MEMBER_ID;
     pub(crate) const B_CLUSTER_ID: u32 = b::IPCLUSTER_A_BUCKET_CLUSTER_ID;
@@ -365,6 +366,7 @@ pub(crate) mod abi {
     pub(crate) const B_FLOWS: u32 = b::IPCLUSTER_A_BUCKET_FLOWS;
     pub(crate) const B_DROPS: u32 = b::IPCLUSTER_A_BUCKET_DROPS;
     pub(crate) const B_FORWARDED: u32 = b::IPCLUSTER_A_BUCKET_FORWARDED;
+    pub(crate) const B_DRAIN_MS: u32 = b::IPCLUSTER_A_BUCKET_DRAIN_MS;
     pub(crate) const CMD_CLUSTER_NEW: u32 = b::IPCLUSTER_CMD_CLUSTER_NEW;
     pub(crate) const CMD_CLUSTER_GET: u32 = b::IPCLUSTER_CMD_CLUSTER_GET;
     pub(crate) const CMD_TABLE_GET: u32 = b::IPCLUSTER_CMD_TABLE_GET;

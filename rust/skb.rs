@@ -4,7 +4,9 @@
 //! link-layer header ARP has already pushed on output).
 
 use crate::bindings;
-use crate::packet::Bytes;
+use crate::hash::Flow;
+use crate::packet::{addr_bytes, Bytes};
+use crate::rcu::RcuGuard;
 use core::ptr::NonNull;
 
 /// A borrowed socket buffer, valid for the hook call that lent it.
@@ -75,6 +77,28 @@ impl<'a> Skb<'a> {
         }
         // SAFETY: every bit pattern of the union is 16 plain bytes.
         Some(unsafe { a.in6_u.u6_addr8 })
+    }
+
+    /// Whether a local TCP socket, not a listener, holds the connection of
+    /// a packet of `flow` arriving on the skb's interface.
+    pub(crate) fn holds_tcp(&self, _rcu: &RcuGuard, flow: &Flow, v6: bool) -> bool {
+        let (sport, dport) = (flow.sport.to_be(), flow.dport.to_be());
+        let skb = self.skb.as_ptr();
+        if v6 {
+            let addr = |w: &[u32; 4]| bindings::in6_addr {
+                in6_u: bindings::in6_addr__bindgen_ty_1 {
+                    u6_addr8: addr_bytes(w),
+                },
+            };
+            let (src, dst) = (addr(&flow.src), addr(&flow.dst));
+            // SAFETY: a live skb with its interface (input path); the
+            // addresses outlive the call; the RCU read side is held.
+            unsafe { bindings::ipcluster_tcp_sk6(skb, &src, sport, &dst, dport) }
+        } else {
+            let (src, dst) = (flow.src[3].to_be(), flow.dst[3].to_be());
+            // SAFETY: as above.
+            unsafe { bindings::ipcluster_tcp_sk4(skb, src, sport, dst, dport) }
+        }
     }
 
     /// Overwrites bytes at `off`, unsharing the data first if needed.

@@ -6,6 +6,7 @@
 # speed.
 #
 #   scripts/bench.sh [SECONDS] [ROUNDS]
+#   IPC_BENCH=datapath|failover  only one of them; IPC_FAILOVER_RUNS=10
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -25,9 +26,17 @@ cp "$build/ipcluster.ko" results/ipcluster-bench.ko
 
 accel=(--disable-kvm)
 [ "${IPC_KVM:-0}" = 1 ] && accel=()
+if [ "${IPC_BENCH:-all}" != failover ]; then
 echo "# datapath: pktgen -> member over veth, 64-byte UDP, one vCPU (${accel[*]:-kvm})"
 # One vCPU: sender and member share it, so a cheaper receive path shows as
 # a higher rate instead of hiding behind an idle second CPU.
 vng --run "$kdir" --user root "${accel[@]}" --cpus 1 --memory 2G --append no5lvl \
 	--cwd "$top" --exec "tests/bench/pktgen.sh results/ipcluster-bench.ko \
 	userspace-tool/target/release/clusteradm ${1:-4} ${2:-3}" 2>&1 | tee results/bench.log
+fi
+
+[ "${IPC_BENCH:-all}" != datapath ] || exit 0
+echo "# failover: three real daemons, default keepalive settings, kill -9 + link down (${accel[*]:-kvm})"
+vng --run "$kdir" --user root "${accel[@]}" --cpus 2 --memory 2G --append no5lvl \
+	--cwd "$top" --exec "tests/bench/failover.sh results/ipcluster-bench.ko ${IPC_FAILOVER_RUNS:-10}" \
+	2>&1 | tee results/bench-failover.log

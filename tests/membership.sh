@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # The membership daemon: three members with real `clusteradm daemon`s and
-# the real module form a cluster by themselves, spread the buckets, and
-# serve the buckets of a member that dies (kill -9 and link down) and of
-# a dead master. A host without a certificate of the cluster's CA, or
-# with a revoked one, cannot join, and its signed-by-nobody keepalives
-# change nothing.
+# the real module form a cluster by themselves (the master announces the
+# cluster MAC, the applications' hook approves each join), spread the
+# buckets while held connections stay up, and serve the buckets of a
+# member that dies (kill -9 and link down) and of a dead master. A host
+# without a certificate of the cluster's CA, or with a revoked one, cannot
+# join, and its signed-by-nobody keepalives change nothing; a vetoed host
+# cannot join; a host with a stale configuration is told to exit.
 source "$(dirname "$0")/lib.sh"
 
 FLOWS="python3 $IPC_TOP/tests/tools/flows.py"
@@ -24,7 +26,17 @@ for i in 1 2 3 4; do "$CLUSTERADM" cert issue "$pki" "m$i" >/dev/null; done
 "$CLUSTERADM" cert ca "$tmp/rogue" >/dev/null
 "$CLUSTERADM" cert issue "$tmp/rogue" m5 >/dev/null
 
-# conf I CERT KEY CA: member I's daemon configuration.
+# The applications' hook: logs every call, vetoes the hosts listed in
+# $tmp/veto.
+cat >"$tmp/hook" <<-EOF
+	#!/bin/sh
+	echo "\$*" >>"$tmp/hook.log"
+	[ "\$1" != approve ] || ! grep -qx "\$2" "$tmp/veto"
+EOF
+chmod +x "$tmp/hook"
+touch "$tmp/veto"
+
+# conf I CERT KEY CA [CONFIG]: member I's daemon configuration.
 conf() {
 	cat <<-TOML
 	[cluster]
@@ -44,14 +56,17 @@ conf() {
 	join_wait_ms = 600
 	offer_wait_ms = 400
 	rebalance_ms = 10
+	config = ${5:-1}
+	hook = "$tmp/hook"
+	approve = true
 	TOML
 }
 
 declare -A pid
-start() { # start I [CERT KEY CA]
+start() { # start I [CERT KEY CA [CONFIG]]
 	local i=$1 ns
 	ns=$(member_ns "$i")
-	conf "$i" "${2:-$pki/m$i.pem}" "${3:-$pki/m$i.key}" "${4:-$pki/ca.pem}" >"$tmp/m$i.toml"
+	conf "$i" "${2:-$pki/m$i.pem}" "${3:-$pki/m$i.key}" "${4:-$pki/ca.pem}" "${5:-1}" >"$tmp/m$i.toml"
 	mkdir -p "$tmp/run$i"
 	IPCLUSTER_RUN_DIR=$tmp/run$i ip netns exec "$ns" "$CLUSTERADM" daemon "$tmp/m$i.toml" \
 		2>"$tmp/m$i.log" &
@@ -66,16 +81,38 @@ answered() { # 60 TCP flows from port FIRST, each answered by a member
 	ip netns exec "$NS_CLIENT" $FLOWS client "$CLUSTER4" $PORT tcp "$1" 60 | grep -c ' m[0-9]' | grep -qx 60
 }
 
+# The client's neighbour entry for the cluster address, if any.
+neigh_mac() { ip -n "$NS_CLIENT" -j neigh show "$CLUSTER4" | python3 -c 'import json,sys; print((json.load(sys.stdin) or [{}])[0].get("lladdr",""))'; }
+announced() { test "$(neigh_mac)" = 01:00:5e:00:02:64; }
+# The client holds a stale neighbour entry for the cluster address: the
+# master's announcement (gratuitous ARP) corrects it.
+ip -n "$NS_CLIENT" neigh replace "$CLUSTER4" lladdr 02:00:00:00:00:99 dev eth0 nud stale
 for i in 1 2 3; do
 	ip -n "$(member_ns "$i")" addr add "$CLUSTER4/32" dev eth0
 	ip netns exec "$(member_ns "$i")" $FLOWS serve "m$i" $PORT "$CLUSTER4" &
-	start "$i"
 done
-check "three daemons elect one master by themselves" wait_for 30 master_of 1 2 3
+start 1
+check "a daemon alone makes itself master" wait_for 30 master_of 1
+check "the master announces the cluster MAC" wait_for 10 announced
+# Connections held from before the others join: rebalancing moves their
+# buckets away from m1, again and again, and not one of them breaks.
+ip netns exec "$NS_CLIENT" $FLOWS hold "$CLUSTER4" $PORT 15000 16 10 "sleep 2" >"$tmp/held" 2>&1 &
+held=$!
+sleep 2
+start 2
+start 3
+check "the others join: one master" wait_for 30 master_of 1 2 3
 m=$(master_of 1 2 3)
 # One bucket moves per rebalancing round once its new owner has the table.
 check "rebalancing spreads the buckets over all three" wait_for 120 spread 1 2 3
 check "one table in every kernel, every bucket owned, all acknowledged" wait_for 60 formed 1 2 3
+check "the applications approved each join" \
+	test "$(grep -c '^approve ' "$tmp/hook.log")" -ge 2
+check "and heard of the members" grep -q '^member-up 3 ' "$tmp/hook.log"
+wait "$held"
+check "16 connections held through the rebalancing, all answered by their member" \
+	test "$(grep -c '^round .* ok=16 reset=0 lost=0 moved=0' "$tmp/held")" -eq 10
+grep -v '^round' "$tmp/held" | head -n 5 | sed 's/^/    /'
 check "every flow is answered" answered 20000
 
 # A host whose certificate another CA issued (trusting that CA, it makes
@@ -94,6 +131,44 @@ start 4
 sleep 3
 check "a revoked certificate does not join" wait_for 20 formed 1 2 3
 kill -9 "${pid[4]}"
+
+# A host the applications veto, with a good certificate.
+"$CLUSTERADM" cert issue "$pki" m5 >/dev/null
+member4 4 >"$tmp/veto"
+start 4 "$pki/m5.pem" "$pki/m5.key"
+check "a vetoed host does not join" wait_for 20 grep -q 'refused.*Vetoed' "$tmp/m4.log"
+check "and the cluster stays as it was" formed 1 2 3
+kill -9 "${pid[4]}"
+
+# A host with an older configuration version is told to exit.
+: >"$tmp/veto"
+start 4 "$pki/m5.pem" "$pki/m5.key" "$pki/ca.pem" 0
+check "a host with a stale configuration is told to exit" \
+	wait_for 20 grep -q "configuration version 0 is stale" "$tmp/m4.log"
+check "and does" wait_for 5 bash -c "! kill -0 ${pid[4]}"
+
+# 5 % loss on every member's link for a minute: the interval adapts, and
+# nobody is declared dead.
+events() { cat "$tmp"/m[123].log | grep -cE 'event="(member-down|lost-master|master)"'; }
+before=$(events)
+for i in 1 2 3; do
+	ip netns exec "$(member_ns "$i")" tc qdisc add dev eth0 root netem loss 5%
+done
+sleep 60
+check "5 % loss for 60 s: no death declared, no new master" test "$(events)" = "$before"
+check "the master measured the loss" \
+	bash -c "[ \"\$($MEMBERS field $tmp $m misses)\" -ge 3 ]"
+for i in 1 2 3; do
+	ip netns exec "$(member_ns "$i")" tc qdisc del dev eth0 root
+done
+check "and the master is still m$m" test "$(master_of 1 2 3)" = "$m"
+
+# A partition: m3 alone makes itself master; healed, one master again.
+ip -n "$NS_SW" link set p-ipc-m3 nomaster
+check "partitioned, m3 makes itself master" wait_for 30 master_of 3
+ip -n "$NS_SW" link set p-ipc-m3 master br0
+check "healed: one master and one table again" wait_for 60 formed 1 2 3
+m=$(master_of 1 2 3)
 
 # A member dies: kill -9 and its link goes down.
 v=$(for i in 1 2 3; do [ "$i" != "$m" ] && echo "$i"; done | head -n1)

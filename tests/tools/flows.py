@@ -2,11 +2,19 @@
 # SPDX-License-Identifier: GPL-2.0
 """Traffic and checks for ipcluster's datapath tests.
 
-  flows.py serve NAME PORT ADDR...       answer every TCP connection and UDP
-                                         datagram on ADDR:PORT with NAME
+  flows.py serve NAME PORT ADDR...       answer every TCP connection (and
+                                         each line it sends) and UDP datagram
+                                         on ADDR:PORT with NAME
   flows.py client DST PORT tcp|udp FIRST COUNT
                                          COUNT flows from source ports FIRST..;
                                          prints "SPORT ANSWER" ("-" if none)
+  flows.py hold DST PORT FIRST COUNT ROUNDS CMD
+                                         COUNT connections from ports FIRST..
+                                         held open; each round runs CMD (with
+                                         ROUND set), then asks on every one;
+                                         prints per round how many answered
+                                         from their first member ("ok"), were
+                                         reset, went unanswered or moved
   flows.py expect SRC PORT tcp|udp FIRST COUNT
                                          the matching `clusteradm which -` input
   flows.py compare ANSWERS PREDICTIONS   every answer came from the predicted
@@ -16,9 +24,12 @@
                                          (clusteradm -j bucket show) agree
 """
 import json
+import os
 import selectors
 import socket
+import subprocess
 import sys
+import time
 
 
 
@@ -44,7 +55,16 @@ def serve(name, port, addrs):
             if key.data == "tcp":
                 c, _ = s.accept()
                 c.sendall(reply)
-                c.close()
+                sel.register(c, selectors.EVENT_READ, "conn")
+            elif key.data == "conn":
+                try:
+                    data = s.recv(4096)
+                    s.sendall(reply * data.count(b"\n"))
+                except OSError:
+                    data = b""
+                if not data:
+                    sel.unregister(s)
+                    s.close()
             else:
                 _, peer = s.recvfrom(65535)
                 s.sendto(reply, peer)
@@ -81,6 +101,52 @@ def client(dst, port, proto, first, count):
     # One flow at a time: concurrent flows made the emulated members send
     # the odd RST (seen in the VM, not understood yet), and were no faster.
     print("\n".join(f"{p} {one_flow(dst, port, proto, p)}" for p in range(first, first + count)))
+
+
+def ask(s):
+    """One question on a held connection: the answer, or what went wrong."""
+    try:
+        s.sendall(b"?\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            more = s.recv(64)
+            if not more:
+                return "reset"
+            data += more
+        return data.decode().strip()
+    except ConnectionResetError:
+        return "reset"
+    except OSError:
+        return "lost"
+
+
+def hold(dst, port, first, count, rounds, cmd):
+    conns = []
+    for sport in range(first, first + count):
+        s = socket.socket(family(dst), socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("", sport))
+        s.settimeout(10)
+        s.connect((dst, port))
+        name = s.recv(64).decode().strip()
+        conns.append((sport, s, name))
+    by = {}
+    for _, _, name in conns:
+        by[name] = by.get(name, 0) + 1
+    print(f"# {count} connections held, by member: {dict(sorted(by.items()))}", flush=True)
+    for r in range(1, rounds + 1):
+        t0 = time.monotonic()
+        subprocess.run(cmd, shell=True, check=True, env=dict(os.environ, ROUND=str(r)))
+        t1 = time.monotonic()
+        tally = {"ok": 0, "reset": 0, "lost": 0, "moved": 0}
+        for sport, s, name in conns:
+            got = ask(s)
+            kind = got if got in ("reset", "lost") else "ok" if got == name else "moved"
+            tally[kind] += 1
+            if kind != "ok":
+                print(f"# round {r}: sport {sport} of {name}: {got}")
+        print(f"round {r} " + " ".join(f"{k}={v}" for k, v in tally.items())
+              + f" # {t1 - t0:.1f} s, then {time.monotonic() - t1:.1f} s asking", flush=True)
 
 
 def expect(src, port, proto, first, count):
@@ -149,6 +215,8 @@ def main(argv):
         serve(argv[2], int(argv[3]), argv[4:])
     elif cmd == "client":
         client(argv[2], int(argv[3]), argv[4], int(argv[5]), int(argv[6]))
+    elif cmd == "hold":
+        hold(argv[2], int(argv[3]), int(argv[4]), int(argv[5]), int(argv[6]), argv[7])
     elif cmd == "expect":
         expect(argv[2], int(argv[3]), argv[4], int(argv[5]), int(argv[6]))
     elif cmd == "compare":

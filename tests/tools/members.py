@@ -9,9 +9,18 @@
   members.py spread TMP I...    every member I... owns some buckets
   members.py master TMP I...    prints the master among I...
   members.py field TMP I KEY    prints member I's status field KEY
+  members.py served TMP T0 DEAD I...
+                                seconds from T0 (epoch) until every member
+                                I... installed a table in which member id
+                                DEAD owns nothing
+  members.py newmaster TMP T0 I...
+                                seconds from T0 until one of I... became
+                                master
 
-Member I's daemon writes TMP/runI/1.json and lives in namespace ipc-mI.
+Member I's daemon writes TMP/runI/1.json, logs to TMP/mI.log and lives in
+namespace ipc-mI.
 """
+import datetime
 import json
 import os
 import subprocess
@@ -58,6 +67,42 @@ def formed(tmp, ids):
     return None
 
 
+def log(tmp, i, t0):
+    """Member I's log lines after T0, as (epoch seconds, text)."""
+    out = []
+    with open(f"{tmp}/m{i}.log") as f:
+        for line in f:
+            stamp = line.split(" ", 1)[0]
+            try:
+                t = datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                continue
+            if t > t0:
+                out.append((t, line))
+    return out
+
+
+def served(tmp, t0, dead, ids):
+    worst = 0.0
+    for i in ids:
+        for t, line in log(tmp, i, t0):
+            if "table installed" in line:
+                owners = line.rsplit("owners=", 1)[-1].split()[0].split(",")
+                if not any(o.startswith(f"{dead}:") for o in owners):
+                    worst = max(worst, t - t0)
+                    break
+        else:
+            sys.exit(f"m{i} installed no table without member {dead}")
+    return worst
+
+
+def newmaster(tmp, t0, ids):
+    times = [t for i in ids for t, line in log(tmp, i, t0) if 'event="master"' in line]
+    if not times:
+        sys.exit("no new master")
+    return min(times) - t0
+
+
 def main(argv):
     cmd, tmp, rest = argv[1], argv[2], argv[3:]
     if cmd == "formed":
@@ -75,6 +120,10 @@ def main(argv):
         if m is None:
             sys.exit("no single master")
         print(m)
+    elif cmd == "served":
+        print(f"{served(tmp, float(rest[0]), rest[1], [int(i) for i in rest[2:]]):.3f}")
+    elif cmd == "newmaster":
+        print(f"{newmaster(tmp, float(rest[0]), [int(i) for i in rest[1:]]):.3f}")
     elif cmd == "field":
         v = status(tmp, int(rest[0]))
         for k in rest[1:]:

@@ -15,6 +15,8 @@ pub(crate) const MAX_MEMBER_ID: u16 = 65534;
 pub(crate) const UNOWNED: u16 = u16::MAX;
 /// Most member MACs a forward-mode table lists.
 pub(crate) const MAX_MEMBERS: usize = 256;
+/// `IPCLUSTER_MAX_DRAIN_MS`: the longest bucket drain.
+pub(crate) const MAX_DRAIN_MS: u32 = 3_600_000;
 
 /// `enum ipcluster_mode`: how every member gets every packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,6 +124,8 @@ pub(crate) mod cluster {
     pub(crate) const FORWARDER: u16 = 14;
     /// Forward mode: member MACs, 8-byte records (u16 id, 6-byte MAC).
     pub(crate) const MEMBERS: u16 = 15;
+    /// How long a bucket that changes owner drains, ms (u32).
+    pub(crate) const DRAIN_MS: u16 = 16;
 }
 
 /// `IPCLUSTER_A_BUCKET_*`.
@@ -142,11 +146,13 @@ pub(crate) mod bucket {
     pub(crate) const DROPS: u16 = 7;
     /// Packets passed to their owner by the forwarder (u64).
     pub(crate) const FORWARDED: u16 = 8;
+    /// Milliseconds left of the bucket's drain (u32), if it drains.
+    pub(crate) const DRAIN_MS: u16 = 9;
 }
 
 /// The spec name of attribute `kind` in the attribute set `cmd` uses.
 pub(crate) fn attr_name(cmd: Cmd, kind: u16) -> Option<&'static str> {
-    const CLUSTER: [&str; 15] = [
+    const CLUSTER: [&str; 16] = [
         "id",
         "ifindex",
         "addr4",
@@ -162,8 +168,9 @@ pub(crate) fn attr_name(cmd: Cmd, kind: u16) -> Option<&'static str> {
         "fwd-ifindex",
         "forwarder",
         "members",
+        "drain-ms",
     ];
-    const BUCKET: [&str; 8] = [
+    const BUCKET: [&str; 9] = [
         "cluster-id",
         "index",
         "owner",
@@ -172,6 +179,7 @@ pub(crate) fn attr_name(cmd: Cmd, kind: u16) -> Option<&'static str> {
         "flows",
         "drops",
         "forwarded",
+        "drain-ms",
     ];
     let set: &[&'static str] = match cmd {
         Cmd::BucketGet => &BUCKET,
@@ -207,7 +215,7 @@ mod tests {
             attr_name(Cmd::ClusterNew, cluster::FWD_IFINDEX),
             Some("fwd-ifindex")
         );
-        assert_eq!(attr_name(Cmd::ClusterNew, 16), None);
+        assert_eq!(attr_name(Cmd::ClusterNew, 17), None);
         assert_eq!(attr_name(Cmd::ClusterNew, 0), None);
         assert_eq!(
             attr_name(Cmd::BucketGet, bucket::CLUSTER_ID),
@@ -259,6 +267,7 @@ mod tests {
         assert_eq!(want("IPCLUSTER_FAMILY_VERSION"), u64::from(FAMILY_VERSION));
         assert_eq!(want("IPCLUSTER_MAX_MEMBER_ID"), u64::from(MAX_MEMBER_ID));
         assert_eq!(want("IPCLUSTER_MAX_MEMBERS"), MAX_MEMBERS as u64);
+        assert_eq!(want("IPCLUSTER_MAX_DRAIN_MS"), u64::from(MAX_DRAIN_MS));
         for m in Mode::ALL {
             let k = format!("IPCLUSTER_MODE_{}", m.name().to_uppercase());
             assert_eq!(want(&k), m as u64, "{k}");

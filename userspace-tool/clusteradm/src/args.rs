@@ -143,6 +143,30 @@ pub(crate) fn bucket_bits(s: &str) -> Result<u32, String> {
     crate::flow::parse_buckets(s).map(u32::trailing_zeros)
 }
 
+/// A drain time: milliseconds, or with a unit (`1500ms`, `60s`), up to an
+/// hour.
+pub(crate) fn drain(s: &str) -> Result<u32, String> {
+    let (n, scale) = match (s.strip_suffix("ms"), s.strip_suffix('s')) {
+        (Some(n), _) => (n, 1),
+        (None, Some(n)) => (n, 1000),
+        (None, None) => (s, 1),
+    };
+    n.parse::<u32>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .filter(|&ms| ms <= crate::abi::MAX_DRAIN_MS)
+        .ok_or_else(|| "expected a time up to 3600s (e.g. 60s, 500ms; 0: no drain)".into())
+}
+
+/// A drain time as `drain` reads it back.
+pub(crate) fn drain_text(ms: u32) -> String {
+    if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
 /// A 128-bit seed: 32 hex digits.
 pub(crate) fn seed(s: &str) -> Result<[u8; 16], String> {
     crate::flow::parse_key(s).map(|k| k.0)
@@ -215,6 +239,17 @@ mod tests {
         assert!(cluster_id("0").is_err());
         assert!(cluster_id("x").is_err());
         assert_eq!(member_id("65534"), Ok(65534));
+        assert_eq!(drain("60s"), Ok(60_000));
+        assert_eq!(drain("1500ms"), Ok(1500));
+        assert_eq!(drain("250"), Ok(250));
+        assert_eq!(drain("0"), Ok(0));
+        assert_eq!(drain("3600s"), Ok(3_600_000));
+        assert!(drain("3601s").is_err());
+        assert!(drain("9999999999s").is_err());
+        assert!(drain("s").is_err());
+        assert!(drain("-1s").is_err());
+        assert_eq!(drain_text(60_000), "60s");
+        assert_eq!(drain_text(1500), "1500ms");
         assert!(member_id("65535").is_err());
         assert!(member_id("-1").is_err());
         assert_eq!(ipv4("10.0.0.1"), Ok(Ipv4Addr::new(10, 0, 0, 1)));

@@ -28,6 +28,7 @@ pub(crate) struct AddArgs {
     bucket_bits: Option<u32>,
     member: Option<u16>,
     fwd_devs: Vec<String>,
+    drain_ms: Option<u32>,
 }
 
 /// Parses `cluster add`'s keywords.
@@ -47,6 +48,7 @@ pub(crate) fn parse_add(words: &[String]) -> Result<AddArgs, Error> {
             "buckets" => w.once(kw, &mut r.bucket_bits, args::bucket_bits)?,
             "member" => w.once(kw, &mut r.member, args::member_id)?,
             "fwd-dev" => r.fwd_devs.push(w.parse(kw, args::ifname)?),
+            "drain" => w.once(kw, &mut r.drain_ms, args::drain)?,
             _ => return Err(args::unknown(kw)),
         }
     }
@@ -85,6 +87,7 @@ pub(crate) struct AddRequest {
     bucket_bits: Option<u32>,
     member: Option<u16>,
     fwd_ifindex: Vec<u32>,
+    drain_ms: Option<u32>,
 }
 
 impl AddRequest {
@@ -124,12 +127,28 @@ impl AddRequest {
             bucket_bits: a.bucket_bits,
             member: a.member,
             fwd_ifindex,
+            drain_ms: a.drain_ms,
         })
     }
 
     /// The cluster id, if given.
     pub(crate) fn id(&self) -> Option<u32> {
         self.id
+    }
+
+    /// The cluster's interface.
+    pub(crate) fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+
+    /// The cluster's addresses.
+    pub(crate) fn addrs(&self) -> (Option<Ipv4Addr>, Option<Ipv6Addr>) {
+        (self.addr4, self.addr6)
+    }
+
+    /// The cluster MAC (none in forward mode unless given).
+    pub(crate) fn mac(&self) -> Option<Mac> {
+        self.mac
     }
 
     /// log2 of the bucket count, if given.
@@ -167,6 +186,9 @@ impl AddRequest {
         for &i in &self.fwd_ifindex {
             v.push(Attr::u32(a::FWD_IFINDEX, i));
         }
+        if let Some(ms) = self.drain_ms {
+            v.push(Attr::u32(a::DRAIN_MS, ms));
+        }
         v
     }
 }
@@ -198,6 +220,8 @@ pub(crate) struct Cluster {
     pub(crate) malformed: Option<u64>,
     /// Interfaces filtering forwarded traffic.
     pub(crate) fwd_ifindex: Vec<u32>,
+    /// How long a bucket that changes owner drains, ms.
+    pub(crate) drain_ms: Option<u32>,
 }
 
 impl Cluster {
@@ -216,6 +240,7 @@ impl Cluster {
             member: r.u32(a::MEMBER_ID)?,
             malformed: r.u64(a::MALFORMED)?,
             fwd_ifindex: r.all_u32(a::FWD_IFINDEX)?,
+            drain_ms: r.u32(a::DRAIN_MS)?,
         })
     }
 
@@ -260,6 +285,9 @@ impl Cluster {
         if let Some(m) = self.member {
             kv(&mut first, "member", m.to_string());
         }
+        if let Some(ms) = self.drain_ms {
+            kv(&mut first, "drain", args::drain_text(ms));
+        }
         let mut second = Vec::new();
         for &i in &self.fwd_ifindex {
             kv(&mut second, "fwd-dev", ifname(i));
@@ -294,6 +322,7 @@ impl Cluster {
             member: self.member,
             fwd_dev: self.fwd_ifindex.iter().map(|&i| ifname(i)).collect(),
             fwd_ifindex: self.fwd_ifindex.clone(),
+            drain_ms: self.drain_ms,
             seed: self.seed.map(|s| hex(&s)),
             malformed: self.malformed,
         }
@@ -326,6 +355,8 @@ struct ClusterJson {
     member: Option<u32>,
     fwd_dev: Vec<String>,
     fwd_ifindex: Vec<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    drain_ms: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     seed: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -24,23 +24,34 @@
 //! [protocol]         # all optional
 //! period_ms = 50     # keepalive period
 //! rebalance_ms = 2000
+//! config = 1        # configuration version: a member with an older one
+//!                    # is told to exit, a master that hears a newer one exits
 //! hook = "/etc/ipcluster/notify"   # run with EVENT [ARGS] on membership events
+//! approve = false    # master: run `HOOK approve ADDRESS` for each new host;
+//!                    # exit 0 admits it, anything else (or 10 s) vetoes
 //! ```
+//!
+//! On SIGTERM, or when told its configuration is stale, the daemon deletes
+//! its kernel cluster (so it serves no bucket a survivor takes) and exits.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::io::IsTerminal;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use ipcluster_core::proto::NO_MEMBER;
 use rustls_pki_types::UnixTime;
 use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use crate::abi::{bucket as b, Cmd};
+use crate::announce;
 use crate::attr::Attr;
 use crate::cert::{Identity, Pem, Trust};
 use crate::cluster::{self, AddRequest};
 use crate::error::Error;
+use crate::mac::Mac;
 use crate::membership::node::{addr_of, ip_of, Addr, Event, Node, Out, Settings, To};
 use crate::membership::wire::{Endpoint, Rejected, MAX_DATAGRAM};
 use crate::nl::Client;
@@ -104,6 +115,7 @@ struct Protocol {
     rebalance_ms: u64,
     config: u32,
     hook: Option<PathBuf>,
+    approve: bool,
 }
 
 impl Default for Protocol {
@@ -115,6 +127,7 @@ impl Default for Protocol {
             rebalance_ms: 2000,
             config: 1,
             hook: None,
+            approve: false,
         }
     }
 }
@@ -215,6 +228,7 @@ pub(crate) fn run(path: &Path) -> Result<(), Error> {
                 .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
     let words: Vec<String> = cfg
         .cluster
@@ -256,6 +270,10 @@ pub(crate) fn run(path: &Path) -> Result<(), Error> {
     settings.join_wait = Duration::from_millis(p.join_wait_ms);
     settings.offer_wait = Duration::from_millis(p.offer_wait_ms);
     settings.rebalance_every = Duration::from_millis(p.rebalance_ms.max(1));
+    if p.approve && p.hook.is_none() {
+        return Err(Error::usage("[protocol] approve needs a hook to ask"));
+    }
+    settings.approve = p.approve;
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -273,13 +291,36 @@ pub(crate) fn run(path: &Path) -> Result<(), Error> {
             sock,
             group: SocketAddr::from((cfg.link.group, cfg.link.port)),
             hook: p.hook.clone(),
+            decisions: mpsc::unbounded_channel(),
+            config: p.config,
             state: state_path(id),
             last_load: Vec::new(),
+            ifindex: req.ifindex(),
+            addrs: req.addrs(),
+            mac: req.mac(),
         }
         .run(settings, addr_of(IpAddr::V4(cfg.link.addr)))
         .await
     })
 }
+
+/// How many buckets each member owns: "1:342,2:341,3:341" (by id).
+fn owner_counts(owners: &[u16]) -> String {
+    let mut n = std::collections::BTreeMap::new();
+    for &o in owners {
+        *n.entry(o).or_insert(0u32) += 1;
+    }
+    n.iter()
+        .map(|(o, c)| match *o {
+            crate::abi::UNOWNED => format!("-:{c}"),
+            o => format!("{o}:{c}"),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The applications' answer on a joining host: may it join?
+type Decided = (Addr, bool);
 
 struct Daemon {
     id: u32,
@@ -291,9 +332,19 @@ struct Daemon {
     sock: tokio::net::UdpSocket,
     group: SocketAddr,
     hook: Option<PathBuf>,
+    /// The applications' answers on joining hosts.
+    decisions: (
+        mpsc::UnboundedSender<Decided>,
+        mpsc::UnboundedReceiver<Decided>,
+    ),
+    config: u32,
     state: PathBuf,
     /// Each bucket's packet count at the last load reading.
     last_load: Vec<u64>,
+    /// The cluster's interface, addresses and MAC, for announcements.
+    ifindex: u32,
+    addrs: (Option<Ipv4Addr>, Option<Ipv6Addr>),
+    mac: Option<Mac>,
 }
 
 impl Daemon {
@@ -306,9 +357,14 @@ impl Daemon {
         let mut slow = tokio::time::interval(Duration::from_secs(1));
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .map_err(|e| Error::failed(format!("SIGTERM: {e}")))?;
-        loop {
+        let stale = loop {
+            let mut stopped = false;
             for o in outs.drain(..) {
+                stopped |= o == Out::Event(Event::Stopped);
                 self.carry_out(&node, o).await;
+            }
+            if stopped {
+                break true;
             }
             outs = tokio::select! {
                 r = self.sock.recv_from(&mut buf) => match r {
@@ -333,12 +389,28 @@ impl Daemon {
                     self.write_state(&node);
                     Vec::new()
                 }
-                _ = term.recv() => break,
-                _ = tokio::signal::ctrl_c() => break,
+                Some((a, ok)) = self.decisions.1.recv() => {
+                    info!(host = %ip_of(&a), approved = ok, "the applications decided on a join");
+                    node.decide(a, ok);
+                    Vec::new()
+                }
+                _ = term.recv() => break false,
+                _ = tokio::signal::ctrl_c() => break false,
             };
-        }
+        };
         info!("stopping");
         let _ = std::fs::remove_file(&self.state);
+        // Serve nothing any more: the survivors take our buckets.
+        let _ = self.nl.request(
+            Cmd::ClusterDel,
+            &[Attr::u32(crate::abi::cluster::ID, self.id)],
+        );
+        if stale {
+            return Err(Error::failed(format!(
+                "configuration version {} is stale: the cluster runs another; exiting",
+                self.config
+            )));
+        }
         Ok(())
     }
 
@@ -364,13 +436,64 @@ impl Daemon {
             Out::Install { member, owners } => {
                 let attrs = table::set_attrs(self.id, Some(&owners), Some(member));
                 match self.nl.request(Cmd::TableSet, &attrs) {
-                    Ok(_) => debug!(member, "installed a table"),
+                    Ok(_) => info!(member, owners = %owner_counts(&owners), "table installed"),
                     Err(e) => warn!(%e, "installing the table"),
                 }
             }
-            Out::Announce => info!("announcing the cluster address"),
+            Out::Announce => self.announce(),
+            Out::Approve(a) => self.ask_approval(a),
             Out::Event(e) => self.event(&e),
         }
+    }
+
+    /// Gratuitous ARP and unsolicited NA for the cluster address.
+    fn announce(&self) {
+        let Some(mac) = self.mac else {
+            return; // forward mode: the forwarder answers with its own MAC
+        };
+        let (a4, a6) = self.addrs;
+        match announce::send(self.ifindex, a4, a6, mac) {
+            Ok(()) => info!(%mac, "announced the cluster address"),
+            Err(e) => warn!(%e, "announcing the cluster address"),
+        }
+    }
+
+    /// Runs `HOOK approve ADDRESS` on a thread of its own; the answer comes
+    /// back through `decisions`. A hook that takes over ten seconds is
+    /// killed, and that is a veto.
+    fn ask_approval(&self, a: Addr) {
+        let (Some(hook), tx) = (self.hook.clone(), self.decisions.0.clone()) else {
+            return;
+        };
+        let ip = ip_of(&a).to_string();
+        std::thread::spawn(move || {
+            let ok = match std::process::Command::new(&hook)
+                .args(["approve", &ip])
+                .spawn()
+            {
+                Ok(mut child) => {
+                    let deadline = Instant::now() + Duration::from_secs(10);
+                    loop {
+                        match child.try_wait() {
+                            Ok(Some(status)) => break status.success(),
+                            Ok(None) if Instant::now() < deadline => {
+                                std::thread::sleep(Duration::from_millis(20));
+                            }
+                            _ => {
+                                let _ = child.kill();
+                                let _ = child.wait();
+                                break false;
+                            }
+                        }
+                    }
+                }
+                Err(err) => {
+                    warn!(hook = %hook.display(), %err, "hook");
+                    false
+                }
+            };
+            let _ = tx.send((a, ok));
+        });
     }
 
     fn event(&self, e: &Event) {
@@ -386,6 +509,7 @@ impl Daemon {
             Event::LostMaster => ("lost-master", vec![]),
             Event::Refused(why) => ("refused", vec![format!("{why:?}")]),
             Event::Told(why) => ("told-to-leave", vec![format!("{why:?}")]),
+            Event::Stopped => ("stopped", vec![]),
         };
         info!(event = name, args = ?args, "membership");
         if let Some(h) = &self.hook {

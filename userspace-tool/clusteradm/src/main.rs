@@ -4,6 +4,7 @@
 //! 1 on failure, 2 on a usage error.
 
 mod abi;
+mod announce;
 mod args;
 mod attr;
 mod cert;

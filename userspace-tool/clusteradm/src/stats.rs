@@ -26,6 +26,9 @@ pub(crate) struct Bucket {
     pub(crate) drops: u64,
     /// Packets passed to their owner (forward mode, on the forwarder).
     pub(crate) forwarded: u64,
+    /// Milliseconds left of the bucket's drain, if it drains.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) drain_ms: Option<u32>,
 }
 
 impl Bucket {
@@ -39,6 +42,7 @@ impl Bucket {
             flows: r.u64(b::FLOWS)?.unwrap_or(0),
             drops: r.u64(b::DROPS)?.unwrap_or(0),
             forwarded: r.u64(b::FORWARDED)?.unwrap_or(0),
+            drain_ms: r.u32(b::DRAIN_MS)?,
         })
     }
 
@@ -84,6 +88,7 @@ pub(crate) fn render(v: &[Bucket]) -> String {
                 b.flows.to_string(),
                 b.drops.to_string(),
                 b.forwarded.to_string(),
+                b.drain_ms.map_or_else(|| "-".to_string(), args::drain_text),
             ]
         })
         .collect();
@@ -96,6 +101,7 @@ pub(crate) fn render(v: &[Bucket]) -> String {
             "flows",
             "drops",
             "forwarded",
+            "drain",
         ],
         &rows,
     )
@@ -137,6 +143,9 @@ mod tests {
         a.extend(nla(b::BYTES, &(packets * 100).to_ne_bytes()));
         a.extend(nla(b::FLOWS, &(packets / 10).to_ne_bytes()));
         a.extend(nla(b::DROPS, &0u64.to_ne_bytes()));
+        if index == 1 {
+            a.extend(nla(b::DRAIN_MS, &1500u32.to_ne_bytes()));
+        }
         genl_reply(0x20, Cmd::BucketGet as u8, 2, seq, &a)
     }
 
@@ -160,16 +169,16 @@ mod tests {
         assert_eq!(all[1].bytes, 123400);
         assert_eq!(
             render(&all),
-            "index  owner  packets   bytes  flows  drops  forwarded\n\
-             \x20   0      -       50    5000      5      0          0\n\
-             \x20   1      3     1234  123400    123      0          0\n\
-             \x20   2      1        0       0      0      0          0\n"
+            "index  owner  packets   bytes  flows  drops  forwarded   drain\n\
+             \x20   0      -       50    5000      5      0          0       -\n\
+             \x20   1      3     1234  123400    123      0          0  1500ms\n\
+             \x20   2      1        0       0      0      0          0       -\n"
         );
         let nz = select(v, true);
         assert_eq!(nz.len(), 2);
         assert_eq!(
             serde_json::to_string(&nz).unwrap(),
-            r#"[{"index":0,"owner":null,"packets":50,"bytes":5000,"flows":5,"drops":0,"forwarded":0},{"index":1,"owner":3,"packets":1234,"bytes":123400,"flows":123,"drops":0,"forwarded":0}]"#
+            r#"[{"index":0,"owner":null,"packets":50,"bytes":5000,"flows":5,"drops":0,"forwarded":0},{"index":1,"owner":3,"packets":1234,"bytes":123400,"flows":123,"drops":0,"forwarded":0,"drain_ms":1500}]"#
         );
     }
 

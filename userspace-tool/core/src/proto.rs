@@ -173,7 +173,10 @@ impl<'a> Owners<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Msg<'a> {
     /// A host asks to join (its certificate is checked for admission).
-    Join,
+    Join {
+        /// The joiner's configuration version.
+        config: u32,
+    },
     /// The master admits a joiner: its member id and the configuration
     /// version.
     Welcome {
@@ -205,6 +208,8 @@ pub enum Msg<'a> {
         seq: u32,
         /// The table version this member has installed.
         table: u32,
+        /// The member's configuration version.
+        config: u32,
     },
     /// Leave the cluster (and, usually, rejoin).
     Leave {
@@ -349,7 +354,10 @@ pub fn encode(header: &Header, msg: &Msg<'_>, cert: &[u8], out: &mut [u8]) -> Re
         at: HEADER_LEN,
     };
     let k = match msg {
-        Msg::Join => kind::JOIN,
+        Msg::Join { config } => {
+            p.bytes(&config.to_be_bytes())?;
+            kind::JOIN
+        }
         Msg::Welcome { member, config } => {
             p.bytes(&member.to_be_bytes())?;
             p.bytes(&config.to_be_bytes())?;
@@ -382,9 +390,10 @@ pub fn encode(header: &Header, msg: &Msg<'_>, cert: &[u8], out: &mut [u8]) -> Re
             p.blob(m.owners.0)?;
             kind::MASTER_ALIVE
         }
-        Msg::MemberAlive { seq, table } => {
+        Msg::MemberAlive { seq, table, config } => {
             p.bytes(&seq.to_be_bytes())?;
             p.bytes(&table.to_be_bytes())?;
+            p.bytes(&config.to_be_bytes())?;
             kind::MEMBER_ALIVE
         }
         Msg::Leave { why } => {
@@ -484,7 +493,7 @@ pub fn decode(d: &[u8]) -> Result<Datagram<'_>, Error> {
     }
     let b = &mut body;
     let msg = match k {
-        kind::JOIN => Msg::Join,
+        kind::JOIN => Msg::Join { config: b.u32()? },
         kind::WELCOME => Msg::Welcome {
             member: b.u16()?,
             config: b.u32()?,
@@ -517,6 +526,7 @@ pub fn decode(d: &[u8]) -> Result<Datagram<'_>, Error> {
         kind::MEMBER_ALIVE => Msg::MemberAlive {
             seq: b.u32()?,
             table: b.u32()?,
+            config: b.u32()?,
         },
         kind::LEAVE => Msg::Leave {
             why: Exit::from_u8(b.u8()?).ok_or(Error::Malformed)?,
@@ -593,7 +603,7 @@ mod tests {
         assert_eq!(alive.members.iter().collect::<Vec<_>>(), members);
         assert!(alive.owners.iter().eq(owners));
         for msg in [
-            Msg::Join,
+            Msg::Join { config: 3 },
             Msg::Welcome {
                 member: 4,
                 config: 2,
@@ -602,7 +612,11 @@ mod tests {
             Msg::Offer { members: 1 },
             Msg::Object { members: 3 },
             Msg::MasterAlive(alive),
-            Msg::MemberAlive { seq: 77, table: 9 },
+            Msg::MemberAlive {
+                seq: 77,
+                table: 9,
+                config: 3,
+            },
             Msg::Leave {
                 why: Exit::OtherMasterExists,
             },
@@ -632,7 +646,12 @@ mod tests {
         bad[22] = 0x10; // a certificate over MAX_CERT
         assert_eq!(decode(&bad[..n]), Err(Error::Malformed));
         assert_eq!(
-            encode(&H, &Msg::Join, &[0; MAX_CERT + 1], &mut [0; 4096]),
+            encode(
+                &H,
+                &Msg::Join { config: 1 },
+                &[0; MAX_CERT + 1],
+                &mut [0; 4096]
+            ),
             Err(Error::Malformed)
         );
         // Unknown reasons.

@@ -46,6 +46,8 @@ pub(crate) struct Settings {
     pub(crate) offer_wait: Duration,
     /// How often the master considers moving one bucket (the patent's 2 s).
     pub(crate) rebalance_every: Duration,
+    /// Whether applications approve each new member ([`Out::Approve`]).
+    pub(crate) approve: bool,
 }
 
 impl Settings {
@@ -58,6 +60,7 @@ impl Settings {
             join_wait: Duration::from_millis(150),
             offer_wait: Duration::from_millis(100),
             rebalance_every: Duration::from_secs(2),
+            approve: false,
         }
     }
 }
@@ -71,6 +74,8 @@ pub(crate) enum Message {
     Join {
         /// Why the certificate does not admit the host, if it does not.
         refused: Option<Nak>,
+        /// The joiner's configuration version.
+        config: u32,
     },
     /// The master admits the sender of a join.
     Welcome {
@@ -99,6 +104,8 @@ pub(crate) enum Message {
         seq: u32,
         /// The table version the member has installed.
         table: u32,
+        /// The member's configuration version.
+        config: u32,
     },
     /// Leave the cluster.
     Leave(Exit),
@@ -144,6 +151,10 @@ pub(crate) enum Out {
     },
     /// Announce the cluster MAC (gratuitous ARP, unsolicited NA).
     Announce,
+    /// Ask the applications whether the host at this address may join;
+    /// answer with [`Node::decide`]. Until then its joins are told
+    /// "operation in progress".
+    Approve(Addr),
     /// Tell the operator and the applications.
     Event(Event),
 }
@@ -172,6 +183,9 @@ pub(crate) enum Event {
     Refused(Nak),
     /// The master told this host to leave.
     Told(Exit),
+    /// This host stopped for good: its configuration version is stale (or
+    /// the cluster's is newer than ours as master). The daemon exits.
+    Stopped,
 }
 
 /// A member as the master keeps it.
@@ -197,6 +211,16 @@ struct MasterState {
     misses: u8,
     next_alive: Duration,
     next_rebalance: Duration,
+    /// The applications' decisions on joining hosts, while they matter.
+    decisions: BTreeMap<Addr, Decision>,
+}
+
+/// Where the applications are with a joining host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Decision {
+    Asked,
+    Approved,
+    Vetoed,
 }
 
 #[derive(Clone, Debug)]
@@ -218,6 +242,8 @@ enum Role {
         next_alive: Duration,
     },
     Master(MasterState),
+    /// Stopped for good (a stale configuration).
+    Stopped,
 }
 
 /// One host's side of the protocol.
@@ -243,6 +269,7 @@ impl Node {
     /// A host at `me` that starts by asking to join, at `now`.
     pub(crate) fn new(s: Settings, me: Addr, now: Duration) -> (Node, Vec<Out>) {
         let weights = vec![0; s.buckets];
+        let config = s.config;
         let node = Node {
             s,
             me,
@@ -258,7 +285,13 @@ impl Node {
         };
         (
             node,
-            vec![Out::Send(To::All, Message::Join { refused: None })],
+            vec![Out::Send(
+                To::All,
+                Message::Join {
+                    refused: None,
+                    config,
+                },
+            )],
         )
     }
 
@@ -332,7 +365,13 @@ impl Node {
                     if *tries < 2 {
                         *since = now;
                         *tries += 1;
-                        out.push(Out::Send(To::All, Message::Join { refused: None }));
+                        out.push(Out::Send(
+                            To::All,
+                            Message::Join {
+                                refused: None,
+                                config: self.s.config,
+                            },
+                        ));
                     } else {
                         self.offer(now, &mut out);
                     }
@@ -362,11 +401,13 @@ impl Node {
                         Message::MemberAlive {
                             seq: *seq,
                             table: self.installed,
+                            config: self.s.config,
                         },
                     ));
                 }
             }
             Role::Master(_) => self.master_tick(now, &mut out),
+            Role::Stopped => (),
         }
         out
     }
@@ -416,7 +457,11 @@ impl Node {
                 }
                 Message::Leave(why) if from == *master => {
                     out.push(Out::Event(Event::Told(why)));
-                    self.join(now, &mut out);
+                    if why == Exit::StaleConfig {
+                        self.stop(&mut out);
+                    } else {
+                        self.join(now, &mut out);
+                    }
                 }
                 _ => (),
             },
@@ -427,6 +472,10 @@ impl Node {
                 Message::Refuse(Nak::InProgress) => {
                     *since = now;
                     *tries = 0;
+                }
+                Message::Leave(Exit::StaleConfig) => {
+                    out.push(Out::Event(Event::Told(Exit::StaleConfig)));
+                    self.stop(&mut out);
                 }
                 Message::Refuse(why) => {
                     *hold = now + REFUSED_HOLD;
@@ -457,8 +506,29 @@ impl Node {
                 }
                 _ => (),
             },
+            Role::Stopped => (),
         }
         out
+    }
+
+    /// The applications' answer on the host at `addr` ([`Out::Approve`]):
+    /// its next join is welcomed or refused as vetoed.
+    pub(crate) fn decide(&mut self, addr: Addr, approved: bool) {
+        if let Role::Master(m) = &mut self.role {
+            if let Some(d) = m.decisions.get_mut(&addr) {
+                *d = if approved {
+                    Decision::Approved
+                } else {
+                    Decision::Vetoed
+                };
+            }
+        }
+    }
+
+    /// Stops for good: this host's configuration is stale.
+    fn stop(&mut self, out: &mut Vec<Out>) {
+        self.role = Role::Stopped;
+        out.push(Out::Event(Event::Stopped));
     }
 
     fn claim(&self, members: u32) -> Claim {
@@ -477,7 +547,13 @@ impl Node {
             tries: 1,
             hold: now,
         };
-        out.push(Out::Send(To::All, Message::Join { refused: None }));
+        out.push(Out::Send(
+            To::All,
+            Message::Join {
+                refused: None,
+                config: self.s.config,
+            },
+        ));
     }
 
     fn offer(&mut self, now: Duration, out: &mut Vec<Out>) {
@@ -576,6 +652,7 @@ impl Node {
             misses: keepalive::MIN_INTERVAL as u8,
             next_alive: now,
             next_rebalance: now + self.s.rebalance_every,
+            decisions: BTreeMap::new(),
         });
         out.push(Out::Event(Event::BecameMaster));
         out.push(Out::Announce);
@@ -700,10 +777,47 @@ impl Node {
         };
         let mine = m.peers.len() as u32 + 1;
         match msg {
-            Message::Join { refused: Some(why) } => {
+            Message::Join {
+                refused: Some(why), ..
+            } => {
                 out.push(Out::Send(To::One(from), Message::Refuse(why)));
             }
-            Message::Join { refused: None } => {
+            Message::Join { config, .. } if config < self.s.config => {
+                out.push(Out::Send(To::One(from), Message::Leave(Exit::StaleConfig)));
+            }
+            Message::Join { config, .. } | Message::MemberAlive { config, .. }
+                if config > self.s.config =>
+            {
+                // The cluster moved on to a newer configuration: this
+                // master is the stale one.
+                out.push(Out::Event(Event::Told(Exit::StaleConfig)));
+                self.stop(out);
+            }
+            Message::Join { refused: None, .. } => {
+                let known = m.peers.iter().any(|(_, p)| p.addr == from);
+                if self.s.approve && !known {
+                    let answer = match m.decisions.get(&from).copied() {
+                        None => {
+                            m.decisions.insert(from, Decision::Asked);
+                            out.push(Out::Approve(from));
+                            Some(Nak::InProgress)
+                        }
+                        Some(Decision::Asked) => Some(Nak::InProgress),
+                        Some(Decision::Vetoed) => {
+                            // Asked again on its next try (after its hold).
+                            m.decisions.remove(&from);
+                            Some(Nak::Vetoed)
+                        }
+                        Some(Decision::Approved) => {
+                            m.decisions.remove(&from);
+                            None
+                        }
+                    };
+                    if let Some(why) = answer {
+                        out.push(Out::Send(To::One(from), Message::Refuse(why)));
+                        return;
+                    }
+                }
                 let id = match m.peers.iter().find(|(_, p)| p.addr == from) {
                     Some((&id, _)) => id,
                     None => match m.retired.get(&from) {
@@ -739,7 +853,10 @@ impl Node {
                 m.next_alive = now;
                 self.master_tick(now, out);
             }
-            Message::MemberAlive { seq, table } => match m.peers.get_mut(&sender) {
+            Message::MemberAlive { config, .. } if config < self.s.config => {
+                out.push(Out::Send(To::One(from), Message::Leave(Exit::StaleConfig)));
+            }
+            Message::MemberAlive { seq, table, .. } => match m.peers.get_mut(&sender) {
                 Some(p) if p.addr == from => {
                     p.heard = now;
                     p.loss.observe(seq);
@@ -797,4 +914,130 @@ pub(crate) fn addr_of(ip: IpAddr) -> Addr {
 pub(crate) fn ip_of(a: &Addr) -> IpAddr {
     let v6 = Ipv6Addr::from(*a);
     v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ipcluster_core::proto::NO_MEMBER;
+    use std::net::Ipv4Addr;
+
+    fn host(i: u8) -> Addr {
+        addr_of(IpAddr::V4(Ipv4Addr::new(192, 0, 2, i)))
+    }
+
+    fn join(config: u32) -> Message {
+        Message::Join {
+            refused: None,
+            config,
+        }
+    }
+
+    /// Host 1, alone on its link, after it made itself master.
+    fn master(s: Settings) -> (Node, Duration) {
+        let (mut n, _) = Node::new(s, host(1), Duration::ZERO);
+        let mut t = Duration::ZERO;
+        while !n.is_master() {
+            t += Duration::from_millis(10);
+            n.tick(t);
+        }
+        (n, t)
+    }
+
+    fn told(out: &[Out], to: Addr) -> Vec<&Message> {
+        out.iter()
+            .filter_map(|o| match o {
+                Out::Send(To::One(a), m) if *a == to => Some(m),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn without_approval_a_join_is_welcomed_at_once() {
+        let (mut m, t) = master(Settings::new(16));
+        let out = m.receive(t, host(2), NO_MEMBER, join(1));
+        assert!(matches!(told(&out, host(2))[..], [Message::Welcome { .. }]));
+        assert!(!out.iter().any(|o| matches!(o, Out::Approve(_))));
+    }
+
+    #[test]
+    fn applications_approve_or_veto_each_new_host() {
+        let mut s = Settings::new(16);
+        s.approve = true;
+        let (mut m, t) = master(s);
+        // Asked once; "in progress" until they answer.
+        let out = m.receive(t, host(2), NO_MEMBER, join(1));
+        assert!(out.contains(&Out::Approve(host(2))));
+        assert_eq!(told(&out, host(2)), [&Message::Refuse(Nak::InProgress)]);
+        let out = m.receive(t, host(2), NO_MEMBER, join(1));
+        assert!(!out.contains(&Out::Approve(host(2))));
+        assert_eq!(told(&out, host(2)), [&Message::Refuse(Nak::InProgress)]);
+        m.decide(host(2), true);
+        let out = m.receive(t, host(2), NO_MEMBER, join(1));
+        assert!(matches!(told(&out, host(2))[..], [Message::Welcome { .. }]));
+        // A member already in is not asked about again.
+        let out = m.receive(t, host(2), NO_MEMBER, join(1));
+        assert!(matches!(told(&out, host(2))[..], [Message::Welcome { .. }]));
+        // A veto refuses the join; the next try asks again.
+        let out = m.receive(t, host(3), NO_MEMBER, join(1));
+        assert!(out.contains(&Out::Approve(host(3))));
+        m.decide(host(3), false);
+        let out = m.receive(t, host(3), NO_MEMBER, join(1));
+        assert_eq!(told(&out, host(3)), [&Message::Refuse(Nak::Vetoed)]);
+        let out = m.receive(t, host(3), NO_MEMBER, join(1));
+        assert!(out.contains(&Out::Approve(host(3))));
+        // An answer nobody asked for changes nothing.
+        m.decide(host(4), true);
+        let out = m.receive(t, host(4), NO_MEMBER, join(1));
+        assert!(out.contains(&Out::Approve(host(4))));
+    }
+
+    #[test]
+    fn a_joiner_with_a_stale_configuration_is_told_to_exit() {
+        let mut s = Settings::new(16);
+        s.config = 2;
+        let (mut m, t) = master(s.clone());
+        let out = m.receive(t, host(2), NO_MEMBER, join(1));
+        assert_eq!(told(&out, host(2)), [&Message::Leave(Exit::StaleConfig)]);
+        // The joiner stops for good.
+        s.config = 1;
+        let (mut j, _) = Node::new(s, host(2), t);
+        let out = j.receive(t, host(1), 0, Message::Leave(Exit::StaleConfig));
+        assert!(out.contains(&Out::Event(Event::Stopped)));
+        assert!(j.tick(t + Duration::from_secs(5)).is_empty());
+        assert_eq!(j.master(), None);
+    }
+
+    #[test]
+    fn a_member_with_a_stale_configuration_is_told_to_exit() {
+        let (mut m, t) = master(Settings::new(16));
+        m.receive(t, host(2), NO_MEMBER, join(1));
+        let alive = |config| Message::MemberAlive {
+            seq: 1,
+            table: 0,
+            config,
+        };
+        let out = m.receive(t, host(2), 1, alive(0));
+        assert_eq!(told(&out, host(2)), [&Message::Leave(Exit::StaleConfig)]);
+        // A member newer than the master: the master is the stale one.
+        let out = m.receive(t, host(2), 1, alive(2));
+        assert!(out.contains(&Out::Event(Event::Stopped)));
+        assert!(!m.is_master());
+        // And a member told by its master stops.
+        let (mut j, _) = Node::new(Settings::new(16), host(3), t);
+        j.receive(
+            t,
+            host(1),
+            0,
+            Message::Welcome {
+                member: 2,
+                config: 1,
+            },
+        );
+        assert_eq!(j.master(), Some(host(1)));
+        let out = j.receive(t, host(1), 0, Message::Leave(Exit::StaleConfig));
+        assert!(out.contains(&Out::Event(Event::Stopped)));
+        assert_eq!(j.master(), None);
+    }
 }

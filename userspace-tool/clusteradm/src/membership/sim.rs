@@ -109,7 +109,8 @@ async fn host(name: String, settings: Settings, views: Views, load: Vec<u64>) ->
                     let mut v = views.lock().unwrap();
                     v.entry(name.clone()).or_default().masterships += 1;
                 }
-                Out::Announce | Out::Event(_) => (),
+                // The simulated hosts run no applications: none asks to approve.
+                Out::Announce | Out::Approve(_) | Out::Event(_) => (),
             }
         }
         {

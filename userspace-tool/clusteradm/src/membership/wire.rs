@@ -23,7 +23,7 @@ pub(crate) fn encode(header: &Header, msg: &Message, cert: &[u8]) -> Result<Vec<
     let mut out = vec![0u8; MAX_DATAGRAM];
     let (mut mb, mut ob) = (Vec::new(), Vec::new());
     let m = match msg {
-        Message::Join { .. } => Msg::Join,
+        Message::Join { config, .. } => Msg::Join { config: *config },
         Message::Welcome { member, config } => Msg::Welcome {
             member: *member,
             config: *config,
@@ -50,9 +50,10 @@ pub(crate) fn encode(header: &Header, msg: &Message, cert: &[u8]) -> Result<Vec<
                 &ob,
             ))
         }
-        Message::MemberAlive { seq, table } => Msg::MemberAlive {
+        Message::MemberAlive { seq, table, config } => Msg::MemberAlive {
             seq: *seq,
             table: *table,
+            config: *config,
         },
         Message::Leave(why) => Msg::Leave { why: *why },
     };
@@ -64,7 +65,10 @@ pub(crate) fn encode(header: &Header, msg: &Message, cert: &[u8]) -> Result<Vec<
 /// The node's view of a decoded message.
 pub(crate) fn message(msg: &Msg<'_>) -> Message {
     match *msg {
-        Msg::Join => Message::Join { refused: None },
+        Msg::Join { config } => Message::Join {
+            refused: None,
+            config,
+        },
         Msg::Welcome { member, config } => Message::Welcome { member, config },
         Msg::Refuse { why } => Message::Refuse(why),
         Msg::Offer { members } => Message::Offer { members },
@@ -77,7 +81,7 @@ pub(crate) fn message(msg: &Msg<'_>) -> Message {
             members: k.members.iter().map(|m| (m.id, m.addr)).collect(),
             owners: k.owners.iter().collect(),
         }),
-        Msg::MemberAlive { seq, table } => Message::MemberAlive { seq, table },
+        Msg::MemberAlive { seq, table, config } => Message::MemberAlive { seq, table, config },
         Msg::Leave { why } => Message::Leave(why),
     }
 }
@@ -206,7 +210,7 @@ impl Endpoint {
         };
         match (verdict, &mut msg) {
             (Ok(()), _) => (),
-            (Err(why), Message::Join { refused }) => {
+            (Err(why), Message::Join { refused, .. }) => {
                 // Answered with the reason; not remembered (strangers do not
                 // get to grow our tables).
                 *refused = Some(why);
@@ -241,7 +245,11 @@ mod tests {
         let ca = cert::new_ca("c").unwrap();
         let mut a = endpoint(&ca, "a", &[]);
         let mut b = endpoint(&ca, "b", &[]);
-        let alive = Message::MemberAlive { seq: 1, table: 2 };
+        let alive = Message::MemberAlive {
+            seq: 1,
+            table: 2,
+            config: 1,
+        };
         let d = a.seal(3, &alive).unwrap();
         assert_eq!(b.open(&d, now), Ok((3, alive.clone())));
         // The same datagram again: a replay.
@@ -268,14 +276,21 @@ mod tests {
             Err(Reject::Untrusted)
         );
         let join = rogue
-            .seal(proto::NO_MEMBER, &Message::Join { refused: None })
+            .seal(
+                proto::NO_MEMBER,
+                &Message::Join {
+                    refused: None,
+                    config: 1,
+                },
+            )
             .unwrap();
         assert_eq!(
             b.open(&join, now),
             Ok((
                 proto::NO_MEMBER,
                 Message::Join {
-                    refused: Some(Nak::BadCertificate)
+                    refused: Some(Nak::BadCertificate),
+                    config: 1,
                 }
             ))
         );
@@ -298,16 +313,30 @@ mod tests {
         let trust = Trust::new(&ca.cert, [], []).unwrap();
         let mut g = Endpoint::new(7, id, trust, 5);
         let join = g
-            .seal(proto::NO_MEMBER, &Message::Join { refused: None })
+            .seal(
+                proto::NO_MEMBER,
+                &Message::Join {
+                    refused: None,
+                    config: 1,
+                },
+            )
             .unwrap();
         assert_eq!(
             master.open(&join, now).unwrap().1,
             Message::Join {
-                refused: Some(Nak::Revoked)
+                refused: Some(Nak::Revoked),
+                config: 1,
             }
         );
         let alive = g
-            .seal(2, &Message::MemberAlive { seq: 1, table: 1 })
+            .seal(
+                2,
+                &Message::MemberAlive {
+                    seq: 1,
+                    table: 1,
+                    config: 1,
+                },
+            )
             .unwrap();
         assert_eq!(master.open(&alive, now), Err(Reject::Untrusted));
     }
@@ -321,7 +350,10 @@ mod tests {
         };
         let cert = b"certificate";
         for m in [
-            Message::Join { refused: None },
+            Message::Join {
+                refused: None,
+                config: 1,
+            },
             Message::Welcome {
                 member: 3,
                 config: 4,
@@ -337,7 +369,11 @@ mod tests {
                 members: vec![(1, [1; 16]), (2, [2; 16])],
                 owners: (0..1024).map(|b| (b % 2 + 1) as u16).collect(),
             }),
-            Message::MemberAlive { seq: 5, table: 8 },
+            Message::MemberAlive {
+                seq: 5,
+                table: 8,
+                config: 1,
+            },
             Message::Leave(Exit::StaleConfig),
         ] {
             let d = encode(&h, &m, cert).unwrap();
