@@ -28,7 +28,7 @@
 
 /* Per network namespace state, allocated by the pernet core (net_generic). */
 struct ipcluster_net {
-	struct nf_hook_ops hooks[4];	/* v4, v6 PRE_ROUTING; v6 LOCAL_OUT; ARP OUT */
+	struct nf_hook_ops hooks[5];	/* v4, v6 PRE_ROUTING; v4, v6 LOCAL_OUT; ARP OUT */
 	struct notifier_block netdev;	/* the namespace's interfaces going away */
 	void *state;			/* struct NetState, owned by Rust */
 };
@@ -76,6 +76,37 @@ bool ipcluster_tcp_sk4(const struct sk_buff *skb, __be32 saddr, __be16 sport,
 		       __be32 daddr, __be16 dport);
 bool ipcluster_tcp_sk6(const struct sk_buff *skb, const struct in6_addr *saddr,
 		       __be16 sport, const struct in6_addr *daddr, __be16 dport);
+
+/*
+ * The TCP state of the connection whose segment `skb` is, as it will be
+ * once the segment is sent (LOCAL_OUT); false if it is not a full TCP
+ * socket's. Addresses as IPv6 (IPv4 mapped), peer first; ports host order.
+ */
+struct ipcluster_tcp_snap {
+	u8 peer[16];
+	u8 local[16];
+	u16 peer_port;
+	u16 local_port;
+	u16 mss;
+	u8 opts_len;
+	u8 v6;
+	u8 closing;	/* not ESTABLISHED, or this segment has FIN or RST */
+	u8 flags;	/* tcpstate.rs Flags */
+	u8 snd_wscale;
+	u8 rcv_wscale;
+	u32 snd_nxt;
+	u32 snd_wl1;
+	u32 snd_una;
+	u32 snd_wnd;
+	u32 rcv_nxt;
+	u32 rcv_wnd;
+	u32 ts_recent;
+	u32 ts_val;
+};
+bool ipcluster_tcp_snap(const struct sk_buff *skb, struct ipcluster_tcp_snap *s);
+/* TCP state records to the tcp group; whether anyone listens there. */
+bool ipcluster_tcp_listeners(struct net *net);
+void ipcluster_tcp_notify(struct net *net, u32 cluster, const void *records, int len);
 
 /* Time, for bucket drains. */
 u64 ipcluster_jiffies(void);

@@ -47,6 +47,8 @@ pub(crate) struct Config {
     pub(crate) fwd: KVec<i32>,
     /// How long a bucket that changes owner drains (0: not at all).
     pub(crate) drain_ms: u32,
+    /// Whether the TCP state of connections to the cluster is exported.
+    pub(crate) tcp_export: bool,
 }
 
 impl Config {

@@ -120,6 +120,7 @@ fn config(req: &Request, rtnl: &Rtnl, id: u32) -> Result<Config> {
         bits: req.u32(A_BUCKET_BITS).unwrap_or(DEFAULT_BUCKET_BITS),
         fwd,
         drain_ms: req.u32(A_DRAIN_MS).unwrap_or(DEFAULT_DRAIN_MS),
+        tcp_export: req.bytes(A_TCP_EXPORT).is_some(),
     })
 }
 
@@ -457,6 +458,9 @@ fn fill_cluster(w: &mut impl Writer, c: &Cluster, with_seed: bool) -> Result {
     }
     w.u32(A_BUCKET_BITS, cfg.bits)?;
     w.u32(A_DRAIN_MS, cfg.drain_ms)?;
+    if cfg.tcp_export {
+        w.put(A_TCP_EXPORT, &[])?;
+    }
     w.uint(A_MALFORMED, c.malformed())?;
     for i in cfg.fwd.iter() {
         w.u32(A_FWD_IFINDEX, *i as u32)?;
@@ -612,7 +616,7 @@ pub(crate) fn table_set(req: &Request) -> Result {
         },
         GFP_KERNEL,
     )?;
-    drop(c.table.replace(Some(table), &reg));
+    c.table.replace_deferred(Some(table), &reg);
     drop(reg);
     notify(st, &c);
     Ok(())
@@ -678,7 +682,7 @@ pub(crate) fn bucket_dump(d: &mut Dump<'_>) -> Result {
             && e.uint(B_DROPS, s.drops).is_ok()
             && e.uint(B_FORWARDED, s.forwarded).is_ok()
             && t.and_then(|t| t.drain_left(b, now))
-                .is_none_or(|ms| e.u32(B_DRAIN_MS, ms).is_ok());
+                .map_or(true, |ms| e.u32(B_DRAIN_MS, ms).is_ok());
         if !ok {
             break;
         }

@@ -92,7 +92,12 @@ fn judge(c: &Cluster, rcu: &RcuGuard, skb: &mut Skb<'_>, v6: bool, forwarded: bo
         // opens a connection follows the table; any other TCP segment goes
         // to the member whose socket holds its connection, and is dropped
         // (not reset) where none does.
-        Some(t) if parsed.flow.proto == IPPROTO_TCP && !forwarded && !parsed.syn && t.draining(bucket) => {
+        Some(t)
+            if parsed.flow.proto == IPPROTO_TCP
+                && !forwarded
+                && !parsed.syn
+                && t.draining(bucket) =>
+        {
             skb.holds_tcp(rcu, &parsed.flow, v6)
         }
         Some(t) => t.owns(bucket),

@@ -14,6 +14,7 @@
 #include <net/addrconf.h>
 #include <net/inet_hashtables.h>
 #include <net/inet6_hashtables.h>
+#include <net/tcp.h>
 #include <net/route.h>
 #include <net/netns/generic.h>
 #include "ipcluster_glue.h"
@@ -28,6 +29,11 @@ static struct pernet_operations ipcluster_net_ops = {
 	.size = sizeof(struct ipcluster_net),
 };
 
+static const struct genl_multicast_group ipcluster_mcgrps[] = {
+	[IPCLUSTER_NLGRP_EVENTS] = { .name = IPCLUSTER_MCGRP_EVENTS },
+	[IPCLUSTER_NLGRP_TCP] = { .name = IPCLUSTER_MCGRP_TCP },
+};
+
 static struct genl_family ipcluster_nl_family __ro_after_init = {
 	.name = IPCLUSTER_FAMILY_NAME,
 	.version = IPCLUSTER_FAMILY_VERSION,
@@ -36,10 +42,8 @@ static struct genl_family ipcluster_nl_family __ro_after_init = {
 	.module = THIS_MODULE,
 	.split_ops = ipcluster_nl_ops,
 	.n_split_ops = ARRAY_SIZE(ipcluster_nl_ops),
-	.mcgrps = (const struct genl_multicast_group[]){
-		[IPCLUSTER_NLGRP_EVENTS] = { .name = IPCLUSTER_MCGRP_EVENTS },
-	},
-	.n_mcgrps = 1,
+	.mcgrps = ipcluster_mcgrps,
+	.n_mcgrps = ARRAY_SIZE(ipcluster_mcgrps),
 };
 
 int ipcluster_glue_register(void)
@@ -261,6 +265,102 @@ bool ipcluster_tcp_sk6(const struct sk_buff *skb, const struct in6_addr *saddr,
 #else
 	return false;
 #endif
+}
+
+/* tcpstate.rs Flags. */
+#define SNAP_NODELAY	(1 << 0)
+#define SNAP_NO_OPTIONS	(1 << 1)
+#define SNAP_WSCALE_REQ	(1 << 2)
+#define SNAP_WSCALE_OK	(1 << 3)
+#define SNAP_TS_REQ	(1 << 4)
+#define SNAP_TS_OK	(1 << 5)
+#define SNAP_SACK_OK	(1 << 6)
+
+/*
+ * LOCAL_OUT runs inside tcp_transmit_skb, with the socket locked (by its
+ * owner or by softirq) and before snd_nxt moves past this segment: the
+ * segment's own end is the snd_nxt a peer may have seen.
+ */
+bool ipcluster_tcp_snap(const struct sk_buff *skb, struct ipcluster_tcp_snap *s)
+{
+	const struct sock *sk = skb->sk;
+	const struct inet_sock *inet;
+	const struct tcp_sock *tp;
+	const struct tcphdr *th;
+	u32 end;
+
+	if (!sk || !sk_fullsock(sk) || sk->sk_protocol != IPPROTO_TCP ||
+	    !skb_transport_header_was_set(skb))
+		return false;
+	inet = inet_sk(sk);
+	tp = tcp_sk(sk);
+	th = tcp_hdr(skb);
+	memset(s, 0, sizeof(*s));
+#if IS_ENABLED(CONFIG_IPV6)
+	if (sk->sk_family == AF_INET6 && !ipv6_addr_v4mapped(&sk->sk_v6_daddr)) {
+		s->v6 = 1;
+		memcpy(s->peer, &sk->sk_v6_daddr, 16);
+		memcpy(s->local, &sk->sk_v6_rcv_saddr, 16);
+	} else
+#endif
+	{
+		ipv6_addr_set_v4mapped(sk->sk_daddr, (struct in6_addr *)s->peer);
+		ipv6_addr_set_v4mapped(sk->sk_rcv_saddr, (struct in6_addr *)s->local);
+	}
+	s->peer_port = ntohs(inet->inet_dport);
+	s->local_port = inet->inet_num;
+	s->mss = tp->rx_opt.mss_clamp;
+	s->opts_len = tp->tcp_header_len - sizeof(struct tcphdr);
+	s->closing = sk->sk_state != TCP_ESTABLISHED || th->fin || th->rst;
+	if (tp->nonagle & TCP_NAGLE_OFF)
+		s->flags |= SNAP_NODELAY;
+	if (tp->rx_opt.wscale_ok)
+		s->flags |= SNAP_WSCALE_REQ | SNAP_WSCALE_OK;
+	if (tp->rx_opt.tstamp_ok)
+		s->flags |= SNAP_TS_REQ | SNAP_TS_OK;
+	if (tp->rx_opt.sack_ok)
+		s->flags |= SNAP_SACK_OK;
+	if (!tp->rx_opt.wscale_ok && !tp->rx_opt.tstamp_ok && !tp->rx_opt.sack_ok)
+		s->flags |= SNAP_NO_OPTIONS;
+	s->snd_wscale = tp->rx_opt.snd_wscale;
+	s->rcv_wscale = tp->rx_opt.rcv_wscale;
+	end = ntohl(th->seq) + th->syn + th->fin +
+	      (skb->len - skb_transport_offset(skb) - th->doff * 4);
+	s->snd_nxt = after(end, tp->snd_nxt) ? end : tp->snd_nxt;
+	s->snd_wl1 = tp->snd_wl1;
+	s->snd_una = tp->snd_una;
+	s->snd_wnd = tp->snd_wnd;
+	s->rcv_nxt = tp->rcv_nxt;
+	s->rcv_wnd = tp->rcv_wnd;
+	s->ts_recent = tp->rx_opt.ts_recent;
+	/* What getsockopt(TCP_TIMESTAMP) reads, for setsockopt on restore. */
+	s->ts_val = (tcp_clock_ts(tp->tcp_usec_ts) + tp->tsoffset) & ~1u;
+	s->ts_val |= tp->tcp_usec_ts;
+	return true;
+}
+
+bool ipcluster_tcp_listeners(struct net *net)
+{
+	return genl_has_listeners(&ipcluster_nl_family, net, IPCLUSTER_NLGRP_TCP);
+}
+
+void ipcluster_tcp_notify(struct net *net, u32 cluster, const void *records, int len)
+{
+	struct sk_buff *skb;
+	void *hdr;
+
+	skb = genlmsg_new(nla_total_size(sizeof(u32)) + nla_total_size(len), GFP_ATOMIC);
+	if (!skb)
+		return;
+	hdr = genlmsg_put(skb, 0, 0, &ipcluster_nl_family, 0, IPCLUSTER_CMD_TCP_STATE_NTF);
+	if (!hdr || nla_put_u32(skb, IPCLUSTER_A_TCP_STATE_CLUSTER_ID, cluster) ||
+	    nla_put(skb, IPCLUSTER_A_TCP_STATE_RECORDS, len, records)) {
+		nlmsg_free(skb);
+		return;
+	}
+	genlmsg_end(skb, hdr);
+	genlmsg_multicast_netns(&ipcluster_nl_family, net, skb, 0, IPCLUSTER_NLGRP_TCP,
+				GFP_ATOMIC);
 }
 
 u64 ipcluster_jiffies(void)

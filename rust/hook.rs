@@ -4,6 +4,7 @@
 
 use crate::bindings;
 use crate::cluster::NetState;
+use crate::export;
 use crate::filter::{self, Verdict};
 use crate::netns::{Net, Rtnl};
 use crate::rcu::RcuGuard;
@@ -81,7 +82,8 @@ macro_rules! hook_fn {
 hook_fn!(ipv4_in, false, filter::ipv4);
 hook_fn!(ipv6_in, false, filter::ipv6);
 hook_fn!(arp_out, true, filter::arp_out);
-hook_fn!(ipv6_out, true, filter::ndisc_out);
+hook_fn!(ipv4_out, true, export::ipv4_out);
+hook_fn!(ipv6_out, true, export::ipv6_out);
 hook_fn!(netdev_in, false, filter::ingress);
 
 type HookFn = unsafe extern "C" fn(
@@ -108,7 +110,7 @@ fn op(
 }
 
 /// The namespace's hooks, `priv_` being its NetState.
-pub(crate) fn ops(priv_: *mut c_void) -> [bindings::nf_hook_ops; 4] {
+pub(crate) fn ops(priv_: *mut c_void) -> [bindings::nf_hook_ops; 5] {
     [
         // Right after defragmentation, before conntrack: a dropped packet
         // never costs a conntrack entry, and every packet we hash is whole.
@@ -126,9 +128,17 @@ pub(crate) fn ops(priv_: *mut c_void) -> [bindings::nf_hook_ops; 4] {
             bindings::nf_ip6_hook_priorities_NF_IP6_PRI_CONNTRACK_DEFRAG + 1,
             priv_,
         ),
-        // Neighbour discovery and ARP sent for a cluster address carry the
-        // cluster MAC. ARP last: kernels without ARP hooks register only
-        // the first three (see `count`).
+        // Output: the TCP state of connections to a cluster address
+        // (export.rs); neighbour discovery and ARP sent for a cluster
+        // address carry the cluster MAC. ARP last: kernels without ARP
+        // hooks register only the first four (see `count`).
+        op(
+            ipv4_out,
+            bindings::NFPROTO_IPV4,
+            bindings::nf_inet_hooks_NF_INET_LOCAL_OUT,
+            bindings::nf_ip_hook_priorities_NF_IP_PRI_LAST,
+            priv_,
+        ),
         op(
             ipv6_out,
             bindings::NFPROTO_IPV6,
@@ -151,9 +161,9 @@ pub(crate) fn ops(priv_: *mut c_void) -> [bindings::nf_hook_ops; 4] {
 pub(crate) fn count() -> usize {
     // SAFETY: reads a compile-time constant.
     if unsafe { bindings::ipcluster_have_arp_hooks() } {
-        4
+        5
     } else {
-        3
+        4
     }
 }
 

@@ -21,10 +21,13 @@ pub mod hash;
 pub mod packet;
 #[path = "../userspace-tool/core/src/siphash.rs"]
 pub mod siphash;
+#[path = "../userspace-tool/core/src/tcpstate.rs"]
+pub mod tcpstate;
 
 mod bindings;
 mod cluster;
 mod control;
+mod export;
 mod filter;
 mod hook;
 mod netlink;
@@ -63,6 +66,8 @@ impl kernel::Module for IpCluster {
 impl Drop for IpCluster {
     fn drop(&mut self) {
         netns::unregister();
+        // Old bucket tables still waiting for their grace period.
+        rcu::barrier();
         pr_info!("unloaded\n");
     }
 }

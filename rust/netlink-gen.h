@@ -26,6 +26,7 @@ int ipcluster_nl_bucket_get_dumpit(struct sk_buff *skb,
 
 enum {
 	IPCLUSTER_NLGRP_EVENTS,
+	IPCLUSTER_NLGRP_TCP,
 };
 
 #endif /* _LINUX_IPCLUSTER_GEN_H */

@@ -72,6 +72,24 @@ impl Net {
         }
     }
 
+    /// Whether anyone listens for TCP state (the `tcp` group).
+    pub(crate) fn tcp_listeners(&self) -> bool {
+        // SAFETY: live namespace; a lockless check of the group's bitmap.
+        unsafe { bindings::ipcluster_tcp_listeners(self.0) }
+    }
+
+    /// Multicasts TCP state records of cluster `id` to the `tcp` group.
+    /// Any context: the message is allocated atomically (and dropped when
+    /// that fails: the next segment carries newer state).
+    pub(crate) fn tcp_notify(&self, id: u32, records: &[u8]) {
+        let Ok(len) = i32::try_from(records.len()) else {
+            return;
+        };
+        // SAFETY: live namespace; `records` is `len` readable bytes, copied
+        // into the message before the call returns.
+        unsafe { bindings::ipcluster_tcp_notify(self.0, id, records.as_ptr().cast(), len) }
+    }
+
     pub(crate) fn as_ptr(&self) -> *mut bindings::net {
         self.0
     }

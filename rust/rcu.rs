@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 //! RCU-published boxes: readers on the packet path never lock; a writer
 //! (serialised by the caller's lock) replaces the whole value and frees the
-//! old one after a grace period.
+//! old one after a grace period — waiting for it ([`RcuBox::replace`]), or
+//! leaving it to `call_rcu` ([`RcuBox::replace_deferred`]) where updates
+//! are frequent (bucket tables: a rebalancing cluster replaces one per
+//! move, and a synchronous grace period per table-set would stall the
+//! daemon that sends them).
 
 use crate::bindings;
 use core::marker::PhantomData;
@@ -78,6 +82,71 @@ impl<T> RcuBox<T> {
         // and the grace period above has ended every read of it.
         Some(unsafe { KBox::from_raw(old) })
     }
+}
+
+/// An old value on its way out: freed by an RCU callback.
+#[repr(C)]
+struct Deferred<T> {
+    /// First, so that the callback's pointer is the struct's.
+    head: bindings::callback_head,
+    old: *mut T,
+}
+
+/// # Safety
+///
+/// `head` is the `head` of a `Deferred<T>` that `replace_deferred` boxed
+/// and handed to `call_rcu`, and a grace period has passed since its value
+/// was unpublished.
+unsafe extern "C" fn free_deferred<T>(head: *mut bindings::callback_head) {
+    // SAFETY: per the contract, `head` starts a boxed Deferred<T> (repr(C),
+    // head first) that nobody else owns.
+    let d = unsafe { KBox::from_raw(head.cast::<Deferred<T>>()) };
+    // SAFETY: `old` came from KBox::into_raw and no reader is left.
+    drop(unsafe { KBox::from_raw(d.old) });
+}
+
+impl<T: Send + 'static> RcuBox<T> {
+    /// Publishes `new` and frees the old value after a grace period,
+    /// without waiting for it (the free runs in RCU callback context, so
+    /// `T`'s drop must not sleep). Falls back to waiting when the small
+    /// bookkeeping allocation fails. Writers must be serialised by the lock
+    /// that `_writer` proves is held; the module waits for the callbacks
+    /// (`rcu_barrier`) before it unloads.
+    pub(crate) fn replace_deferred<W>(&self, new: Option<KBox<T>>, _writer: &W) {
+        let old = self.ptr.swap(
+            new.map_or(ptr::null_mut(), KBox::into_raw),
+            Ordering::AcqRel,
+        );
+        if old.is_null() {
+            return;
+        }
+        let d = Deferred {
+            head: bindings::callback_head::default(),
+            old,
+        };
+        match KBox::new(d, GFP_KERNEL) {
+            Ok(d) => {
+                let d = KBox::into_raw(d);
+                // SAFETY: `d` is a live, exclusively owned Deferred<T> whose
+                // head call_rcu may use until the callback, which then
+                // frees it (see free_deferred's contract).
+                unsafe { bindings::call_rcu(&raw mut (*d).head, Some(free_deferred::<T>)) };
+            }
+            Err(_) => {
+                // No memory for the bookkeeping: wait instead.
+                // SAFETY: process context (writers may sleep).
+                unsafe { bindings::synchronize_rcu() };
+                // SAFETY: unpublished, and every reader is gone.
+                drop(unsafe { KBox::from_raw(old) });
+            }
+        }
+    }
+}
+
+/// Waits for every deferred free to finish (before the module unloads).
+pub(crate) fn barrier() {
+    // SAFETY: process context (module exit); waits for pending callbacks.
+    unsafe { bindings::rcu_barrier() };
 }
 
 impl<T> Drop for RcuBox<T> {

@@ -101,6 +101,15 @@ impl<'a> Skb<'a> {
         }
     }
 
+    /// The state of the TCP connection this outgoing segment belongs to,
+    /// if it comes from a full TCP socket (LOCAL_OUT).
+    pub(crate) fn tcp_snap(&self) -> Option<bindings::ipcluster_tcp_snap> {
+        let mut s = bindings::ipcluster_tcp_snap::default();
+        // SAFETY: a live skb on the output path, its socket locked by the
+        // caller of tcp_transmit_skb; `s` is a valid output buffer.
+        unsafe { bindings::ipcluster_tcp_snap(self.skb.as_ptr(), &mut s) }.then_some(s)
+    }
+
     /// Overwrites bytes at `off`, unsharing the data first if needed.
     pub(crate) fn write(&mut self, off: usize, data: &[u8]) -> bool {
         let (Ok(off), Ok(len)) = (i32::try_from(self.base + off), i32::try_from(data.len())) else {

@@ -21,7 +21,8 @@ impl Jiffies {
     /// `ms` milliseconds after `self`.
     pub(crate) fn after_ms(self, ms: u32) -> Self {
         // SAFETY: a pure conversion, callable from any context.
-        Jiffies(self.0.saturating_add(unsafe { bindings::ipcluster_msecs_to_jiffies(ms) }))
+        let j = unsafe { bindings::ipcluster_msecs_to_jiffies(ms) };
+        Jiffies(self.0.saturating_add(j))
     }
 
     /// Milliseconds from `now` until `self`; 0 once it has passed.

@@ -57,7 +57,8 @@ def formed(tmp, ids):
     if any(st[i].get("master") != maddr for i in ids):
         return "members follow different masters"
     if st[m].get("unacked") != 0:
-        return f"{st[m].get('unacked')} buckets unacknowledged"
+        return (f"{st[m].get('unacked')} buckets unacknowledged: table version "
+                f"{st[m].get('table_version')}, acknowledged {st[m].get('acked')}")
     t = {i: table(i) for i in ids}
     if any(t[i] != t[m] for i in ids):
         return "kernel tables differ"

@@ -90,6 +90,8 @@ pub(crate) enum Cmd {
     TableGet = 5,
     /// Dump per-bucket counters.
     BucketGet = 6,
+    /// TCP failover state records (tcp group).
+    TcpStateNtf = 8,
 }
 
 /// `IPCLUSTER_A_CLUSTER_*`.
@@ -126,6 +128,16 @@ pub(crate) mod cluster {
     pub(crate) const MEMBERS: u16 = 15;
     /// How long a bucket that changes owner drains, ms (u32).
     pub(crate) const DRAIN_MS: u16 = 16;
+    /// Export the TCP state of connections to the cluster (flag).
+    pub(crate) const TCP_EXPORT: u16 = 17;
+}
+
+/// `IPCLUSTER_A_TCP_STATE_*`.
+pub(crate) mod tcp_state {
+    /// The cluster (u32).
+    pub(crate) const CLUSTER_ID: u16 = 1;
+    /// Failover state records, back to back (`tcpstate.rs`).
+    pub(crate) const RECORDS: u16 = 2;
 }
 
 /// `IPCLUSTER_A_BUCKET_*`.
@@ -152,7 +164,7 @@ pub(crate) mod bucket {
 
 /// The spec name of attribute `kind` in the attribute set `cmd` uses.
 pub(crate) fn attr_name(cmd: Cmd, kind: u16) -> Option<&'static str> {
-    const CLUSTER: [&str; 16] = [
+    const CLUSTER: [&str; 17] = [
         "id",
         "ifindex",
         "addr4",
@@ -169,6 +181,7 @@ pub(crate) fn attr_name(cmd: Cmd, kind: u16) -> Option<&'static str> {
         "forwarder",
         "members",
         "drain-ms",
+        "tcp-export",
     ];
     const BUCKET: [&str; 9] = [
         "cluster-id",
@@ -215,7 +228,7 @@ mod tests {
             attr_name(Cmd::ClusterNew, cluster::FWD_IFINDEX),
             Some("fwd-ifindex")
         );
-        assert_eq!(attr_name(Cmd::ClusterNew, 17), None);
+        assert_eq!(attr_name(Cmd::ClusterNew, 18), None);
         assert_eq!(attr_name(Cmd::ClusterNew, 0), None);
         assert_eq!(
             attr_name(Cmd::BucketGet, bucket::CLUSTER_ID),
@@ -268,6 +281,14 @@ mod tests {
         assert_eq!(want("IPCLUSTER_MAX_MEMBER_ID"), u64::from(MAX_MEMBER_ID));
         assert_eq!(want("IPCLUSTER_MAX_MEMBERS"), MAX_MEMBERS as u64);
         assert_eq!(want("IPCLUSTER_MAX_DRAIN_MS"), u64::from(MAX_DRAIN_MS));
+        assert_eq!(
+            want("IPCLUSTER_A_TCP_STATE_CLUSTER_ID"),
+            u64::from(tcp_state::CLUSTER_ID)
+        );
+        assert_eq!(
+            want("IPCLUSTER_A_TCP_STATE_RECORDS"),
+            u64::from(tcp_state::RECORDS)
+        );
         for m in Mode::ALL {
             let k = format!("IPCLUSTER_MODE_{}", m.name().to_uppercase());
             assert_eq!(want(&k), m as u64, "{k}");
@@ -302,6 +323,7 @@ mod tests {
             (Cmd::TableSet, "TABLE_SET"),
             (Cmd::TableGet, "TABLE_GET"),
             (Cmd::BucketGet, "BUCKET_GET"),
+            (Cmd::TcpStateNtf, "TCP_STATE_NTF"),
         ] {
             assert_eq!(want(&format!("IPCLUSTER_CMD_{name}")), c as u64, "{name}");
         }

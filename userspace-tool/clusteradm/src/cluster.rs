@@ -29,6 +29,7 @@ pub(crate) struct AddArgs {
     member: Option<u16>,
     fwd_devs: Vec<String>,
     drain_ms: Option<u32>,
+    tcp_export: bool,
 }
 
 /// Parses `cluster add`'s keywords.
@@ -49,6 +50,7 @@ pub(crate) fn parse_add(words: &[String]) -> Result<AddArgs, Error> {
             "member" => w.once(kw, &mut r.member, args::member_id)?,
             "fwd-dev" => r.fwd_devs.push(w.parse(kw, args::ifname)?),
             "drain" => w.once(kw, &mut r.drain_ms, args::drain)?,
+            "tcp-export" => r.tcp_export = true,
             _ => return Err(args::unknown(kw)),
         }
     }
@@ -88,6 +90,7 @@ pub(crate) struct AddRequest {
     member: Option<u16>,
     fwd_ifindex: Vec<u32>,
     drain_ms: Option<u32>,
+    tcp_export: bool,
 }
 
 impl AddRequest {
@@ -128,6 +131,7 @@ impl AddRequest {
             member: a.member,
             fwd_ifindex,
             drain_ms: a.drain_ms,
+            tcp_export: a.tcp_export,
         })
     }
 
@@ -144,6 +148,21 @@ impl AddRequest {
     /// The cluster's addresses.
     pub(crate) fn addrs(&self) -> (Option<Ipv4Addr>, Option<Ipv6Addr>) {
         (self.addr4, self.addr6)
+    }
+
+    /// The flow hash the kernel will use (the keyed hash needs the seed).
+    pub(crate) fn flow_hash(&self) -> Option<ipcluster_core::hash::Mode> {
+        match self.hash {
+            Hash::Seed => Some(ipcluster_core::hash::Mode::Seed),
+            Hash::Keyed => self
+                .seed
+                .map(|s| ipcluster_core::hash::Mode::Keyed(ipcluster_core::siphash::Key(s))),
+        }
+    }
+
+    /// Whether the kernel exports the TCP state of the cluster's connections.
+    pub(crate) fn tcp_export(&self) -> bool {
+        self.tcp_export
     }
 
     /// The cluster MAC (none in forward mode unless given).
@@ -189,6 +208,9 @@ impl AddRequest {
         if let Some(ms) = self.drain_ms {
             v.push(Attr::u32(a::DRAIN_MS, ms));
         }
+        if self.tcp_export {
+            v.push(Attr::bytes(a::TCP_EXPORT, &[]));
+        }
         v
     }
 }
@@ -222,6 +244,8 @@ pub(crate) struct Cluster {
     pub(crate) fwd_ifindex: Vec<u32>,
     /// How long a bucket that changes owner drains, ms.
     pub(crate) drain_ms: Option<u32>,
+    /// The TCP state of its connections is exported.
+    pub(crate) tcp_export: bool,
 }
 
 impl Cluster {
@@ -241,6 +265,7 @@ impl Cluster {
             malformed: r.u64(a::MALFORMED)?,
             fwd_ifindex: r.all_u32(a::FWD_IFINDEX)?,
             drain_ms: r.u32(a::DRAIN_MS)?,
+            tcp_export: r.get(a::TCP_EXPORT).is_some(),
         })
     }
 
@@ -288,6 +313,9 @@ impl Cluster {
         if let Some(ms) = self.drain_ms {
             kv(&mut first, "drain", args::drain_text(ms));
         }
+        if self.tcp_export {
+            first.push("tcp-export".into());
+        }
         let mut second = Vec::new();
         for &i in &self.fwd_ifindex {
             kv(&mut second, "fwd-dev", ifname(i));
@@ -323,6 +351,7 @@ impl Cluster {
             fwd_dev: self.fwd_ifindex.iter().map(|&i| ifname(i)).collect(),
             fwd_ifindex: self.fwd_ifindex.clone(),
             drain_ms: self.drain_ms,
+            tcp_export: self.tcp_export,
             seed: self.seed.map(|s| hex(&s)),
             malformed: self.malformed,
         }
@@ -357,6 +386,7 @@ struct ClusterJson {
     fwd_ifindex: Vec<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     drain_ms: Option<u32>,
+    tcp_export: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     seed: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -656,7 +686,8 @@ mod tests {
                 "id": 7, "dev": "eth1", "ifindex": 1, "addr": "192.168.0.1",
                 "addr6": "2001:db8::1", "mac": "01:00:5e:28:00:01", "mode": "unicast",
                 "hash": "keyed", "bucket_bits": 10, "buckets": 1024, "member": 2,
-                "fwd_dev": ["eth1"], "fwd_ifindex": [1], "malformed": 12
+                "fwd_dev": ["eth1"], "fwd_ifindex": [1], "malformed": 12,
+                "tcp_export": false
             })
         );
     }

@@ -29,6 +29,9 @@
 //! hook = "/etc/ipcluster/notify"   # run with EVENT [ARGS] on membership events
 //! approve = false    # master: run `HOOK approve ADDRESS` for each new host;
 //!                    # exit 0 admits it, anything else (or 10 s) vetoes
+//! [tcp]              # TCP survival, for a cluster added with tcp-export
+//! handoff = { 7000 = "/run/echo.handoff" }  # port = the application's socket
+//! max_conns = 65536  # replicas kept
 //! ```
 //!
 //! On SIGTERM, or when told its configuration is stale, the daemon deletes
@@ -52,11 +55,12 @@ use crate::cert::{Identity, Pem, Trust};
 use crate::cluster::{self, AddRequest};
 use crate::error::Error;
 use crate::mac::Mac;
-use crate::membership::node::{addr_of, ip_of, Addr, Event, Node, Out, Settings, To};
+use crate::membership::node::{addr_of, ip_of, Addr, Event, Message, Node, Out, Settings, To};
 use crate::membership::wire::{Endpoint, Rejected, MAX_DATAGRAM};
 use crate::nl::Client;
 use crate::pki;
 use crate::stats::Bucket;
+use crate::survival::{self, Survival};
 use crate::table;
 
 /// The configuration file.
@@ -68,6 +72,28 @@ pub(crate) struct Config {
     pki: PkiConf,
     #[serde(default)]
     protocol: Protocol,
+    #[serde(default)]
+    tcp: TcpConf,
+}
+
+/// TCP survival (for clusters made with `tcp-export`).
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, default)]
+struct TcpConf {
+    /// Per cluster port, the unix socket of the application that takes
+    /// the connections restored here.
+    handoff: std::collections::HashMap<u16, PathBuf>,
+    /// Most replicated connections kept.
+    max_conns: usize,
+}
+
+impl Default for TcpConf {
+    fn default() -> Self {
+        TcpConf {
+            handoff: Default::default(),
+            max_conns: 65536,
+        }
+    }
 }
 
 #[derive(Deserialize, Debug)]
@@ -154,6 +180,12 @@ pub(crate) struct State {
     pub(crate) loss: Vec<(u16, f64, u32)>,
     /// Buckets whose owner has not yet acknowledged them (master only).
     pub(crate) unacked: usize,
+    /// Per member: the table version it last acknowledged (master only).
+    #[serde(default)]
+    pub(crate) acked: Vec<(u16, u32)>,
+    /// TCP survival, when the cluster exports TCP state.
+    #[serde(default)]
+    pub(crate) tcp: Option<crate::survival::TcpStatus>,
     pub(crate) rejected: RejectedJson,
 }
 
@@ -275,6 +307,19 @@ pub(crate) fn run(path: &Path) -> Result<(), Error> {
     }
     settings.approve = p.approve;
 
+    let (kernel_tx, kernel_rx) = mpsc::unbounded_channel();
+    let survival = match req.flow_hash() {
+        Some(hash) if req.tcp_export() => {
+            survival::watch_kernel(id, kernel_tx);
+            Some(Survival::new(
+                hash,
+                req.bucket_bits().unwrap_or(10),
+                cfg.tcp.handoff.clone(),
+                cfg.tcp.max_conns,
+            ))
+        }
+        _ => None,
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -298,6 +343,8 @@ pub(crate) fn run(path: &Path) -> Result<(), Error> {
             ifindex: req.ifindex(),
             addrs: req.addrs(),
             mac: req.mac(),
+            survival,
+            kernel_rx,
         }
         .run(settings, addr_of(IpAddr::V4(cfg.link.addr)))
         .await
@@ -345,6 +392,10 @@ struct Daemon {
     ifindex: u32,
     addrs: (Option<Ipv4Addr>, Option<Ipv6Addr>),
     mac: Option<Mac>,
+    /// TCP survival, when the cluster exports TCP state.
+    survival: Option<Survival>,
+    /// The kernel's TCP state records.
+    kernel_rx: mpsc::UnboundedReceiver<Vec<u8>>,
 }
 
 impl Daemon {
@@ -367,8 +418,16 @@ impl Daemon {
                 break true;
             }
             outs = tokio::select! {
+                // Datagrams first: after a stall (a slow table install, a
+                // busy host), the keepalives that queued meanwhile must be
+                // heard before a tick's watchdog judges their senders.
+                biased;
                 r = self.sock.recv_from(&mut buf) => match r {
                     Ok((n, from)) => match self.endpoint.open(&buf[..n], UnixTime::now()) {
+                        Ok((sender, Message::TcpState(records))) => {
+                            self.replicated(&node, addr_of(from.ip()), sender, &records);
+                            Vec::new()
+                        }
                         Ok((sender, msg)) => {
                             node.receive(t0.elapsed(), addr_of(from.ip()), sender, msg)
                         }
@@ -387,6 +446,10 @@ impl Daemon {
                     self.reread_revoked();
                     self.read_load(&mut node);
                     self.write_state(&node);
+                    Vec::new()
+                }
+                Some(records) = self.kernel_rx.recv() => {
+                    self.exported(&node, &records).await;
                     Vec::new()
                 }
                 Some((a, ok)) = self.decisions.1.recv() => {
@@ -439,10 +502,50 @@ impl Daemon {
                     Ok(_) => info!(member, owners = %owner_counts(&owners), "table installed"),
                     Err(e) => warn!(%e, "installing the table"),
                 }
+                if let Some(s) = &mut self.survival {
+                    let known = node.known();
+                    s.take_over(member, &owners, |id| {
+                        known.is_some_and(|k| k.members.iter().any(|(m, _)| *m == id))
+                    });
+                }
             }
             Out::Announce => self.announce(),
             Out::Approve(a) => self.ask_approval(a),
             Out::Event(e) => self.event(&e),
+        }
+    }
+
+    /// TCP state records from the kernel: the changes go to every member.
+    async fn exported(&mut self, node: &Node, records: &[u8]) {
+        let Some(s) = &mut self.survival else {
+            return;
+        };
+        s.exported(records);
+        while let Ok(more) = self.kernel_rx.try_recv() {
+            s.exported(&more);
+        }
+        if node.member().is_none() {
+            return; // no member id to send them under yet
+        }
+        for batch in s.take_batches() {
+            self.carry_out(node, Out::Send(To::All, Message::TcpState(batch)))
+                .await;
+        }
+    }
+
+    /// TCP state records member `sender` at `from` replicated: kept if it
+    /// is a member of our cluster at that address.
+    fn replicated(&mut self, node: &Node, from: Addr, sender: u16, records: &[u8]) {
+        let Some(s) = &mut self.survival else {
+            return;
+        };
+        let member = node
+            .known()
+            .is_some_and(|k| k.members.iter().any(|&(m, a)| m == sender && a == from));
+        if member && Some(sender) != node.member() {
+            s.replicated(sender, records);
+        } else {
+            s.ignored += 1;
         }
     }
 
@@ -601,6 +704,8 @@ impl Daemon {
             unacked: node
                 .served()
                 .map_or(0, |s| s.iter().filter(|b| !**b).count()),
+            acked: node.acks(),
+            tcp: self.survival.as_ref().map(Survival::status),
             rejected: self.endpoint.rejected.into(),
         };
         let Ok(text) = serde_json::to_string(&s) else {
@@ -622,6 +727,19 @@ impl Daemon {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_logs_count_buckets_per_owner() {
+        assert_eq!(owner_counts(&[2, 1, 2, u16::MAX, 2]), "1:1,2:3,-:1");
+        assert_eq!(owner_counts(&[]), "");
+    }
+
+    #[test]
+    fn the_systemd_unit_runs_this_daemon() {
+        let unit = include_str!("../systemd/ipcluster@.service");
+        assert!(unit.contains("ExecStart=/usr/sbin/clusteradm daemon /etc/ipcluster/%i.toml"));
+        assert!(unit.contains("Environment=IPCLUSTER_RUN_DIR=/run/ipcluster"));
+    }
 
     #[test]
     fn configurations_parse_with_defaults_and_refuse_unknown_keys() {

@@ -20,7 +20,9 @@ mod output;
 mod pki;
 mod stats;
 mod status;
+mod survival;
 mod table;
+mod tcp;
 mod which;
 
 use clap::{Args, Parser, Subcommand};
@@ -90,6 +92,9 @@ enum Object {
         /// The configuration file (TOML).
         config: std::path::PathBuf,
     },
+    /// TCP survival: the connection state the kernel exports.
+    #[command(subcommand)]
+    Tcp(TcpVerb),
     /// What this host's daemon knows of a cluster.
     #[command(after_help = "JSON: the daemon's state document.")]
     Status {
@@ -381,6 +386,25 @@ enum TableVerb {
 }
 
 #[derive(Subcommand, Debug)]
+enum TcpVerb {
+    /// Print the TCP failover state records of clusters made with
+    /// `tcp-export`, as the kernel sends them.
+    #[command(
+        after_help = "Keywords: id ID (one cluster), count N (exit after N records).\n\
+Examples:\n  clusteradm tcp monitor\n  clusteradm -j tcp monitor id 1 count 10"
+    )]
+    Monitor {
+        /// Keywords: id, count.
+        #[arg(
+            value_name = "KEYWORD",
+            trailing_var_arg = true,
+            allow_hyphen_values = true
+        )]
+        words: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum BucketVerb {
     /// Show per-bucket counters.
     #[command(
@@ -438,6 +462,7 @@ impl Object {
             Object::Cert(CertVerb::Revoke { .. }) => "cert revoke",
             Object::Daemon { .. } => "daemon",
             Object::Status { .. } => "status",
+            Object::Tcp(TcpVerb::Monitor { .. }) => "tcp monitor",
         }
     }
 }
@@ -458,6 +483,7 @@ fn run(object: &Object, json: bool) -> Result<(), Error> {
         Object::Cert(CertVerb::Revoke { dir, which }) => pki::revoke(dir, which),
         Object::Daemon { config } => daemon::run(config),
         Object::Status { id } => status::show(*id, json),
+        Object::Tcp(TcpVerb::Monitor { words }) => tcp::monitor(words, json),
     }
 }
 

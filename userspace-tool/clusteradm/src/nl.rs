@@ -270,6 +270,8 @@ pub(crate) struct Client {
     sock: NlSocketHandle,
     family: u16,
     seq: u32,
+    /// The family's multicast groups: name and id.
+    groups: Vec<(String, u32)>,
 }
 
 impl Client {
@@ -290,6 +292,7 @@ impl Client {
             sock,
             family: 0,
             seq: std::process::id().wrapping_shl(16),
+            groups: Vec::new(),
         };
         let name = Attr::string(libc::CTRL_ATTR_FAMILY_NAME as u16, family);
         let reply = c.transact(
@@ -300,10 +303,16 @@ impl Client {
             std::slice::from_ref(&name),
         );
         let id = match reply {
-            Ok(msgs) => msgs
-                .iter()
-                .find_map(|a| a.get(libc::CTRL_ATTR_FAMILY_ID as u16))
-                .and_then(|d| d.try_into().ok().map(u16::from_ne_bytes)),
+            Ok(msgs) => {
+                c.groups = msgs
+                    .iter()
+                    .filter_map(|a| a.get(libc::CTRL_ATTR_MCAST_GROUPS as u16))
+                    .flat_map(mcast_groups)
+                    .collect();
+                msgs.iter()
+                    .find_map(|a| a.get(libc::CTRL_ATTR_FAMILY_ID as u16))
+                    .and_then(|d| d.try_into().ok().map(u16::from_ne_bytes))
+            }
             Err(NlError::Kernel(e)) if e.errno == libc::ENOENT => None,
             Err(NlError::Kernel(e)) => {
                 return Err(Error::failed(format!(
@@ -360,10 +369,91 @@ impl Client {
         self.run(cmd, NlmF::ACK, attrs)
     }
 
+    /// Joins the family's multicast group `name`; [`Client::next_event`]
+    /// then returns its messages.
+    pub(crate) fn subscribe(&mut self, name: &str) -> Result<(), Error> {
+        let id = self
+            .groups
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|&(_, id)| id)
+            .ok_or_else(|| Error::failed(format!("no multicast group \"{name}\"")))?;
+        self.sock
+            .add_mcast_membership(Groups::new_groups(&[id]))
+            .map_err(|e| Error::failed(format!("joining group {name}: {e}")))
+    }
+
+    /// The next multicast message of the family: its command and attributes.
+    pub(crate) fn next_event(&mut self) -> Result<(u8, Attrs), Error> {
+        loop {
+            let (msgs, _) = self
+                .sock
+                .recv::<u16, Buffer>()
+                .map_err(|e| Error::failed(format!("netlink receive: {e}")))?;
+            for m in msgs {
+                let m = m.map_err(|e| Error::failed(format!("netlink receive: {e}")))?;
+                if *m.nl_type() != self.family {
+                    continue;
+                }
+                if let NlPayload::Payload(p) = m.nl_payload() {
+                    let b: &[u8] = p.as_ref();
+                    if let Some(event) = genl_event(b) {
+                        return Ok(event);
+                    }
+                }
+            }
+        }
+    }
+
     /// A `dump` request: every reply message.
     pub(crate) fn dump(&mut self, cmd: Cmd, attrs: &[Attr]) -> Result<Vec<Attrs>, Error> {
         self.run(cmd, NlmF::DUMP, attrs)
     }
+}
+
+/// The attributes nested in `b`: (type, payload) pairs.
+fn nested(b: &[u8]) -> Vec<(u16, &[u8])> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(h) = b.get(at..at + 4) {
+        let len = usize::from(u16::from_ne_bytes([h[0], h[1]]));
+        let kind = u16::from_ne_bytes([h[2], h[3]]) & 0x3fff; // without NLA_F_*
+        let Some(payload) = b.get(at + 4..at + len.max(4)) else {
+            break;
+        };
+        out.push((kind, payload));
+        at += (len + 3) & !3;
+        if len < 4 {
+            break;
+        }
+    }
+    out
+}
+
+/// CTRL_ATTR_MCAST_GROUPS: every group's name and id.
+fn mcast_groups(b: &[u8]) -> Vec<(String, u32)> {
+    nested(b)
+        .into_iter()
+        .filter_map(|(_, g)| {
+            let g = nested(g);
+            let find = |k: i32| g.iter().find(|(t, _)| i32::from(*t) == k).map(|(_, v)| *v);
+            let name = find(libc::CTRL_ATTR_MCAST_GRP_NAME)?;
+            let name = String::from_utf8_lossy(name.split(|&c| c == 0).next()?).into_owned();
+            let id = u32::from_ne_bytes(find(libc::CTRL_ATTR_MCAST_GRP_ID)?.try_into().ok()?);
+            Some((name, id))
+        })
+        .collect()
+}
+
+/// A generic netlink message's command and attributes (from its genl
+/// header on).
+fn genl_event(b: &[u8]) -> Option<(u8, Attrs)> {
+    let cmd = *b.first()?;
+    let attrs = nested(b.get(4..)?)
+        .into_iter()
+        .map(|(k, v)| Attr::bytes(k, v))
+        .collect();
+    Some((cmd, Attrs(attrs)))
 }
 
 /// Splits one received datagram into messages (what the socket does).

@@ -62,6 +62,21 @@ fn render(s: &State) -> String {
         "ignored: {} malformed, {} other cluster, {} untrusted, {} bad signature, {} replayed\n",
         r.malformed, r.other_cluster, r.untrusted, r.bad_signature, r.replayed
     ));
+    if let Some(t) = &s.tcp {
+        out.push_str(&format!(
+            "tcp survival: {} exported, {} replicas ({} bytes received, {} dropped, {} ignored), \
+             {} bytes sent, lag {} ms, {} restored, {} failed\n",
+            t.exported,
+            t.replicas,
+            t.replica_bytes,
+            t.dropped,
+            t.ignored,
+            t.sent_bytes,
+            t.lag_ms,
+            t.restored,
+            t.failed
+        ));
+    }
     if !s.owners.is_empty() && s.owners.len().is_power_of_two() {
         let t = Table {
             id: s.cluster,

@@ -15,3 +15,4 @@ pub mod keepalive;
 pub mod packet;
 pub mod proto;
 pub mod siphash;
+pub mod tcpstate;

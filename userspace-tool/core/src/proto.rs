@@ -216,6 +216,12 @@ pub enum Msg<'a> {
         /// Why.
         why: Exit,
     },
+    /// TCP failover state of the sender's connections (`tcpstate`
+    /// records, back to back).
+    TcpState {
+        /// The records.
+        records: &'a [u8],
+    },
 }
 
 /// The master's keepalive: the cluster as the master sees it.
@@ -314,6 +320,7 @@ mod kind {
     pub(super) const MASTER_ALIVE: u8 = 6;
     pub(super) const MEMBER_ALIVE: u8 = 7;
     pub(super) const LEAVE: u8 = 8;
+    pub(super) const TCP_STATE: u8 = 9;
 }
 
 /// Writes bytes at a cursor, failing when `out` is full.
@@ -399,6 +406,10 @@ pub fn encode(header: &Header, msg: &Msg<'_>, cert: &[u8], out: &mut [u8]) -> Re
         Msg::Leave { why } => {
             p.bytes(&[*why as u8])?;
             kind::LEAVE
+        }
+        Msg::TcpState { records } => {
+            p.blob(records)?;
+            kind::TCP_STATE
         }
     };
     let body = p.at - HEADER_LEN;
@@ -531,6 +542,7 @@ pub fn decode(d: &[u8]) -> Result<Datagram<'_>, Error> {
         kind::LEAVE => Msg::Leave {
             why: Exit::from_u8(b.u8()?).ok_or(Error::Malformed)?,
         },
+        kind::TCP_STATE => Msg::TcpState { records: b.blob()? },
         other => return Err(Error::UnknownKind(other)),
     };
     if !body.b.is_empty() {
@@ -619,6 +631,9 @@ mod tests {
             },
             Msg::Leave {
                 why: Exit::OtherMasterExists,
+            },
+            Msg::TcpState {
+                records: &[1, 2, 3, 4],
             },
         ] {
             round_trip(msg);

@@ -109,6 +109,9 @@ pub(crate) enum Message {
     },
     /// Leave the cluster.
     Leave(Exit),
+    /// TCP failover state records of the sender's connections; the daemon
+    /// keeps them (`survival`), the protocol ignores them.
+    TcpState(Vec<u8>),
 }
 
 /// What a master keepalive carries.
@@ -345,6 +348,14 @@ impl Node {
                 .iter()
                 .map(|(&id, p)| (id, p.loss.p(), p.loss.interval()))
                 .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The master's view: the table version each member last acknowledged.
+    pub(crate) fn acks(&self) -> Vec<(u16, u32)> {
+        match &self.role {
+            Role::Master(m) => m.peers.iter().map(|(&id, p)| (id, p.acked)).collect(),
             _ => Vec::new(),
         }
     }
@@ -831,15 +842,15 @@ impl Node {
                     return;
                 }
                 let known = m.peers.contains_key(&id);
-                m.peers.insert(
-                    id,
-                    Peer {
-                        addr: from,
-                        heard: now,
-                        loss: Loss::new(),
-                        acked: 0,
-                    },
-                );
+                // A repeated join (its welcome was lost or is late) keeps
+                // what the master measured; its keepalives correct the rest.
+                let p = m.peers.entry(id).or_insert(Peer {
+                    addr: from,
+                    heard: now,
+                    loss: Loss::new(),
+                    acked: 0,
+                });
+                p.heard = now;
                 out.push(Out::Send(
                     To::One(from),
                     Message::Welcome {

@@ -2,8 +2,10 @@
 //! every datagram carries its sender's certificate and is signed with its
 //! key. A received datagram counts only when its cluster id is ours, its
 //! certificate is one the cluster trusts, its signature is good and its
-//! replay counter is above the last one seen from that certificate;
-//! anything else changes nothing and is counted.
+//! replay counter has not been seen from that certificate (a sliding
+//! window, as IPsec's: a unicast message may overtake a multicast one
+//! sent before it while the unicast waits for ARP); anything else changes
+//! nothing and is counted.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -56,6 +58,7 @@ pub(crate) fn encode(header: &Header, msg: &Message, cert: &[u8]) -> Result<Vec<
             config: *config,
         },
         Message::Leave(why) => Msg::Leave { why: *why },
+        Message::TcpState(r) => Msg::TcpState { records: r },
     };
     let n = proto::encode(header, &m, cert, &mut out)?;
     out.truncate(n);
@@ -83,6 +86,7 @@ pub(crate) fn message(msg: &Msg<'_>) -> Message {
         }),
         Msg::MemberAlive { seq, table, config } => Message::MemberAlive { seq, table, config },
         Msg::Leave { why } => Message::Leave(why),
+        Msg::TcpState { records } => Message::TcpState(records.to_vec()),
     }
 }
 
@@ -98,7 +102,7 @@ pub(crate) enum Reject {
     Untrusted,
     /// Its signature does not match its certificate.
     BadSignature,
-    /// Its replay counter is not above the last one seen.
+    /// Its replay counter was seen already, or is older than the window.
     Replayed,
 }
 
@@ -131,8 +135,8 @@ pub(crate) struct Endpoint {
     id: Identity,
     trust: Trust,
     counter: u64,
-    /// The last counter seen, per sender certificate (by fingerprint).
-    seen: HashMap<String, u64>,
+    /// The counters seen lately, per sender certificate (by fingerprint).
+    seen: HashMap<String, Window>,
     /// Admission verdicts, per certificate fingerprint, until the trust
     /// changes: a chain is checked once, not on every keepalive.
     verdicts: HashMap<String, Result<(), Nak>>,
@@ -218,12 +222,37 @@ impl Endpoint {
             }
             (Err(_), _) => return Err(Reject::Untrusted),
         }
-        let last = self.seen.entry(fp).or_insert(0);
-        if dg.header.counter <= *last {
+        if !self.seen.entry(fp).or_default().fresh(dg.header.counter) {
             return Err(Reject::Replayed);
         }
-        *last = dg.header.counter;
         Ok((dg.header.sender, msg))
+    }
+}
+
+/// The anti-replay window of one sender (RFC 4303 §3.4.3): the highest
+/// counter seen and which of the 64 below it were seen.
+#[derive(Default)]
+pub(crate) struct Window {
+    top: u64,
+    bits: u64,
+}
+
+impl Window {
+    /// Whether `c` is new; if so, it is now seen.
+    pub(crate) fn fresh(&mut self, c: u64) -> bool {
+        if c > self.top {
+            let shift = c - self.top;
+            self.bits = if shift >= 64 { 0 } else { self.bits << shift };
+            self.bits |= 1;
+            self.top = c;
+            return true;
+        }
+        let age = self.top - c;
+        if c == 0 || age >= 64 || self.bits & (1 << age) != 0 {
+            return false;
+        }
+        self.bits |= 1 << age;
+        true
     }
 }
 
@@ -237,6 +266,22 @@ mod tests {
         let id = Identity::new(&cert::issue(ca, name).unwrap()).unwrap();
         let trust = Trust::new(&ca.cert, [], revoked.iter().cloned()).unwrap();
         Endpoint::new(7, id, trust, 1000)
+    }
+
+    #[test]
+    fn the_replay_window_takes_late_messages_once() {
+        let mut w = Window::default();
+        assert!(!w.fresh(0), "counters start above zero");
+        assert!(w.fresh(10));
+        assert!(w.fresh(12));
+        assert!(w.fresh(11), "late, but not seen");
+        assert!(!w.fresh(11));
+        assert!(!w.fresh(12));
+        assert!(w.fresh(100));
+        assert!(w.fresh(37), "within 64 of the top");
+        assert!(!w.fresh(36), "older than the window");
+        assert!(w.fresh(1000));
+        assert!(!w.fresh(100));
     }
 
     #[test]

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# TCP survival: three members with real daemons (tcp-export) and the
+# example failover-aware service (echo-member). A client holds idle
+# connections spread over all of them; a member crashes (kill -9 of its
+# daemon and service, link down): every connection it served answers its
+# next request from the member that took its bucket, and nothing is reset.
+# Then the same with the master as the victim.
+source "$(dirname "$0")/lib.sh"
+
+FLOWS="python3 $IPC_TOP/tests/tools/flows.py"
+MEMBERS="python3 $IPC_TOP/tests/tools/members.py"
+ECHO=$IPC_TOP/userspace-tool/target/release/echo-member
+SEED=000102030405060708090a0b0c0d0e0f
+PORT=7000
+HELD=${IPC_HELD:-30}
+tmp=$(mktemp -d)
+pki=$tmp/pki
+
+load_module
+setup_topology 3
+ip -n "$NS_SW" link set br0 type bridge mcast_snooping 0
+"$CLUSTERADM" cert ca "$pki" >/dev/null
+
+declare -A pid app
+start() { # start I: member I's service and daemon
+	local i=$1 ns
+	ns=$(member_ns "$i")
+	cat >"$tmp/m$i.toml" <<-TOML
+	[cluster]
+	add = "id 1 dev eth0 addr $CLUSTER4 seed $SEED tcp-export"
+	[link]
+	dev = "eth0"
+	addr = "$(member4 "$i")"
+	[pki]
+	ca = "$pki/ca.pem"
+	cert = "$pki/m$i.pem"
+	key = "$pki/m$i.key"
+	[protocol]
+	period_ms = 250
+	join_wait_ms = 600
+	offer_wait_ms = 400
+	rebalance_ms = 10
+	[tcp]
+	handoff = { $PORT = "$tmp/m$i.handoff" }
+	TOML
+	ip netns exec "$ns" "$ECHO" "m$i" "$tmp/m$i.handoff" "$CLUSTER4:$PORT" &
+	app[$i]=$!
+	mkdir -p "$tmp/run$i"
+	IPCLUSTER_RUN_DIR=$tmp/run$i ip netns exec "$ns" "$CLUSTERADM" daemon "$tmp/m$i.toml" \
+		2>"$tmp/m$i.log" &
+	pid[$i]=$!
+}
+
+for i in 1 2 3; do
+	"$CLUSTERADM" cert issue "$pki" "m$i" >/dev/null
+	ip -n "$(member_ns "$i")" addr add "$CLUSTER4/32" dev eth0
+	start "$i"
+done
+check "the cluster forms and spreads" wait_for 120 $MEMBERS spread "$tmp" 1 2 3
+check "one table, all acknowledged" wait_for 60 $MEMBERS formed "$tmp" 1 2 3
+m=$($MEMBERS master "$tmp" 1 2 3)
+v=$(for i in 1 2 3; do [ "$i" != "$m" ] && echo "$i"; done | head -n1)
+last=$(for i in 1 2 3; do [ "$i" != "$m" ] && [ "$i" != "$v" ] && echo "$i"; done)
+
+# The crashes happen between the client's rounds: round 1 asks with
+# everyone alive, round 2 after m$v's crash, round 3 after the master's.
+# A crash: the link goes down first (a dying host sends no FIN), then the
+# daemon and the service are killed.
+cat >"$tmp/rounds.sh" <<-EOF
+	#!/bin/bash
+	case \$ROUND in
+	2) ip -n $(member_ns "$v") link set eth0 down; kill -9 ${pid[$v]} ${app[$v]}
+	   $(declare -f wait_for); wait_for 30 $MEMBERS formed $tmp $m $last ;;
+	3) ip -n $(member_ns "$m") link set eth0 down; kill -9 ${pid[$m]} ${app[$m]}
+	   $(declare -f wait_for); wait_for 30 $MEMBERS formed $tmp $last ;;
+	esac
+	sleep 1
+EOF
+chmod +x "$tmp/rounds.sh"
+rst0=$(ip netns exec "$NS_CLIENT" nstat -az TcpExtTCPAbortOnData TcpEstabResets | awk '{s += $2} END {print s}')
+ip netns exec "$NS_CLIENT" $FLOWS hold "$CLUSTER4" $PORT 25000 "$HELD" 3 "$tmp/rounds.sh" >"$tmp/held" 2>&1
+grep -v '^round' "$tmp/held" | head -n 12 | sed 's/^/    # /'
+grep '^round' "$tmp/held" | sed 's/^/    # /'
+check "all $HELD connections answered with everyone alive" \
+	grep -q "^round 1 ok=$HELD reset=0 lost=0 moved=0" "$tmp/held"
+check "m$v crashed: every connection still answers, none reset" \
+	grep -qE "^round 2 ok=[0-9]+ reset=0 lost=0 moved=[1-9]" "$tmp/held"
+check "the master m$m crashed: every connection still answers, none reset" \
+	grep -qE "^round 3 ok=[0-9]+ reset=0 lost=0 moved=[1-9]" "$tmp/held"
+check "the client saw no reset" test "$(ip netns exec "$NS_CLIENT" nstat -az TcpExtTCPAbortOnData TcpEstabResets | awk '{s += $2} END {print s}')" = "$rst0"
+check "m$last restored connections" bash -c \
+	"python3 -c 'import json,sys; sys.exit(json.load(open(\"$tmp/run$last/1.json\"))[\"tcp\"][\"restored\"] < 1)'"
+grep -hE "restor|WARN|ERROR" "$tmp"/m[123].log | head -n 10 | sed 's/^/    # /'
+
+kill $(jobs -p) 2>/dev/null
+wait 2>/dev/null
+rm -rf "$tmp"
+finish

@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Checks `clusteradm -j tcp monitor` output for one connection.
+
+  tcpstate.py FILE SPORT DPORT RECEIVED SENT
+
+The connection from client port SPORT to cluster port DPORT has an Initial
+record (with an MSS), Essential records whose generations rise, whose
+rcv_nxt moved by RECEIVED bytes and snd_nxt by SENT bytes from the first
+to the last, and a Closed record.
+"""
+import json
+import sys
+
+
+def main(path, sport, dport, received, sent):
+    recs = [json.loads(line) for line in open(path) if line.strip()]
+    inits = [r for r in recs if r["kind"] == "initial" and r["sport"] == sport and r["dport"] == dport]
+    if not inits:
+        sys.exit(f"no Initial record for port {sport} among {len(recs)} records")
+    conn = inits[0]["conn"]
+    if any(r["conn"] != conn for r in inits) or inits[0]["mss"] <= 0:
+        sys.exit(f"odd Initial records: {inits[:3]}")
+    ess = [r for r in recs if r["kind"] == "essential" and r["conn"] == conn]
+    if len(ess) < 2:
+        sys.exit(f"{len(ess)} Essential records")
+    gens = [r["gen"] for r in ess]
+    if any(((b - a) & 0xffffffff) >= 1 << 31 or a == b for a, b in zip(gens, gens[1:])):
+        sys.exit(f"generations do not rise: {gens}")
+    moved = lambda k: (ess[-1][k] - ess[0][k]) & 0xffffffff
+    if moved("rcv_nxt") != received or moved("snd_nxt") != sent:
+        sys.exit(f"rcv_nxt moved {moved('rcv_nxt')} (want {received}), "
+                 f"snd_nxt {moved('snd_nxt')} (want {sent}): {ess}")
+    if ess[-1]["snd_wnd"] <= 0 or ess[-1]["rcv_wnd"] <= 0:
+        sys.exit(f"no windows: {ess[-1]}")
+    if not any(r["kind"] == "closed" and r["conn"] == conn for r in recs):
+        sys.exit("no Closed record")
+    print(f"conn {conn}: {len(ess)} Essential records, flags {ess[-1]['flags']}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))

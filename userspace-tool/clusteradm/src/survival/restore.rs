@@ -1,0 +1,303 @@
+//! Rebuilding a connection from its replicated state through the kernel's
+//! own TCP repair (what CRIU uses): a socket in repair mode takes its
+//! sequence numbers, becomes ESTABLISHED on `connect` without a SYN, takes
+//! the negotiated options, timestamp clock and windows, and leaves repair
+//! mode with a window probe that tells the client where it stands. Nothing
+//! of `tcp_sock` is poked by hand.
+//!
+//! What is calculable (Fig. 7) starts afresh: `snd_una = snd_nxt` (bytes
+//! the old owner sent and the client had not acknowledged are not resent:
+//! the output-commit mode is what guards against their loss), RTT and
+//! congestion window estimates.
+
+use std::io;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::Duration;
+
+use ipcluster_core::tcpstate::{Essential, Flags, Initial};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+/// `TCP_REPAIR_QUEUE` values.
+const TCP_RECV_QUEUE: libc::c_int = 1;
+const TCP_SEND_QUEUE: libc::c_int = 2;
+/// `TCP_REPAIR` off: leave repair mode, sending a window probe.
+const TCP_REPAIR_OFF: libc::c_int = 0;
+/// TCP option kinds for `TCP_REPAIR_OPTIONS`.
+const TCPOPT_MSS: u32 = 2;
+const TCPOPT_WINDOW: u32 = 3;
+const TCPOPT_SACK_PERM: u32 = 4;
+const TCPOPT_TIMESTAMP: u32 = 8;
+
+/// `struct tcp_repair_opt`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct RepairOpt {
+    code: u32,
+    val: u32,
+}
+
+/// `struct tcp_repair_window`.
+#[repr(C)]
+struct RepairWindow {
+    snd_wl1: u32,
+    snd_wnd: u32,
+    max_window: u32,
+    rcv_wnd: u32,
+    rcv_wup: u32,
+}
+
+fn setsockopt<T>(s: &Socket, opt: libc::c_int, val: &T) -> io::Result<()> {
+    setsockopt_bytes(s, opt, (val as *const T).cast(), std::mem::size_of::<T>())
+}
+
+fn setsockopt_bytes(
+    s: &Socket,
+    opt: libc::c_int,
+    val: *const libc::c_void,
+    len: usize,
+) -> io::Result<()> {
+    // SAFETY: `val` points at `len` initialised bytes (a `T` or a slice of
+    // them, see the callers) that outlive the call; the fd is open.
+    let r = unsafe { libc::setsockopt(s.as_raw_fd(), libc::SOL_TCP, opt, val, len as u32) };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn addr(a: &[u8; 16], v6: bool, port: u16) -> SocketAddr {
+    let a = Ipv6Addr::from(*a);
+    let ip = match a.to_ipv4_mapped() {
+        Some(v4) if !v6 => IpAddr::V4(v4),
+        _ => IpAddr::V6(a),
+    };
+    SocketAddr::new(ip, port)
+}
+
+/// The options a restored connection negotiated, for `TCP_REPAIR_OPTIONS`.
+fn options(i: &Initial, e: &Essential) -> Vec<RepairOpt> {
+    let mut v = vec![RepairOpt {
+        code: TCPOPT_MSS,
+        val: u32::from(i.mss),
+    }];
+    if e.flags.has(Flags::WSCALE_OK) {
+        v.push(RepairOpt {
+            code: TCPOPT_WINDOW,
+            val: u32::from(e.snd_wscale) | u32::from(e.rcv_wscale) << 16,
+        });
+    }
+    if e.flags.has(Flags::SACK_OK) {
+        v.push(RepairOpt {
+            code: TCPOPT_SACK_PERM,
+            val: 0,
+        });
+    }
+    if e.flags.has(Flags::TS_OK) {
+        v.push(RepairOpt {
+            code: TCPOPT_TIMESTAMP,
+            val: 0,
+        });
+    }
+    v
+}
+
+/// The timestamp clock to restore: the old owner's, moved on by the time
+/// since its last update (milliseconds, or microseconds when the low bit
+/// says so), so the client's PAWS check sees it rise.
+fn ts_val(e: &Essential, since: Duration) -> u32 {
+    let usec = e.ts_val & 1;
+    let step = if usec == 1 {
+        since.as_micros()
+    } else {
+        since.as_millis()
+    };
+    (e.ts_val.wrapping_add(step as u32) & !1) | usec
+}
+
+/// Rebuilds the connection `i`/`e` (last updated `since` ago) as a socket
+/// of this host, ESTABLISHED, out of repair mode.
+pub(crate) fn restore(i: &Initial, e: &Essential, since: Duration) -> io::Result<OwnedFd> {
+    let local = addr(&i.dst, i.v6, i.dport);
+    let peer = addr(&i.src, i.v6, i.sport);
+    let s = Socket::new(
+        Domain::for_address(local),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    // Repair mode first: binding then ignores the application's listener
+    // on the same port (SK_FORCE_REUSE; SO_REUSEADDR would undo it), and
+    // connect sends no SYN.
+    setsockopt(&s, libc::TCP_REPAIR, &1i32)?;
+    s.bind(&SockAddr::from(local))?;
+    setsockopt(&s, libc::TCP_REPAIR_QUEUE, &TCP_SEND_QUEUE)?;
+    setsockopt(&s, libc::TCP_QUEUE_SEQ, &e.snd_nxt)?;
+    setsockopt(&s, libc::TCP_REPAIR_QUEUE, &TCP_RECV_QUEUE)?;
+    setsockopt(&s, libc::TCP_QUEUE_SEQ, &e.rcv_nxt)?;
+    s.connect(&SockAddr::from(peer))?;
+    let opts = options(i, e);
+    setsockopt_bytes(
+        &s,
+        libc::TCP_REPAIR_OPTIONS,
+        opts.as_ptr().cast(),
+        std::mem::size_of_val(opts.as_slice()),
+    )?;
+    if e.flags.has(Flags::TS_OK) {
+        setsockopt(&s, libc::TCP_TIMESTAMP, &ts_val(e, since))?;
+    }
+    let w = RepairWindow {
+        snd_wl1: e.snd_wl1,
+        snd_wnd: e.snd_wnd,
+        max_window: e.snd_wnd,
+        rcv_wnd: e.rcv_wnd,
+        rcv_wup: e.rcv_nxt,
+    };
+    setsockopt(&s, libc::TCP_REPAIR_WINDOW, &w)?;
+    if e.flags.has(Flags::NODELAY) {
+        s.set_tcp_nodelay(true)?;
+    }
+    setsockopt(&s, libc::TCP_REPAIR, &TCP_REPAIR_OFF)?;
+    Ok(s.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    #[test]
+    fn timestamps_move_on_in_their_unit() {
+        let ms = Essential {
+            ts_val: 1000,
+            ..Essential::default()
+        };
+        assert_eq!(ts_val(&ms, Duration::from_millis(250)), 1250);
+        let us = Essential {
+            ts_val: 1001,
+            ..Essential::default()
+        };
+        assert_eq!(ts_val(&us, Duration::from_micros(10)), 1011);
+        let wrap = Essential {
+            ts_val: u32::MAX - 1,
+            ..Essential::default()
+        };
+        assert_eq!(ts_val(&wrap, Duration::from_millis(4)), 2);
+    }
+
+    #[test]
+    fn options_follow_the_flags() {
+        let i = Initial {
+            id: 1,
+            src: [0; 16],
+            dst: [0; 16],
+            sport: 1,
+            dport: 2,
+            mss: 1448,
+            opts_len: 12,
+            v6: false,
+        };
+        let e = Essential {
+            flags: Flags(Flags::WSCALE_OK | Flags::TS_OK),
+            snd_wscale: 7,
+            rcv_wscale: 9,
+            ..Essential::default()
+        };
+        let got: Vec<(u32, u32)> = options(&i, &e).iter().map(|o| (o.code, o.val)).collect();
+        assert_eq!(got, [(2, 1448), (3, 7 | 9 << 16), (8, 0)]);
+    }
+
+    /// A live connection's server side is restored onto a second socket
+    /// (as root, where repair mode is allowed): the client talks on with
+    /// it. The state is read from the old socket as the kernel's export
+    /// would (TCP_REPAIR getsockopts), and the old one is closed silently.
+    #[test]
+    fn a_restored_socket_carries_the_connection_on() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: repair mode needs CAP_NET_ADMIN");
+            return;
+        }
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (mut server, _) = l.accept().unwrap();
+        client.write_all(b"ping").unwrap();
+        let mut buf = [0u8; 4];
+        server.read_exact(&mut buf).unwrap();
+        server.write_all(b"pong").unwrap();
+        client.read_exact(&mut buf).unwrap();
+        let (i, e) = snapshot(&server, &client);
+        // The listener stays: a restore binds beside it, as on a member.
+        // Close the old socket without a FIN or RST: in repair mode.
+        let old = Socket::from(OwnedFd::from(server));
+        setsockopt(&old, libc::TCP_REPAIR, &1i32).unwrap();
+        drop(old);
+        let restored = restore(&i, &e, Duration::from_millis(1)).unwrap();
+        let mut server = TcpStream::from(restored);
+        client.write_all(b"more").unwrap();
+        server.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"more");
+        server.write_all(b"back").unwrap();
+        client.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"back");
+    }
+
+    fn getsockopt_u32(s: &impl AsRawFd, opt: libc::c_int) -> u32 {
+        let mut v = 0u32;
+        let mut len = 4u32;
+        // SAFETY: `v` has room for the 4 bytes asked for; the fd is open.
+        let r = unsafe {
+            libc::getsockopt(
+                s.as_raw_fd(),
+                libc::SOL_TCP,
+                opt,
+                (&raw mut v).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(r, 0, "{}", io::Error::last_os_error());
+        v
+    }
+
+    fn snapshot(server: &TcpStream, client: &TcpStream) -> (Initial, Essential) {
+        let mapped = |a: SocketAddr| match a.ip() {
+            IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+            IpAddr::V6(v6) => v6.octets(),
+        };
+        let (peer, local) = (client.local_addr().unwrap(), server.local_addr().unwrap());
+        let sock = socket2::SockRef::from(server);
+        setsockopt(&sock, libc::TCP_REPAIR, &1i32).unwrap();
+        setsockopt(&sock, libc::TCP_REPAIR_QUEUE, &TCP_SEND_QUEUE).unwrap();
+        let snd_nxt = getsockopt_u32(server, libc::TCP_QUEUE_SEQ);
+        setsockopt(&sock, libc::TCP_REPAIR_QUEUE, &TCP_RECV_QUEUE).unwrap();
+        let rcv_nxt = getsockopt_u32(server, libc::TCP_QUEUE_SEQ);
+        let ts = getsockopt_u32(server, libc::TCP_TIMESTAMP);
+        setsockopt(&sock, libc::TCP_REPAIR, &TCP_REPAIR_OFF).unwrap();
+        let i = Initial {
+            id: 1,
+            src: mapped(peer),
+            dst: mapped(local),
+            sport: peer.port(),
+            dport: local.port(),
+            mss: 1448,
+            opts_len: 12,
+            v6: false,
+        };
+        let e = Essential {
+            id: 1,
+            gen: 1,
+            flags: Flags(Flags::TS_OK | Flags::SACK_OK | Flags::WSCALE_OK),
+            snd_wscale: 7,
+            rcv_wscale: 7,
+            snd_nxt,
+            snd_wl1: rcv_nxt,
+            snd_wl2: snd_nxt,
+            snd_wnd: 65535,
+            rcv_nxt,
+            rcv_wnd: 65535,
+            ts_recent: 0,
+            ts_val: ts,
+        };
+        (i, e)
+    }
+}

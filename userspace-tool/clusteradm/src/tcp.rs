@@ -1,0 +1,224 @@
+//! `clusteradm tcp monitor`: the TCP failover state the kernel exports for
+//! clusters made with `tcp-export` (the `tcp` multicast group), one line
+//! per record.
+
+use std::net::{IpAddr, Ipv6Addr};
+
+use ipcluster_core::tcpstate::{Flags, Record};
+use serde::Serialize;
+
+use crate::abi::{tcp_state as t, Cmd};
+use crate::args::{self, Words};
+use crate::error::Error;
+use crate::nl::Client;
+
+/// The records of one `tcp-state-ntf` payload; malformed ones end it.
+pub(crate) fn records(mut b: &[u8]) -> Vec<Record> {
+    let mut v = Vec::new();
+    while let Ok((r, n)) = Record::decode(b) {
+        v.push(r);
+        b = &b[n..];
+    }
+    v
+}
+
+fn ip(a: &[u8; 16], v6: bool) -> IpAddr {
+    let a = Ipv6Addr::from(*a);
+    match a.to_ipv4_mapped() {
+        Some(v4) if !v6 => IpAddr::V4(v4),
+        _ => IpAddr::V6(a),
+    }
+}
+
+fn sock(a: &[u8; 16], port: u16, v6: bool) -> String {
+    match ip(a, v6) {
+        IpAddr::V4(a) => format!("{a}:{port}"),
+        IpAddr::V6(a) => format!("[{a}]:{port}"),
+    }
+}
+
+fn flag_names(f: Flags) -> Vec<&'static str> {
+    [
+        (Flags::NODELAY, "nodelay"),
+        (Flags::NO_OPTIONS, "no-options"),
+        (Flags::WSCALE_OK, "wscale"),
+        (Flags::TS_OK, "timestamps"),
+        (Flags::SACK_OK, "sack"),
+    ]
+    .into_iter()
+    .filter(|&(b, _)| f.has(b))
+    .map(|(_, n)| n)
+    .collect()
+}
+
+/// One record as text.
+pub(crate) fn render(cluster: u32, r: &Record) -> String {
+    match r {
+        Record::Initial(i) => format!(
+            "cluster {cluster} conn {:016x} {} > {} mss {} options {}",
+            i.id,
+            sock(&i.src, i.sport, i.v6),
+            sock(&i.dst, i.dport, i.v6),
+            i.mss,
+            i.opts_len
+        ),
+        Record::Essential(e) => format!(
+            "cluster {cluster} conn {:016x} gen {} snd_nxt {} snd_wl1 {} snd_wl2 {} snd_wnd {} \
+             rcv_nxt {} rcv_wnd {} wscale {}/{} ts_recent {} ts_val {} flags {}",
+            e.id,
+            e.gen,
+            e.snd_nxt,
+            e.snd_wl1,
+            e.snd_wl2,
+            e.snd_wnd,
+            e.rcv_nxt,
+            e.rcv_wnd,
+            e.snd_wscale,
+            e.rcv_wscale,
+            e.ts_recent,
+            e.ts_val,
+            flag_names(e.flags).join(",")
+        ),
+        Record::Closed(c) => format!("cluster {cluster} conn {:016x} closed", c.id),
+    }
+}
+
+/// One record as JSON.
+#[derive(Serialize)]
+struct RecordJson {
+    cluster: u32,
+    kind: &'static str,
+    conn: String,
+    #[serde(flatten)]
+    fields: serde_json::Value,
+}
+
+fn json(cluster: u32, r: &Record) -> RecordJson {
+    let (kind, fields) = match r {
+        Record::Initial(i) => (
+            "initial",
+            serde_json::json!({
+                "src": ip(&i.src, i.v6).to_string(), "sport": i.sport,
+                "dst": ip(&i.dst, i.v6).to_string(), "dport": i.dport,
+                "mss": i.mss, "options": i.opts_len,
+            }),
+        ),
+        Record::Essential(e) => (
+            "essential",
+            serde_json::json!({
+                "gen": e.gen, "snd_nxt": e.snd_nxt, "snd_wl1": e.snd_wl1,
+                "snd_wl2": e.snd_wl2, "snd_wnd": e.snd_wnd, "rcv_nxt": e.rcv_nxt,
+                "rcv_wnd": e.rcv_wnd, "snd_wscale": e.snd_wscale,
+                "rcv_wscale": e.rcv_wscale, "ts_recent": e.ts_recent,
+                "ts_val": e.ts_val, "flags": flag_names(e.flags),
+            }),
+        ),
+        Record::Closed(_) => ("closed", serde_json::json!({})),
+    };
+    RecordJson {
+        cluster,
+        kind,
+        conn: format!("{:016x}", r.id()),
+        fields,
+    }
+}
+
+/// `tcp monitor [ID] [count N]`: prints records as they come; with `count`,
+/// exits after N.
+pub(crate) fn monitor(words: &[String], json_out: bool) -> Result<(), Error> {
+    const OP: &str = "tcp monitor";
+    let mut w = Words::new(words);
+    let (mut id, mut count): (Option<u32>, Option<u64>) = (None, None);
+    while let Some(kw) = w.keyword() {
+        match kw {
+            "id" => w.once(kw, &mut id, args::cluster_id)?,
+            "count" => w.once(kw, &mut count, |s| {
+                s.parse::<u64>()
+                    .map_err(|_| "expected a number".to_string())
+            })?,
+            _ => return Err(args::unknown(kw).context(OP)),
+        }
+    }
+    let mut nl = Client::connect()?;
+    nl.subscribe("tcp").map_err(|e| e.context(OP))?;
+    let mut seen = 0u64;
+    while count.is_none_or(|c| seen < c) {
+        let (cmd, attrs) = nl.next_event()?;
+        if cmd != Cmd::TcpStateNtf as u8 {
+            continue;
+        }
+        let cluster = attrs.u32(t::CLUSTER_ID)?.unwrap_or(0);
+        if id.is_some_and(|i| i != cluster) {
+            continue;
+        }
+        for r in records(attrs.get(t::RECORDS).unwrap_or_default()) {
+            if json_out {
+                println!(
+                    "{}",
+                    serde_json::to_string(&json(cluster, &r)).unwrap_or_default()
+                );
+            } else {
+                println!("{}", render(cluster, &r));
+            }
+            seen += 1;
+        }
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ipcluster_core::tcpstate::{Closed, Essential, Initial};
+
+    #[test]
+    fn records_decode_back_to_back_and_render() {
+        let mut src = [0u8; 16];
+        src[10..12].copy_from_slice(&[0xff, 0xff]);
+        src[12..].copy_from_slice(&[192, 0, 2, 2]);
+        let mut dst = src;
+        dst[15] = 100;
+        let i = Record::Initial(Initial {
+            id: 0xabc,
+            src,
+            dst,
+            sport: 40000,
+            dport: 7000,
+            mss: 1448,
+            opts_len: 12,
+            v6: false,
+        });
+        let e = Record::Essential(Essential {
+            id: 0xabc,
+            gen: 3,
+            flags: Flags(Flags::TS_REQ | Flags::TS_OK | Flags::SACK_OK),
+            snd_nxt: 10,
+            rcv_nxt: 20,
+            ..Essential::default()
+        });
+        let c = Record::Closed(Closed { id: 0xabc });
+        let mut buf = vec![0u8; 200];
+        let mut n = 0;
+        for r in [i, e, c] {
+            n += r.encode(&mut buf[n..]).unwrap();
+        }
+        buf.truncate(n);
+        buf.push(0); // trailing garbage ends the list
+        let v = records(&buf);
+        assert_eq!(v, [i, e, c]);
+        assert_eq!(
+            render(1, &v[0]),
+            "cluster 1 conn 0000000000000abc 192.0.2.2:40000 > 192.0.2.100:7000 mss 1448 options 12"
+        );
+        assert!(render(1, &v[1]).contains("snd_nxt 10 "));
+        assert!(render(1, &v[1]).ends_with("flags timestamps,sack"));
+        assert_eq!(render(1, &v[2]), "cluster 1 conn 0000000000000abc closed");
+        let j = serde_json::to_string(&json(1, &v[0])).unwrap();
+        assert!(
+            j.contains(r#""kind":"initial""#) && j.contains(r#""src":"192.0.2.2""#),
+            "{j}"
+        );
+    }
+}

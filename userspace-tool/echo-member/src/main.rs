@@ -1,0 +1,69 @@
+//! ipcluster's example failover-aware service.
+//!
+//! `echo-member NAME HANDOFF ADDR:PORT...` listens on each ADDR:PORT (the
+//! cluster address) and greets each new connection with `NAME`, then
+//! answers every line it receives with `NAME`: a client sees which member
+//! serves it. It also takes the connections the ipcluster daemon restores
+//! after a member's death, from the unix socket HANDOFF (the daemon's
+//! `[tcp] handoff` path for these ports), and serves them the same way
+//! without a greeting: the client is mid-conversation, and its next line
+//! is answered by the new member.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::ExitCode;
+
+fn serve(name: String, stream: TcpStream, greet: bool) {
+    let reply = format!("{name}\n");
+    let Ok(mut out) = stream.try_clone() else {
+        return;
+    };
+    if greet && out.write_all(reply.as_bytes()).is_err() {
+        return;
+    }
+    for line in BufReader::new(stream).lines() {
+        if line.is_err() || out.write_all(reply.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [name, handoff, addrs @ ..] = args.as_slice() else {
+        eprintln!("usage: echo-member NAME HANDOFF ADDR:PORT...");
+        return ExitCode::from(2);
+    };
+    for addr in addrs {
+        let l = match TcpListener::bind(addr) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("echo-member: {addr}: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let name = name.clone();
+        std::thread::spawn(move || {
+            for s in l.incoming().flatten() {
+                let name = name.clone();
+                std::thread::spawn(move || serve(name, s, true));
+            }
+        });
+    }
+    let h = match ipcluster_handoff::Listener::bind(handoff) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("echo-member: {handoff}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    loop {
+        match h.accept() {
+            Ok((s, _port)) => {
+                let name = name.clone();
+                std::thread::spawn(move || serve(name, s, false));
+            }
+            Err(e) => eprintln!("echo-member: handoff: {e}"),
+        }
+    }
+}
