@@ -41,7 +41,7 @@ cluster() {
 		ip netns exec "$ns" "$CLUSTERADM" cluster add id 1 dev eth0 addr "$CLUSTER4" \
 			addr6 "$CLUSTER6" seed "$SEED" member "$i" mode "$1" drain "$2" >/dev/null
 		ip netns exec "$ns" "$CLUSTERADM" table set 1 spread 1,2,3
-		ip netns exec "$ns" $FLOWS serve "m$i" $PORT "$CLUSTER4" "$CLUSTER6" &
+		ip netns exec "$ns" $FLOWS serve-held "m$i" $PORT "$CLUSTER4" "$CLUSTER6" &
 	done
 	for i in 1 2 3; do
 		wait_for 10 ip netns exec "$(member_ns "$i")" ss -Htln "sport = :$PORT"

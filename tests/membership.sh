@@ -91,7 +91,7 @@ announced() { test "$(neigh_mac)" = 01:00:5e:00:02:64; }
 ip -n "$NS_CLIENT" neigh replace "$CLUSTER4" lladdr 02:00:00:00:00:99 dev eth0 nud stale
 for i in 1 2 3; do
 	ip -n "$(member_ns "$i")" addr add "$CLUSTER4/32" dev eth0
-	ip netns exec "$(member_ns "$i")" $FLOWS serve "m$i" $PORT "$CLUSTER4" &
+	ip netns exec "$(member_ns "$i")" $FLOWS serve-held "m$i" $PORT "$CLUSTER4" &
 done
 start 1
 check "a daemon alone makes itself master" wait_for 30 master_of 1

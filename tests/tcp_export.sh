@@ -22,7 +22,7 @@ check "cluster add ... tcp-export" ip netns exec "$ns" "$CLUSTERADM" cluster add
 ip netns exec "$ns" "$CLUSTERADM" table set 1 spread 1
 check "cluster show lists tcp-export" bash -c \
 	"ip netns exec $ns '$CLUSTERADM' cluster show 1 | grep -q tcp-export"
-ip netns exec "$ns" $FLOWS serve m1 $PORT "$CLUSTER4" "$CLUSTER6" &
+ip netns exec "$ns" $FLOWS serve-held m1 $PORT "$CLUSTER4" "$CLUSTER6" &
 wait_for 10 ip netns exec "$ns" ss -Htln "sport = :$PORT"
 
 # conn FAMILY DST SPORT: one connection, three questions, then closed;

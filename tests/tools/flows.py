@@ -2,9 +2,12 @@
 # SPDX-License-Identifier: GPL-2.0
 """Traffic and checks for ipcluster's datapath tests.
 
-  flows.py serve NAME PORT ADDR...       answer every TCP connection (and
-                                         each line it sends) and UDP datagram
-                                         on ADDR:PORT with NAME
+  flows.py serve NAME PORT ADDR...       answer every TCP connection (then
+                                         close it) and UDP datagram on
+                                         ADDR:PORT with NAME
+  flows.py serve-held NAME PORT ADDR...  the same, but keep each connection
+                                         and answer each line it sends with
+                                         NAME (for `hold`)
   flows.py client DST PORT tcp|udp FIRST COUNT
                                          COUNT flows from source ports FIRST..;
                                          prints "SPORT ANSWER" ("-" if none)
@@ -37,7 +40,7 @@ def family(addr):
     return socket.AF_INET6 if ":" in addr else socket.AF_INET
 
 
-def serve(name, port, addrs):
+def serve(name, port, addrs, held=False):
     sel = selectors.DefaultSelector()
     reply = (name + "\n").encode()
     for a in addrs:
@@ -55,7 +58,12 @@ def serve(name, port, addrs):
             if key.data == "tcp":
                 c, _ = s.accept()
                 c.sendall(reply)
-                sel.register(c, selectors.EVENT_READ, "conn")
+                if held:
+                    sel.register(c, selectors.EVENT_READ, "conn")
+                else:
+                    # Closing first keeps TIME_WAIT here: a late duplicate
+                    # from the client is answered, not reset.
+                    c.close()
             elif key.data == "conn":
                 try:
                     data = s.recv(4096)
@@ -211,8 +219,8 @@ def counters(mode, nbuckets, paths):
 
 def main(argv):
     cmd = argv[1]
-    if cmd == "serve":
-        serve(argv[2], int(argv[3]), argv[4:])
+    if cmd in ("serve", "serve-held"):
+        serve(argv[2], int(argv[3]), argv[4:], held=cmd == "serve-held")
     elif cmd == "client":
         client(argv[2], int(argv[3]), argv[4], int(argv[5]), int(argv[6]))
     elif cmd == "hold":
