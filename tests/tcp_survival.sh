@@ -37,9 +37,10 @@ start() { # start I: member I's service and daemon
 	cert = "$pki/m$i.pem"
 	key = "$pki/m$i.key"
 	[protocol]
-	period_ms = 250
-	join_wait_ms = 600
-	offer_wait_ms = 400
+	# Slow keepalives for the emulated VM, as in membership.sh.
+	period_ms = 500
+	join_wait_ms = 1000
+	offer_wait_ms = 600
 	rebalance_ms = 10
 	[tcp]
 	handoff = { $PORT = "$tmp/m$i.handoff" }
@@ -58,7 +59,8 @@ for i in 1 2 3; do
 	start "$i"
 done
 check "the cluster forms and spreads" wait_for 120 $MEMBERS spread "$tmp" 1 2 3
-check "one table, all acknowledged" wait_for 60 $MEMBERS formed "$tmp" 1 2 3
+# The spread moves ~680 buckets, one per tick (100 ms at this period).
+check "one table, all acknowledged" wait_for 180 $MEMBERS formed "$tmp" 1 2 3
 m=$($MEMBERS master "$tmp" 1 2 3)
 v=$(for i in 1 2 3; do [ "$i" != "$m" ] && echo "$i"; done | head -n1)
 last=$(for i in 1 2 3; do [ "$i" != "$m" ] && [ "$i" != "$v" ] && echo "$i"; done)
