@@ -102,11 +102,30 @@ struct ipcluster_tcp_snap {
 	u32 rcv_wnd;
 	u32 ts_recent;
 	u32 ts_val;
+	u32 copied_seq;
+	u32 seq;	/* the segment's first byte */
+	u32 data_off;	/* the segment's bytes, from skb->data */
+	u32 data_len;
 };
 bool ipcluster_tcp_snap(const struct sk_buff *skb, struct ipcluster_tcp_snap *s);
-/* TCP state records to the tcp group; whether anyone listens there. */
+/* A TCP segment received for a cluster address, with bytes and a good
+ * checksum: where its bytes are (output-commit mode). */
+struct ipcluster_tcp_in {
+	u8 peer[16];
+	u8 local[16];
+	u16 peer_port;
+	u16 local_port;
+	u32 seq;
+	u32 data_off;
+	u32 data_len;
+};
+bool ipcluster_tcp_in(struct sk_buff *skb, bool v6, struct ipcluster_tcp_in *in);
+/* TCP state records to the tcp group; whether anyone listens there. The
+ * records are followed by data_len bytes of skb from data_off (none when
+ * skb is NULL): the bytes of the Data record that ends them. */
 bool ipcluster_tcp_listeners(struct net *net);
-void ipcluster_tcp_notify(struct net *net, u32 cluster, const void *records, int len);
+void ipcluster_tcp_notify(struct net *net, u32 cluster, const void *records, int len,
+			  const struct sk_buff *skb, u32 data_off, u32 data_len);
 
 /* Time, for bucket drains. */
 u64 ipcluster_jiffies(void);

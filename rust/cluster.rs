@@ -49,6 +49,9 @@ pub(crate) struct Config {
     pub(crate) drain_ms: u32,
     /// Whether the TCP state of connections to the cluster is exported.
     pub(crate) tcp_export: bool,
+    /// Output commit: the netfilter queue where segments wait until their
+    /// state is replicated.
+    pub(crate) commit_queue: Option<u16>,
 }
 
 impl Config {

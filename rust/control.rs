@@ -109,6 +109,18 @@ fn config(req: &Request, rtnl: &Rtnl, id: u32) -> Result<Config> {
         }
         fwd.push(i, GFP_KERNEL)?;
     }
+    let tcp_export = req.bytes(A_TCP_EXPORT).is_some();
+    // NLA_U16, validated by the policy: two bytes at least.
+    let commit_queue = req
+        .bytes(A_COMMIT_QUEUE)
+        .and_then(|b| Some(u16::from_ne_bytes(b.get(..2)?.try_into().ok()?)));
+    if commit_queue.is_some() && !tcp_export {
+        return Err(req.fail(
+            Some(A_COMMIT_QUEUE),
+            c_str!("output commit needs tcp-export"),
+            EINVAL,
+        ));
+    }
     Ok(Config {
         id,
         ifindex,
@@ -120,7 +132,8 @@ fn config(req: &Request, rtnl: &Rtnl, id: u32) -> Result<Config> {
         bits: req.u32(A_BUCKET_BITS).unwrap_or(DEFAULT_BUCKET_BITS),
         fwd,
         drain_ms: req.u32(A_DRAIN_MS).unwrap_or(DEFAULT_DRAIN_MS),
-        tcp_export: req.bytes(A_TCP_EXPORT).is_some(),
+        tcp_export,
+        commit_queue,
     })
 }
 
@@ -460,6 +473,9 @@ fn fill_cluster(w: &mut impl Writer, c: &Cluster, with_seed: bool) -> Result {
     w.u32(A_DRAIN_MS, cfg.drain_ms)?;
     if cfg.tcp_export {
         w.put(A_TCP_EXPORT, &[])?;
+    }
+    if let Some(q) = cfg.commit_queue {
+        w.put(A_COMMIT_QUEUE, &q.to_ne_bytes())?;
     }
     w.uint(A_MALFORMED, c.malformed())?;
     for i in cfg.fwd.iter() {

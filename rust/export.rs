@@ -6,30 +6,37 @@
 //! failover records (`tcpstate.rs`: Initial and Essential, or Closed) and
 //! multicasts them on the `tcp` group, where the daemon coalesces and
 //! replicates them. Nothing is kept per connection here.
+//!
+//! Output commit (clusters with a `commit-queue`): the bytes each segment
+//! carries go with its records (Data), those of segments received too,
+//! and every exported segment is passed to the netfilter queue, where the
+//! daemon holds it until another member has what it reveals. The records
+//! go out before the segment is queued, so the daemon always reads the
+//! state before the segment that waits for it.
 
 use crate::bindings::ipcluster_tcp_snap;
-use crate::cluster::NetState;
+use crate::cluster::{Cluster, NetState};
 use crate::filter::{self, Verdict};
 use crate::hash::IPPROTO_TCP;
 use crate::packet::{addr_words, Bytes};
 use crate::rcu::RcuGuard;
-use crate::skb::Skb;
+use crate::skb::{Skb, SkbBytes};
 use crate::tcpstate::{
-    conn_id, Closed, Essential, Flags, Initial, Record, ESSENTIAL_LEN, INITIAL_LEN,
+    conn_id, Closed, Data, Dir, Essential, Flags, Initial, Record, DATA_HEAD_LEN, DATA_MAX,
+    ESSENTIAL_LEN, INITIAL_LEN,
 };
 use core::sync::atomic::{AtomicU32, Ordering};
 
 /// IPv4 LOCAL_OUT.
 pub(crate) fn ipv4_out(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifindex: i32) -> Verdict {
-    segment(st, rcu, skb, ifindex, false);
-    Verdict::Accept
+    segment(st, rcu, skb, ifindex, false)
 }
 
 /// IPv6 LOCAL_OUT: the neighbour discovery rewrites, then the export.
 pub(crate) fn ipv6_out(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifindex: i32) -> Verdict {
     let v = filter::ndisc_out(st, rcu, skb, ifindex);
     if v == Verdict::Accept {
-        segment(st, rcu, skb, ifindex, true);
+        return segment(st, rcu, skb, ifindex, true);
     }
     v
 }
@@ -38,15 +45,15 @@ pub(crate) fn ipv6_out(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifindex
 /// connection, so they rise for each.
 static GENERATION: AtomicU32 = AtomicU32::new(0);
 
-fn segment(st: &NetState, rcu: &RcuGuard, skb: &Skb<'_>, ifindex: i32, v6: bool) {
+fn segment(st: &NetState, rcu: &RcuGuard, skb: &Skb<'_>, ifindex: i32, v6: bool) -> Verdict {
     let Some(set) = st.read(rcu) else {
-        return;
+        return Verdict::Accept;
     };
     // A TCP segment from a cluster address (IPv6: without extension
     // headers, as TCP sends them).
     let cluster = if v6 {
         let Some(h) = skb.read::<40>(0) else {
-            return;
+            return Verdict::Accept;
         };
         let src: [u8; 16] = h[8..24].try_into().unwrap_or_default();
         (h[6] == IPPROTO_TCP)
@@ -54,7 +61,7 @@ fn segment(st: &NetState, rcu: &RcuGuard, skb: &Skb<'_>, ifindex: i32, v6: bool)
             .flatten()
     } else {
         let Some(h) = skb.read::<20>(0) else {
-            return;
+            return Verdict::Accept;
         };
         let src = u32::from_be_bytes([h[12], h[13], h[14], h[15]]);
         (h[9] == IPPROTO_TCP)
@@ -62,18 +69,67 @@ fn segment(st: &NetState, rcu: &RcuGuard, skb: &Skb<'_>, ifindex: i32, v6: bool)
             .flatten()
     };
     let Some(c) = cluster.filter(|c| c.cfg.tcp_export) else {
-        return;
+        return Verdict::Accept;
     };
+    // Segments of a full socket only: a SYN-ACK (request socket) or a
+    // TIME_WAIT answer shows no connection state.
+    let Some(snap) = skb.tcp_snap() else {
+        return Verdict::Accept;
+    };
+    if st.net.tcp_listeners() {
+        let mut buf = [0u8; INITIAL_LEN + ESSENTIAL_LEN + DATA_HEAD_LEN];
+        let gen = GENERATION.fetch_add(1, Ordering::Relaxed);
+        if let Some(mut n) = encode(&snap, gen, &mut buf) {
+            let mut bytes = None;
+            if c.cfg.commit_queue.is_some() && snap.data_len > 0 {
+                let id = conn_id(&snap.peer, &snap.local, snap.peer_port, snap.local_port);
+                n += data(id, Dir::Out, snap.seq, snap.data_len, &mut buf[n..]);
+                bytes = Some(SkbBytes {
+                    skb,
+                    off: snap.data_off,
+                    len: snap.data_len.min(DATA_MAX),
+                });
+            }
+            st.net.tcp_notify(c.cfg.id, &buf[..n], bytes);
+        }
+    }
+    // A closing connection is not restored anywhere: nothing to hold.
+    match c.cfg.commit_queue {
+        Some(q) if snap.closing == 0 => Verdict::Queue(q),
+        _ => Verdict::Accept,
+    }
+}
+
+/// A Data head for `len` bytes (at most [`DATA_MAX`]) from `seq`; its
+/// length, 0 if it does not fit.
+fn data(id: u64, dir: Dir, seq: u32, len: u32, out: &mut [u8]) -> usize {
+    let len = len.min(DATA_MAX);
+    Record::Data(Data { id, dir, seq, len })
+        .encode(out)
+        .unwrap_or(0)
+}
+
+/// PRE_ROUTING, a segment kept for cluster `c` in output-commit mode: the
+/// bytes it carries go to the daemon (before TCP acknowledges them in a
+/// segment the daemon holds).
+pub(crate) fn received(st: &NetState, c: &Cluster, skb: &mut Skb<'_>, v6: bool) {
     if !st.net.tcp_listeners() {
         return;
     }
-    let Some(snap) = skb.tcp_snap() else {
+    let Some(i) = skb.tcp_in(v6) else {
         return;
     };
-    let mut buf = [0u8; INITIAL_LEN + ESSENTIAL_LEN];
-    let gen = GENERATION.fetch_add(1, Ordering::Relaxed);
-    if let Some(n) = encode(&snap, gen, &mut buf) {
-        st.net.tcp_notify(c.cfg.id, &buf[..n]);
+    let id = conn_id(&i.peer, &i.local, i.peer_port, i.local_port);
+    let len = i.data_len.min(DATA_MAX);
+    let mut buf = [0u8; DATA_HEAD_LEN];
+    let n = data(id, Dir::In, i.seq, len, &mut buf);
+    if n == DATA_HEAD_LEN {
+        let bytes = SkbBytes {
+            skb,
+            off: i.data_off,
+            len,
+        };
+        st.net.tcp_notify(c.cfg.id, &buf, Some(bytes));
     }
 }
 
@@ -107,6 +163,7 @@ fn encode(s: &ipcluster_tcp_snap, gen: u32, out: &mut [u8]) -> Option<usize> {
         rcv_wnd: s.rcv_wnd,
         ts_recent: s.ts_recent,
         ts_val: s.ts_val,
+        copied: s.copied_seq,
     });
     let n = initial.encode(out)?;
     Some(n + essential.encode(out.get_mut(n..)?)?)

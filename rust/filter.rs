@@ -19,6 +19,8 @@ pub(crate) enum Verdict {
     Drop,
     /// Send it, as it is, to this MAC on the interface it came in on.
     Forward([u8; 6]),
+    /// Pass it to this netfilter queue (output commit).
+    Queue(u16),
 }
 
 /// IPv4 PRE_ROUTING, see [`ip`].
@@ -55,7 +57,11 @@ fn ip(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifindex: i32, v6: bool) 
         (set.by_addr4(ifindex, u32::from_be_bytes(d)), &dst[..4])
     };
     if let Some(c) = cluster {
-        return judge(c, rcu, skb, v6, false);
+        let v = judge(c, rcu, skb, v6, false);
+        if v == Verdict::Accept && c.cfg.commit_queue.is_some() {
+            crate::export::received(st, c, skb, v6);
+        }
+        return v;
     }
     match set.forwarding_on(ifindex) {
         Some(c) if st.net.forwards_to(dst) => judge(c, rcu, skb, v6, true),

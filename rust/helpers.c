@@ -15,6 +15,7 @@
 #include <net/inet_hashtables.h>
 #include <net/inet6_hashtables.h>
 #include <net/tcp.h>
+#include <linux/netfilter.h>
 #include <net/route.h>
 #include <net/netns/generic.h>
 #include "ipcluster_glue.h"
@@ -336,6 +337,56 @@ bool ipcluster_tcp_snap(const struct sk_buff *skb, struct ipcluster_tcp_snap *s)
 	/* What getsockopt(TCP_TIMESTAMP) reads, for setsockopt on restore. */
 	s->ts_val = (tcp_clock_ts(tp->tcp_usec_ts) + tp->tsoffset) & ~1u;
 	s->ts_val |= tp->tcp_usec_ts;
+	s->copied_seq = tp->copied_seq;
+	s->seq = ntohl(th->seq) + th->syn;
+	s->data_off = skb_transport_offset(skb) + th->doff * 4;
+	s->data_len = skb->len > s->data_off ? skb->len - s->data_off : 0;
+	return true;
+}
+
+bool ipcluster_tcp_in(struct sk_buff *skb, bool v6, struct ipcluster_tcp_in *in)
+{
+	struct tcphdr _th;
+	const struct tcphdr *th;
+	unsigned int l4, hook = NF_INET_PRE_ROUTING;
+	u8 family;
+
+	memset(in, 0, sizeof(*in));
+#if IS_ENABLED(CONFIG_IPV6)
+	if (v6) {
+		const struct ipv6hdr *h = ipv6_hdr(skb);
+
+		/* As TCP sends them: no extension headers. */
+		if (h->nexthdr != IPPROTO_TCP)
+			return false;
+		memcpy(in->peer, &h->saddr, 16);
+		memcpy(in->local, &h->daddr, 16);
+		l4 = sizeof(*h);
+		family = NFPROTO_IPV6;
+	} else
+#endif
+	{
+		const struct iphdr *h = ip_hdr(skb);
+
+		if (v6 || h->protocol != IPPROTO_TCP || ip_is_fragment(h))
+			return false;
+		ipv6_addr_set_v4mapped(h->saddr, (struct in6_addr *)in->peer);
+		ipv6_addr_set_v4mapped(h->daddr, (struct in6_addr *)in->local);
+		l4 = ip_hdrlen(skb);
+		family = NFPROTO_IPV4;
+	}
+	th = skb_header_pointer(skb, l4, sizeof(_th), &_th);
+	if (!th || th->doff < 5 || th->syn || th->rst || skb->len <= l4 + th->doff * 4)
+		return false;
+	/* Bytes TCP will refuse must not reach a replica: the same check
+	 * conntrack makes. */
+	if (nf_checksum(skb, hook, l4, IPPROTO_TCP, family))
+		return false;
+	in->peer_port = ntohs(th->source);
+	in->local_port = ntohs(th->dest);
+	in->seq = ntohl(th->seq);
+	in->data_off = l4 + th->doff * 4;
+	in->data_len = skb->len - in->data_off;
 	return true;
 }
 
@@ -344,23 +395,34 @@ bool ipcluster_tcp_listeners(struct net *net)
 	return genl_has_listeners(&ipcluster_nl_family, net, IPCLUSTER_NLGRP_TCP);
 }
 
-void ipcluster_tcp_notify(struct net *net, u32 cluster, const void *records, int len)
+void ipcluster_tcp_notify(struct net *net, u32 cluster, const void *records, int len,
+			  const struct sk_buff *data, u32 data_off, u32 data_len)
 {
 	struct sk_buff *skb;
+	struct nlattr *nla;
 	void *hdr;
 
-	skb = genlmsg_new(nla_total_size(sizeof(u32)) + nla_total_size(len), GFP_ATOMIC);
+	if (!data)
+		data_len = 0;
+	skb = genlmsg_new(nla_total_size(sizeof(u32)) + nla_total_size(len + data_len),
+			  GFP_ATOMIC);
 	if (!skb)
 		return;
 	hdr = genlmsg_put(skb, 0, 0, &ipcluster_nl_family, 0, IPCLUSTER_CMD_TCP_STATE_NTF);
-	if (!hdr || nla_put_u32(skb, IPCLUSTER_A_TCP_STATE_CLUSTER_ID, cluster) ||
-	    nla_put(skb, IPCLUSTER_A_TCP_STATE_RECORDS, len, records)) {
-		nlmsg_free(skb);
-		return;
-	}
+	if (!hdr || nla_put_u32(skb, IPCLUSTER_A_TCP_STATE_CLUSTER_ID, cluster))
+		goto fail;
+	nla = nla_reserve(skb, IPCLUSTER_A_TCP_STATE_RECORDS, len + data_len);
+	if (!nla)
+		goto fail;
+	memcpy(nla_data(nla), records, len);
+	if (data_len && skb_copy_bits(data, data_off, (u8 *)nla_data(nla) + len, data_len))
+		goto fail;
 	genlmsg_end(skb, hdr);
 	genlmsg_multicast_netns(&ipcluster_nl_family, net, skb, 0, IPCLUSTER_NLGRP_TCP,
 				GFP_ATOMIC);
+	return;
+fail:
+	nlmsg_free(skb);
 }
 
 u64 ipcluster_jiffies(void)

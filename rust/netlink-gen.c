@@ -24,7 +24,7 @@ static const struct netlink_range_validation ipcluster_a_cluster_drain_ms_range 
 };
 
 /* IPCLUSTER_CMD_CLUSTER_NEW - do */
-static const struct nla_policy ipcluster_cluster_new_nl_policy[IPCLUSTER_A_CLUSTER_TCP_EXPORT + 1] = {
+static const struct nla_policy ipcluster_cluster_new_nl_policy[IPCLUSTER_A_CLUSTER_COMMIT_QUEUE + 1] = {
 	[IPCLUSTER_A_CLUSTER_ID] = NLA_POLICY_MIN(NLA_U32, 1),
 	[IPCLUSTER_A_CLUSTER_IFINDEX] = NLA_POLICY_MIN(NLA_U32, 1),
 	[IPCLUSTER_A_CLUSTER_ADDR4] = { .type = NLA_U32, },
@@ -38,6 +38,7 @@ static const struct nla_policy ipcluster_cluster_new_nl_policy[IPCLUSTER_A_CLUST
 	[IPCLUSTER_A_CLUSTER_FWD_IFINDEX] = { .type = NLA_U32, },
 	[IPCLUSTER_A_CLUSTER_DRAIN_MS] = NLA_POLICY_FULL_RANGE(NLA_U32, &ipcluster_a_cluster_drain_ms_range),
 	[IPCLUSTER_A_CLUSTER_TCP_EXPORT] = { .type = NLA_FLAG, },
+	[IPCLUSTER_A_CLUSTER_COMMIT_QUEUE] = { .type = NLA_U16, },
 };
 
 /* IPCLUSTER_CMD_CLUSTER_DEL - do */
@@ -75,7 +76,7 @@ const struct genl_split_ops ipcluster_nl_ops[7] = {
 		.cmd		= IPCLUSTER_CMD_CLUSTER_NEW,
 		.doit		= ipcluster_nl_cluster_new_doit,
 		.policy		= ipcluster_cluster_new_nl_policy,
-		.maxattr	= IPCLUSTER_A_CLUSTER_TCP_EXPORT,
+		.maxattr	= IPCLUSTER_A_CLUSTER_COMMIT_QUEUE,
 		.flags		= GENL_UNS_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 	{

@@ -357,6 +357,7 @@ pub(crate) mod abi {
     pub(crate) const A_MEMBERS: u32 = b::IPCLUSTER_A_CLUSTER_MEMBERS;
     pub(crate) const A_DRAIN_MS: u32 = b::IPCLUSTER_A_CLUSTER_DRAIN_MS;
     pub(crate) const A_TCP_EXPORT: u32 = b::IPCLUSTER_A_CLUSTER_TCP_EXPORT;
+    pub(crate) const A_COMMIT_QUEUE: u32 = b::IPCLUSTER_A_CLUSTER_COMMIT_QUEUE;
     pub(crate) const IPCLUSTER_MAX_MEMBERS: u32 = b::IPCLUSTER_MAX_MEMBERS;
     pub(crate) const IPCLUSTER_MAX_MEMBER_ID: u32 = b::IPCLUSTER_MAX_MEMBER_ID;
     pub(crate) const B_CLUSTER_ID: u32 = b::IPCLUSTER_A_BUCKET_CLUSTER_ID;

@@ -7,6 +7,7 @@ use crate::bindings;
 use crate::cluster::NetState;
 use crate::control;
 use crate::hook;
+use crate::skb::SkbBytes;
 use kernel::error::to_result;
 use kernel::ffi::c_int;
 use kernel::prelude::*;
@@ -78,16 +79,25 @@ impl Net {
         unsafe { bindings::ipcluster_tcp_listeners(self.0) }
     }
 
-    /// Multicasts TCP state records of cluster `id` to the `tcp` group.
-    /// Any context: the message is allocated atomically (and dropped when
-    /// that fails: the next segment carries newer state).
-    pub(crate) fn tcp_notify(&self, id: u32, records: &[u8]) {
+    /// Multicasts TCP state records of cluster `id` to the `tcp` group,
+    /// followed by `bytes` (a packet's, which the last record, a Data
+    /// head, announces). Any context: the message is allocated atomically
+    /// (and dropped when that fails: the next segment carries newer state).
+    pub(crate) fn tcp_notify(&self, id: u32, records: &[u8], bytes: Option<SkbBytes<'_, '_>>) {
         let Ok(len) = i32::try_from(records.len()) else {
             return;
         };
-        // SAFETY: live namespace; `records` is `len` readable bytes, copied
-        // into the message before the call returns.
-        unsafe { bindings::ipcluster_tcp_notify(self.0, id, records.as_ptr().cast(), len) }
+        let (skb, off, n) = match bytes {
+            Some(b) => (b.skb.as_raw(), b.off, b.len),
+            None => (core::ptr::null(), 0, 0),
+        };
+        // SAFETY: live namespace; `records` is `len` readable bytes and the
+        // skb (if any) is live for the call, `off + n` within it (checked
+        // by the C side's skb_copy_bits): both are copied into the message
+        // before the call returns.
+        unsafe {
+            bindings::ipcluster_tcp_notify(self.0, id, records.as_ptr().cast(), len, skb, off, n)
+        }
     }
 
     pub(crate) fn as_ptr(&self) -> *mut bindings::net {

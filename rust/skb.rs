@@ -9,6 +9,14 @@ use crate::packet::{addr_bytes, Bytes};
 use crate::rcu::RcuGuard;
 use core::ptr::NonNull;
 
+/// `len` bytes of a packet from `off` (counted from `skb->data`), to be
+/// copied into a message.
+pub(crate) struct SkbBytes<'s, 'a> {
+    pub(crate) skb: &'s Skb<'a>,
+    pub(crate) off: u32,
+    pub(crate) len: u32,
+}
+
 /// A borrowed socket buffer, valid for the hook call that lent it.
 pub(crate) struct Skb<'a> {
     skb: NonNull<bindings::sk_buff>,
@@ -108,6 +116,21 @@ impl<'a> Skb<'a> {
         // SAFETY: a live skb on the output path, its socket locked by the
         // caller of tcp_transmit_skb; `s` is a valid output buffer.
         unsafe { bindings::ipcluster_tcp_snap(self.skb.as_ptr(), &mut s) }.then_some(s)
+    }
+
+    /// Where the bytes of this incoming TCP segment for a cluster address
+    /// are, if it has any and its checksum is good (PRE_ROUTING).
+    pub(crate) fn tcp_in(&mut self, v6: bool) -> Option<bindings::ipcluster_tcp_in> {
+        let mut i = bindings::ipcluster_tcp_in::default();
+        // SAFETY: a live skb on the input path with its network header set,
+        // owned by the hook for this call (the checksum check may note its
+        // result in it); `i` is a valid output buffer.
+        unsafe { bindings::ipcluster_tcp_in(self.skb.as_ptr(), v6, &mut i) }.then_some(i)
+    }
+
+    /// The socket buffer, for a C helper that only reads it.
+    pub(crate) fn as_raw(&self) -> *const bindings::sk_buff {
+        self.skb.as_ptr()
     }
 
     /// Overwrites bytes at `off`, unsharing the data first if needed.

@@ -18,6 +18,11 @@
                                          prints per round how many answered
                                          from their first member ("ok"), were
                                          reset, went unanswered or moved
+      [STREAMS STREAM_PORT STREAM_FIRST] meanwhile, STREAMS connections from
+                                         ports STREAM_FIRST.. exchange random
+                                         chunks with a plain echo on
+                                         STREAM_PORT, each byte-exact; prints
+                                         how many streams stayed whole
   flows.py expect SRC PORT tcp|udp FIRST COUNT
                                          the matching `clusteradm which -` input
   flows.py compare ANSWERS PREDICTIONS   every answer came from the predicted
@@ -28,10 +33,12 @@
 """
 import json
 import os
+import random
 import selectors
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 
@@ -128,7 +135,54 @@ def ask(s):
         return "lost"
 
 
-def hold(dst, port, first, count, rounds, cmd):
+class Stream(threading.Thread):
+    """A connection to a plain echo, exchanging chunks of random size and
+    content back to back until told to stop: every byte must come back as
+    sent. Records the longest wait for an echo (the stall)."""
+
+    def __init__(self, dst, port, sport, stop):
+        super().__init__(daemon=True)
+        self.stop, self.result, self.bytes, self.stall = stop, "ok", 0, 0.0
+        self.exchanges = 0
+        self.s = socket.socket(family(dst), socket.SOCK_STREAM)
+        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.s.bind(("", sport))
+        self.s.settimeout(10)
+        self.s.connect((dst, port))
+        self.s.settimeout(60)
+        self.rng = random.Random(sport)
+
+    def run(self):
+        try:
+            while not self.stop.is_set():
+                n = self.rng.randint(1, 3000)
+                chunk = self.rng.randbytes(n)
+                t0 = time.monotonic()
+                self.s.sendall(chunk)
+                got = b""
+                while len(got) < n:
+                    more = self.s.recv(n - len(got))
+                    if not more:
+                        self.result = f"closed after {self.bytes} bytes"
+                        return
+                    got += more
+                self.stall = max(self.stall, time.monotonic() - t0)
+                if got != chunk:
+                    self.result = f"mismatch after {self.bytes} bytes"
+                    return
+                self.bytes += n
+                self.exchanges += 1
+        except ConnectionResetError:
+            self.result = f"reset after {self.bytes} bytes"
+        except OSError as e:
+            self.result = f"{e} after {self.bytes} bytes"
+
+
+def hold(dst, port, first, count, rounds, cmd, streams=0, stream_port=0, stream_first=0):
+    stop = threading.Event()
+    flows = [Stream(dst, stream_port, stream_first + k, stop) for k in range(streams)]
+    for f in flows:
+        f.start()
     conns = []
     for sport in range(first, first + count):
         s = socket.socket(family(dst), socket.SOCK_STREAM)
@@ -155,6 +209,20 @@ def hold(dst, port, first, count, rounds, cmd):
                 print(f"# round {r}: sport {sport} of {name}: {got}")
         print(f"round {r} " + " ".join(f"{k}={v}" for k, v in tally.items())
               + f" # {t1 - t0:.1f} s, then {time.monotonic() - t1:.1f} s asking", flush=True)
+    if not flows:
+        return
+    time.sleep(2)  # the streams go on a little after the last crash
+    stop.set()
+    for f in flows:
+        f.join(90)
+    bad = [f for f in flows if f.result != "ok" or f.is_alive()]
+    for f in bad:
+        print(f"# stream from {f.s.getsockname()[1]}: {f.result if not f.is_alive() else 'stuck'}")
+    stalls = sorted(f.stall for f in flows)
+    print(f"streams ok={len(flows) - len(bad)} bad={len(bad)} "
+          f"bytes={sum(f.bytes for f in flows)} exchanges={sum(f.exchanges for f in flows)} "
+          f"stall_p50_ms={stalls[len(stalls) // 2] * 1000:.0f} "
+          f"stall_max_ms={stalls[-1] * 1000:.0f}", flush=True)
 
 
 def expect(src, port, proto, first, count):
@@ -224,7 +292,8 @@ def main(argv):
     elif cmd == "client":
         client(argv[2], int(argv[3]), argv[4], int(argv[5]), int(argv[6]))
     elif cmd == "hold":
-        hold(argv[2], int(argv[3]), int(argv[4]), int(argv[5]), int(argv[6]), argv[7])
+        hold(argv[2], int(argv[3]), int(argv[4]), int(argv[5]), int(argv[6]), argv[7],
+             *map(int, argv[8:11]))
     elif cmd == "expect":
         expect(argv[2], int(argv[3]), argv[4], int(argv[5]), int(argv[6]))
     elif cmd == "compare":

@@ -130,6 +130,8 @@ pub(crate) mod cluster {
     pub(crate) const DRAIN_MS: u16 = 16;
     /// Export the TCP state of connections to the cluster (flag).
     pub(crate) const TCP_EXPORT: u16 = 17;
+    /// Output commit: the netfilter queue holding segments (u16).
+    pub(crate) const COMMIT_QUEUE: u16 = 18;
 }
 
 /// `IPCLUSTER_A_TCP_STATE_*`.
@@ -164,7 +166,7 @@ pub(crate) mod bucket {
 
 /// The spec name of attribute `kind` in the attribute set `cmd` uses.
 pub(crate) fn attr_name(cmd: Cmd, kind: u16) -> Option<&'static str> {
-    const CLUSTER: [&str; 17] = [
+    const CLUSTER: [&str; 18] = [
         "id",
         "ifindex",
         "addr4",
@@ -182,6 +184,7 @@ pub(crate) fn attr_name(cmd: Cmd, kind: u16) -> Option<&'static str> {
         "members",
         "drain-ms",
         "tcp-export",
+        "commit-queue",
     ];
     const BUCKET: [&str; 9] = [
         "cluster-id",
@@ -228,7 +231,7 @@ mod tests {
             attr_name(Cmd::ClusterNew, cluster::FWD_IFINDEX),
             Some("fwd-ifindex")
         );
-        assert_eq!(attr_name(Cmd::ClusterNew, 18), None);
+        assert_eq!(attr_name(Cmd::ClusterNew, 19), None);
         assert_eq!(attr_name(Cmd::ClusterNew, 0), None);
         assert_eq!(
             attr_name(Cmd::BucketGet, bucket::CLUSTER_ID),
@@ -281,6 +284,10 @@ mod tests {
         assert_eq!(want("IPCLUSTER_MAX_MEMBER_ID"), u64::from(MAX_MEMBER_ID));
         assert_eq!(want("IPCLUSTER_MAX_MEMBERS"), MAX_MEMBERS as u64);
         assert_eq!(want("IPCLUSTER_MAX_DRAIN_MS"), u64::from(MAX_DRAIN_MS));
+        assert_eq!(
+            want("IPCLUSTER_A_CLUSTER_COMMIT_QUEUE"),
+            u64::from(cluster::COMMIT_QUEUE)
+        );
         assert_eq!(
             want("IPCLUSTER_A_TCP_STATE_CLUSTER_ID"),
             u64::from(tcp_state::CLUSTER_ID)

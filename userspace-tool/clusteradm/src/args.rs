@@ -93,6 +93,11 @@ pub(crate) fn member_id(s: &str) -> Result<u16, String> {
         .ok_or_else(|| format!("a member id is 0 to {}", abi::MAX_MEMBER_ID))
 }
 
+/// A netfilter queue number.
+pub(crate) fn queue(s: &str) -> Result<u16, String> {
+    number(s).map_err(|_| "a netfilter queue is 0 to 65535".to_string())
+}
+
 /// A TCP or UDP port.
 pub(crate) fn port(s: &str) -> Result<u16, String> {
     number(s)

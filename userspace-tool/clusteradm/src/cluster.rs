@@ -30,6 +30,7 @@ pub(crate) struct AddArgs {
     fwd_devs: Vec<String>,
     drain_ms: Option<u32>,
     tcp_export: bool,
+    commit_queue: Option<u16>,
 }
 
 /// Parses `cluster add`'s keywords.
@@ -51,11 +52,15 @@ pub(crate) fn parse_add(words: &[String]) -> Result<AddArgs, Error> {
             "fwd-dev" => r.fwd_devs.push(w.parse(kw, args::ifname)?),
             "drain" => w.once(kw, &mut r.drain_ms, args::drain)?,
             "tcp-export" => r.tcp_export = true,
+            "commit" => w.once(kw, &mut r.commit_queue, args::queue)?,
             _ => return Err(args::unknown(kw)),
         }
     }
     if r.dev.is_none() {
         return Err(args::missing("dev"));
+    }
+    if r.commit_queue.is_some() && !r.tcp_export {
+        return Err(Error::usage("commit needs tcp-export"));
     }
     match (r.mode.unwrap_or(Mode::Multicast), r.mac) {
         (Mode::Multicast, Some(m)) if !m.is_multicast() => {
@@ -91,6 +96,7 @@ pub(crate) struct AddRequest {
     fwd_ifindex: Vec<u32>,
     drain_ms: Option<u32>,
     tcp_export: bool,
+    commit_queue: Option<u16>,
 }
 
 impl AddRequest {
@@ -132,6 +138,7 @@ impl AddRequest {
             fwd_ifindex,
             drain_ms: a.drain_ms,
             tcp_export: a.tcp_export,
+            commit_queue: a.commit_queue,
         })
     }
 
@@ -163,6 +170,11 @@ impl AddRequest {
     /// Whether the kernel exports the TCP state of the cluster's connections.
     pub(crate) fn tcp_export(&self) -> bool {
         self.tcp_export
+    }
+
+    /// The output-commit queue, if any.
+    pub(crate) fn commit_queue(&self) -> Option<u16> {
+        self.commit_queue
     }
 
     /// The cluster MAC (none in forward mode unless given).
@@ -211,6 +223,9 @@ impl AddRequest {
         if self.tcp_export {
             v.push(Attr::bytes(a::TCP_EXPORT, &[]));
         }
+        if let Some(q) = self.commit_queue {
+            v.push(Attr::bytes(a::COMMIT_QUEUE, &q.to_ne_bytes()));
+        }
         v
     }
 }
@@ -246,6 +261,8 @@ pub(crate) struct Cluster {
     pub(crate) drain_ms: Option<u32>,
     /// The TCP state of its connections is exported.
     pub(crate) tcp_export: bool,
+    /// Output commit's netfilter queue.
+    pub(crate) commit_queue: Option<u16>,
 }
 
 impl Cluster {
@@ -266,6 +283,9 @@ impl Cluster {
             fwd_ifindex: r.all_u32(a::FWD_IFINDEX)?,
             drain_ms: r.u32(a::DRAIN_MS)?,
             tcp_export: r.get(a::TCP_EXPORT).is_some(),
+            commit_queue: r
+                .array::<2>(a::COMMIT_QUEUE)?
+                .map(u16::from_ne_bytes),
         })
     }
 
@@ -316,6 +336,9 @@ impl Cluster {
         if self.tcp_export {
             first.push("tcp-export".into());
         }
+        if let Some(q) = self.commit_queue {
+            kv(&mut first, "commit", q.to_string());
+        }
         let mut second = Vec::new();
         for &i in &self.fwd_ifindex {
             kv(&mut second, "fwd-dev", ifname(i));
@@ -352,6 +375,7 @@ impl Cluster {
             fwd_ifindex: self.fwd_ifindex.clone(),
             drain_ms: self.drain_ms,
             tcp_export: self.tcp_export,
+            commit_queue: self.commit_queue,
             seed: self.seed.map(|s| hex(&s)),
             malformed: self.malformed,
         }
@@ -387,6 +411,8 @@ struct ClusterJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     drain_ms: Option<u32>,
     tcp_export: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    commit_queue: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     seed: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -34,6 +34,10 @@
 //! max_conns = 65536  # replicas kept
 //! ```
 //!
+//! A cluster added with `commit QUEUE` (output commit) has the daemon hold
+//! each segment its connections send in netfilter queue QUEUE until another
+//! member acknowledged the state and bytes it reveals (`survival::commit`).
+//!
 //! On SIGTERM, or when told its configuration is stale, the daemon deletes
 //! its kernel cluster (so it serves no bucket a survivor takes) and exits.
 
@@ -316,9 +320,17 @@ pub(crate) fn run(path: &Path) -> Result<(), Error> {
                 req.bucket_bits().unwrap_or(10),
                 cfg.tcp.handoff.clone(),
                 cfg.tcp.max_conns,
+                req.commit_queue().is_some(),
             ))
         }
         _ => None,
+    };
+    let queue = match req.commit_queue() {
+        Some(q) => Some(
+            survival::nfqueue::Queue::bind(q)
+                .map_err(|e| Error::failed(format!("binding netfilter queue {q}: {e}")))?,
+        ),
+        None => None,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -326,6 +338,15 @@ pub(crate) fn run(path: &Path) -> Result<(), Error> {
         .map_err(|e| Error::failed(format!("runtime: {e}")))?;
     rt.block_on(async {
         let sock = link_socket(&cfg.link)?;
+        let queue = match queue {
+            // SAFETY: the queue owns its descriptor (an OwnedFd, never
+            // replaced) and returns that one from as_raw_fd while it lives.
+            Some(q) => Some(unsafe {
+                tokio::io::unix::AsyncFd::register(q)
+                    .map_err(|e| Error::failed(format!("netfilter queue: {}", e.into_parts().1)))?
+            }),
+            None => None,
+        };
         info!(cluster = id, link = %cfg.link.addr, group = %cfg.link.group, "started");
         Daemon {
             id,
@@ -345,10 +366,18 @@ pub(crate) fn run(path: &Path) -> Result<(), Error> {
             mac: req.mac(),
             survival,
             kernel_rx,
+            queue,
         }
         .run(settings, addr_of(IpAddr::V4(cfg.link.addr)))
         .await
     })
+}
+
+/// Whether `sender` at `from` is a member of the cluster as we know it.
+fn is_member(node: &Node, from: Addr, sender: u16) -> bool {
+    node.known()
+        .is_some_and(|k| k.members.iter().any(|&(m, a)| m == sender && a == from))
+        && Some(sender) != node.member()
 }
 
 /// How many buckets each member owns: "1:342,2:341,3:341" (by id).
@@ -396,6 +425,20 @@ struct Daemon {
     survival: Option<Survival>,
     /// The kernel's TCP state records.
     kernel_rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    /// Output commit: the queue holding our connections' segments.
+    queue: Option<tokio::io::unix::AsyncFd<survival::nfqueue::Queue>>,
+}
+
+/// Waits until the queue has segments to read (for ever without one).
+async fn queued(q: &Option<tokio::io::unix::AsyncFd<survival::nfqueue::Queue>>) {
+    match q {
+        Some(q) => {
+            if let Ok(mut g) = q.readable().await {
+                g.clear_ready();
+            }
+        }
+        None => std::future::pending().await,
+    }
 }
 
 impl Daemon {
@@ -424,8 +467,12 @@ impl Daemon {
                 biased;
                 r = self.sock.recv_from(&mut buf) => match r {
                     Ok((n, from)) => match self.endpoint.open(&buf[..n], UnixTime::now()) {
-                        Ok((sender, Message::TcpState(records))) => {
-                            self.replicated(&node, addr_of(from.ip()), sender, &records);
+                        Ok((sender, Message::TcpState { seq, records })) => {
+                            self.replicated(&node, addr_of(from.ip()), sender, seq, &records).await;
+                            Vec::new()
+                        }
+                        Ok((sender, Message::TcpAck(seq))) => {
+                            self.acked(&node, addr_of(from.ip()), sender, seq);
                             Vec::new()
                         }
                         Ok((sender, msg)) => {
@@ -441,7 +488,14 @@ impl Daemon {
                         Vec::new()
                     }
                 },
-                _ = tick.tick() => node.tick(t0.elapsed()),
+                _ = tick.tick() => {
+                    self.commit_tick(&node).await;
+                    node.tick(t0.elapsed())
+                }
+                _ = queued(&self.queue) => {
+                    self.segments();
+                    Vec::new()
+                }
                 _ = slow.tick() => {
                     self.reread_revoked();
                     self.read_load(&mut node);
@@ -527,25 +581,104 @@ impl Daemon {
         if node.member().is_none() {
             return; // no member id to send them under yet
         }
-        for batch in s.take_batches() {
-            self.carry_out(node, Out::Send(To::All, Message::TcpState(batch)))
+        for (seq, records) in s.take_batches() {
+            self.carry_out(node, Out::Send(To::All, Message::TcpState { seq, records }))
                 .await;
         }
     }
 
     /// TCP state records member `sender` at `from` replicated: kept if it
-    /// is a member of our cluster at that address.
-    fn replicated(&mut self, node: &Node, from: Addr, sender: u16, records: &[u8]) {
+    /// is a member of our cluster at that address, and acknowledged in
+    /// output-commit mode.
+    async fn replicated(&mut self, node: &Node, from: Addr, sender: u16, seq: u64, records: &[u8]) {
         let Some(s) = &mut self.survival else {
             return;
         };
-        let member = node
-            .known()
-            .is_some_and(|k| k.members.iter().any(|&(m, a)| m == sender && a == from));
-        if member && Some(sender) != node.member() {
-            s.replicated(sender, records);
-        } else {
+        if !is_member(node, from, sender) {
             s.ignored += 1;
+            return;
+        }
+        s.replicated(sender, records);
+        if s.commit.is_some() {
+            self.carry_out(node, Out::Send(To::One(from), Message::TcpAck(seq)))
+                .await;
+        }
+    }
+
+    /// Member `sender` at `from` holds our message `seq`: the segments
+    /// that waited for it leave.
+    fn acked(&mut self, node: &Node, from: Addr, sender: u16, seq: u64) {
+        let Some(c) = self.survival.as_mut().and_then(|s| s.commit.as_mut()) else {
+            return;
+        };
+        if is_member(node, from, sender) {
+            let go = c.acked(sender, seq);
+            self.verdicts(&go, survival::nfqueue::Verdict::Accept);
+        }
+    }
+
+    /// Output commit, each tick: the members that can hold our state now,
+    /// messages nobody acknowledged sent again, segments held too long
+    /// dropped.
+    async fn commit_tick(&mut self, node: &Node) {
+        let Some(c) = self.survival.as_mut().and_then(|s| s.commit.as_mut()) else {
+            return;
+        };
+        let me = node.member();
+        let others: Vec<u16> = node
+            .known()
+            .map(|k| k.members.iter().map(|&(m, _)| m).filter(|&m| Some(m) != me).collect())
+            .unwrap_or_default();
+        let go = c.members(&others);
+        let (again, old) = c.due(Instant::now());
+        self.verdicts(&go, survival::nfqueue::Verdict::Accept);
+        self.verdicts(&old, survival::nfqueue::Verdict::Drop);
+        if me.is_some() {
+            for (seq, records) in again {
+                self.carry_out(node, Out::Send(To::All, Message::TcpState { seq, records }))
+                    .await;
+            }
+        }
+    }
+
+    /// Segments the kernel queued: each leaves at once if a member already
+    /// holds what it reveals, else waits.
+    fn segments(&mut self) {
+        let Some(q) = &self.queue else {
+            return;
+        };
+        let mut buf = vec![0u8; 1 << 16];
+        let mut go = Vec::new();
+        let now = Instant::now();
+        loop {
+            let got = match q.get_ref().recv(&mut buf) {
+                Ok(got) => got,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    warn!(%e, "netfilter queue");
+                    break;
+                }
+            };
+            for g in got {
+                let c = self.survival.as_mut().and_then(|s| s.commit.as_mut());
+                match (g, c) {
+                    (Ok(seg), Some(c)) => go.extend(c.hold(seg, now)),
+                    (Ok(seg), None) => go.push(seg.packet),
+                    (Err(id), _) => go.push(id), // not a TCP segment: not ours to hold
+                }
+            }
+        }
+        self.verdicts(&go, survival::nfqueue::Verdict::Accept);
+    }
+
+    fn verdicts(&mut self, ids: &[u32], v: survival::nfqueue::Verdict) {
+        let Some(q) = &mut self.queue else {
+            return;
+        };
+        for &id in ids {
+            if let Err(e) = q.get_mut().verdict(id, v) {
+                warn!(%e, id, "netfilter queue verdict");
+            }
         }
     }
 

@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use ipcluster_core::tcpstate::{Flags, Record};
+use ipcluster_core::tcpstate::{Dir, Flags, Record};
 use serde::Serialize;
 
 use crate::abi::{tcp_state as t, Cmd};
@@ -13,10 +13,20 @@ use crate::error::Error;
 use crate::nl::Client;
 
 /// The records of one `tcp-state-ntf` payload; malformed ones end it.
-pub(crate) fn records(mut b: &[u8]) -> Vec<Record> {
+pub(crate) fn records(b: &[u8]) -> Vec<Record> {
+    records_with_bytes(b).into_iter().map(|(r, _)| r).collect()
+}
+
+/// Records back to back, each with the bytes that follow its head (a Data
+/// record's; empty for the others).
+pub(crate) fn records_with_bytes(mut b: &[u8]) -> Vec<(Record, &[u8])> {
     let mut v = Vec::new();
     while let Ok((r, n)) = Record::decode(b) {
-        v.push(r);
+        let head = match r {
+            Record::Data(_) => ipcluster_core::tcpstate::DATA_HEAD_LEN,
+            _ => n,
+        };
+        v.push((r, &b[head..n]));
         b = &b[n..];
     }
     v
@@ -64,7 +74,7 @@ pub(crate) fn render(cluster: u32, r: &Record) -> String {
         ),
         Record::Essential(e) => format!(
             "cluster {cluster} conn {:016x} gen {} snd_nxt {} snd_wl1 {} snd_wl2 {} snd_wnd {} \
-             rcv_nxt {} rcv_wnd {} wscale {}/{} ts_recent {} ts_val {} flags {}",
+             rcv_nxt {} rcv_wnd {} wscale {}/{} ts_recent {} ts_val {} copied {} flags {}",
             e.id,
             e.gen,
             e.snd_nxt,
@@ -77,9 +87,24 @@ pub(crate) fn render(cluster: u32, r: &Record) -> String {
             e.rcv_wscale,
             e.ts_recent,
             e.ts_val,
+            e.copied,
             flag_names(e.flags).join(",")
         ),
         Record::Closed(c) => format!("cluster {cluster} conn {:016x} closed", c.id),
+        Record::Data(d) => format!(
+            "cluster {cluster} conn {:016x} {} seq {} len {}",
+            d.id,
+            dir_name(d.dir),
+            d.seq,
+            d.len
+        ),
+    }
+}
+
+fn dir_name(d: Dir) -> &'static str {
+    match d {
+        Dir::In => "in",
+        Dir::Out => "out",
     }
 }
 
@@ -110,10 +135,14 @@ fn json(cluster: u32, r: &Record) -> RecordJson {
                 "snd_wl2": e.snd_wl2, "snd_wnd": e.snd_wnd, "rcv_nxt": e.rcv_nxt,
                 "rcv_wnd": e.rcv_wnd, "snd_wscale": e.snd_wscale,
                 "rcv_wscale": e.rcv_wscale, "ts_recent": e.ts_recent,
-                "ts_val": e.ts_val, "flags": flag_names(e.flags),
+                "ts_val": e.ts_val, "copied": e.copied, "flags": flag_names(e.flags),
             }),
         ),
         Record::Closed(_) => ("closed", serde_json::json!({})),
+        Record::Data(d) => (
+            "data",
+            serde_json::json!({ "dir": dir_name(d.dir), "seq": d.seq, "len": d.len }),
+        ),
     };
     RecordJson {
         cluster,

@@ -219,8 +219,16 @@ pub enum Msg<'a> {
     /// TCP failover state of the sender's connections (`tcpstate`
     /// records, back to back).
     TcpState {
+        /// The sender's count of these messages: a receiver acknowledges
+        /// it (output-commit mode).
+        seq: u64,
         /// The records.
         records: &'a [u8],
+    },
+    /// The receiver holds the sender's `TcpState` message `seq`.
+    TcpAck {
+        /// As the `TcpState` message said.
+        seq: u64,
     },
 }
 
@@ -321,6 +329,7 @@ mod kind {
     pub(super) const MEMBER_ALIVE: u8 = 7;
     pub(super) const LEAVE: u8 = 8;
     pub(super) const TCP_STATE: u8 = 9;
+    pub(super) const TCP_ACK: u8 = 10;
 }
 
 /// Writes bytes at a cursor, failing when `out` is full.
@@ -407,9 +416,14 @@ pub fn encode(header: &Header, msg: &Msg<'_>, cert: &[u8], out: &mut [u8]) -> Re
             p.bytes(&[*why as u8])?;
             kind::LEAVE
         }
-        Msg::TcpState { records } => {
+        Msg::TcpState { seq, records } => {
+            p.bytes(&seq.to_be_bytes())?;
             p.blob(records)?;
             kind::TCP_STATE
+        }
+        Msg::TcpAck { seq } => {
+            p.bytes(&seq.to_be_bytes())?;
+            kind::TCP_ACK
         }
     };
     let body = p.at - HEADER_LEN;
@@ -542,7 +556,11 @@ pub fn decode(d: &[u8]) -> Result<Datagram<'_>, Error> {
         kind::LEAVE => Msg::Leave {
             why: Exit::from_u8(b.u8()?).ok_or(Error::Malformed)?,
         },
-        kind::TCP_STATE => Msg::TcpState { records: b.blob()? },
+        kind::TCP_STATE => Msg::TcpState {
+            seq: b.u64()?,
+            records: b.blob()?,
+        },
+        kind::TCP_ACK => Msg::TcpAck { seq: b.u64()? },
         other => return Err(Error::UnknownKind(other)),
     };
     if !body.b.is_empty() {
@@ -633,8 +651,10 @@ mod tests {
                 why: Exit::OtherMasterExists,
             },
             Msg::TcpState {
+                seq: 1 << 40,
                 records: &[1, 2, 3, 4],
             },
+            Msg::TcpAck { seq: 7 },
         ] {
             round_trip(msg);
         }

@@ -12,15 +12,19 @@
 //!   scales and the recent timestamp — plus our own timestamp clock, so
 //!   that the timestamps the client sees keep rising on the new owner.
 //! - [`Closed`]: the connection is gone; forget it.
+//! - [`Data`], in the output-commit mode only: bytes a segment carried,
+//!   out (sent, perhaps not yet acknowledged) or in (received, perhaps not
+//!   yet read by the application), so that the new owner can put them back
+//!   into the send and receive queues.
 //!
 //! Everything else is calculable and never sent (Fig. 7's third part):
 //! state ESTABLISHED, timers idle, `snd_una = snd_nxt`, `rcv_wup =
 //! rcv_nxt`, the largest window seen = the send window, RTT estimates and
 //! congestion window from scratch.
 //!
-//! A connection is named by the exporter's 64-bit id (the socket cookie),
-//! so an update need not repeat the addresses: 48 bytes each, within the
-//! goal of 64. `gen` rises with every update of a connection, so that a
+//! A connection is named by a 64-bit id (a keyed hash of its addresses
+//! and ports, the same on every member), so an update need not repeat the
+//! addresses: 56 bytes each, within the goal of 64. `gen` rises with every update of a connection, so that a
 //! replica can drop one that arrives after a newer one.
 //!
 //! ```text
@@ -29,21 +33,30 @@
 //!          48 sport (u16)  50 dport (u16)  52 reserved (4)          = 56 bytes
 //! Essential 0 kind 2   1 flags   2 snd_wscale   3 rcv_wscale   4 gen (u32)
 //!           8 id (u64)  16 snd_nxt  20 snd_wl1  24 snd_wl2  28 snd_wnd
-//!          32 rcv_nxt  36 rcv_wnd  40 ts_recent  44 ts_val (u32 each) = 48
+//!          32 rcv_nxt  36 rcv_wnd  40 ts_recent  44 ts_val
+//!          48 copied (u32 each)  52 reserved (4)                    = 56
 //! Closed    0 kind 3   1 reserved (7)   8 id (u64)                  = 16
+//! Data      0 kind 4   1 direction (0 in, 1 out)   2 reserved (2)
+//!           4 length (u32)   8 id (u64)  16 seq (u32)  20 reserved (4)
+//!          24 the bytes                                    = 24 + length
 //! ```
 //! IPv4 addresses are carried mapped into IPv6 (`::ffff:a.b.c.d`).
 
 /// Bytes of an [`Initial`] record.
 pub const INITIAL_LEN: usize = 56;
 /// Bytes of an [`Essential`] record.
-pub const ESSENTIAL_LEN: usize = 48;
+pub const ESSENTIAL_LEN: usize = 56;
 /// Bytes of a [`Closed`] record.
 pub const CLOSED_LEN: usize = 16;
+/// Bytes of a [`Data`] record's head; its bytes follow.
+pub const DATA_HEAD_LEN: usize = 24;
+/// Most bytes one [`Data`] record carries (a 64 KiB GSO segment fits).
+pub const DATA_MAX: u32 = 1 << 16;
 
 const KIND_INITIAL: u8 = 1;
 const KIND_ESSENTIAL: u8 = 2;
 const KIND_CLOSED: u8 = 3;
+const KIND_DATA: u8 = 4;
 
 /// The essential flags (Fig. 7: no delay, no options, request and receive
 /// window scaling, request and receive timestamps, permit selective ACK).
@@ -125,6 +138,9 @@ pub struct Essential {
     /// `getsockopt(TCP_TIMESTAMP)` reads it (low bit: microsecond clock);
     /// a restore sets it, plus the time since, with `TCP_TIMESTAMP`.
     pub ts_val: u32,
+    /// The next byte the application reads (`copied_seq`): what lies
+    /// between it and `rcv_nxt` is received but unread.
+    pub copied: u32,
 }
 
 /// The connection is gone.
@@ -132,6 +148,28 @@ pub struct Essential {
 pub struct Closed {
     /// The connection.
     pub id: u64,
+}
+
+/// Which way a [`Data`] record's bytes went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dir {
+    /// From the client (the receive queue).
+    In,
+    /// To the client (the send queue).
+    Out,
+}
+
+/// The head of bytes a segment carried; the record's bytes follow it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Data {
+    /// The connection.
+    pub id: u64,
+    /// Which way.
+    pub dir: Dir,
+    /// The sequence number of the first byte.
+    pub seq: u32,
+    /// How many bytes follow (at most [`DATA_MAX`]).
+    pub len: u32,
 }
 
 /// One record.
@@ -143,6 +181,8 @@ pub enum Record {
     Essential(Essential),
     /// The end.
     Closed(Closed),
+    /// Bytes (the head; the bytes follow it on the wire).
+    Data(Data),
 }
 
 /// A record that cannot be read.
@@ -183,6 +223,7 @@ impl Record {
             Record::Initial(_) => INITIAL_LEN,
             Record::Essential(_) => ESSENTIAL_LEN,
             Record::Closed(_) => CLOSED_LEN,
+            Record::Data(d) => DATA_HEAD_LEN + d.len as usize,
         }
     }
 
@@ -197,13 +238,18 @@ impl Record {
             Record::Initial(i) => i.id,
             Record::Essential(e) => e.id,
             Record::Closed(c) => c.id,
+            Record::Data(d) => d.id,
         }
     }
 
     /// Writes the record at the start of `out`; its length, or `None` if
-    /// `out` is too short.
+    /// `out` is too short. Of a [`Data`] record only the head is written
+    /// (and its length returned): its bytes are the caller's to append.
     pub fn encode(&self, out: &mut [u8]) -> Option<usize> {
-        let n = self.len();
+        let n = match self {
+            Record::Data(_) => DATA_HEAD_LEN,
+            _ => self.len(),
+        };
         let out = out.get_mut(..n)?;
         out.fill(0);
         match self {
@@ -234,6 +280,7 @@ impl Record {
                     e.rcv_wnd,
                     e.ts_recent,
                     e.ts_val,
+                    e.copied,
                 ];
                 for (k, w) in words.iter().enumerate() {
                     put(out, 16 + 4 * k, w.to_le_bytes());
@@ -243,18 +290,33 @@ impl Record {
                 out[0] = KIND_CLOSED;
                 put(out, 8, c.id.to_le_bytes());
             }
+            Record::Data(d) => {
+                out[0] = KIND_DATA;
+                out[1] = u8::from(d.dir == Dir::Out);
+                put(out, 4, d.len.to_le_bytes());
+                put(out, 8, d.id.to_le_bytes());
+                put(out, 16, d.seq.to_le_bytes());
+            }
         }
         Some(n)
     }
 
-    /// Reads one record from the start of `b`; the record and its length.
-    /// Never reads past `b`, whatever it holds.
+    /// Reads one record from the start of `b`; the record and its length
+    /// (of a [`Data`] record: head and bytes, which are `b[DATA_HEAD_LEN..
+    /// length]`). Never reads past `b`, whatever it holds.
     pub fn decode(b: &[u8]) -> Result<(Record, usize), Error> {
         let kind = *b.first().ok_or(Error::Truncated)?;
         let n = match kind {
             KIND_INITIAL => INITIAL_LEN,
             KIND_ESSENTIAL => ESSENTIAL_LEN,
             KIND_CLOSED => CLOSED_LEN,
+            KIND_DATA => {
+                let len = u32_at(b.get(..DATA_HEAD_LEN).ok_or(Error::Truncated)?, 4);
+                if len > DATA_MAX {
+                    return Err(Error::Malformed);
+                }
+                DATA_HEAD_LEN + len as usize
+            }
             _ => return Err(Error::Malformed),
         };
         let b = b.get(..n).ok_or(Error::Truncated)?;
@@ -277,7 +339,7 @@ impl Record {
             }
             KIND_ESSENTIAL => {
                 // Window shifts above 14 do not exist (RFC 7323).
-                if b[1] & !Flags::KNOWN != 0 || b[2] > 14 || b[3] > 14 {
+                if b[1] & !Flags::KNOWN != 0 || b[2] > 14 || b[3] > 14 || !zero(52..56) {
                     return Err(Error::Malformed);
                 }
                 let w = |k: usize| u32_at(b, 16 + 4 * k);
@@ -295,6 +357,18 @@ impl Record {
                     rcv_wnd: w(5),
                     ts_recent: w(6),
                     ts_val: w(7),
+                    copied: w(8),
+                })
+            }
+            KIND_DATA => {
+                if b[1] > 1 || !zero(2..4) || !zero(20..24) {
+                    return Err(Error::Malformed);
+                }
+                Record::Data(Data {
+                    id: u64_at(b, 8),
+                    dir: if b[1] == 1 { Dir::Out } else { Dir::In },
+                    seq: u32_at(b, 16),
+                    len: u32_at(b, 4),
                 })
             }
             _ => {
@@ -363,14 +437,21 @@ mod tests {
             rcv_wnd: 65160,
             ts_recent: 123_456,
             ts_val: 0x8000_0000,
+            copied: 990,
         }
     }
 
-    fn all() -> [Record; 3] {
+    fn all() -> [Record; 4] {
         [
             Record::Initial(initial()),
             Record::Essential(essential()),
             Record::Closed(Closed { id: 42 }),
+            Record::Data(Data {
+                id: 42,
+                dir: Dir::Out,
+                seq: 7,
+                len: 8,
+            }),
         ]
     }
 
@@ -378,13 +459,15 @@ mod tests {
     fn records_round_trip_at_their_sizes() {
         for r in all() {
             let mut buf = [0xaau8; 64];
-            let n = r.encode(&mut buf).unwrap();
-            assert_eq!(n, r.len());
+            let head = r.encode(&mut buf).unwrap();
+            let n = r.len();
+            let want = if let Record::Data(_) = r { DATA_HEAD_LEN } else { n };
+            assert_eq!(head, want);
             assert_eq!(Record::decode(&buf[..n]), Ok((r, n)));
             // Trailing bytes belong to the next record.
             assert_eq!(Record::decode(&buf), Ok((r, n)));
         }
-        assert_eq!(ESSENTIAL_LEN, 48);
+        assert_eq!(ESSENTIAL_LEN, 56);
         const { assert!(ESSENTIAL_LEN <= 64) }; // the issue's goal per update
     }
 
@@ -397,6 +480,24 @@ mod tests {
         assert_eq!(&buf[8..16], &0x0123_4567_89ab_cdefu64.to_le_bytes());
         assert_eq!(&buf[16..20], &0xdead_beefu32.to_le_bytes());
         assert_eq!(&buf[44..48], &0x8000_0000u32.to_le_bytes());
+        assert_eq!(&buf[48..52], &990u32.to_le_bytes());
+        let d = Data {
+            id: 5,
+            dir: Dir::In,
+            seq: 9,
+            len: 3,
+        };
+        let mut buf = [0u8; DATA_HEAD_LEN + 3];
+        assert_eq!(Record::Data(d).encode(&mut buf), Some(DATA_HEAD_LEN));
+        buf[DATA_HEAD_LEN..].copy_from_slice(b"abc");
+        assert_eq!(buf[0], 4);
+        assert_eq!(&buf[4..8], &3u32.to_le_bytes());
+        assert_eq!(&buf[16..20], &9u32.to_le_bytes());
+        assert_eq!(Record::decode(&buf), Ok((Record::Data(d), DATA_HEAD_LEN + 3)));
+        // A length beyond the most a record carries is refused, whatever
+        // follows.
+        buf[4..8].copy_from_slice(&(DATA_MAX + 1).to_le_bytes());
+        assert_eq!(Record::decode(&buf), Err(Error::Malformed));
     }
 
     #[test]
@@ -439,11 +540,15 @@ mod tests {
                 x ^= x << 17;
                 *b = x as u8;
             }
-            buf[0] %= 4;
+            buf[0] %= 5;
+            if buf[0] == 4 {
+                buf[4..8].copy_from_slice(&(x as u32 % 48).to_le_bytes());
+            }
             let len = (x >> 8) as usize % 65;
             if let Ok((r, n)) = Record::decode(&buf[..len]) {
                 let mut again = [0u8; 64];
-                assert_eq!(r.encode(&mut again), Some(n));
+                let head = r.encode(&mut again).unwrap();
+                again[head..n].copy_from_slice(&buf[head..n]);
                 assert_eq!(&again[..n], &buf[..n]);
             }
         }

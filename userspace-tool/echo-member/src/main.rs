@@ -8,10 +8,28 @@
 //! `[tcp] handoff` path for these ports), and serves them the same way
 //! without a greeting: the client is mid-conversation, and its next line
 //! is answered by the new member.
+//!
+//! An address given as `raw:ADDR:PORT` is served as a plain echo instead:
+//! every byte back as it came, no greeting (for byte-exact streams across
+//! a failover).
 
-use std::io::{BufRead, BufReader, Write};
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::ExitCode;
+
+/// Every byte back, as it came.
+fn echo(mut stream: TcpStream) {
+    let Ok(mut out) = stream.try_clone() else {
+        return;
+    };
+    let mut buf = [0u8; 16384];
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 || out.write_all(&buf[..n]).is_err() {
+            return;
+        }
+    }
+}
 
 fn serve(name: String, stream: TcpStream, greet: bool) {
     let reply = format!("{name}\n");
@@ -31,10 +49,15 @@ fn serve(name: String, stream: TcpStream, greet: bool) {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [name, handoff, addrs @ ..] = args.as_slice() else {
-        eprintln!("usage: echo-member NAME HANDOFF ADDR:PORT...");
+        eprintln!("usage: echo-member NAME HANDOFF [raw:]ADDR:PORT...");
         return ExitCode::from(2);
     };
+    let mut raw_ports = HashSet::new();
     for addr in addrs {
+        let (raw, addr) = match addr.strip_prefix("raw:") {
+            Some(a) => (true, a),
+            None => (false, addr.as_str()),
+        };
         let l = match TcpListener::bind(addr) {
             Ok(l) => l,
             Err(e) => {
@@ -42,11 +65,19 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        if raw {
+            if let Ok(a) = l.local_addr() {
+                raw_ports.insert(a.port());
+            }
+        }
         let name = name.clone();
         std::thread::spawn(move || {
             for s in l.incoming().flatten() {
                 let name = name.clone();
-                std::thread::spawn(move || serve(name, s, true));
+                match raw {
+                    true => std::thread::spawn(move || echo(s)),
+                    false => std::thread::spawn(move || serve(name, s, true)),
+                };
             }
         });
     }
@@ -59,6 +90,9 @@ fn main() -> ExitCode {
     };
     loop {
         match h.accept() {
+            Ok((s, port)) if raw_ports.contains(&port) => {
+                std::thread::spawn(move || echo(s));
+            }
             Ok((s, _port)) => {
                 let name = name.clone();
                 std::thread::spawn(move || serve(name, s, false));

@@ -111,7 +111,15 @@ pub(crate) enum Message {
     Leave(Exit),
     /// TCP failover state records of the sender's connections; the daemon
     /// keeps them (`survival`), the protocol ignores them.
-    TcpState(Vec<u8>),
+    TcpState {
+        /// The sender's number for the message.
+        seq: u64,
+        /// The records.
+        records: Vec<u8>,
+    },
+    /// The receiver holds the sender's `TcpState` message `seq` (output
+    /// commit).
+    TcpAck(u64),
 }
 
 /// What a master keepalive carries.

@@ -58,7 +58,11 @@ pub(crate) fn encode(header: &Header, msg: &Message, cert: &[u8]) -> Result<Vec<
             config: *config,
         },
         Message::Leave(why) => Msg::Leave { why: *why },
-        Message::TcpState(r) => Msg::TcpState { records: r },
+        Message::TcpState { seq, records } => Msg::TcpState {
+            seq: *seq,
+            records,
+        },
+        Message::TcpAck(seq) => Msg::TcpAck { seq: *seq },
     };
     let n = proto::encode(header, &m, cert, &mut out)?;
     out.truncate(n);
@@ -86,7 +90,11 @@ pub(crate) fn message(msg: &Msg<'_>) -> Message {
         }),
         Msg::MemberAlive { seq, table, config } => Message::MemberAlive { seq, table, config },
         Msg::Leave { why } => Message::Leave(why),
-        Msg::TcpState { records } => Message::TcpState(records.to_vec()),
+        Msg::TcpState { seq, records } => Message::TcpState {
+            seq,
+            records: records.to_vec(),
+        },
+        Msg::TcpAck { seq } => Message::TcpAck(seq),
     }
 }
 

@@ -6,6 +6,8 @@
 //! ([`restore`]) and hands each to the local application serving its port
 //! (`ipcluster_handoff`).
 
+pub(crate) mod commit;
+pub(crate) mod nfqueue;
 pub(crate) mod replica;
 pub(crate) mod restore;
 
@@ -17,16 +19,18 @@ use std::time::Instant;
 use ipcluster_core::hash::{self, Flow, Mode};
 use ipcluster_core::packet::addr_words;
 use ipcluster_core::proto::MAX_BODY;
-use ipcluster_core::tcpstate::{Initial, Record};
+use ipcluster_core::tcpstate::{Data, Initial, Record, DATA_HEAD_LEN};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use crate::abi::{tcp_state as t, Cmd};
 use crate::nl::Client;
-use crate::tcp::records;
+use crate::tcp::records_with_bytes;
 
 /// Most record bytes per datagram on the cluster link.
 const BATCH: usize = MAX_BODY / 2;
+/// Most bytes per Data record on the cluster link.
+const CHUNK: usize = BATCH - DATA_HEAD_LEN - 64;
 
 /// What `clusteradm status` shows of TCP survival.
 #[derive(Serialize, Deserialize, Debug, Default)]
@@ -50,12 +54,33 @@ pub(crate) struct TcpStatus {
     pub(crate) lag_ms: u64,
     /// Records ignored: from a host that is not a member.
     pub(crate) ignored: u64,
+    /// Output commit: segments waiting for a member to hold their state.
+    #[serde(default)]
+    pub(crate) waiting: usize,
+    /// Output commit: segments dropped, their state not held in time.
+    #[serde(default)]
+    pub(crate) expired: u64,
+    /// Output commit: messages sent again, unacknowledged.
+    #[serde(default)]
+    pub(crate) resent: u64,
+    /// Bytes of replicated queues held (output commit).
+    #[serde(default)]
+    pub(crate) queued_bytes: usize,
+    /// Connections restored with their queues' bytes.
+    #[serde(default)]
+    pub(crate) restored_with_bytes: u64,
 }
 
 /// One member's TCP survival state.
 pub(crate) struct Survival {
     coalescer: replica::Coalescer,
     store: replica::Store,
+    /// Output commit, when the cluster has it.
+    pub(crate) commit: Option<commit::Commit>,
+    /// Bytes that came before their connection's Initial.
+    early: HashMap<u64, Vec<(Data, Vec<u8>)>>,
+    /// The last `TcpState` message number (async mode).
+    seq: u64,
     pending: Vec<u8>,
     pending_since: Option<Instant>,
     handoff: HashMap<u16, PathBuf>,
@@ -69,10 +94,19 @@ pub(crate) struct Survival {
 impl Survival {
     /// For a cluster hashing with `hash` into `1 << bits` buckets, handing
     /// restored connections of each port to its application's socket.
-    pub(crate) fn new(hash: Mode, bits: u32, handoff: HashMap<u16, PathBuf>, max: usize) -> Self {
+    pub(crate) fn new(
+        hash: Mode,
+        bits: u32,
+        handoff: HashMap<u16, PathBuf>,
+        max: usize,
+        commit: bool,
+    ) -> Self {
         Survival {
             coalescer: replica::Coalescer::default(),
             store: replica::Store::new(max),
+            commit: commit.then(commit::Commit::default),
+            early: HashMap::new(),
+            seq: 0,
             pending: Vec::new(),
             pending_since: None,
             handoff,
@@ -83,22 +117,70 @@ impl Survival {
         }
     }
 
-    /// Records from the kernel: the changes go into the next datagram.
+    /// Records from the kernel: the changes go into the next datagram —
+    /// a connection's Initial first, then the bytes its segment carried,
+    /// then its state, so that a member holding the state holds the bytes.
     pub(crate) fn exported(&mut self, bytes: &[u8]) {
-        for r in records(bytes) {
-            if let Some(r) = self.coalescer.offer(r) {
-                let mut buf = [0u8; 64];
-                if let Some(n) = r.encode(&mut buf) {
-                    self.pending.extend_from_slice(&buf[..n]);
-                    self.pending_since.get_or_insert_with(Instant::now);
+        let all = records_with_bytes(bytes);
+        let rank = |r: &Record| match r {
+            Record::Initial(_) => 0,
+            Record::Data(_) => 1,
+            _ => 2,
+        };
+        for pass in 0..3 {
+            for (r, payload) in all.iter().filter(|(r, _)| rank(r) == pass) {
+                if let Record::Data(d) = r {
+                    self.data(d, payload);
+                    continue;
+                }
+                let Some(r) = self.coalescer.offer(*r) else {
+                    continue;
+                };
+                self.push(&r, &[]);
+                if let Record::Initial(i) = r {
+                    for (d, payload) in self.early.remove(&i.id).unwrap_or_default() {
+                        self.data(&d, &payload);
+                    }
                 }
             }
         }
     }
 
+    /// Bytes of a connection, in records that fit a datagram; kept aside
+    /// (a little) while its Initial has not gone out.
+    fn data(&mut self, d: &Data, payload: &[u8]) {
+        if self.coalescer.offer(Record::Data(*d)).is_none() {
+            if self.early.len() < 1024 || self.early.contains_key(&d.id) {
+                let v = self.early.entry(d.id).or_default();
+                if v.len() < 64 {
+                    v.push((*d, payload.to_vec()));
+                }
+            }
+            return;
+        }
+        for (k, chunk) in payload.chunks(CHUNK).enumerate() {
+            let part = Data {
+                seq: d.seq.wrapping_add((k * CHUNK) as u32),
+                len: chunk.len() as u32,
+                ..*d
+            };
+            self.push(&Record::Data(part), chunk);
+        }
+    }
+
+    fn push(&mut self, r: &Record, payload: &[u8]) {
+        let mut buf = [0u8; 64];
+        if let Some(n) = r.encode(&mut buf) {
+            self.pending.extend_from_slice(&buf[..n]);
+            self.pending.extend_from_slice(payload);
+            self.pending_since.get_or_insert_with(Instant::now);
+        }
+    }
+
     /// The datagram bodies to send now (whole records, at most BATCH bytes
-    /// each).
-    pub(crate) fn take_batches(&mut self) -> Vec<Vec<u8>> {
+    /// each), numbered; in output-commit mode kept until a member holds
+    /// them.
+    pub(crate) fn take_batches(&mut self) -> Vec<(u64, Vec<u8>)> {
         let mut out = Vec::new();
         let mut rest = &self.pending[..];
         while !rest.is_empty() {
@@ -120,12 +202,21 @@ impl Survival {
         }
         self.status.sent_bytes += self.pending.len() as u64;
         self.pending.clear();
-        out
+        let now = Instant::now();
+        out.into_iter()
+            .map(|b| match &mut self.commit {
+                Some(c) => (c.seal(b.clone(), now), b),
+                None => {
+                    self.seq += 1;
+                    (self.seq, b)
+                }
+            })
+            .collect()
     }
 
     /// Records member `owner` replicated.
     pub(crate) fn replicated(&mut self, owner: u16, bytes: &[u8]) {
-        self.store.apply(owner, &records(bytes));
+        self.store.apply(owner, bytes);
     }
 
     /// After installing `owners` as member `me`: restores the connections
@@ -136,9 +227,13 @@ impl Survival {
             let b = hash::bucket(hash, &flow(i), bits) as usize;
             owners.get(b) == Some(&me)
         };
-        for (i, e, age) in self.store.take_orphans(|o| o == me || alive(o), mine) {
-            match self.restore_one(&i, &e, age) {
-                Ok(()) => self.status.restored += 1,
+        for o in self.store.take_orphans(|o| o == me || alive(o), mine) {
+            let i = o.initial;
+            match self.restore_one(&o) {
+                Ok(whole) => {
+                    self.status.restored += 1;
+                    self.status.restored_with_bytes += u64::from(whole);
+                }
                 Err(err) => {
                     self.status.failed += 1;
                     warn!(sport = i.sport, dport = i.dport, %err, "restoring a connection");
@@ -147,22 +242,32 @@ impl Survival {
         }
     }
 
-    fn restore_one(
-        &self,
-        i: &Initial,
-        e: &ipcluster_core::tcpstate::Essential,
-        age: std::time::Duration,
-    ) -> std::io::Result<()> {
+    /// Restores one connection and hands it over; whether its queues'
+    /// bytes came with it.
+    fn restore_one(&self, o: &replica::Orphan) -> std::io::Result<bool> {
+        let i = &o.initial;
         let Some(path) = self.handoff.get(&i.dport) else {
             return Err(std::io::Error::other(format!(
                 "no [tcp] handoff for port {}",
                 i.dport
             )));
         };
-        let fd = restore::restore(i, e, age)?;
+        // Output commit replicates the bytes: restore with both queues or
+        // with neither (a connection half restored would skip bytes).
+        let (unacked, unread) = match (&o.unacked, &o.unread) {
+            (Some(a), Some(b)) if self.commit.is_some() => (Some(&a[..]), Some(&b[..])),
+            _ => (None, None),
+        };
+        let fd = restore::restore(i, &o.essential, o.age, unacked, unread)?;
         ipcluster_handoff::send(path, fd.as_fd(), i.dport)?;
-        info!(sport = i.sport, dport = i.dport, "restored a connection");
-        Ok(())
+        info!(
+            sport = i.sport,
+            dport = i.dport,
+            unacked = unacked.map(<[u8]>::len),
+            unread = unread.map(<[u8]>::len),
+            "restored a connection"
+        );
+        Ok(unacked.is_some())
     }
 
     /// The numbers for `clusteradm status`.
@@ -173,6 +278,10 @@ impl Survival {
             replica_bytes: self.store.bytes,
             dropped: self.store.dropped,
             ignored: self.ignored,
+            waiting: self.commit.as_ref().map_or(0, commit::Commit::waiting),
+            expired: self.commit.as_ref().map_or(0, |c| c.expired),
+            resent: self.commit.as_ref().map_or(0, |c| c.resent),
+            queued_bytes: self.store.queued(),
             ..self.status
         }
     }
@@ -231,6 +340,7 @@ pub(crate) fn watch_kernel(id: u32, tx: tokio::sync::mpsc::UnboundedSender<Vec<u
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tcp::records;
     use ipcluster_core::tcpstate::{Closed, Essential};
 
     fn initial(sport: u16) -> Initial {
@@ -261,7 +371,7 @@ mod tests {
 
     #[test]
     fn exports_are_batched_in_whole_records() {
-        let mut s = Survival::new(Mode::Seed, 10, HashMap::new(), 100);
+        let mut s = Survival::new(Mode::Seed, 10, HashMap::new(), 100, false);
         let mut bytes = Vec::new();
         for p in 0..400u16 {
             let mut buf = [0u8; 64];
@@ -278,14 +388,16 @@ mod tests {
         s.exported(&bytes);
         let batches = s.take_batches();
         assert!(batches.len() > 1);
-        assert!(batches.iter().all(|b| b.len() <= BATCH));
-        let n: usize = batches.iter().map(|b| records(b).len()).sum();
+        assert!(batches.iter().all(|(_, b)| b.len() <= BATCH));
+        let seqs: Vec<u64> = batches.iter().map(|(k, _)| *k).collect();
+        assert_eq!(seqs, (1..=batches.len() as u64).collect::<Vec<_>>());
+        let n: usize = batches.iter().map(|(_, b)| records(b).len()).sum();
         assert_eq!(n, 800);
         assert!(s.take_batches().is_empty());
         // The receiving side: member 2's connections, restored by nobody
         // while 2 lives.
-        let mut r = Survival::new(Mode::Seed, 10, HashMap::new(), 1000);
-        for b in &batches {
+        let mut r = Survival::new(Mode::Seed, 10, HashMap::new(), 1000, false);
+        for (_, b) in &batches {
             r.replicated(2, b);
         }
         assert_eq!(r.status().replicas, 400);

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use ipcluster_core::tcpstate::{newer, Essential, Initial, Record};
+use ipcluster_core::tcpstate::{newer, Dir, Essential, Initial, Record, DATA_HEAD_LEN};
 
 /// What changed since the last record sent; the kernel sends one Initial
 /// and one Essential per segment, the cluster link gets each Initial once
@@ -34,6 +34,8 @@ impl Coalescer {
                 Some(r)
             }
             Record::Closed(c) => self.sent.remove(&c.id).map(|_| r),
+            // Bytes of a connection whose Initial went out.
+            Record::Data(d) => self.sent.contains_key(&d.id).then_some(r),
         }
     }
 
@@ -43,8 +45,92 @@ impl Coalescer {
     }
 }
 
+/// Bytes of one direction of a connection from some sequence number on
+/// (output commit): kept from the first the client may still need — sent
+/// but unacknowledged, received but unread — to the newest.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Stream {
+    base: Option<u32>,
+    bytes: Vec<u8>,
+    /// Bytes that came after a gap, until it fills (a few at most).
+    later: Vec<(u32, Vec<u8>)>,
+}
+
+/// How far `a` lies after `b`, negative before (sequence numbers wrap).
+fn ahead(a: u32, b: u32) -> i64 {
+    i64::from(a.wrapping_sub(b) as i32)
+}
+
+impl Stream {
+    /// Bytes `data` from sequence number `seq`.
+    pub(crate) fn add(&mut self, seq: u32, data: &[u8]) {
+        let base = *self.base.get_or_insert(seq);
+        let off = ahead(seq, base);
+        let (seq, data) = if off < 0 {
+            let skip = usize::try_from(-off).unwrap_or(usize::MAX);
+            match data.get(skip..) {
+                Some(d) => (base, d),
+                None => return,
+            }
+        } else {
+            (seq, data)
+        };
+        let off = ahead(seq, base) as usize;
+        if off > self.bytes.len() {
+            if self.later.len() < 64 {
+                self.later.push((seq, data.to_vec()));
+            }
+            return;
+        }
+        if let Some(new) = data.get(self.bytes.len() - off..) {
+            self.bytes.extend_from_slice(new);
+        }
+        let end = base.wrapping_add(self.bytes.len() as u32);
+        if let Some(k) = self
+            .later
+            .iter()
+            .position(|(s, d)| ahead(*s, end) <= 0 && ahead(s.wrapping_add(d.len() as u32), end) > 0)
+        {
+            let (s, d) = self.later.swap_remove(k);
+            self.add(s, &d);
+        }
+    }
+
+    /// Forgets the bytes before `seq`.
+    pub(crate) fn trim(&mut self, seq: u32) {
+        let Some(base) = self.base else {
+            return;
+        };
+        let k = ahead(seq, base);
+        if k <= 0 {
+            return;
+        }
+        let k = usize::try_from(k).unwrap_or(usize::MAX);
+        self.bytes.drain(..k.min(self.bytes.len()));
+        self.base = Some(seq);
+        let end = seq.wrapping_add(self.bytes.len() as u32);
+        self.later
+            .retain(|(s, d)| ahead(s.wrapping_add(d.len() as u32), seq) > 0 && ahead(*s, end) > 0);
+    }
+
+    /// The bytes from `from` to `to`, if all are here.
+    pub(crate) fn range(&self, from: u32, to: u32) -> Option<&[u8]> {
+        if from == to {
+            return Some(&[]);
+        }
+        let base = self.base?;
+        let a = usize::try_from(ahead(from, base)).ok()?;
+        let b = usize::try_from(ahead(to, base)).ok()?;
+        self.bytes.get(a..b)
+    }
+
+    fn len(&self) -> usize {
+        self.bytes.len() + self.later.iter().map(|(_, d)| d.len()).sum::<usize>()
+    }
+}
+
 /// One replicated connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Conn {
     /// The member that serves it.
     pub(crate) owner: u16,
@@ -54,6 +140,24 @@ pub(crate) struct Conn {
     pub(crate) essential: Option<Essential>,
     /// When that arrived.
     pub(crate) at: Instant,
+    /// Bytes sent, from the oldest the client has not acknowledged.
+    pub(crate) out: Stream,
+    /// Bytes received, from the oldest the application has not read.
+    pub(crate) inb: Stream,
+}
+
+/// A connection to restore: its state, how old that is, and the bytes of
+/// its queues when all of them are here (else the restore starts both
+/// queues empty at `snd_nxt` / `rcv_nxt`).
+pub(crate) struct Orphan {
+    pub(crate) initial: Initial,
+    pub(crate) essential: Essential,
+    pub(crate) age: Duration,
+    /// Sent and unacknowledged (from `snd_wl2`, the client's last ACK, to
+    /// `snd_nxt`).
+    pub(crate) unacked: Option<Vec<u8>>,
+    /// Received and unread (from `copied` to `rcv_nxt`).
+    pub(crate) unread: Option<Vec<u8>>,
 }
 
 /// Every member's replicas of every connection, bounded.
@@ -77,11 +181,13 @@ impl Store {
         }
     }
 
-    /// Applies records `owner` sent.
-    pub(crate) fn apply(&mut self, owner: u16, records: &[Record]) {
-        for r in records {
-            self.bytes += r.len() as u64;
-            match *r {
+    /// Applies the records `owner` sent (back to back).
+    pub(crate) fn apply(&mut self, owner: u16, mut b: &[u8]) {
+        while let Ok((r, n)) = Record::decode(b) {
+            let payload = &b[..n];
+            b = &b[n..];
+            self.bytes += n as u64;
+            match r {
                 Record::Initial(initial) => {
                     if !self.conns.contains_key(&initial.id) && self.conns.len() >= self.max {
                         self.dropped += 1;
@@ -92,6 +198,8 @@ impl Store {
                         initial,
                         essential: None,
                         at: Instant::now(),
+                        out: Stream::default(),
+                        inb: Stream::default(),
                     });
                     c.owner = owner;
                     c.initial = initial;
@@ -102,11 +210,22 @@ impl Store {
                             c.essential = Some(e);
                             c.owner = owner;
                             c.at = Instant::now();
+                            c.out.trim(e.snd_wl2);
+                            c.inb.trim(e.copied);
                         }
                     }
                 }
                 Record::Closed(c) => {
                     self.conns.remove(&c.id);
+                }
+                Record::Data(d) => {
+                    if let Some(c) = self.conns.get_mut(&d.id) {
+                        let bytes = &payload[DATA_HEAD_LEN..];
+                        match d.dir {
+                            Dir::Out => c.out.add(d.seq, bytes),
+                            Dir::In => c.inb.add(d.seq, bytes),
+                        }
+                    }
                 }
             }
         }
@@ -119,7 +238,7 @@ impl Store {
         &mut self,
         alive: impl Fn(u16) -> bool,
         mine: impl Fn(&Initial) -> bool,
-    ) -> Vec<(Initial, Essential, Duration)> {
+    ) -> Vec<Orphan> {
         let ids: Vec<u64> = self
             .conns
             .iter()
@@ -128,8 +247,22 @@ impl Store {
             .collect();
         ids.into_iter()
             .filter_map(|id| self.conns.remove(&id))
-            .filter_map(|c| Some((c.initial, c.essential?, c.at.elapsed())))
+            .filter_map(|c| {
+                let e = c.essential?;
+                Some(Orphan {
+                    initial: c.initial,
+                    essential: e,
+                    age: c.at.elapsed(),
+                    unacked: c.out.range(e.snd_wl2, e.snd_nxt).map(<[u8]>::to_vec),
+                    unread: c.inb.range(e.copied, e.rcv_nxt).map(<[u8]>::to_vec),
+                })
+            })
             .collect()
+    }
+
+    /// Bytes of the connections' queues held.
+    pub(crate) fn queued(&self) -> usize {
+        self.conns.values().map(|c| c.out.len() + c.inb.len()).sum()
     }
 
     /// Connections held.
@@ -185,12 +318,83 @@ mod tests {
         assert_eq!(c.len(), 0);
     }
 
+    /// Records back to back, each Data record followed by `payload`.
+    fn wire(records: &[Record], payload: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        for r in records {
+            let mut buf = [0u8; 64];
+            let n = r.encode(&mut buf).unwrap();
+            v.extend_from_slice(&buf[..n]);
+            if let Record::Data(d) = r {
+                v.extend_from_slice(&payload[..d.len as usize]);
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn streams_keep_what_the_client_may_still_need() {
+        let mut s = Stream::default();
+        s.add(1000, b"abcd");
+        // A retransmission, and bytes that overlap the end.
+        s.add(1000, b"ab");
+        s.add(1002, b"cdef");
+        assert_eq!(s.range(1000, 1006), Some(&b"abcdef"[..]));
+        // Bytes after a gap wait for it.
+        s.add(1008, b"ij");
+        assert_eq!(s.range(1000, 1010), None);
+        s.add(1006, b"gh");
+        assert_eq!(s.range(1004, 1010), Some(&b"efghij"[..]));
+        s.trim(1004);
+        assert_eq!(s.range(1000, 1004), None);
+        assert_eq!(s.range(1004, 1004), Some(&b""[..]));
+        assert_eq!(s.range(1009, 1010), Some(&b"j"[..]));
+        // Trimmed past the end: the next bytes start there.
+        s.trim(1012);
+        assert_eq!(s.len(), 0);
+        s.add(1012, b"kl");
+        assert_eq!(s.range(1012, 1014), Some(&b"kl"[..]));
+        // Sequence numbers wrap.
+        let mut s = Stream::default();
+        s.add(u32::MAX - 1, b"wxyz");
+        assert_eq!(s.range(u32::MAX, 2), Some(&b"xyz"[..]));
+        assert_eq!(s.len(), 4);
+    }
+
+    #[test]
+    fn orphans_come_with_their_queues_when_whole() {
+        let mut s = Store::new(4);
+        let d = |dir, seq, len| Record::Data(ipcluster_core::tcpstate::Data { id: 1, dir, seq, len });
+        let e = Essential {
+            snd_nxt: 108,
+            snd_wl2: 104,
+            rcv_nxt: 53,
+            copied: 50,
+            ..ess(1, 5, 53)
+        };
+        let recs = [
+            Record::Initial(initial(1)),
+            d(Dir::Out, 100, 8),
+            d(Dir::In, 50, 3),
+            Record::Essential(e),
+        ];
+        s.apply(2, &wire(&recs, b"01234567"));
+        assert_eq!(s.queued(), 4 + 3);
+        let o = s.take_orphans(|m| m != 2, |_| true);
+        assert_eq!(o[0].unacked.as_deref(), Some(&b"4567"[..]));
+        assert_eq!(o[0].unread.as_deref(), Some(&b"012"[..]));
+        // A connection whose bytes were missed has no queues to give.
+        s.apply(2, &wire(&[Record::Initial(initial(1)), Record::Essential(e)], b""));
+        let o = s.take_orphans(|m| m != 2, |_| true);
+        assert_eq!((o[0].unacked.clone(), o[0].unread.clone()), (None, None));
+    }
+
     #[test]
     fn the_store_keeps_the_newest_state_and_hands_orphans_over() {
         let mut s = Store::new(2);
         s.apply(
             2,
-            &[
+            &wire(&[
                 Record::Initial(initial(1)),
                 Record::Essential(ess(1, 5, 50)),
                 // Late and older: ignored.
@@ -199,7 +403,7 @@ mod tests {
                 Record::Essential(ess(2, 6, 60)),
                 // Full: not kept.
                 Record::Initial(initial(3)),
-            ],
+            ], b""),
         );
         assert_eq!((s.len(), s.dropped), (2, 1));
         // Member 2 is alive: nothing to take.
@@ -207,9 +411,9 @@ mod tests {
         // Member 2 died; only connection 1's bucket is ours.
         let got = s.take_orphans(|m| m != 2, |i| i.id == 1);
         assert_eq!(got.len(), 1);
-        assert_eq!((got[0].0, got[0].1), (initial(1), ess(1, 5, 50)));
+        assert_eq!((got[0].initial, got[0].essential), (initial(1), ess(1, 5, 50)));
         assert_eq!(s.len(), 1);
-        s.apply(3, &[Record::Closed(Closed { id: 2 })]);
+        s.apply(3, &wire(&[Record::Closed(Closed { id: 2 })], b""));
         assert_eq!(s.len(), 0);
     }
 }

@@ -5,10 +5,15 @@
 //! mode with a window probe that tells the client where it stands. Nothing
 //! of `tcp_sock` is poked by hand.
 //!
-//! What is calculable (Fig. 7) starts afresh: `snd_una = snd_nxt` (bytes
-//! the old owner sent and the client had not acknowledged are not resent:
-//! the output-commit mode is what guards against their loss), RTT and
-//! congestion window estimates.
+//! With the queues' bytes (output commit), the send queue starts at the
+//! client's last acknowledgement and holds the bytes sent since, as sent:
+//! the retransmission timer sends them again unless the client's answer to
+//! the window probe acknowledges them; the receive queue holds what the
+//! old owner's application had not read yet. Without them (async mode)
+//! both queues start empty at `snd_nxt` and `rcv_nxt`.
+//!
+//! What is calculable (Fig. 7) starts afresh: RTT and congestion window
+//! estimates, timers.
 
 use std::io;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -115,9 +120,26 @@ fn ts_val(e: &Essential, since: Duration) -> u32 {
     (e.ts_val.wrapping_add(step as u32) & !1) | usec
 }
 
+/// Writes all of `b` into the queue repair mode selected.
+fn fill(s: &Socket, b: &[u8]) -> io::Result<()> {
+    let mut done = 0;
+    while done < b.len() {
+        done += s.send(&b[done..])?;
+    }
+    Ok(())
+}
+
 /// Rebuilds the connection `i`/`e` (last updated `since` ago) as a socket
-/// of this host, ESTABLISHED, out of repair mode.
-pub(crate) fn restore(i: &Initial, e: &Essential, since: Duration) -> io::Result<OwnedFd> {
+/// of this host, ESTABLISHED, out of repair mode; with the bytes sent but
+/// unacknowledged (from `e.snd_wl2`) and received but unread (from
+/// `e.copied`) when they are known.
+pub(crate) fn restore(
+    i: &Initial,
+    e: &Essential,
+    since: Duration,
+    unacked: Option<&[u8]>,
+    unread: Option<&[u8]>,
+) -> io::Result<OwnedFd> {
     let local = addr(&i.dst, i.v6, i.dport);
     let peer = addr(&i.src, i.v6, i.sport);
     let s = Socket::new(
@@ -130,10 +152,12 @@ pub(crate) fn restore(i: &Initial, e: &Essential, since: Duration) -> io::Result
     // connect sends no SYN.
     setsockopt(&s, libc::TCP_REPAIR, &1i32)?;
     s.bind(&SockAddr::from(local))?;
+    let snd = if unacked.is_some() { e.snd_wl2 } else { e.snd_nxt };
+    let rcv = if unread.is_some() { e.copied } else { e.rcv_nxt };
     setsockopt(&s, libc::TCP_REPAIR_QUEUE, &TCP_SEND_QUEUE)?;
-    setsockopt(&s, libc::TCP_QUEUE_SEQ, &e.snd_nxt)?;
+    setsockopt(&s, libc::TCP_QUEUE_SEQ, &snd)?;
     setsockopt(&s, libc::TCP_REPAIR_QUEUE, &TCP_RECV_QUEUE)?;
-    setsockopt(&s, libc::TCP_QUEUE_SEQ, &e.rcv_nxt)?;
+    setsockopt(&s, libc::TCP_QUEUE_SEQ, &rcv)?;
     s.connect(&SockAddr::from(peer))?;
     let opts = options(i, e);
     setsockopt_bytes(
@@ -144,6 +168,16 @@ pub(crate) fn restore(i: &Initial, e: &Essential, since: Duration) -> io::Result
     )?;
     if e.flags.has(Flags::TS_OK) {
         setsockopt(&s, libc::TCP_TIMESTAMP, &ts_val(e, since))?;
+    }
+    // In repair mode, bytes written go into the selected queue: the send
+    // queue's as already sent (snd_nxt moves past them), the receive
+    // queue's as received (rcv_nxt moves past them).
+    if let Some(b) = unread.filter(|b| !b.is_empty()) {
+        fill(&s, b)?;
+    }
+    if let Some(b) = unacked.filter(|b| !b.is_empty()) {
+        setsockopt(&s, libc::TCP_REPAIR_QUEUE, &TCP_SEND_QUEUE)?;
+        fill(&s, b)?;
     }
     let w = RepairWindow {
         snd_wl1: e.snd_wl1,
@@ -232,9 +266,43 @@ mod tests {
         let old = Socket::from(OwnedFd::from(server));
         setsockopt(&old, libc::TCP_REPAIR, &1i32).unwrap();
         drop(old);
-        let restored = restore(&i, &e, Duration::from_millis(1)).unwrap();
+        let restored = restore(&i, &e, Duration::from_millis(1), None, None).unwrap();
         let mut server = TcpStream::from(restored);
         client.write_all(b"more").unwrap();
+        server.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"more");
+        server.write_all(b"back").unwrap();
+        client.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"back");
+    }
+
+    /// With its queues (output commit): bytes the old server had received
+    /// but not read are read from the restored one, and bytes it sent are
+    /// in its send queue as sent (the client, which has them, drops the
+    /// copy the retransmission timer or a probe may send).
+    #[test]
+    fn a_restored_socket_gets_its_queues_back() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: repair mode needs CAP_NET_ADMIN");
+            return;
+        }
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (server, _) = l.accept().unwrap();
+        let mut buf = [0u8; 4];
+        (&server).write_all(b"pong").unwrap();
+        client.read_exact(&mut buf).unwrap();
+        client.write_all(b"more").unwrap();
+        std::thread::sleep(Duration::from_millis(50)); // received, unread
+        let (i, mut e) = snapshot(&server, &client);
+        e.copied = e.rcv_nxt.wrapping_sub(4);
+        e.snd_wl2 = e.snd_nxt.wrapping_sub(4);
+        let old = Socket::from(OwnedFd::from(server));
+        setsockopt(&old, libc::TCP_REPAIR, &1i32).unwrap();
+        drop(old);
+        let fd = restore(&i, &e, Duration::from_millis(1), Some(b"pong"), Some(b"more")).unwrap();
+        let mut server = TcpStream::from(fd);
         server.read_exact(&mut buf).unwrap();
         assert_eq!(&buf, b"more");
         server.write_all(b"back").unwrap();
@@ -297,6 +365,7 @@ mod tests {
             rcv_wnd: 65535,
             ts_recent: 0,
             ts_val: ts,
+            copied: rcv_nxt,
         };
         (i, e)
     }

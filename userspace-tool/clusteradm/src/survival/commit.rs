@@ -1,0 +1,337 @@
+//! Output commit, without I/O: a segment a connection to the cluster
+//! address sends leaves only once another member holds the state it
+//! reveals to the client — the sequence number it sends up to, the bytes
+//! it acknowledges — and the bytes it carries.
+//!
+//! The kernel queues each such segment (NF_QUEUE) after exporting its
+//! records. The daemon sends the records in numbered `TcpState` messages;
+//! each member acknowledges each message it applied. Member `m` holds
+//! everything up to message `k` when it acknowledged every message from
+//! the first sent after it joined up to `k`; a message is committed when
+//! some member holds it, and with it, every record it carried. A held
+//! segment leaves when its connection's committed state covers it:
+//! `snd_nxt` at or past its end, `rcv_nxt` at or past its ACK. Messages
+//! nobody acknowledged are sent again; a segment whose state never
+//! commits is dropped after [`HOLD_MAX`] (TCP sends it again, with fresh
+//! state). With no other member, nothing can hold anything: segments
+//! leave at once.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use ipcluster_core::tcpstate::Record;
+
+/// Longest a segment is held before it is dropped.
+pub(crate) const HOLD_MAX: Duration = Duration::from_secs(2);
+/// A message unacknowledged this long is sent again.
+pub(crate) const RESEND_AFTER: Duration = Duration::from_millis(50);
+
+/// Whether sequence number `a` is at or after `b` (they wrap).
+fn covers(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) >= 0
+}
+
+/// A segment waiting in the kernel's queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Segment {
+    /// The queue's packet id, for the verdict.
+    pub(crate) packet: u32,
+    /// Its connection (`tcpstate::conn_id`).
+    pub(crate) conn: u64,
+    /// The sequence number after its last byte (SYN and FIN count).
+    pub(crate) end: u32,
+    /// Its acknowledgement number, if it has the ACK flag.
+    pub(crate) ack: Option<u32>,
+}
+
+/// What the connection's committed state says: how far its sequence
+/// numbers go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Known {
+    Open { snd_nxt: u32, rcv_nxt: u32 },
+    Closed,
+}
+
+struct Sent {
+    seq: u64,
+    body: Vec<u8>,
+    at: Instant,
+    effects: Vec<(u64, Known)>,
+}
+
+/// Which of our messages a member acknowledged.
+#[derive(Default)]
+struct Acks {
+    /// It acknowledged every message up to here (from its first).
+    upto: u64,
+    /// And these beyond.
+    ahead: BTreeSet<u64>,
+}
+
+/// One member's output commit.
+#[derive(Default)]
+pub(crate) struct Commit {
+    /// The last message number used.
+    last: u64,
+    /// Messages not yet committed, oldest first.
+    sent: VecDeque<Sent>,
+    /// Every message up to here is committed.
+    committed: u64,
+    members: HashMap<u16, Acks>,
+    conns: HashMap<u64, Known>,
+    held: BTreeMap<u32, (Segment, Instant)>,
+    /// Segments dropped: their state never committed in time.
+    pub(crate) expired: u64,
+    /// Messages sent again.
+    pub(crate) resent: u64,
+}
+
+impl Commit {
+    /// Numbers the next message, carrying `body` (records); keeps it
+    /// until committed.
+    pub(crate) fn seal(&mut self, body: Vec<u8>, now: Instant) -> u64 {
+        self.last += 1;
+        let mut effects = Vec::new();
+        let mut rest = &body[..];
+        while let Ok((r, n)) = Record::decode(rest) {
+            match r {
+                Record::Essential(e) => effects.push((
+                    e.id,
+                    Known::Open {
+                        snd_nxt: e.snd_nxt,
+                        rcv_nxt: e.rcv_nxt,
+                    },
+                )),
+                Record::Closed(c) => effects.push((c.id, Known::Closed)),
+                _ => {}
+            }
+            rest = &rest[n..];
+        }
+        self.sent.push_back(Sent {
+            seq: self.last,
+            body,
+            at: now,
+            effects,
+        });
+        self.last
+    }
+
+    /// The members other than us are `others`: a new one holds nothing
+    /// sent before now.
+    pub(crate) fn members(&mut self, others: &[u16]) -> Vec<u32> {
+        self.members.retain(|m, _| others.contains(m));
+        for &m in others {
+            self.members.entry(m).or_insert(Acks {
+                upto: self.last,
+                ahead: BTreeSet::new(),
+            });
+        }
+        self.advance()
+    }
+
+    /// Member `m` acknowledged message `seq`; the segments that may leave.
+    pub(crate) fn acked(&mut self, m: u16, seq: u64) -> Vec<u32> {
+        let Some(a) = self.members.get_mut(&m) else {
+            return Vec::new();
+        };
+        if seq > a.upto && seq <= self.last {
+            a.ahead.insert(seq);
+            while a.ahead.remove(&(a.upto + 1)) {
+                a.upto += 1;
+            }
+        }
+        self.advance()
+    }
+
+    /// A segment the kernel queued: `Some` if it may leave now.
+    pub(crate) fn hold(&mut self, s: Segment, now: Instant) -> Option<u32> {
+        if self.members.is_empty() || self.covered(&s) {
+            return Some(s.packet);
+        }
+        self.held.insert(s.packet, (s, now));
+        None
+    }
+
+    /// Messages to send again (their numbers and bodies), and the
+    /// segments held too long, to drop.
+    pub(crate) fn due(&mut self, now: Instant) -> (Vec<(u64, Vec<u8>)>, Vec<u32>) {
+        let mut again = Vec::new();
+        for s in self.sent.iter_mut() {
+            if now.duration_since(s.at) >= RESEND_AFTER {
+                s.at = now;
+                again.push((s.seq, s.body.clone()));
+            }
+        }
+        self.resent += again.len() as u64;
+        let old: Vec<u32> = self
+            .held
+            .iter()
+            .filter(|(_, (_, at))| now.duration_since(*at) >= HOLD_MAX)
+            .map(|(&p, _)| p)
+            .collect();
+        for p in &old {
+            self.held.remove(p);
+        }
+        self.expired += old.len() as u64;
+        (again, old)
+    }
+
+    /// Segments waiting.
+    pub(crate) fn waiting(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Commits what some member holds; the segments that may leave.
+    fn advance(&mut self) -> Vec<u32> {
+        let top = match self.members.values().map(|a| a.upto).max() {
+            Some(t) => t,
+            None => self.last, // alone: nobody to wait for
+        };
+        let mut closed = Vec::new();
+        while self.sent.front().is_some_and(|s| s.seq <= top) {
+            let Some(s) = self.sent.pop_front() else {
+                break;
+            };
+            for (id, k) in s.effects {
+                match k {
+                    Known::Closed => {
+                        self.conns.remove(&id);
+                        closed.push(id);
+                    }
+                    open => {
+                        self.conns.insert(id, open);
+                    }
+                }
+            }
+        }
+        self.committed = self.committed.max(top);
+        if self.members.is_empty() {
+            return std::mem::take(&mut self.held).into_keys().collect();
+        }
+        // A closed connection's last segments leave with it.
+        let go: Vec<u32> = self
+            .held
+            .values()
+            .filter(|(s, _)| closed.contains(&s.conn) || self.covered(s))
+            .map(|(s, _)| s.packet)
+            .collect();
+        for p in &go {
+            self.held.remove(p);
+        }
+        go
+    }
+
+    fn covered(&self, s: &Segment) -> bool {
+        match self.conns.get(&s.conn) {
+            Some(Known::Open { snd_nxt, rcv_nxt }) => {
+                covers(*snd_nxt, s.end) && s.ack.is_none_or(|a| covers(*rcv_nxt, a))
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ipcluster_core::tcpstate::{Closed, Essential};
+
+    fn body(id: u64, snd_nxt: u32, rcv_nxt: u32) -> Vec<u8> {
+        let mut buf = [0u8; 64];
+        let e = Essential {
+            id,
+            snd_nxt,
+            rcv_nxt,
+            ..Essential::default()
+        };
+        let n = Record::Essential(e).encode(&mut buf).unwrap();
+        buf[..n].to_vec()
+    }
+
+    fn seg(packet: u32, conn: u64, end: u32, ack: u32) -> Segment {
+        Segment {
+            packet,
+            conn,
+            end,
+            ack: Some(ack),
+        }
+    }
+
+    #[test]
+    fn a_segment_waits_for_a_member_to_hold_its_state() {
+        let now = Instant::now();
+        let mut c = Commit::default();
+        assert!(c.members(&[2, 3]).is_empty());
+        let k = c.seal(body(1, 100, 50), now);
+        assert_eq!(c.hold(seg(7, 1, 100, 50), now), None);
+        // A segment beyond the state sent waits longer.
+        assert_eq!(c.hold(seg(8, 1, 120, 50), now), None);
+        assert_eq!(c.waiting(), 2);
+        // Member 2 holds message k: segment 7 leaves, 8 does not.
+        assert_eq!(c.acked(2, k), vec![7]);
+        let k2 = c.seal(body(1, 120, 60), now);
+        assert!(c.acked(3, k2).is_empty(), "3 missed message k");
+        assert_eq!(c.acked(2, k2), vec![8]);
+        // Committed state lets later segments it covers go at once.
+        assert_eq!(c.hold(seg(9, 1, 110, 55), now), Some(9));
+    }
+
+    #[test]
+    fn acknowledgements_count_from_a_members_first_message_in_order() {
+        let now = Instant::now();
+        let mut c = Commit::default();
+        c.members(&[2]);
+        let a = c.seal(body(1, 10, 10), now);
+        let b = c.seal(body(1, 20, 10), now);
+        assert_eq!(c.hold(seg(1, 1, 20, 10), now), None);
+        // b without a is no prefix.
+        assert!(c.acked(2, b).is_empty());
+        assert_eq!(c.acked(2, a), vec![1]);
+        // A member that joins later starts from the next message; acks of
+        // unknown messages or from non-members change nothing.
+        c.members(&[2, 4]);
+        assert!(c.acked(9, 1).is_empty());
+        assert!(c.acked(4, 99).is_empty());
+        let d = c.seal(body(1, 30, 10), now);
+        assert_eq!(c.hold(seg(2, 1, 30, 10), now), None);
+        assert_eq!(c.acked(4, d), vec![2]);
+    }
+
+    #[test]
+    fn unacknowledged_messages_go_again_and_stuck_segments_are_dropped() {
+        let t0 = Instant::now();
+        let mut c = Commit::default();
+        c.members(&[2]);
+        let k = c.seal(body(1, 10, 10), t0);
+        assert_eq!(c.hold(seg(5, 1, 10, 10), t0), None);
+        let (again, old) = c.due(t0 + RESEND_AFTER);
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].0, k);
+        assert!(old.is_empty());
+        let (_, old) = c.due(t0 + HOLD_MAX);
+        assert_eq!(old, vec![5]);
+        assert_eq!((c.expired, c.waiting()), (1, 0));
+    }
+
+    #[test]
+    fn alone_or_closed_nothing_waits() {
+        let now = Instant::now();
+        let mut c = Commit::default();
+        c.members(&[2]);
+        c.seal(body(1, 10, 10), now);
+        assert_eq!(c.hold(seg(1, 1, 10, 10), now), None);
+        assert_eq!(c.hold(seg(2, 2, 10, 10), now), None);
+        // Connection 2 closes: its segments leave once that commits.
+        let mut buf = [0u8; 16];
+        let n = Record::Closed(Closed { id: 2 }).encode(&mut buf).unwrap();
+        let k = c.seal(buf[..n].to_vec(), now);
+        assert!(c.acked(2, k).is_empty(), "message 1 first");
+        assert_eq!(c.acked(2, 1), vec![1, 2]);
+        assert_eq!(c.waiting(), 0);
+        c.seal(body(1, 20, 10), now);
+        assert_eq!(c.hold(seg(3, 1, 20, 10), now), None);
+        // The last other member died: everything goes.
+        assert_eq!(c.members(&[]), vec![3]);
+        assert_eq!(c.hold(seg(4, 1, 99, 99), now), Some(4));
+    }
+}
