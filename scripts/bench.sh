@@ -6,7 +6,7 @@
 # speed.
 #
 #   scripts/bench.sh [SECONDS] [ROUNDS]
-#   IPC_BENCH=datapath|failover  only one of them; IPC_FAILOVER_RUNS=10
+#   IPC_BENCH=datapath|failover|tcp  only one of them; IPC_FAILOVER_RUNS=10
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -26,7 +26,7 @@ cp "$build/ipcluster.ko" results/ipcluster-bench.ko
 
 accel=(--disable-kvm)
 [ "${IPC_KVM:-0}" = 1 ] && accel=()
-if [ "${IPC_BENCH:-all}" != failover ]; then
+if [ "${IPC_BENCH:-all}" = all ] || [ "${IPC_BENCH:-all}" = datapath ]; then
 echo "# datapath: pktgen -> member over veth, 64-byte UDP, one vCPU (${accel[*]:-kvm})"
 # One vCPU: sender and member share it, so a cheaper receive path shows as
 # a higher rate instead of hiding behind an idle second CPU.
@@ -35,8 +35,16 @@ vng --run "$kdir" --user root "${accel[@]}" --cpus 1 --memory 2G --append no5lvl
 	userspace-tool/target/release/clusteradm ${1:-4} ${2:-3}" 2>&1 | tee results/bench.log
 fi
 
-[ "${IPC_BENCH:-all}" != datapath ] || exit 0
+if [ "${IPC_BENCH:-all}" = all ] || [ "${IPC_BENCH:-all}" = failover ]; then
 echo "# failover: three real daemons, default keepalive settings, kill -9 + link down (${accel[*]:-kvm})"
 vng --run "$kdir" --user root "${accel[@]}" --cpus 2 --memory 2G --append no5lvl \
 	--cwd "$top" --exec "tests/bench/failover.sh results/ipcluster-bench.ko ${IPC_FAILOVER_RUNS:-10}" \
 	2>&1 | tee results/bench-failover.log
+fi
+
+if [ "${IPC_BENCH:-all}" = all ] || [ "${IPC_BENCH:-all}" = tcp ]; then
+echo "# tcp: echo throughput, update size and stall at failover; no export, async, output commit (${accel[*]:-kvm})"
+vng --run "$kdir" --user root "${accel[@]}" --cpus 2 --memory 2G --append no5lvl \
+	--cwd "$top" --exec "tests/bench/tcp.sh results/ipcluster-bench.ko ${IPC_TCP_SECONDS:-10}" \
+	2>&1 | tee results/bench-tcp.log
+fi

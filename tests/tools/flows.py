@@ -18,11 +18,15 @@
                                          prints per round how many answered
                                          from their first member ("ok"), were
                                          reset, went unanswered or moved
-      [STREAMS STREAM_PORT STREAM_FIRST] meanwhile, STREAMS connections from
+      [STREAMS STREAM_PORT STREAM_FIRST [THINK_MS]]
+                                         meanwhile, STREAMS connections from
                                          ports STREAM_FIRST.. exchange random
                                          chunks with a plain echo on
-                                         STREAM_PORT, each byte-exact; prints
+                                         STREAM_PORT (pausing THINK_MS after
+                                         each), each byte-exact; prints
                                          how many streams stayed whole
+  flows.py pump DST PORT SECONDS          echo throughput of one connection
+                                         (a plain echo), bytes checked
   flows.py expect SRC PORT tcp|udp FIRST COUNT
                                          the matching `clusteradm which -` input
   flows.py compare ANSWERS PREDICTIONS   every answer came from the predicted
@@ -140,8 +144,9 @@ class Stream(threading.Thread):
     content back to back until told to stop: every byte must come back as
     sent. Records the longest wait for an echo (the stall)."""
 
-    def __init__(self, dst, port, sport, stop):
+    def __init__(self, dst, port, sport, stop, think=0.0):
         super().__init__(daemon=True)
+        self.think = think
         self.stop, self.result, self.bytes, self.stall = stop, "ok", 0, 0.0
         self.exchanges = 0
         self.s = socket.socket(family(dst), socket.SOCK_STREAM)
@@ -172,15 +177,19 @@ class Stream(threading.Thread):
                     return
                 self.bytes += n
                 self.exchanges += 1
+                if self.think:
+                    time.sleep(self.think)
         except ConnectionResetError:
             self.result = f"reset after {self.bytes} bytes"
         except OSError as e:
             self.result = f"{e} after {self.bytes} bytes"
 
 
-def hold(dst, port, first, count, rounds, cmd, streams=0, stream_port=0, stream_first=0):
+def hold(dst, port, first, count, rounds, cmd, streams=0, stream_port=0, stream_first=0,
+         think_ms=0):
     stop = threading.Event()
-    flows = [Stream(dst, stream_port, stream_first + k, stop) for k in range(streams)]
+    flows = [Stream(dst, stream_port, stream_first + k, stop, think_ms / 1000)
+             for k in range(streams)]
     for f in flows:
         f.start()
     conns = []
@@ -222,7 +231,42 @@ def hold(dst, port, first, count, rounds, cmd, streams=0, stream_port=0, stream_
     print(f"streams ok={len(flows) - len(bad)} bad={len(bad)} "
           f"bytes={sum(f.bytes for f in flows)} exchanges={sum(f.exchanges for f in flows)} "
           f"stall_p50_ms={stalls[len(stalls) // 2] * 1000:.0f} "
-          f"stall_max_ms={stalls[-1] * 1000:.0f}", flush=True)
+          f"stall_max_ms={stalls[-1] * 1000:.0f} "
+          f"stalls_ms={','.join(f'{x * 1000:.0f}' for x in stalls)}", flush=True)
+
+
+def pump(dst, port, seconds):
+    """Echo throughput of one connection: a thread writes 64 KiB blocks as
+    fast as they go, this one reads the echo back and checks it."""
+    s = socket.create_connection((dst, port), timeout=30)
+    block = random.Random(1).randbytes(65536)
+    stop = threading.Event()
+
+    def writer():
+        try:
+            while not stop.is_set():
+                s.sendall(block)
+        except OSError:
+            pass
+
+    w = threading.Thread(target=writer, daemon=True)
+    t0 = time.monotonic()
+    w.start()
+    got, at = 0, 0
+    while time.monotonic() - t0 < seconds:
+        data = s.recv(1 << 20)
+        if not data:
+            sys.exit("pump: the echo closed")
+        n = len(data)
+        want = (block * 2)[at:at + n] if n <= 65536 else None
+        if want is not None and data != want:
+            sys.exit(f"pump: the echo differs after {got} bytes")
+        got += n
+        at = (at + n) % 65536
+    elapsed = time.monotonic() - t0
+    stop.set()
+    s.close()
+    print(f"pump bytes={got} seconds={elapsed:.1f} mbit_s={got * 8 / elapsed / 1e6:.2f}", flush=True)
 
 
 def expect(src, port, proto, first, count):
@@ -293,7 +337,9 @@ def main(argv):
         client(argv[2], int(argv[3]), argv[4], int(argv[5]), int(argv[6]))
     elif cmd == "hold":
         hold(argv[2], int(argv[3]), int(argv[4]), int(argv[5]), int(argv[6]), argv[7],
-             *map(int, argv[8:11]))
+             *map(int, argv[8:12]))
+    elif cmd == "pump":
+        pump(argv[2], int(argv[3]), float(argv[4]))
     elif cmd == "expect":
         expect(argv[2], int(argv[3]), argv[4], int(argv[5]), int(argv[6]))
     elif cmd == "compare":

@@ -460,37 +460,28 @@ impl Daemon {
             if stopped {
                 break true;
             }
+            // No branch is favoured: under a flood of TCP state on the
+            // link, ticks (keepalives, watchdogs) and our own kernel's
+            // records still get their turn.
             outs = tokio::select! {
-                // Datagrams first: after a stall (a slow table install, a
-                // busy host), the keepalives that queued meanwhile must be
-                // heard before a tick's watchdog judges their senders.
-                biased;
                 r = self.sock.recv_from(&mut buf) => match r {
-                    Ok((n, from)) => match self.endpoint.open(&buf[..n], UnixTime::now()) {
-                        Ok((sender, Message::TcpState { seq, records })) => {
-                            self.replicated(&node, addr_of(from.ip()), sender, seq, &records).await;
-                            Vec::new()
-                        }
-                        Ok((sender, Message::TcpAck(seq))) => {
-                            self.acked(&node, addr_of(from.ip()), sender, seq);
-                            Vec::new()
-                        }
-                        Ok((sender, msg)) => {
-                            node.receive(t0.elapsed(), addr_of(from.ip()), sender, msg)
-                        }
-                        Err(why) => {
-                            debug!(%from, ?why, "ignored a datagram");
-                            Vec::new()
-                        }
-                    },
+                    Ok((n, from)) => self.datagram(&mut node, t0, &buf[..n], from).await,
                     Err(e) => {
                         warn!(%e, "cluster link receive");
                         Vec::new()
                     }
                 },
                 _ = tick.tick() => {
+                    // After a stall (a slow table install, a busy host),
+                    // the keepalives that queued meanwhile must be heard
+                    // before the watchdogs judge their senders.
+                    let mut outs = Vec::new();
+                    while let Ok((n, from)) = self.sock.try_recv_from(&mut buf) {
+                        outs.extend(self.datagram(&mut node, t0, &buf[..n], from).await);
+                    }
                     self.commit_tick(&node).await;
-                    node.tick(t0.elapsed())
+                    outs.extend(node.tick(t0.elapsed()));
+                    outs
                 }
                 _ = queued(&self.queue) => {
                     self.segments();
@@ -529,6 +520,27 @@ impl Daemon {
             )));
         }
         Ok(())
+    }
+
+    /// One datagram from the cluster link: TCP state for survival, the
+    /// rest for the membership protocol.
+    async fn datagram(&mut self, node: &mut Node, t0: Instant, d: &[u8], from: SocketAddr) -> Vec<Out> {
+        match self.endpoint.open(d, UnixTime::now()) {
+            Ok((sender, Message::TcpState { seq, records })) => {
+                self.replicated(node, addr_of(from.ip()), sender, seq, &records)
+                    .await;
+                Vec::new()
+            }
+            Ok((sender, Message::TcpAck(seq))) => {
+                self.acked(node, addr_of(from.ip()), sender, seq);
+                Vec::new()
+            }
+            Ok((sender, msg)) => node.receive(t0.elapsed(), addr_of(from.ip()), sender, msg),
+            Err(why) => {
+                debug!(%from, ?why, "ignored a datagram");
+                Vec::new()
+            }
+        }
     }
 
     async fn carry_out(&mut self, node: &Node, o: Out) {

@@ -23,8 +23,9 @@ use ipcluster_core::tcpstate::Record;
 
 /// Longest a segment is held before it is dropped.
 pub(crate) const HOLD_MAX: Duration = Duration::from_secs(2);
-/// A message unacknowledged this long is sent again.
-pub(crate) const RESEND_AFTER: Duration = Duration::from_millis(50);
+/// A message unacknowledged this long is sent again (a lost datagram: an
+/// acknowledgement takes a round trip and the peer's turn, milliseconds).
+pub(crate) const RESEND_AFTER: Duration = Duration::from_millis(250);
 
 /// Whether sequence number `a` is at or after `b` (they wrap).
 fn covers(a: u32, b: u32) -> bool {

@@ -43,6 +43,12 @@ pub(crate) struct TcpStatus {
     pub(crate) replica_bytes: u64,
     /// Bytes of records sent.
     pub(crate) sent_bytes: u64,
+    /// Records sent (updates; Data records count one per chunk).
+    #[serde(default)]
+    pub(crate) sent_records: u64,
+    /// Bytes of the Data records' payload among them.
+    #[serde(default)]
+    pub(crate) sent_payload: u64,
     /// Replicas not kept: the store was full.
     pub(crate) dropped: u64,
     /// Connections restored here and handed to their application.
@@ -171,6 +177,8 @@ impl Survival {
     fn push(&mut self, r: &Record, payload: &[u8]) {
         let mut buf = [0u8; 64];
         if let Some(n) = r.encode(&mut buf) {
+            self.status.sent_records += 1;
+            self.status.sent_payload += payload.len() as u64;
             self.pending.extend_from_slice(&buf[..n]);
             self.pending.extend_from_slice(payload);
             self.pending_since.get_or_insert_with(Instant::now);

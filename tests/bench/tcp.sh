@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# The TCP survival benchmark, run inside the bench VM (scripts/bench.sh):
+# three real daemons and echo-member, in each of three modes — no export
+# (the baseline), async replication (tcp-export) and output commit
+# (tcp-export commit 1) — measures
+#   throughput   one connection pumping 64 KiB blocks through a plain
+#                echo for SECONDS (flows.py pump), as a ratio to the
+#                baseline of the same run
+#   update size  replication bytes per record sent (state records; Data
+#                records' payload counted apart)
+#   stall        with STREAMS connections exchanging random chunks with
+#                the echo, a member is crashed (link down, kill -9): the
+#                longest wait of each stream for an echo, p50 and p99 over
+#                the streams (goal <= 1 s)
+#
+#   tcp.sh KO [SECONDS] [STREAMS]
+source "$(dirname "$0")/../lib.sh"
+IPC_KO=$1
+secs=${2:-10}
+streams=${3:-20}
+SEED=000102030405060708090a0b0c0d0e0f
+MEMBERS="python3 $IPC_TOP/tests/tools/members.py"
+FLOWS="python3 $IPC_TOP/tests/tools/flows.py"
+ECHO=$IPC_TOP/userspace-tool/target/release/echo-member
+RAW=7001
+tmp=$(mktemp -d)
+pki=$tmp/pki
+
+load_module
+setup_topology 3
+ip -n "$NS_SW" link set br0 type bridge mcast_snooping 0
+"$CLUSTERADM" cert ca "$pki" >/dev/null
+for i in 1 2 3; do
+	"$CLUSTERADM" cert issue "$pki" "m$i" >/dev/null
+	ip -n "$(member_ns "$i")" addr add "$CLUSTER4/32" dev eth0
+done
+
+declare -A pid app
+start() { # start I EXTRA: member I with `cluster add` keywords EXTRA
+	local i=$1 ns
+	ns=$(member_ns "$i")
+	cat >"$tmp/m$i.toml" <<-TOML
+	[cluster]
+	add = "id 1 dev eth0 addr $CLUSTER4 seed $SEED $2"
+	[link]
+	dev = "eth0"
+	addr = "$(member4 "$i")"
+	[pki]
+	ca = "$pki/ca.pem"
+	cert = "$pki/m$i.pem"
+	key = "$pki/m$i.key"
+	[protocol]
+	rebalance_ms = 10
+	[tcp]
+	handoff = { $RAW = "$tmp/m$i.handoff" }
+	TOML
+	rm -f "$tmp/m$i.handoff"
+	ip netns exec "$ns" "$ECHO" "m$i" "$tmp/m$i.handoff" "raw:$CLUSTER4:$RAW" &
+	app[$i]=$!
+	rm -rf "$tmp/run$i"
+	mkdir -p "$tmp/run$i"
+	IPCLUSTER_RUN_DIR=$tmp/run$i ip netns exec "$ns" "$CLUSTERADM" daemon "$tmp/m$i.toml" \
+		2>"$tmp/m$i.log" &
+	pid[$i]=$!
+}
+tcp_field() { # tcp_field KEY: member I's status tcp.KEY summed over 1..3
+	local s=0 i x
+	for i in 1 2 3; do
+		x=$($MEMBERS field "$tmp" "$i" tcp "$1" 2>/dev/null)
+		[[ $x =~ ^[0-9]+$ ]] && s=$((s + x))
+	done
+	echo "$s"
+}
+
+declare -A rate
+for mode in none async commit; do
+	case $mode in
+	none) extra="" ;;
+	async) extra="tcp-export" ;;
+	commit) extra="tcp-export commit 1" ;;
+	esac
+	for i in 1 2 3; do
+		ip -n "$(member_ns "$i")" link set eth0 up
+		start "$i" "$extra"
+	done
+	if ! wait_for 120 $MEMBERS spread "$tmp" 1 2 3 || ! wait_for 60 $MEMBERS formed "$tmp" 1 2 3; then
+		echo "# $mode: the cluster did not form"
+		continue
+	fi
+	out=$(ip netns exec "$NS_CLIENT" $FLOWS pump "$CLUSTER4" $RAW "$secs")
+	rate[$mode]=$(sed -n 's/.*mbit_s=\([0-9.]*\).*/\1/p' <<<"$out")
+	echo "# $mode: $out"
+	if [ "$mode" != none ]; then
+		echo "# $mode: $(tcp_field sent_bytes) bytes in $(tcp_field sent_records) records" \
+			"($(tcp_field sent_payload) of them Data payload)"
+		m=$($MEMBERS master "$tmp" 1 2 3)
+		v=$(for i in 1 2 3; do [ "$i" != "$m" ] && echo "$i"; done | head -n1)
+		cat >"$tmp/rounds.sh" <<-EOF
+		#!/bin/bash
+		[ \$ROUND = 2 ] || exit 0
+		sleep 3
+		ip -n $(member_ns "$v") link set eth0 down; kill -9 ${pid[$v]} ${app[$v]}
+		sleep 5
+		EOF
+		chmod +x "$tmp/rounds.sh"
+		ip netns exec "$NS_CLIENT" $FLOWS hold "$CLUSTER4" $RAW 25000 0 2 "$tmp/rounds.sh" \
+			"$streams" $RAW 26000 >"$tmp/held" 2>&1
+		grep '^streams\|^# stream' "$tmp/held" | sed "s/^/# $mode: /"
+		python3 - "$mode" "$tmp/held" <<-'EOF'
+		import math, re, sys
+		mode, text = sys.argv[1], open(sys.argv[2]).read()
+		m = re.search(r"stalls_ms=([0-9,]+)", text)
+		# The dead member's streams are the ones that waited (> 300 ms).
+		v = sorted(int(x) for x in m.group(1).split(",")) if m else []
+		moved = [x for x in v if x > 300]
+		pct = lambda v, p: v[max(0, math.ceil(p / 100 * len(v)) - 1)]
+		if moved:
+		    print(f"stall at failover, {mode}: p50 {pct(moved, 50)} ms, p99 {pct(moved, 99)} ms "
+		          f"over the {len(moved)} streams of the dead member (goal <= 1000 ms)")
+		else:
+		    print(f"stall at failover, {mode}: no stream waited over 300 ms ({len(v)} streams)")
+		EOF
+	fi
+	for i in 1 2 3; do kill -9 "${pid[$i]}" "${app[$i]}" 2>/dev/null; done
+	wait 2>/dev/null
+	sleep 1
+done
+
+python3 - "${rate[none]:-}" "${rate[async]:-}" "${rate[commit]:-}" <<-'EOF'
+	import sys
+	none, modes = sys.argv[1], dict(zip(("async", "commit"), sys.argv[2:]))
+	for name, r in modes.items():
+	    if none and r:
+	        print(f"echo throughput, {name}: {float(r):.1f} Mbit/s = "
+	              f"{float(r) / float(none):.2f}x no export ({float(none):.1f} Mbit/s)"
+	              + (" (goal >= 0.9x)" if name == "async" else ""))
+EOF
+cleanup_all_ns
+rm -rf "$tmp"
