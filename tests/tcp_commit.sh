@@ -103,7 +103,7 @@ EOF
 chmod +x "$tmp/rounds.sh"
 rst0=$(ip netns exec "$NS_CLIENT" nstat -az TcpExtTCPAbortOnData TcpEstabResets | awk '{s += $2} END {print s}')
 ip netns exec "$NS_CLIENT" $FLOWS hold "$CLUSTER4" $PORT 25000 "$HELD" 3 "$tmp/rounds.sh" \
-	"$STREAMS" $RAW 26000 "${IPC_THINK_MS:-20}" >"$tmp/held" 2>&1
+	"$STREAMS" $RAW 26000 "${IPC_THINK_MS:-100}" >"$tmp/held" 2>&1
 grep -v '^round\|^streams' "$tmp/held" | grep -v ': m[0-9]$' | head -n 12 | sed 's/^/    # /'
 grep '^round\|^streams' "$tmp/held" | sed 's/^/    # /'
 check "all $HELD connections answered with everyone alive" \
@@ -130,6 +130,9 @@ for i in "$m" "$last"; do
 	echo "    # m$i: $(python3 -c "import json; t = json.load(open('$tmp/run$i/1.json'))['tcp']; print({k: t[k] for k in ('restored', 'restored_with_bytes', 'failed', 'expired', 'resent', 'waiting', 'queued_bytes')})" 2>/dev/null)"
 done
 grep -hE "WARN|ERROR" "$tmp"/m[123].log | head -n 10 | sed 's/^/    # /'
+for i in 1 2 3; do
+	grep -E "membership|restored a" "$tmp/m$i.log" | head -n 30 | sed "s/^/    # m$i: /"
+done
 
 kill $(jobs -p) 2>/dev/null
 wait 2>/dev/null

@@ -367,6 +367,7 @@ pub(crate) fn run(path: &Path) -> Result<(), Error> {
             survival,
             kernel_rx,
             queue,
+            acks: Default::default(),
         }
         .run(settings, addr_of(IpAddr::V4(cfg.link.addr)))
         .await
@@ -427,6 +428,8 @@ struct Daemon {
     kernel_rx: mpsc::UnboundedReceiver<Vec<u8>>,
     /// Output commit: the queue holding our connections' segments.
     queue: Option<tokio::io::unix::AsyncFd<survival::nfqueue::Queue>>,
+    /// Acknowledgements to send at the end of this turn of the loop.
+    acks: std::collections::HashMap<Addr, Vec<u64>>,
 }
 
 /// Waits until the queue has segments to read (for ever without one).
@@ -457,6 +460,7 @@ impl Daemon {
                 stopped |= o == Out::Event(Event::Stopped);
                 self.carry_out(&node, o).await;
             }
+            self.flush(&node).await;
             if stopped {
                 break true;
             }
@@ -476,7 +480,12 @@ impl Daemon {
                     // the keepalives that queued meanwhile must be heard
                     // before the watchdogs judge their senders.
                     let mut outs = Vec::new();
-                    while let Ok((n, from)) = self.sock.try_recv_from(&mut buf) {
+                    // (A bounded number: under a flood, our own keepalive
+                    // must still go out on time.)
+                    for _ in 0..64 {
+                        let Ok((n, from)) = self.sock.try_recv_from(&mut buf) else {
+                            break;
+                        };
                         outs.extend(self.datagram(&mut node, t0, &buf[..n], from).await);
                     }
                     self.commit_tick(&node).await;
@@ -494,7 +503,7 @@ impl Daemon {
                     Vec::new()
                 }
                 Some(records) = self.kernel_rx.recv() => {
-                    self.exported(&node, &records).await;
+                    self.exported(&records);
                     Vec::new()
                 }
                 Some((a, ok)) = self.decisions.1.recv() => {
@@ -531,8 +540,8 @@ impl Daemon {
                     .await;
                 Vec::new()
             }
-            Ok((sender, Message::TcpAck(seq))) => {
-                self.acked(node, addr_of(from.ip()), sender, seq);
+            Ok((sender, Message::TcpAck(seqs))) => {
+                self.acked(node, addr_of(from.ip()), sender, &seqs);
                 Vec::new()
             }
             Ok((sender, msg)) => node.receive(t0.elapsed(), addr_of(from.ip()), sender, msg),
@@ -582,20 +591,13 @@ impl Daemon {
     }
 
     /// TCP state records from the kernel: the changes go to every member.
-    async fn exported(&mut self, node: &Node, records: &[u8]) {
+    fn exported(&mut self, records: &[u8]) {
         let Some(s) = &mut self.survival else {
             return;
         };
         s.exported(records);
         while let Ok(more) = self.kernel_rx.try_recv() {
             s.exported(&more);
-        }
-        if node.member().is_none() {
-            return; // no member id to send them under yet
-        }
-        for (seq, records) in s.take_batches() {
-            self.carry_out(node, Out::Send(To::All, Message::TcpState { seq, records }))
-                .await;
         }
     }
 
@@ -612,19 +614,39 @@ impl Daemon {
         }
         s.replicated(sender, records);
         if s.commit.is_some() {
-            self.carry_out(node, Out::Send(To::One(from), Message::TcpAck(seq)))
+            // Acknowledged once this turn of the loop is over, together.
+            self.acks.entry(from).or_default().push(seq);
+        }
+    }
+
+    /// What this turn of the loop left to send: our kernel's records, the
+    /// acknowledgements of others' (one datagram each per turn, however
+    /// many segments came: under load, turns grow and datagrams do not).
+    async fn flush(&mut self, node: &Node) {
+        for (to, seqs) in std::mem::take(&mut self.acks) {
+            self.carry_out(node, Out::Send(To::One(to), Message::TcpAck(seqs)))
+                .await;
+        }
+        let Some(s) = &mut self.survival else {
+            return;
+        };
+        if node.member().is_none() {
+            return; // no member id to send them under yet
+        }
+        for (seq, records) in s.take_batches() {
+            self.carry_out(node, Out::Send(To::All, Message::TcpState { seq, records }))
                 .await;
         }
     }
 
-    /// Member `sender` at `from` holds our message `seq`: the segments
-    /// that waited for it leave.
-    fn acked(&mut self, node: &Node, from: Addr, sender: u16, seq: u64) {
+    /// Member `sender` at `from` holds our messages `seqs`: the segments
+    /// that waited for them leave.
+    fn acked(&mut self, node: &Node, from: Addr, sender: u16, seqs: &[u64]) {
         let Some(c) = self.survival.as_mut().and_then(|s| s.commit.as_mut()) else {
             return;
         };
         if is_member(node, from, sender) {
-            let go = c.acked(sender, seq);
+            let go: Vec<u32> = seqs.iter().flat_map(|&k| c.acked(sender, k)).collect();
             self.verdicts(&go, survival::nfqueue::Verdict::Accept);
         }
     }

@@ -225,10 +225,10 @@ pub enum Msg<'a> {
         /// The records.
         records: &'a [u8],
     },
-    /// The receiver holds the sender's `TcpState` message `seq`.
+    /// The receiver holds these `TcpState` messages of the sender.
     TcpAck {
-        /// As the `TcpState` message said.
-        seq: u64,
+        /// Their numbers, as the messages said (u64 each, big-endian).
+        seqs: &'a [u8],
     },
 }
 
@@ -421,8 +421,11 @@ pub fn encode(header: &Header, msg: &Msg<'_>, cert: &[u8], out: &mut [u8]) -> Re
             p.blob(records)?;
             kind::TCP_STATE
         }
-        Msg::TcpAck { seq } => {
-            p.bytes(&seq.to_be_bytes())?;
+        Msg::TcpAck { seqs } => {
+            if seqs.len() % 8 != 0 {
+                return Err(Error::Malformed);
+            }
+            p.blob(seqs)?;
             kind::TCP_ACK
         }
     };
@@ -560,7 +563,13 @@ pub fn decode(d: &[u8]) -> Result<Datagram<'_>, Error> {
             seq: b.u64()?,
             records: b.blob()?,
         },
-        kind::TCP_ACK => Msg::TcpAck { seq: b.u64()? },
+        kind::TCP_ACK => {
+            let seqs = b.blob()?;
+            if seqs.len() % 8 != 0 {
+                return Err(Error::Malformed);
+            }
+            Msg::TcpAck { seqs }
+        }
         other => return Err(Error::UnknownKind(other)),
     };
     if !body.b.is_empty() {
@@ -654,7 +663,9 @@ mod tests {
                 seq: 1 << 40,
                 records: &[1, 2, 3, 4],
             },
-            Msg::TcpAck { seq: 7 },
+            Msg::TcpAck {
+                seqs: &[0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 9],
+            },
         ] {
             round_trip(msg);
         }

@@ -119,7 +119,7 @@ pub(crate) enum Message {
     },
     /// The receiver holds the sender's `TcpState` message `seq` (output
     /// commit).
-    TcpAck(u64),
+    TcpAck(Vec<u64>),
 }
 
 /// What a master keepalive carries.

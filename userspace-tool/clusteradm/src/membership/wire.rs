@@ -24,6 +24,7 @@ pub(crate) const MAX_DATAGRAM: usize = proto::HEADER_LEN + proto::MAX_BODY + pro
 pub(crate) fn encode(header: &Header, msg: &Message, cert: &[u8]) -> Result<Vec<u8>, proto::Error> {
     let mut out = vec![0u8; MAX_DATAGRAM];
     let (mut mb, mut ob) = (Vec::new(), Vec::new());
+    let acks: Vec<u8>;
     let m = match msg {
         Message::Join { config, .. } => Msg::Join { config: *config },
         Message::Welcome { member, config } => Msg::Welcome {
@@ -62,7 +63,10 @@ pub(crate) fn encode(header: &Header, msg: &Message, cert: &[u8]) -> Result<Vec<
             seq: *seq,
             records,
         },
-        Message::TcpAck(seq) => Msg::TcpAck { seq: *seq },
+        Message::TcpAck(seqs) => {
+            acks = seqs.iter().flat_map(|s| s.to_be_bytes()).collect();
+            Msg::TcpAck { seqs: &acks }
+        }
     };
     let n = proto::encode(header, &m, cert, &mut out)?;
     out.truncate(n);
@@ -94,7 +98,11 @@ pub(crate) fn message(msg: &Msg<'_>) -> Message {
             seq,
             records: records.to_vec(),
         },
-        Msg::TcpAck { seq } => Message::TcpAck(seq),
+        Msg::TcpAck { seqs } => Message::TcpAck(
+            seqs.chunks_exact(8)
+                .map(|c| u64::from_be_bytes(c.try_into().unwrap_or_default()))
+                .collect(),
+        ),
     }
 }
 

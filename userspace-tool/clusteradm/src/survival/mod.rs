@@ -139,6 +139,9 @@ impl Survival {
                     self.data(d, payload);
                     continue;
                 }
+                if let Record::Closed(c) = r {
+                    self.early.remove(&c.id);
+                }
                 let Some(r) = self.coalescer.offer(*r) else {
                     continue;
                 };
@@ -156,11 +159,15 @@ impl Survival {
     /// (a little) while its Initial has not gone out.
     fn data(&mut self, d: &Data, payload: &[u8]) {
         if self.coalescer.offer(Record::Data(*d)).is_none() {
-            if self.early.len() < 1024 || self.early.contains_key(&d.id) {
-                let v = self.early.entry(d.id).or_default();
-                if v.len() < 64 {
-                    v.push((*d, payload.to_vec()));
-                }
+            // Connections that never show their state (closed before
+            // their first segment out) leave entries behind: start over
+            // when they pile up.
+            if self.early.len() >= 1024 && !self.early.contains_key(&d.id) {
+                self.early.clear();
+            }
+            let v = self.early.entry(d.id).or_default();
+            if v.len() < 64 {
+                v.push((*d, payload.to_vec()));
             }
             return;
         }
@@ -375,6 +382,82 @@ mod tests {
         assert_eq!(f.src, [0, 0, 0, 0xc000_0202]);
         assert_eq!(f.dst, [0, 0, 0, 0xc000_0264]);
         assert_eq!((f.sport, f.dport, f.proto), (40000, 7000, 6));
+    }
+
+    #[test]
+    fn bytes_go_after_their_initial_and_before_the_state_in_chunks() {
+        use ipcluster_core::tcpstate::{Dir, Essential};
+        let mut s = Survival::new(Mode::Seed, 10, HashMap::new(), 100, true);
+        let enc = |r: Record, payload: &[u8]| {
+            let mut buf = [0u8; 64];
+            let n = r.encode(&mut buf).unwrap();
+            [&buf[..n], payload].concat()
+        };
+        let big = vec![7u8; 3 * CHUNK + 5];
+        let data = |seq, len| {
+            Record::Data(Data {
+                id: 9,
+                dir: Dir::In,
+                seq,
+                len,
+            })
+        };
+        // Bytes received before the connection sent anything: kept aside.
+        s.exported(&enc(data(100, 3), b"abc"));
+        assert!(s.take_batches().is_empty());
+        // Its first segment out: Initial, Essential, and bytes out.
+        let e = Essential {
+            id: 9,
+            gen: 1,
+            ..Essential::default()
+        };
+        let kernel = [
+            enc(Record::Initial(initial(9)), b""),
+            enc(Record::Essential(e), b""),
+            enc(
+                Record::Data(Data {
+                    dir: Dir::Out,
+                    ..match data(5000, big.len() as u32) {
+                        Record::Data(d) => d,
+                        _ => unreachable!(),
+                    }
+                }),
+                &big,
+            ),
+        ]
+        .concat();
+        s.exported(&kernel);
+        let batches = s.take_batches();
+        let kinds: Vec<(char, u32)> = batches
+            .iter()
+            .flat_map(|(_, b)| records(b))
+            .map(|r| match r {
+                Record::Initial(_) => ('i', 0),
+                Record::Data(d) => ('d', d.seq),
+                Record::Essential(_) => ('e', 0),
+                Record::Closed(_) => ('c', 0),
+            })
+            .collect();
+        let c = CHUNK as u32;
+        assert_eq!(
+            kinds,
+            [
+                ('i', 0),
+                ('d', 100),
+                ('d', 5000),
+                ('d', 5000 + c),
+                ('d', 5000 + 2 * c),
+                ('d', 5000 + 3 * c),
+                ('e', 0)
+            ]
+        );
+        assert!(batches.iter().all(|(_, b)| b.len() <= BATCH));
+        // A member holding them has the bytes, whole.
+        let mut r = Survival::new(Mode::Seed, 10, HashMap::new(), 100, true);
+        for (_, b) in &batches {
+            r.replicated(2, b);
+        }
+        assert_eq!(r.status().queued_bytes, 3 + big.len());
     }
 
     #[test]
