@@ -380,7 +380,11 @@ impl Client {
             .ok_or_else(|| Error::failed(format!("no multicast group \"{name}\"")))?;
         self.sock
             .add_mcast_membership(Groups::new_groups(&[id]))
-            .map_err(|e| Error::failed(format!("joining group {name}: {e}")))
+            .map_err(|e| Error::failed(format!("joining group {name}: {e}")))?;
+        // A busy group (a segment's state each) must not overflow while
+        // the reader waits its turn: room for a few seconds of it.
+        crate::survival::nfqueue::grow_rcvbuf(std::os::fd::AsRawFd::as_raw_fd(&self.sock));
+        Ok(())
     }
 
     /// The next multicast message of the family: its command and attributes.

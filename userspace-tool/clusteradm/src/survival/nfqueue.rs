@@ -86,6 +86,7 @@ impl Queue {
         }
         // SAFETY: `fd` is a new descriptor nobody else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        grow_rcvbuf(fd.as_raw_fd());
         let mut q = Queue { fd, num, seq: 0 };
         let mut a = Vec::new();
         attr(&mut a, NFQA_CFG_CMD, &[NFQNL_CFG_CMD_BIND, 0, 0, 0]);
@@ -200,6 +201,29 @@ impl Queue {
 impl AsRawFd for Queue {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
+    }
+}
+
+/// Room for 16 MiB of messages on netlink socket `fd`, past the system's
+/// limit where we may (CAP_NET_ADMIN): a notification the kernel cannot
+/// queue is lost, and a lost queued packet would wait for ever.
+pub(crate) fn grow_rcvbuf(fd: RawFd) {
+    let size: libc::c_int = 16 << 20;
+    for opt in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
+        // SAFETY: `size` is a c_int that outlives the call; a bad fd only
+        // makes the call fail.
+        let r = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                opt,
+                (&raw const size).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r == 0 {
+            return;
+        }
     }
 }
 
