@@ -201,6 +201,8 @@ def hold(dst, port, first, count, rounds, cmd, streams=0, stream_port=0, stream_
         s.connect((dst, port))
         name = s.recv(64).decode().strip()
         conns.append((sport, s, name))
+        if len(conns) % 50 == 0:
+            print(f"# {len(conns)} connections held", flush=True)
     by = {}
     for _, _, name in conns:
         by[name] = by.get(name, 0) + 1
