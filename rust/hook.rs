@@ -48,7 +48,7 @@ unsafe fn run(
         Verdict::Accept => bindings::NF_ACCEPT,
         Verdict::Drop => bindings::NF_DROP,
         // NF_QUEUE_NR(q): the queue number in the verdict's upper half.
-        Verdict::Queue(q) => bindings::NF_QUEUE | u32::from(q) << 16,
+        Verdict::Queue(q) => bindings::NF_QUEUE | (u32::from(q) << 16),
         Verdict::Forward(mac) => {
             // SAFETY: the hook owns `raw` and no view of it is left; the
             // helper consumes it when it succeeds (then it is stolen from

@@ -283,9 +283,7 @@ impl Cluster {
             fwd_ifindex: r.all_u32(a::FWD_IFINDEX)?,
             drain_ms: r.u32(a::DRAIN_MS)?,
             tcp_export: r.get(a::TCP_EXPORT).is_some(),
-            commit_queue: r
-                .array::<2>(a::COMMIT_QUEUE)?
-                .map(u16::from_ne_bytes),
+            commit_queue: r.array::<2>(a::COMMIT_QUEUE)?.map(u16::from_ne_bytes),
         })
     }
 

@@ -533,7 +533,13 @@ impl Daemon {
 
     /// One datagram from the cluster link: TCP state for survival, the
     /// rest for the membership protocol.
-    async fn datagram(&mut self, node: &mut Node, t0: Instant, d: &[u8], from: SocketAddr) -> Vec<Out> {
+    async fn datagram(
+        &mut self,
+        node: &mut Node,
+        t0: Instant,
+        d: &[u8],
+        from: SocketAddr,
+    ) -> Vec<Out> {
         match self.endpoint.open(d, UnixTime::now()) {
             Ok((sender, Message::TcpState { seq, records })) => {
                 self.replicated(node, addr_of(from.ip()), sender, seq, &records)
@@ -661,7 +667,13 @@ impl Daemon {
         let me = node.member();
         let others: Vec<u16> = node
             .known()
-            .map(|k| k.members.iter().map(|&(m, _)| m).filter(|&m| Some(m) != me).collect())
+            .map(|k| {
+                k.members
+                    .iter()
+                    .map(|&(m, _)| m)
+                    .filter(|&m| Some(m) != me)
+                    .collect()
+            })
             .unwrap_or_default();
         let go = c.members(&others);
         let (again, old) = c.due(Instant::now());

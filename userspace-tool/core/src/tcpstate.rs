@@ -461,7 +461,11 @@ mod tests {
             let mut buf = [0xaau8; 64];
             let head = r.encode(&mut buf).unwrap();
             let n = r.len();
-            let want = if let Record::Data(_) = r { DATA_HEAD_LEN } else { n };
+            let want = if let Record::Data(_) = r {
+                DATA_HEAD_LEN
+            } else {
+                n
+            };
             assert_eq!(head, want);
             assert_eq!(Record::decode(&buf[..n]), Ok((r, n)));
             // Trailing bytes belong to the next record.
@@ -493,7 +497,10 @@ mod tests {
         assert_eq!(buf[0], 4);
         assert_eq!(&buf[4..8], &3u32.to_le_bytes());
         assert_eq!(&buf[16..20], &9u32.to_le_bytes());
-        assert_eq!(Record::decode(&buf), Ok((Record::Data(d), DATA_HEAD_LEN + 3)));
+        assert_eq!(
+            Record::decode(&buf),
+            Ok((Record::Data(d), DATA_HEAD_LEN + 3))
+        );
         // A length beyond the most a record carries is refused, whatever
         // follows.
         buf[4..8].copy_from_slice(&(DATA_MAX + 1).to_le_bytes());

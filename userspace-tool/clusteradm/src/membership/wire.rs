@@ -59,10 +59,7 @@ pub(crate) fn encode(header: &Header, msg: &Message, cert: &[u8]) -> Result<Vec<
             config: *config,
         },
         Message::Leave(why) => Msg::Leave { why: *why },
-        Message::TcpState { seq, records } => Msg::TcpState {
-            seq: *seq,
-            records,
-        },
+        Message::TcpState { seq, records } => Msg::TcpState { seq: *seq, records },
         Message::TcpAck(seqs) => {
             acks = seqs.iter().flat_map(|s| s.to_be_bytes()).collect();
             Msg::TcpAck { seqs: &acks }

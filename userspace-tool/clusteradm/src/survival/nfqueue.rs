@@ -305,7 +305,9 @@ mod tests {
         p.extend_from_slice(&[0x50, 0x18, 0, 0, 0, 0, 0, 0]);
         p.extend_from_slice(&[b'x'; 10]);
         let s = segment(9, &p[..44], Some(50)).unwrap();
-        let client = std::net::Ipv4Addr::new(192, 0, 2, 2).to_ipv6_mapped().octets();
+        let client = std::net::Ipv4Addr::new(192, 0, 2, 2)
+            .to_ipv6_mapped()
+            .octets();
         let cluster = std::net::Ipv4Addr::new(192, 0, 2, 100)
             .to_ipv6_mapped()
             .octets();

@@ -86,11 +86,9 @@ impl Stream {
             self.bytes.extend_from_slice(new);
         }
         let end = base.wrapping_add(self.bytes.len() as u32);
-        if let Some(k) = self
-            .later
-            .iter()
-            .position(|(s, d)| ahead(*s, end) <= 0 && ahead(s.wrapping_add(d.len() as u32), end) > 0)
-        {
+        if let Some(k) = self.later.iter().position(|(s, d)| {
+            ahead(*s, end) <= 0 && ahead(s.wrapping_add(d.len() as u32), end) > 0
+        }) {
             let (s, d) = self.later.swap_remove(k);
             self.add(s, &d);
         }
@@ -364,7 +362,14 @@ mod tests {
     #[test]
     fn orphans_come_with_their_queues_when_whole() {
         let mut s = Store::new(4);
-        let d = |dir, seq, len| Record::Data(ipcluster_core::tcpstate::Data { id: 1, dir, seq, len });
+        let d = |dir, seq, len| {
+            Record::Data(ipcluster_core::tcpstate::Data {
+                id: 1,
+                dir,
+                seq,
+                len,
+            })
+        };
         let e = Essential {
             snd_nxt: 108,
             snd_wl2: 104,
@@ -384,7 +389,10 @@ mod tests {
         assert_eq!(o[0].unacked.as_deref(), Some(&b"4567"[..]));
         assert_eq!(o[0].unread.as_deref(), Some(&b"012"[..]));
         // A connection whose bytes were missed has no queues to give.
-        s.apply(2, &wire(&[Record::Initial(initial(1)), Record::Essential(e)], b""));
+        s.apply(
+            2,
+            &wire(&[Record::Initial(initial(1)), Record::Essential(e)], b""),
+        );
         let o = s.take_orphans(|m| m != 2, |_| true);
         assert_eq!((o[0].unacked.clone(), o[0].unread.clone()), (None, None));
     }
@@ -394,16 +402,19 @@ mod tests {
         let mut s = Store::new(2);
         s.apply(
             2,
-            &wire(&[
-                Record::Initial(initial(1)),
-                Record::Essential(ess(1, 5, 50)),
-                // Late and older: ignored.
-                Record::Essential(ess(1, 4, 40)),
-                Record::Initial(initial(2)),
-                Record::Essential(ess(2, 6, 60)),
-                // Full: not kept.
-                Record::Initial(initial(3)),
-            ], b""),
+            &wire(
+                &[
+                    Record::Initial(initial(1)),
+                    Record::Essential(ess(1, 5, 50)),
+                    // Late and older: ignored.
+                    Record::Essential(ess(1, 4, 40)),
+                    Record::Initial(initial(2)),
+                    Record::Essential(ess(2, 6, 60)),
+                    // Full: not kept.
+                    Record::Initial(initial(3)),
+                ],
+                b"",
+            ),
         );
         assert_eq!((s.len(), s.dropped), (2, 1));
         // Member 2 is alive: nothing to take.
@@ -411,7 +422,10 @@ mod tests {
         // Member 2 died; only connection 1's bucket is ours.
         let got = s.take_orphans(|m| m != 2, |i| i.id == 1);
         assert_eq!(got.len(), 1);
-        assert_eq!((got[0].initial, got[0].essential), (initial(1), ess(1, 5, 50)));
+        assert_eq!(
+            (got[0].initial, got[0].essential),
+            (initial(1), ess(1, 5, 50))
+        );
         assert_eq!(s.len(), 1);
         s.apply(3, &wire(&[Record::Closed(Closed { id: 2 })], b""));
         assert_eq!(s.len(), 0);

@@ -152,8 +152,16 @@ pub(crate) fn restore(
     // connect sends no SYN.
     setsockopt(&s, libc::TCP_REPAIR, &1i32)?;
     s.bind(&SockAddr::from(local))?;
-    let snd = if unacked.is_some() { e.snd_wl2 } else { e.snd_nxt };
-    let rcv = if unread.is_some() { e.copied } else { e.rcv_nxt };
+    let snd = if unacked.is_some() {
+        e.snd_wl2
+    } else {
+        e.snd_nxt
+    };
+    let rcv = if unread.is_some() {
+        e.copied
+    } else {
+        e.rcv_nxt
+    };
     setsockopt(&s, libc::TCP_REPAIR_QUEUE, &TCP_SEND_QUEUE)?;
     setsockopt(&s, libc::TCP_QUEUE_SEQ, &snd)?;
     setsockopt(&s, libc::TCP_REPAIR_QUEUE, &TCP_RECV_QUEUE)?;
@@ -301,7 +309,14 @@ mod tests {
         let old = Socket::from(OwnedFd::from(server));
         setsockopt(&old, libc::TCP_REPAIR, &1i32).unwrap();
         drop(old);
-        let fd = restore(&i, &e, Duration::from_millis(1), Some(b"pong"), Some(b"more")).unwrap();
+        let fd = restore(
+            &i,
+            &e,
+            Duration::from_millis(1),
+            Some(b"pong"),
+            Some(b"more"),
+        )
+        .unwrap();
         let mut server = TcpStream::from(fd);
         server.read_exact(&mut buf).unwrap();
         assert_eq!(&buf, b"more");
