@@ -23,7 +23,7 @@ SEED=000102030405060708090a0b0c0d0e0f
 MEMBERS="python3 $IPC_TOP/tests/tools/members.py"
 FLOWS="python3 $IPC_TOP/tests/tools/flows.py"
 ECHO=$IPC_TOP/userspace-tool/target/release/echo-member
-RAW=7001
+RAW0=7001
 tmp=$(mktemp -d)
 pki=$tmp/pki
 
@@ -74,12 +74,17 @@ tcp_field() { # tcp_field KEY: member I's status tcp.KEY summed over 1..3
 }
 
 declare -A rate
+k=0
 for mode in none async commit; do
 	case $mode in
 	none) extra="" ;;
 	async) extra="tcp-export" ;;
 	commit) extra="tcp-export commit 1" ;;
 	esac
+	# A port per mode: the connections of the last one linger (killed
+	# owners' sockets) and keep theirs.
+	RAW=$((RAW0 + k))
+	k=$((k + 1))
 	for i in 1 2 3; do
 		ip -n "$(member_ns "$i")" link set eth0 up
 		start "$i" "$extra"

@@ -18,8 +18,12 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::ExitCode;
 
-/// Every byte back, as it came.
+/// Every byte back, as it came. Without Nagle's delay: what the service
+/// has read it answers in segments at once, so that what it wrote is on
+/// the wire (and replicated) rather than waiting in its socket when its
+/// member dies — bytes a socket holds unsent are not replicated.
 fn echo(mut stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
     let Ok(mut out) = stream.try_clone() else {
         return;
     };
