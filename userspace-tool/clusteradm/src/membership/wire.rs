@@ -148,8 +148,10 @@ pub(crate) struct Endpoint {
     id: Identity,
     trust: Trust,
     counter: u64,
-    /// The counters seen lately, per sender certificate (by fingerprint).
-    seen: HashMap<String, Window>,
+    /// The counters seen lately, per sender certificate (by fingerprint)
+    /// and class of message: TCP state travels on a socket of its own and
+    /// may arrive far behind or ahead of the keepalives sealed beside it.
+    seen: HashMap<(String, bool), Window>,
     /// Admission verdicts, per certificate fingerprint, until the trust
     /// changes: a chain is checked once, not on every keepalive.
     verdicts: HashMap<String, Result<(), Nak>>,
@@ -235,7 +237,8 @@ impl Endpoint {
             }
             (Err(_), _) => return Err(Reject::Untrusted),
         }
-        if !self.seen.entry(fp).or_default().fresh(dg.header.counter) {
+        let class = msg.is_tcp_state();
+        if !self.seen.entry((fp, class)).or_default().fresh(dg.header.counter) {
             return Err(Reject::Replayed);
         }
         Ok((dg.header.sender, msg))
