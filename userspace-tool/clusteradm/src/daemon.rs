@@ -14,7 +14,7 @@
 //! dev = "eth0"
 //! addr = "192.0.2.11"
 //! group = "239.255.73.1"   # default
-//! port = 7400              # default (TCP survival uses the next one too)
+//! port = 7400              # default
 //! [pki]              # from `clusteradm cert`
 //! ca = "/etc/ipcluster/pki/ca.pem"
 //! cert = "/etc/ipcluster/pki/node1.pem"
@@ -225,7 +225,7 @@ pub(crate) fn parse(text: &str) -> Result<Config, Error> {
 
 /// The cluster link socket: the group joined on the link's address,
 /// multicast sent from it, our own multicast not looped back.
-fn link_socket(l: &Link, port: u16) -> Result<tokio::net::UdpSocket, Error> {
+fn link_socket(l: &Link) -> Result<tokio::net::UdpSocket, Error> {
     use socket2::{Domain, Protocol as P, Socket, Type};
     let e = |what: &str, err: std::io::Error| Error::failed(format!("cluster link: {what}: {err}"));
     let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(P::UDP)).map_err(|x| e("socket", x))?;
@@ -233,7 +233,7 @@ fn link_socket(l: &Link, port: u16) -> Result<tokio::net::UdpSocket, Error> {
         .map_err(|x| e("SO_REUSEADDR", x))?;
     s.bind_device(Some(l.dev.as_bytes()))
         .map_err(|x| e(&format!("SO_BINDTODEVICE {}", l.dev), x))?;
-    s.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())
+    s.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, l.port)).into())
         .map_err(|x| e("bind", x))?;
     s.join_multicast_v4(&l.group, &l.addr)
         .map_err(|x| e("join group", x))?;
@@ -337,13 +337,7 @@ pub(crate) fn run(path: &Path) -> Result<(), Error> {
         .build()
         .map_err(|e| Error::failed(format!("runtime: {e}")))?;
     rt.block_on(async {
-        let sock = link_socket(&cfg.link, cfg.link.port)?;
-        // TCP state on the next port: a flood of it must not delay the
-        // keepalives behind it in one socket's queue.
-        let tcp_sock = match &survival {
-            Some(_) => Some(link_socket(&cfg.link, cfg.link.port.wrapping_add(1))?),
-            None => None,
-        };
+        let sock = link_socket(&cfg.link)?;
         let queue = match queue {
             // SAFETY: the queue owns its descriptor (an OwnedFd, never
             // replaced) and returns that one from as_raw_fd while it lives.
@@ -361,7 +355,6 @@ pub(crate) fn run(path: &Path) -> Result<(), Error> {
             pki: cfg.pki,
             revoked_at: None,
             sock,
-            tcp_sock,
             group: SocketAddr::from((cfg.link.group, cfg.link.port)),
             hook: p.hook.clone(),
             decisions: mpsc::unbounded_channel(),
@@ -414,8 +407,6 @@ struct Daemon {
     /// When the revocation list last changed, as last read.
     revoked_at: Option<SystemTime>,
     sock: tokio::net::UdpSocket,
-    /// TCP survival's socket on the link (the next port).
-    tcp_sock: Option<tokio::net::UdpSocket>,
     group: SocketAddr,
     hook: Option<PathBuf>,
     /// The applications' answers on joining hosts.
@@ -441,17 +432,6 @@ struct Daemon {
     acks: std::collections::HashMap<Addr, Vec<u64>>,
 }
 
-/// The next datagram on `s` (for ever without a socket).
-async fn recv_opt(
-    s: &Option<tokio::net::UdpSocket>,
-    buf: &mut [u8],
-) -> std::io::Result<(usize, SocketAddr)> {
-    match s {
-        Some(s) => s.recv_from(buf).await,
-        None => std::future::pending().await,
-    }
-}
-
 /// Waits until the queue has segments to read (for ever without one).
 async fn queued(q: &Option<tokio::io::unix::AsyncFd<survival::nfqueue::Queue>>) {
     match q {
@@ -470,7 +450,6 @@ impl Daemon {
         let period = settings.period;
         let (mut node, mut outs) = Node::new(settings, me, t0.elapsed());
         let mut buf = vec![0u8; MAX_DATAGRAM];
-        let mut tcp_buf = vec![0u8; MAX_DATAGRAM];
         let mut tick = tokio::time::interval(period / 5);
         let mut slow = tokio::time::interval(Duration::from_secs(1));
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -493,13 +472,6 @@ impl Daemon {
                     Ok((n, from)) => self.datagram(&mut node, t0, &buf[..n], from).await,
                     Err(e) => {
                         warn!(%e, "cluster link receive");
-                        Vec::new()
-                    }
-                },
-                r = recv_opt(&self.tcp_sock, &mut tcp_buf) => match r {
-                    Ok((n, from)) => self.datagram(&mut node, t0, &tcp_buf[..n], from).await,
-                    Err(e) => {
-                        warn!(%e, "cluster link receive (TCP state)");
                         Vec::new()
                     }
                 },
@@ -597,15 +569,11 @@ impl Daemon {
                         return;
                     }
                 };
-                let (sock, port) = match &self.tcp_sock {
-                    Some(t) if msg.is_tcp_state() => (t, self.group.port().wrapping_add(1)),
-                    _ => (&self.sock, self.group.port()),
-                };
                 let dst = match to {
-                    To::All => SocketAddr::new(self.group.ip(), port),
-                    To::One(a) => SocketAddr::new(ip_of(&a), port),
+                    To::All => self.group,
+                    To::One(a) => SocketAddr::new(ip_of(&a), self.group.port()),
                 };
-                if let Err(e) = sock.send_to(&d, dst).await {
+                if let Err(e) = self.sock.send_to(&d, dst).await {
                     debug!(%e, %dst, "cluster link send");
                 }
             }

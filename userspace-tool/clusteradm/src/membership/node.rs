@@ -122,13 +122,6 @@ pub(crate) enum Message {
     TcpAck(Vec<u64>),
 }
 
-impl Message {
-    /// Whether this is TCP survival's, not the membership protocol's.
-    pub(crate) fn is_tcp_state(&self) -> bool {
-        matches!(self, Message::TcpState { .. } | Message::TcpAck(_))
-    }
-}
-
 /// What a master keepalive carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Keepalive {

@@ -148,10 +148,8 @@ pub(crate) struct Endpoint {
     id: Identity,
     trust: Trust,
     counter: u64,
-    /// The counters seen lately, per sender certificate (by fingerprint)
-    /// and class of message: TCP state travels on a socket of its own and
-    /// may arrive far behind or ahead of the keepalives sealed beside it.
-    seen: HashMap<(String, bool), Window>,
+    /// The counters seen lately, per sender certificate (by fingerprint).
+    seen: HashMap<String, Window>,
     /// Admission verdicts, per certificate fingerprint, until the trust
     /// changes: a chain is checked once, not on every keepalive.
     verdicts: HashMap<String, Result<(), Nak>>,
@@ -237,8 +235,7 @@ impl Endpoint {
             }
             (Err(_), _) => return Err(Reject::Untrusted),
         }
-        let class = msg.is_tcp_state();
-        if !self.seen.entry((fp, class)).or_default().fresh(dg.header.counter) {
+        if !self.seen.entry(fp).or_default().fresh(dg.header.counter) {
             return Err(Reject::Replayed);
         }
         Ok((dg.header.sender, msg))
