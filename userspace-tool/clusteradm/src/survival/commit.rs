@@ -76,8 +76,6 @@ pub(crate) struct Commit {
     last: u64,
     /// Messages not yet committed, oldest first.
     sent: VecDeque<Sent>,
-    /// Every message up to here is committed.
-    committed: u64,
     members: HashMap<u16, Acks>,
     conns: HashMap<u64, Known>,
     held: BTreeMap<u32, (Segment, Instant)>,
@@ -205,7 +203,6 @@ impl Commit {
                 }
             }
         }
-        self.committed = self.committed.max(top);
         if self.members.is_empty() {
             return std::mem::take(&mut self.held).into_keys().collect();
         }
