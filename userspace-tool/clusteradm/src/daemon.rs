@@ -596,7 +596,8 @@ impl Daemon {
         }
     }
 
-    /// TCP state records from the kernel: the changes go to every member.
+    /// TCP state records from the kernel: coalesced into the batches the
+    /// end of this turn sends (`flush`).
     fn exported(&mut self, records: &[u8]) {
         let Some(s) = &mut self.survival else {
             return;
