@@ -50,11 +50,12 @@ conf() {
 	key = "$3"
 	revoked = "$pki/revoked"
 	[protocol]
-	# The emulated VM (TCG, a debug kernel) can stall a process for most of
-	# a second: keepalives ten times slower than the 50 ms default, so that
-	# a stall is no death (the protocol's timing at the defaults is what
+	# The emulated VM (TCG, a debug kernel) stalls a process for up to a
+	# second (the daemons log "paused"): keepalives twenty times slower
+	# than the 50 ms default, so that a sender's stall plus a lost
+	# keepalive is no death (the protocol's timing at the defaults is what
 	# the simulations and the failover benchmark measure).
-	period_ms = 500
+	period_ms = 1000
 	join_wait_ms = 1000
 	offer_wait_ms = 600
 	rebalance_ms = 10
@@ -160,8 +161,7 @@ for i in 1 2 3; do
 done
 sleep 60
 check "5 % loss for 60 s: no death declared, no new master" test "$(events)" = "$before"
-check "the master measured the loss" \
-	bash -c "[ \"\$($MEMBERS field $tmp $m misses)\" -ge 3 ]"
+check "the master measured the loss" $MEMBERS lossy "$tmp" "$m"
 for i in 1 2 3; do
 	ip netns exec "$(member_ns "$i")" tc qdisc del dev eth0 root
 done
@@ -197,5 +197,10 @@ for i in 1 2 3; do
 done
 kill $(jobs -p) 2>/dev/null
 wait 2>/dev/null
+if [ "$_failed" != 0 ]; then
+	# The daemons' logs, for whoever looks into it.
+	mkdir -p "$IPC_TOP/results/membership"
+	cp "$tmp"/m*.log "$IPC_TOP/results/membership/"
+fi
 rm -rf "$tmp"
 finish

@@ -15,6 +15,7 @@
 #                the streams (goal <= 1 s)
 #
 #   tcp.sh KO [SECONDS] [STREAMS]
+#   IPC_TCP_MODES="none async"   only these modes (default: all three)
 source "$(dirname "$0")/../lib.sh"
 IPC_KO=$1
 secs=${2:-10}
@@ -75,7 +76,7 @@ tcp_field() { # tcp_field KEY: member I's status tcp.KEY summed over 1..3
 
 declare -A rate
 k=0
-for mode in none async commit; do
+for mode in ${IPC_TCP_MODES:-none async commit}; do
 	case $mode in
 	none) extra="" ;;
 	async) extra="tcp-export" ;;

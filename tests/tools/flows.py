@@ -68,7 +68,13 @@ def serve(name, port, addrs, held=False):
             s = key.fileobj
             if key.data == "tcp":
                 c, _ = s.accept()
-                c.sendall(reply)
+                try:
+                    c.sendall(reply)
+                except OSError:
+                    # Reset before we answered (e.g. the client gave up):
+                    # that connection is gone, the others are served.
+                    c.close()
+                    continue
                 if held:
                     sel.register(c, selectors.EVENT_READ, "conn")
                 else:

@@ -9,6 +9,8 @@
   members.py spread TMP I...    every member I... owns some buckets
   members.py master TMP I...    prints the master among I...
   members.py field TMP I KEY    prints member I's status field KEY
+  members.py lossy TMP I        master I has measured some loss: prints
+                                each member's estimate and interval
   members.py served TMP T0 DEAD I...
                                 seconds from T0 (epoch) until every member
                                 I... installed a table in which member id
@@ -125,6 +127,11 @@ def main(argv):
         print(f"{served(tmp, float(rest[0]), rest[1], [int(i) for i in rest[2:]]):.3f}")
     elif cmd == "newmaster":
         print(f"{newmaster(tmp, float(rest[0]), [int(i) for i in rest[1:]]):.3f}")
+    elif cmd == "lossy":
+        loss = status(tmp, int(rest[0])).get("loss", [])
+        print(" ".join(f"member {i}: loss {p:.4f} interval {n}" for i, p, n in loss))
+        if not any(p > 0 for _, p, _ in loss):
+            sys.exit("no loss measured")
     elif cmd == "field":
         v = status(tmp, int(rest[0]))
         for k in rest[1:]:

@@ -53,7 +53,7 @@ vm() {
 	# core (a wild access in do_raw_spin_lock from handle_edge_irq, seen
 	# about one boot in four on a loaded host). Servers run 4-level paging.
 	vng --run "$kdir" --user root "${accel[@]}" --cpus 2 --memory 4G \
-		--append no5lvl --cwd "$top" --exec "$*" 2>&1 | tee "$log"
+		--append no5lvl --cwd "$top" --rwdir "$top/results" --exec "$*" 2>&1 | tee "$log"
 	return "${PIPESTATUS[0]}"
 }
 

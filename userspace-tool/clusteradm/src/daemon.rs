@@ -450,8 +450,12 @@ impl Daemon {
         let period = settings.period;
         let (mut node, mut outs) = Node::new(settings, me, t0.elapsed());
         let mut buf = vec![0u8; MAX_DATAGRAM];
-        let mut tick = tokio::time::interval(period / 5);
+        // Timers have a fifth of a period's resolution, and at least 20 ms
+        // (a rebalancing round is a tick at the soonest).
+        let mut tick = tokio::time::interval((period / 5).min(Duration::from_millis(20)));
         let mut slow = tokio::time::interval(Duration::from_secs(1));
+        let mut last_tick = Instant::now();
+        let mut ticked = false;
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .map_err(|e| Error::failed(format!("SIGTERM: {e}")))?;
         let stale = loop {
@@ -460,7 +464,7 @@ impl Daemon {
                 stopped |= o == Out::Event(Event::Stopped);
                 self.carry_out(&node, o).await;
             }
-            self.flush(&node).await;
+            self.flush(&node, std::mem::take(&mut ticked)).await;
             if stopped {
                 break true;
             }
@@ -476,6 +480,15 @@ impl Daemon {
                     }
                 },
                 _ = tick.tick() => {
+                    // Paused for more than a period (a stopped VM, a
+                    // starved process): the silence we saw meanwhile is
+                    // ours, not the peers'. (corosync does likewise.)
+                    let gap = last_tick.elapsed();
+                    last_tick = Instant::now();
+                    if gap > period {
+                        warn!(ms = gap.as_millis() as u64, "this host was paused: the watchdogs forgive it");
+                        node.paused(t0.elapsed(), gap.saturating_sub(period / 5));
+                    }
                     // After a stall (a slow table install, a busy host),
                     // the keepalives that queued meanwhile must be heard
                     // before the watchdogs judge their senders.
@@ -490,6 +503,7 @@ impl Daemon {
                     }
                     self.commit_tick(&node).await;
                     outs.extend(node.tick(t0.elapsed()));
+                    ticked = true;
                     outs
                 }
                 _ = queued(&self.queue) => {
@@ -629,7 +643,7 @@ impl Daemon {
     /// What this turn of the loop left to send: our kernel's records, the
     /// acknowledgements of others' (one datagram each per turn, however
     /// many segments came: under load, turns grow and datagrams do not).
-    async fn flush(&mut self, node: &Node) {
+    async fn flush(&mut self, node: &Node, ticked: bool) {
         for (to, seqs) in std::mem::take(&mut self.acks) {
             self.carry_out(node, Out::Send(To::One(to), Message::TcpAck(seqs)))
                 .await;
@@ -639,6 +653,12 @@ impl Daemon {
         };
         if node.member().is_none() {
             return; // no member id to send them under yet
+        }
+        // Async mode sends each connection's newest state once a tick
+        // (at most 20 ms): one signed datagram however many segments went
+        // meanwhile. Output commit sends at once: segments wait for it.
+        if s.commit.is_none() && !ticked {
+            return;
         }
         for (seq, records) in s.take_batches() {
             self.carry_out(node, Out::Send(To::All, Message::TcpState { seq, records }))

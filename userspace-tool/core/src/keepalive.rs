@@ -83,6 +83,15 @@ pub fn interval(p: u64) -> u32 {
     MAX_INTERVAL
 }
 
+/// How long a peer may stay silent, at keepalive period `period` and
+/// interval `n`, before a watchdog declares it dead: `n` keepalives may go
+/// missing, and the next one may be late by half a period (scheduling,
+/// queueing) before it counts as missing too. Without that half period a
+/// keepalive due exactly at the limit decides a death by its jitter alone.
+pub fn silence_limit(period: core::time::Duration, n: u32) -> core::time::Duration {
+    period * (n.max(MIN_INTERVAL) + 1) + period / 2
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +131,15 @@ mod tests {
         assert_eq!(l.p(), ONE / 128);
         assert_eq!(l.observe(13), Some(0));
         assert_eq!(l.p(), ONE / 128 - ONE / 128 / 128);
+    }
+
+    #[test]
+    fn silence_limit_allows_n_missing_and_a_late_one() {
+        use core::time::Duration;
+        let p = Duration::from_millis(50);
+        assert_eq!(silence_limit(p, 2), Duration::from_millis(175));
+        assert_eq!(silence_limit(p, 0), silence_limit(p, MIN_INTERVAL));
+        assert_eq!(silence_limit(p, 4), Duration::from_millis(275));
     }
 
     #[test]

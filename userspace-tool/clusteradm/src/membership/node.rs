@@ -375,6 +375,19 @@ impl Node {
         }
     }
 
+    /// This host was not running for `gap` (the process or the machine
+    /// was paused) until `now`: silence during the pause proves nothing
+    /// about the peers, so the watchdogs start again from where they were.
+    /// A peer that died meanwhile is found out `gap` later.
+    pub(crate) fn paused(&mut self, now: Duration, gap: Duration) {
+        let forgive = |heard: &mut Duration| *heard = (*heard + gap).min(now);
+        match &mut self.role {
+            Role::Member { heard, .. } => forgive(heard),
+            Role::Master(m) => m.peers.values_mut().for_each(|p| forgive(&mut p.heard)),
+            Role::Joining { .. } | Role::Offering { .. } | Role::Stopped => (),
+        }
+    }
+
     /// Time passes.
     pub(crate) fn tick(&mut self, now: Duration) -> Vec<Out> {
         let mut out = Vec::new();
@@ -453,7 +466,7 @@ impl Node {
             } => match msg {
                 Message::MasterAlive(k) if from == *master => {
                     *heard = now;
-                    *deadline = self.s.period * (u32::from(k.misses.max(2)) + 1);
+                    *deadline = keepalive::silence_limit(self.s.period, u32::from(k.misses));
                     self.adopt(k, &mut out);
                 }
                 Message::MasterAlive(k)
@@ -466,7 +479,7 @@ impl Node {
                     // in (it took over the last table): follow it.
                     *master = from;
                     *heard = now;
-                    *deadline = self.s.period * (u32::from(k.misses.max(2)) + 1);
+                    *deadline = keepalive::silence_limit(self.s.period, u32::from(k.misses));
                     let member = self.member.unwrap_or(UNOWNED);
                     out.push(Out::Event(Event::Joined {
                         member,
@@ -585,7 +598,7 @@ impl Node {
         self.role = Role::Member {
             master: from,
             heard: now,
-            deadline: self.s.period * 4,
+            deadline: keepalive::silence_limit(self.s.period, 3),
             seq: 0,
             next_alive: now,
         };
@@ -711,12 +724,15 @@ impl Node {
             return;
         };
         // Watchdogs: a member silent for its interval's worth of keepalives
-        // (plus one period of slack) is dead; its buckets go.
+        // (plus half a period for the next one to be late) is dead; its
+        // buckets go.
         let period = self.s.period;
         let dead: Vec<u16> = m
             .peers
             .iter()
-            .filter(|(_, p)| now.saturating_sub(p.heard) > period * (p.loss.interval().max(2) + 1))
+            .filter(|(_, p)| {
+                now.saturating_sub(p.heard) > keepalive::silence_limit(period, p.loss.interval())
+            })
             .map(|(&id, _)| id)
             .collect();
         let me = self.member.unwrap_or(UNOWNED);
@@ -1010,6 +1026,21 @@ mod tests {
         m.decide(host(4), true);
         let out = m.receive(t, host(4), NO_MEMBER, join(1));
         assert!(out.contains(&Out::Approve(host(4))));
+    }
+
+    #[test]
+    fn a_pause_of_the_master_itself_kills_nobody() {
+        let (mut m, t) = master(Settings::new(16));
+        m.receive(t, host(2), NO_MEMBER, join(1));
+        let down = |out: &[Out]| out.contains(&Out::Event(Event::MemberDown(2)));
+        // The member's last keepalive came at t; the master is paused for
+        // a second (the member is silent meanwhile, as far as it can see).
+        let after = t + Duration::from_secs(1);
+        m.paused(after, Duration::from_secs(1));
+        assert!(!down(&m.tick(after)));
+        assert!(m.is_master());
+        // Still silent well after the pause: dead after all.
+        assert!(down(&m.tick(after + Duration::from_millis(200))));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::time::Instant;
 use ipcluster_core::hash::{self, Flow, Mode};
 use ipcluster_core::packet::addr_words;
 use ipcluster_core::proto::MAX_BODY;
-use ipcluster_core::tcpstate::{Data, Initial, Record, DATA_HEAD_LEN};
+use ipcluster_core::tcpstate::{Data, Essential, Initial, Record, DATA_HEAD_LEN};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
@@ -89,6 +89,9 @@ pub(crate) struct Survival {
     seq: u64,
     pending: Vec<u8>,
     pending_since: Option<Instant>,
+    /// Async mode: the newest state of each connection not yet sent (the
+    /// kernel exports one per segment; the link carries one per flush).
+    held: HashMap<u64, Essential>,
     handoff: HashMap<u16, PathBuf>,
     hash: Mode,
     bits: u32,
@@ -115,6 +118,7 @@ impl Survival {
             seq: 0,
             pending: Vec::new(),
             pending_since: None,
+            held: HashMap::new(),
             handoff,
             hash,
             bits,
@@ -141,11 +145,18 @@ impl Survival {
                 }
                 if let Record::Closed(c) = r {
                     self.early.remove(&c.id);
+                    self.held.remove(&c.id);
                 }
                 let Some(r) = self.coalescer.offer(*r) else {
                     continue;
                 };
-                self.push(&r, &[]);
+                match r {
+                    Record::Essential(e) if self.commit.is_none() => {
+                        self.held.insert(e.id, e);
+                        self.pending_since.get_or_insert_with(Instant::now);
+                    }
+                    _ => self.push(&r, &[]),
+                }
                 if let Record::Initial(i) = r {
                     for (d, payload) in self.early.remove(&i.id).unwrap_or_default() {
                         self.data(&d, &payload);
@@ -196,6 +207,9 @@ impl Survival {
     /// each), numbered; in output-commit mode kept until a member holds
     /// them.
     pub(crate) fn take_batches(&mut self) -> Vec<(u64, Vec<u8>)> {
+        for (_, e) in std::mem::take(&mut self.held) {
+            self.push(&Record::Essential(e), &[]);
+        }
         let mut out = Vec::new();
         let mut rest = &self.pending[..];
         while !rest.is_empty() {
