@@ -31,6 +31,7 @@ struct ipcluster_net {
 	struct nf_hook_ops hooks[5];	/* v4, v6 PRE_ROUTING; v4, v6 LOCAL_OUT; ARP OUT */
 	struct notifier_block netdev;	/* the namespace's interfaces going away */
 	void *state;			/* struct NetState, owned by Rust */
+	struct ipcluster_batch *batch;	/* async TCP state on its way out */
 };
 
 int ipcluster_glue_register(void);
@@ -126,6 +127,16 @@ bool ipcluster_tcp_in(struct sk_buff *skb, bool v6, struct ipcluster_tcp_in *in)
 bool ipcluster_tcp_listeners(struct net *net);
 void ipcluster_tcp_notify(struct net *net, u32 cluster, const void *records, int len,
 			  const struct sk_buff *skb, u32 data_off, u32 data_len);
+
+/*
+ * Async TCP state, batched: records of many segments leave in one tcp
+ * group message, at the latest a jiffy after the first of them. Init
+ * before the hooks that add to it are registered; exit after they are
+ * unregistered (it waits for a running flush and discards the rest).
+ */
+int ipcluster_batch_init(struct net *net);
+void ipcluster_batch_exit(struct net *net);
+void ipcluster_tcp_batch(struct net *net, u32 cluster, const void *records, int len);
 
 /* Time, for bucket drains. */
 u64 ipcluster_jiffies(void);

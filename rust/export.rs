@@ -4,8 +4,9 @@
 //! sequence numbers it carries, the window it opens). For clusters made
 //! with `tcp-export`, LOCAL_OUT turns that state into the shared core's
 //! failover records (`tcpstate.rs`: Initial and Essential, or Closed) and
-//! multicasts them on the `tcp` group, where the daemon coalesces and
-//! replicates them. Nothing is kept per connection here.
+//! multicasts them on the `tcp` group (in batches, see
+//! `ipcluster_tcp_batch`), where the daemon coalesces and replicates them.
+//! Nothing is kept per connection here.
 //!
 //! Output commit (clusters with a `commit-queue`): the bytes each segment
 //! carries go with its records (Data), those of segments received too,
@@ -90,7 +91,11 @@ fn segment(st: &NetState, rcu: &RcuGuard, skb: &Skb<'_>, ifindex: i32, v6: bool)
                     len: snap.data_len.min(DATA_MAX),
                 });
             }
-            st.net.tcp_notify(c.cfg.id, &buf[..n], bytes);
+            if c.cfg.commit_queue.is_some() {
+                st.net.tcp_notify(c.cfg.id, &buf[..n], bytes);
+            } else {
+                st.net.tcp_batch(c.cfg.id, &buf[..n]);
+            }
         }
     }
     // A closing connection is not restored anywhere: nothing to hold.

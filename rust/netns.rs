@@ -100,6 +100,18 @@ impl Net {
         }
     }
 
+    /// Hands TCP state records of cluster `id` to the namespace's batch:
+    /// they go to the `tcp` group with others, within a jiffy.
+    pub(crate) fn tcp_batch(&self, id: u32, records: &[u8]) {
+        let Ok(len) = i32::try_from(records.len()) else {
+            return;
+        };
+        // SAFETY: live namespace whose batch exists while hooks run (made
+        // before they are registered, freed after they are gone);
+        // `records` is `len` readable bytes, copied before the call returns.
+        unsafe { bindings::ipcluster_tcp_batch(self.0, id, records.as_ptr().cast(), len) }
+    }
+
     pub(crate) fn as_ptr(&self) -> *mut bindings::net {
         self.0
     }
@@ -182,10 +194,16 @@ unsafe extern "C" fn ipcluster_net_init(net: *mut bindings::net) -> c_int {
     let pn = unsafe { &mut *bindings::ipcluster_pernet(net) };
     pn.state = st.cast();
     pn.hooks = hook::ops(st.cast());
-    // SAFETY: the ops live in the per-netns area, which outlives them:
-    // ipcluster_net_exit unregisters them before the core frees it.
-    let mut err =
-        unsafe { bindings::nf_register_net_hooks(net, pn.hooks.as_ptr(), hook::count() as u32) };
+    // SAFETY: `net` is live and its area allocated; the hooks that batch
+    // are not registered yet.
+    let mut err = unsafe { bindings::ipcluster_batch_init(net) };
+    if err == 0 {
+        // SAFETY: the ops live in the per-netns area, which outlives them:
+        // ipcluster_net_exit unregisters them before the core frees it.
+        err = unsafe {
+            bindings::nf_register_net_hooks(net, pn.hooks.as_ptr(), hook::count() as u32)
+        };
+    }
     if err == 0 {
         // SAFETY: `net` is live and its state set: the notifier may call
         // ipcluster_dev_gone from now on.
@@ -198,6 +216,9 @@ unsafe extern "C" fn ipcluster_net_init(net: *mut bindings::net) -> c_int {
         }
     }
     if err != 0 {
+        // SAFETY: nothing batches: the hooks are not registered (a batch
+        // never made is skipped).
+        unsafe { bindings::ipcluster_batch_exit(net) };
         // SAFETY: the hooks are not live; `st` came from into_raw above.
         drop(unsafe { KBox::from_raw(st) });
         pn.state = core::ptr::null_mut();
@@ -232,6 +253,8 @@ unsafe extern "C" fn ipcluster_net_exit(net: *mut bindings::net) {
     // SAFETY: these are the ops registered by ipcluster_net_init;
     // netfilter waits for the hooks' readers before returning.
     unsafe { bindings::nf_unregister_net_hooks(net, pn.hooks.as_ptr(), hook::count() as u32) };
+    // SAFETY: made by init; the hooks that batched are gone (above).
+    unsafe { bindings::ipcluster_batch_exit(net) };
     let st = pn.state.cast::<NetState>();
     // SAFETY: set by a successful init; netlink requests that could still
     // see it were drained by genl_unregister_family or hold the namespace
