@@ -121,6 +121,9 @@ for mode in ${IPC_TCP_MODES:-none async commit}; do
 		v = sorted(int(x) for x in m.group(1).split(",")) if m else []
 		moved = [x for x in v if x > 300]
 		pct = lambda v, p: v[max(0, math.ceil(p / 100 * len(v)) - 1)]
+		lost = len(re.findall(r"timed out after", text))
+		if lost:
+		    print(f"streams lost at failover, {mode}: {lost} of {len(v)} stalled for good")
 		if moved:
 		    print(f"stall at failover, {mode}: p50 {pct(moved, 50)} ms, p99 {pct(moved, 99)} ms "
 		          f"over the {len(moved)} streams of the dead member (goal <= 1000 ms)")

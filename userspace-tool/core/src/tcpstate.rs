@@ -394,9 +394,15 @@ pub fn conn_id(src: &[u8; 16], dst: &[u8; 16], sport: u16, dport: u16) -> u64 {
     crate::siphash::siphash24(&crate::siphash::Key(*b"ipcluster tcp id"), &m)
 }
 
+/// How far `a` lies after `b`, negative before: sequence numbers and
+/// generations wrap (serial number arithmetic, RFC 1982).
+pub fn after(a: u32, b: u32) -> i32 {
+    a.wrapping_sub(b) as i32
+}
+
 /// Whether update `a` of a connection is newer than `b` (generations wrap).
 pub fn newer(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) > 0
+    after(a, b) > 0
 }
 
 #[cfg(test)]
@@ -577,5 +583,8 @@ mod tests {
         assert!(!newer(1, 2));
         assert!(!newer(5, 5));
         assert!(newer(0, u32::MAX));
+        assert_eq!(after(3, u32::MAX), 4);
+        assert_eq!(after(u32::MAX, 3), -4);
+        assert_eq!(after(7, 7), 0);
     }
 }

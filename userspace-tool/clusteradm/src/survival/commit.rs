@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use ipcluster_core::tcpstate::Record;
+use ipcluster_core::tcpstate::{after, Record};
 
 /// Longest a segment is held before it is dropped.
 pub(crate) const HOLD_MAX: Duration = Duration::from_secs(2);
@@ -29,7 +29,7 @@ pub(crate) const RESEND_AFTER: Duration = Duration::from_millis(250);
 
 /// Whether sequence number `a` is at or after `b` (they wrap).
 fn covers(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) >= 0
+    after(a, b) >= 0
 }
 
 /// A segment waiting in the kernel's queue.

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use ipcluster_core::tcpstate::{newer, Dir, Essential, Initial, Record, DATA_HEAD_LEN};
+use ipcluster_core::tcpstate::{after, newer, Dir, Essential, Initial, Record, DATA_HEAD_LEN};
 
 /// What changed since the last record sent; the kernel sends one Initial
 /// and one Essential per segment, the cluster link gets each Initial once
@@ -58,7 +58,7 @@ pub(crate) struct Stream {
 
 /// How far `a` lies after `b`, negative before (sequence numbers wrap).
 fn ahead(a: u32, b: u32) -> i64 {
-    i64::from(a.wrapping_sub(b) as i32)
+    i64::from(after(a, b))
 }
 
 impl Stream {
