@@ -33,7 +33,7 @@ echo "# datapath: pktgen -> member over veth, 64-byte UDP, one vCPU (${accel[*]:
 # a higher rate instead of hiding behind an idle second CPU.
 vng --run "$kdir" --user root "${accel[@]}" --cpus 1 --memory 2G --append no5lvl \
 	--cwd "$top" --exec "tests/bench/pktgen.sh results/ipcluster-bench.ko \
-	userspace-tool/target/release/clusteradm ${1:-4} ${2:-3}" 2>&1 | tee results/bench.log
+	userspace-tool/target/release/clusteradm ${1:-4} ${2:-5}" 2>&1 | tee results/bench.log
 fi
 
 if [ "${IPC_BENCH:-all}" = all ] || [ "${IPC_BENCH:-all}" = failover ]; then

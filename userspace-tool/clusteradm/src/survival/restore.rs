@@ -131,8 +131,8 @@ fn fill(s: &Socket, b: &[u8]) -> io::Result<()> {
 
 /// Rebuilds the connection `i`/`e` (last updated `since` ago) as a socket
 /// of this host, ESTABLISHED, out of repair mode; with the bytes sent but
-/// unacknowledged (from `e.snd_wl2`) and received but unread (from
-/// `e.copied`) when they are known.
+/// unacknowledged (from `e.snd_wl2`, sent again at once) and received but
+/// unread (from `e.copied`) when they are known.
 pub(crate) fn restore(
     i: &Initial,
     e: &Essential,
@@ -177,14 +177,10 @@ pub(crate) fn restore(
     if e.flags.has(Flags::TS_OK) {
         setsockopt(&s, libc::TCP_TIMESTAMP, &ts_val(e, since))?;
     }
-    // In repair mode, bytes written go into the selected queue: the send
-    // queue's as already sent (snd_nxt moves past them), the receive
-    // queue's as received (rcv_nxt moves past them).
+    // In repair mode, bytes written go into the selected queue (the
+    // receive queue, selected last above) as received: rcv_nxt moves past
+    // them.
     if let Some(b) = unread.filter(|b| !b.is_empty()) {
-        fill(&s, b)?;
-    }
-    if let Some(b) = unacked.filter(|b| !b.is_empty()) {
-        setsockopt(&s, libc::TCP_REPAIR_QUEUE, &TCP_SEND_QUEUE)?;
         fill(&s, b)?;
     }
     let w = RepairWindow {
@@ -199,6 +195,14 @@ pub(crate) fn restore(
         s.set_tcp_nodelay(true)?;
     }
     setsockopt(&s, libc::TCP_REPAIR, &TCP_REPAIR_OFF)?;
+    // The bytes sent but unacknowledged go out again now, as new data
+    // from snd_una (the client drops what it already has). Written in
+    // repair mode they would count as sent, and a socket with no RTT
+    // sample retransmits them only after TCP_TIMEOUT_INIT, a second.
+    if let Some(b) = unacked.filter(|b| !b.is_empty()) {
+        s.set_send_buffer_size(2 * b.len())?;
+        fill(&s, b)?;
+    }
     Ok(s.into())
 }
 
@@ -285,9 +289,9 @@ mod tests {
     }
 
     /// With its queues (output commit): bytes the old server had received
-    /// but not read are read from the restored one, and bytes it sent are
-    /// in its send queue as sent (the client, which has them, drops the
-    /// copy the retransmission timer or a probe may send).
+    /// but not read are read from the restored one, and bytes it sent
+    /// unacknowledged are sent again (the client, which has them, drops
+    /// the copy).
     #[test]
     fn a_restored_socket_gets_its_queues_back() {
         // SAFETY: geteuid has no preconditions.
@@ -323,6 +327,37 @@ mod tests {
         server.write_all(b"back").unwrap();
         client.read_exact(&mut buf).unwrap();
         assert_eq!(&buf, b"back");
+    }
+
+    /// Bytes the old server sent that never reached the client (lost with
+    /// it) reach the client from the restored socket at once, not after
+    /// its retransmission timer (200 ms at the least; 1 s with no RTT
+    /// sample cached for the peer).
+    #[test]
+    fn bytes_the_client_never_got_are_sent_at_once() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: repair mode needs CAP_NET_ADMIN");
+            return;
+        }
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (server, _) = l.accept().unwrap();
+        let (i, mut e) = snapshot(&server, &client);
+        // As if "lost" had been sent (snd_nxt past it) and lost on the way.
+        e.snd_wl2 = e.snd_nxt;
+        e.snd_nxt = e.snd_nxt.wrapping_add(4);
+        let old = Socket::from(OwnedFd::from(server));
+        setsockopt(&old, libc::TCP_REPAIR, &1i32).unwrap();
+        drop(old);
+        let fd = restore(&i, &e, Duration::from_millis(1), Some(b"lost"), Some(b"")).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut buf = [0u8; 4];
+        client.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"lost");
+        drop(fd);
     }
 
     fn getsockopt_u32(s: &impl AsRawFd, opt: libc::c_int) -> u32 {
