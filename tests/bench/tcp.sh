@@ -99,7 +99,8 @@ for mode in ${IPC_TCP_MODES:-none async commit}; do
 	echo "# $mode: $out"
 	if [ "$mode" != none ]; then
 		echo "# $mode: $(tcp_field sent_bytes) bytes in $(tcp_field sent_records) records" \
-			"($(tcp_field sent_payload) of them Data payload)"
+			"($(tcp_field sent_payload) of them Data payload);" \
+			"held segments dropped $(tcp_field expired), messages resent $(tcp_field resent)"
 		m=$($MEMBERS master "$tmp" 1 2 3)
 		v=$(for i in 1 2 3; do [ "$i" != "$m" ] && echo "$i"; done | head -n1)
 		cat >"$tmp/rounds.sh" <<-EOF
