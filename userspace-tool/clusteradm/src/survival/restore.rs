@@ -259,25 +259,16 @@ mod tests {
     /// would (TCP_REPAIR getsockopts), and the old one is closed silently.
     #[test]
     fn a_restored_socket_carries_the_connection_on() {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            eprintln!("skipped: repair mode needs CAP_NET_ADMIN");
+        let Some((_l, mut client, mut server)) = connection() else {
             return;
-        }
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        let (mut server, _) = l.accept().unwrap();
+        };
         client.write_all(b"ping").unwrap();
         let mut buf = [0u8; 4];
         server.read_exact(&mut buf).unwrap();
         server.write_all(b"pong").unwrap();
         client.read_exact(&mut buf).unwrap();
         let (i, e) = snapshot(&server, &client);
-        // The listener stays: a restore binds beside it, as on a member.
-        // Close the old socket without a FIN or RST: in repair mode.
-        let old = Socket::from(OwnedFd::from(server));
-        setsockopt(&old, libc::TCP_REPAIR, &1i32).unwrap();
-        drop(old);
+        vanish(server);
         let restored = restore(&i, &e, Duration::from_millis(1), None, None).unwrap();
         let mut server = TcpStream::from(restored);
         client.write_all(b"more").unwrap();
@@ -294,14 +285,9 @@ mod tests {
     /// the copy).
     #[test]
     fn a_restored_socket_gets_its_queues_back() {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            eprintln!("skipped: repair mode needs CAP_NET_ADMIN");
+        let Some((_l, mut client, server)) = connection() else {
             return;
-        }
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        let (server, _) = l.accept().unwrap();
+        };
         let mut buf = [0u8; 4];
         (&server).write_all(b"pong").unwrap();
         client.read_exact(&mut buf).unwrap();
@@ -310,9 +296,7 @@ mod tests {
         let (i, mut e) = snapshot(&server, &client);
         e.copied = e.rcv_nxt.wrapping_sub(4);
         e.snd_wl2 = e.snd_nxt.wrapping_sub(4);
-        let old = Socket::from(OwnedFd::from(server));
-        setsockopt(&old, libc::TCP_REPAIR, &1i32).unwrap();
-        drop(old);
+        vanish(server);
         let fd = restore(
             &i,
             &e,
@@ -335,21 +319,14 @@ mod tests {
     /// sample cached for the peer).
     #[test]
     fn bytes_the_client_never_got_are_sent_at_once() {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            eprintln!("skipped: repair mode needs CAP_NET_ADMIN");
+        let Some((_l, mut client, server)) = connection() else {
             return;
-        }
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        let (server, _) = l.accept().unwrap();
+        };
         let (i, mut e) = snapshot(&server, &client);
         // As if "lost" had been sent (snd_nxt past it) and lost on the way.
         e.snd_wl2 = e.snd_nxt;
         e.snd_nxt = e.snd_nxt.wrapping_add(4);
-        let old = Socket::from(OwnedFd::from(server));
-        setsockopt(&old, libc::TCP_REPAIR, &1i32).unwrap();
-        drop(old);
+        vanish(server);
         let fd = restore(&i, &e, Duration::from_millis(1), Some(b"lost"), Some(b"")).unwrap();
         client
             .set_read_timeout(Some(Duration::from_millis(100)))
@@ -358,6 +335,28 @@ mod tests {
         client.read_exact(&mut buf).unwrap();
         assert_eq!(&buf, b"lost");
         drop(fd);
+    }
+
+    /// A loopback connection (its listener, client and server sides), or
+    /// None when not root: repair mode needs CAP_NET_ADMIN. The listener
+    /// stays while the test runs: a restore binds beside it, as on a
+    /// member.
+    fn connection() -> Option<(TcpListener, TcpStream, TcpStream)> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: repair mode needs CAP_NET_ADMIN");
+            return None;
+        }
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (server, _) = l.accept().unwrap();
+        Some((l, client, server))
+    }
+
+    /// Closes the old server side without a FIN or RST: in repair mode.
+    fn vanish(server: TcpStream) {
+        let old = Socket::from(OwnedFd::from(server));
+        setsockopt(&old, libc::TCP_REPAIR, &1i32).unwrap();
     }
 
     fn getsockopt_u32(s: &impl AsRawFd, opt: libc::c_int) -> u32 {
