@@ -450,9 +450,10 @@ impl Daemon {
         let period = settings.period;
         let (mut node, mut outs) = Node::new(settings, me, t0.elapsed());
         let mut buf = vec![0u8; MAX_DATAGRAM];
-        // Timers have a fifth of a period's resolution, and at least 20 ms
-        // (a rebalancing round is a tick at the soonest).
-        let mut tick = tokio::time::interval((period / 5).min(Duration::from_millis(20)));
+        // Timers have a fifth of a period's resolution, and tick at least
+        // every 20 ms (a rebalancing round is a tick at the soonest).
+        let every = (period / 5).min(Duration::from_millis(20));
+        let mut tick = tokio::time::interval(every);
         let mut slow = tokio::time::interval(Duration::from_secs(1));
         let mut last_tick = Instant::now();
         let mut ticked = false;
@@ -487,7 +488,7 @@ impl Daemon {
                     last_tick = Instant::now();
                     if gap > period {
                         warn!(ms = gap.as_millis() as u64, "this host was paused: the watchdogs forgive it");
-                        node.paused(t0.elapsed(), gap.saturating_sub(period / 5));
+                        node.paused(t0.elapsed(), gap.saturating_sub(every));
                     }
                     // After a stall (a slow table install, a busy host),
                     // the keepalives that queued meanwhile must be heard
@@ -610,8 +611,9 @@ impl Daemon {
         }
     }
 
-    /// TCP state records from the kernel: coalesced into the batches the
-    /// end of this turn sends (`flush`).
+    /// TCP state records from the kernel: coalesced into the batches
+    /// `flush` sends (at the end of this turn with output commit, of the
+    /// next tick's turn in async mode).
     fn exported(&mut self, records: &[u8]) {
         let Some(s) = &mut self.survival else {
             return;
