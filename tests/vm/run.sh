@@ -43,6 +43,8 @@ accel=(--disable-kvm)
 [ "${IPC_KVM:-0}" = 1 ] && accel=()
 mkdir -p results
 
+klines='^\[ *[0-9]+\.[0-9]+\] '
+
 # vm TITLE LOG ARGS...: boot, run tests/vm/guest.sh ARGS, keep the log.
 vm() {
 	local log=results/$1.log
@@ -52,8 +54,13 @@ vm() {
 	# that lands while the boot CPU is identified trips KASAN in the IRQ
 	# core (a wild access in do_raw_spin_lock from handle_edge_irq, seen
 	# about one boot in four on a loaded host). Servers run 4-level paging.
-	vng --run "$kdir" --user root "${accel[@]}" --cpus 2 --memory 4G \
-		--append no5lvl --cwd "$top" --rwdir "$top/results" --exec "$*" 2>&1 | tee "$log"
+	# --verbose: the kernel's console joins the output (the log keeps it,
+	# the terminal does not), for an oops in softirq context ends the guest
+	# at once and only the console saw it. guest.sh then lowers the console
+	# to errors.
+	vng --run "$kdir" --user root "${accel[@]}" --cpus 2 --memory 4G --verbose \
+		--append no5lvl --cwd "$top" --rwdir "$top/results" --exec "$*" 2>&1 |
+		tee "$log" | grep --line-buffered -vE "$klines"
 	return "${PIPESTATUS[0]}"
 }
 
@@ -69,7 +76,11 @@ vm tests env IPC_ACCEL="$([ ${#accel[@]} = 0 ] && echo kvm || echo tcg)" \
 	IPC_HEAVY_TCG="${IPC_HEAVY_TCG:-0}" tests/vm/guest.sh "${check[@]}" "${tests[@]}"
 rc=$?
 summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' results/tests.log | tail -n1)
-[ -n "$summary" ] || { echo "run.sh: the VM run ended without a summary (exit $rc)"; rc=1; }
+if [ -z "$summary" ]; then
+	echo "run.sh: the VM run ended without a summary (exit $rc); the kernel's last words:"
+	grep -E "$klines" results/tests.log | tail -n 60 | sed 's/^/# /'
+	rc=1
+fi
 passed=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"${summary:-0 passed}")
 failed=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"${summary:-0 passed, 1 failed}")
 
