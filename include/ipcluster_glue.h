@@ -40,6 +40,7 @@ struct ipcluster_net *ipcluster_pernet(const struct net *net);
 
 /* Implemented in Rust, called by the pernet core for each namespace. */
 int ipcluster_net_init(struct net *net);
+void ipcluster_net_pre_exit(struct net *net);
 void ipcluster_net_exit(struct net *net);
 
 /*
@@ -61,6 +62,7 @@ void ipcluster_ingress_unregister(struct net *net, struct nf_hook_ops *ops);
 /* Packets: reads never go past the end (skb_header_pointer). */
 const void *ipcluster_skb_header(const struct sk_buff *skb, int off, int len, void *buf);
 unsigned int ipcluster_skb_len(const struct sk_buff *skb);
+u16 ipcluster_skb_protocol(const struct sk_buff *skb);
 int ipcluster_skb_network_offset(const struct sk_buff *skb);
 void ipcluster_skb_set_host(struct sk_buff *skb);
 int ipcluster_skb_write(struct sk_buff *skb, int off, const void *data, int len);

@@ -197,7 +197,7 @@ impl ClusterSet {
 #[derive(Default)]
 pub(crate) struct Registry {
     pub(crate) next_id: u32,
-    /// Ingress hooks of interfaces with unicast-mode clusters, one each;
+    /// Ingress hooks of interfaces with multicast or unicast clusters, one each;
     /// a free slot is `None` (dropping an Ingress unregisters it).
     pub(crate) ingress: KVec<Option<Ingress>>,
 }

@@ -149,40 +149,41 @@ fn copy_list(st: &NetState, reg: &Registry) -> Result<KVec<Arc<Cluster>>> {
 }
 
 /// The side effects a live cluster has on its namespace: the cluster MAC
-/// in the interface's filter (and, for a unicast MAC, the ingress hook
-/// that makes its frames the host's), and defragmentation.
+/// in the interface's filter, the interface's ingress hook (early drop;
+/// for a unicast MAC also what makes its frames the host's), and
+/// defragmentation.
 fn attach(st: &NetState, rtnl: &Rtnl, reg: &mut Registry, cfg: &Config) -> Result {
-    match cfg.delivery {
-        Delivery::Multicast => st
+    let multicast = match cfg.delivery {
+        Delivery::Multicast => true,
+        Delivery::Unicast => false,
+        Delivery::Forward => return attach_defrag(st, rtnl, reg, cfg),
+    };
+    st.net
+        .dev_addr(rtnl, cfg.ifindex, Some(&cfg.mac), multicast, true)?;
+    if let Err(e) = hook_ingress(st, rtnl, reg, cfg.ifindex) {
+        let _ = st
             .net
-            .dev_addr(rtnl, cfg.ifindex, Some(&cfg.mac), true, true)?,
-        Delivery::Unicast => {
-            st.net
-                .dev_addr(rtnl, cfg.ifindex, Some(&cfg.mac), false, true)?;
-            if !reg
-                .ingress
-                .iter()
-                .flatten()
-                .any(|i| i.ifindex == cfg.ifindex)
-            {
-                let priv_ = core::ptr::from_ref(st).cast_mut().cast::<c_void>();
-                let hooked = Ingress::register(rtnl, st.net, cfg.ifindex, priv_).and_then(|i| {
-                    match reg.ingress.iter_mut().find(|slot| slot.is_none()) {
-                        Some(slot) => *slot = Some(i),
-                        None => reg.ingress.push(Some(i), GFP_KERNEL)?,
-                    }
-                    Ok(())
-                });
-                if let Err(e) = hooked {
-                    let _ = st
-                        .net
-                        .dev_addr(rtnl, cfg.ifindex, Some(&cfg.mac), false, false);
-                    return Err(e);
-                }
-            }
-        }
-        Delivery::Forward => (),
+            .dev_addr(rtnl, cfg.ifindex, Some(&cfg.mac), multicast, false);
+        return Err(e);
     }
+    attach_defrag(st, rtnl, reg, cfg)
+}
+
+/// Hooks `ifindex`'s ingress unless a cluster did already.
+fn hook_ingress(st: &NetState, rtnl: &Rtnl, reg: &mut Registry, ifindex: i32) -> Result {
+    if reg.ingress.iter().flatten().any(|i| i.ifindex == ifindex) {
+        return Ok(());
+    }
+    let priv_ = core::ptr::from_ref(st).cast_mut().cast::<c_void>();
+    let i = Ingress::register(rtnl, st.net, ifindex, priv_)?;
+    match reg.ingress.iter_mut().find(|slot| slot.is_none()) {
+        Some(slot) => *slot = Some(i),
+        None => reg.ingress.push(Some(i), GFP_KERNEL)?,
+    }
+    Ok(())
+}
+
+fn attach_defrag(st: &NetState, rtnl: &Rtnl, reg: &mut Registry, cfg: &Config) -> Result {
     let v4 = cfg.addr4.is_some() && {
         if let Err(e) = st.net.defrag(false, true) {
             detach_dev(st, rtnl, reg, cfg, &[]);
@@ -205,29 +206,24 @@ fn attach(st: &NetState, rtnl: &Rtnl, reg: &mut Registry, cfg: &Config) -> Resul
 /// Undoes the interface side of [`attach`]; `rest` are the clusters that
 /// stay (they may share the interface's ingress hook).
 fn detach_dev(st: &NetState, rtnl: &Rtnl, reg: &mut Registry, cfg: &Config, rest: &[Arc<Cluster>]) {
+    let multicast = match cfg.delivery {
+        Delivery::Multicast => true,
+        Delivery::Unicast => false,
+        Delivery::Forward => return,
+    };
     // The interface may be gone already, and its address lists with it.
-    match cfg.delivery {
-        Delivery::Multicast => {
-            let _ = st
-                .net
-                .dev_addr(rtnl, cfg.ifindex, Some(&cfg.mac), true, false);
-        }
-        Delivery::Unicast => {
-            let _ = st
-                .net
-                .dev_addr(rtnl, cfg.ifindex, Some(&cfg.mac), false, false);
-            let shared = rest
-                .iter()
-                .any(|c| c.cfg.delivery == Delivery::Unicast && c.cfg.ifindex == cfg.ifindex);
-            if !shared {
-                for slot in reg.ingress.iter_mut() {
-                    if slot.as_ref().is_some_and(|i| i.ifindex == cfg.ifindex) {
-                        *slot = None; // unregisters the hook
-                    }
-                }
+    let _ = st
+        .net
+        .dev_addr(rtnl, cfg.ifindex, Some(&cfg.mac), multicast, false);
+    let shared = rest
+        .iter()
+        .any(|c| c.cfg.delivery != Delivery::Forward && c.cfg.ifindex == cfg.ifindex);
+    if !shared {
+        for slot in reg.ingress.iter_mut() {
+            if slot.as_ref().is_some_and(|i| i.ifindex == cfg.ifindex) {
+                *slot = None; // unregisters the hook
             }
         }
-        Delivery::Forward => (),
     }
 }
 

@@ -3,12 +3,15 @@
 //! its flow hashes to, and whether this member owns that bucket. Also the
 //! neighbour rewrites that make clients send to the cluster MAC.
 
-use crate::cluster::{Cluster, Delivery, NetState};
+use crate::cluster::{Cluster, Delivery, NetState, Table};
 use crate::hash::IPPROTO_TCP;
-use crate::packet::{self, addr_words, Bytes, IPPROTO_ICMPV6};
+use crate::packet::{self, addr_words, Bytes, Parsed, IPPROTO_ICMPV6};
 use crate::percpu::Fate;
 use crate::rcu::RcuGuard;
 use crate::skb::Skb;
+
+const ETH_P_IP: u16 = 0x0800;
+const ETH_P_IPV6: u16 = 0x86dd;
 
 /// What becomes of a packet.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -92,7 +95,29 @@ fn judge(c: &Cluster, rcu: &RcuGuard, skb: &mut Skb<'_>, v6: bool, forwarded: bo
         return Verdict::Drop;
     };
     let bucket = c.bucket(&parsed.flow);
-    let keep = match table {
+    let (fate, verdict) = if keeps(table, rcu, skb, &parsed, bucket, v6, forwarded) {
+        skb.set_host();
+        (Fate::Kept, Verdict::Accept)
+    } else if let Some(mac) = table.and_then(|t| t.forward_to(bucket)) {
+        (Fate::Forwarded, Verdict::Forward(*mac))
+    } else {
+        (Fate::Dropped, Verdict::Drop)
+    };
+    c.stats.count(bucket, skb.len(), parsed.syn, fate);
+    verdict
+}
+
+/// Whether this member keeps a packet of `bucket`.
+fn keeps(
+    table: Option<&Table>,
+    rcu: &RcuGuard,
+    skb: &Skb<'_>,
+    parsed: &Parsed,
+    bucket: u32,
+    v6: bool,
+    forwarded: bool,
+) -> bool {
+    match table {
         // A bucket that changed hands drains: the connections its old owner
         // holds stay there, the new owner takes the new ones. A segment that
         // opens a connection follows the table; any other TCP segment goes
@@ -108,37 +133,69 @@ fn judge(c: &Cluster, rcu: &RcuGuard, skb: &mut Skb<'_>, v6: bool, forwarded: bo
         }
         Some(t) => t.owns(bucket),
         None => false,
-    };
-    let (fate, verdict) = if keep {
-        skb.set_host();
-        (Fate::Kept, Verdict::Accept)
-    } else if let Some(mac) = table.and_then(|t| t.forward_to(bucket)) {
-        (Fate::Forwarded, Verdict::Forward(*mac))
-    } else {
-        (Fate::Dropped, Verdict::Drop)
-    };
-    c.stats.count(bucket, skb.len(), parsed.syn, fate);
-    verdict
+    }
 }
 
-/// Netdev ingress, on interfaces with a unicast-mode cluster: a frame for
-/// the cluster MAC is not for the interface's own address, so the stack
-/// would take it for another host's and IP would drop it before our
-/// PRE_ROUTING hook. Make it the host's.
+/// Netdev ingress, on interfaces with a multicast or unicast cluster.
+///
+/// A frame for a unicast cluster MAC is not for the interface's own
+/// address, so the stack would take it for another host's and IP would
+/// drop it before PRE_ROUTING: make it the host's.
+///
+/// A whole packet for a cluster address whose bucket is not ours is
+/// dropped here, before IP's receive path and the PRE_ROUTING hooks cost
+/// anything (most of what a member receives is others' share). Only that:
+/// kept packets, fragments (a flow once reassembled), padded or truncated
+/// frames and malformed headers go on to PRE_ROUTING, which decides, and
+/// counts, as if this hook were not there.
 pub(crate) fn ingress(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifindex: i32) -> Verdict {
-    if !skb.for_other_host() {
-        return Verdict::Accept;
-    }
     let Some(set) = st.read(rcu) else {
         return Verdict::Accept;
     };
-    if skb
-        .eth_dest()
-        .is_some_and(|mac| set.unicast_mac_on(ifindex, &mac))
-    {
+    if skb.for_other_host() {
+        if !skb
+            .eth_dest()
+            .is_some_and(|mac| set.unicast_mac_on(ifindex, &mac))
+        {
+            return Verdict::Accept; // another host's: IP drops it
+        }
         skb.set_host();
     }
-    Verdict::Accept
+    let (cluster, v6) = match skb.protocol() {
+        ETH_P_IP => match skb.read::<4>(16) {
+            Some(d) => (set.by_addr4(ifindex, u32::from_be_bytes(d)), false),
+            None => return Verdict::Accept,
+        },
+        ETH_P_IPV6 => match skb.read::<16>(24) {
+            Some(d) => (set.by_addr6(ifindex, &addr_words(&d)), true),
+            None => return Verdict::Accept,
+        },
+        _ => return Verdict::Accept,
+    };
+    let Some(c) = cluster.filter(|c| c.cfg.delivery != Delivery::Forward) else {
+        return Verdict::Accept;
+    };
+    let l3 = if v6 {
+        packet::ipv6(skb, 0)
+    } else {
+        packet::ipv4(skb, 0)
+    };
+    let Ok(l3) = l3 else {
+        return Verdict::Accept;
+    };
+    if l3.fragment || l3.len != skb.len() as usize {
+        return Verdict::Accept;
+    }
+    let Ok(parsed) = packet::parse(skb, &l3, false, v6) else {
+        return Verdict::Accept;
+    };
+    let table = c.table.get(rcu);
+    let bucket = c.bucket(&parsed.flow);
+    if keeps(table, rcu, skb, &parsed, bucket, v6, false) {
+        return Verdict::Accept;
+    }
+    c.stats.count(bucket, skb.len(), parsed.syn, Fate::Dropped);
+    Verdict::Drop
 }
 
 /// ARP_OUT: a request or reply sent from a cluster address names the

@@ -26,6 +26,7 @@ static unsigned int ipcluster_net_id __read_mostly;
 
 static struct pernet_operations ipcluster_net_ops = {
 	.init = ipcluster_net_init,
+	.pre_exit = ipcluster_net_pre_exit,
 	.exit = ipcluster_net_exit,
 	.id = &ipcluster_net_id,
 	.size = sizeof(struct ipcluster_net),
@@ -99,6 +100,11 @@ int ipcluster_ingress_register(struct net *net, int ifindex, struct nf_hook_ops 
 void ipcluster_ingress_unregister(struct net *net, struct nf_hook_ops *ops)
 {
 	nf_unregister_net_hook(net, ops);
+	/*
+	 * Unregistering does not wait: a CPU that loaded the hook before may
+	 * still be running it (under RCU), and the caller frees the ops.
+	 */
+	synchronize_net();
 }
 
 struct ipcluster_net *ipcluster_pernet(const struct net *net)
@@ -114,6 +120,11 @@ const void *ipcluster_skb_header(const struct sk_buff *skb, int off, int len, vo
 unsigned int ipcluster_skb_len(const struct sk_buff *skb)
 {
 	return skb->len;
+}
+
+u16 ipcluster_skb_protocol(const struct sk_buff *skb)
+{
+	return ntohs(skb->protocol);
 }
 
 int ipcluster_skb_network_offset(const struct sk_buff *skb)

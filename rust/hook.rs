@@ -169,7 +169,7 @@ pub(crate) fn count() -> usize {
     }
 }
 
-/// The netdev ingress hook of one interface (unicast mode), registered
+/// The netdev ingress hook of one interface (multicast and unicast modes), registered
 /// while this lives. It must go, under RTNL, before the interface does:
 /// the namespace's netdevice notifier sees to that.
 pub(crate) struct Ingress {
@@ -209,8 +209,8 @@ impl Ingress {
 impl Drop for Ingress {
     fn drop(&mut self) {
         // SAFETY: registered in `register`, on an interface that is still
-        // there (see the type's invariant); netfilter waits for the hook's
-        // readers before returning.
+        // there (see the type's invariant); the glue waits for the hook's
+        // readers (a grace period) before returning, so the ops may go.
         unsafe { bindings::ipcluster_ingress_unregister(self.net.as_ptr(), &mut *self.ops) }
     }
 }

@@ -234,7 +234,8 @@ unsafe extern "C" fn ipcluster_net_init(net: *mut bindings::net) -> c_int {
 #[no_mangle]
 unsafe extern "C" fn ipcluster_dev_gone(net: *mut bindings::net, ifindex: c_int) {
     // SAFETY: the notifier is on only between a successful init and the
-    // start of the exit (which turns it off first), and RTNL is held.
+    // pre-exit (which turns it off first), so the state is there; RTNL is
+    // held.
     let (st, rtnl) = unsafe { (state(net), Rtnl::held()) };
     control::dev_gone(st, &rtnl, ifindex);
 }
@@ -242,18 +243,36 @@ unsafe extern "C" fn ipcluster_dev_gone(net: *mut bindings::net, ifindex: c_int)
 /// # Safety
 ///
 /// Called by the pernet core only, once per successful
-/// [`ipcluster_net_init`], before it frees the area.
+/// [`ipcluster_net_init`], before [`ipcluster_net_exit`].
+///
+/// The hooks go here, not in the exit: unregistering a netfilter hook does
+/// not wait for the CPUs already running it, and the pernet core waits for
+/// RCU readers between the pre-exits and the exits. Then nothing runs a
+/// hook (nor the netlink batch) with this namespace's state when the exit
+/// frees it.
+#[no_mangle]
+unsafe extern "C" fn ipcluster_net_pre_exit(net: *mut bindings::net) {
+    // SAFETY: the area is still allocated (see above).
+    let pn = unsafe { &mut *bindings::ipcluster_pernet(net) };
+    // SAFETY: registered by ipcluster_net_init. Unregistering replays
+    // NETDEV_UNREGISTER for the interfaces still here: their clusters go,
+    // and their ingress hooks with them.
+    unsafe { bindings::ipcluster_netdev_notifier(net, false) };
+    // SAFETY: these are the ops registered by ipcluster_net_init.
+    unsafe { bindings::nf_unregister_net_hooks(net, pn.hooks.as_ptr(), hook::count() as u32) };
+}
+
+/// # Safety
+///
+/// Called by the pernet core only, once per successful
+/// [`ipcluster_net_init`], after [`ipcluster_net_pre_exit`] and a grace
+/// period, before it frees the area.
 #[no_mangle]
 unsafe extern "C" fn ipcluster_net_exit(net: *mut bindings::net) {
     // SAFETY: the area is still allocated (see above).
     let pn = unsafe { &mut *bindings::ipcluster_pernet(net) };
-    // SAFETY: registered by ipcluster_net_init. Unregistering replays
-    // NETDEV_UNREGISTER for the interfaces still here: their clusters go.
-    unsafe { bindings::ipcluster_netdev_notifier(net, false) };
-    // SAFETY: these are the ops registered by ipcluster_net_init;
-    // netfilter waits for the hooks' readers before returning.
-    unsafe { bindings::nf_unregister_net_hooks(net, pn.hooks.as_ptr(), hook::count() as u32) };
-    // SAFETY: made by init; the hooks that batched are gone (above).
+    // SAFETY: made by init; the hooks that batched are gone and their
+    // readers done (pre-exit, then the core's grace period).
     unsafe { bindings::ipcluster_batch_exit(net) };
     let st = pn.state.cast::<NetState>();
     // SAFETY: set by a successful init; netlink requests that could still

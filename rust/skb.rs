@@ -48,6 +48,12 @@ impl<'a> Skb<'a> {
         len.saturating_sub(self.base as u32)
     }
 
+    /// The frame's protocol (`skb->protocol`, host order): ETH_P_IP, ...
+    pub(crate) fn protocol(&self) -> u16 {
+        // SAFETY: valid skb (see from_raw).
+        unsafe { bindings::ipcluster_skb_protocol(self.skb.as_ptr()) }
+    }
+
     /// Marks the packet as addressed to this host.
     pub(crate) fn set_host(&mut self) {
         // SAFETY: valid skb, owned by the hook for this call.

@@ -6,7 +6,10 @@
 # pair. The rate at the member (packets its CPU took off the backlog per
 # second, /proc/net/softnet_stat) is measured for:
 #   none           no filtering: the packets reach UDP, which finds no socket
-#   ipc-drop       ipcluster, every bucket owned by another member
+#   ipc-drop       ipcluster, every bucket owned by another member: dropped
+#                  at netdev ingress (multicast mode)
+#   ipc-drop-pre   the same, dropped at PRE_ROUTING (forward mode, another
+#                  member the forwarder: the path fragments take)
 #   ipc-own        ipcluster, every bucket owned here (then as for none)
 #   xt_cluster     iptables -m cluster (with conntrack), every packet another
 #                  node's, so dropped
@@ -19,7 +22,7 @@ ko=$1
 adm=$2
 secs=${3:-4}
 rounds=${4:-3}
-CONFIGS="none ipc-drop ipc-own xt_cluster nft-jhash"
+CONFIGS="none ipc-drop ipc-drop-pre ipc-own xt_cluster nft-jhash"
 SEED=000102030405060708090a0b0c0d0e0f
 
 # Packets the CPUs have taken off their backlogs (softnet_stat, column 1).
@@ -49,6 +52,12 @@ setup() {
 		ip netns exec mbr "$adm" cluster add id 1 dev veth1 addr 10.0.0.100 seed $SEED \
 			member 1 >/dev/null
 		ip netns exec mbr "$adm" table set 1 spread $owner
+		;;
+	ipc-drop-pre)
+		ip netns exec mbr "$adm" cluster add id 1 dev veth1 addr 10.0.0.100 seed $SEED \
+			member 1 mode forward >/dev/null
+		ip netns exec mbr "$adm" table set 1 spread 2 forwarder 2 \
+			macs "1=$(ip netns exec mbr cat /sys/class/net/veth1/address),2=02:00:00:00:00:02"
 		;;
 	xt_cluster)
 		# The usual two rules would drop another node's packets; one node
@@ -134,4 +143,5 @@ done
 drop=$(median <<<"${rates[ipc-drop]}")
 xt=$(median <<<"${rates[xt_cluster]}")
 echo "ipc-drop vs xt_cluster: $(ratio "$drop" "$xt")x (goal >= 2x);" \
-	"vs none: $(ratio "$drop" "$base")x (goal >= 0.9x)"
+	"vs none: $(ratio "$drop" "$base")x (goal >= 0.9x);" \
+	"vs dropping at PRE_ROUTING: $(ratio "$drop" "$(median <<<"${rates[ipc-drop-pre]}")")x"

@@ -240,7 +240,9 @@ def hold(dst, port, first, count, rounds, cmd, streams=0, stream_port=0, stream_
           f"bytes={sum(f.bytes for f in flows)} exchanges={sum(f.exchanges for f in flows)} "
           f"stall_p50_ms={stalls[len(stalls) // 2] * 1000:.0f} "
           f"stall_max_ms={stalls[-1] * 1000:.0f} "
-          f"stalls_ms={','.join(f'{x * 1000:.0f}' for x in stalls)}", flush=True)
+          f"stalls_ms={','.join(f'{x * 1000:.0f}' for x in stalls)} "
+          f"stall_by_port={','.join(f'{stream_first + k}:{f.stall * 1000:.0f}' for k, f in enumerate(flows))}",
+          flush=True)
 
 
 def pump(dst, port, seconds):

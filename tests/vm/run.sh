@@ -44,6 +44,9 @@ accel=(--disable-kvm)
 mkdir -p results
 
 klines='^\[ *[0-9]+\.[0-9]+\] '
+# What else the serial console shows before the kernel's own lines.
+boot_noise='^(virtme|fuse:|early console|input_(data|len)|output(_len)?:|kernel_total_size|'
+boot_noise+='needed_size|trampoline_32bit|(Physical|Virtual|Poking) KASLR|Decompressing|Booting the kernel|$)'
 
 # vm TITLE LOG ARGS...: boot, run tests/vm/guest.sh ARGS, keep the log.
 vm() {
@@ -54,13 +57,13 @@ vm() {
 	# that lands while the boot CPU is identified trips KASAN in the IRQ
 	# core (a wild access in do_raw_spin_lock from handle_edge_irq, seen
 	# about one boot in four on a loaded host). Servers run 4-level paging.
-	# --verbose: the kernel's console joins the output (the log keeps it,
-	# the terminal does not), for an oops in softirq context ends the guest
-	# at once and only the console saw it. guest.sh then lowers the console
-	# to errors.
+	# --verbose: the kernel's console joins the output (the log keeps it;
+	# the terminal gets the tests' output only), for an oops in softirq
+	# context ends the guest at once and only the console saw it. guest.sh
+	# then lowers the console to errors.
 	vng --run "$kdir" --user root "${accel[@]}" --cpus 2 --memory 4G --verbose \
 		--append no5lvl --cwd "$top" --rwdir "$top/results" --exec "$*" 2>&1 |
-		tee "$log" | grep --line-buffered -vE "$klines"
+		tee "$log" | grep --line-buffered -vE "$klines|$boot_noise"
 	return "${PIPESTATUS[0]}"
 }
 

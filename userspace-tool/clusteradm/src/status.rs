@@ -65,7 +65,7 @@ fn render(s: &State) -> String {
     if let Some(t) = &s.tcp {
         out.push_str(&format!(
             "tcp survival: {} exported, {} replicas ({} bytes received, {} dropped, {} ignored), \
-             {} bytes sent, lag {} ms, {} restored, {} failed\n",
+             {} bytes sent, lag {} ms, {} restored, {} held already, {} failed\n",
             t.exported,
             t.replicas,
             t.replica_bytes,
@@ -74,6 +74,7 @@ fn render(s: &State) -> String {
             t.sent_bytes,
             t.lag_ms,
             t.restored,
+            t.held,
             t.failed
         ));
     }

@@ -47,6 +47,11 @@ pub struct L3 {
     pub l4: usize,
     /// A fragment other than the first: no upper-layer header here.
     pub later_fragment: bool,
+    /// Any fragment, the first too: a flow only once reassembled.
+    pub fragment: bool,
+    /// The packet's length as its header gives it (IPv4 total length,
+    /// IPv6 40 + payload length); a frame may carry padding beyond it.
+    pub len: usize,
 }
 
 /// A parsed packet: its flow, and whether it opens a TCP connection.
@@ -87,13 +92,15 @@ pub fn ipv4<P: Bytes + ?Sized>(p: &P, off: usize) -> Result<L3, Malformed> {
     if h[0] >> 4 != 4 || ihl < 20 {
         return Err(Malformed);
     }
-    let frag = u16::from_be_bytes([h[6], h[7]]) & 0x1fff;
+    let frag = u16::from_be_bytes([h[6], h[7]]);
     Ok(L3 {
         src: [0, 0, 0, be32([h[12], h[13], h[14], h[15]])],
         dst: [0, 0, 0, be32([h[16], h[17], h[18], h[19]])],
         proto: h[9],
         l4: off + ihl,
-        later_fragment: frag != 0,
+        later_fragment: frag & 0x1fff != 0,
+        fragment: frag & 0x3fff != 0, // more fragments, or an offset
+        len: usize::from(u16::from_be_bytes([h[2], h[3]])),
     })
 }
 
@@ -112,6 +119,8 @@ pub fn ipv6<P: Bytes + ?Sized>(p: &P, off: usize) -> Result<L3, Malformed> {
         proto: h[6],
         l4: off + 40,
         later_fragment: false,
+        fragment: false,
+        len: 40 + usize::from(u16::from_be_bytes([h[4], h[5]])),
     };
     for _ in 0..MAX_EXT_HEADERS {
         let len = match l3.proto {
@@ -130,6 +139,7 @@ pub fn ipv6<P: Bytes + ?Sized>(p: &P, off: usize) -> Result<L3, Malformed> {
                 if u16::from_be_bytes([e[2], e[3]]) & 0xfff8 != 0 {
                     l3.later_fragment = true;
                 }
+                l3.fragment = true;
                 8
             }
             _ => return Ok(l3),
@@ -402,6 +412,27 @@ mod tests {
     }
 
     #[test]
+    fn fragments_and_lengths_show_in_the_header() {
+        let whole = ip4(IPPROTO_UDP, A, C, &[0; 8]);
+        let l3 = ipv4(&whole[..], 0).unwrap();
+        // DF is not a fragment; the length is the header's, not the buffer's.
+        assert!(!l3.fragment && !l3.later_fragment);
+        assert_eq!(l3.len, 28);
+        let mut padded = whole.clone();
+        padded.extend_from_slice(&[0; 18]);
+        assert_eq!(ipv4(&padded[..], 0).unwrap().len, 28);
+        let mut first = whole.clone();
+        first[6] = 0x20; // more fragments, offset 0
+        let l3 = ipv4(&first[..], 0).unwrap();
+        assert!(l3.fragment && !l3.later_fragment);
+        let mut last = whole;
+        last[6] = 0x00;
+        last[7] = 0x10; // offset 16 × 8, no more fragments
+        let l3 = ipv4(&last[..], 0).unwrap();
+        assert!(l3.fragment && l3.later_fragment);
+    }
+
+    #[test]
     fn icmp_errors_hash_as_the_quoted_flow() {
         // The member sent C:80 → A:40000; A's router says "too big".
         let quoted = ip4(IPPROTO_TCP, C, A, &tcp(80, 40000, 0x10)[..8]);
@@ -525,7 +556,22 @@ mod tests {
     fn ipv6_later_fragment() {
         let p = ip6(44, &[IPPROTO_TCP, 0, 0x00, 0x08, 0, 0, 0, 1], &[0; 8]);
         let l3 = ipv6(&p[..], 0).unwrap();
-        assert!(l3.later_fragment);
+        assert!(l3.later_fragment && l3.fragment);
+        assert_eq!(l3.len, 40 + 16);
+    }
+
+    #[test]
+    fn ipv6_first_fragment_is_a_fragment() {
+        // Offset 0, more fragments: the ports are here, the flow is not whole.
+        let p = ip6(
+            44,
+            &[IPPROTO_TCP, 0, 0x00, 0x01, 0, 0, 0, 1],
+            &tcp(1, 2, 0x02),
+        );
+        let l3 = ipv6(&p[..], 0).unwrap();
+        assert!(l3.fragment && !l3.later_fragment);
+        let whole = ip6(IPPROTO_TCP, &[], &tcp(1, 2, 0x02));
+        assert!(!ipv6(&whole[..], 0).unwrap().fragment);
     }
 
     #[test]

@@ -75,6 +75,9 @@ pub(crate) struct TcpStatus {
     /// Connections restored with their queues' bytes.
     #[serde(default)]
     pub(crate) restored_with_bytes: u64,
+    /// Connections not restored: a socket of this host held them already.
+    #[serde(default)]
+    pub(crate) held: u64,
 }
 
 /// One member's TCP survival state.
@@ -262,6 +265,14 @@ impl Survival {
                 Ok(whole) => {
                     self.status.restored += 1;
                     self.status.restored_with_bytes += u64::from(whole);
+                }
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+                    self.status.held += 1;
+                    info!(
+                        sport = i.sport,
+                        dport = i.dport,
+                        "not restored: held here already"
+                    );
                 }
                 Err(err) => {
                     self.status.failed += 1;

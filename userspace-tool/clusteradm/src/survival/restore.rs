@@ -166,7 +166,15 @@ pub(crate) fn restore(
     setsockopt(&s, libc::TCP_QUEUE_SEQ, &snd)?;
     setsockopt(&s, libc::TCP_REPAIR_QUEUE, &TCP_RECV_QUEUE)?;
     setsockopt(&s, libc::TCP_QUEUE_SEQ, &rcv)?;
-    s.connect(&SockAddr::from(peer))?;
+    s.connect(&SockAddr::from(peer)).map_err(|err| {
+        // The 4-tuple is in use: a socket of this host holds the connection
+        // already (e.g. restored before, by a member that was not dead).
+        if err.raw_os_error() == Some(libc::EADDRNOTAVAIL) {
+            io::Error::new(io::ErrorKind::AlreadyExists, "held here already")
+        } else {
+            err
+        }
+    })?;
     let opts = options(i, e);
     setsockopt_bytes(
         &s,
@@ -277,6 +285,22 @@ mod tests {
         server.write_all(b"back").unwrap();
         client.read_exact(&mut buf).unwrap();
         assert_eq!(&buf, b"back");
+    }
+
+    /// A connection a local socket still holds is not restored twice:
+    /// the restore says so, and the connection carries on as it was.
+    #[test]
+    fn a_connection_held_here_is_not_restored_again() {
+        let Some((_l, mut client, mut server)) = connection() else {
+            return;
+        };
+        let (i, e) = snapshot(&server, &client);
+        let err = restore(&i, &e, Duration::from_millis(1), None, None).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        client.write_all(b"ping").unwrap();
+        let mut buf = [0u8; 4];
+        server.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"ping");
     }
 
     /// With its queues (output commit): bytes the old server had received
