@@ -28,7 +28,7 @@ cp "$build/ipcluster.ko" results/ipcluster-bench.ko
 accel=(--disable-kvm)
 [ "${IPC_KVM:-0}" = 1 ] && accel=()
 if [ "${IPC_BENCH:-all}" = all ] || [ "${IPC_BENCH:-all}" = datapath ]; then
-echo "# datapath: pktgen -> member over veth, 64-byte UDP, one vCPU (${accel[*]:-kvm})"
+echo "# datapath: pktgen into a member's receive path (netif_receive), 64-byte UDP, one vCPU (${accel[*]:-kvm})"
 # One vCPU: sender and member share it, so a cheaper receive path shows as
 # a higher rate instead of hiding behind an idle second CPU.
 vng --run "$kdir" --user root "${accel[@]}" --cpus 1 --memory 2G --append no5lvl \

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # The datapath benchmark, run inside the bench VM (scripts/bench.sh):
-# pktgen in a sender namespace blasts 64-byte UDP packets from many source
-# addresses and ports at the cluster IP of a member namespace over a veth
-# pair. The rate at the member (packets its CPU took off the backlog per
-# second, /proc/net/softnet_stat) is measured for:
+# pktgen injects 64-byte UDP packets from many source addresses and ports
+# for the cluster IP into the receive path of a member's interface (its
+# netif_receive mode). The rate at the member (packets its CPU took in
+# per second, /proc/net/softnet_stat) is measured for:
 #   none           no filtering: the packets reach UDP, which finds no socket
 #   ipc-drop       ipcluster, every bucket owned by another member: dropped
 #                  at netdev ingress (multicast mode)
@@ -88,23 +88,26 @@ blast() {
 	local cfg=$1 mac
 	setup "$cfg" || return 1
 	mac=$(ip netns exec mbr cat /sys/class/net/veth1/address)
-	ip netns exec snd bash -c "
+	# pktgen in the member's namespace hands its packets straight to
+	# veth1's receive path (netif_receive): no sender stack, no veth
+	# transmit, no backlog, so the rate is the receive path's own.
+	ip netns exec mbr bash -c "
 		$(declare -f pg)
 		pg kpktgend_0 rem_device_all
-		pg kpktgend_0 'add_device veth0'
-		pg veth0 'count 0'
-		pg veth0 'clone_skb 0'
-		pg veth0 'pkt_size 60'
-		pg veth0 'dst 10.0.0.100'
-		pg veth0 'dst_mac $mac'
-		pg veth0 'src_min 10.1.0.1'
-		pg veth0 'src_max 10.1.255.254'
-		pg veth0 'udp_src_min 1024'
-		pg veth0 'udp_src_max 65535'
-		pg veth0 'udp_dst_min 9'
-		pg veth0 'udp_dst_max 9'
-		pg veth0 'flag IPSRC_RND'
-		pg veth0 'flag UDPSRC_RND'
+		pg kpktgend_0 'add_device veth1'
+		pg veth1 'xmit_mode netif_receive'
+		pg veth1 'count 0'
+		pg veth1 'pkt_size 60'
+		pg veth1 'dst 10.0.0.100'
+		pg veth1 'dst_mac $mac'
+		pg veth1 'src_min 10.1.0.1'
+		pg veth1 'src_max 10.1.255.254'
+		pg veth1 'udp_src_min 1024'
+		pg veth1 'udp_src_max 65535'
+		pg veth1 'udp_dst_min 9'
+		pg veth1 'udp_dst_max 9'
+		pg veth1 'flag IPSRC_RND'
+		pg veth1 'flag UDPSRC_RND'
 		pg pgctrl start" &
 	local run=$!
 	sleep 1 # let it reach its pace
@@ -114,7 +117,7 @@ blast() {
 	sleep "$secs"
 	p1=$(processed)
 	t1=$(date +%s%N)
-	ip netns exec snd bash -c "echo stop >/proc/net/pktgen/pgctrl"
+	ip netns exec mbr bash -c "echo stop >/proc/net/pktgen/pgctrl"
 	wait $run 2>/dev/null
 	ip netns del snd
 	ip netns del mbr
