@@ -125,16 +125,21 @@ for mode in ${IPC_TCP_MODES:-none async commit}; do
 		stalls = dict(map(int, x.split(":")) for x in m.group(1).split(",")) if m else {}
 		# The dead member's streams: those its buckets held (26000 + k).
 		dead = {p for p in stalls if p - 26000 < len(owners) and owners[p - 26000] == victim}
-		moved = sorted(ms for p, ms in stalls.items() if p in dead)
-		rest = sorted(ms for p, ms in stalls.items() if p not in dead)
+		# A stream that timed out stalled for good: its stall is not a number.
+		lost = {int(p) for p in re.findall(r"stream from ([0-9]+): timed out", text)}
+		moved = sorted(ms for p, ms in stalls.items() if p in dead and p not in lost)
+		rest = sorted(ms for p, ms in stalls.items() if p not in dead and p not in lost)
 		pct = lambda v, p: v[max(0, math.ceil(p / 100 * len(v)) - 1)]
-		lost = len(re.findall(r"timed out after", text))
 		if lost:
-		    print(f"streams lost at failover, {mode}: {lost} of {len(stalls)} stalled for good")
+		    print(f"streams lost at failover, {mode}: {len(lost)} of {len(stalls)} stalled for "
+		          f"good ({len(lost & dead)} of them the dead member's)")
 		if moved:
 		    print(f"stall at failover, {mode}: p50 {pct(moved, 50)} ms, p99 {pct(moved, 99)} ms "
-		          f"over the {len(moved)} streams of the dead member m{victim} (goal <= 1000 ms)"
-		          + (f"; the others' longest wait {rest[-1]} ms" if rest else ""))
+		          f"over the {len(moved)} streams of the dead member m{victim} that went on "
+		          f"(goal <= 1000 ms)" + (f"; the others' longest wait {rest[-1]} ms" if rest else ""))
+		elif dead:
+		    print(f"stall at failover, {mode}: none of the dead member m{victim}'s {len(dead)} "
+		          f"streams went on")
 		else:
 		    print(f"stall at failover, {mode}: the dead member m{victim} had none of the "
 		          f"{len(stalls)} streams")
