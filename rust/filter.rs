@@ -3,7 +3,7 @@
 //! its flow hashes to, and whether this member owns that bucket. Also the
 //! neighbour rewrites that make clients send to the cluster MAC.
 
-use crate::cluster::{Cluster, Delivery, NetState, Table};
+use crate::cluster::{Cluster, ClusterSet, Delivery, NetState, Table};
 use crate::hash::IPPROTO_TCP;
 use crate::packet::{self, addr_words, Bytes, Parsed, IPPROTO_ICMPV6};
 use crate::percpu::Fate;
@@ -44,20 +44,8 @@ fn ip(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifindex: i32, v6: bool) 
     let Some(set) = st.read(rcu) else {
         return Verdict::Accept;
     };
-    // The common case, traffic for no cluster, costs one header read.
-    let mut dst = [0u8; 16];
-    let (cluster, dst) = if v6 {
-        let Some(d) = skb.read::<16>(24) else {
-            return Verdict::Accept;
-        };
-        dst = d;
-        (set.by_addr6(ifindex, &addr_words(&d)), &dst[..])
-    } else {
-        let Some(d) = skb.read::<4>(16) else {
-            return Verdict::Accept;
-        };
-        dst[..4].copy_from_slice(&d);
-        (set.by_addr4(ifindex, u32::from_be_bytes(d)), &dst[..4])
+    let Some((dst, cluster)) = addressed(set, skb, ifindex, v6) else {
+        return Verdict::Accept;
     };
     if let Some(c) = cluster {
         let v = judge(c, rcu, skb, v6, false);
@@ -66,10 +54,33 @@ fn ip(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifindex: i32, v6: bool) 
         }
         return v;
     }
+    let dst = if v6 { &dst[..] } else { &dst[..4] };
     match set.forwarding_on(ifindex) {
         Some(c) if st.net.forwards_to(dst) => judge(c, rcu, skb, v6, true),
         _ => Verdict::Accept,
     }
+}
+
+/// The packet's destination address (IPv4 in the first 4 bytes) and the
+/// cluster of that address on `ifindex`, if any; `None` if the header is
+/// too short to say. The common case, traffic for no cluster, costs this
+/// one header read.
+fn addressed<'s>(
+    set: &'s ClusterSet,
+    skb: &Skb<'_>,
+    ifindex: i32,
+    v6: bool,
+) -> Option<([u8; 16], Option<&'s Cluster>)> {
+    let mut dst = [0u8; 16];
+    let cluster = if v6 {
+        dst = skb.read::<16>(24)?;
+        set.by_addr6(ifindex, &addr_words(&dst))
+    } else {
+        let d = skb.read::<4>(16)?;
+        dst[..4].copy_from_slice(&d);
+        set.by_addr4(ifindex, u32::from_be_bytes(d))
+    };
+    Some((dst, cluster))
 }
 
 fn judge(c: &Cluster, rcu: &RcuGuard, skb: &mut Skb<'_>, v6: bool, forwarded: bool) -> Verdict {
@@ -161,20 +172,17 @@ pub(crate) fn ingress(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifindex:
         }
         skb.set_host();
     }
-    let (cluster, v6) = match skb.protocol() {
-        ETH_P_IP => match skb.read::<4>(16) {
-            Some(d) => (set.by_addr4(ifindex, u32::from_be_bytes(d)), false),
-            None => return Verdict::Accept,
-        },
-        ETH_P_IPV6 => match skb.read::<16>(24) {
-            Some(d) => (set.by_addr6(ifindex, &addr_words(&d)), true),
-            None => return Verdict::Accept,
-        },
+    let v6 = match skb.protocol() {
+        ETH_P_IP => false,
+        ETH_P_IPV6 => true,
         _ => return Verdict::Accept,
     };
-    let Some(c) = cluster.filter(|c| c.cfg.delivery != Delivery::Forward) else {
+    let Some((_, Some(c))) = addressed(set, skb, ifindex, v6) else {
         return Verdict::Accept;
     };
+    if c.cfg.delivery == Delivery::Forward {
+        return Verdict::Accept;
+    }
     let l3 = if v6 {
         packet::ipv6(skb, 0)
     } else {
