@@ -92,6 +92,45 @@ setup_topology() {
 	wait_for 10 ip netns exec "$NS_CLIENT" ping -c1 -W1 "$(member4 "$n")"
 }
 
+# daemon_conf I ADD [CA CERT KEY]: the start of member I's `clusteradm
+# daemon` configuration: cluster 1 on eth0 at $CLUSTER4 with seed $SEED and
+# the `cluster add` keywords ADD, its link, and its certificate (by default
+# $pki/mI.pem of $pki's CA). The caller appends its own sections.
+daemon_conf() {
+	local i=$1 add=$2 ca=${3:-$pki/ca.pem} cert=${4:-$pki/m$1.pem} key=${5:-$pki/m$1.key}
+	cat <<-TOML
+	[cluster]
+	add = "id 1 dev eth0 addr $CLUSTER4 seed $SEED $add"
+	[link]
+	dev = "eth0"
+	addr = "$(member4 "$i")"
+	[pki]
+	ca = "$ca"
+	cert = "$cert"
+	key = "$key"
+	TOML
+}
+
+# Keepalive timing for daemons in the emulated VM (TCG, a debug kernel),
+# which stalls a process for a second or two (the daemons log "paused"):
+# keepalives twenty times slower than the 50 ms default and at least three
+# of them missing before a death, so that a sender's stall plus a lost
+# keepalive is no death. (The protocol's timing at the defaults is what
+# the simulations and the failover benchmark measure.) Rebalancing every
+# 10 ms spreads the buckets quickly.
+# vm_timing [PERIOD_MS [JOIN_WAIT_MS OFFER_WAIT_MS]]: that [protocol].
+vm_timing() {
+	local period=${1:-1000}
+	cat <<-TOML
+	[protocol]
+	period_ms = $period
+	join_wait_ms = ${2:-$((2 * period))}
+	offer_wait_ms = ${3:-$((6 * period / 5))}
+	min_interval = 3
+	rebalance_ms = 10
+	TOML
+}
+
 cleanup_all_ns() {
 	local ns
 	for ns in $(ip netns list 2>/dev/null | awk '/^ipc-/ {print $1}'); do

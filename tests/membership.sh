@@ -38,27 +38,10 @@ touch "$tmp/veto"
 
 # conf I CERT KEY CA [CONFIG]: member I's daemon configuration.
 conf() {
+	daemon_conf "$1" "" "$4" "$2" "$3"
+	echo "revoked = \"$pki/revoked\""
+	vm_timing 1000 1000 600
 	cat <<-TOML
-	[cluster]
-	add = "id 1 dev eth0 addr $CLUSTER4 seed $SEED"
-	[link]
-	dev = "eth0"
-	addr = "$(member4 "$1")"
-	[pki]
-	ca = "$4"
-	cert = "$2"
-	key = "$3"
-	revoked = "$pki/revoked"
-	[protocol]
-	# The emulated VM (TCG, a debug kernel) stalls a process for up to a
-	# second (the daemons log "paused"): keepalives twenty times slower
-	# than the 50 ms default, so that a sender's stall plus a lost
-	# keepalive is no death (the protocol's timing at the defaults is what
-	# the simulations and the failover benchmark measure).
-	period_ms = 1000
-	join_wait_ms = 1000
-	offer_wait_ms = 600
-	rebalance_ms = 10
 	config = ${5:-1}
 	hook = "$tmp/hook"
 	approve = true
@@ -83,7 +66,9 @@ spread() { $MEMBERS spread "$tmp" "$@"; }
 master_of() { $MEMBERS master "$tmp" "$@"; }
 field() { $MEMBERS field "$tmp" "$@"; }
 answered() { # 60 TCP flows from port FIRST, each answered by a member
-	ip netns exec "$NS_CLIENT" $FLOWS client "$CLUSTER4" $PORT tcp "$1" 60 | grep -c ' m[0-9]' | grep -qx 60
+	ip netns exec "$NS_CLIENT" $FLOWS client "$CLUSTER4" $PORT tcp "$1" 60 >"$tmp/answers"
+	grep -v ' m[0-9]' "$tmp/answers" | sed 's/^/    # not answered: /'
+	test "$(grep -c ' m[0-9]' "$tmp/answers")" = 60
 }
 
 # The client's neighbour entry for the cluster address, if any.
@@ -159,9 +144,18 @@ before=$(events)
 for i in 1 2 3; do
 	ip netns exec "$(member_ns "$i")" tc qdisc add dev eth0 root netem loss 5%
 done
+for i in 1 2 3; do lines[$i]=$(wc -l <"$tmp/m$i.log"); done
 sleep 60
 check "5 % loss for 60 s: no death declared, no new master" test "$(events)" = "$before"
 check "the master measured the loss" $MEMBERS lossy "$tmp" "$m"
+# What the daemons saw meanwhile: their own pauses (a stalled emulated
+# VM) and any event, for a run that failed above.
+for i in 1 2 3; do
+	tail -n +"$((lines[$i] + 1))" "$tmp/m$i.log" | grep -E 'paused|event=' |
+		sed -E 's/^[0-9-]+T([0-9:.]{8}).*(ms=[0-9]+|event="[a-z-]+").*/\1 \2/' |
+		tr '\n' ' ' | sed "s/^/    # m$i during the loss: /"
+	echo
+done
 for i in 1 2 3; do
 	ip netns exec "$(member_ns "$i")" tc qdisc del dev eth0 root
 done

@@ -40,27 +40,16 @@ declare -A pid app
 start() { # start I: member I's service and daemon
 	local i=$1 ns
 	ns=$(member_ns "$i")
-	cat >"$tmp/m$i.toml" <<-TOML
-	[cluster]
-	add = "id 1 dev eth0 addr $CLUSTER4 seed $SEED tcp-export commit 1"
-	[link]
-	dev = "eth0"
-	addr = "$(member4 "$i")"
-	[pki]
-	ca = "$pki/ca.pem"
-	cert = "$pki/m$i.pem"
-	key = "$pki/m$i.key"
-	[protocol]
-	# Slow keepalives for the emulated VM (slower than membership.sh's:
-	# three daemons sign and check a datagram per turn of replication,
-	# on two emulated CPUs with KASAN).
-	period_ms = 1000
-	join_wait_ms = 2000
-	offer_wait_ms = 1200
-	rebalance_ms = 10
-	[tcp]
-	handoff = { $PORT = "$tmp/m$i.handoff", $RAW = "$tmp/m$i.handoff" }
-	TOML
+	{
+		daemon_conf "$i" "tcp-export commit 1"
+		# (Three daemons sign and check a datagram per turn of
+		# replication on two emulated CPUs: slower than membership.sh.)
+		vm_timing 1000
+		cat <<-TOML
+		[tcp]
+		handoff = { $PORT = "$tmp/m$i.handoff", $RAW = "$tmp/m$i.handoff" }
+		TOML
+	} >"$tmp/m$i.toml"
 	ip netns exec "$ns" "$ECHO" "m$i" "$tmp/m$i.handoff" "$CLUSTER4:$PORT" "raw:$CLUSTER4:$RAW" &
 	app[$i]=$!
 	mkdir -p "$tmp/run$i"

@@ -26,25 +26,16 @@ declare -A pid app
 start() { # start I: member I's service and daemon
 	local i=$1 ns
 	ns=$(member_ns "$i")
-	cat >"$tmp/m$i.toml" <<-TOML
-	[cluster]
-	add = "id 1 dev eth0 addr $CLUSTER4 seed $SEED tcp-export"
-	[link]
-	dev = "eth0"
-	addr = "$(member4 "$i")"
-	[pki]
-	ca = "$pki/ca.pem"
-	cert = "$pki/m$i.pem"
-	key = "$pki/m$i.key"
-	[protocol]
-	# Slow keepalives for the emulated VM, as in membership.sh.
-	period_ms = 500
-	join_wait_ms = 1000
-	offer_wait_ms = 600
-	rebalance_ms = 10
-	[tcp]
-	handoff = { $PORT = "$tmp/m$i.handoff" }
-	TOML
+	{
+		daemon_conf "$i" tcp-export
+		# (Half membership.sh's period: the survival tests measure how
+		# soon connections answer again.)
+		vm_timing 500
+		cat <<-TOML
+		[tcp]
+		handoff = { $PORT = "$tmp/m$i.handoff" }
+		TOML
+	} >"$tmp/m$i.toml"
 	ip netns exec "$ns" "$ECHO" "m$i" "$tmp/m$i.handoff" "$CLUSTER4:$PORT" &
 	app[$i]=$!
 	mkdir -p "$tmp/run$i"

@@ -29,19 +29,10 @@ ip -n "$NS_SW" link set br0 type bridge mcast_snooping 0
 for i in 1 2 3; do
 	"$CLUSTERADM" cert issue "$pki" "m$i" >/dev/null
 	ip -n "$(member_ns "$i")" addr add "$CLUSTER4/32" dev eth0
-	cat >"$tmp/m$i.toml" <<-TOML
-	[cluster]
-	add = "id 1 dev eth0 addr $CLUSTER4 seed $SEED"
-	[link]
-	dev = "eth0"
-	addr = "$(member4 "$i")"
-	[pki]
-	ca = "$pki/ca.pem"
-	cert = "$pki/m$i.pem"
-	key = "$pki/m$i.key"
-	[protocol]
-	rebalance_ms = 10
-	TOML
+	{
+		daemon_conf "$i" ""
+		printf '[protocol]\nrebalance_ms = 10\n'
+	} >"$tmp/m$i.toml"
 done
 
 declare -A pid

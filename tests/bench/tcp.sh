@@ -41,21 +41,15 @@ declare -A pid app
 start() { # start I EXTRA: member I with `cluster add` keywords EXTRA
 	local i=$1 ns
 	ns=$(member_ns "$i")
-	cat >"$tmp/m$i.toml" <<-TOML
-	[cluster]
-	add = "id 1 dev eth0 addr $CLUSTER4 seed $SEED $2"
-	[link]
-	dev = "eth0"
-	addr = "$(member4 "$i")"
-	[pki]
-	ca = "$pki/ca.pem"
-	cert = "$pki/m$i.pem"
-	key = "$pki/m$i.key"
-	[protocol]
-	rebalance_ms = 10
-	[tcp]
-	handoff = { $RAW = "$tmp/m$i.handoff" }
-	TOML
+	{
+		daemon_conf "$i" "$2"
+		cat <<-TOML
+		[protocol]
+		rebalance_ms = 10
+		[tcp]
+		handoff = { $RAW = "$tmp/m$i.handoff" }
+		TOML
+	} >"$tmp/m$i.toml"
 	rm -f "$tmp/m$i.handoff"
 	ip netns exec "$ns" "$ECHO" "m$i" "$tmp/m$i.handoff" "raw:$CLUSTER4:$RAW" &
 	app[$i]=$!

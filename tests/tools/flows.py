@@ -96,7 +96,9 @@ def serve(name, port, addrs, held=False):
 
 
 def one_flow(dst, port, proto, sport):
-    """The answer to one flow from source port SPORT ("-" if none)."""
+    """The answer to one flow from source port SPORT ("-" if none, then
+    what each try met, e.g. "- reset,timeout,timeout")."""
+    why = []
     for _ in range(3):  # a lost SYN or datagram is retried, not judged
         s = None
         try:
@@ -113,13 +115,19 @@ def one_flow(dst, port, proto, sport):
                 s.settimeout(2)
                 s.sendto(b"?", (dst, port))
                 data, _ = s.recvfrom(64)
-            return data.decode().strip() or "-"
-        except OSError:
-            pass
+            if data:
+                return data.decode().strip()
+            why.append("closed")
+        except socket.timeout:
+            why.append("timeout")
+        except ConnectionResetError:
+            why.append("reset")
+        except OSError as e:
+            why.append(e.strerror or type(e).__name__)
         finally:
             if s is not None:
                 s.close()
-    return "-"
+    return "- " + ",".join(w.replace(" ", "-") for w in why)
 
 
 def client(dst, port, proto, first, count):

@@ -24,6 +24,8 @@
 //! [protocol]         # all optional
 //! period_ms = 50     # keepalive period
 //! rebalance_ms = 2000
+//! min_interval = 2   # keepalives that may go missing before a death,
+//!                    # at the least (2..20; the loss raises it)
 //! config = 1        # configuration version: a member with an older one
 //!                    # is told to exit, a master that hears a newer one exits
 //! hook = "/etc/ipcluster/notify"   # run with EVENT [ARGS] on membership events
@@ -46,6 +48,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+use ipcluster_core::keepalive;
 use ipcluster_core::proto::NO_MEMBER;
 use rustls_pki_types::UnixTime;
 use serde::{Deserialize, Serialize};
@@ -143,6 +146,7 @@ struct Protocol {
     join_wait_ms: u64,
     offer_wait_ms: u64,
     rebalance_ms: u64,
+    min_interval: u32,
     config: u32,
     hook: Option<PathBuf>,
     approve: bool,
@@ -155,6 +159,7 @@ impl Default for Protocol {
             join_wait_ms: 150,
             offer_wait_ms: 100,
             rebalance_ms: 2000,
+            min_interval: 2,
             config: 1,
             hook: None,
             approve: false,
@@ -310,6 +315,15 @@ pub(crate) fn run(path: &Path) -> Result<(), Error> {
         return Err(Error::usage("[protocol] approve needs a hook to ask"));
     }
     settings.approve = p.approve;
+    if !(keepalive::MIN_INTERVAL..=keepalive::MAX_INTERVAL).contains(&p.min_interval) {
+        return Err(Error::usage(format!(
+            "[protocol] min_interval {} is not within {}..{}",
+            p.min_interval,
+            keepalive::MIN_INTERVAL,
+            keepalive::MAX_INTERVAL
+        )));
+    }
+    settings.min_interval = p.min_interval;
 
     let (kernel_tx, kernel_rx) = mpsc::unbounded_channel();
     let survival = match req.flow_hash() {

@@ -48,6 +48,10 @@ pub(crate) struct Settings {
     pub(crate) rebalance_every: Duration,
     /// Whether applications approve each new member ([`Out::Approve`]).
     pub(crate) approve: bool,
+    /// The least interval (keepalives that may go missing) whatever the
+    /// loss: 2 (the patent's least) unless a link known to stall asks
+    /// for more.
+    pub(crate) min_interval: u32,
 }
 
 impl Settings {
@@ -61,7 +65,14 @@ impl Settings {
             offer_wait: Duration::from_millis(100),
             rebalance_every: Duration::from_secs(2),
             approve: false,
+            min_interval: keepalive::MIN_INTERVAL,
         }
+    }
+
+    /// The interval for a peer with loss estimate `loss`.
+    fn interval(&self, loss: &Loss) -> u32 {
+        loss.interval()
+            .clamp(self.min_interval, keepalive::MAX_INTERVAL)
     }
 }
 
@@ -218,12 +229,40 @@ struct MasterState {
     owners: Vec<u16>,
     /// The table version in which each bucket got its current owner.
     assigned_in: Vec<u32>,
+    /// Buckets on their way from one live member to another: published
+    /// as owned by nobody until the old owner has installed that table
+    /// (acknowledged `released_in`), and only then as the new owner's.
+    /// Handed over in one step, the new owner could take a SYN that the
+    /// old one, not having installed the table yet, answers too: the
+    /// client then gets two SYN-ACKs, acknowledges one, and the other
+    /// member resets the connection. A SYN in between is dropped and sent
+    /// again by the client. `owners` holds the new owner throughout.
+    moving: BTreeMap<usize, Release>,
     version: u32,
     misses: u8,
     next_alive: Duration,
     next_rebalance: Duration,
     /// The applications' decisions on joining hosts, while they matter.
     decisions: BTreeMap<Addr, Decision>,
+}
+
+/// A bucket's old owner, and the table version that took the bucket from it.
+#[derive(Clone, Copy, Debug)]
+struct Release {
+    from: u16,
+    released_in: u32,
+}
+
+impl MasterState {
+    /// The table as the kernels are to hold it: `owners`, but with the
+    /// buckets still on their way owned by nobody.
+    fn published(&self) -> Vec<u16> {
+        let mut t = self.owners.clone();
+        for &b in self.moving.keys() {
+            t[b] = UNOWNED;
+        }
+        t
+    }
 }
 
 /// Where the applications are with a joining host.
@@ -338,11 +377,12 @@ impl Node {
             return None;
         };
         Some(
-            m.owners
+            m.published()
                 .iter()
                 .zip(&m.assigned_in)
                 .map(|(&o, &v)| {
-                    Some(o) == self.member || m.peers.get(&o).is_some_and(|p| p.acked >= v)
+                    o != UNOWNED
+                        && (Some(o) == self.member || m.peers.get(&o).is_some_and(|p| p.acked >= v))
                 })
                 .collect(),
         )
@@ -354,7 +394,7 @@ impl Node {
             Role::Master(m) => m
                 .peers
                 .iter()
-                .map(|(&id, p)| (id, p.loss.p(), p.loss.interval()))
+                .map(|(&id, p)| (id, p.loss.p(), self.s.interval(&p.loss)))
                 .collect(),
             _ => Vec::new(),
         }
@@ -679,9 +719,10 @@ impl Node {
             peers,
             retired: BTreeMap::new(),
             assigned_in: vec![version; n],
+            moving: BTreeMap::new(),
             owners,
             version,
-            misses: keepalive::MIN_INTERVAL as u8,
+            misses: self.s.min_interval as u8,
             next_alive: now,
             next_rebalance: now + self.s.rebalance_every,
             decisions: BTreeMap::new(),
@@ -701,7 +742,7 @@ impl Node {
         self.installed = m.version;
         out.push(Out::Install {
             member: self.member.unwrap_or(UNOWNED),
-            owners: m.owners.clone(),
+            owners: m.published(),
         });
         self.master_tick(now, out);
     }
@@ -715,7 +756,7 @@ impl Node {
             members: std::iter::once((me, addr))
                 .chain(m.peers.iter().map(|(&id, p)| (id, p.addr)))
                 .collect(),
-            owners: m.owners.clone(),
+            owners: m.published(),
         }
     }
 
@@ -726,17 +767,37 @@ impl Node {
         // Watchdogs: a member silent for its interval's worth of keepalives
         // (plus half a period for the next one to be late) is dead; its
         // buckets go.
-        let period = self.s.period;
+        let s = &self.s;
         let dead: Vec<u16> = m
             .peers
             .iter()
             .filter(|(_, p)| {
-                now.saturating_sub(p.heard) > keepalive::silence_limit(period, p.loss.interval())
+                now.saturating_sub(p.heard)
+                    > keepalive::silence_limit(s.period, s.interval(&p.loss))
             })
             .map(|(&id, _)| id)
             .collect();
         let me = self.member.unwrap_or(UNOWNED);
         let (mut changed, mut urgent) = (false, false);
+        // Buckets whose old owner has let go (installed the table without
+        // them; the master's own install was carried out before this
+        // tick; a dead member holds nothing) go to their new owner.
+        let released: Vec<usize> = m
+            .moving
+            .iter()
+            .filter(|(_, r)| {
+                r.from == me
+                    || m.peers
+                        .get(&r.from)
+                        .is_none_or(|p| p.acked >= r.released_in)
+            })
+            .map(|(&b, _)| b)
+            .collect();
+        for b in released {
+            m.moving.remove(&b);
+            m.assigned_in[b] = m.version.wrapping_add(1);
+            changed = true;
+        }
         for id in &dead {
             if let Some(p) = m.peers.remove(id) {
                 m.retired.insert(p.addr, *id);
@@ -759,6 +820,12 @@ impl Node {
             if let Some(mv) = buckets::rebalance_step(&m.owners, &self.weights, &ready) {
                 m.owners[mv.bucket] = mv.to;
                 m.assigned_in[mv.bucket] = m.version.wrapping_add(1);
+                // (A bucket moved again on its way still waits for the
+                // member that had it first.)
+                m.moving.entry(mv.bucket).or_insert(Release {
+                    from: mv.from,
+                    released_in: m.version.wrapping_add(1),
+                });
                 changed = true;
             }
         }
@@ -778,7 +845,7 @@ impl Node {
             self.installed = m.version;
             out.push(Out::Install {
                 member: me,
-                owners: m.owners.clone(),
+                owners: m.published(),
             });
         }
         let Role::Master(m) = &mut self.role else {
@@ -787,10 +854,9 @@ impl Node {
         m.misses = m
             .peers
             .values()
-            .map(|p| p.loss.interval())
+            .map(|p| self.s.interval(&p.loss))
             .max()
-            .unwrap_or(keepalive::MIN_INTERVAL)
-            .clamp(keepalive::MIN_INTERVAL, keepalive::MAX_INTERVAL) as u8;
+            .unwrap_or(self.s.min_interval) as u8;
         if now >= m.next_alive {
             m.next_alive = now + self.s.period;
             let k = Self::keepalive(&self.s, me, self.me, m);
@@ -1057,6 +1123,85 @@ mod tests {
         assert!(out.contains(&Out::Event(Event::Stopped)));
         assert!(j.tick(t + Duration::from_secs(5)).is_empty());
         assert_eq!(j.master(), None);
+    }
+
+    /// Members 2 and 3 install the master's tables; member 3 only every
+    /// few hundred milliseconds (a slow host). Whatever the master moves,
+    /// no bucket is ever owned by two kernels at once: a bucket leaves its
+    /// old owner's table before it enters the new owner's.
+    #[test]
+    fn a_moving_bucket_is_never_owned_twice() {
+        let mut s = Settings::new(16);
+        s.rebalance_every = Duration::from_millis(10);
+        let (mut m, mut t) = master(s);
+        let mut member = BTreeMap::new(); // id -> (addr, installed table, seq)
+        for h in [2, 3] {
+            let out = m.receive(t, host(h), NO_MEMBER, join(1));
+            let Some(&&Message::Welcome { member: id, .. }) = told(&out, host(h)).first() else {
+                panic!("not welcomed");
+            };
+            member.insert(id, (host(h), (0u32, vec![UNOWNED; 16]), 0u32));
+        }
+        let mut mine = vec![UNOWNED; 16]; // the master's kernel
+        let (mut moves, mut peer_moves) = (0, 0);
+        for step in 0..2000u32 {
+            t += Duration::from_millis(10);
+            if step == 500 {
+                // Member 3 becomes the busiest: buckets move off it.
+                let w: Vec<u64> = member[&3]
+                    .1
+                     .1
+                    .iter()
+                    .map(|&o| if o == 3 { 50 } else { 0 })
+                    .collect();
+                m.set_weights(&w);
+            }
+            let mut outs = m.tick(t);
+            for (&id, (addr, (version, table), seq)) in member.iter_mut() {
+                // Member 3 installs the latest table only every 300 ms.
+                if id == 2 || step % 30 == 0 {
+                    if let Some(k) = m.known() {
+                        if k.version != *version {
+                            peer_moves += table
+                                .iter()
+                                .zip(&k.owners)
+                                .filter(|&(&was, &now)| was == id && now != id)
+                                .count();
+                            *version = k.version;
+                            table.clone_from(&k.owners);
+                        }
+                    }
+                }
+                *seq += 1;
+                let alive = Message::MemberAlive {
+                    seq: *seq,
+                    table: *version,
+                    config: 1,
+                };
+                outs.extend(m.receive(t, *addr, id, alive));
+            }
+            for o in outs {
+                if let Out::Install { owners, .. } = o {
+                    moves += owners.iter().zip(&mine).filter(|(a, b)| a != b).count();
+                    mine = owners;
+                }
+            }
+            for b in 0..16 {
+                let owning = [&mine, &member[&2].1 .1, &member[&3].1 .1]
+                    .iter()
+                    .enumerate()
+                    .filter(|&(k, table)| table[b] == [1, 2, 3][k])
+                    .count();
+                assert!(
+                    owning <= 1,
+                    "bucket {b} owned by {owning} kernels at step {step}"
+                );
+            }
+        }
+        assert!(moves > 10, "{moves} changes");
+        assert!(peer_moves > 0, "no bucket moved off member 3");
+        // And every bucket has an owner in the end.
+        assert!(m.known().unwrap().owners.iter().all(|&o| o != UNOWNED));
     }
 
     #[test]
