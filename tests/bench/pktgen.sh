@@ -14,6 +14,9 @@
 #   xt_cluster     iptables -m cluster (with conntrack), every packet another
 #                  node's, so dropped
 #   nft-jhash      an nft jhash rule at prerouting dropping every packet
+#   nft-drop       an nft rule at prerouting dropping every packet for the
+#                  cluster IP, no hash: the least a filter at PRE_ROUTING
+#                  (xt_cluster's place, and ipc-drop-pre's) can cost
 # Rounds interleave the configurations; each rate is the median over rounds.
 #
 #   pktgen.sh KO CLUSTERADM [SECONDS] [ROUNDS]
@@ -22,7 +25,7 @@ ko=$1
 adm=$2
 secs=${3:-4}
 rounds=${4:-3}
-CONFIGS="none ipc-drop ipc-drop-pre ipc-own xt_cluster nft-jhash"
+CONFIGS="none ipc-drop ipc-drop-pre ipc-own xt_cluster nft-jhash nft-drop"
 SEED=000102030405060708090a0b0c0d0e0f
 
 # Packets the CPUs have taken off their backlogs (softnet_stat, column 1).
@@ -32,6 +35,9 @@ processed() {
 	echo "$sum"
 }
 
+# setup CFG: the member's namespace mbr with veth1, configured as CFG. The
+# namespace snd at veth1's other end only gives it a carrier: pktgen runs
+# in mbr and injects into veth1's receive path.
 setup() {
 	local cfg=$1
 	ip netns del snd 2>/dev/null
@@ -74,6 +80,16 @@ setup() {
 			chain pre {
 				type filter hook prerouting priority -300;
 				ip daddr 10.0.0.100 jhash ip saddr . udp sport mod 1024 seed 0xdeadbeef <= 1023 drop
+			}
+		}
+		NFT
+		;;
+	nft-drop)
+		ip netns exec mbr nft -f - <<-NFT
+		table ip bench {
+			chain pre {
+				type filter hook prerouting priority -300;
+				ip daddr 10.0.0.100 drop
 			}
 		}
 		NFT
@@ -147,4 +163,6 @@ drop=$(median <<<"${rates[ipc-drop]}")
 xt=$(median <<<"${rates[xt_cluster]}")
 echo "ipc-drop vs xt_cluster: $(ratio "$drop" "$xt")x (goal >= 2x);" \
 	"vs none: $(ratio "$drop" "$base")x (goal >= 0.9x);" \
-	"vs dropping at PRE_ROUTING: $(ratio "$drop" "$(median <<<"${rates[ipc-drop-pre]}")")x"
+	"vs dropping at PRE_ROUTING: $(ratio "$drop" "$(median <<<"${rates[ipc-drop-pre]}")")x;" \
+	"vs the bare PRE_ROUTING drop (nft-drop): $(ratio "$drop" "$(median <<<"${rates[nft-drop]}")")x;" \
+	"nft-drop vs xt_cluster: $(ratio "$(median <<<"${rates[nft-drop]}")" "$xt")x"

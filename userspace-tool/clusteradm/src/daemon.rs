@@ -527,6 +527,7 @@ impl Daemon {
                 }
                 _ = slow.tick() => {
                     self.reread_revoked();
+                    self.forget_taken(&node);
                     self.read_load(&mut node);
                     self.write_state(&node);
                     Vec::new()
@@ -841,6 +842,17 @@ impl Daemon {
     /// A revocation takes effect within a second: the revoked host's
     /// messages are ignored from then on, so the master's watchdog removes
     /// it and it can never join again.
+    /// Forgets the replicas of dead members' connections that another
+    /// member has taken over (see `Survival::forget_taken`), with the
+    /// table and members this host last knew.
+    fn forget_taken(&mut self, node: &Node) {
+        let (Some(s), Some(k), Some(me)) = (&mut self.survival, node.known(), node.member()) else {
+            return;
+        };
+        let alive = |id: u16| k.members.iter().any(|(m, _)| *m == id);
+        s.forget_taken(me, &k.owners, alive, Instant::now());
+    }
+
     fn reread_revoked(&mut self) {
         let Some(path) = &self.pki.revoked else {
             return;

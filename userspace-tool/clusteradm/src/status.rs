@@ -64,13 +64,14 @@ fn render(s: &State) -> String {
     ));
     if let Some(t) = &s.tcp {
         out.push_str(&format!(
-            "tcp survival: {} exported, {} replicas ({} bytes received, {} dropped, {} ignored), \
-             {} bytes sent, lag {} ms, {} restored, {} held already, {} failed\n",
+            "tcp survival: {} exported, {} replicas ({} bytes received, {} dropped, {} ignored, \
+             {} forgotten), {} bytes sent, lag {} ms, {} restored, {} held already, {} failed\n",
             t.exported,
             t.replicas,
             t.replica_bytes,
             t.dropped,
             t.ignored,
+            t.forgotten,
             t.sent_bytes,
             t.lag_ms,
             t.restored,

@@ -14,8 +14,9 @@ pub(crate) mod restore;
 use std::collections::HashMap;
 use std::os::fd::AsFd;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use ipcluster_core::buckets::UNOWNED;
 use ipcluster_core::hash::{self, Flow, Mode};
 use ipcluster_core::packet::addr_words;
 use ipcluster_core::proto::MAX_BODY;
@@ -31,6 +32,10 @@ use crate::tcp::records_with_bytes;
 const BATCH: usize = MAX_BODY / 2;
 /// Most bytes per Data record on the cluster link.
 const CHUNK: usize = BATCH - DATA_HEAD_LEN - 64;
+/// How long the replicas of a dead member's connection stay once another
+/// member has its bucket: long enough for that member to die too before
+/// restoring it (its successor then needs them).
+const FORGET_AFTER: Duration = Duration::from_secs(30);
 
 /// What `clusteradm status` shows of TCP survival.
 #[derive(Serialize, Deserialize, Debug, Default)]
@@ -51,6 +56,10 @@ pub(crate) struct TcpStatus {
     pub(crate) sent_payload: u64,
     /// Replicas not kept: the store was full.
     pub(crate) dropped: u64,
+    /// Replicas of dead members' connections forgotten: another member
+    /// took them over.
+    #[serde(default)]
+    pub(crate) forgotten: u64,
     /// Connections restored here and handed to their application.
     pub(crate) restored: u64,
     /// Restores or handoffs that failed.
@@ -252,8 +261,11 @@ impl Survival {
     }
 
     /// After installing `owners` as member `me`: restores the connections
-    /// of members that are gone (not `alive`) whose buckets are now ours.
+    /// of members that are gone (not `alive`) whose buckets are now ours,
+    /// and forgets those another live member has had for a while
+    /// ([`Survival::forget_taken`]).
     pub(crate) fn take_over(&mut self, me: u16, owners: &[u16], alive: impl Fn(u16) -> bool) {
+        self.forget_taken(me, owners, &alive, Instant::now());
         let (hash, bits) = (&self.hash, self.bits);
         let mine = |i: &Initial| {
             let b = hash::bucket(hash, &flow(i), bits) as usize;
@@ -280,6 +292,30 @@ impl Survival {
                 }
             }
         }
+    }
+
+    /// Forgets the replicas of members that are gone whose buckets another
+    /// live member (not `me`) has held under `owners` for [`FORGET_AFTER`]
+    /// (checked at each table install and every second): without this
+    /// they stayed until the store filled.
+    pub(crate) fn forget_taken(
+        &mut self,
+        me: u16,
+        owners: &[u16],
+        alive: impl Fn(u16) -> bool,
+        now: Instant,
+    ) {
+        let (hash, bits) = (&self.hash, self.bits);
+        let elsewhere = |i: &Initial| {
+            let b = hash::bucket(hash, &flow(i), bits) as usize;
+            owners
+                .get(b)
+                .is_some_and(|&o| o != me && o != UNOWNED && alive(o))
+        };
+        let n = self
+            .store
+            .forget_taken(|o| o == me || alive(o), elsewhere, now, FORGET_AFTER);
+        self.status.forgotten += n as u64;
     }
 
     /// Restores one connection and hands it over; whether its queues'
@@ -528,5 +564,38 @@ mod tests {
         r.take_over(1, &[1; 1024], |m| m != 2);
         assert_eq!(r.status().failed, 399);
         assert_eq!(r.status().replicas, 0);
+
+        // Member 2 dies and member 3 gets its buckets: member 1 keeps the
+        // replicas for a while (3 might die too before restoring them),
+        // then forgets them; if 3 dies within that while, 1 restores.
+        let mut r = Survival::new(Mode::Seed, 10, HashMap::new(), 1000, false);
+        for (_, b) in &batches {
+            r.replicated(2, b);
+        }
+        let t0 = Instant::now();
+        r.forget_taken(1, &[3; 1024], |m| m != 2, t0);
+        r.take_over(1, &[3; 1024], |m| m != 2);
+        assert_eq!(r.status().replicas, 400);
+        r.forget_taken(1, &[3; 1024], |m| m != 2, t0 + FORGET_AFTER / 2);
+        assert_eq!(r.status().replicas, 400);
+        r.take_over(1, &[1; 1024], |m| m == 1);
+        assert_eq!(r.status().failed, 400);
+        for (_, b) in &batches {
+            r.replicated(2, b);
+        }
+        r.forget_taken(1, &[3; 1024], |m| m != 2, t0);
+        r.forget_taken(1, &[3; 1024], |m| m != 2, t0 + FORGET_AFTER);
+        assert_eq!(r.status().replicas, 0);
+        assert_eq!(r.status().forgotten, 400);
+        // While their owner lives, or nobody else has the bucket, nothing goes.
+        for (_, b) in &batches {
+            r.replicated(2, b);
+        }
+        let later = t0 + FORGET_AFTER * 4;
+        r.forget_taken(1, &[3; 1024], |_| true, t0);
+        r.forget_taken(1, &[3; 1024], |_| true, later);
+        r.forget_taken(1, &[UNOWNED; 1024], |m| m != 2, t0);
+        r.forget_taken(1, &[UNOWNED; 1024], |m| m != 2, later);
+        assert_eq!(r.status().replicas, 400);
     }
 }

@@ -142,6 +142,8 @@ pub(crate) struct Conn {
     pub(crate) out: Stream,
     /// Bytes received, from the oldest the application has not read.
     pub(crate) inb: Stream,
+    /// Since when another live member has had it, its owner being gone.
+    pub(crate) elsewhere: Option<Instant>,
 }
 
 /// A connection to restore: its state, how old that is, and the bytes of
@@ -198,6 +200,7 @@ impl Store {
                         at: Instant::now(),
                         out: Stream::default(),
                         inb: Stream::default(),
+                        elsewhere: None,
                     });
                     c.owner = owner;
                     c.initial = initial;
@@ -256,6 +259,31 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Forgets the connections whose owner is not `alive` and that
+    /// `elsewhere` says another live member has had for `grace`: that
+    /// member restored them (and replicates them anew under its own id)
+    /// or could not, so they are not this member's to keep. Within `grace`
+    /// they stay, for the case that member dies too before restoring them.
+    /// Returns how many went.
+    pub(crate) fn forget_taken(
+        &mut self,
+        alive: impl Fn(u16) -> bool,
+        elsewhere: impl Fn(&Initial) -> bool,
+        now: Instant,
+        grace: Duration,
+    ) -> usize {
+        let before = self.conns.len();
+        self.conns.retain(|_, c| {
+            if alive(c.owner) || !elsewhere(&c.initial) {
+                c.elsewhere = None;
+                return true;
+            }
+            let since = *c.elsewhere.get_or_insert(now);
+            now.saturating_duration_since(since) < grace
+        });
+        before - self.conns.len()
     }
 
     /// Bytes of the connections' queues held.
