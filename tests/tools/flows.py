@@ -131,8 +131,10 @@ def one_flow(dst, port, proto, sport):
 
 
 def client(dst, port, proto, first, count):
-    # One flow at a time: concurrent flows made the emulated members send
-    # the odd RST (seen in the VM, not understood yet), and were no faster.
+    # One flow at a time. Four at a time were no faster in the emulated VM
+    # (multicast mode: 263 s against 277 s, 2026-11-27) and one member
+    # sent a RST in that run (every answer still from its predicted
+    # owner; not understood yet, not seen one at a time).
     print("\n".join(f"{p} {one_flow(dst, port, proto, p)}" for p in range(first, first + count)))
 
 
