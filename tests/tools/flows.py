@@ -132,9 +132,10 @@ def one_flow(dst, port, proto, sport):
 
 def client(dst, port, proto, first, count):
     # One flow at a time. Four at a time were no faster in the emulated VM
-    # (multicast mode: 263 s against 277 s, 2026-11-27) and one member
-    # sent a RST in that run (every answer still from its predicted
-    # owner; not understood yet, not seen one at a time).
+    # (datapath's multicast mode: 263 s against 277 s, 2026-11-27); one
+    # member sent one RST in that run (every answer still from its
+    # predicted owner), which 3000 more flows four at a time, captured on
+    # every member, did not show again.
     print("\n".join(f"{p} {one_flow(dst, port, proto, p)}" for p in range(first, first + count)))
 
 
