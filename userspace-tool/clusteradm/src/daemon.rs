@@ -614,10 +614,7 @@ impl Daemon {
                     Err(e) => warn!(%e, "installing the table"),
                 }
                 if let Some(s) = &mut self.survival {
-                    let known = node.known();
-                    s.take_over(member, &owners, |id| {
-                        known.is_some_and(|k| k.members.iter().any(|(m, _)| *m == id))
-                    });
+                    s.take_over(member, &owners, |id| node.knows(id));
                 }
             }
             Out::Announce => self.announce(),
@@ -839,20 +836,21 @@ impl Daemon {
         }
     }
 
-    /// A revocation takes effect within a second: the revoked host's
-    /// messages are ignored from then on, so the master's watchdog removes
-    /// it and it can never join again.
     /// Forgets the replicas of dead members' connections that another
     /// member has taken over (see `Survival::forget_taken`), with the
     /// table and members this host last knew.
     fn forget_taken(&mut self, node: &Node) {
-        let (Some(s), Some(k), Some(me)) = (&mut self.survival, node.known(), node.member()) else {
+        let (Some(s), Some(me)) = (&mut self.survival, node.member()) else {
             return;
         };
-        let alive = |id: u16| k.members.iter().any(|(m, _)| *m == id);
-        s.forget_taken(me, &k.owners, alive, Instant::now());
+        if let Some(k) = node.known() {
+            s.forget_taken(me, &k.owners, |id| node.knows(id), Instant::now());
+        }
     }
 
+    /// A revocation takes effect within a second: the revoked host's
+    /// messages are ignored from then on, so the master's watchdog removes
+    /// it and it can never join again.
     fn reread_revoked(&mut self) {
         let Some(path) = &self.pki.revoked else {
             return;
