@@ -72,8 +72,9 @@ fn segment(st: &NetState, rcu: &RcuGuard, skb: &Skb<'_>, ifindex: i32, v6: bool)
     let Some(c) = cluster.filter(|c| c.cfg.tcp_export) else {
         return Verdict::Accept;
     };
-    // Segments of a full socket only: a SYN-ACK (request socket) or a
-    // TIME_WAIT answer shows no connection state.
+    // Segments of a full socket, and SYN-ACKs (the connection as it will
+    // be once the client acknowledges them): a TIME_WAIT answer or a SYN
+    // cookie's SYN-ACK shows no connection state.
     let Some(snap) = skb.tcp_snap() else {
         return Verdict::Accept;
     };

@@ -288,27 +288,11 @@ bool ipcluster_tcp_sk6(const struct sk_buff *skb, const struct in6_addr *saddr,
 #define SNAP_TS_REQ	(1 << 4)
 #define SNAP_TS_OK	(1 << 5)
 #define SNAP_SACK_OK	(1 << 6)
+#define SNAP_HANDSHAKE	(1 << 7)
 
-/*
- * LOCAL_OUT runs inside tcp_transmit_skb, with the socket locked (by its
- * owner or by softirq) and before snd_nxt moves past this segment: the
- * segment's own end is the snd_nxt a peer may have seen.
- */
-bool ipcluster_tcp_snap(const struct sk_buff *skb, struct ipcluster_tcp_snap *s)
+/* The addresses and ports, from the sock_common a request socket shares. */
+static void snap_addrs(const struct sock *sk, struct ipcluster_tcp_snap *s)
 {
-	const struct sock *sk = skb->sk;
-	const struct inet_sock *inet;
-	const struct tcp_sock *tp;
-	const struct tcphdr *th;
-	u32 end;
-
-	if (!sk || !sk_fullsock(sk) || sk->sk_protocol != IPPROTO_TCP ||
-	    !skb_transport_header_was_set(skb))
-		return false;
-	inet = inet_sk(sk);
-	tp = tcp_sk(sk);
-	th = tcp_hdr(skb);
-	memset(s, 0, sizeof(*s));
 #if IS_ENABLED(CONFIG_IPV6)
 	if (sk->sk_family == AF_INET6 && !ipv6_addr_v4mapped(&sk->sk_v6_daddr)) {
 		s->v6 = 1;
@@ -320,8 +304,81 @@ bool ipcluster_tcp_snap(const struct sk_buff *skb, struct ipcluster_tcp_snap *s)
 		ipv6_addr_set_v4mapped(sk->sk_daddr, (struct in6_addr *)s->peer);
 		ipv6_addr_set_v4mapped(sk->sk_rcv_saddr, (struct in6_addr *)s->local);
 	}
-	s->peer_port = ntohs(inet->inet_dport);
-	s->local_port = inet->inet_num;
+	s->peer_port = ntohs(sk->sk_dport);
+	s->local_port = sk->sk_num;
+}
+
+/*
+ * A SYN-ACK from a request socket: the connection as it will be once the
+ * client acknowledges it (tcp_create_openreq_child), so that a member
+ * taking over can answer that ACK. The client's window is not kept (its
+ * SYN's is gone): one MSS until its first segment, which updates it
+ * (snd_wl1 is before that segment).
+ */
+static void snap_req(const struct request_sock *req, struct ipcluster_tcp_snap *s)
+{
+	const struct inet_request_sock *ireq = inet_rsk(req);
+	const struct tcp_request_sock *treq = tcp_rsk(req);
+
+	s->mss = req->mss;
+	s->opts_len = ireq->tstamp_ok ? TCPOLEN_TSTAMP_ALIGNED : 0;
+	s->flags = SNAP_HANDSHAKE;
+	if (tcp_sk(req->rsk_listener)->nonagle & TCP_NAGLE_OFF)
+		s->flags |= SNAP_NODELAY;
+	if (ireq->wscale_ok)
+		s->flags |= SNAP_WSCALE_REQ | SNAP_WSCALE_OK;
+	if (ireq->tstamp_ok)
+		s->flags |= SNAP_TS_REQ | SNAP_TS_OK;
+	if (ireq->sack_ok)
+		s->flags |= SNAP_SACK_OK;
+	if (!ireq->wscale_ok && !ireq->tstamp_ok && !ireq->sack_ok)
+		s->flags |= SNAP_NO_OPTIONS;
+	s->snd_wscale = ireq->snd_wscale;
+	s->rcv_wscale = ireq->rcv_wscale;
+	s->snd_nxt = treq->snt_isn + 1;
+	s->snd_una = s->snd_nxt;
+	s->snd_wl1 = treq->rcv_isn;
+	s->snd_wnd = req->mss;
+	s->rcv_nxt = treq->rcv_nxt;
+	s->rcv_wnd = req->rsk_rcv_wnd;
+	s->ts_recent = req->ts_recent;
+	s->ts_val = (tcp_clock_ts(treq->req_usec_ts) + treq->ts_off) & ~1u;
+	s->ts_val |= treq->req_usec_ts;
+	s->copied_seq = treq->rcv_isn + 1;
+}
+
+/*
+ * LOCAL_OUT runs inside tcp_transmit_skb, with the socket locked (by its
+ * owner or by softirq) and before snd_nxt moves past this segment: the
+ * segment's own end is the snd_nxt a peer may have seen. A SYN-ACK is
+ * sent by its request socket (tcp_make_synack; none under SYN cookies).
+ * The caller has checked that the segment is TCP.
+ */
+bool ipcluster_tcp_snap(const struct sk_buff *skb, struct ipcluster_tcp_snap *s)
+{
+	const struct sock *sk = skb->sk;
+	const struct tcp_sock *tp;
+	const struct tcphdr *th;
+	u32 end;
+
+	if (!sk || !skb_transport_header_was_set(skb))
+		return false;
+	th = tcp_hdr(skb);
+	memset(s, 0, sizeof(*s));
+	s->seq = ntohl(th->seq) + th->syn;
+	s->data_off = skb_transport_offset(skb) + th->doff * 4;
+	s->data_len = skb->len > s->data_off ? skb->len - s->data_off : 0;
+	if (sk->sk_state == TCP_NEW_SYN_RECV) {
+		if (!th->syn || !th->ack)
+			return false;
+		snap_addrs(sk, s);
+		snap_req(inet_reqsk(sk), s);
+		return true;
+	}
+	if (!sk_fullsock(sk) || sk->sk_protocol != IPPROTO_TCP)
+		return false;
+	tp = tcp_sk(sk);
+	snap_addrs(sk, s);
 	s->mss = tp->rx_opt.mss_clamp;
 	s->opts_len = tp->tcp_header_len - sizeof(struct tcphdr);
 	s->closing = sk->sk_state != TCP_ESTABLISHED || th->fin || th->rst;
@@ -337,8 +394,7 @@ bool ipcluster_tcp_snap(const struct sk_buff *skb, struct ipcluster_tcp_snap *s)
 		s->flags |= SNAP_NO_OPTIONS;
 	s->snd_wscale = tp->rx_opt.snd_wscale;
 	s->rcv_wscale = tp->rx_opt.rcv_wscale;
-	end = ntohl(th->seq) + th->syn + th->fin +
-	      (skb->len - skb_transport_offset(skb) - th->doff * 4);
+	end = ntohl(th->seq) + th->syn + th->fin + s->data_len;
 	s->snd_nxt = after(end, tp->snd_nxt) ? end : tp->snd_nxt;
 	s->snd_wl1 = tp->snd_wl1;
 	s->snd_una = tp->snd_una;
@@ -350,9 +406,6 @@ bool ipcluster_tcp_snap(const struct sk_buff *skb, struct ipcluster_tcp_snap *s)
 	s->ts_val = (tcp_clock_ts(tp->tcp_usec_ts) + tp->tsoffset) & ~1u;
 	s->ts_val |= tp->tcp_usec_ts;
 	s->copied_seq = tp->copied_seq;
-	s->seq = ntohl(th->seq) + th->syn;
-	s->data_off = skb_transport_offset(skb) + th->doff * 4;
-	s->data_len = skb->len > s->data_off ? skb->len - s->data_off : 0;
 	return true;
 }
 

@@ -25,7 +25,9 @@ check "cluster show lists tcp-export" bash -c \
 ip netns exec "$ns" $FLOWS serve-held m1 $PORT "$CLUSTER4" "$CLUSTER6" &
 wait_for 10 ip netns exec "$ns" ss -Htln "sport = :$PORT"
 
-# conn FAMILY DST SPORT: one connection, three questions, then closed;
+# conn FAMILY DST SPORT: one connection, three questions ("?\n", 2 bytes
+# each) and their answers ("m1\n", 3 bytes, after a greeting of 3), then
+# closed; from the SYN-ACK on, rcv_nxt moves by 6 and snd_nxt by 12;
 # the monitor's records of it are checked by tools/tcpstate.py.
 conn() {
 	local fam=$1 dst=$2 sport=$3 mon
@@ -36,8 +38,8 @@ conn() {
 	sleep 1 # the close's last segments
 	kill "$mon"
 	check "$fam: the connection answered every question" grep -q '^round 3 ok=1 ' "$tmp/$fam.held"
-	check "$fam: Initial, Essential updates and Closed, the sequence numbers moving by the bytes sent" \
-		python3 "$IPC_TOP/tests/tools/tcpstate.py" "$tmp/$fam.json" "$sport" $PORT 6 9
+	check "$fam: Initial, the SYN-ACK's state, Essential updates and Closed, the sequence numbers moving by the bytes sent" \
+		python3 "$IPC_TOP/tests/tools/tcpstate.py" "$tmp/$fam.json" "$sport" $PORT 6 12
 }
 conn IPv4 "$CLUSTER4" 41000
 conn IPv6 "$CLUSTER6" 42000

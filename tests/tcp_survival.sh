@@ -4,8 +4,10 @@
 # example failover-aware service (echo-member). A client holds idle
 # connections spread over all of them; a member crashes (kill -9 of its
 # daemon and service, link down): every connection it served answers its
-# next request from the member that took its bucket, and nothing is reset.
-# Then the same with the master as the victim.
+# next request from the member that took its bucket, and nothing is reset;
+# so do connections whose handshake it had not finished (the client's ACK
+# dropped: the member had only sent its SYN-ACK). Then the same with the
+# master as the victim.
 source "$(dirname "$0")/lib.sh"
 
 FLOWS="python3 $IPC_TOP/tests/tools/flows.py"
@@ -14,6 +16,7 @@ ECHO=$IPC_TOP/userspace-tool/target/release/echo-member
 SEED=000102030405060708090a0b0c0d0e0f
 PORT=7000
 HELD=${IPC_HELD:-30}
+HALF=30 HALF_FIRST=26000
 tmp=$(mktemp -d)
 pki=$tmp/pki
 
@@ -59,14 +62,31 @@ last=$(for i in 1 2 3; do [ "$i" != "$m" ] && [ "$i" != "$v" ] && echo "$i"; don
 # The crashes happen between the client's rounds: round 1 asks with
 # everyone alive, round 2 after m$v's crash, round 3 after the master's.
 # A crash: the link goes down first (a dying host sends no FIN), then the
-# daemon and the service are killed.
+# daemon and the service are killed. Before m$v's, the client opens $HALF
+# connections whose handshake it does not finish (its ACK dropped) and asks
+# on them once the survivors have a table.
+cat >"$tmp/half.nft" <<-EOF
+	table inet half {
+		chain out {
+			type filter hook output priority 0;
+			tcp sport $HALF_FIRST-$((HALF_FIRST + HALF - 1)) tcp flags == ack drop
+		}
+	}
+EOF
 cat >"$tmp/rounds.sh" <<-EOF
 	#!/bin/bash
+	$(declare -f wait_for)
 	case \$ROUND in
-	2) ip -n $(member_ns "$v") link set eth0 down; kill -9 ${pid[$v]} ${app[$v]}
-	   $(declare -f wait_for); wait_for 30 $MEMBERS formed $tmp $m $last ;;
+	2) nft -f $tmp/half.nft
+	   $FLOWS half $CLUSTER4 $PORT $HALF_FIRST $HALF $tmp/half.go >$tmp/half 2>&1 &
+	   wait_for 30 grep -q handshakes $tmp/half; sleep 1
+	   echo "# handshakes sent after \${SECONDS} s"
+	   ip -n $(member_ns "$v") link set eth0 down; kill -9 ${pid[$v]} ${app[$v]}
+	   nft delete table inet half
+	   wait_for 30 $MEMBERS formed $tmp $m $last; touch $tmp/half.go
+	   echo "# m$v crashed, the others formed after \${SECONDS} s" ;;
 	3) ip -n $(member_ns "$m") link set eth0 down; kill -9 ${pid[$m]} ${app[$m]}
-	   $(declare -f wait_for); wait_for 30 $MEMBERS formed $tmp $last ;;
+	   wait_for 30 $MEMBERS formed $tmp $last ;;
 	esac
 	sleep 1
 EOF
@@ -81,6 +101,11 @@ check "m$v crashed: every connection still answers, none reset" \
 	grep -qE "^round 2 ok=[0-9]+ reset=0 lost=0 moved=[1-9]" "$tmp/held"
 check "the master m$m crashed: every connection still answers, none reset" \
 	grep -qE "^round 3 ok=[0-9]+ reset=0 lost=0 moved=[1-9]" "$tmp/held"
+touch "$tmp/half.go"
+wait_for 60 grep -q '^half ' "$tmp/half"
+grep -E '^half|^# sport' "$tmp/half" | head -n 12 | sed 's/^/    # /'
+check "m$v crashed: every connection in its handshake answers from the new owner" \
+	grep -qE "^half restored=[1-9][0-9]* greeted=[0-9]+ reset=0 lost=0" "$tmp/half"
 check "the client saw no reset" test "$(ip netns exec "$NS_CLIENT" nstat -az TcpExtTCPAbortOnData TcpEstabResets | awk '{s += $2} END {print s}')" = "$rst0"
 check "m$last restored connections" bash -c \
 	"python3 -c 'import json,sys; sys.exit(json.load(open(\"$tmp/run$last/1.json\"))[\"tcp\"][\"restored\"] < 1)'"

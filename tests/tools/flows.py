@@ -25,6 +25,14 @@
                                          STREAM_PORT (pausing THINK_MS after
                                          each), each byte-exact; prints
                                          how many streams stayed whole
+  flows.py half DST PORT FIRST COUNT GO   COUNT connections from ports FIRST..
+                                         whose last handshake segment the
+                                         caller drops (the member sent only
+                                         its SYN-ACK); once file GO exists,
+                                         asks once on each; prints how many
+                                         answered without a greeting
+                                         (restored), with one, were reset
+                                         or went unanswered
   flows.py pump DST PORT SECONDS          echo throughput of one connection
                                          (a plain echo), bytes checked
   flows.py expect SRC PORT tcp|udp FIRST COUNT
@@ -256,6 +264,36 @@ def hold(dst, port, first, count, rounds, cmd, streams=0, stream_port=0, stream_
           flush=True)
 
 
+def half(dst, port, first, count, go):
+    conns = []
+    for sport in range(first, first + count):
+        s = socket.socket(family(dst), socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("", sport))
+        s.settimeout(10)
+        s.connect((dst, port))
+        conns.append((sport, s))
+    print(f"# {count} handshakes", flush=True)
+    while not os.path.exists(go):
+        time.sleep(0.1)
+    tally = {"restored": 0, "greeted": 0, "reset": 0, "lost": 0}
+    for sport, s in conns:
+        got = ask(s)
+        if got in ("reset", "lost"):
+            print(f"# sport {sport}: {got}")
+            tally[got] += 1
+            continue
+        # A handshake a live member finishes now is accepted and greeted
+        # (the greeting, then the answer); a restored one only answers.
+        s.settimeout(0.3)
+        try:
+            more = "\n" in got or bool(s.recv(64))
+        except OSError:
+            more = False
+        tally["greeted" if more else "restored"] += 1
+    print("half " + " ".join(f"{k}={v}" for k, v in tally.items()), flush=True)
+
+
 def pump(dst, port, seconds):
     """Echo throughput of one connection: a thread writes 64 KiB blocks as
     fast as they go, this one reads the echo back and checks it."""
@@ -359,6 +397,8 @@ def main(argv):
     elif cmd == "hold":
         hold(argv[2], int(argv[3]), int(argv[4]), int(argv[5]), int(argv[6]), argv[7],
              *map(int, argv[8:12]))
+    elif cmd == "half":
+        half(argv[2], int(argv[3]), int(argv[4]), int(argv[5]), argv[6])
     elif cmd == "pump":
         pump(argv[2], int(argv[3]), float(argv[4]))
     elif cmd == "expect":

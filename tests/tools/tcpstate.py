@@ -5,8 +5,8 @@
   tcpstate.py FILE SPORT DPORT RECEIVED SENT
 
 The connection from client port SPORT to cluster port DPORT has an Initial
-record (with an MSS), Essential records whose generations rise, whose
-rcv_nxt moved by RECEIVED bytes and snd_nxt by SENT bytes from the first
+record (with an MSS), Essential records whose generations rise, the first
+the SYN-ACK's (flag handshake) and the last not, whose rcv_nxt moved by RECEIVED bytes and snd_nxt by SENT bytes from the first
 to the last, and a Closed record.
 """
 import json
@@ -27,6 +27,8 @@ def main(path, sport, dport, received, sent):
     gens = [r["gen"] for r in ess]
     if any(((b - a) & 0xffffffff) >= 1 << 31 or a == b for a, b in zip(gens, gens[1:])):
         sys.exit(f"generations do not rise: {gens}")
+    if "handshake" not in ess[0]["flags"] or "handshake" in ess[-1]["flags"]:
+        sys.exit(f"the first record is not the handshake's, or the last is: {ess}")
     moved = lambda k: (ess[-1][k] - ess[0][k]) & 0xffffffff
     if moved("rcv_nxt") != received or moved("snd_nxt") != sent:
         sys.exit(f"rcv_nxt moved {moved('rcv_nxt')} (want {received}), "

@@ -527,7 +527,7 @@ impl Daemon {
                 }
                 _ = slow.tick() => {
                     self.reread_revoked();
-                    self.forget_taken(&node);
+                    self.forget_stale(&node);
                     self.read_load(&mut node);
                     self.write_state(&node);
                     Vec::new()
@@ -837,14 +837,15 @@ impl Daemon {
     }
 
     /// Forgets the replicas of dead members' connections that another
-    /// member has taken over (see `Survival::forget_taken`), with the
-    /// table and members this host last knew.
-    fn forget_taken(&mut self, node: &Node) {
+    /// member has taken over and of abandoned handshakes (see
+    /// `Survival::forget_stale`), with the table and members this host
+    /// last knew.
+    fn forget_stale(&mut self, node: &Node) {
         let (Some(s), Some(me)) = (&mut self.survival, node.member()) else {
             return;
         };
         if let Some(k) = node.known() {
-            s.forget_taken(me, &k.owners, |id| node.knows(id), Instant::now());
+            s.forget_stale(me, &k.owners, |id| node.knows(id), Instant::now());
         }
     }
 

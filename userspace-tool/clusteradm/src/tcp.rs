@@ -54,6 +54,7 @@ fn flag_names(f: Flags) -> Vec<&'static str> {
         (Flags::WSCALE_OK, "wscale"),
         (Flags::TS_OK, "timestamps"),
         (Flags::SACK_OK, "sack"),
+        (Flags::HANDSHAKE, "handshake"),
     ]
     .into_iter()
     .filter(|&(b, _)| f.has(b))

@@ -59,7 +59,9 @@ const KIND_CLOSED: u8 = 3;
 const KIND_DATA: u8 = 4;
 
 /// The essential flags (Fig. 7: no delay, no options, request and receive
-/// window scaling, request and receive timestamps, permit selective ACK).
+/// window scaling, request and receive timestamps, permit selective ACK),
+/// and whether the state is a handshake's (sent in our SYN-ACK, not yet
+/// acknowledged).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Flags(pub u8);
 
@@ -78,7 +80,9 @@ impl Flags {
     pub const TS_OK: u8 = 1 << 5;
     /// Selective ACKs are permitted.
     pub const SACK_OK: u8 = 1 << 6;
-    const KNOWN: u8 = 0x7f;
+    /// The state of a connection in its handshake, as it will be once the
+    /// client acknowledges our SYN-ACK (which the state is from).
+    pub const HANDSHAKE: u8 = 1 << 7;
 
     /// Whether every bit of `bits` is set.
     pub fn has(self, bits: u8) -> bool {
@@ -190,7 +194,7 @@ pub enum Record {
 pub enum Error {
     /// Fewer bytes than the record needs.
     Truncated,
-    /// An unknown kind, unknown flag bits, or reserved bytes not zero.
+    /// An unknown kind, a window shift past 14, or reserved bytes not zero.
     Malformed,
 }
 
@@ -339,7 +343,7 @@ impl Record {
             }
             KIND_ESSENTIAL => {
                 // Window shifts above 14 do not exist (RFC 7323).
-                if b[1] & !Flags::KNOWN != 0 || b[2] > 14 || b[3] > 14 || !zero(52..56) {
+                if b[2] > 14 || b[3] > 14 || !zero(52..56) {
                     return Err(Error::Malformed);
                 }
                 let w = |k: usize| u32_at(b, 16 + 4 * k);
@@ -532,7 +536,7 @@ mod tests {
         let mut buf = [0u8; 64];
         Record::Essential(essential()).encode(&mut buf).unwrap();
         let mut bad = buf;
-        bad[1] |= 0x80; // an unknown flag
+        bad[53] = 1; // reserved
         assert_eq!(Record::decode(&bad), Err(Error::Malformed));
         let mut bad = buf;
         bad[2] = 15; // no such window shift

@@ -249,6 +249,9 @@ struct MasterState {
 /// A bucket's old owner, and the table version that took the bucket from it.
 #[derive(Clone, Copy, Debug)]
 struct Release {
+    /// UNOWNED when the old owner is not known (a new master's inherited
+    /// table said nobody's: it may have been on its way): then every
+    /// member must have let go.
     from: u16,
     released_in: u32,
 }
@@ -689,7 +692,7 @@ impl Node {
         let n = self.s.buckets;
         // Keep the last table heard, and the members it names (but the old
         // master): they have a grace period to show up.
-        let (mut owners, mut peers, version) = match self.known.take() {
+        let (mut owners, mut peers, version, inherited) = match self.known.take() {
             Some(k) if k.owners.len() == n => {
                 let old_master = k.members.first().map(|m| m.0);
                 let grace = now + self.s.join_wait * 2;
@@ -709,9 +712,10 @@ impl Node {
                         )
                     })
                     .collect();
-                (k.owners, peers, k.version)
+                let inherited = k.owners.clone();
+                (k.owners, peers, k.version, Some(inherited))
             }
-            _ => (vec![UNOWNED; n], BTreeMap::new(), self.installed),
+            _ => (vec![UNOWNED; n], BTreeMap::new(), self.installed, None),
         };
         let me = match self.member {
             Some(m) if !peers.contains_key(&m) => m,
@@ -722,11 +726,26 @@ impl Node {
         let live: Vec<u16> = std::iter::once(me).chain(peers.keys().copied()).collect();
         buckets::assign_unowned(&mut owners, &self.weights, &live);
         let version = version.wrapping_add(1);
+        // A bucket the last table gave nobody may have been on its way
+        // between two members, the old one not yet let go: it goes out
+        // once every member has installed a table without it.
+        let moving = inherited
+            .iter()
+            .flat_map(|t| t.iter().enumerate())
+            .filter(|&(_, &o)| o == UNOWNED)
+            .map(|(b, _)| {
+                let r = Release {
+                    from: UNOWNED,
+                    released_in: version,
+                };
+                (b, r)
+            })
+            .collect();
         self.role = Role::Master(MasterState {
             peers,
             retired: BTreeMap::new(),
             assigned_in: vec![version; n],
-            moving: BTreeMap::new(),
+            moving,
             owners,
             version,
             misses: self.s.min_interval as u8,
@@ -793,10 +812,11 @@ impl Node {
             .moving
             .iter()
             .filter(|(_, r)| {
-                r.from == me
-                    || m.peers
-                        .get(&r.from)
-                        .is_none_or(|p| p.acked >= r.released_in)
+                let let_go = |p: &Peer| p.acked >= r.released_in;
+                match r.from {
+                    UNOWNED => m.peers.values().all(let_go),
+                    from => from == me || m.peers.get(&from).is_none_or(let_go),
+                }
             })
             .map(|(&b, _)| b)
             .collect();
@@ -826,7 +846,6 @@ impl Node {
                 .collect();
             if let Some(mv) = buckets::rebalance_step(&m.owners, &self.weights, &ready) {
                 m.owners[mv.bucket] = mv.to;
-                m.assigned_in[mv.bucket] = m.version.wrapping_add(1);
                 // (A bucket moved again on its way still waits for the
                 // member that had it first.)
                 m.moving.entry(mv.bucket).or_insert(Release {
@@ -1209,6 +1228,68 @@ mod tests {
         assert!(peer_moves > 0, "no bucket moved off member 3");
         // And every bucket has an owner in the end.
         assert!(m.known().unwrap().owners.iter().all(|&o| o != UNOWNED));
+    }
+
+    /// The master dies while bucket 0 is on its way (its last table gave
+    /// it nobody): member 2 takes over, and gives bucket 0 out only once
+    /// member 3, which may still hold it, has installed a table without it.
+    #[test]
+    fn a_new_master_waits_for_a_bucket_that_was_on_its_way() {
+        let s = Settings::new(16);
+        let (mut n, _) = Node::new(s.clone(), host(2), Duration::ZERO);
+        let mut t = Duration::from_millis(10);
+        let welcome = Message::Welcome {
+            member: 2,
+            config: 1,
+        };
+        n.receive(t, host(1), 0, welcome);
+        let mut owners: Vec<u16> = (0..16).map(|b| [1, 2, 3][b % 3]).collect();
+        owners[0] = UNOWNED;
+        let k = Keepalive {
+            config: 1,
+            period: s.period,
+            misses: 3,
+            version: 7,
+            members: vec![(1, host(1)), (2, host(2)), (3, host(3))],
+            owners,
+        };
+        n.receive(t, host(1), 1, Message::MasterAlive(k));
+        // The master falls silent; member 2, the lowest address left, takes over.
+        let mut tables = Vec::new();
+        while !n.is_master() {
+            t += Duration::from_millis(10);
+            for o in n.tick(t) {
+                if let Out::Install { owners, .. } = o {
+                    tables.push(owners);
+                }
+            }
+        }
+        let version = n.known().unwrap().version;
+        for _ in 0..5 {
+            t += Duration::from_millis(10);
+            for o in n.tick(t) {
+                if let Out::Install { owners, .. } = o {
+                    tables.push(owners);
+                }
+            }
+        }
+        let last = tables.last().unwrap();
+        assert_eq!(last[0], UNOWNED, "given out before member 3 let go");
+        assert!(last[1..].iter().all(|&o| o == 2 || o == 3), "{last:?}");
+        // Member 3 installs the new master's table: bucket 0 goes out.
+        let alive = Message::MemberAlive {
+            seq: 1,
+            table: version,
+            config: 1,
+        };
+        let mut out = n.receive(t, host(3), 3, alive);
+        t += Duration::from_millis(10);
+        out.extend(n.tick(t));
+        let given = out.iter().rev().find_map(|o| match o {
+            Out::Install { owners, .. } => Some(owners[0]),
+            _ => None,
+        });
+        assert!(matches!(given, Some(2 | 3)), "{given:?}");
     }
 
     #[test]

@@ -36,6 +36,11 @@ const CHUNK: usize = BATCH - DATA_HEAD_LEN - 64;
 /// member has its bucket: long enough for that member to die too before
 /// restoring it (its successor then needs them).
 const FORGET_AFTER: Duration = Duration::from_secs(30);
+/// How long the replica of a connection last heard of in its handshake
+/// stays: a request socket lives 63 s at the default 5 SYN-ACK
+/// retransmissions (`tcp_synack_retries`), after which the handshake can
+/// no longer finish.
+const HANDSHAKE_AFTER: Duration = Duration::from_secs(75);
 
 /// What `clusteradm status` shows of TCP survival.
 #[derive(Serialize, Deserialize, Debug, Default)]
@@ -56,8 +61,8 @@ pub(crate) struct TcpStatus {
     pub(crate) sent_payload: u64,
     /// Replicas not kept: the store was full.
     pub(crate) dropped: u64,
-    /// Replicas of dead members' connections forgotten: another member
-    /// took them over.
+    /// Replicas forgotten: of dead members' connections another member
+    /// took over, or of handshakes not heard of for [`HANDSHAKE_AFTER`].
     #[serde(default)]
     pub(crate) forgotten: u64,
     /// Connections restored here and handed to their application.
@@ -263,9 +268,9 @@ impl Survival {
     /// After installing `owners` as member `me`: restores the connections
     /// of members that are gone (not `alive`) whose buckets are now ours,
     /// and forgets those another live member has had for a while
-    /// ([`Survival::forget_taken`]).
+    /// ([`Survival::forget_stale`]).
     pub(crate) fn take_over(&mut self, me: u16, owners: &[u16], alive: impl Fn(u16) -> bool) {
-        self.forget_taken(me, owners, &alive, Instant::now());
+        self.forget_stale(me, owners, &alive, Instant::now());
         let (hash, bits) = (&self.hash, self.bits);
         let mine = |i: &Initial| {
             let b = hash::bucket(hash, &flow(i), bits) as usize;
@@ -296,9 +301,10 @@ impl Survival {
 
     /// Forgets the replicas of members that are gone whose buckets another
     /// live member (not `me`) has held under `owners` for [`FORGET_AFTER`]
-    /// (checked at each table install and every second): without this
-    /// they stayed until the store filled.
-    pub(crate) fn forget_taken(
+    /// (checked at each table install and every second), and those of
+    /// handshakes not heard of for [`HANDSHAKE_AFTER`]: without this they
+    /// stayed until the store filled.
+    pub(crate) fn forget_stale(
         &mut self,
         me: u16,
         owners: &[u16],
@@ -315,7 +321,8 @@ impl Survival {
         let n = self
             .store
             .forget_taken(|o| o == me || alive(o), elsewhere, now, FORGET_AFTER);
-        self.status.forgotten += n as u64;
+        let m = self.store.forget_handshakes(now, HANDSHAKE_AFTER);
+        self.status.forgotten += (n + m) as u64;
     }
 
     /// Restores one connection and hands it over; whether its queues'
@@ -573,18 +580,18 @@ mod tests {
             r.replicated(2, b);
         }
         let t0 = Instant::now();
-        r.forget_taken(1, &[3; 1024], |m| m != 2, t0);
+        r.forget_stale(1, &[3; 1024], |m| m != 2, t0);
         r.take_over(1, &[3; 1024], |m| m != 2);
         assert_eq!(r.status().replicas, 400);
-        r.forget_taken(1, &[3; 1024], |m| m != 2, t0 + FORGET_AFTER / 2);
+        r.forget_stale(1, &[3; 1024], |m| m != 2, t0 + FORGET_AFTER / 2);
         assert_eq!(r.status().replicas, 400);
         r.take_over(1, &[1; 1024], |m| m == 1);
         assert_eq!(r.status().failed, 400);
         for (_, b) in &batches {
             r.replicated(2, b);
         }
-        r.forget_taken(1, &[3; 1024], |m| m != 2, t0);
-        r.forget_taken(1, &[3; 1024], |m| m != 2, t0 + FORGET_AFTER);
+        r.forget_stale(1, &[3; 1024], |m| m != 2, t0);
+        r.forget_stale(1, &[3; 1024], |m| m != 2, t0 + FORGET_AFTER);
         assert_eq!(r.status().replicas, 0);
         assert_eq!(r.status().forgotten, 400);
         // While their owner lives, or nobody else has the bucket, nothing goes.
@@ -592,10 +599,10 @@ mod tests {
             r.replicated(2, b);
         }
         let later = t0 + FORGET_AFTER * 4;
-        r.forget_taken(1, &[3; 1024], |_| true, t0);
-        r.forget_taken(1, &[3; 1024], |_| true, later);
-        r.forget_taken(1, &[UNOWNED; 1024], |m| m != 2, t0);
-        r.forget_taken(1, &[UNOWNED; 1024], |m| m != 2, later);
+        r.forget_stale(1, &[3; 1024], |_| true, t0);
+        r.forget_stale(1, &[3; 1024], |_| true, later);
+        r.forget_stale(1, &[UNOWNED; 1024], |m| m != 2, t0);
+        r.forget_stale(1, &[UNOWNED; 1024], |m| m != 2, later);
         assert_eq!(r.status().replicas, 400);
     }
 }

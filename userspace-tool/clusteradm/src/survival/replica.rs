@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use ipcluster_core::tcpstate::{after, newer, Dir, Essential, Initial, Record, DATA_HEAD_LEN};
+use ipcluster_core::tcpstate::{
+    after, newer, Dir, Essential, Flags, Initial, Record, DATA_HEAD_LEN,
+};
 
 /// What changed since the last record sent; the kernel sends one Initial
 /// and one Essential per segment, the cluster link gets each Initial once
@@ -286,6 +288,20 @@ impl Store {
         before - self.conns.len()
     }
 
+    /// Forgets the connections last heard of in their handshake (the
+    /// state of our SYN-ACK, [`Flags::HANDSHAKE`]) at least `after` before
+    /// `now`: handshakes the client never finished (the request socket
+    /// went silently), or connections that have sent nothing since.
+    /// Returns how many went.
+    pub(crate) fn forget_handshakes(&mut self, now: Instant, after: Duration) -> usize {
+        let before = self.conns.len();
+        self.conns.retain(|_, c| {
+            !c.essential.is_some_and(|e| e.flags.has(Flags::HANDSHAKE))
+                || now.saturating_duration_since(c.at) < after
+        });
+        before - self.conns.len()
+    }
+
     /// Bytes of the connections' queues held.
     pub(crate) fn queued(&self) -> usize {
         self.conns.values().map(|c| c.out.len() + c.inb.len()).sum()
@@ -457,5 +473,40 @@ mod tests {
         assert_eq!(s.len(), 1);
         s.apply(3, &wire(&[Record::Closed(Closed { id: 2 })], b""));
         assert_eq!(s.len(), 0);
+    }
+
+    /// A handshake's replica (the state of a SYN-ACK) goes after a while
+    /// unless the connection moved on; an established one stays.
+    #[test]
+    fn abandoned_handshakes_are_forgotten() {
+        let mut s = Store::new(10);
+        let syn_ack = |id, gen| Essential {
+            flags: Flags(Flags::HANDSHAKE),
+            ..ess(id, gen, 1)
+        };
+        s.apply(
+            2,
+            &wire(
+                &[
+                    Record::Initial(initial(1)),
+                    Record::Essential(syn_ack(1, 1)),
+                    Record::Initial(initial(2)),
+                    Record::Essential(syn_ack(2, 2)),
+                    // Connection 2 sent its first segment: established.
+                    Record::Essential(ess(2, 3, 9)),
+                    Record::Initial(initial(3)),
+                    Record::Essential(ess(3, 4, 1)),
+                ],
+                b"",
+            ),
+        );
+        let now = Instant::now();
+        let after = Duration::from_secs(75);
+        assert_eq!(s.forget_handshakes(now, after), 0);
+        assert_eq!(s.forget_handshakes(now + after / 2, after), 0);
+        assert_eq!(s.forget_handshakes(now + after * 2, after), 1);
+        let mut left: Vec<u64> = s.conns.keys().copied().collect();
+        left.sort_unstable();
+        assert_eq!(left, [2, 3]);
     }
 }
