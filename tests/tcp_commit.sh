@@ -8,7 +8,7 @@
 # down, kill -9 of its daemon and service), then the master: every idle
 # connection answers from its new owner, every stream goes on byte-exact,
 # connections restored once survive the second failover, nothing is
-# reset. Before that: forged state updates change nothing.
+# reset. (Forged state updates: tcp_survival.sh.)
 source "$(dirname "$0")/lib.sh"
 
 # Under TCG (two emulated CPUs with KASAN) three daemons signing and
@@ -59,7 +59,7 @@ start() { # start I: member I's service and daemon
 }
 field() { $MEMBERS field "$tmp" "$@"; }
 
-for i in 1 2 3 9; do "$CLUSTERADM" cert issue "$pki" "m$i" >/dev/null; done
+for i in 1 2 3; do "$CLUSTERADM" cert issue "$pki" "m$i" >/dev/null; done
 for i in 1 2 3; do
 	ip -n "$(member_ns "$i")" addr add "$CLUSTER4/32" dev eth0
 	start "$i"
@@ -72,22 +72,6 @@ check "the kernel cluster holds segments in queue 1" \
 m=$($MEMBERS master "$tmp" 1 2 3)
 v=$(for i in 1 2 3; do [ "$i" != "$m" ] && echo "$i"; done | head -n1)
 last=$(for i in 1 2 3; do [ "$i" != "$m" ] && [ "$i" != "$v" ] && echo "$i"; done)
-
-# Forged state updates: a member's certificate with a wrong signature, a
-# host of the CA that is no member claiming to be one (twice: a replay),
-# a stranger, garbage. None may leave a replica behind.
-"$CLUSTERADM" cert ca "$tmp/rogue" >/dev/null
-"$CLUSTERADM" cert issue "$tmp/rogue" m5 >/dev/null
-sleep 2
-before=$(field "$last" tcp replicas)
-ip netns exec "$NS_CLIENT" python3 "$IPC_TOP/tests/tools/forge.py" "$(member4 "$last")" 7400 1 \
-	"$pki" "$tmp/rogue" | sed 's/^/    # /'
-sleep 2
-check "forged: a wrong signature is rejected" test "$(field "$last" rejected bad_signature)" -ge 1
-check "forged: a replay is rejected" test "$(field "$last" rejected replayed)" -ge 1
-check "forged: a stranger is rejected" test "$(field "$last" rejected untrusted)" -ge 1
-check "forged: a host that is no member is ignored" test "$(field "$last" tcp ignored)" -ge 1
-check "forged: no replica was made of them" test "$(field "$last" tcp replicas)" = "$before"
 
 # The crashes happen between the client's rounds of questions on the idle
 # connections; the streams run all the while.

@@ -7,7 +7,7 @@
 # next request from the member that took its bucket, and nothing is reset;
 # so do connections whose handshake it had not finished (the client's ACK
 # dropped: the member had only sent its SYN-ACK). Then the same with the
-# master as the victim.
+# master as the victim. Before that: forged state updates change nothing.
 source "$(dirname "$0")/lib.sh"
 
 FLOWS="python3 $IPC_TOP/tests/tools/flows.py"
@@ -47,6 +47,7 @@ start() { # start I: member I's service and daemon
 	pid[$i]=$!
 }
 
+"$CLUSTERADM" cert issue "$pki" m9 >/dev/null # a host of the CA, no member
 for i in 1 2 3; do
 	"$CLUSTERADM" cert issue "$pki" "m$i" >/dev/null
 	ip -n "$(member_ns "$i")" addr add "$CLUSTER4/32" dev eth0
@@ -58,6 +59,23 @@ check "one table, all acknowledged" wait_for 180 $MEMBERS formed "$tmp" 1 2 3
 m=$($MEMBERS master "$tmp" 1 2 3)
 v=$(for i in 1 2 3; do [ "$i" != "$m" ] && echo "$i"; done | head -n1)
 last=$(for i in 1 2 3; do [ "$i" != "$m" ] && [ "$i" != "$v" ] && echo "$i"; done)
+field() { $MEMBERS field "$tmp" "$@"; }
+
+# Forged state updates: a member's certificate with a wrong signature, a
+# host of the CA that is no member claiming to be one (twice: a replay),
+# a stranger, garbage. None may leave a replica behind.
+"$CLUSTERADM" cert ca "$tmp/rogue" >/dev/null
+"$CLUSTERADM" cert issue "$tmp/rogue" m5 >/dev/null
+sleep 2
+before=$(field "$last" tcp replicas)
+ip netns exec "$NS_CLIENT" python3 "$IPC_TOP/tests/tools/forge.py" "$(member4 "$last")" 7400 1 \
+	"$pki" "$tmp/rogue" | sed 's/^/    # /'
+sleep 2
+check "forged: a wrong signature is rejected" test "$(field "$last" rejected bad_signature)" -ge 1
+check "forged: a replay is rejected" test "$(field "$last" rejected replayed)" -ge 1
+check "forged: a stranger is rejected" test "$(field "$last" rejected untrusted)" -ge 1
+check "forged: a host that is no member is ignored" test "$(field "$last" tcp ignored)" -ge 1
+check "forged: no replica was made of them" test "$(field "$last" tcp replicas)" = "$before"
 
 # The crashes happen between the client's rounds: round 1 asks with
 # everyone alive, round 2 after m$v's crash, round 3 after the master's.
@@ -77,7 +95,7 @@ cat >"$tmp/rounds.sh" <<-EOF
 	#!/bin/bash
 	$(declare -f wait_for)
 	case \$ROUND in
-	2) nft -f $tmp/half.nft
+	2) echo "# round 2 from \${SECONDS} s"; nft -f $tmp/half.nft
 	   $FLOWS half $CLUSTER4 $PORT $HALF_FIRST $HALF $tmp/half.go >$tmp/half 2>&1 &
 	   wait_for 30 grep -q handshakes $tmp/half; sleep 1
 	   echo "# handshakes sent after \${SECONDS} s"
@@ -103,7 +121,7 @@ check "the master m$m crashed: every connection still answers, none reset" \
 	grep -qE "^round 3 ok=[0-9]+ reset=0 lost=0 moved=[1-9]" "$tmp/held"
 touch "$tmp/half.go"
 wait_for 60 grep -q '^half ' "$tmp/half"
-grep -E '^half|^# sport' "$tmp/half" | head -n 12 | sed 's/^/    # /'
+grep -E '^half|^# ' "$tmp/half" | head -n 12 | sed 's/^/    # /'
 check "m$v crashed: every connection in its handshake answers from the new owner" \
 	grep -qE "^half restored=[1-9][0-9]* greeted=[0-9]+ reset=0 lost=0" "$tmp/half"
 check "the client saw no reset" test "$(ip netns exec "$NS_CLIENT" nstat -az TcpExtTCPAbortOnData TcpEstabResets | awk '{s += $2} END {print s}')" = "$rst0"

@@ -266,6 +266,7 @@ def hold(dst, port, first, count, rounds, cmd, streams=0, stream_port=0, stream_
 
 def half(dst, port, first, count, go):
     conns = []
+    t0 = time.monotonic()
     for sport in range(first, first + count):
         s = socket.socket(family(dst), socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -273,7 +274,7 @@ def half(dst, port, first, count, go):
         s.settimeout(10)
         s.connect((dst, port))
         conns.append((sport, s))
-    print(f"# {count} handshakes", flush=True)
+    print(f"# {count} handshakes in {time.monotonic() - t0:.1f} s", flush=True)
     while not os.path.exists(go):
         time.sleep(0.1)
     tally = {"restored": 0, "greeted": 0, "reset": 0, "lost": 0}
