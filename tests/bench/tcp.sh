@@ -111,6 +111,8 @@ for mode in ${IPC_TCP_MODES:-none async commit}; do
 		ip netns exec "$NS_CLIENT" $FLOWS hold "$CLUSTER4" $RAW 25000 0 2 "$tmp/rounds.sh" \
 			"$streams" $RAW 26000 >"$tmp/held" 2>&1
 		grep '^streams\|^# stream' "$tmp/held" | sed "s/^/# $mode: /"
+		echo "# $mode: restored $(tcp_field restored) ($(tcp_field restored_with_bytes) with" \
+			"their queues' bytes), failed $(tcp_field failed), held already $(tcp_field held)"
 		python3 - "$mode" "$tmp/held" "$tmp/owners" "$v" <<-'EOF'
 		import json, math, re, sys
 		mode, text, victim = sys.argv[1], open(sys.argv[2]).read(), int(sys.argv[4])
