@@ -84,7 +84,8 @@ bool ipcluster_tcp_sk6(const struct sk_buff *skb, const struct in6_addr *saddr,
  * The TCP state of the connection whose segment `skb` is, as it will be
  * once the segment is sent (LOCAL_OUT), or for a SYN-ACK once the client
  * acknowledges it; false if it is neither a full TCP socket's nor a
- * request socket's SYN-ACK. Addresses as IPv6 (IPv4 mapped), peer first; ports host order.
+ * request socket's SYN-ACK. Addresses as IPv6 (IPv4 mapped), peer first;
+ * ports host order.
  */
 struct ipcluster_tcp_snap {
 	u8 peer[16];

@@ -59,6 +59,20 @@ def family(addr):
     return socket.AF_INET6 if ":" in addr else socket.AF_INET
 
 
+def connect(dst, port, sport, timeout):
+    """A TCP connection to DST:PORT from source port SPORT."""
+    s = socket.socket(family(dst), socket.SOCK_STREAM)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("", sport))
+        s.settimeout(timeout)
+        s.connect((dst, port))
+    except OSError:
+        s.close()
+        raise
+    return s
+
+
 def serve(name, port, addrs, held=False):
     sel = selectors.DefaultSelector()
     reply = (name + "\n").encode()
@@ -174,11 +188,7 @@ class Stream(threading.Thread):
         self.think = think
         self.stop, self.result, self.bytes, self.stall = stop, "ok", 0, 0.0
         self.exchanges = 0
-        self.s = socket.socket(family(dst), socket.SOCK_STREAM)
-        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.s.bind(("", sport))
-        self.s.settimeout(10)
-        self.s.connect((dst, port))
+        self.s = connect(dst, port, sport, 10)
         self.s.settimeout(60)
         self.rng = random.Random(sport)
 
@@ -219,11 +229,7 @@ def hold(dst, port, first, count, rounds, cmd, streams=0, stream_port=0, stream_
         f.start()
     conns = []
     for sport in range(first, first + count):
-        s = socket.socket(family(dst), socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("", sport))
-        s.settimeout(10)
-        s.connect((dst, port))
+        s = connect(dst, port, sport, 10)
         name = s.recv(64).decode().strip()
         conns.append((sport, s, name))
         if len(conns) % 50 == 0:
@@ -268,12 +274,7 @@ def half(dst, port, first, count, go):
     conns = []
     t0 = time.monotonic()
     for sport in range(first, first + count):
-        s = socket.socket(family(dst), socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("", sport))
-        s.settimeout(10)
-        s.connect((dst, port))
-        conns.append((sport, s))
+        conns.append((sport, connect(dst, port, sport, 10)))
     print(f"# {count} handshakes in {time.monotonic() - t0:.1f} s", flush=True)
     while not os.path.exists(go):
         time.sleep(0.1)
