@@ -41,7 +41,10 @@ start() { # start I: member I's service and daemon
 	local i=$1 ns
 	ns=$(member_ns "$i")
 	{
-		daemon_conf "$i" "tcp-export commit 1"
+		# (A long drain: the held connections and streams must outlive
+		# any rebalancing move, which leaves them on their member for the
+		# drain time only; this test is about crashes.)
+		daemon_conf "$i" "tcp-export commit 1 drain 600000"
 		# (Three daemons sign and check a datagram per turn of
 		# replication on two emulated CPUs: slower than membership.sh.)
 		vm_timing 1000

@@ -30,7 +30,10 @@ start() { # start I: member I's service and daemon
 	local i=$1 ns
 	ns=$(member_ns "$i")
 	{
-		daemon_conf "$i" tcp-export
+		# (A long drain: the held connections must outlive any
+		# rebalancing move, which leaves them on their member for the
+		# drain time only; this test is about crashes.)
+		daemon_conf "$i" "tcp-export drain 600000"
 		# (Half membership.sh's period: the survival tests measure how
 		# soon connections answer again.)
 		vm_timing 500
