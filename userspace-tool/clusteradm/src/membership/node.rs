@@ -712,10 +712,9 @@ impl Node {
                         )
                     })
                     .collect();
-                let inherited = k.owners.clone();
-                (k.owners, peers, k.version, Some(inherited))
+                (k.owners, peers, k.version, true)
             }
-            _ => (vec![UNOWNED; n], BTreeMap::new(), self.installed, None),
+            _ => (vec![UNOWNED; n], BTreeMap::new(), self.installed, false),
         };
         let me = match self.member {
             Some(m) if !peers.contains_key(&m) => m,
@@ -723,24 +722,20 @@ impl Node {
         };
         peers.remove(&me);
         self.member = Some(me);
-        let live: Vec<u16> = std::iter::once(me).chain(peers.keys().copied()).collect();
-        buckets::assign_unowned(&mut owners, &self.weights, &live);
         let version = version.wrapping_add(1);
         // A bucket the last table gave nobody may have been on its way
         // between two members, the old one not yet let go: it goes out
         // once every member has installed a table without it.
-        let moving = inherited
-            .iter()
-            .flat_map(|t| t.iter().enumerate())
-            .filter(|&(_, &o)| o == UNOWNED)
-            .map(|(b, _)| {
-                let r = Release {
-                    from: UNOWNED,
-                    released_in: version,
-                };
-                (b, r)
-            })
+        let release = Release {
+            from: UNOWNED,
+            released_in: version,
+        };
+        let moving = (0..n)
+            .filter(|&b| inherited && owners[b] == UNOWNED)
+            .map(|b| (b, release))
             .collect();
+        let live: Vec<u16> = std::iter::once(me).chain(peers.keys().copied()).collect();
+        buckets::assign_unowned(&mut owners, &self.weights, &live);
         self.role = Role::Master(MasterState {
             peers,
             retired: BTreeMap::new(),
