@@ -4,9 +4,9 @@
 
   forge.py DST PORT CLUSTER PKI ROGUE
 
-sends to DST:PORT, the daemon's cluster link, TcpState messages that claim
-to come from member 2 and carry the state of a made-up connection: one with
-a real member's certificate and a signature that does not match, one
+sends to DST:PORT, the daemon's TCP state link (the cluster link's port
++ 1), TcpState messages that claim to come from member 2 and carry the
+state of a made-up connection: one with a real member's certificate and a signature that does not match, one
 signed by a host of the cluster's CA that is no member (from this host's
 address), the same datagram again (a replay), one signed by a stranger
 (ROGUE: another CA's m5), and bytes that are no message at all.

@@ -14,7 +14,8 @@
 //! dev = "eth0"
 //! addr = "192.0.2.11"
 //! group = "239.255.73.1"   # default
-//! port = 7400              # default
+//! port = 7400              # default: membership; TCP state goes to the
+//!                          # next port (its own thread, `survival::link`)
 //! [pki]              # from `clusteradm cert`
 //! ca = "/etc/ipcluster/pki/ca.pem"
 //! cert = "/etc/ipcluster/pki/node1.pem"
@@ -228,9 +229,9 @@ pub(crate) fn parse(text: &str) -> Result<Config, Error> {
     toml::from_str(text).map_err(|e| Error::usage(format!("configuration: {e}")))
 }
 
-/// The cluster link socket: the group joined on the link's address,
-/// multicast sent from it, our own multicast not looped back.
-fn link_socket(l: &Link) -> Result<tokio::net::UdpSocket, Error> {
+/// A cluster link socket on `port`: the group joined on the link's
+/// address, multicast sent from it, our own multicast not looped back.
+fn link_socket(l: &Link, port: u16) -> Result<std::net::UdpSocket, Error> {
     use socket2::{Domain, Protocol as P, Socket, Type};
     let e = |what: &str, err: std::io::Error| Error::failed(format!("cluster link: {what}: {err}"));
     let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(P::UDP)).map_err(|x| e("socket", x))?;
@@ -238,7 +239,7 @@ fn link_socket(l: &Link) -> Result<tokio::net::UdpSocket, Error> {
         .map_err(|x| e("SO_REUSEADDR", x))?;
     s.bind_device(Some(l.dev.as_bytes()))
         .map_err(|x| e(&format!("SO_BINDTODEVICE {}", l.dev), x))?;
-    s.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, l.port)).into())
+    s.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())
         .map_err(|x| e("bind", x))?;
     s.join_multicast_v4(&l.group, &l.addr)
         .map_err(|x| e("join group", x))?;
@@ -247,7 +248,7 @@ fn link_socket(l: &Link) -> Result<tokio::net::UdpSocket, Error> {
     s.set_multicast_loop_v4(false)
         .map_err(|x| e("IP_MULTICAST_LOOP", x))?;
     s.set_nonblocking(true).map_err(|x| e("O_NONBLOCK", x))?;
-    tokio::net::UdpSocket::from_std(s.into()).map_err(|x| e("tokio", x))
+    Ok(s.into())
 }
 
 /// The trust the `[pki]` section describes (the revocation list as it is
@@ -303,7 +304,7 @@ pub(crate) fn run(path: &Path) -> Result<(), Error> {
     let start = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64);
-    let endpoint = Endpoint::new(id, identity, trust, start);
+    let endpoint = Endpoint::new(id, identity, trust.clone(), start);
     let p = &cfg.protocol;
     let mut settings = Settings::new(buckets);
     settings.config = p.config;
@@ -325,42 +326,56 @@ pub(crate) fn run(path: &Path) -> Result<(), Error> {
     }
     settings.min_interval = p.min_interval;
 
-    let (kernel_tx, kernel_rx) = mpsc::unbounded_channel();
-    let survival = match req.flow_hash() {
+    let group = SocketAddr::from((cfg.link.group, cfg.link.port));
+    let link = match req.flow_hash() {
         Some(hash) if req.tcp_export() => {
-            survival::watch_kernel(id, kernel_tx);
-            Some(Survival::new(
+            let survival = Survival::new(
                 hash,
                 req.bucket_bits().unwrap_or(10),
                 cfg.tcp.handoff.clone(),
                 cfg.tcp.max_conns,
                 req.commit_queue().is_some(),
-            ))
+            );
+            let queue = match req.commit_queue() {
+                Some(q) => Some(
+                    survival::nfqueue::Queue::bind(q)
+                        .map_err(|e| Error::failed(format!("binding netfilter queue {q}: {e}")))?,
+                ),
+                None => None,
+            };
+            let port = cfg.link.port.checked_add(1).ok_or_else(|| {
+                Error::usage("[link] port: TCP state takes the next port; 65535 has none")
+            })?;
+            let (kernel_tx, kernel_rx) = mpsc::unbounded_channel();
+            survival::watch_kernel(id, kernel_tx);
+            let own = Endpoint::new(
+                id,
+                Identity::new(&pem).map_err(Error::failed)?,
+                trust,
+                start,
+            );
+            let l = survival::link::start(
+                link_socket(&cfg.link, port)?,
+                SocketAddr::from((cfg.link.group, port)),
+                own,
+                survival,
+                kernel_rx,
+                queue,
+                tick_every(&settings),
+            )
+            .map_err(|e| Error::failed(format!("TCP state link: {e}")))?;
+            Some(l)
         }
         _ => None,
     };
-    let queue = match req.commit_queue() {
-        Some(q) => Some(
-            survival::nfqueue::Queue::bind(q)
-                .map_err(|e| Error::failed(format!("binding netfilter queue {q}: {e}")))?,
-        ),
-        None => None,
-    };
+    let sock = link_socket(&cfg.link, cfg.link.port)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::failed(format!("runtime: {e}")))?;
     rt.block_on(async {
-        let sock = link_socket(&cfg.link)?;
-        let queue = match queue {
-            // SAFETY: the queue owns its descriptor (an OwnedFd, never
-            // replaced) and returns that one from as_raw_fd while it lives.
-            Some(q) => Some(unsafe {
-                tokio::io::unix::AsyncFd::register(q)
-                    .map_err(|e| Error::failed(format!("netfilter queue: {}", e.into_parts().1)))?
-            }),
-            None => None,
-        };
+        let sock = tokio::net::UdpSocket::from_std(sock)
+            .map_err(|e| Error::failed(format!("cluster link: {e}")))?;
         info!(cluster = id, link = %cfg.link.addr, group = %cfg.link.group, "started");
         Daemon {
             id,
@@ -369,7 +384,7 @@ pub(crate) fn run(path: &Path) -> Result<(), Error> {
             pki: cfg.pki,
             revoked_at: None,
             sock,
-            group: SocketAddr::from((cfg.link.group, cfg.link.port)),
+            group,
             hook: p.hook.clone(),
             decisions: mpsc::unbounded_channel(),
             config: p.config,
@@ -378,21 +393,17 @@ pub(crate) fn run(path: &Path) -> Result<(), Error> {
             ifindex: req.ifindex(),
             addrs: req.addrs(),
             mac: req.mac(),
-            survival,
-            kernel_rx,
-            queue,
-            acks: Default::default(),
+            link,
         }
         .run(settings, addr_of(IpAddr::V4(cfg.link.addr)))
         .await
     })
 }
 
-/// Whether `sender` at `from` is a member of the cluster as we know it.
-fn is_member(node: &Node, from: Addr, sender: u16) -> bool {
-    node.known()
-        .is_some_and(|k| k.members.iter().any(|&(m, a)| m == sender && a == from))
-        && Some(sender) != node.member()
+/// How often the timers tick: a fifth of a period's resolution, and at
+/// least every 20 ms (a rebalancing round is a tick at the soonest).
+fn tick_every(s: &Settings) -> Duration {
+    (s.period / 5).min(Duration::from_millis(20))
 }
 
 /// How many buckets each member owns: "1:342,2:341,3:341" (by id).
@@ -436,41 +447,20 @@ struct Daemon {
     ifindex: u32,
     addrs: (Option<Ipv4Addr>, Option<Ipv6Addr>),
     mac: Option<Mac>,
-    /// TCP survival, when the cluster exports TCP state.
-    survival: Option<Survival>,
-    /// The kernel's TCP state records.
-    kernel_rx: mpsc::UnboundedReceiver<Vec<u8>>,
-    /// Output commit: the queue holding our connections' segments.
-    queue: Option<tokio::io::unix::AsyncFd<survival::nfqueue::Queue>>,
-    /// Acknowledgements to send at the end of this turn of the loop.
-    acks: std::collections::HashMap<Addr, Vec<u64>>,
-}
-
-/// Waits until the queue has segments to read (for ever without one).
-async fn queued(q: &Option<tokio::io::unix::AsyncFd<survival::nfqueue::Queue>>) {
-    match q {
-        Some(q) => {
-            if let Ok(mut g) = q.readable().await {
-                g.clear_ready();
-            }
-        }
-        None => std::future::pending().await,
-    }
+    /// TCP survival (its own thread), when the cluster exports TCP state.
+    link: Option<survival::link::Handle>,
 }
 
 impl Daemon {
     async fn run(mut self, settings: Settings, me: Addr) -> Result<(), Error> {
         let t0 = Instant::now();
         let period = settings.period;
+        let every = tick_every(&settings);
         let (mut node, mut outs) = Node::new(settings, me, t0.elapsed());
         let mut buf = vec![0u8; MAX_DATAGRAM];
-        // Timers have a fifth of a period's resolution, and tick at least
-        // every 20 ms (a rebalancing round is a tick at the soonest).
-        let every = (period / 5).min(Duration::from_millis(20));
         let mut tick = tokio::time::interval(every);
         let mut slow = tokio::time::interval(Duration::from_secs(1));
         let mut last_tick = Instant::now();
-        let mut ticked = false;
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .map_err(|e| Error::failed(format!("SIGTERM: {e}")))?;
         let stale = loop {
@@ -479,13 +469,12 @@ impl Daemon {
                 stopped |= o == Out::Event(Event::Stopped);
                 self.carry_out(&node, o).await;
             }
-            self.flush(&node, std::mem::take(&mut ticked)).await;
+            if let Some(l) = &self.link {
+                l.update(&node);
+            }
             if stopped {
                 break true;
             }
-            // No branch is favoured: under a flood of TCP state on the
-            // link, ticks (keepalives, watchdogs) and our own kernel's
-            // records still get their turn.
             outs = tokio::select! {
                 r = self.sock.recv_from(&mut buf) => match r {
                     Ok((n, from)) => self.datagram(&mut node, t0, &buf[..n], from).await,
@@ -516,24 +505,13 @@ impl Daemon {
                         };
                         outs.extend(self.datagram(&mut node, t0, &buf[..n], from).await);
                     }
-                    self.commit_tick(&node).await;
                     outs.extend(node.tick(t0.elapsed()));
-                    ticked = true;
                     outs
-                }
-                _ = queued(&self.queue) => {
-                    self.segments();
-                    Vec::new()
                 }
                 _ = slow.tick() => {
                     self.reread_revoked();
-                    self.forget_stale(&node);
                     self.read_load(&mut node);
                     self.write_state(&node);
-                    Vec::new()
-                }
-                Some(records) = self.kernel_rx.recv() => {
-                    self.exported(&records);
                     Vec::new()
                 }
                 Some((a, ok)) = self.decisions.1.recv() => {
@@ -561,8 +539,7 @@ impl Daemon {
         Ok(())
     }
 
-    /// One datagram from the cluster link: TCP state for survival, the
-    /// rest for the membership protocol.
+    /// One datagram from the cluster link (TCP state has its own).
     async fn datagram(
         &mut self,
         node: &mut Node,
@@ -571,13 +548,8 @@ impl Daemon {
         from: SocketAddr,
     ) -> Vec<Out> {
         match self.endpoint.open(d, UnixTime::now()) {
-            Ok((sender, Message::TcpState { seq, records })) => {
-                self.replicated(node, addr_of(from.ip()), sender, seq, &records)
-                    .await;
-                Vec::new()
-            }
-            Ok((sender, Message::TcpAck(seqs))) => {
-                self.acked(node, addr_of(from.ip()), sender, &seqs);
+            Ok((_, Message::TcpState { .. } | Message::TcpAck(_))) => {
+                debug!(%from, "TCP state on the membership's port");
                 Vec::new()
             }
             Ok((sender, msg)) => node.receive(t0.elapsed(), addr_of(from.ip()), sender, msg),
@@ -613,153 +585,13 @@ impl Daemon {
                     Ok(_) => info!(member, owners = %owner_counts(&owners), "table installed"),
                     Err(e) => warn!(%e, "installing the table"),
                 }
-                if let Some(s) = &mut self.survival {
-                    s.take_over(member, &owners, |id| node.knows(id));
+                if let Some(l) = &self.link {
+                    l.installed(member, owners, node);
                 }
             }
             Out::Announce => self.announce(),
             Out::Approve(a) => self.ask_approval(a),
             Out::Event(e) => self.event(&e),
-        }
-    }
-
-    /// TCP state records from the kernel: coalesced into the batches
-    /// `flush` sends (at the end of this turn with output commit, of the
-    /// next tick's turn in async mode).
-    fn exported(&mut self, records: &[u8]) {
-        let Some(s) = &mut self.survival else {
-            return;
-        };
-        s.exported(records);
-        while let Ok(more) = self.kernel_rx.try_recv() {
-            s.exported(&more);
-        }
-    }
-
-    /// TCP state records member `sender` at `from` replicated: kept if it
-    /// is a member of our cluster at that address, and acknowledged in
-    /// output-commit mode.
-    async fn replicated(&mut self, node: &Node, from: Addr, sender: u16, seq: u64, records: &[u8]) {
-        let Some(s) = &mut self.survival else {
-            return;
-        };
-        if !is_member(node, from, sender) {
-            s.ignored += 1;
-            return;
-        }
-        s.replicated(sender, records);
-        if s.commit.is_some() {
-            // Acknowledged once this turn of the loop is over, together.
-            self.acks.entry(from).or_default().push(seq);
-        }
-    }
-
-    /// What this turn of the loop left to send: our kernel's records, the
-    /// acknowledgements of others' (one datagram each per turn, however
-    /// many segments came: under load, turns grow and datagrams do not).
-    async fn flush(&mut self, node: &Node, ticked: bool) {
-        for (to, seqs) in std::mem::take(&mut self.acks) {
-            self.carry_out(node, Out::Send(To::One(to), Message::TcpAck(seqs)))
-                .await;
-        }
-        let Some(s) = &mut self.survival else {
-            return;
-        };
-        if node.member().is_none() {
-            return; // no member id to send them under yet
-        }
-        // Async mode sends each connection's newest state once a tick
-        // (at most 20 ms): one signed datagram however many segments went
-        // meanwhile. Output commit sends at once: segments wait for it.
-        if s.commit.is_none() && !ticked {
-            return;
-        }
-        for (seq, records) in s.take_batches() {
-            self.carry_out(node, Out::Send(To::All, Message::TcpState { seq, records }))
-                .await;
-        }
-    }
-
-    /// Member `sender` at `from` holds our messages `seqs`: the segments
-    /// that waited for them leave.
-    fn acked(&mut self, node: &Node, from: Addr, sender: u16, seqs: &[u64]) {
-        let Some(c) = self.survival.as_mut().and_then(|s| s.commit.as_mut()) else {
-            return;
-        };
-        if is_member(node, from, sender) {
-            let go: Vec<u32> = seqs.iter().flat_map(|&k| c.acked(sender, k)).collect();
-            self.verdicts(&go, survival::nfqueue::Verdict::Accept);
-        }
-    }
-
-    /// Output commit, each tick: the members that can hold our state now,
-    /// messages nobody acknowledged sent again, segments held too long
-    /// dropped.
-    async fn commit_tick(&mut self, node: &Node) {
-        let Some(c) = self.survival.as_mut().and_then(|s| s.commit.as_mut()) else {
-            return;
-        };
-        let me = node.member();
-        let others: Vec<u16> = node
-            .known()
-            .map(|k| {
-                k.members
-                    .iter()
-                    .map(|&(m, _)| m)
-                    .filter(|&m| Some(m) != me)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let go = c.members(&others);
-        let (again, old) = c.due(Instant::now());
-        self.verdicts(&go, survival::nfqueue::Verdict::Accept);
-        self.verdicts(&old, survival::nfqueue::Verdict::Drop);
-        if me.is_some() {
-            for (seq, records) in again {
-                self.carry_out(node, Out::Send(To::All, Message::TcpState { seq, records }))
-                    .await;
-            }
-        }
-    }
-
-    /// Segments the kernel queued: each leaves at once if a member already
-    /// holds what it reveals, else waits.
-    fn segments(&mut self) {
-        let Some(q) = &self.queue else {
-            return;
-        };
-        let mut buf = vec![0u8; 1 << 16];
-        let mut go = Vec::new();
-        let now = Instant::now();
-        loop {
-            let got = match q.get_ref().recv(&mut buf) {
-                Ok(got) => got,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) => {
-                    warn!(%e, "netfilter queue");
-                    break;
-                }
-            };
-            for g in got {
-                let c = self.survival.as_mut().and_then(|s| s.commit.as_mut());
-                match (g, c) {
-                    (Ok(seg), Some(c)) => go.extend(c.hold(seg, now)),
-                    (Ok(seg), None) => go.push(seg.packet),
-                    (Err(id), _) => go.push(id), // not a TCP segment: not ours to hold
-                }
-            }
-        }
-        self.verdicts(&go, survival::nfqueue::Verdict::Accept);
-    }
-
-    fn verdicts(&mut self, ids: &[u32], v: survival::nfqueue::Verdict) {
-        let Some(q) = &mut self.queue else {
-            return;
-        };
-        for &id in ids {
-            if let Err(e) = q.get_mut().verdict(id, v) {
-                warn!(%e, id, "netfilter queue verdict");
-            }
         }
     }
 
@@ -836,19 +668,6 @@ impl Daemon {
         }
     }
 
-    /// Forgets the replicas of dead members' connections that another
-    /// member has taken over and of abandoned handshakes (see
-    /// `Survival::forget_stale`), with the table and members this host
-    /// last knew.
-    fn forget_stale(&mut self, node: &Node) {
-        let (Some(s), Some(me)) = (&mut self.survival, node.member()) else {
-            return;
-        };
-        if let Some(k) = node.known() {
-            s.forget_stale(me, &k.owners, |id| node.knows(id), Instant::now());
-        }
-    }
-
     /// A revocation takes effect within a second: the revoked host's
     /// messages are ignored from then on, so the master's watchdog removes
     /// it and it can never join again.
@@ -864,6 +683,9 @@ impl Daemon {
             Ok(t) => {
                 if self.revoked_at.is_some() {
                     info!(path = %path.display(), "revocation list reloaded");
+                }
+                if let Some(l) = &self.link {
+                    l.trust(t.clone());
                 }
                 self.endpoint.set_trust(t);
                 self.revoked_at = at;
@@ -901,6 +723,13 @@ impl Daemon {
 
     fn write_state(&self, node: &Node) {
         let known = node.known();
+        let (tcp, rejected) = match &self.link {
+            Some(l) => {
+                let (tcp, r) = l.numbers();
+                (Some(tcp), self.endpoint.rejected.plus(r))
+            }
+            None => (None, self.endpoint.rejected),
+        };
         let s = State {
             cluster: self.id,
             role: if node.is_master() {
@@ -932,8 +761,8 @@ impl Daemon {
                 .served()
                 .map_or(0, |s| s.iter().filter(|b| !**b).count()),
             acked: node.acks(),
-            tcp: self.survival.as_ref().map(Survival::status),
-            rejected: self.endpoint.rejected.into(),
+            tcp,
+            rejected: rejected.into(),
         };
         let Ok(text) = serde_json::to_string(&s) else {
             return;

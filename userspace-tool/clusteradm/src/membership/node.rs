@@ -372,13 +372,6 @@ impl Node {
         self.known.as_ref()
     }
 
-    /// Whether member `id` is in the cluster as this host last knew it.
-    pub(crate) fn knows(&self, id: u16) -> bool {
-        self.known
-            .as_ref()
-            .is_some_and(|k| k.members.iter().any(|&(m, _)| m == id))
-    }
-
     /// The master's view: for each bucket, whether its owner has
     /// acknowledged the table that gave it the bucket (assignments count
     /// only once acknowledged). None on a non-master.

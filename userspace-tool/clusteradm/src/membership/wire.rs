@@ -140,6 +140,17 @@ impl Rejected {
         };
         *c += 1;
     }
+
+    /// Both endpoints' counts together.
+    pub(crate) fn plus(self, o: Rejected) -> Rejected {
+        Rejected {
+            malformed: self.malformed + o.malformed,
+            other_cluster: self.other_cluster + o.other_cluster,
+            untrusted: self.untrusted + o.untrusted,
+            bad_signature: self.bad_signature + o.bad_signature,
+            replayed: self.replayed + o.replayed,
+        }
+    }
 }
 
 /// One end of the cluster link: signs what it sends, checks what it gets.

@@ -7,6 +7,7 @@
 //! (`ipcluster_handoff`).
 
 pub(crate) mod commit;
+pub(crate) mod link;
 pub(crate) mod nfqueue;
 pub(crate) mod replica;
 pub(crate) mod restore;
@@ -43,7 +44,7 @@ const FORGET_AFTER: Duration = Duration::from_secs(30);
 const HANDSHAKE_AFTER: Duration = Duration::from_secs(75);
 
 /// What `clusteradm status` shows of TCP survival.
-#[derive(Serialize, Deserialize, Debug, Default)]
+#[derive(Serialize, Deserialize, Debug, Default, Clone)]
 pub(crate) struct TcpStatus {
     /// Connections of this member being replicated.
     pub(crate) exported: usize,

@@ -1,0 +1,460 @@
+//! The TCP state link: replication runs on a thread of its own, on a
+//! socket of its own (the cluster link's group, the next port) with an
+//! endpoint of its own, signing and checking like the membership's. The
+//! membership (the daemon's thread) then never waits behind TCP state:
+//! a keepalive is not queued behind a thousand state datagrams, nor is a
+//! watchdog's turn taken by their signatures, so replication load cannot
+//! make a busy member look dead.
+//!
+//! The membership tells this thread what it needs through [`Handle`]: the
+//! members and table it knows (a [`View`], on every change), each table it
+//! installs (restores follow), and a new trust; this thread publishes its
+//! numbers for `clusteradm status`.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rustls_pki_types::UnixTime;
+use tokio::io::unix::AsyncFd;
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, warn};
+
+use super::nfqueue::{Queue, Verdict};
+use super::{Survival, TcpStatus};
+use crate::cert::Trust;
+use crate::membership::node::{addr_of, ip_of, Addr, Message, Node};
+use crate::membership::wire::{Endpoint, Rejected, MAX_DATAGRAM};
+
+/// What the replication needs of the membership: this host's member id,
+/// the members and the table, as this host last knew them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct View {
+    pub(crate) me: Option<u16>,
+    pub(crate) members: Vec<(u16, Addr)>,
+    pub(crate) owners: Vec<u16>,
+}
+
+impl View {
+    /// The node's view now.
+    pub(crate) fn of(node: &Node) -> View {
+        let k = node.known();
+        View {
+            me: node.member(),
+            members: k.map(|k| k.members.clone()).unwrap_or_default(),
+            owners: k.map(|k| k.owners.clone()).unwrap_or_default(),
+        }
+    }
+
+    /// Whether the node's view is still this one (no allocation: asked
+    /// on every turn of the membership's loop).
+    fn is(&self, node: &Node) -> bool {
+        let k = node.known();
+        self.me == node.member()
+            && self.members[..] == *k.map_or(&[][..], |k| &k.members[..])
+            && self.owners[..] == *k.map_or(&[][..], |k| &k.owners[..])
+    }
+
+    /// Whether member `id` is in the cluster.
+    pub(crate) fn knows(&self, id: u16) -> bool {
+        self.members.iter().any(|&(m, _)| m == id)
+    }
+
+    /// Whether `sender` at `from` is another member of the cluster.
+    fn is_member(&self, from: Addr, sender: u16) -> bool {
+        self.members.iter().any(|&(m, a)| m == sender && a == from) && Some(sender) != self.me
+    }
+
+    /// The other members' ids.
+    fn others(&self) -> Vec<u16> {
+        self.members
+            .iter()
+            .map(|&(m, _)| m)
+            .filter(|&m| Some(m) != self.me)
+            .collect()
+    }
+}
+
+/// From the membership to the replication.
+enum Told {
+    /// This host installed a table: restore what it gives us.
+    Installed {
+        member: u16,
+        owners: Vec<u16>,
+        view: View,
+    },
+    /// The revocation list changed.
+    Trust(Trust),
+}
+
+/// What the replication publishes for `clusteradm status`.
+#[derive(Default)]
+pub(crate) struct Numbers {
+    pub(crate) tcp: TcpStatus,
+    /// Datagrams the replication's endpoint ignored.
+    pub(crate) rejected: Rejected,
+}
+
+/// The membership's end.
+pub(crate) struct Handle {
+    told: mpsc::UnboundedSender<Told>,
+    view: watch::Sender<View>,
+    numbers: Arc<Mutex<Numbers>>,
+}
+
+impl Handle {
+    /// After each turn of the membership's loop: the view, if it changed.
+    pub(crate) fn update(&self, node: &Node) {
+        self.view.send_if_modified(|v| {
+            if v.is(node) {
+                return false;
+            }
+            *v = View::of(node);
+            true
+        });
+    }
+
+    /// This host installed `owners` as `member`.
+    pub(crate) fn installed(&self, member: u16, owners: Vec<u16>, node: &Node) {
+        let view = View::of(node);
+        let _ = self.told.send(Told::Installed {
+            member,
+            owners,
+            view,
+        });
+    }
+
+    /// A new trust (revocation list).
+    pub(crate) fn trust(&self, t: Trust) {
+        let _ = self.told.send(Told::Trust(t));
+    }
+
+    /// The replication's numbers as last published (every 200 ms).
+    pub(crate) fn numbers(&self) -> (TcpStatus, Rejected) {
+        let n = self.numbers.lock().unwrap_or_else(|e| e.into_inner());
+        (n.tcp.clone(), n.rejected)
+    }
+}
+
+/// Starts the replication thread: TCP state for `survival` on `sock`
+/// (group address `group`), signed by `endpoint`, records from the kernel
+/// on `kernel`, segments to hold on `queue` (output commit); its timers
+/// tick every `every`.
+pub(crate) fn start(
+    sock: std::net::UdpSocket,
+    group: SocketAddr,
+    endpoint: Endpoint,
+    survival: Survival,
+    kernel: mpsc::UnboundedReceiver<Vec<u8>>,
+    queue: Option<Queue>,
+    every: Duration,
+) -> std::io::Result<Handle> {
+    let (told_tx, told) = mpsc::unbounded_channel();
+    let (view_tx, view) = watch::channel(View::default());
+    let numbers = Arc::new(Mutex::new(Numbers::default()));
+    let published = numbers.clone();
+    std::thread::Builder::new()
+        .name("tcp-state".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => return warn!(%e, "TCP state link: runtime"),
+            };
+            rt.block_on(async move {
+                let sock = tokio::net::UdpSocket::from_std(sock)?;
+                let queue = match queue {
+                    // SAFETY: the queue owns its descriptor (an OwnedFd,
+                    // never replaced) and returns that one from as_raw_fd
+                    // while it lives.
+                    Some(q) => Some(unsafe { AsyncFd::register(q).map_err(|e| e.into_parts().1)? }),
+                    None => None,
+                };
+                Link {
+                    sock,
+                    group,
+                    endpoint,
+                    s: survival,
+                    view: View::default(),
+                    kernel,
+                    queue,
+                    acks: Default::default(),
+                    numbers: published,
+                }
+                .run(told, view, every)
+                .await;
+                Ok::<(), std::io::Error>(())
+            })
+            .unwrap_or_else(|e| warn!(%e, "TCP state link"));
+        })?;
+    Ok(Handle {
+        told: told_tx,
+        view: view_tx,
+        numbers,
+    })
+}
+
+/// Waits until the queue has segments to read (for ever without one).
+async fn queued(q: &Option<AsyncFd<Queue>>) {
+    match q {
+        Some(q) => {
+            if let Ok(mut g) = q.readable().await {
+                g.clear_ready();
+            }
+        }
+        None => std::future::pending().await,
+    }
+}
+
+struct Link {
+    sock: tokio::net::UdpSocket,
+    group: SocketAddr,
+    endpoint: Endpoint,
+    s: Survival,
+    view: View,
+    /// The kernel's TCP state records.
+    kernel: mpsc::UnboundedReceiver<Vec<u8>>,
+    /// Output commit: the queue holding our connections' segments.
+    queue: Option<AsyncFd<Queue>>,
+    /// Acknowledgements to send at the end of this turn of the loop.
+    acks: std::collections::HashMap<Addr, Vec<u64>>,
+    numbers: Arc<Mutex<Numbers>>,
+}
+
+impl Link {
+    async fn run(
+        mut self,
+        mut told: mpsc::UnboundedReceiver<Told>,
+        mut view: watch::Receiver<View>,
+        every: Duration,
+    ) {
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let mut tick = tokio::time::interval(every);
+        let mut slow = tokio::time::interval(Duration::from_secs(1));
+        let mut publish = tokio::time::interval(Duration::from_millis(200));
+        let mut ticked = false;
+        loop {
+            self.flush(std::mem::take(&mut ticked)).await;
+            tokio::select! {
+                r = self.sock.recv_from(&mut buf) => match r {
+                    Ok((n, from)) => self.datagram(&buf[..n], from),
+                    Err(e) => warn!(%e, "TCP state link receive"),
+                },
+                _ = tick.tick() => {
+                    self.commit_tick().await;
+                    ticked = true;
+                }
+                _ = queued(&self.queue) => self.segments(),
+                Some(records) = self.kernel.recv() => self.exported(&records),
+                t = told.recv() => match t {
+                    // (With the members of that table: the view from the
+                    // watch may be newer or older.)
+                    Some(Told::Installed { member, owners, view }) => {
+                        self.s.take_over(member, &owners, |id| view.knows(id));
+                    }
+                    Some(Told::Trust(t)) => self.endpoint.set_trust(t),
+                    None => break, // the membership stopped
+                },
+                r = view.changed() => match r {
+                    Ok(()) => self.view = view.borrow_and_update().clone(),
+                    Err(_) => break,
+                },
+                _ = slow.tick() => self.forget_stale(),
+                _ = publish.tick() => {
+                    let mut n = self.numbers.lock().unwrap_or_else(|e| e.into_inner());
+                    n.tcp = self.s.status();
+                    n.rejected = self.endpoint.rejected;
+                }
+            }
+        }
+    }
+
+    /// One datagram: TCP state or acknowledgements of ours.
+    fn datagram(&mut self, d: &[u8], from: SocketAddr) {
+        let from_addr = addr_of(from.ip());
+        match self.endpoint.open(d, UnixTime::now()) {
+            Ok((sender, Message::TcpState { seq, records })) => {
+                self.replicated(from_addr, sender, seq, &records);
+            }
+            Ok((sender, Message::TcpAck(seqs))) => self.acked(from_addr, sender, &seqs),
+            Ok(_) => debug!(%from, "a membership message on the TCP state link"),
+            Err(why) => debug!(%from, ?why, "ignored a datagram"),
+        }
+    }
+
+    async fn send(&mut self, to: Option<Addr>, msg: Message) {
+        let Some(me) = self.view.me else {
+            return; // no member id to send under yet
+        };
+        let d = match self.endpoint.seal(me, &msg) {
+            Ok(d) => d,
+            Err(e) => return warn!(?e, "cannot encode a message"),
+        };
+        let dst = match to {
+            None => self.group,
+            Some(a) => SocketAddr::new(ip_of(&a), self.group.port()),
+        };
+        if let Err(e) = self.sock.send_to(&d, dst).await {
+            debug!(%e, %dst, "TCP state link send");
+        }
+    }
+
+    /// TCP state records from the kernel: coalesced into the batches
+    /// `flush` sends (at the end of this turn with output commit, of the
+    /// next tick's turn in async mode).
+    fn exported(&mut self, records: &[u8]) {
+        self.s.exported(records);
+        while let Ok(more) = self.kernel.try_recv() {
+            self.s.exported(&more);
+        }
+    }
+
+    /// TCP state records member `sender` at `from` replicated: kept if it
+    /// is a member of our cluster at that address, and acknowledged in
+    /// output-commit mode.
+    fn replicated(&mut self, from: Addr, sender: u16, seq: u64, records: &[u8]) {
+        if !self.view.is_member(from, sender) {
+            self.s.ignored += 1;
+            return;
+        }
+        self.s.replicated(sender, records);
+        if self.s.commit.is_some() {
+            // Acknowledged once this turn of the loop is over, together.
+            self.acks.entry(from).or_default().push(seq);
+        }
+    }
+
+    /// What this turn of the loop left to send: our kernel's records, the
+    /// acknowledgements of others' (one datagram each per turn, however
+    /// many segments came: under load, turns grow and datagrams do not).
+    async fn flush(&mut self, ticked: bool) {
+        for (to, seqs) in std::mem::take(&mut self.acks) {
+            self.send(Some(to), Message::TcpAck(seqs)).await;
+        }
+        if self.view.me.is_none() {
+            return;
+        }
+        // Async mode sends each connection's newest state once a tick
+        // (at most 20 ms): one signed datagram however many segments went
+        // meanwhile. Output commit sends at once: segments wait for it.
+        if self.s.commit.is_none() && !ticked {
+            return;
+        }
+        for (seq, records) in self.s.take_batches() {
+            self.send(None, Message::TcpState { seq, records }).await;
+        }
+    }
+
+    /// Member `sender` at `from` holds our messages `seqs`: the segments
+    /// that waited for them leave.
+    fn acked(&mut self, from: Addr, sender: u16, seqs: &[u64]) {
+        if !self.view.is_member(from, sender) {
+            return;
+        }
+        let Some(c) = self.s.commit.as_mut() else {
+            return;
+        };
+        let go: Vec<u32> = seqs.iter().flat_map(|&k| c.acked(sender, k)).collect();
+        self.verdicts(&go, Verdict::Accept);
+    }
+
+    /// Output commit, each tick: the members that can hold our state now,
+    /// messages nobody acknowledged sent again, segments held too long
+    /// dropped.
+    async fn commit_tick(&mut self) {
+        let others = self.view.others();
+        let Some(c) = self.s.commit.as_mut() else {
+            return;
+        };
+        let go = c.members(&others);
+        let (again, old) = c.due(Instant::now());
+        self.verdicts(&go, Verdict::Accept);
+        self.verdicts(&old, Verdict::Drop);
+        for (seq, records) in again {
+            self.send(None, Message::TcpState { seq, records }).await;
+        }
+    }
+
+    /// Segments the kernel queued: each leaves at once if a member already
+    /// holds what it reveals, else waits.
+    fn segments(&mut self) {
+        let Some(q) = &self.queue else {
+            return;
+        };
+        let mut buf = vec![0u8; 1 << 16];
+        let mut go = Vec::new();
+        let now = Instant::now();
+        loop {
+            let got = match q.get_ref().recv(&mut buf) {
+                Ok(got) => got,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    warn!(%e, "netfilter queue");
+                    break;
+                }
+            };
+            for g in got {
+                match (g, self.s.commit.as_mut()) {
+                    (Ok(seg), Some(c)) => go.extend(c.hold(seg, now)),
+                    (Ok(seg), None) => go.push(seg.packet),
+                    (Err(id), _) => go.push(id), // not a TCP segment: not ours to hold
+                }
+            }
+        }
+        self.verdicts(&go, Verdict::Accept);
+    }
+
+    fn verdicts(&mut self, ids: &[u32], v: Verdict) {
+        let Some(q) = &mut self.queue else {
+            return;
+        };
+        for &id in ids {
+            if let Err(e) = q.get_mut().verdict(id, v) {
+                warn!(%e, id, "netfilter queue verdict");
+            }
+        }
+    }
+
+    /// Forgets the replicas of dead members' connections that another
+    /// member has taken over and of abandoned handshakes (see
+    /// `Survival::forget_stale`), with the table and members this host
+    /// last knew.
+    fn forget_stale(&mut self) {
+        let Some(me) = self.view.me else {
+            return;
+        };
+        if !self.view.owners.is_empty() {
+            let v = &self.view;
+            self.s
+                .forget_stale(me, &v.owners, |id| v.knows(id), Instant::now());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::membership::node::Settings;
+
+    #[test]
+    fn a_view_follows_its_node_and_knows_the_other_members() {
+        let me = [1u8; 16];
+        let (node, _) = Node::new(Settings::new(8), me, Duration::ZERO);
+        let v = View::of(&node);
+        assert!(v.is(&node));
+        assert_eq!(v, View::default()); // not joined yet: nothing known
+        let v = View {
+            me: Some(1),
+            members: vec![(1, me), (2, [2; 16]), (3, [3; 16])],
+            owners: vec![1, 2, 3, 1],
+        };
+        assert!(!v.is(&node));
+        assert_eq!(v.others(), [2, 3]);
+        assert!(v.knows(3) && !v.knows(4));
+        assert!(v.is_member([2; 16], 2));
+        assert!(!v.is_member([3; 16], 2), "member 2 is not at 3's address");
+        assert!(!v.is_member(me, 1), "we are no other member");
+    }
+}
