@@ -92,7 +92,7 @@ chmod +x "$tmp/rounds.sh"
 rst0=$(ip netns exec "$NS_CLIENT" nstat -az TcpExtTCPAbortOnData TcpEstabResets | awk '{s += $2} END {print s}')
 ip netns exec "$NS_CLIENT" $FLOWS hold "$CLUSTER4" $PORT 25000 "$HELD" 3 "$tmp/rounds.sh" \
 	"$STREAMS" $RAW 26000 "${IPC_THINK_MS:-250}" 2>&1 | tee "$tmp/held" |
-	grep -v ': m[0-9]$' | sed 's/^/    # /'
+	grep --line-buffered -v ': m[0-9]$' | sed -u 's/^/    # /'
 check "all $HELD connections answered with everyone alive" \
 	grep -q "^round 1 ok=$HELD reset=0 lost=0 moved=0" "$tmp/held"
 check "m$v crashed: every idle connection still answers, none reset" \

@@ -38,6 +38,7 @@ processed() {
 # setup CFG: the member's namespace mbr with veth1, configured as CFG. The
 # namespace snd at veth1's other end only gives it a carrier: pktgen runs
 # in mbr and injects into veth1's receive path.
+mbr_mac() { ip netns exec mbr cat /sys/class/net/veth1/address; }
 setup() {
 	local cfg=$1
 	ip netns del snd 2>/dev/null
@@ -63,7 +64,7 @@ setup() {
 		ip netns exec mbr "$adm" cluster add id 1 dev veth1 addr 10.0.0.100 seed $SEED \
 			member 1 mode forward >/dev/null
 		ip netns exec mbr "$adm" table set 1 spread 2 forwarder 2 \
-			macs "1=$(ip netns exec mbr cat /sys/class/net/veth1/address),2=02:00:00:00:00:02"
+			macs "1=$(mbr_mac),2=02:00:00:00:00:02"
 		;;
 	xt_cluster)
 		# The usual two rules would drop another node's packets; one node
@@ -103,7 +104,7 @@ pg() { echo "$2" >"/proc/net/pktgen/$1"; }
 blast() {
 	local cfg=$1 mac
 	setup "$cfg" || return 1
-	mac=$(ip netns exec mbr cat /sys/class/net/veth1/address)
+	mac=$(mbr_mac)
 	# pktgen in the member's namespace hands its packets straight to
 	# veth1's receive path (netif_receive): no sender stack, no veth
 	# transmit, no backlog, so the rate is the receive path's own.

@@ -113,9 +113,12 @@ for mode in ${IPC_TCP_MODES:-none async commit}; do
 		grep '^streams\|^# stream' "$tmp/held" | sed "s/^/# $mode: /"
 		echo "# $mode: restored $(tcp_field restored) ($(tcp_field restored_with_bytes) with" \
 			"their queues' bytes), failed $(tcp_field failed), held already $(tcp_field held)"
-		echo "# $mode: deaths declared $(cat "$tmp"/m[123].log | grep -c 'event="member-down"')" \
-			"(1 crash), masters lost $(cat "$tmp"/m[123].log | grep -c 'event="lost-master"'), pauses" \
-			"$(cat "$tmp"/m[123].log | grep -c 'this host was paused')"
+		awk -v mode="$mode" '
+			/event="member-down"/ { d++ }
+			/event="lost-master"/ { l++ }
+			/this host was paused/ { p++ }
+			END { printf "# %s: deaths declared %d (1 crash), masters lost %d, pauses %d\n", mode, d, l, p }
+		' "$tmp"/m[123].log
 		python3 - "$mode" "$tmp/held" "$tmp/owners" "$v" <<-'EOF'
 		import json, math, re, sys
 		mode, text, victim = sys.argv[1], open(sys.argv[2]).read(), int(sys.argv[4])

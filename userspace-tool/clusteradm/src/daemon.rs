@@ -248,6 +248,24 @@ fn link_socket(l: &Link, port: u16) -> Result<std::net::UdpSocket, Error> {
     s.set_multicast_loop_v4(false)
         .map_err(|x| e("IP_MULTICAST_LOOP", x))?;
     s.set_nonblocking(true).map_err(|x| e("O_NONBLOCK", x))?;
+    // Room for a burst of TCP state (or of keepalives after a stall)
+    // while the loop is busy: 4 MiB, past rmem_max (we have
+    // CAP_NET_ADMIN); the default where that is refused.
+    let size: libc::c_int = 4 << 20;
+    // SAFETY: `s` is an open socket; the option value is a c_int that
+    // lives across the call, and its size is the one given.
+    let r = unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&s),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            std::ptr::from_ref(&size).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r != 0 {
+        debug!(err = %std::io::Error::last_os_error(), "SO_RCVBUFFORCE");
+    }
     Ok(s.into())
 }
 

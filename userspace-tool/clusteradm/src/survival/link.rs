@@ -239,7 +239,18 @@ impl Link {
             self.flush(std::mem::take(&mut ticked)).await;
             tokio::select! {
                 r = self.sock.recv_from(&mut buf) => match r {
-                    Ok((n, from)) => self.datagram(&buf[..n], from),
+                    Ok((n, from)) => {
+                        self.datagram(&buf[..n], from);
+                        // And what queued behind it (a bounded number),
+                        // in the same turn: one acknowledgement each
+                        // for all of them.
+                        for _ in 0..63 {
+                            let Ok((n, from)) = self.sock.try_recv_from(&mut buf) else {
+                                break;
+                            };
+                            self.datagram(&buf[..n], from);
+                        }
+                    }
                     Err(e) => warn!(%e, "TCP state link receive"),
                 },
                 _ = tick.tick() => {
