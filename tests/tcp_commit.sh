@@ -11,15 +11,6 @@
 # reset. (Forged state updates: tcp_survival.sh.)
 source "$(dirname "$0")/lib.sh"
 
-# Under TCG (two emulated CPUs with KASAN) three daemons signing and
-# checking a datagram per turn of replication starve their keepalives:
-# members were declared dead that were alive (2 runs of 3 at 200
-# connections). Run it with KVM, or ask for it: IPC_HEAVY_TCG=1.
-if [ "${IPC_ACCEL:-}" = tcg ] && [ "${IPC_HEAVY_TCG:-0}" != 1 ]; then
-	echo "# SKIP: too heavy for TCG (IPC_HEAVY_TCG=1 runs it)"
-	exit 4
-fi
-
 FLOWS="python3 $IPC_TOP/tests/tools/flows.py"
 MEMBERS="python3 $IPC_TOP/tests/tools/members.py"
 ECHO=$IPC_TOP/userspace-tool/target/release/echo-member
