@@ -30,6 +30,8 @@
 //! config = 1        # configuration version: a member with an older one
 //!                    # is told to exit, a master that hears a newer one exits
 //! hook = "/etc/ipcluster/notify"   # run with EVENT [ARGS] on membership events
+//! realtime = true   # the membership's thread at a realtime priority
+//!                    # (SCHED_RR 10, as corosync's), see `realtime`
 //! approve = false    # master: run `HOOK approve ADDRESS` for each new host;
 //!                    # exit 0 admits it, anything else (or 10 s) vetoes
 //! [tcp]              # TCP survival, for a cluster added with tcp-export
@@ -151,6 +153,7 @@ struct Protocol {
     config: u32,
     hook: Option<PathBuf>,
     approve: bool,
+    realtime: bool,
 }
 
 impl Default for Protocol {
@@ -164,6 +167,7 @@ impl Default for Protocol {
             config: 1,
             hook: None,
             approve: false,
+            realtime: true,
         }
     }
 }
@@ -387,6 +391,9 @@ pub(crate) fn run(path: &Path) -> Result<(), Error> {
         _ => None,
     };
     let sock = link_socket(&cfg.link, cfg.link.port)?;
+    if p.realtime {
+        realtime();
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -416,6 +423,25 @@ pub(crate) fn run(path: &Path) -> Result<(), Error> {
         .run(settings, addr_of(IpAddr::V4(cfg.link.addr)))
         .await
     })
+}
+
+/// Puts the calling thread, the membership's, at a realtime priority
+/// (SCHED_RR 10, as corosync does for its own): whatever else keeps this
+/// host's CPUs busy — its applications, TCP state replication — the
+/// thread that sends keepalives and judges silence runs when it wakes, so
+/// a busy host is not taken for dead. It does little: a few datagrams
+/// per period. The threads and processes it starts later (approval
+/// hooks) run at the normal priority (SCHED_RESET_ON_FORK); those started
+/// before it (replication, the kernel's exports) do already. Without the
+/// privilege, a warning and the normal priority.
+fn realtime() {
+    let p = libc::sched_param { sched_priority: 10 };
+    // SAFETY: sched_setscheduler on the calling thread (pid 0) with a
+    // valid sched_param that lives across the call.
+    let r = unsafe { libc::sched_setscheduler(0, libc::SCHED_RR | libc::SCHED_RESET_ON_FORK, &p) };
+    if r != 0 {
+        warn!(err = %std::io::Error::last_os_error(), "no realtime priority for the membership");
+    }
 }
 
 /// How often the timers tick: a fifth of a period's resolution, and at
@@ -835,6 +861,7 @@ mod tests {
         assert_eq!(c.link.port, 7400);
         assert_eq!(c.protocol.period_ms, 50);
         assert_eq!(c.protocol.rebalance_ms, 2000);
+        assert!(c.protocol.realtime);
         let e = parse("[cluster]\nadd = \"\"\nfrob = 1\n").unwrap_err();
         assert_eq!(e.exit_code(), 2);
         assert!(e.to_string().contains("frob"), "{e}");
