@@ -108,11 +108,26 @@ struct ipcluster_tcp_snap {
 	u32 ts_recent;
 	u32 ts_val;
 	u32 copied_seq;
+	u32 write_seq;	/* the end of what the application wrote */
 	u32 seq;	/* the segment's first byte */
 	u32 data_off;	/* the segment's bytes, from skb->data */
 	u32 data_len;
 };
 bool ipcluster_tcp_snap(const struct sk_buff *skb, struct ipcluster_tcp_snap *s);
+/* A connection to a cluster address, by its addresses (IPv4 mapped). */
+struct ipcluster_tcp_conn {
+	u8 peer[16];
+	u8 local[16];
+	u16 peer_port;
+	u16 local_port;
+	u8 v6;
+};
+/* Up to cap bytes the application wrote to that connection and the client
+ * has not acknowledged, from sequence number from (or snd_una if later):
+ * how many, the first one's sequence number in *seq; -ENOENT if no
+ * established connection has those addresses. May sleep. */
+int ipcluster_tcp_unsent(struct net *net, int ifindex, const struct ipcluster_tcp_conn *c,
+			 u32 from, u8 *buf, u32 cap, u32 *seq);
 /* A TCP segment received for a cluster address, with bytes and a good
  * checksum: where its bytes are (output-commit mode). */
 struct ipcluster_tcp_in {

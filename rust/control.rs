@@ -352,7 +352,7 @@ fn find(req: &Request, st: &NetState, reg: &Registry) -> Result<Arc<Cluster>> {
 }
 
 /// Cluster `id`, for a writer holding `reg`.
-fn lookup(st: &NetState, reg: &Registry, id: u32) -> Option<Arc<Cluster>> {
+pub(crate) fn lookup(st: &NetState, reg: &Registry, id: u32) -> Option<Arc<Cluster>> {
     st.clusters
         .get_locked(reg)
         .and_then(|s| s.by_id(id))

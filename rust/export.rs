@@ -170,6 +170,7 @@ fn encode(s: &ipcluster_tcp_snap, gen: u32, out: &mut [u8]) -> Option<usize> {
         ts_recent: s.ts_recent,
         ts_val: s.ts_val,
         copied: s.copied_seq,
+        written: s.write_seq,
     });
     let n = initial.encode(out)?;
     Some(n + essential.encode(out.get_mut(n..)?)?)

@@ -345,6 +345,7 @@ static void snap_req(const struct request_sock *req, struct ipcluster_tcp_snap *
 	s->ts_val = (tcp_clock_ts(treq->req_usec_ts) + treq->ts_off) & ~1u;
 	s->ts_val |= treq->req_usec_ts;
 	s->copied_seq = treq->rcv_isn + 1;
+	s->write_seq = s->snd_nxt;
 }
 
 /*
@@ -406,7 +407,90 @@ bool ipcluster_tcp_snap(const struct sk_buff *skb, struct ipcluster_tcp_snap *s)
 	s->ts_val = (tcp_clock_ts(tp->tcp_usec_ts) + tp->tsoffset) & ~1u;
 	s->ts_val |= tp->tcp_usec_ts;
 	s->copied_seq = tp->copied_seq;
+	s->write_seq = after(tp->write_seq, s->snd_nxt) ? tp->write_seq : s->snd_nxt;
 	return true;
+}
+
+/* Copies what skb holds of the bytes from want on; false once done (cap
+ * reached, or a hole). Queued skbs hold their bytes alone (the headers go
+ * on the clone tcp_transmit_skb sends), from TCP_SKB_CB(skb)->seq. */
+static bool unsent_copy(const struct sk_buff *skb, u32 want, u8 *buf, u32 cap, u32 *n)
+{
+	u32 start = TCP_SKB_CB(skb)->seq, end = start + skb->len, len;
+
+	if (!after(end, want))
+		return true;
+	if (after(start, want))
+		return false;
+	len = min(end - want, cap - *n);
+	if (skb_copy_bits(skb, want - start, buf + *n, len))
+		return false;
+	*n += len;
+	return *n < cap;
+}
+
+/* Sent and unacknowledged bytes (the retransmit queue) first, then the
+ * never sent (the write queue). */
+static u32 unsent_walk(struct sock *sk, u32 from, u8 *buf, u32 cap)
+{
+	struct sk_buff *skb;
+	u32 n = 0;
+
+	skb_rbtree_walk(skb, &sk->tcp_rtx_queue)
+		if (!unsent_copy(skb, from + n, buf, cap, &n))
+			return n;
+	skb_queue_walk(&sk->sk_write_queue, skb)
+		if (!unsent_copy(skb, from + n, buf, cap, &n))
+			break;
+	return n;
+}
+
+/*
+ * The daemon's question under output commit: bytes the application wrote
+ * that its socket has not sent yet (a full congestion or receive window,
+ * segments held in the queue) show in no segment, yet the client may
+ * already have the acknowledgement of the request they answer. The tail
+ * of the write queue is read here, once, when the daemon misses it,
+ * rather than copied out with every segment.
+ */
+int ipcluster_tcp_unsent(struct net *net, int ifindex, const struct ipcluster_tcp_conn *c,
+			 u32 from, u8 *buf, u32 cap, u32 *seq)
+{
+	struct inet_hashinfo *hinfo = net->ipv4.tcp_death_row.hashinfo;
+	struct sock *sk = NULL;
+	int ret = -ENOENT;
+
+	rcu_read_lock();
+	if (!c->v6) {
+		__be32 peer, local;
+
+		memcpy(&peer, c->peer + 12, 4);
+		memcpy(&local, c->local + 12, 4);
+		sk = __inet_lookup_established(net, hinfo, peer, htons(c->peer_port), local,
+					       c->local_port, ifindex, 0);
+	}
+#if IS_ENABLED(CONFIG_IPV6)
+	else
+		sk = __inet6_lookup_established(net, hinfo, (const struct in6_addr *)c->peer,
+						htons(c->peer_port),
+						(const struct in6_addr *)c->local, c->local_port,
+						ifindex, 0);
+#endif
+	rcu_read_unlock();
+	if (!sk)
+		return -ENOENT;
+	if (sk_fullsock(sk)) {
+		lock_sock(sk);
+		if (sk->sk_state == TCP_ESTABLISHED || sk->sk_state == TCP_CLOSE_WAIT) {
+			u32 una = tcp_sk(sk)->snd_una;
+
+			*seq = before(from, una) ? una : from;
+			ret = unsent_walk(sk, *seq, buf, cap);
+		}
+		release_sock(sk);
+	}
+	sock_gen_put(sk);
+	return ret;
 }
 
 bool ipcluster_tcp_in(struct sk_buff *skb, bool v6, struct ipcluster_tcp_in *in)

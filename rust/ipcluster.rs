@@ -36,6 +36,7 @@ mod percpu;
 mod rcu;
 mod skb;
 mod time;
+mod unsent;
 
 module! {
     type: IpCluster,

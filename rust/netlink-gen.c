@@ -70,8 +70,14 @@ static const struct nla_policy ipcluster_bucket_get_nl_policy[IPCLUSTER_A_BUCKET
 	[IPCLUSTER_A_BUCKET_CLUSTER_ID] = NLA_POLICY_MIN(NLA_U32, 1),
 };
 
+/* IPCLUSTER_CMD_TCP_UNSENT - do */
+static const struct nla_policy ipcluster_tcp_unsent_nl_policy[IPCLUSTER_A_TCP_STATE_RECORDS + 1] = {
+	[IPCLUSTER_A_TCP_STATE_CLUSTER_ID] = { .type = NLA_U32, },
+	[IPCLUSTER_A_TCP_STATE_RECORDS] = { .type = NLA_BINARY, },
+};
+
 /* Ops table for ipcluster */
-const struct genl_split_ops ipcluster_nl_ops[7] = {
+const struct genl_split_ops ipcluster_nl_ops[8] = {
 	{
 		.cmd		= IPCLUSTER_CMD_CLUSTER_NEW,
 		.doit		= ipcluster_nl_cluster_new_doit,
@@ -118,6 +124,13 @@ const struct genl_split_ops ipcluster_nl_ops[7] = {
 		.policy		= ipcluster_bucket_get_nl_policy,
 		.maxattr	= IPCLUSTER_A_BUCKET_CLUSTER_ID,
 		.flags		= GENL_CMD_CAP_DUMP,
+	},
+	{
+		.cmd		= IPCLUSTER_CMD_TCP_UNSENT,
+		.doit		= ipcluster_nl_tcp_unsent_doit,
+		.policy		= ipcluster_tcp_unsent_nl_policy,
+		.maxattr	= IPCLUSTER_A_TCP_STATE_RECORDS,
+		.flags		= GENL_UNS_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 };
 

@@ -335,6 +335,7 @@ dumpit!(ipcluster_nl_cluster_get_dumpit, control::cluster_dump);
 doit!(ipcluster_nl_table_set_doit, control::table_set);
 doit!(ipcluster_nl_table_get_doit, control::table_get);
 dumpit!(ipcluster_nl_bucket_get_dumpit, control::bucket_dump);
+doit!(ipcluster_nl_tcp_unsent_doit, crate::unsent::tcp_unsent);
 
 /// The ABI's numbers, from the generated uapi header.
 pub(crate) mod abi {
@@ -374,6 +375,9 @@ pub(crate) mod abi {
     pub(crate) const CMD_TABLE_GET: u32 = b::IPCLUSTER_CMD_TABLE_GET;
     pub(crate) const CMD_BUCKET_GET: u32 = b::IPCLUSTER_CMD_BUCKET_GET;
     pub(crate) const CMD_CHANGE_NTF: u32 = b::IPCLUSTER_CMD_CLUSTER_CHANGE_NTF;
+    pub(crate) const CMD_TCP_UNSENT: u32 = b::IPCLUSTER_CMD_TCP_UNSENT;
+    pub(crate) const T_CLUSTER_ID: u32 = b::IPCLUSTER_A_TCP_STATE_CLUSTER_ID;
+    pub(crate) const T_RECORDS: u32 = b::IPCLUSTER_A_TCP_STATE_RECORDS;
     pub(crate) const MODE_MULTICAST: u32 = b::ipcluster_mode_IPCLUSTER_MODE_MULTICAST;
     pub(crate) const MODE_UNICAST: u32 = b::ipcluster_mode_IPCLUSTER_MODE_UNICAST;
     pub(crate) const MODE_FORWARD: u32 = b::ipcluster_mode_IPCLUSTER_MODE_FORWARD;

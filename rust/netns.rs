@@ -8,6 +8,7 @@ use crate::cluster::NetState;
 use crate::control;
 use crate::hook;
 use crate::skb::SkbBytes;
+use crate::tcpstate::Initial;
 use kernel::error::to_result;
 use kernel::ffi::c_int;
 use kernel::prelude::*;
@@ -110,6 +111,45 @@ impl Net {
         // before they are registered, freed after they are gone);
         // `records` is `len` readable bytes, copied before the call returns.
         unsafe { bindings::ipcluster_tcp_batch(self.0, id, records.as_ptr().cast(), len) }
+    }
+
+    /// Up to `buf.len()` bytes the application wrote to connection `c` (on
+    /// interface `ifindex`) and its client has not acknowledged, from
+    /// sequence number `from` or the first unacknowledged if later: their
+    /// first sequence number and how many. `ENOENT`: no established
+    /// connection has those addresses. Process context (locks the socket).
+    pub(crate) fn tcp_unsent(
+        &self,
+        ifindex: i32,
+        c: &Initial,
+        from: u32,
+        buf: &mut [u8],
+    ) -> Result<(u32, usize)> {
+        let conn = bindings::ipcluster_tcp_conn {
+            peer: c.src,
+            local: c.dst,
+            peer_port: c.sport,
+            local_port: c.dport,
+            v6: u8::from(c.v6),
+        };
+        let cap = u32::try_from(buf.len()).map_err(|_| EINVAL)?;
+        let mut seq = 0;
+        // SAFETY: live namespace; `conn` and `seq` outlive the call, which
+        // writes at most `cap` bytes to `buf` and returns before `buf` is
+        // used again.
+        let n = unsafe {
+            bindings::ipcluster_tcp_unsent(
+                self.0,
+                ifindex,
+                &conn,
+                from,
+                buf.as_mut_ptr(),
+                cap,
+                &mut seq,
+            )
+        };
+        to_result(n)?;
+        Ok((seq, n as usize))
     }
 
     pub(crate) fn as_ptr(&self) -> *mut bindings::net {

@@ -33,6 +33,14 @@
                                          answered without a greeting
                                          (restored), with one, were reset
                                          or went unanswered
+  flows.py backlog DST PORT SPORT BYTES CMD
+                                         one connection to a plain echo that
+                                         sends BYTES random bytes but reads
+                                         nothing (a small receive buffer:
+                                         the echo's answer waits in its
+                                         socket, not sent), runs CMD, then
+                                         reads the echo back; prints
+                                         "backlog ok" or what went wrong
   flows.py pump DST PORT SECONDS          echo throughput of one connection
                                          (a plain echo), bytes checked
   flows.py expect SRC PORT tcp|udp FIRST COUNT
@@ -306,6 +314,41 @@ def half(dst, port, first, count, go):
     print("half " + " ".join(f"{k}={v}" for k, v in tally.items()), flush=True)
 
 
+def backlog(dst, port, sport, nbytes, cmd):
+    s = socket.socket(family(dst), socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # A window of a few KiB: the echo can send little of its answer.
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    s.bind(("", sport))
+    s.settimeout(30)
+    s.connect((dst, port))
+    data = random.Random(sport).randbytes(nbytes)
+    s.sendall(data)
+    print(f"# sent {nbytes} bytes", flush=True)
+    subprocess.run(cmd, shell=True, check=False)
+    got = b""
+    try:
+        s.settimeout(60)
+        while len(got) < nbytes:
+            more = s.recv(65536)
+            if not more:
+                break
+            got += more
+    except ConnectionResetError:
+        print(f"backlog reset after {len(got)} bytes", flush=True)
+        return
+    except OSError as e:
+        print(f"backlog {e} after {len(got)} bytes", flush=True)
+        return
+    if got != data[:len(got)]:
+        print(f"backlog mismatch after {next(i for i in range(len(got)) if got[i] != data[i])} bytes", flush=True)
+    elif len(got) < nbytes:
+        print(f"backlog closed after {len(got)} bytes", flush=True)
+    else:
+        print("backlog ok", flush=True)
+    s.close()
+
+
 def pump(dst, port, seconds):
     """Echo throughput of one connection: a thread writes 64 KiB blocks as
     fast as they go, this one reads the echo back and checks it."""
@@ -411,6 +454,8 @@ def main(argv):
              *map(int, argv[8:12]))
     elif cmd == "half":
         half(argv[2], int(argv[3]), int(argv[4]), int(argv[5]), argv[6])
+    elif cmd == "backlog":
+        backlog(argv[2], int(argv[3]), int(argv[4]), int(argv[5]), argv[6])
     elif cmd == "pump":
         pump(argv[2], int(argv[3]), float(argv[4]))
     elif cmd == "expect":

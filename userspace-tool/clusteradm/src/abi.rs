@@ -92,6 +92,8 @@ pub(crate) enum Cmd {
     BucketGet = 6,
     /// TCP failover state records (tcp group).
     TcpStateNtf = 8,
+    /// The bytes of a connection its client has not acknowledged.
+    TcpUnsent = 9,
 }
 
 /// `IPCLUSTER_A_CLUSTER_*`.
@@ -197,8 +199,10 @@ pub(crate) fn attr_name(cmd: Cmd, kind: u16) -> Option<&'static str> {
         "forwarded",
         "drain-ms",
     ];
+    const TCP_STATE: [&str; 2] = ["cluster-id", "records"];
     let set: &[&'static str] = match cmd {
         Cmd::BucketGet => &BUCKET,
+        Cmd::TcpStateNtf | Cmd::TcpUnsent => &TCP_STATE,
         _ => &CLUSTER,
     };
     set.get(usize::from(kind).checked_sub(1)?).copied()
@@ -304,7 +308,11 @@ mod tests {
             let k = format!("IPCLUSTER_HASH_{}", x.name().to_uppercase());
             assert_eq!(want(&k), x as u64, "{k}");
         }
-        for (cmd, set) in [(Cmd::ClusterNew, "CLUSTER"), (Cmd::BucketGet, "BUCKET")] {
+        for (cmd, set) in [
+            (Cmd::ClusterNew, "CLUSTER"),
+            (Cmd::BucketGet, "BUCKET"),
+            (Cmd::TcpUnsent, "TCP_STATE"),
+        ] {
             let mut kind = 1;
             while let Some(name) = attr_name(cmd, kind) {
                 let k = format!(
@@ -331,6 +339,7 @@ mod tests {
             (Cmd::TableGet, "TABLE_GET"),
             (Cmd::BucketGet, "BUCKET_GET"),
             (Cmd::TcpStateNtf, "TCP_STATE_NTF"),
+            (Cmd::TcpUnsent, "TCP_UNSENT"),
         ] {
             assert_eq!(want(&format!("IPCLUSTER_CMD_{name}")), c as u64, "{name}");
         }

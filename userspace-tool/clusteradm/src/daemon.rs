@@ -5,39 +5,9 @@
 //! decides in the kernel, feeds the kernel's per-bucket counters back as
 //! load, and writes its view of the cluster for `clusteradm status`.
 //!
-//! The configuration is TOML:
-//!
-//! ```toml
-//! [cluster]          # the keywords of `clusteradm cluster add`, id required
-//! add = "id 1 dev eth0 addr 192.0.2.100 seed 000102030405060708090a0b0c0d0e0f"
-//! [link]             # the cluster link: this host's address on it
-//! dev = "eth0"
-//! addr = "192.0.2.11"
-//! group = "239.255.73.1"   # default
-//! port = 7400              # default: membership; TCP state goes to the
-//!                          # next port (its own thread, `survival::link`)
-//! [pki]              # from `clusteradm cert`
-//! ca = "/etc/ipcluster/pki/ca.pem"
-//! cert = "/etc/ipcluster/pki/node1.pem"
-//! key = "/etc/ipcluster/pki/node1.key"
-//! revoked = "/etc/ipcluster/pki/revoked"   # optional
-//! listed = []        # fingerprints admitted; empty: every certificate of the CA
-//! [protocol]         # all optional
-//! period_ms = 50     # keepalive period
-//! rebalance_ms = 2000
-//! min_interval = 2   # keepalives that may go missing before a death,
-//!                    # at the least (2..20; the loss raises it)
-//! config = 1        # configuration version: a member with an older one
-//!                    # is told to exit, a master that hears a newer one exits
-//! hook = "/etc/ipcluster/notify"   # run with EVENT [ARGS] on membership events
-//! realtime = true   # the membership's thread at a realtime priority
-//!                    # (SCHED_RR 10, as corosync's), see `realtime`
-//! approve = false    # master: run `HOOK approve ADDRESS` for each new host;
-//!                    # exit 0 admits it, anything else (or 10 s) vetoes
-//! [tcp]              # TCP survival, for a cluster added with tcp-export
-//! handoff = { 7000 = "/run/echo.handoff" }  # port = the application's socket
-//! max_conns = 65536  # replicas kept
-//! ```
+//! The configuration is TOML; `ipcluster.example.toml` (next to
+//! `Cargo.toml`, printed by `clusteradm daemon --help`) shows and explains
+//! every key, with the defaults; a test parses it.
 //!
 //! A cluster added with `commit QUEUE` (output commit) has the daemon hold
 //! each segment its connections send in netfilter queue QUEUE until another
@@ -69,6 +39,7 @@ use crate::membership::node::{addr_of, ip_of, Addr, Event, Message, Node, Out, S
 use crate::membership::wire::{Endpoint, Rejected, MAX_DATAGRAM};
 use crate::nl::Client;
 use crate::pki;
+use crate::sockbuf::{self, Buf};
 use crate::stats::Bucket;
 use crate::survival::{self, Survival};
 use crate::table;
@@ -255,20 +226,8 @@ fn link_socket(l: &Link, port: u16) -> Result<std::net::UdpSocket, Error> {
     // Room for a burst of TCP state (or of keepalives after a stall)
     // while the loop is busy: 4 MiB, past rmem_max (we have
     // CAP_NET_ADMIN); the default where that is refused.
-    let size: libc::c_int = 4 << 20;
-    // SAFETY: `s` is an open socket; the option value is a c_int that
-    // lives across the call, and its size is the one given.
-    let r = unsafe {
-        libc::setsockopt(
-            std::os::fd::AsRawFd::as_raw_fd(&s),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUFFORCE,
-            std::ptr::from_ref(&size).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if r != 0 {
-        debug!(err = %std::io::Error::last_os_error(), "SO_RCVBUFFORCE");
+    if let Err(err) = sockbuf::grow(std::os::fd::AsRawFd::as_raw_fd(&s), Buf::Receive, 4 << 20) {
+        debug!(%err, "link socket's receive buffer");
     }
     Ok(s.into())
 }
@@ -351,13 +310,21 @@ pub(crate) fn run(path: &Path) -> Result<(), Error> {
     let group = SocketAddr::from((cfg.link.group, cfg.link.port));
     let link = match req.flow_hash() {
         Some(hash) if req.tcp_export() => {
-            let survival = Survival::new(
+            let mut survival = Survival::new(
                 hash,
                 req.bucket_bits().unwrap_or(10),
                 cfg.tcp.handoff.clone(),
                 cfg.tcp.max_conns,
                 req.commit_queue().is_some(),
             );
+            if req.commit_queue().is_some() {
+                let mut nl = Client::connect()?;
+                survival.fetch_unsent(Box::new(move |i, from| {
+                    crate::tcp::unsent(&mut nl, id, i, from)
+                        .map_err(|e| debug!(%e, sport = i.sport, "bytes not sent yet"))
+                        .ok()
+                }));
+            }
             let queue = match req.commit_queue() {
                 Some(q) => Some(
                     survival::nfqueue::Queue::bind(q)
@@ -839,6 +806,17 @@ mod tests {
         let unit = include_str!("../systemd/ipcluster@.service");
         assert!(unit.contains("ExecStart=/usr/sbin/clusteradm daemon /etc/ipcluster/%i.toml"));
         assert!(unit.contains("Environment=IPCLUSTER_RUN_DIR=/run/ipcluster"));
+        // `[protocol] realtime` (SCHED_RR) needs CAP_SYS_NICE.
+        assert!(unit.contains("CAP_SYS_NICE"));
+    }
+
+    #[test]
+    fn the_example_configuration_parses() {
+        let c = parse(include_str!("../ipcluster.example.toml")).unwrap();
+        assert_eq!(c.link.port, default_port());
+        assert_eq!(c.protocol.period_ms, Protocol::default().period_ms);
+        assert!(c.protocol.realtime);
+        assert_eq!(c.tcp.max_conns, TcpConf::default().max_conns);
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod membership;
 mod nl;
 mod output;
 mod pki;
+mod sockbuf;
 mod stats;
 mod status;
 mod survival;
@@ -104,31 +105,22 @@ enum Object {
     },
 }
 
-const DAEMON_ABOUT: &str = "\
+const DAEMON_ABOUT: &str = concat!(
+    "\
 Run the membership protocol of one cluster on this host: create the \
 kernel cluster, find or become the master over the cluster link (a UDP \
 multicast group, every message signed with this host's certificate), \
-install the bucket tables the master decides, and take over the buckets \
-of members that die. Logs go to standard error (IPCLUSTER_LOG=debug for \
-more); the state for `clusteradm status` goes to \
+install the bucket tables the master decides, take over the buckets of \
+members that die and, for a cluster added with tcp-export, replicate its \
+TCP connections and restore those of the dead. Logs go to standard error \
+(IPCLUSTER_LOG=debug for more); the state for `clusteradm status` goes to \
 $IPCLUSTER_RUN_DIR/ID.json (default /run/ipcluster). SIGTERM stops it.
 
 Configuration (TOML):
-  [cluster]
-  add = \"id 1 dev eth0 addr 192.0.2.100 seed 000102030405060708090a0b0c0d0e0f\"
-  [link]
-  dev = \"eth0\"
-  addr = \"192.0.2.11\"        # this host on the cluster link
-  group = \"239.255.73.1\"     # default; port = 7400
-  [pki]
-  ca = \"/etc/ipcluster/pki/ca.pem\"
-  cert = \"/etc/ipcluster/pki/node1.pem\"
-  key = \"/etc/ipcluster/pki/node1.key\"
-  revoked = \"/etc/ipcluster/pki/revoked\"
-  [protocol]                 # optional
-  period_ms = 50
-  rebalance_ms = 2000
-  hook = \"/etc/ipcluster/notify\"";
+
+",
+    include_str!("../ipcluster.example.toml")
+);
 
 const CERT_ABOUT: &str = "\
 A cluster's certificates live in one directory: the CA (ca.pem, ca.key), \

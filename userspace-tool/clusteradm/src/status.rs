@@ -78,6 +78,13 @@ fn render(s: &State) -> String {
             t.held,
             t.failed
         ));
+        if t.commit {
+            out.push_str(&format!(
+                "output commit: {} segments waiting, {} expired, {} messages resent, {} bytes \
+                 of queues held, {} bytes not yet sent replicated, {} restored with their bytes\n",
+                t.waiting, t.expired, t.resent, t.queued_bytes, t.unsent, t.restored_with_bytes
+            ));
+        }
     }
     if !s.owners.is_empty() && s.owners.len().is_power_of_two() {
         let t = Table {

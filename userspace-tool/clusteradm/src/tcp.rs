@@ -4,11 +4,12 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use ipcluster_core::tcpstate::{Dir, Flags, Record};
+use ipcluster_core::tcpstate::{Data, Dir, Flags, Initial, Record, DATA_HEAD_LEN, INITIAL_LEN};
 use serde::Serialize;
 
 use crate::abi::{tcp_state as t, Cmd};
 use crate::args::{self, Words};
+use crate::attr::Attr;
 use crate::error::Error;
 use crate::nl::Client;
 
@@ -30,6 +31,40 @@ pub(crate) fn records_with_bytes(mut b: &[u8]) -> Vec<(Record, &[u8])> {
         b = &b[n..];
     }
     v
+}
+
+/// Asks the kernel (`tcp-unsent`) for the bytes of connection `i` of
+/// cluster `cluster` that its client has not acknowledged, from sequence
+/// number `from` (or the first unacknowledged, if later) on: where they
+/// start and the bytes, at most 16 KiB a time. Output commit asks for
+/// those not sent yet, which no exported segment carried.
+pub(crate) fn unsent(
+    nl: &mut Client,
+    cluster: u32,
+    i: &Initial,
+    from: u32,
+) -> Result<(u32, Vec<u8>), Error> {
+    let mut req = [0u8; INITIAL_LEN + DATA_HEAD_LEN];
+    let head = Data {
+        id: i.id,
+        dir: Dir::Out,
+        seq: from,
+        len: 0,
+    };
+    let n = Record::Initial(*i).encode(&mut req);
+    n.and_then(|n| Record::Data(head).encode(&mut req[n..]))
+        .ok_or_else(|| Error::failed("tcp-unsent: the request does not fit"))?;
+    let attrs = [
+        Attr::u32(t::CLUSTER_ID, cluster),
+        Attr::bytes(t::RECORDS, &req),
+    ];
+    for a in nl.request(Cmd::TcpUnsent, &attrs)? {
+        let Some(r) = a.get(t::RECORDS) else { continue };
+        if let Some((Record::Data(d), bytes)) = records_with_bytes(r).into_iter().next() {
+            return Ok((d.seq, bytes.to_vec()));
+        }
+    }
+    Err(Error::failed("tcp-unsent: no bytes in the reply"))
 }
 
 fn ip(a: &[u8; 16], v6: bool) -> IpAddr {
@@ -75,7 +110,8 @@ pub(crate) fn render(cluster: u32, r: &Record) -> String {
         ),
         Record::Essential(e) => format!(
             "cluster {cluster} conn {:016x} gen {} snd_nxt {} snd_wl1 {} snd_wl2 {} snd_wnd {} \
-             rcv_nxt {} rcv_wnd {} wscale {}/{} ts_recent {} ts_val {} copied {} flags {}",
+             rcv_nxt {} rcv_wnd {} wscale {}/{} ts_recent {} ts_val {} copied {} written {} \
+             flags {}",
             e.id,
             e.gen,
             e.snd_nxt,
@@ -89,6 +125,7 @@ pub(crate) fn render(cluster: u32, r: &Record) -> String {
             e.ts_recent,
             e.ts_val,
             e.copied,
+            e.written,
             flag_names(e.flags).join(",")
         ),
         Record::Closed(c) => format!("cluster {cluster} conn {:016x} closed", c.id),
@@ -136,7 +173,8 @@ fn json(cluster: u32, r: &Record) -> RecordJson {
                 "snd_wl2": e.snd_wl2, "snd_wnd": e.snd_wnd, "rcv_nxt": e.rcv_nxt,
                 "rcv_wnd": e.rcv_wnd, "snd_wscale": e.snd_wscale,
                 "rcv_wscale": e.rcv_wscale, "ts_recent": e.ts_recent,
-                "ts_val": e.ts_val, "copied": e.copied, "flags": flag_names(e.flags),
+                "ts_val": e.ts_val, "copied": e.copied, "written": e.written,
+                "flags": flag_names(e.flags),
             }),
         ),
         Record::Closed(_) => ("closed", serde_json::json!({})),

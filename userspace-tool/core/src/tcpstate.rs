@@ -34,7 +34,7 @@
 //! Essential 0 kind 2   1 flags   2 snd_wscale   3 rcv_wscale   4 gen (u32)
 //!           8 id (u64)  16 snd_nxt  20 snd_wl1  24 snd_wl2  28 snd_wnd
 //!          32 rcv_nxt  36 rcv_wnd  40 ts_recent  44 ts_val
-//!          48 copied (u32 each)  52 reserved (4)                    = 56
+//!          48 copied  52 written (u32 each)                         = 56
 //! Closed    0 kind 3   1 reserved (7)   8 id (u64)                  = 16
 //! Data      0 kind 4   1 direction (0 in, 1 out)   2 reserved (2)
 //!           4 length (u32)   8 id (u64)  16 seq (u32)  20 reserved (4)
@@ -145,6 +145,9 @@ pub struct Essential {
     /// The next byte the application reads (`copied_seq`): what lies
     /// between it and `rcv_nxt` is received but unread.
     pub copied: u32,
+    /// The end of what the application wrote (`write_seq`): what lies
+    /// between `snd_nxt` and it is written but not sent yet.
+    pub written: u32,
 }
 
 /// The connection is gone.
@@ -285,6 +288,7 @@ impl Record {
                     e.ts_recent,
                     e.ts_val,
                     e.copied,
+                    e.written,
                 ];
                 for (k, w) in words.iter().enumerate() {
                     put(out, 16 + 4 * k, w.to_le_bytes());
@@ -343,7 +347,7 @@ impl Record {
             }
             KIND_ESSENTIAL => {
                 // Window shifts above 14 do not exist (RFC 7323).
-                if b[2] > 14 || b[3] > 14 || !zero(52..56) {
+                if b[2] > 14 || b[3] > 14 {
                     return Err(Error::Malformed);
                 }
                 let w = |k: usize| u32_at(b, 16 + 4 * k);
@@ -362,6 +366,7 @@ impl Record {
                     ts_recent: w(6),
                     ts_val: w(7),
                     copied: w(8),
+                    written: w(9),
                 })
             }
             KIND_DATA => {
@@ -448,6 +453,7 @@ mod tests {
             ts_recent: 123_456,
             ts_val: 0x8000_0000,
             copied: 990,
+            written: 0xdead_f00d,
         }
     }
 
@@ -495,6 +501,7 @@ mod tests {
         assert_eq!(&buf[16..20], &0xdead_beefu32.to_le_bytes());
         assert_eq!(&buf[44..48], &0x8000_0000u32.to_le_bytes());
         assert_eq!(&buf[48..52], &990u32.to_le_bytes());
+        assert_eq!(&buf[52..56], &0xdead_f00du32.to_le_bytes());
         let d = Data {
             id: 5,
             dir: Dir::In,
@@ -535,9 +542,6 @@ mod tests {
         assert_eq!(Record::decode(&[9; 64]), Err(Error::Malformed));
         let mut buf = [0u8; 64];
         Record::Essential(essential()).encode(&mut buf).unwrap();
-        let mut bad = buf;
-        bad[53] = 1; // reserved
-        assert_eq!(Record::decode(&bad), Err(Error::Malformed));
         let mut bad = buf;
         bad[2] = 15; // no such window shift
         assert_eq!(Record::decode(&bad), Err(Error::Malformed));

@@ -21,7 +21,7 @@ use ipcluster_core::buckets::UNOWNED;
 use ipcluster_core::hash::{self, Flow, Mode};
 use ipcluster_core::packet::addr_words;
 use ipcluster_core::proto::MAX_BODY;
-use ipcluster_core::tcpstate::{Data, Essential, Initial, Record, DATA_HEAD_LEN};
+use ipcluster_core::tcpstate::{after, Data, Dir, Essential, Initial, Record, DATA_HEAD_LEN};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
@@ -75,6 +75,9 @@ pub(crate) struct TcpStatus {
     pub(crate) lag_ms: u64,
     /// Records ignored: from a host that is not a member.
     pub(crate) ignored: u64,
+    /// Whether the cluster has output commit (the numbers below).
+    #[serde(default)]
+    pub(crate) commit: bool,
     /// Output commit: segments waiting for a member to hold their state.
     #[serde(default)]
     pub(crate) waiting: usize,
@@ -93,7 +96,19 @@ pub(crate) struct TcpStatus {
     /// Connections not restored: a socket of this host held them already.
     #[serde(default)]
     pub(crate) held: u64,
+    /// Output commit: bytes written but not yet sent when their state
+    /// went out, asked of the kernel (`tcp-unsent`) and replicated.
+    #[serde(default)]
+    pub(crate) unsent: u64,
 }
+
+/// Output commit's question to the kernel: connection, first sequence
+/// number wanted → where the bytes start and the bytes (`tcp::unsent`).
+pub(crate) type FetchUnsent = Box<dyn FnMut(&Initial, u32) -> Option<(u32, Vec<u8>)> + Send>;
+
+/// Most bytes asked for per state record (a socket's send buffer is
+/// rarely more; what is missing restores without the queues' bytes).
+const UNSENT_MAX: u32 = 4 << 20;
 
 /// One member's TCP survival state.
 pub(crate) struct Survival {
@@ -116,6 +131,10 @@ pub(crate) struct Survival {
     status: TcpStatus,
     /// Replicated records ignored (see [`TcpStatus::ignored`]).
     pub(crate) ignored: u64,
+    /// Output commit: where each connection's bytes sent to replicas end,
+    /// and its addresses (for [`FetchUnsent`]).
+    outs: HashMap<u64, (Initial, Option<u32>)>,
+    fetch: Option<FetchUnsent>,
 }
 
 impl Survival {
@@ -142,7 +161,15 @@ impl Survival {
             bits,
             status: TcpStatus::default(),
             ignored: 0,
+            outs: HashMap::new(),
+            fetch: None,
         }
+    }
+
+    /// Output commit: how to ask the kernel for bytes written but not
+    /// sent, which a state record shows and no segment carried.
+    pub(crate) fn fetch_unsent(&mut self, f: FetchUnsent) {
+        self.fetch = Some(f);
     }
 
     /// Records from the kernel: the changes go into the next datagram —
@@ -164,6 +191,7 @@ impl Survival {
                 if let Record::Closed(c) = r {
                     self.early.remove(&c.id);
                     self.held.remove(&c.id);
+                    self.outs.remove(&c.id);
                 }
                 let Some(r) = self.coalescer.offer(*r) else {
                     continue;
@@ -173,9 +201,16 @@ impl Survival {
                         self.held.insert(e.id, e);
                         self.pending_since.get_or_insert_with(Instant::now);
                     }
+                    Record::Essential(e) => {
+                        self.unsent(&e);
+                        self.push(&r, &[]);
+                    }
                     _ => self.push(&r, &[]),
                 }
                 if let Record::Initial(i) = r {
+                    if self.commit.is_some() {
+                        self.outs.insert(i.id, (i, None));
+                    }
                     for (d, payload) in self.early.remove(&i.id).unwrap_or_default() {
                         self.data(&d, &payload);
                     }
@@ -184,8 +219,45 @@ impl Survival {
         }
     }
 
+    /// Output commit: the bytes the application wrote that `e` shows and
+    /// the replicas do not have yet (its socket had not sent them: no
+    /// segment carried them), asked of the kernel, so that they go before
+    /// `e`. Else a client could have the acknowledgement of a request
+    /// whose answer no survivor has.
+    fn unsent(&mut self, e: &Essential) {
+        let Some(&(initial, end)) = self.outs.get(&e.id) else {
+            return;
+        };
+        let mut from = end
+            .filter(|&x| after(x, e.snd_nxt) > 0)
+            .unwrap_or(e.snd_nxt);
+        let stop = if after(e.written, from) > UNSENT_MAX as i32 {
+            from.wrapping_add(UNSENT_MAX)
+        } else {
+            e.written
+        };
+        while after(stop, from) > 0 {
+            let Some((seq, bytes)) = self.fetch.as_mut().and_then(|f| f(&initial, from)) else {
+                return;
+            };
+            if bytes.is_empty() {
+                return; // the connection is gone, or nothing is left
+            }
+            let d = Data {
+                id: e.id,
+                dir: Dir::Out,
+                seq,
+                len: bytes.len() as u32,
+            };
+            self.status.unsent += bytes.len() as u64;
+            self.data(&d, &bytes);
+            from = seq.wrapping_add(d.len);
+        }
+    }
+
     /// Bytes of a connection, in records that fit a datagram; kept aside
-    /// (a little) while its Initial has not gone out.
+    /// (a little) while its Initial has not gone out. Output commit: bytes
+    /// out that the replicas were sent already go no further.
     fn data(&mut self, d: &Data, payload: &[u8]) {
         if self.coalescer.offer(Record::Data(*d)).is_none() {
             // Connections that never show their state (closed before
@@ -200,11 +272,27 @@ impl Survival {
             }
             return;
         }
+        let (d, payload) = match (d.dir, self.outs.get_mut(&d.id)) {
+            (Dir::Out, Some((_, end))) => {
+                let new_end = d.seq.wrapping_add(d.len);
+                let skip = end.map_or(0, |x| after(x, d.seq).clamp(0, d.len as i32) as usize);
+                if end.is_none_or(|x| after(new_end, x) > 0) {
+                    *end = Some(new_end);
+                }
+                let d = Data {
+                    seq: d.seq.wrapping_add(skip as u32),
+                    len: d.len - skip as u32,
+                    ..*d
+                };
+                (d, payload.get(skip..).unwrap_or_default())
+            }
+            _ => (*d, payload),
+        };
         for (k, chunk) in payload.chunks(CHUNK).enumerate() {
             let part = Data {
                 seq: d.seq.wrapping_add((k * CHUNK) as u32),
                 len: chunk.len() as u32,
-                ..*d
+                ..d
             };
             self.push(&Record::Data(part), chunk);
         }
@@ -362,6 +450,7 @@ impl Survival {
             replica_bytes: self.store.bytes,
             dropped: self.store.dropped,
             ignored: self.ignored,
+            commit: self.commit.is_some(),
             waiting: self.commit.as_ref().map_or(0, commit::Commit::waiting),
             expired: self.commit.as_ref().map_or(0, |c| c.expired),
             resent: self.commit.as_ref().map_or(0, |c| c.resent),
@@ -527,6 +616,78 @@ mod tests {
             r.replicated(2, b);
         }
         assert_eq!(r.status().queued_bytes, 3 + big.len());
+    }
+
+    #[test]
+    fn bytes_written_but_not_sent_are_asked_for_once_before_their_state() {
+        use std::sync::{Arc, Mutex};
+        let mut s = Survival::new(Mode::Seed, 10, HashMap::new(), 100, true);
+        // The kernel's socket: bytes 100..150 written, 100 the first the
+        // client has not acknowledged.
+        let written: Vec<u8> = (0..50).collect();
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let log = asked.clone();
+        s.fetch_unsent(Box::new(move |_, from| {
+            log.lock().unwrap().push(from);
+            let at = from.max(100);
+            Some((at, written[(at - 100) as usize..].to_vec()))
+        }));
+        let enc = |r: Record, payload: &[u8]| {
+            let mut buf = [0u8; 64];
+            let n = r.encode(&mut buf).unwrap();
+            [&buf[..n], payload].concat()
+        };
+        let out = |seq, len| {
+            Record::Data(Data {
+                id: 9,
+                dir: Dir::Out,
+                seq,
+                len,
+            })
+        };
+        let ess = |gen, snd_nxt, written| {
+            Record::Essential(Essential {
+                id: 9,
+                gen,
+                snd_nxt,
+                written,
+                ..Essential::default()
+            })
+        };
+        let sent = |s: &mut Survival| -> Vec<(char, u32, u32)> {
+            s.take_batches()
+                .iter()
+                .flat_map(|(_, b)| records(b))
+                .map(|r| match r {
+                    Record::Data(d) => ('d', d.seq, d.len),
+                    Record::Essential(e) => ('e', e.snd_nxt, e.written),
+                    _ => ('i', 0, 0),
+                })
+                .collect()
+        };
+        // A segment of 10 bytes out while 30 more wait (a full window).
+        let bytes: Vec<u8> = (0..10).collect();
+        s.exported(
+            &[
+                enc(Record::Initial(initial(9)), b""),
+                enc(out(100, 10), &bytes),
+                enc(ess(1, 110, 140), b""),
+            ]
+            .concat(),
+        );
+        assert_eq!(
+            sent(&mut s),
+            [('i', 0, 0), ('d', 100, 10), ('d', 110, 40), ('e', 110, 140)]
+        );
+        // They leave: the replicas have them, nothing goes again.
+        let bytes: Vec<u8> = (10..24).collect();
+        s.exported(&[enc(out(110, 14), &bytes), enc(ess(2, 124, 140), b"")].concat());
+        assert_eq!(sent(&mut s), [('e', 124, 140)]);
+        // More written: only what is new is asked for.
+        s.exported(&enc(ess(3, 124, 150), b""));
+        assert_eq!(sent(&mut s), [('e', 124, 150)]);
+        assert_eq!(*asked.lock().unwrap(), [110]);
+        assert_eq!(s.status().unsent, 40);
     }
 
     #[test]

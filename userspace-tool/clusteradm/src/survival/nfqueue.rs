@@ -205,26 +205,10 @@ impl AsRawFd for Queue {
 }
 
 /// Room for 16 MiB of messages on netlink socket `fd`, past the system's
-/// limit where we may (CAP_NET_ADMIN): a notification the kernel cannot
-/// queue is lost, and a lost queued packet would wait for ever.
+/// limit where we may: a notification the kernel cannot queue is lost,
+/// and a lost queued packet would wait for ever.
 pub(crate) fn grow_rcvbuf(fd: RawFd) {
-    let size: libc::c_int = 16 << 20;
-    for opt in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
-        // SAFETY: `size` is a c_int that outlives the call; a bad fd only
-        // makes the call fail.
-        let r = unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                opt,
-                (&raw const size).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if r == 0 {
-            return;
-        }
-    }
+    let _ = crate::sockbuf::grow(fd, crate::sockbuf::Buf::Receive, 16 << 20);
 }
 
 /// One queued packet's attributes: its id and, if it is a TCP segment

@@ -156,10 +156,20 @@ pub(crate) struct Orphan {
     pub(crate) essential: Essential,
     pub(crate) age: Duration,
     /// Sent and unacknowledged (from `snd_wl2`, the client's last ACK, to
-    /// `snd_nxt`).
+    /// `snd_nxt`), and written but not sent yet (to `written`) when those
+    /// are here too.
     pub(crate) unacked: Option<Vec<u8>>,
     /// Received and unread (from `copied` to `rcv_nxt`).
     pub(crate) unread: Option<Vec<u8>>,
+}
+
+/// The bytes out a restore sends again: from the client's last ACK to the
+/// end of what the application wrote, or at least to `snd_nxt`.
+fn unacked<'a>(out: &'a Stream, e: &Essential) -> Option<&'a [u8]> {
+    let written = (after(e.written, e.snd_nxt) > 0)
+        .then(|| out.range(e.snd_wl2, e.written))
+        .flatten();
+    written.or_else(|| out.range(e.snd_wl2, e.snd_nxt))
 }
 
 /// Every member's replicas of every connection, bounded.
@@ -256,7 +266,7 @@ impl Store {
                     initial: c.initial,
                     essential: e,
                     age: c.at.elapsed(),
-                    unacked: c.out.range(e.snd_wl2, e.snd_nxt).map(<[u8]>::to_vec),
+                    unacked: unacked(&c.out, &e).map(<[u8]>::to_vec),
                     unread: c.inb.range(e.copied, e.rcv_nxt).map(<[u8]>::to_vec),
                 })
             })
@@ -439,6 +449,44 @@ mod tests {
         );
         let o = s.take_orphans(|m| m != 2, |_| true);
         assert_eq!((o[0].unacked.clone(), o[0].unread.clone()), (None, None));
+    }
+
+    #[test]
+    fn bytes_written_but_not_sent_are_restored_when_here() {
+        let out = |seq, len| {
+            Record::Data(ipcluster_core::tcpstate::Data {
+                id: 1,
+                dir: Dir::Out,
+                seq,
+                len,
+            })
+        };
+        // Sent 100..108, the client acknowledged up to 104; written up to
+        // 112: 108..112 were never sent.
+        let e = Essential {
+            snd_nxt: 108,
+            snd_wl2: 104,
+            written: 112,
+            ..ess(1, 5, 53)
+        };
+        let mut s = Store::new(4);
+        s.apply(
+            2,
+            &wire(&[Record::Initial(initial(1)), out(100, 8)], b"01234567"),
+        );
+        s.apply(2, &wire(&[out(108, 4), Record::Essential(e)], b"89ab"));
+        let o = s.take_orphans(|m| m != 2, |_| true);
+        assert_eq!(o[0].unacked.as_deref(), Some(&b"456789ab"[..]));
+        // Without the bytes not sent, what was sent still comes.
+        let mut s = Store::new(4);
+        let sent_only = [
+            Record::Initial(initial(1)),
+            out(100, 8),
+            Record::Essential(e),
+        ];
+        s.apply(2, &wire(&sent_only, b"01234567"));
+        let o = s.take_orphans(|m| m != 2, |_| true);
+        assert_eq!(o[0].unacked.as_deref(), Some(&b"4567"[..]));
     }
 
     #[test]

@@ -207,8 +207,10 @@ pub(crate) fn restore(
     // from snd_una (the client drops what it already has). Written in
     // repair mode they would count as sent, and a socket with no RTT
     // sample retransmits them only after TCP_TIMEOUT_INIT, a second.
+    // Room for them all (past wmem_max: bytes written but not sent may
+    // be many), so that the write never waits for the client.
     if let Some(b) = unacked.filter(|b| !b.is_empty()) {
-        s.set_send_buffer_size(2 * b.len())?;
+        crate::sockbuf::grow(s.as_raw_fd(), crate::sockbuf::Buf::Send, 2 * b.len())?;
         fill(&s, b)?;
     }
     Ok(s.into())
@@ -439,6 +441,7 @@ mod tests {
             ts_recent: 0,
             ts_val: ts,
             copied: rcv_nxt,
+            written: snd_nxt,
         };
         (i, e)
     }

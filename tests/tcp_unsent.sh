@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Output commit keeps what the application wrote but its socket had not
+# sent yet. Two members with output commit; a client sends a plain echo
+# 200 KB and reads nothing, through a window of a few KiB: the echo has
+# read everything and its answer waits in its socket, never sent, yet the
+# client holds the acknowledgement of every byte of the question. The
+# member serving it crashes: the survivor restores the connection with the
+# whole answer (asked of the kernel with tcp-unsent and replicated before
+# the state that showed it), and the client reads it back byte-exact.
+source "$(dirname "$0")/lib.sh"
+
+FLOWS="python3 $IPC_TOP/tests/tools/flows.py"
+MEMBERS="python3 $IPC_TOP/tests/tools/members.py"
+ECHO=$IPC_TOP/userspace-tool/target/release/echo-member
+SEED=000102030405060708090a0b0c0d0e0f
+RAW=7001
+SPORT=27000
+BYTES=200000
+tmp=$(mktemp -d)
+pki=$tmp/pki
+
+load_module
+setup_topology 2
+ip -n "$NS_SW" link set br0 type bridge mcast_snooping 0
+"$CLUSTERADM" cert ca "$pki" >/dev/null
+
+declare -A pid app
+for i in 1 2; do
+	ns=$(member_ns "$i")
+	"$CLUSTERADM" cert issue "$pki" "m$i" >/dev/null
+	ip -n "$ns" addr add "$CLUSTER4/32" dev eth0
+	# Room in the echo's socket for its whole answer from the start: the
+	# echo never waits to write (what it read and holds unwritten is its
+	# own state, which no one replicates).
+	ip netns exec "$ns" sysctl -qw net.ipv4.tcp_wmem="4096 1048576 4194304"
+	{
+		daemon_conf "$i" "tcp-export commit 1 drain 600000"
+		vm_timing 1000
+		cat <<-TOML
+		[tcp]
+		handoff = { $RAW = "$tmp/m$i.handoff" }
+		TOML
+	} >"$tmp/m$i.toml"
+	ip netns exec "$ns" "$ECHO" "m$i" "$tmp/m$i.handoff" "raw:$CLUSTER4:$RAW" &
+	app[$i]=$!
+	mkdir -p "$tmp/run$i"
+	IPCLUSTER_RUN_DIR=$tmp/run$i ip netns exec "$ns" "$CLUSTERADM" daemon "$tmp/m$i.toml" \
+		2>"$tmp/m$i.log" &
+	pid[$i]=$!
+done
+field() { $MEMBERS field "$tmp" "$@"; }
+check "the cluster forms and spreads" wait_for 120 $MEMBERS spread "$tmp" 1 2
+
+# Once the answer is written, the member serving the connection (found by
+# its socket) crashes: link down, kill -9 of its daemon and echo.
+cat >"$tmp/crash.sh" <<-EOF
+	#!/bin/bash
+	$(declare -f wait_for)
+	pid=(- ${pid[1]} ${pid[2]}) app=(- ${app[1]} ${app[2]})
+	for i in 1 2; do
+		ip netns exec ipc-m\$i ss -Htn state established "( sport = :$RAW )" | grep -q . && v=\$i
+	done
+	echo \$v >$tmp/victim
+	unsent() { $MEMBERS field $tmp \$v tcp unsent; }
+	enough() { [ "\$(unsent)" -ge $((BYTES / 2)) ]; }
+	wait_for 30 enough
+	unsent >$tmp/unsent
+	ip -n ipc-m\$v link set eth0 down
+	kill -9 \${pid[v]} \${app[v]}
+	wait_for 60 $MEMBERS formed $tmp \$((3 - v))
+EOF
+chmod +x "$tmp/crash.sh"
+
+rst0=$(ip netns exec "$NS_CLIENT" nstat -az TcpExtTCPAbortOnData TcpEstabResets | awk '{s += $2} END {print s}')
+ip netns exec "$NS_CLIENT" $FLOWS backlog "$CLUSTER4" $RAW $SPORT $BYTES "$tmp/crash.sh" 2>&1 |
+	tee "$tmp/backlog" | sed -u 's/^/    # /'
+v=$(cat "$tmp/victim" 2>/dev/null)
+s=$((3 - ${v:-1}))
+echo "    # m$v served the connection; it replicated $(cat "$tmp/unsent" 2>/dev/null) bytes not sent yet"
+check "m$v replicated the answer its socket had not sent (tcp-unsent)" \
+	test "$(cat "$tmp/unsent" 2>/dev/null || echo 0)" -ge $((BYTES / 2))
+check "m$v crashed: the client read the whole answer, byte-exact, from m$s" \
+	grep -q "^backlog ok" "$tmp/backlog"
+check "m$s restored the connection with its queues' bytes" \
+	test "$(field "$s" tcp restored_with_bytes)" -ge 1
+check "the client saw no reset" test "$(ip netns exec "$NS_CLIENT" nstat -az TcpExtTCPAbortOnData TcpEstabResets | awk '{s += $2} END {print s}')" = "$rst0"
+grep -hE "WARN|ERROR|restored a" "$tmp"/m[12].log | head -n 10 | sed 's/^/    # /'
+
+kill $(jobs -p) 2>/dev/null
+wait 2>/dev/null
+rm -rf "$tmp"
+finish
