@@ -112,8 +112,23 @@ ip -n ipc-m1 link set u0 up
 ip -n ipc-m1 link set u2 up
 check "a unicast cluster on a spare interface" ip netns exec ipc-m1 "$CLUSTERADM" cluster add \
 	id 5 dev u0 addr 198.51.100.1 mode unicast hash seed
-check "a multicast cluster on another" ip netns exec ipc-m1 "$CLUSTERADM" cluster add \
-	id 6 dev u2 addr 198.51.100.2 hash seed
+check "a multicast cluster on another, exporting TCP state" ip netns exec ipc-m1 "$CLUSTERADM" \
+	cluster add id 6 dev u2 addr 198.51.100.2 hash seed tcp-export
+# tcp-unsent (command 9; attributes 1 cluster-id, 2 records): the request
+# names a connection by its Initial record and asks from a Data head's
+# sequence number (userspace-tool/core/src/tcpstate.rs).
+initial=01 initial+=00b40500000000 initial+=0102030405060708
+initial+=00000000000000000000ffffc0000202 initial+=00000000000000000000ffffc6336402
+initial+=3075581b00000000
+head=040100000000000001020304050607080000000000000000
+check "tcp-unsent on a cluster without tcp-export: EINVAL with a reason" \
+	expect_err 22 "does not export" 9 "1:$(le32 5)" "2:$initial$head"
+check "tcp-unsent with garbage for records: EINVAL with a reason" \
+	expect_err 22 "Initial record" 9 "1:$(le32 6)" 2:0102030405
+check "tcp-unsent with a Data head that carries bytes: EINVAL" \
+	expect_err 22 "Initial record" 9 "1:$(le32 6)" "2:$initial${head:0:8}01000000${head:16}ff"
+check "tcp-unsent for a connection nobody has: ENOENT with a reason" \
+	expect_err 2 "no established connection" 9 "1:$(le32 6)" "2:$initial$head"
 check "delete the interface: its cluster is gone" bash -c \
 	"ip -n ipc-m1 link del u0 && ! ip netns exec ipc-m1 $CLUSTERADM cluster show 5 2>/dev/null"
 check "move the interface away: its cluster is gone" bash -c \
