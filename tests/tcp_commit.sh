@@ -11,11 +11,12 @@
 # reset. (Forged state updates: tcp_survival.sh.)
 source "$(dirname "$0")/lib.sh"
 
-# Under TCG (two emulated CPUs with KASAN) it passed 4 runs of 5 once
-# replication had its own thread (174-214 s); in the other one stream of
-# 20 stalled for good (likely bytes the echo wrote that its socket had not
-# sent yet: not replicated). Until that is mended it stays out of the
-# TCG runs: use KVM, or ask for it: IPC_HEAVY_TCG=1.
+# Under TCG (two emulated CPUs with KASAN) it passed 5 runs of 7 once
+# replication had its own thread (174-223 s); in the other two one stream
+# of 20 stalled for good, also after bytes not sent yet were replicated
+# (the cause is not known yet; on failure the test prints what the
+# daemons did with the stream). It stays out of the TCG runs: use KVM,
+# or ask for it: IPC_HEAVY_TCG=1.
 if [ "${IPC_ACCEL:-}" = tcg ] && [ "${IPC_HEAVY_TCG:-0}" != 1 ]; then
 	echo "# SKIP: too heavy for TCG (IPC_HEAVY_TCG=1 runs it)"
 	exit 4
@@ -115,9 +116,16 @@ check "the client saw no reset" test "$(ip netns exec "$NS_CLIENT" nstat -az Tcp
 check "m$last restored connections with their queues' bytes" \
 	test "$(field "$last" tcp restored_with_bytes)" -ge 1
 for i in "$m" "$last"; do
-	echo "    # m$i: $(python3 -c "import json; t = json.load(open('$tmp/run$i/1.json'))['tcp']; print({k: t[k] for k in ('restored', 'restored_with_bytes', 'failed', 'expired', 'resent', 'waiting', 'queued_bytes')})" 2>/dev/null)"
+	echo "    # m$i: $(python3 -c "import json; t = json.load(open('$tmp/run$i/1.json'))['tcp']; print({k: t[k] for k in ('restored', 'restored_with_bytes', 'failed', 'expired', 'resent', 'waiting', 'queued_bytes', 'unsent')})" 2>/dev/null)"
 done
 grep -hE "WARN|ERROR" "$tmp"/m[123].log | head -n 10 | sed 's/^/    # /'
+# A stream that did not go on: what each member's daemon did with it.
+for p in $(sed -nE 's/^# stream from ([0-9]+):.*/\1/p' "$tmp/held"); do
+	for i in 1 2 3; do
+		grep -E "sport=$p\b" "$tmp/m$i.log" | sed "s/^/    # m$i, stream $p: /"
+		ip netns exec "$(member_ns "$i")" ss -Htni "( dport = :$p )" | sed "s/^/    # m$i, stream $p: /"
+	done
+done
 for i in 1 2 3; do
 	grep -E "membership|restored a" "$tmp/m$i.log" | head -n 30 | sed "s/^/    # m$i: /"
 done

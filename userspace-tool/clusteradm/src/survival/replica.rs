@@ -205,7 +205,7 @@ impl Store {
                         self.dropped += 1;
                         continue;
                     }
-                    let c = self.conns.entry(initial.id).or_insert(Conn {
+                    let fresh = Conn {
                         owner,
                         initial,
                         essential: None,
@@ -213,8 +213,15 @@ impl Store {
                         out: Stream::default(),
                         inb: Stream::default(),
                         elsewhere: None,
-                    });
-                    c.owner = owner;
+                    };
+                    let c = self.conns.entry(initial.id).or_insert_with(|| fresh.clone());
+                    // A connection restored elsewhere, now that member's:
+                    // its state starts over from what it sends (its
+                    // generations are its own kernel's, not comparable
+                    // with the old owner's).
+                    if c.owner != owner {
+                        *c = fresh;
+                    }
                     c.initial = initial;
                 }
                 Record::Essential(e) => {
@@ -487,6 +494,29 @@ mod tests {
         s.apply(2, &wire(&sent_only, b"01234567"));
         let o = s.take_orphans(|m| m != 2, |_| true);
         assert_eq!(o[0].unacked.as_deref(), Some(&b"4567"[..]));
+    }
+
+    #[test]
+    fn a_new_owner_starts_the_state_over_whatever_its_generations() {
+        let mut s = Store::new(4);
+        s.apply(
+            2,
+            &wire(
+                &[Record::Initial(initial(1)), Record::Essential(ess(1, 900, 50))],
+                b"",
+            ),
+        );
+        // Member 3 restored it: its kernel counts generations from lower.
+        s.apply(
+            3,
+            &wire(
+                &[Record::Initial(initial(1)), Record::Essential(ess(1, 7, 80))],
+                b"",
+            ),
+        );
+        let o = s.take_orphans(|m| m == 2, |_| true);
+        assert_eq!(o.len(), 1);
+        assert_eq!(o[0].essential.rcv_nxt, 80);
     }
 
     #[test]
