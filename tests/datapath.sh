@@ -15,6 +15,18 @@ SEED=000102030405060708090a0b0c0d0e0f
 tmp=$(mktemp -d)
 
 rsts() { ip netns exec "$1" nstat -az TcpOutRsts | awk '/TcpOutRsts/ {print $2}'; }
+# no_rst I: member I sent no RST since the flows began; else what may
+# tell why (seen once in a while, not understood yet): the RSTs as its
+# OUTPUT chain logged them, the flows answered only after a failed try,
+# its TCP counters that moved.
+no_rst() {
+	local i=$1
+	[ "$(rsts "$(member_ns "$i")")" = "${rst0[$i]}" ] && return 0
+	dmesg | grep "ipc-rst-m$i " | tail -n 4
+	awk 'NF > 2' "$tmp"/*.ans | head -n 4
+	ip netns exec "$(member_ns "$i")" nstat -az | awk '$2 > 0 && /^Tcp/ {printf "%s=%s ", $1, $2}'
+	return 1
+}
 mac_of() { ip -n "$1" -j link show "$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])'; }
 neigh_mac() { ip -n "$NS_CLIENT" -j neigh show "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0].get("lladdr",""))'; }
 
@@ -44,6 +56,10 @@ mode() {
 		ip -n "$ns" addr add "$CLUSTER6/128" dev eth0 nodad
 		check "$m: m$i: cluster add" ip netns exec "$ns" "$CLUSTERADM" cluster add id 1 \
 			dev eth0 addr "$CLUSTER4" addr6 "$CLUSTER6" seed "$SEED" member "$i" mode "$m"
+		ip netns exec "$ns" iptables -A OUTPUT -p tcp --tcp-flags RST RST \
+			-j LOG --log-prefix "ipc-rst-m$i " --log-tcp-sequence 2>/dev/null
+		ip netns exec "$ns" ip6tables -A OUTPUT -p tcp --tcp-flags RST RST \
+			-j LOG --log-prefix "ipc-rst-m$i " --log-tcp-sequence 2>/dev/null
 		check "$m: m$i: table set" ip netns exec "$ns" "$CLUSTERADM" table set 1 \
 			spread 1,2,3 "${forward[@]}"
 		ip netns exec "$ns" $FLOWS serve "m$i" $PORT "$CLUSTER4" "$CLUSTER6" &
@@ -88,7 +104,7 @@ mode() {
 	check "$m: ≥ $((2 * N)) new TCP flows counted" bash -c \
 		"python3 -c 'import json,sys; f=sum(b[\"flows\"] for b in json.load(open(\"$tmp/m1.buckets\"))); sys.exit(f < 2*$N)'"
 	for i in 1 2 3; do
-		check "$m: m$i sent no RST" test "$(rsts "$(member_ns "$i")")" = "${rst0[$i]}"
+		check "$m: m$i sent no RST" no_rst "$i"
 	done
 
 	local want
@@ -121,6 +137,7 @@ mode() {
 }
 
 load_module
+sysctl -qw net.netfilter.nf_log_all_netns=1 2>/dev/null
 for m in ${IPC_MODES:-multicast unicast forward}; do
 	mode "$m"
 done

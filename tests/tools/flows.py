@@ -126,8 +126,8 @@ def serve(name, port, addrs, held=False):
 
 
 def one_flow(dst, port, proto, sport):
-    """The answer to one flow from source port SPORT ("-" if none, then
-    what each try met, e.g. "- reset,timeout,timeout")."""
+    """The answer to one flow from source port SPORT ("-" if none), then
+    what each failed try met (e.g. "- reset,timeout,timeout", "m2 timeout")."""
     why = []
     for _ in range(3):  # a lost SYN or datagram is retried, not judged
         s = None
@@ -146,7 +146,8 @@ def one_flow(dst, port, proto, sport):
                 s.sendto(b"?", (dst, port))
                 data, _ = s.recvfrom(64)
             if data:
-                return data.decode().strip()
+                # Tries that failed first are kept, after the answer.
+                return " ".join([data.decode().strip()] + [w.replace(" ", "-") for w in why])
             why.append("closed")
         except socket.timeout:
             why.append("timeout")
