@@ -108,9 +108,26 @@ for mode in ${IPC_TCP_MODES:-none async commit}; do
 		# Which streams are the victim's: their flows through the table.
 		$FLOWS expect "$CLIENT4" $RAW tcp 26000 "$streams" |
 			ip netns exec "$(member_ns "$m")" "$CLUSTERADM" -j which 1 - >"$tmp/owners"
+		ip netns exec "$NS_CLIENT" tcpdump -i eth0 -nn -U -w "$tmp/c.pcap" \
+			"tcp portrange 26000-26019" 2>/dev/null &
+		cap=$!
 		ip netns exec "$NS_CLIENT" $FLOWS hold "$CLUSTER4" $RAW 25000 0 2 "$tmp/rounds.sh" \
 			"$streams" $RAW 26000 >"$tmp/held" 2>&1
+		kill $cap
+		for i in 1 2 3; do
+			echo "# $mode: m$i after: $(python3 -c "import json; t = json.load(open('$tmp/run$i/1.json'))['tcp']; print({k: t.get(k) for k in ('restored', 'waiting', 'expired', 'resent', 'unsent')})" 2>/dev/null)"
+		done
 		grep '^streams\|^# stream' "$tmp/held" | sed "s/^/# $mode: /"
+		# A stream that stopped: what the daemons did with it, the sockets.
+		for p in $(sed -nE 's/^# stream from ([0-9]+):.*/\1/p' "$tmp/held"); do
+			for i in 1 2 3; do
+				grep -E "sport=$p\b" "$tmp/m$i.log" | sed "s/^/# $mode: m$i, stream $p: /"
+				ip netns exec "$(member_ns "$i")" ss -Htni "( dport = :$p )" |
+					sed "s/^/# $mode: m$i, stream $p: /"
+			done
+			tcpdump -nn -tt -r "$tmp/c.pcap" "port $p" 2>/dev/null | tail -n 12 |
+				sed "s/^/# $mode: client, stream $p: /"
+		done
 		echo "# $mode: restored $(tcp_field restored) ($(tcp_field restored_with_bytes) with" \
 			"their queues' bytes), failed $(tcp_field failed), held already $(tcp_field held)"
 		awk -v mode="$mode" '

@@ -432,11 +432,18 @@ impl Survival {
         };
         let fd = restore::restore(i, &o.essential, o.age, unacked, unread)?;
         ipcluster_handoff::send(path, fd.as_fd(), i.dport)?;
+        let e = &o.essential;
         info!(
             sport = i.sport,
             dport = i.dport,
             unacked = unacked.map(<[u8]>::len),
             unread = unread.map(<[u8]>::len),
+            snd_una = e.snd_wl2,
+            snd_nxt = e.snd_nxt,
+            written = e.written,
+            rcv_nxt = e.rcv_nxt,
+            copied = e.copied,
+            age_ms = o.age.as_millis() as u64,
             "restored a connection"
         );
         Ok(unacked.is_some())

@@ -214,7 +214,10 @@ impl Store {
                         inb: Stream::default(),
                         elsewhere: None,
                     };
-                    let c = self.conns.entry(initial.id).or_insert_with(|| fresh.clone());
+                    let c = self
+                        .conns
+                        .entry(initial.id)
+                        .or_insert_with(|| fresh.clone());
                     // A connection restored elsewhere, now that member's:
                     // its state starts over from what it sends (its
                     // generations are its own kernel's, not comparable
@@ -502,7 +505,10 @@ mod tests {
         s.apply(
             2,
             &wire(
-                &[Record::Initial(initial(1)), Record::Essential(ess(1, 900, 50))],
+                &[
+                    Record::Initial(initial(1)),
+                    Record::Essential(ess(1, 900, 50)),
+                ],
                 b"",
             ),
         );
@@ -510,7 +516,10 @@ mod tests {
         s.apply(
             3,
             &wire(
-                &[Record::Initial(initial(1)), Record::Essential(ess(1, 7, 80))],
+                &[
+                    Record::Initial(initial(1)),
+                    Record::Essential(ess(1, 7, 80)),
+                ],
                 b"",
             ),
         );
