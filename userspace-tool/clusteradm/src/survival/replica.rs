@@ -142,8 +142,15 @@ pub(crate) struct Conn {
     pub(crate) at: Instant,
     /// Bytes sent, from the oldest the client has not acknowledged.
     pub(crate) out: Stream,
-    /// Bytes received, from the oldest the application has not read.
+    /// Bytes received, from the oldest the application may not have
+    /// answered yet.
     pub(crate) inb: Stream,
+    /// The first byte received the application may not have answered:
+    /// where `copied` stood the last time it had written more. An
+    /// application that read a request and died before it wrote the
+    /// answer (an output-commit segment may reveal the read, a window
+    /// update, before the write happens) gets the request again.
+    pub(crate) answered: Option<u32>,
     /// Since when another live member has had it, its owner being gone.
     pub(crate) elsewhere: Option<Instant>,
 }
@@ -159,7 +166,8 @@ pub(crate) struct Orphan {
     /// `snd_nxt`), and written but not sent yet (to `written`) when those
     /// are here too.
     pub(crate) unacked: Option<Vec<u8>>,
-    /// Received and unread (from `copied` to `rcv_nxt`).
+    /// Received and unread (from `essential.copied` to `rcv_nxt`): what
+    /// the application had not read, or had read but not answered.
     pub(crate) unread: Option<Vec<u8>>,
 }
 
@@ -213,6 +221,7 @@ impl Store {
                         out: Stream::default(),
                         inb: Stream::default(),
                         elsewhere: None,
+                        answered: None,
                     };
                     let c = self
                         .conns
@@ -230,11 +239,17 @@ impl Store {
                 Record::Essential(e) => {
                     if let Some(c) = self.conns.get_mut(&e.id) {
                         if c.essential.is_none_or(|old| newer(e.gen, old.gen)) {
+                            let wrote = c
+                                .essential
+                                .is_none_or(|old| after(e.written, old.written) > 0);
+                            if wrote || c.answered.is_none() {
+                                c.answered = Some(e.copied);
+                            }
                             c.essential = Some(e);
                             c.owner = owner;
                             c.at = Instant::now();
                             c.out.trim(e.snd_wl2);
-                            c.inb.trim(e.copied);
+                            c.inb.trim(c.answered.unwrap_or(e.copied));
                         }
                     }
                 }
@@ -271,13 +286,23 @@ impl Store {
         ids.into_iter()
             .filter_map(|id| self.conns.remove(&id))
             .filter_map(|c| {
-                let e = c.essential?;
+                let mut e = c.essential?;
+                // What the application read but may not have answered is
+                // read again, from where it last had written.
+                let unread = c.answered.and_then(|a| c.inb.range(a, e.rcv_nxt));
+                let unread = match unread {
+                    Some(b) => {
+                        e.copied = c.answered.unwrap_or(e.copied);
+                        Some(b)
+                    }
+                    None => c.inb.range(e.copied, e.rcv_nxt),
+                };
                 Some(Orphan {
                     initial: c.initial,
                     essential: e,
                     age: c.at.elapsed(),
                     unacked: unacked(&c.out, &e).map(<[u8]>::to_vec),
-                    unread: c.inb.range(e.copied, e.rcv_nxt).map(<[u8]>::to_vec),
+                    unread: unread.map(<[u8]>::to_vec),
                 })
             })
             .collect()
@@ -497,6 +522,46 @@ mod tests {
         s.apply(2, &wire(&sent_only, b"01234567"));
         let o = s.take_orphans(|m| m != 2, |_| true);
         assert_eq!(o[0].unacked.as_deref(), Some(&b"4567"[..]));
+    }
+
+    #[test]
+    fn what_was_read_but_not_answered_is_read_again() {
+        let input = Record::Data(ipcluster_core::tcpstate::Data {
+            id: 1,
+            dir: Dir::In,
+            seq: 50,
+            len: 3,
+        });
+        let state = |gen, copied, written| {
+            Record::Essential(Essential {
+                snd_nxt: 100,
+                snd_wl2: 100,
+                copied,
+                written,
+                ..ess(1, gen, 53)
+            })
+        };
+        let orphan = |recs: &[Record]| {
+            let mut s = Store::new(4);
+            s.apply(2, &wire(recs, b"abc"));
+            s.take_orphans(|m| m != 2, |_| true).remove(0)
+        };
+        // The request came, the application read it (a window update
+        // showed it) and died before it wrote the answer: it gets the
+        // request again.
+        let read = [
+            Record::Initial(initial(1)),
+            input,
+            state(5, 50, 100),
+            state(6, 53, 100),
+        ];
+        let o = orphan(&read);
+        assert_eq!(o.unread.as_deref(), Some(&b"abc"[..]));
+        assert_eq!(o.essential.copied, 50);
+        // It wrote the answer: the request is done with.
+        let o = orphan(&[&read[..], &[state(7, 53, 103)]].concat());
+        assert_eq!(o.unread.as_deref(), Some(&b""[..]));
+        assert_eq!(o.essential.copied, 53);
     }
 
     #[test]
