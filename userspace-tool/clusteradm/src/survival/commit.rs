@@ -66,7 +66,14 @@ struct Sent {
     /// How long from `at` until it goes again.
     wait: Duration,
     effects: Vec<(u64, Known)>,
+    /// Some member holds it: its effects count.
+    committed: bool,
 }
+
+/// Most messages kept for members that have not acknowledged them once
+/// another member has: a member that never catches up stops costing
+/// memory here (its replicas stay behind).
+const LAGGING_MAX: usize = 4096;
 
 /// Which of our messages a member acknowledged.
 #[derive(Default)]
@@ -120,6 +127,7 @@ impl Commit {
             at: now,
             wait: RESEND_AFTER,
             effects,
+            committed: false,
         });
         self.last
     }
@@ -190,18 +198,23 @@ impl Commit {
         self.held.len()
     }
 
-    /// Commits what some member holds; the segments that may leave.
+    /// Commits what some member holds; the segments that may leave. A
+    /// message goes on being sent until every member holds it: the member
+    /// that takes a dead one's buckets restores from its own replicas,
+    /// which must not stay behind once another member acknowledged.
     fn advance(&mut self) -> Vec<u32> {
-        let top = match self.members.values().map(|a| a.upto).max() {
-            Some(t) => t,
-            None => self.last, // alone: nobody to wait for
+        let ups = self.members.values().map(|a| a.upto);
+        // Alone: nobody to wait for.
+        let (top, bottom) = match (ups.clone().max(), ups.min()) {
+            (Some(t), Some(b)) => (t, b),
+            _ => (self.last, self.last),
         };
         let mut closed = Vec::new();
-        while self.sent.front().is_some_and(|s| s.seq <= top) {
-            let Some(s) = self.sent.pop_front() else {
-                break;
-            };
-            for (id, k) in s.effects {
+        for s in self.sent.iter_mut().take_while(|s| s.seq <= top) {
+            if std::mem::replace(&mut s.committed, true) {
+                continue;
+            }
+            for (id, k) in std::mem::take(&mut s.effects) {
                 match k {
                     Known::Closed => {
                         self.conns.remove(&id);
@@ -212,6 +225,13 @@ impl Commit {
                     }
                 }
             }
+        }
+        while self
+            .sent
+            .front()
+            .is_some_and(|s| s.seq <= bottom || (s.committed && self.sent.len() > LAGGING_MAX))
+        {
+            self.sent.pop_front();
         }
         if self.members.is_empty() {
             return std::mem::take(&mut self.held).into_keys().collect();
@@ -282,6 +302,24 @@ mod tests {
         assert_eq!(c.acked(2, k2), vec![8]);
         // Committed state lets later segments it covers go at once.
         assert_eq!(c.hold(seg(9, 1, 110, 55), now), Some(9));
+    }
+
+    #[test]
+    fn a_member_that_missed_a_message_gets_it_until_it_holds_it() {
+        let t0 = Instant::now();
+        let mut c = Commit::default();
+        c.members(&[2, 3]);
+        let k = c.seal(body(1, 10, 10), t0);
+        assert_eq!(c.hold(seg(1, 1, 10, 10), t0), None);
+        // Member 2 holds it: the segment leaves, and the message goes on
+        // being sent for member 3.
+        assert_eq!(c.acked(2, k), vec![1]);
+        let (again, _) = c.due(t0 + RESEND_AFTER);
+        assert_eq!(again.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [k]);
+        // Committed state still lets covered segments go at once.
+        assert_eq!(c.hold(seg(2, 1, 10, 10), t0), Some(2));
+        assert!(c.acked(3, k).is_empty());
+        assert!(c.due(t0 + RESEND_MAX * 4).0.is_empty());
     }
 
     #[test]
