@@ -99,7 +99,19 @@ def serve(name, port, addrs, held=False):
             if key.data == "tcp":
                 c, _ = s.accept()
                 try:
+                    if not held:
+                        # The answer and our FIN in one segment (corked
+                        # until the shutdown): the client's FIN always
+                        # comes after ours, so this side ends in
+                        # TIME_WAIT. Had the client's come first (the
+                        # server preempted between send and close), this
+                        # side went LAST_ACK -> CLOSED, and the client's
+                        # second ACK, for our FIN sent again, met only
+                        # the listener: a RST (seen in datapath under TCG).
+                        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
                     c.sendall(reply)
+                    if not held:
+                        c.shutdown(socket.SHUT_WR)
                 except OSError:
                     # Reset before we answered (e.g. the client gave up):
                     # that connection is gone, the others are served.
@@ -108,8 +120,6 @@ def serve(name, port, addrs, held=False):
                 if held:
                     sel.register(c, selectors.EVENT_READ, "conn")
                 else:
-                    # Closing first keeps TIME_WAIT here: a late duplicate
-                    # from the client is answered, not reset.
                     c.close()
             elif key.data == "conn":
                 try:
