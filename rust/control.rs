@@ -344,11 +344,16 @@ pub(crate) fn cluster_new(req: &Request) -> Result {
     reply.send_reply(req)
 }
 
-fn find(req: &Request, st: &NetState, reg: &Registry) -> Result<Arc<Cluster>> {
+pub(crate) fn find(
+    req: &Request,
+    st: &NetState,
+    reg: &Registry,
+    attr: u32,
+) -> Result<Arc<Cluster>> {
     let id = req
-        .u32(A_ID)
+        .u32(attr)
         .ok_or_else(|| req.fail(None, c_str!("missing cluster id"), EINVAL))?;
-    lookup(st, reg, id).ok_or_else(|| req.fail(Some(A_ID), c_str!("no such cluster"), ENOENT))
+    lookup(st, reg, id).ok_or_else(|| req.fail(Some(attr), c_str!("no such cluster"), ENOENT))
 }
 
 /// Cluster `id`, for a writer holding `reg`.
@@ -393,7 +398,7 @@ pub(crate) fn cluster_del(req: &Request) -> Result {
     let st = req.state();
     let rtnl = Rtnl::lock();
     let mut reg = st.writer.lock();
-    let id = find(req, st, &reg)?.cfg.id;
+    let id = find(req, st, &reg, A_ID)?.cfg.id;
     remove(st, &rtnl, &mut reg, |c| c.cfg.id == id)?;
     drop(reg);
     drop(rtnl);
@@ -484,7 +489,7 @@ fn fill_cluster(w: &mut impl Writer, c: &Cluster, with_seed: bool) -> Result {
 pub(crate) fn cluster_get(req: &Request) -> Result {
     let st = req.state();
     let reg = st.writer.lock();
-    let c = find(req, st, &reg)?;
+    let c = find(req, st, &reg, A_ID)?;
     let member = c.table.get_locked(&reg).map_or(0, |t| t.member);
     drop(reg);
     let mut m = Msg::reply(req, CMD_CLUSTER_GET, 0)?;
@@ -581,7 +586,7 @@ fn drains(cfg: &Config, old: Option<&Table>, owners: &[u16]) -> Result<KVec<Jiff
 pub(crate) fn table_set(req: &Request) -> Result {
     let st = req.state();
     let reg = st.writer.lock();
-    let c = find(req, st, &reg)?;
+    let c = find(req, st, &reg, A_ID)?;
     let old = c.table.get_locked(&reg);
     let keep = |a: u32, f: fn(&Table) -> u16| {
         req.u32(a)
@@ -638,7 +643,7 @@ pub(crate) fn table_set(req: &Request) -> Result {
 pub(crate) fn table_get(req: &Request) -> Result {
     let st = req.state();
     let reg = st.writer.lock();
-    let c = find(req, st, &reg)?;
+    let c = find(req, st, &reg, A_ID)?;
     let t = c.table.get_locked(&reg).ok_or(ENOENT)?;
     let mut m = Msg::reply(
         req,

@@ -21,13 +21,9 @@ pub(crate) const UNSENT_MAX: usize = 16 * 1024;
 /// a Data record with up to [`UNSENT_MAX`] bytes.
 pub(crate) fn tcp_unsent(req: &Request) -> Result {
     let st = req.state();
-    let id = req
-        .u32(T_CLUSTER_ID)
-        .ok_or_else(|| req.fail(None, c_str!("missing cluster id"), EINVAL))?;
-    let ifindex = {
+    let (id, ifindex) = {
         let reg = st.writer.lock();
-        let c = control::lookup(st, &reg, id)
-            .ok_or_else(|| req.fail(Some(T_CLUSTER_ID), c_str!("no such cluster"), ENOENT))?;
+        let c = control::find(req, st, &reg, T_CLUSTER_ID)?;
         if !c.cfg.tcp_export {
             return Err(req.fail(
                 Some(T_CLUSTER_ID),
@@ -35,7 +31,7 @@ pub(crate) fn tcp_unsent(req: &Request) -> Result {
                 EINVAL,
             ));
         }
-        c.cfg.ifindex
+        (c.cfg.id, c.cfg.ifindex)
     };
     let records = req.bytes(T_RECORDS).unwrap_or_default();
     let ask = match Record::decode(records) {

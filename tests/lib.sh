@@ -111,6 +111,48 @@ daemon_conf() {
 	TOML
 }
 
+# cluster_pki N...: a CA in $pki, a certificate for each member I given,
+# and the cluster address on each one's eth0.
+cluster_pki() {
+	local i
+	"$CLUSTERADM" cert ca "$pki" >/dev/null
+	for i in "$@"; do
+		"$CLUSTERADM" cert issue "$pki" "m$i" >/dev/null
+		ip -n "$(member_ns "$i")" addr add "$CLUSTER4/32" dev eth0
+	done
+}
+
+# handoff_conf I PORT...: the [tcp] section handing member I's restored
+# connections to those ports to its echo (run_echo).
+handoff_conf() {
+	local i=$1 p list=""
+	shift
+	for p in "$@"; do list+="${list:+, }$p = \"$tmp/m$i.handoff\""; done
+	printf '[tcp]\nhandoff = { %s }\n' "$list"
+}
+
+# run_echo I LISTEN...: member I's echo-member serving LISTEN (see its
+# --help), taking restored connections on $tmp/mI.handoff; sets app[I].
+run_echo() {
+	local i=$1
+	shift
+	rm -f "$tmp/m$i.handoff"
+	ip netns exec "$(member_ns "$i")" "$IPC_TOP/userspace-tool/target/release/echo-member" \
+		"m$i" "$tmp/m$i.handoff" "$@" &
+	app[$i]=$!
+}
+
+# run_daemon I: member I's daemon on $tmp/mI.toml, with a fresh run
+# directory $tmp/runI and its log in $tmp/mI.log; sets pid[I].
+run_daemon() {
+	local i=$1
+	rm -rf "$tmp/run$i"
+	mkdir -p "$tmp/run$i"
+	IPCLUSTER_RUN_DIR=$tmp/run$i ip netns exec "$(member_ns "$i")" \
+		"$CLUSTERADM" daemon "$tmp/m$i.toml" 2>"$tmp/m$i.log" &
+	pid[$i]=$!
+}
+
 # Keepalive timing for daemons in the emulated VM (TCG, a debug kernel),
 # which stalls a process for a second or two (the daemons log "paused"):
 # keepalives twenty times slower than the 50 ms default and at least three

@@ -50,13 +50,9 @@ conf() {
 
 declare -A pid
 start() { # start I [CERT KEY CA [CONFIG]]
-	local i=$1 ns
-	ns=$(member_ns "$i")
+	local i=$1
 	conf "$i" "${2:-$pki/m$i.pem}" "${3:-$pki/m$i.key}" "${4:-$pki/ca.pem}" "${5:-1}" >"$tmp/m$i.toml"
-	mkdir -p "$tmp/run$i"
-	IPCLUSTER_LOG=info,clusteradm::daemon=debug IPCLUSTER_RUN_DIR=$tmp/run$i \
-		ip netns exec "$ns" "$CLUSTERADM" daemon "$tmp/m$i.toml" 2>"$tmp/m$i.log" &
-	pid[$i]=$!
+	IPCLUSTER_LOG=info,clusteradm::daemon=debug run_daemon "$i"
 }
 MEMBERS="python3 $IPC_TOP/tests/tools/members.py"
 formed() { $MEMBERS formed "$tmp" "$@"; }

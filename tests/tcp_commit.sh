@@ -24,7 +24,6 @@ fi
 
 FLOWS="python3 $IPC_TOP/tests/tools/flows.py"
 MEMBERS="python3 $IPC_TOP/tests/tools/members.py"
-ECHO=$IPC_TOP/userspace-tool/target/release/echo-member
 SEED=000102030405060708090a0b0c0d0e0f
 PORT=7000
 RAW=7001
@@ -36,12 +35,10 @@ pki=$tmp/pki
 load_module
 setup_topology 3
 ip -n "$NS_SW" link set br0 type bridge mcast_snooping 0
-"$CLUSTERADM" cert ca "$pki" >/dev/null
 
 declare -A pid app
 start() { # start I: member I's service and daemon
-	local i=$1 ns
-	ns=$(member_ns "$i")
+	local i=$1
 	{
 		# (A long drain: the held connections and streams must outlive
 		# any rebalancing move, which leaves them on their member for the
@@ -50,25 +47,15 @@ start() { # start I: member I's service and daemon
 		# (Three daemons sign and check a datagram per turn of
 		# replication on two emulated CPUs: slower than membership.sh.)
 		vm_timing 1000
-		cat <<-TOML
-		[tcp]
-		handoff = { $PORT = "$tmp/m$i.handoff", $RAW = "$tmp/m$i.handoff" }
-		TOML
+		handoff_conf "$i" $PORT $RAW
 	} >"$tmp/m$i.toml"
-	ip netns exec "$ns" "$ECHO" "m$i" "$tmp/m$i.handoff" "$CLUSTER4:$PORT" "raw:$CLUSTER4:$RAW" &
-	app[$i]=$!
-	mkdir -p "$tmp/run$i"
-	IPCLUSTER_RUN_DIR=$tmp/run$i ip netns exec "$ns" "$CLUSTERADM" daemon "$tmp/m$i.toml" \
-		2>"$tmp/m$i.log" &
-	pid[$i]=$!
+	run_echo "$i" "$CLUSTER4:$PORT" "raw:$CLUSTER4:$RAW"
+	run_daemon "$i"
 }
 field() { $MEMBERS field "$tmp" "$@"; }
 
-for i in 1 2 3; do "$CLUSTERADM" cert issue "$pki" "m$i" >/dev/null; done
-for i in 1 2 3; do
-	ip -n "$(member_ns "$i")" addr add "$CLUSTER4/32" dev eth0
-	start "$i"
-done
+cluster_pki 1 2 3
+for i in 1 2 3; do start "$i"; done
 check "the cluster forms and spreads" wait_for 120 $MEMBERS spread "$tmp" 1 2 3
 # The spread moves ~680 buckets, one per tick (200 ms at this period).
 check "one table, all acknowledged" wait_for 240 $MEMBERS formed "$tmp" 1 2 3

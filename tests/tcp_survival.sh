@@ -12,7 +12,6 @@ source "$(dirname "$0")/lib.sh"
 
 FLOWS="python3 $IPC_TOP/tests/tools/flows.py"
 MEMBERS="python3 $IPC_TOP/tests/tools/members.py"
-ECHO=$IPC_TOP/userspace-tool/target/release/echo-member
 SEED=000102030405060708090a0b0c0d0e0f
 PORT=7000
 HELD=${IPC_HELD:-30}
@@ -23,12 +22,10 @@ pki=$tmp/pki
 load_module
 setup_topology 3
 ip -n "$NS_SW" link set br0 type bridge mcast_snooping 0
-"$CLUSTERADM" cert ca "$pki" >/dev/null
 
 declare -A pid app
 start() { # start I: member I's service and daemon
-	local i=$1 ns
-	ns=$(member_ns "$i")
+	local i=$1
 	{
 		# (A long drain: the held connections must outlive any
 		# rebalancing move, which leaves them on their member for the
@@ -37,25 +34,15 @@ start() { # start I: member I's service and daemon
 		# (Half membership.sh's period: the survival tests measure how
 		# soon connections answer again.)
 		vm_timing 500
-		cat <<-TOML
-		[tcp]
-		handoff = { $PORT = "$tmp/m$i.handoff" }
-		TOML
+		handoff_conf "$i" $PORT
 	} >"$tmp/m$i.toml"
-	ip netns exec "$ns" "$ECHO" "m$i" "$tmp/m$i.handoff" "$CLUSTER4:$PORT" &
-	app[$i]=$!
-	mkdir -p "$tmp/run$i"
-	IPCLUSTER_RUN_DIR=$tmp/run$i ip netns exec "$ns" "$CLUSTERADM" daemon "$tmp/m$i.toml" \
-		2>"$tmp/m$i.log" &
-	pid[$i]=$!
+	run_echo "$i" "$CLUSTER4:$PORT"
+	run_daemon "$i"
 }
 
+cluster_pki 1 2 3
 "$CLUSTERADM" cert issue "$pki" m9 >/dev/null # a host of the CA, no member
-for i in 1 2 3; do
-	"$CLUSTERADM" cert issue "$pki" "m$i" >/dev/null
-	ip -n "$(member_ns "$i")" addr add "$CLUSTER4/32" dev eth0
-	start "$i"
-done
+for i in 1 2 3; do start "$i"; done
 check "the cluster forms and spreads" wait_for 120 $MEMBERS spread "$tmp" 1 2 3
 # The spread moves ~680 buckets, one per tick (100 ms at this period).
 check "one table, all acknowledged" wait_for 180 $MEMBERS formed "$tmp" 1 2 3

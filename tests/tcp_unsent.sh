@@ -12,7 +12,6 @@ source "$(dirname "$0")/lib.sh"
 
 FLOWS="python3 $IPC_TOP/tests/tools/flows.py"
 MEMBERS="python3 $IPC_TOP/tests/tools/members.py"
-ECHO=$IPC_TOP/userspace-tool/target/release/echo-member
 SEED=000102030405060708090a0b0c0d0e0f
 RAW=7001
 SPORT=27000
@@ -23,31 +22,21 @@ pki=$tmp/pki
 load_module
 setup_topology 2
 ip -n "$NS_SW" link set br0 type bridge mcast_snooping 0
-"$CLUSTERADM" cert ca "$pki" >/dev/null
+cluster_pki 1 2
 
 declare -A pid app
 for i in 1 2; do
-	ns=$(member_ns "$i")
-	"$CLUSTERADM" cert issue "$pki" "m$i" >/dev/null
-	ip -n "$ns" addr add "$CLUSTER4/32" dev eth0
 	# Room in the echo's socket for its whole answer from the start: the
 	# echo never waits to write (what it read and holds unwritten is its
 	# own state, which no one replicates).
-	ip netns exec "$ns" sysctl -qw net.ipv4.tcp_wmem="4096 1048576 4194304"
+	ip netns exec "$(member_ns "$i")" sysctl -qw net.ipv4.tcp_wmem="4096 1048576 4194304"
 	{
 		daemon_conf "$i" "tcp-export commit 1 drain 600000"
 		vm_timing 1000
-		cat <<-TOML
-		[tcp]
-		handoff = { $RAW = "$tmp/m$i.handoff" }
-		TOML
+		handoff_conf "$i" $RAW
 	} >"$tmp/m$i.toml"
-	ip netns exec "$ns" "$ECHO" "m$i" "$tmp/m$i.handoff" "raw:$CLUSTER4:$RAW" &
-	app[$i]=$!
-	mkdir -p "$tmp/run$i"
-	IPCLUSTER_RUN_DIR=$tmp/run$i ip netns exec "$ns" "$CLUSTERADM" daemon "$tmp/m$i.toml" \
-		2>"$tmp/m$i.log" &
-	pid[$i]=$!
+	run_echo "$i" "raw:$CLUSTER4:$RAW"
+	run_daemon "$i"
 done
 field() { $MEMBERS field "$tmp" "$@"; }
 check "the cluster forms and spreads" wait_for 120 $MEMBERS spread "$tmp" 1 2

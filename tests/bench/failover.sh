@@ -25,10 +25,8 @@ pki=$tmp/pki
 load_module
 setup_topology 3
 ip -n "$NS_SW" link set br0 type bridge mcast_snooping 0
-"$CLUSTERADM" cert ca "$pki" >/dev/null
+cluster_pki 1 2 3
 for i in 1 2 3; do
-	"$CLUSTERADM" cert issue "$pki" "m$i" >/dev/null
-	ip -n "$(member_ns "$i")" addr add "$CLUSTER4/32" dev eth0
 	{
 		daemon_conf "$i" ""
 		printf '[protocol]\nrebalance_ms = 10\n'
@@ -36,13 +34,6 @@ for i in 1 2 3; do
 done
 
 declare -A pid
-start() {
-	rm -rf "$tmp/run$1"
-	mkdir -p "$tmp/run$1"
-	IPCLUSTER_RUN_DIR=$tmp/run$1 ip netns exec "$(member_ns "$1")" \
-		"$CLUSTERADM" daemon "$tmp/m$1.toml" 2>"$tmp/m$1.log" &
-	pid[$1]=$!
-}
 kill_host() {
 	kill -9 "${pid[$1]}"
 	ip -n "$(member_ns "$1")" link set eth0 down
@@ -53,7 +44,7 @@ member=() master=() master_served=() failed=0
 for r in $(seq 1 "$runs"); do
 	for i in 1 2 3; do
 		ip -n "$(member_ns "$i")" link set eth0 up
-		start "$i"
+		run_daemon "$i"
 	done
 	if ! wait_for 120 $MEMBERS spread "$tmp" 1 2 3 || ! wait_for 60 $MEMBERS formed "$tmp" 1 2 3; then
 		echo "# run $r: the cluster did not form"

@@ -23,7 +23,6 @@ streams=${3:-20}
 SEED=000102030405060708090a0b0c0d0e0f
 MEMBERS="python3 $IPC_TOP/tests/tools/members.py"
 FLOWS="python3 $IPC_TOP/tests/tools/flows.py"
-ECHO=$IPC_TOP/userspace-tool/target/release/echo-member
 RAW0=7001
 tmp=$(mktemp -d)
 pki=$tmp/pki
@@ -31,33 +30,18 @@ pki=$tmp/pki
 load_module
 setup_topology 3
 ip -n "$NS_SW" link set br0 type bridge mcast_snooping 0
-"$CLUSTERADM" cert ca "$pki" >/dev/null
-for i in 1 2 3; do
-	"$CLUSTERADM" cert issue "$pki" "m$i" >/dev/null
-	ip -n "$(member_ns "$i")" addr add "$CLUSTER4/32" dev eth0
-done
+cluster_pki 1 2 3
 
 declare -A pid app
 start() { # start I EXTRA: member I with `cluster add` keywords EXTRA
-	local i=$1 ns
-	ns=$(member_ns "$i")
+	local i=$1
 	{
 		daemon_conf "$i" "$2"
-		cat <<-TOML
-		[protocol]
-		rebalance_ms = 10
-		[tcp]
-		handoff = { $RAW = "$tmp/m$i.handoff" }
-		TOML
+		printf '[protocol]\nrebalance_ms = 10\n'
+		handoff_conf "$i" $RAW
 	} >"$tmp/m$i.toml"
-	rm -f "$tmp/m$i.handoff"
-	ip netns exec "$ns" "$ECHO" "m$i" "$tmp/m$i.handoff" "raw:$CLUSTER4:$RAW" &
-	app[$i]=$!
-	rm -rf "$tmp/run$i"
-	mkdir -p "$tmp/run$i"
-	IPCLUSTER_RUN_DIR=$tmp/run$i ip netns exec "$ns" "$CLUSTERADM" daemon "$tmp/m$i.toml" \
-		2>"$tmp/m$i.log" &
-	pid[$i]=$!
+	run_echo "$i" "raw:$CLUSTER4:$RAW"
+	run_daemon "$i"
 }
 tcp_field() { # tcp_field KEY: member I's status tcp.KEY summed over 1..3
 	local s=0 i x
@@ -66,6 +50,19 @@ tcp_field() { # tcp_field KEY: member I's status tcp.KEY summed over 1..3
 		[[ $x =~ ^[0-9]+$ ]] && s=$((s + x))
 	done
 	echo "$s"
+}
+
+# cpu_ticks: CPU time so far (clock ticks) of the whole VM (busy, and of
+# it softirq) and of the members' daemons and echoes, as KEY=TICKS words.
+cpu_ticks() {
+	local i d=0 e=0
+	for i in 1 2 3; do
+		d=$((d + $(awk '{print $14 + $15}' "/proc/${pid[$i]}/stat" 2>/dev/null || echo 0)))
+		e=$((e + $(awk '{print $14 + $15}' "/proc/${app[$i]}/stat" 2>/dev/null || echo 0)))
+	done
+	awk -v d=$d -v e=$e '/^cpu / {
+		print "busy=" $2 + $3 + $4 + $6 + $7 + $8, "softirq=" $8, "idle=" $5, "daemons=" d, "echoes=" e
+	}' /proc/stat
 }
 
 declare -A rate
@@ -88,9 +85,17 @@ for mode in ${IPC_TCP_MODES:-none async commit}; do
 		echo "# $mode: the cluster did not form"
 		continue
 	fi
+	cpu0=$(cpu_ticks)
 	out=$(ip netns exec "$NS_CLIENT" $FLOWS pump "$CLUSTER4" $RAW "$secs")
+	cpu1=$(cpu_ticks)
 	rate[$mode]=$(sed -n 's/.*mbit_s=\([0-9.]*\).*/\1/p' <<<"$out")
 	echo "# $mode: $out"
+	python3 - "$cpu0" "$cpu1" <<-'EOF'
+	import sys
+	a, b = (dict(kv.split("=") for kv in s.split()) for s in sys.argv[1:])
+	d = {k: (int(b[k]) - int(a[k])) / 100 for k in a}
+	print("# cpu seconds during the pump: " + ", ".join(f"{k} {v:.1f}" for k, v in d.items()))
+	EOF
 	if [ "$mode" != none ]; then
 		echo "# $mode: $(tcp_field sent_bytes) bytes in $(tcp_field sent_records) records" \
 			"($(tcp_field sent_payload) of them Data payload);" \

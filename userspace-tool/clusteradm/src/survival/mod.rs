@@ -108,7 +108,7 @@ pub(crate) type FetchUnsent = Box<dyn FnMut(&Initial, u32) -> Option<(u32, Vec<u
 
 /// Most bytes asked for per state record (a socket's send buffer is
 /// rarely more; what is missing restores without the queues' bytes).
-const UNSENT_MAX: u32 = 4 << 20;
+const UNSENT_PER_STATE: u32 = 4 << 20;
 
 /// One member's TCP survival state.
 pub(crate) struct Survival {
@@ -135,6 +135,8 @@ pub(crate) struct Survival {
     /// and its addresses (for [`FetchUnsent`]).
     outs: HashMap<u64, (Initial, Option<u32>)>,
     fetch: Option<FetchUnsent>,
+    /// The table installed last ([`Survival::take_over`]).
+    owners: Vec<u16>,
 }
 
 impl Survival {
@@ -163,6 +165,7 @@ impl Survival {
             ignored: 0,
             outs: HashMap::new(),
             fetch: None,
+            owners: Vec::new(),
         }
     }
 
@@ -231,8 +234,8 @@ impl Survival {
         let mut from = end
             .filter(|&x| after(x, e.snd_nxt) > 0)
             .unwrap_or(e.snd_nxt);
-        let stop = if after(e.written, from) > UNSENT_MAX as i32 {
-            from.wrapping_add(UNSENT_MAX)
+        let stop = if after(e.written, from) > UNSENT_PER_STATE as i32 {
+            from.wrapping_add(UNSENT_PER_STATE)
         } else {
             e.written
         };
@@ -357,14 +360,32 @@ impl Survival {
     /// After installing `owners` as member `me`: restores the connections
     /// of members that are gone (not `alive`) whose buckets are now ours,
     /// and forgets those another live member has had for a while
-    /// ([`Survival::forget_stale`]).
+    /// ([`Survival::forget_stale`]). A bucket that comes to us from another
+    /// live member (a rebalancing move after a death) brings none: that
+    /// member had it first and restored them; a second copy here answered
+    /// the client with stale state (tcp_commit: a stream stopped).
     pub(crate) fn take_over(&mut self, me: u16, owners: &[u16], alive: impl Fn(u16) -> bool) {
         self.forget_stale(me, owners, &alive, Instant::now());
+        let before = std::mem::replace(&mut self.owners, owners.to_vec());
         let (hash, bits) = (&self.hash, self.bits);
-        let mine = |i: &Initial| {
-            let b = hash::bucket(hash, &flow(i), bits) as usize;
-            owners.get(b) == Some(&me)
+        let bucket = |i: &Initial| hash::bucket(hash, &flow(i), bits) as usize;
+        let live_other = |o: u16| o != me && o != UNOWNED && alive(o);
+        let moved_from_live = |i: &Initial| {
+            let b = bucket(i);
+            owners.get(b) == Some(&me) && before.get(b).is_some_and(|&o| live_other(o))
         };
+        let passed = self
+            .store
+            .take_orphans(|o| o == me || alive(o), moved_from_live);
+        for o in &passed {
+            info!(
+                sport = o.initial.sport,
+                dport = o.initial.dport,
+                "not restored: its bucket came from a live member, which restored it"
+            );
+        }
+        self.status.forgotten += passed.len() as u64;
+        let mine = |i: &Initial| owners.get(bucket(i)) == Some(&me);
         for o in self.store.take_orphans(|o| o == me || alive(o), mine) {
             let i = o.initial;
             match self.restore_one(&o) {
@@ -773,5 +794,18 @@ mod tests {
         r.forget_stale(1, &[UNOWNED; 1024], |m| m != 2, t0);
         r.forget_stale(1, &[UNOWNED; 1024], |m| m != 2, later);
         assert_eq!(r.status().replicas, 400);
+
+        // Member 2 dies, 3 gets its buckets (and restores), then a
+        // rebalancing move brings them here while 3 lives: 3 has them,
+        // nothing is restored here a second time.
+        let mut r = Survival::new(Mode::Seed, 10, HashMap::new(), 1000, false);
+        for (_, b) in &batches {
+            r.replicated(2, b);
+        }
+        r.take_over(1, &[3; 1024], |m| m != 2);
+        r.take_over(1, &[1; 1024], |m| m != 2);
+        assert_eq!(r.status().restored + r.status().failed, 0);
+        assert_eq!(r.status().replicas, 0);
+        assert_eq!(r.status().forgotten, 400);
     }
 }
