@@ -149,13 +149,15 @@ void ipcluster_tcp_notify(struct net *net, u32 cluster, const void *records, int
 
 /*
  * Async TCP state, batched: records of many segments leave in one tcp
- * group message, at the latest a jiffy after the first of them. Init
+ * group message, at the latest 20 ms after the first of them; a
+ * connection's records replace its own just before. Init
  * before the hooks that add to it are registered; exit after they are
  * unregistered (it waits for a running flush and discards the rest).
  */
 int ipcluster_batch_init(struct net *net);
 void ipcluster_batch_exit(struct net *net);
-void ipcluster_tcp_batch(struct net *net, u32 cluster, const void *records, int len);
+void ipcluster_tcp_batch(struct net *net, u32 cluster, u64 conn, const void *records,
+			 int len);
 
 /* Time, for bucket drains. */
 u64 ipcluster_jiffies(void);

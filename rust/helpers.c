@@ -578,12 +578,18 @@ fail:
  * One netlink message per exported segment costs the daemon a wakeup and
  * a recvmsg each, more than the segment itself (measured: a listener on
  * the tcp group halved echo throughput). Records are gathered here and
- * leave together when the buffer is full or, from a timer, a jiffy after
- * the first; per namespace, under a BH lock (LOCAL_OUT runs in process
- * and softirq context alike). Output commit does not come here: its
- * records must reach the daemon before the segment they hold back.
+ * leave together when the buffer is full or, from a timer, 20 ms after
+ * the first (the daemon sends async state once a tick, 50 ms by default,
+ * anyway; each message wakes it); per namespace, under a BH lock
+ * (LOCAL_OUT runs in process and softirq context alike). The trick: a
+ * connection's records that follow its own last ones replace them, as
+ * the daemon would (it keeps each connection's newest state), so a busy
+ * connection costs one record per batch, not one per segment. Output
+ * commit does not come here: its records must reach the daemon before
+ * the segment they hold back.
  */
 #define IPCLUSTER_BATCH_MAX 3584
+#define IPCLUSTER_BATCH_MS 20
 
 struct ipcluster_batch {
 	spinlock_t lock;
@@ -591,6 +597,8 @@ struct ipcluster_batch {
 	struct net *net;
 	u32 cluster;
 	u32 len;
+	u64 last_conn;	/* the connection of the last records, 0: none */
+	u32 last_len;
 	u8 buf[IPCLUSTER_BATCH_MAX];
 };
 
@@ -600,6 +608,7 @@ static void ipcluster_batch_flush(struct ipcluster_batch *b)
 	if (b->len)
 		ipcluster_tcp_notify(b->net, b->cluster, b->buf, b->len, NULL, 0, 0);
 	b->len = 0;
+	b->last_conn = 0;
 }
 
 static void ipcluster_batch_fire(struct timer_list *t)
@@ -635,7 +644,11 @@ void ipcluster_batch_exit(struct net *net)
 	pn->batch = NULL;
 }
 
-void ipcluster_tcp_batch(struct net *net, u32 cluster, const void *records, int len)
+/*
+ * Records of connection @conn (0: never replaced, e.g. a close) of
+ * @cluster.
+ */
+void ipcluster_tcp_batch(struct net *net, u32 cluster, u64 conn, const void *records, int len)
 {
 	struct ipcluster_batch *b = ipcluster_pernet(net)->batch;
 
@@ -645,13 +658,21 @@ void ipcluster_tcp_batch(struct net *net, u32 cluster, const void *records, int 
 		return;
 	}
 	spin_lock_bh(&b->lock);
+	if (b->len && conn && b->cluster == cluster && b->last_conn == conn &&
+	    b->last_len == len) {
+		memcpy(b->buf + b->len - len, records, len);
+		spin_unlock_bh(&b->lock);
+		return;
+	}
 	if (b->len && (b->cluster != cluster || b->len + len > IPCLUSTER_BATCH_MAX))
 		ipcluster_batch_flush(b);
 	if (!b->len)
-		mod_timer(&b->timer, jiffies + 1);
+		mod_timer(&b->timer, jiffies + msecs_to_jiffies(IPCLUSTER_BATCH_MS));
 	b->cluster = cluster;
 	memcpy(b->buf + b->len, records, len);
 	b->len += len;
+	b->last_conn = conn;
+	b->last_len = len;
 	spin_unlock_bh(&b->lock);
 }
 

@@ -102,15 +102,16 @@ impl Net {
     }
 
     /// Hands TCP state records of cluster `id` to the namespace's batch:
-    /// they go to the `tcp` group with others, within a jiffy.
-    pub(crate) fn tcp_batch(&self, id: u32, records: &[u8]) {
+    /// they go to the `tcp` group with others, within 20 ms;
+    /// those of connection `conn` (0: none) replace its own just before.
+    pub(crate) fn tcp_batch(&self, id: u32, conn: u64, records: &[u8]) {
         let Ok(len) = i32::try_from(records.len()) else {
             return;
         };
         // SAFETY: live namespace whose batch exists while hooks run (made
         // before they are registered, freed after they are gone);
         // `records` is `len` readable bytes, copied before the call returns.
-        unsafe { bindings::ipcluster_tcp_batch(self.0, id, records.as_ptr().cast(), len) }
+        unsafe { bindings::ipcluster_tcp_batch(self.0, id, conn, records.as_ptr().cast(), len) }
     }
 
     /// Up to `buf.len()` bytes the application wrote to connection `c` (on

@@ -16,6 +16,7 @@
 #
 #   tcp.sh KO [SECONDS] [STREAMS]
 #   IPC_TCP_MODES="none async"   only these modes (default: all three)
+#   IPC_TCP_PERF=1               profile the daemons during each pump (perf)
 source "$(dirname "$0")/../lib.sh"
 IPC_KO=$1
 secs=${2:-10}
@@ -85,9 +86,24 @@ for mode in ${IPC_TCP_MODES:-none async commit}; do
 		echo "# $mode: the cluster did not form"
 		continue
 	fi
+	perf=()
+	if [ "${IPC_TCP_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
+		for i in 1 2 3; do
+			perf record -q -F 499 -g -o "$tmp/perf$i.data" -p "${pid[$i]}" 2>/dev/null &
+			perf+=($!)
+		done
+	fi
 	cpu0=$(cpu_ticks)
 	out=$(ip netns exec "$NS_CLIENT" $FLOWS pump "$CLUSTER4" $RAW "$secs")
 	cpu1=$(cpu_ticks)
+	if [ ${#perf[@]} -gt 0 ]; then
+		kill -INT "${perf[@]}"
+		wait "${perf[@]}" 2>/dev/null
+		for i in 1 2 3; do
+			perf report -q -i "$tmp/perf$i.data" --stdio --no-children --sort sym 2>/dev/null |
+				grep -E '^ +[0-9]' | head -n 15 | sed "s/^/# $mode: m$i perf: /"
+		done
+	fi
 	rate[$mode]=$(sed -n 's/.*mbit_s=\([0-9.]*\).*/\1/p' <<<"$out")
 	echo "# $mode: $out"
 	python3 - "$cpu0" "$cpu1" <<-'EOF'
@@ -97,7 +113,9 @@ for mode in ${IPC_TCP_MODES:-none async commit}; do
 	print("# cpu seconds during the pump: " + ", ".join(f"{k} {v:.1f}" for k, v in d.items()))
 	EOF
 	if [ "$mode" != none ]; then
-		echo "# $mode: $(tcp_field sent_bytes) bytes in $(tcp_field sent_records) records" \
+		echo "# $mode: the kernel exported $(tcp_field kernel_records) records in" \
+			"$(tcp_field kernel_messages) messages;" \
+			"$(tcp_field sent_bytes) bytes in $(tcp_field sent_records) records sent" \
 			"($(tcp_field sent_payload) of them Data payload);" \
 			"held segments dropped $(tcp_field expired), messages resent $(tcp_field resent)"
 		m=$($MEMBERS master "$tmp" 1 2 3)

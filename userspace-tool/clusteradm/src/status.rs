@@ -64,9 +64,11 @@ fn render(s: &State) -> String {
     ));
     if let Some(t) = &s.tcp {
         out.push_str(&format!(
-            "tcp survival: {} exported, {} replicas ({} bytes received, {} dropped, {} ignored, \
+            "tcp survival: {} exported ({} records from the kernel in {} messages), {} replicas ({} bytes received, {} dropped, {} ignored, \
              {} forgotten), {} bytes sent, lag {} ms, {} restored, {} held already, {} failed\n",
             t.exported,
+            t.kernel_records,
+            t.kernel_messages,
             t.replicas,
             t.replica_bytes,
             t.dropped,

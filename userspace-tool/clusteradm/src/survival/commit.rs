@@ -89,6 +89,8 @@ struct Acks {
 pub(crate) struct Commit {
     /// The last message number used.
     last: u64,
+    /// Every message up to this one is committed.
+    committed: u64,
     /// Messages not yet committed, oldest first.
     sent: VecDeque<Sent>,
     members: HashMap<u16, Acks>,
@@ -133,12 +135,16 @@ impl Commit {
     }
 
     /// The members other than us are `others`: a new one holds nothing
-    /// sent before now.
+    /// not committed yet (it acknowledges those when they go again), and
+    /// needs nothing committed before it came. (It counted as holding
+    /// every message sent before it came: a member joining committed
+    /// them all, and their segments left with no one holding their
+    /// state.)
     pub(crate) fn members(&mut self, others: &[u16]) -> Vec<u32> {
         self.members.retain(|m, _| others.contains(m));
         for &m in others {
             self.members.entry(m).or_insert(Acks {
-                upto: self.last,
+                upto: self.committed,
                 ahead: BTreeSet::new(),
             });
         }
@@ -209,6 +215,7 @@ impl Commit {
             (Some(t), Some(b)) => (t, b),
             _ => (self.last, self.last),
         };
+        self.committed = self.committed.max(top);
         let mut closed = Vec::new();
         for s in self.sent.iter_mut().take_while(|s| s.seq <= top) {
             if std::mem::replace(&mut s.committed, true) {
@@ -341,6 +348,27 @@ mod tests {
         let d = c.seal(body(1, 30, 10), now);
         assert_eq!(c.hold(seg(2, 1, 30, 10), now), None);
         assert_eq!(c.acked(4, d), vec![2]);
+    }
+
+    #[test]
+    fn a_member_that_joins_holds_nothing_not_yet_committed() {
+        let now = Instant::now();
+        let mut c = Commit::default();
+        c.members(&[2]);
+        let k = c.seal(body(1, 10, 10), now);
+        assert_eq!(c.hold(seg(1, 1, 10, 10), now), None);
+        // Member 3 joins: message k is held by no one still.
+        assert!(c.members(&[2, 3]).is_empty());
+        assert_eq!(c.waiting(), 1);
+        assert_eq!(c.due(now + RESEND_AFTER).0.len(), 1);
+        // It acknowledges k, sent again: that commits it.
+        assert_eq!(c.acked(3, k), vec![1]);
+        // Gone and back (a view without it for a moment): the same.
+        let k = c.seal(body(1, 20, 10), now);
+        assert_eq!(c.hold(seg(2, 1, 20, 10), now), None);
+        assert!(c.members(&[2]).is_empty());
+        assert!(c.members(&[2, 3]).is_empty());
+        assert_eq!(c.acked(3, k), vec![2]);
     }
 
     #[test]

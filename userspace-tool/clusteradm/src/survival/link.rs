@@ -348,7 +348,7 @@ impl Link {
             return;
         }
         // Async mode sends each connection's newest state once a tick
-        // (at most 20 ms): one signed datagram however many segments went
+        // (`[tcp] flush_ms`, 50 ms by default): one signed datagram however many segments went
         // meanwhile. Output commit sends at once: segments wait for it.
         if self.s.commit.is_none() && !ticked {
             return;

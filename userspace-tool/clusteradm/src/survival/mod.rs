@@ -48,6 +48,12 @@ const HANDSHAKE_AFTER: Duration = Duration::from_secs(75);
 pub(crate) struct TcpStatus {
     /// Connections of this member being replicated.
     pub(crate) exported: usize,
+    /// State records our kernel exported (one or two per segment before
+    /// coalescing), and the netlink messages that brought them.
+    #[serde(default)]
+    pub(crate) kernel_records: u64,
+    #[serde(default)]
+    pub(crate) kernel_messages: u64,
     /// Replicas of other members' connections held here.
     pub(crate) replicas: usize,
     /// Bytes of replica records received.
@@ -180,6 +186,8 @@ impl Survival {
     /// then its state, so that a member holding the state holds the bytes.
     pub(crate) fn exported(&mut self, bytes: &[u8]) {
         let all = records_with_bytes(bytes);
+        self.status.kernel_messages += 1;
+        self.status.kernel_records += all.len() as u64;
         let rank = |r: &Record| match r {
             Record::Initial(_) => 0,
             Record::Data(_) => 1,
