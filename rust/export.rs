@@ -95,10 +95,12 @@ fn segment(st: &NetState, rcu: &RcuGuard, skb: &Skb<'_>, ifindex: i32, v6: bool)
             if c.cfg.commit_queue.is_some() {
                 st.net.tcp_notify(c.cfg.id, &buf[..n], bytes);
             } else {
-                // A close is never replaced by what follows.
-                let conn = match snap.closing {
-                    0 => conn_id(&snap.peer, &snap.local, snap.peer_port, snap.local_port),
-                    _ => 0,
+                // Only an established connection's update replaces its
+                // last one: a handshake's state and a close always go.
+                let settled = snap.closing == 0 && snap.flags & Flags::HANDSHAKE == 0;
+                let conn = match settled {
+                    true => conn_id(&snap.peer, &snap.local, snap.peer_port, snap.local_port),
+                    false => 0,
                 };
                 st.net.tcp_batch(c.cfg.id, conn, &buf[..n]);
             }

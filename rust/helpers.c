@@ -645,8 +645,8 @@ void ipcluster_batch_exit(struct net *net)
 }
 
 /*
- * Records of connection @conn (0: never replaced, e.g. a close) of
- * @cluster.
+ * Records of connection @conn of @cluster; 0: never replaced (a
+ * handshake's state, a close).
  */
 void ipcluster_tcp_batch(struct net *net, u32 cluster, u64 conn, const void *records, int len)
 {
