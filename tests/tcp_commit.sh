@@ -11,16 +11,12 @@
 # reset. (Forged state updates: tcp_survival.sh.)
 source "$(dirname "$0")/lib.sh"
 
-# Under TCG (two emulated CPUs with KASAN) it passed 5 runs of 7 once
-# replication had its own thread (174-223 s); in the other two one stream
-# of 20 stalled for good, also after bytes not sent yet were replicated
-# (the cause is not known yet; on failure the test prints what the
-# daemons did with the stream). It stays out of the TCG runs: use KVM,
-# or ask for it: IPC_HEAVY_TCG=1.
-if [ "${IPC_ACCEL:-}" = tcg ] && [ "${IPC_HEAVY_TCG:-0}" != 1 ]; then
-	echo "# SKIP: too heavy for TCG (IPC_HEAVY_TCG=1 runs it)"
-	exit 4
-fi
+# Under TCG (two emulated CPUs with KASAN) a stream of 20 stalled for good
+# in some runs, until two causes were found (a member that joined the
+# commit's view counted as holding every message in flight; a bucket
+# handed on by a rebalancing move after a death restored a second time
+# from a stale replica): since, 5 runs of 5 passed (176-238 s). On
+# failure it prints what the daemons did with the stream that stopped.
 
 FLOWS="python3 $IPC_TOP/tests/tools/flows.py"
 MEMBERS="python3 $IPC_TOP/tests/tools/members.py"

@@ -10,7 +10,6 @@
 # boot that loads a module which WARNs before a passing test: the run must
 # fail on it.
 # IPC_KVM=1 uses KVM (it hangs on some hosts; TCG is the default).
-# IPC_HEAVY_TCG=1 runs the tests that skip themselves under TCG (tcp_commit).
 # KDIR=... runs another kernel build tree.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -73,10 +72,9 @@ if [ $demo = 1 ]; then
 fi
 
 start=$SECONDS
-# The guest learns how it is emulated (tests too heavy for TCG skip there
-# unless asked for: IPC_HEAVY_TCG=1).
+# The guest learns how it is emulated.
 vm tests env IPC_ACCEL="$([ ${#accel[@]} = 0 ] && echo kvm || echo tcg)" \
-	IPC_HEAVY_TCG="${IPC_HEAVY_TCG:-0}" tests/vm/guest.sh "${check[@]}" "${tests[@]}"
+	tests/vm/guest.sh "${check[@]}" "${tests[@]}"
 rc=$?
 summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' results/tests.log | tail -n1)
 if [ -z "$summary" ]; then
