@@ -66,8 +66,6 @@ struct Sent {
     /// How long from `at` until it goes again.
     wait: Duration,
     effects: Vec<(u64, Known)>,
-    /// Some member holds it: its effects count.
-    committed: bool,
 }
 
 /// Most messages kept for members that have not acknowledged them once
@@ -129,7 +127,6 @@ impl Commit {
             at: now,
             wait: RESEND_AFTER,
             effects,
-            committed: false,
         });
         self.last
     }
@@ -215,12 +212,12 @@ impl Commit {
             (Some(t), Some(b)) => (t, b),
             _ => (self.last, self.last),
         };
-        self.committed = self.committed.max(top);
+        // Commits are a prefix: the effects of those new to it count.
+        let before = self.committed;
+        self.committed = before.max(top);
         let mut closed = Vec::new();
-        for s in self.sent.iter_mut().take_while(|s| s.seq <= top) {
-            if std::mem::replace(&mut s.committed, true) {
-                continue;
-            }
+        let new = self.sent.iter_mut().skip_while(|s| s.seq <= before);
+        for s in new.take_while(|s| s.seq <= top) {
             for (id, k) in std::mem::take(&mut s.effects) {
                 match k {
                     Known::Closed => {
@@ -233,11 +230,9 @@ impl Commit {
                 }
             }
         }
-        while self
-            .sent
-            .front()
-            .is_some_and(|s| s.seq <= bottom || (s.committed && self.sent.len() > LAGGING_MAX))
-        {
+        while self.sent.front().is_some_and(|s| {
+            s.seq <= bottom || (s.seq <= self.committed && self.sent.len() > LAGGING_MAX)
+        }) {
             self.sent.pop_front();
         }
         if self.members.is_empty() {

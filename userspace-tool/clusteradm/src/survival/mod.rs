@@ -377,10 +377,9 @@ impl Survival {
         let before = std::mem::replace(&mut self.owners, owners.to_vec());
         let (hash, bits) = (&self.hash, self.bits);
         let bucket = |i: &Initial| hash::bucket(hash, &flow(i), bits) as usize;
-        let live_other = |o: u16| o != me && o != UNOWNED && alive(o);
         let moved_from_live = |i: &Initial| {
             let b = bucket(i);
-            owners.get(b) == Some(&me) && before.get(b).is_some_and(|&o| live_other(o))
+            owners.get(b) == Some(&me) && before.get(b).is_some_and(|&o| other_live(o, me, &alive))
         };
         let passed = self
             .store
@@ -432,9 +431,7 @@ impl Survival {
         let (hash, bits) = (&self.hash, self.bits);
         let elsewhere = |i: &Initial| {
             let b = hash::bucket(hash, &flow(i), bits) as usize;
-            owners
-                .get(b)
-                .is_some_and(|&o| o != me && o != UNOWNED && alive(o))
+            owners.get(b).is_some_and(|&o| other_live(o, me, &alive))
         };
         let n = self
             .store
@@ -494,6 +491,11 @@ impl Survival {
             ..self.status
         }
     }
+}
+
+/// Whether bucket owner `o` is a live member other than `me`.
+fn other_live(o: u16, me: u16, alive: impl Fn(u16) -> bool) -> bool {
+    o != me && o != UNOWNED && alive(o)
 }
 
 /// The flow the kernel hashes a connection's packets as.
