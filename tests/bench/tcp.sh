@@ -16,11 +16,13 @@
 #
 #   tcp.sh KO [SECONDS] [STREAMS]
 #   IPC_TCP_MODES="none async"   only these modes (default: all three)
+#   IPC_TCP_ROUNDS=3             throughput rounds (a pump in each mode)
 #   IPC_TCP_PERF=1               profile the daemons during each pump (perf)
 source "$(dirname "$0")/../lib.sh"
 IPC_KO=$1
 secs=${2:-10}
 streams=${3:-20}
+rounds=${IPC_TCP_ROUNDS:-3}
 SEED=000102030405060708090a0b0c0d0e0f
 MEMBERS="python3 $IPC_TOP/tests/tools/members.py"
 FLOWS="python3 $IPC_TOP/tests/tools/flows.py"
@@ -34,15 +36,34 @@ ip -n "$NS_SW" link set br0 type bridge mcast_snooping 0
 cluster_pki 1 2 3
 
 declare -A pid app
-start() { # start I EXTRA: member I with `cluster add` keywords EXTRA
+start() { # start I EXTRA [REBALANCE_MS]: member I with `cluster add` keywords EXTRA
 	local i=$1
 	{
 		daemon_conf "$i" "$2"
-		printf '[protocol]\nrebalance_ms = 10\n'
+		[ -z "${3:-}" ] || printf '[protocol]\nrebalance_ms = %s\n' "$3"
 		handoff_conf "$i" $RAW
 	} >"$tmp/m$i.toml"
 	run_echo "$i" "raw:$CLUSTER4:$RAW"
 	run_daemon "$i"
+}
+# cluster EXTRA [REBALANCE_MS]: the three members up, the cluster formed
+# (and, with a rebalancing period, its buckets spread over all three).
+cluster() {
+	local i
+	for i in 1 2 3; do
+		ip -n "$(member_ns "$i")" link set eth0 up
+		start "$i" "$@"
+	done
+	if [ -n "${2:-}" ] && ! wait_for 120 $MEMBERS spread "$tmp" 1 2 3; then
+		return 1
+	fi
+	wait_for 60 $MEMBERS formed "$tmp" 1 2 3
+}
+stop() { # the members' daemons and echoes killed
+	local i
+	for i in 1 2 3; do kill -9 "${pid[$i]}" "${app[$i]}" 2>/dev/null; done
+	wait 2>/dev/null
+	sleep 1
 }
 tcp_field() { # tcp_field KEY: member I's status tcp.KEY summed over 1..3
 	local s=0 i x
@@ -66,140 +87,177 @@ cpu_ticks() {
 	}' /proc/stat
 }
 
-declare -A rate
-k=0
-for mode in ${IPC_TCP_MODES:-none async commit}; do
-	case $mode in
-	none) extra="" ;;
-	async) extra="tcp-export" ;;
-	commit) extra="tcp-export commit 1" ;;
+extra_of() { # the `cluster add` keywords of mode $1
+	case $1 in
+	none) echo "" ;;
+	async) echo "tcp-export" ;;
+	commit) echo "tcp-export commit 1" ;;
 	esac
+}
+modes=${IPC_TCP_MODES:-none async commit}
+
+# Throughput: ROUNDS rounds, each pumping once in every mode in turn, each
+# pump in a cluster formed for it at the default rebalancing period (2 s):
+# the baseline moves by a third from one pump to the next under emulation,
+# so each ratio is taken within its round and the median printed. (At the
+# 10 ms the stall part needs to spread the buckets in time, the master
+# moved a bucket every round the whole pump long — its member shed its
+# other buckets — ~190 tables a member in 10 s: that measured the
+# rebalancing, not the replication.)
+RAW=$RAW0
+for round in $(seq 1 "$rounds"); do
+	for mode in $modes; do
+		if ! cluster "$(extra_of "$mode")"; then
+			echo "# $mode: the cluster did not form"
+			stop
+			continue
+		fi
+		perf=()
+		if [ "${IPC_TCP_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
+			for i in 1 2 3; do
+				perf record -q -F 499 -g -o "$tmp/perf$i.data" -p "${pid[$i]}" 2>/dev/null &
+				perf+=($!)
+			done
+		fi
+		cpu0=$(cpu_ticks)
+		tables0=$(cat "$tmp"/m[123].log | grep -c "table installed")
+		out=$(ip netns exec "$NS_CLIENT" $FLOWS pump "$CLUSTER4" $RAW "$secs")
+		cpu1=$(cpu_ticks)
+		tables1=$(cat "$tmp"/m[123].log | grep -c "table installed")
+		if [ ${#perf[@]} -gt 0 ]; then
+			kill -INT "${perf[@]}"
+			wait "${perf[@]}" 2>/dev/null
+			for i in 1 2 3; do
+				perf report -q -i "$tmp/perf$i.data" --stdio --no-children --sort comm 2>/dev/null |
+					grep -E '^ +[0-9]' | head -n 4 | sed "s/^/# $mode: m$i perf thread: /"
+				perf report -q -i "$tmp/perf$i.data" --stdio --no-children --sort sym 2>/dev/null |
+					grep -E '^ +[0-9]' | head -n 15 | sed "s/^/# $mode: m$i perf: /"
+			done
+		fi
+		echo "$round $mode $(sed -n 's/.*mbit_s=\([0-9.]*\).*/\1/p' <<<"$out")" >>"$tmp/rates"
+		echo "# round $round, $mode: $out"
+		python3 - "$cpu0" "$cpu1" <<-'EOF'
+		import sys
+		a, b = (dict(kv.split("=") for kv in s.split()) for s in sys.argv[1:])
+		d = {k: (int(b[k]) - int(a[k])) / 100 for k in a}
+		print("# cpu seconds during the pump: " + ", ".join(f"{k} {v:.1f}" for k, v in d.items()))
+		EOF
+		echo "# $mode: tables installed during the pump: $((tables1 - tables0)) (3 members)"
+		if [ "$mode" != none ]; then
+			echo "# $mode: the kernel exported $(tcp_field kernel_records) records in" \
+				"$(tcp_field kernel_messages) messages;" \
+				"$(tcp_field sent_bytes) bytes in $(tcp_field sent_records) records sent" \
+				"($(tcp_field sent_payload) of them Data payload);" \
+				"held segments dropped $(tcp_field expired), messages resent $(tcp_field resent)"
+		fi
+		stop
+	done
+done
+
+# Stall at failover, in each exporting mode: the buckets spread over the
+# three members (rebalancing every 10 ms), one crashed.
+k=1
+for mode in $modes; do
+	[ "$mode" != none ] || continue
 	# A port per mode: the connections of the last one linger (killed
 	# owners' sockets) and keep theirs.
 	RAW=$((RAW0 + k))
 	k=$((k + 1))
-	for i in 1 2 3; do
-		ip -n "$(member_ns "$i")" link set eth0 up
-		start "$i" "$extra"
-	done
-	if ! wait_for 120 $MEMBERS spread "$tmp" 1 2 3 || ! wait_for 60 $MEMBERS formed "$tmp" 1 2 3; then
-		echo "# $mode: the cluster did not form"
+	if ! cluster "$(extra_of "$mode")" 10; then
+		echo "# $mode: the cluster did not form (rebalancing every 10 ms)"
+		stop
 		continue
 	fi
-	perf=()
-	if [ "${IPC_TCP_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
-		for i in 1 2 3; do
-			perf record -q -F 499 -g -o "$tmp/perf$i.data" -p "${pid[$i]}" 2>/dev/null &
-			perf+=($!)
-		done
-	fi
-	cpu0=$(cpu_ticks)
-	out=$(ip netns exec "$NS_CLIENT" $FLOWS pump "$CLUSTER4" $RAW "$secs")
-	cpu1=$(cpu_ticks)
-	if [ ${#perf[@]} -gt 0 ]; then
-		kill -INT "${perf[@]}"
-		wait "${perf[@]}" 2>/dev/null
-		for i in 1 2 3; do
-			perf report -q -i "$tmp/perf$i.data" --stdio --no-children --sort sym 2>/dev/null |
-				grep -E '^ +[0-9]' | head -n 15 | sed "s/^/# $mode: m$i perf: /"
-		done
-	fi
-	rate[$mode]=$(sed -n 's/.*mbit_s=\([0-9.]*\).*/\1/p' <<<"$out")
-	echo "# $mode: $out"
-	python3 - "$cpu0" "$cpu1" <<-'EOF'
-	import sys
-	a, b = (dict(kv.split("=") for kv in s.split()) for s in sys.argv[1:])
-	d = {k: (int(b[k]) - int(a[k])) / 100 for k in a}
-	print("# cpu seconds during the pump: " + ", ".join(f"{k} {v:.1f}" for k, v in d.items()))
+	m=$($MEMBERS master "$tmp" 1 2 3)
+	v=$(for i in 1 2 3; do [ "$i" != "$m" ] && echo "$i"; done | head -n1)
+	cat >"$tmp/rounds.sh" <<-EOF
+	#!/bin/bash
+	[ \$ROUND = 2 ] || exit 0
+	sleep 3
+	ip netns exec $(member_ns "$v") ss -Htn state established "( sport = :$RAW )" >$tmp/victim
+	ip -n $(member_ns "$v") link set eth0 down; kill -9 ${pid[$v]} ${app[$v]}
+	sleep 5
 	EOF
-	if [ "$mode" != none ]; then
-		echo "# $mode: the kernel exported $(tcp_field kernel_records) records in" \
-			"$(tcp_field kernel_messages) messages;" \
-			"$(tcp_field sent_bytes) bytes in $(tcp_field sent_records) records sent" \
-			"($(tcp_field sent_payload) of them Data payload);" \
-			"held segments dropped $(tcp_field expired), messages resent $(tcp_field resent)"
-		m=$($MEMBERS master "$tmp" 1 2 3)
-		v=$(for i in 1 2 3; do [ "$i" != "$m" ] && echo "$i"; done | head -n1)
-		cat >"$tmp/rounds.sh" <<-EOF
-		#!/bin/bash
-		[ \$ROUND = 2 ] || exit 0
-		sleep 3
-		ip -n $(member_ns "$v") link set eth0 down; kill -9 ${pid[$v]} ${app[$v]}
-		sleep 5
-		EOF
-		chmod +x "$tmp/rounds.sh"
-		# Which streams are the victim's: their flows through the table.
-		$FLOWS expect "$CLIENT4" $RAW tcp 26000 "$streams" |
-			ip netns exec "$(member_ns "$m")" "$CLUSTERADM" -j which 1 - >"$tmp/owners"
-		ip netns exec "$NS_CLIENT" tcpdump -i eth0 -nn -U -w "$tmp/c.pcap" \
-			"tcp portrange 26000-26019" 2>/dev/null &
-		cap=$!
-		ip netns exec "$NS_CLIENT" $FLOWS hold "$CLUSTER4" $RAW 25000 0 2 "$tmp/rounds.sh" \
-			"$streams" $RAW 26000 >"$tmp/held" 2>&1
-		kill $cap
+	chmod +x "$tmp/rounds.sh"
+	ip netns exec "$NS_CLIENT" tcpdump -i eth0 -nn -U -w "$tmp/c.pcap" \
+		"tcp portrange 26000-26019" 2>/dev/null &
+	cap=$!
+	ip netns exec "$NS_CLIENT" $FLOWS hold "$CLUSTER4" $RAW 25000 0 2 "$tmp/rounds.sh" \
+		"$streams" $RAW 26000 >"$tmp/held" 2>&1
+	kill $cap
+	for i in 1 2 3; do
+		echo "# $mode: m$i after: $(python3 -c "import json; t = json.load(open('$tmp/run$i/1.json'))['tcp']; print({k: t.get(k) for k in ('restored', 'waiting', 'expired', 'resent', 'unsent')})" 2>/dev/null)"
+	done
+	grep '^streams\|^# stream' "$tmp/held" | sed "s/^/# $mode: /"
+	# A stream that stopped: what the daemons did with it, the sockets.
+	for p in $(sed -nE 's/^# stream from ([0-9]+):.*/\1/p' "$tmp/held"); do
 		for i in 1 2 3; do
-			echo "# $mode: m$i after: $(python3 -c "import json; t = json.load(open('$tmp/run$i/1.json'))['tcp']; print({k: t.get(k) for k in ('restored', 'waiting', 'expired', 'resent', 'unsent')})" 2>/dev/null)"
+			grep -E "sport=$p\b" "$tmp/m$i.log" | sed "s/^/# $mode: m$i, stream $p: /"
+			ip netns exec "$(member_ns "$i")" ss -Htni "( dport = :$p )" |
+				sed "s/^/# $mode: m$i, stream $p: /"
 		done
-		grep '^streams\|^# stream' "$tmp/held" | sed "s/^/# $mode: /"
-		# A stream that stopped: what the daemons did with it, the sockets.
-		for p in $(sed -nE 's/^# stream from ([0-9]+):.*/\1/p' "$tmp/held"); do
-			for i in 1 2 3; do
-				grep -E "sport=$p\b" "$tmp/m$i.log" | sed "s/^/# $mode: m$i, stream $p: /"
-				ip netns exec "$(member_ns "$i")" ss -Htni "( dport = :$p )" |
-					sed "s/^/# $mode: m$i, stream $p: /"
-			done
-			tcpdump -nn -tt -r "$tmp/c.pcap" "port $p" 2>/dev/null | tail -n 12 |
-				sed "s/^/# $mode: client, stream $p: /"
-		done
-		echo "# $mode: restored $(tcp_field restored) ($(tcp_field restored_with_bytes) with" \
-			"their queues' bytes), failed $(tcp_field failed), held already $(tcp_field held)"
-		awk -v mode="$mode" '
-			/event="member-down"/ { d++ }
-			/event="lost-master"/ { l++ }
-			/this host was paused/ { p++ }
-			END { printf "# %s: deaths declared %d (1 crash), masters lost %d, pauses %d\n", mode, d, l, p }
-		' "$tmp"/m[123].log
-		python3 - "$mode" "$tmp/held" "$tmp/owners" "$v" <<-'EOF'
-		import json, math, re, sys
-		mode, text, victim = sys.argv[1], open(sys.argv[2]).read(), int(sys.argv[4])
-		owners = [json.loads(l)["owner"] for l in open(sys.argv[3]) if l.strip()]
-		m = re.search(r"stall_by_port=([0-9:,]+)", text)
-		stalls = dict(map(int, x.split(":")) for x in m.group(1).split(",")) if m else {}
-		# The dead member's streams: those its buckets held (26000 + k).
-		dead = {p for p in stalls if p - 26000 < len(owners) and owners[p - 26000] == victim}
-		# A stream that timed out stalled for good: its stall is not a number.
-		lost = {int(p) for p in re.findall(r"stream from ([0-9]+): timed out", text)}
-		moved = sorted(ms for p, ms in stalls.items() if p in dead and p not in lost)
-		rest = sorted(ms for p, ms in stalls.items() if p not in dead and p not in lost)
-		pct = lambda v, p: v[max(0, math.ceil(p / 100 * len(v)) - 1)]
-		if lost:
-		    print(f"streams lost at failover, {mode}: {len(lost)} of {len(stalls)} stalled for "
-		          f"good ({len(lost & dead)} of them the dead member's)")
-		if moved:
-		    print(f"stall at failover, {mode}: p50 {pct(moved, 50)} ms, p99 {pct(moved, 99)} ms "
-		          f"over the {len(moved)} streams of the dead member m{victim} that went on "
-		          f"(goal <= 1000 ms)" + (f"; the others' longest wait {rest[-1]} ms" if rest else ""))
-		elif dead:
-		    print(f"stall at failover, {mode}: none of the dead member m{victim}'s {len(dead)} "
-		          f"streams went on")
-		else:
-		    print(f"stall at failover, {mode}: the dead member m{victim} had none of the "
-		          f"{len(stalls)} streams")
-		EOF
-	fi
-	for i in 1 2 3; do kill -9 "${pid[$i]}" "${app[$i]}" 2>/dev/null; done
-	wait 2>/dev/null
-	sleep 1
+		tcpdump -nn -tt -r "$tmp/c.pcap" "port $p" 2>/dev/null | tail -n 12 |
+			sed "s/^/# $mode: client, stream $p: /"
+	done
+	echo "# $mode: restored $(tcp_field restored) ($(tcp_field restored_with_bytes) with" \
+		"their queues' bytes), failed $(tcp_field failed), held already $(tcp_field held)"
+	awk -v mode="$mode" '
+		/event="member-down"/ { d++ }
+		/event="lost-master"/ { l++ }
+		/this host was paused/ { p++ }
+		END { printf "# %s: deaths declared %d (1 crash), masters lost %d, pauses %d\n", mode, d, l, p }
+	' "$tmp"/m[123].log
+	for i in 1 2 3; do
+		grep -E 'event="(member-down|member-up|lost-master)"|was paused' "$tmp/m$i.log" |
+			sed "s/^/# $mode: m$i: /"
+	done
+	python3 - "$mode" "$tmp/held" "$tmp/victim" "$v" <<-'EOF'
+	import math, re, sys
+	mode, text, victim = sys.argv[1], open(sys.argv[2]).read(), int(sys.argv[4])
+	# The victim's sockets just before the crash: its streams' ports.
+	peers = {int(l.split()[-1].rsplit(":", 1)[1]) for l in open(sys.argv[3]) if l.strip()}
+	m = re.search(r"stall_by_port=([0-9:,]+)", text)
+	stalls = dict(map(int, x.split(":")) for x in m.group(1).split(",")) if m else {}
+	# The dead member's streams: those its sockets served at the crash
+	# (the table read before the streams can be older than that).
+	dead = {p for p in stalls if p in peers}
+	# A stream that timed out stalled for good: its stall is not a number.
+	lost = {int(p) for p in re.findall(r"stream from ([0-9]+): timed out", text)}
+	moved = sorted(ms for p, ms in stalls.items() if p in dead and p not in lost)
+	rest = sorted(ms for p, ms in stalls.items() if p not in dead and p not in lost)
+	pct = lambda v, p: v[max(0, math.ceil(p / 100 * len(v)) - 1)]
+	if lost:
+	    print(f"streams lost at failover, {mode}: {len(lost)} of {len(stalls)} stalled for "
+	          f"good ({len(lost & dead)} of them the dead member's)")
+	if moved:
+	    print(f"stall at failover, {mode}: p50 {pct(moved, 50)} ms, p99 {pct(moved, 99)} ms "
+	          f"over the {len(moved)} streams of the dead member m{victim} that went on "
+	          f"(goal <= 1000 ms)" + (f"; the others' longest wait {rest[-1]} ms" if rest else ""))
+	elif dead:
+	    print(f"stall at failover, {mode}: none of the dead member m{victim}'s {len(dead)} "
+	          f"streams went on")
+	else:
+	    print(f"stall at failover, {mode}: the dead member m{victim} had none of the "
+	          f"{len(stalls)} streams")
+	EOF
+	stop
 done
 
-python3 - "${rate[none]:-}" "${rate[async]:-}" "${rate[commit]:-}" <<-'EOF'
-	import sys
-	none, modes = sys.argv[1], dict(zip(("async", "commit"), sys.argv[2:]))
-	for name, r in modes.items():
-	    if none and r:
-	        print(f"echo throughput, {name}: {float(r):.1f} Mbit/s = "
-	              f"{float(r) / float(none):.2f}x no export ({float(none):.1f} Mbit/s)"
-	              + (" (goal >= 0.9x)" if name == "async" else ""))
-EOF
+python3 - "$tmp/rates" <<-'EOF'
+	import statistics, sys
+	rates = {}
+	for l in open(sys.argv[1]):
+	    r, mode, *v = l.split()
+	    if v:
+	        rates.setdefault(mode, {})[r] = float(v[0])
+	none = rates.get("none", {})
+	for name in ("async", "commit"):
+	    pairs = [(v, none[r]) for r, v in sorted(rates.get(name, {}).items()) if r in none]
+	    if pairs:
+	        ratios = [v / n for v, n in pairs]
+	        print(f"echo throughput, {name}: median {statistics.median(ratios):.2f}x no export "
+	              f"over {len(pairs)} rounds (" + ", ".join(f"{v:.1f}/{n:.1f} Mbit/s = {v / n:.2f}x"
+	              for v, n in pairs) + ")" + (" (goal >= 0.9x)" if name == "async" else ""))
+	EOF
 cleanup_all_ns
 rm -rf "$tmp"

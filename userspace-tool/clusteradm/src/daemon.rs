@@ -66,12 +66,12 @@ struct TcpConf {
     handoff: std::collections::HashMap<u16, PathBuf>,
     /// Most replicated connections kept.
     max_conns: usize,
-    /// How often the replication's timers tick: in async mode, how often
-    /// each connection's newest state goes to the others (what a crash
-    /// may lose at most); with output commit, how often resends and held
-    /// segments are looked at. Each tick wakes the replication's thread:
-    /// at 10 ms, the three daemons of the TCP benchmark used a third of
-    /// its two emulated CPUs.
+    /// In async mode, how long a connection's change waits for others to
+    /// go with it to the other members (what a crash may lose at most;
+    /// no timer runs while nothing waits); with output commit, how often
+    /// resends and held segments are looked at. Each timer wakes the
+    /// replication's thread: at 10 ms, the three daemons of the TCP
+    /// benchmark used a third of its two emulated CPUs.
     flush_ms: u64,
 }
 
@@ -344,7 +344,8 @@ pub(crate) fn run(path: &Path) -> Result<(), Error> {
                 Error::usage("[link] port: TCP state takes the next port; 65535 has none")
             })?;
             let (kernel_tx, kernel_rx) = mpsc::unbounded_channel();
-            survival::watch_kernel(id, kernel_tx);
+            survival::watch_kernel(id, kernel_tx)
+                .map_err(|e| Error::failed(format!("TCP state export: {e}")))?;
             let own = Endpoint::new(
                 id,
                 Identity::new(&pem).map_err(Error::failed)?,

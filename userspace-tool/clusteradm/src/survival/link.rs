@@ -114,9 +114,16 @@ impl Handle {
         });
     }
 
-    /// This host installed `owners` as `member`.
+    /// This host installed `owners` as `member`. The view goes with it
+    /// and into the watch unannounced: a table is one wakeup of the
+    /// replication's thread, not two (under emulation a wakeup costs
+    /// about a millisecond of CPU).
     pub(crate) fn installed(&self, member: u16, owners: Vec<u16>, node: &Node) {
         let view = View::of(node);
+        self.view.send_if_modified(|v| {
+            v.clone_from(&view);
+            false
+        });
         let _ = self.told.send(Told::Installed {
             member,
             owners,
@@ -129,7 +136,7 @@ impl Handle {
         let _ = self.told.send(Told::Trust(t));
     }
 
-    /// The replication's numbers as last published (every 200 ms).
+    /// The replication's numbers as last published (every second).
     pub(crate) fn numbers(&self) -> (TcpStatus, Rejected) {
         let n = self.numbers.lock().unwrap_or_else(|e| e.into_inner());
         (n.tcp.clone(), n.rejected)
@@ -196,6 +203,14 @@ pub(crate) fn start(
     })
 }
 
+/// Sleeps until `t` (for ever without it).
+async fn sleep_until(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Waits until the queue has segments to read (for ever without one).
 async fn queued(q: &Option<AsyncFd<Queue>>) {
     match q {
@@ -233,10 +248,18 @@ impl Link {
         let mut buf = vec![0u8; MAX_DATAGRAM];
         let mut tick = tokio::time::interval(every);
         let mut slow = tokio::time::interval(Duration::from_secs(1));
-        let mut publish = tokio::time::interval(Duration::from_millis(200));
         let mut ticked = false;
         loop {
             self.flush(std::mem::take(&mut ticked)).await;
+            // Async mode sends what waits `every` after the first of it
+            // came, and has no timer while nothing does: a member that
+            // only keeps others' replicas does not wake for one (each
+            // wakeup is about a millisecond of CPU under emulation).
+            // Output commit ticks for its resends and held segments.
+            let flush_at = match self.s.commit {
+                None => self.s.pending_since().map(|t| t + every),
+                Some(_) => None,
+            };
             tokio::select! {
                 r = self.sock.recv_from(&mut buf) => match r {
                     Ok((n, from)) => {
@@ -253,17 +276,20 @@ impl Link {
                     }
                     Err(e) => warn!(%e, "TCP state link receive"),
                 },
-                _ = tick.tick() => {
+                _ = tick.tick(), if self.s.commit.is_some() => {
                     self.commit_tick().await;
                     ticked = true;
                 }
+                () = sleep_until(flush_at), if flush_at.is_some() => ticked = true,
                 _ = queued(&self.queue) => self.segments(),
                 Some(records) = self.kernel.recv() => self.exported(&records),
                 t = told.recv() => match t {
-                    // (With the members of that table: the view from the
-                    // watch may be newer or older.)
-                    Some(Told::Installed { member, owners, view }) => {
-                        self.s.take_over(member, &owners, |id| view.knows(id));
+                    // (With the members of that table; ours becomes the
+                    // watch's, the newest, which this table did not
+                    // announce.)
+                    Some(Told::Installed { member, owners, view: v }) => {
+                        self.view = view.borrow_and_update().clone();
+                        self.s.take_over(member, &owners, |id| v.knows(id));
                     }
                     Some(Told::Trust(t)) => self.endpoint.set_trust(t),
                     None => break, // the membership stopped
@@ -272,8 +298,9 @@ impl Link {
                     Ok(()) => self.view = view.borrow_and_update().clone(),
                     Err(_) => break,
                 },
-                _ = slow.tick() => self.forget_stale(),
-                _ = publish.tick() => {
+                // Once a second (`status` is written as often).
+                _ = slow.tick() => {
+                    self.forget_stale();
                     let mut n = self.numbers.lock().unwrap_or_else(|e| e.into_inner());
                     n.tcp = self.s.status();
                     n.rejected = self.endpoint.rejected;
@@ -347,9 +374,10 @@ impl Link {
         if self.view.me.is_none() {
             return;
         }
-        // Async mode sends each connection's newest state once a tick
-        // (`[tcp] flush_ms`, 50 ms by default): one signed datagram however many segments went
-        // meanwhile. Output commit sends at once: segments wait for it.
+        // Async mode sends each connection's newest state `[tcp]
+        // flush_ms` (50 ms by default) after the first change waited: one
+        // signed datagram however many segments went meanwhile. Output
+        // commit sends at once: segments wait for it.
         if self.s.commit.is_none() && !ticked {
             return;
         }

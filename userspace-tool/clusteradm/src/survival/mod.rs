@@ -320,6 +320,11 @@ impl Survival {
         }
     }
 
+    /// Since when records wait to be sent (none wait: `None`).
+    pub(crate) fn pending_since(&self) -> Option<Instant> {
+        self.pending_since
+    }
+
     /// The datagram bodies to send now (whole records, at most BATCH bytes
     /// each), numbered; in output-commit mode kept until a member holds
     /// them.
@@ -520,32 +525,38 @@ fn flow(i: &Initial) -> Flow {
 
 /// Reads the kernel's exports of cluster `id` on a thread of its own (a
 /// blocking netlink socket), handing each payload to `tx`.
-pub(crate) fn watch_kernel(id: u32, tx: tokio::sync::mpsc::UnboundedSender<Vec<u8>>) {
-    std::thread::spawn(move || {
-        let mut nl = match Client::connect().and_then(|mut c| c.subscribe("tcp").map(|()| c)) {
-            Ok(c) => c,
-            Err(e) => {
-                warn!(%e, "TCP state export");
-                return;
-            }
-        };
-        loop {
-            match nl.next_event() {
-                Ok((cmd, a)) if cmd == Cmd::TcpStateNtf as u8 => {
-                    if a.u32(t::CLUSTER_ID).ok().flatten() == Some(id) {
-                        let Some(r) = a.get(t::RECORDS) else { continue };
-                        if tx.send(r.to_vec()).is_err() {
-                            return;
+pub(crate) fn watch_kernel(
+    id: u32,
+    tx: tokio::sync::mpsc::UnboundedSender<Vec<u8>>,
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("tcp-export".into())
+        .spawn(move || {
+            let mut nl = match Client::connect().and_then(|mut c| c.subscribe("tcp").map(|()| c)) {
+                Ok(c) => c,
+                Err(e) => {
+                    warn!(%e, "TCP state export");
+                    return;
+                }
+            };
+            loop {
+                match nl.next_event() {
+                    Ok((cmd, a)) if cmd == Cmd::TcpStateNtf as u8 => {
+                        if a.u32(t::CLUSTER_ID).ok().flatten() == Some(id) {
+                            let Some(r) = a.get(t::RECORDS) else { continue };
+                            if tx.send(r.to_vec()).is_err() {
+                                return;
+                            }
                         }
                     }
+                    Ok(_) => {}
+                    // ENOBUFS: the kernel sent faster than we read; the next
+                    // segment of each connection carries newer state.
+                    Err(e) => warn!(%e, "TCP state export"),
                 }
-                Ok(_) => {}
-                // ENOBUFS: the kernel sent faster than we read; the next
-                // segment of each connection carries newer state.
-                Err(e) => warn!(%e, "TCP state export"),
             }
-        }
-    });
+        })?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -744,8 +755,13 @@ mod tests {
             let n = Record::Essential(e).encode(&mut buf).unwrap();
             bytes.extend_from_slice(&buf[..n]);
         }
+        // Nothing waits before the kernel's records come (the link sets
+        // no timer then), and nothing once they went.
+        assert_eq!(s.pending_since(), None);
         s.exported(&bytes);
+        assert!(s.pending_since().is_some());
         let batches = s.take_batches();
+        assert_eq!(s.pending_since(), None);
         assert!(batches.len() > 1);
         assert!(batches.iter().all(|(_, b)| b.len() <= BATCH));
         let seqs: Vec<u64> = batches.iter().map(|(k, _)| *k).collect();
