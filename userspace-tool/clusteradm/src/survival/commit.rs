@@ -73,6 +73,15 @@ struct Sent {
 /// memory here (its replicas stay behind).
 const LAGGING_MAX: usize = 4096;
 
+/// A message to send again.
+#[derive(Debug)]
+pub(crate) struct Resend {
+    pub(crate) seq: u64,
+    pub(crate) body: Vec<u8>,
+    /// The members that lack it.
+    pub(crate) to: Vec<u16>,
+}
+
 /// Which of our messages a member acknowledged.
 #[derive(Default)]
 struct Acks {
@@ -171,16 +180,32 @@ impl Commit {
         None
     }
 
-    /// Messages to send again (their numbers and bodies), and the
-    /// segments held too long, to drop.
-    pub(crate) fn due(&mut self, now: Instant) -> (Vec<(u64, Vec<u8>)>, Vec<u32>) {
+    /// Messages to send again (their numbers, bodies and the members that
+    /// lack them: the others hold them and need not check them again),
+    /// and the segments held too long, to drop.
+    pub(crate) fn due(&mut self, now: Instant) -> (Vec<Resend>, Vec<u32>) {
         let mut again = Vec::new();
         for s in self.sent.iter_mut() {
-            if now.duration_since(s.at) >= s.wait {
-                s.at = now;
-                s.wait = (s.wait * 2).min(RESEND_MAX);
-                again.push((s.seq, s.body.clone()));
+            if now.duration_since(s.at) < s.wait {
+                continue;
             }
+            let mut to: Vec<u16> = self
+                .members
+                .iter()
+                .filter(|(_, a)| a.upto < s.seq && !a.ahead.contains(&s.seq))
+                .map(|(&m, _)| m)
+                .collect();
+            if to.is_empty() {
+                continue; // held by all, waiting behind one they lack
+            }
+            to.sort_unstable();
+            s.at = now;
+            s.wait = (s.wait * 2).min(RESEND_MAX);
+            again.push(Resend {
+                seq: s.seq,
+                body: s.body.clone(),
+                to,
+            });
         }
         self.resent += again.len() as u64;
         let old: Vec<u32> = self
@@ -317,11 +342,37 @@ mod tests {
         // being sent for member 3.
         assert_eq!(c.acked(2, k), vec![1]);
         let (again, _) = c.due(t0 + RESEND_AFTER);
-        assert_eq!(again.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [k]);
+        assert_eq!(
+            again.iter().map(|r| (r.seq, &r.to[..])).collect::<Vec<_>>(),
+            [(k, &[3][..])]
+        );
         // Committed state still lets covered segments go at once.
         assert_eq!(c.hold(seg(2, 1, 10, 10), t0), Some(2));
         assert!(c.acked(3, k).is_empty());
         assert!(c.due(t0 + RESEND_MAX * 4).0.is_empty());
+    }
+
+    #[test]
+    fn a_message_goes_again_only_to_the_members_that_lack_it() {
+        let t0 = Instant::now();
+        let mut c = Commit::default();
+        c.members(&[2, 3, 4]);
+        let a = c.seal(body(1, 10, 10), t0);
+        let b = c.seal(body(1, 20, 10), t0);
+        // 2 missed a, got b; 3 got both; 4 got neither.
+        c.acked(2, b);
+        c.acked(3, a);
+        c.acked(3, b);
+        let (again, _) = c.due(t0 + RESEND_AFTER);
+        let to: Vec<(u64, &[u16])> = again.iter().map(|r| (r.seq, &r.to[..])).collect();
+        assert_eq!(to, [(a, &[2, 4][..]), (b, &[4][..])]);
+        // 4 catches up: only a, for 2, goes again (b waits behind it
+        // in order, held by all).
+        c.acked(4, a);
+        c.acked(4, b);
+        let (again, _) = c.due(t0 + 3 * RESEND_AFTER);
+        let to: Vec<(u64, &[u16])> = again.iter().map(|r| (r.seq, &r.to[..])).collect();
+        assert_eq!(to, [(a, &[2][..])]);
     }
 
     #[test]
@@ -375,7 +426,7 @@ mod tests {
         assert_eq!(c.hold(seg(5, 1, 10, 10), t0), None);
         let (again, old) = c.due(t0 + RESEND_AFTER);
         assert_eq!(again.len(), 1);
-        assert_eq!(again[0].0, k);
+        assert_eq!(again[0].seq, k);
         assert!(old.is_empty());
         // Then after twice as long each time.
         let t1 = t0 + RESEND_AFTER;

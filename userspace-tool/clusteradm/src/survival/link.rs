@@ -60,6 +60,14 @@ impl View {
         self.members.iter().any(|&(m, _)| m == id)
     }
 
+    /// Member `id`'s address.
+    fn addr(&self, id: u16) -> Option<Addr> {
+        self.members
+            .iter()
+            .find(|&&(m, _)| m == id)
+            .map(|&(_, a)| a)
+    }
+
     /// Whether `sender` at `from` is another member of the cluster.
     fn is_member(&self, from: Addr, sender: u16) -> bool {
         self.members.iter().any(|&(m, a)| m == sender && a == from) && Some(sender) != self.me
@@ -411,8 +419,24 @@ impl Link {
         let (again, old) = c.due(Instant::now());
         self.verdicts(&go, Verdict::Accept);
         self.verdicts(&old, Verdict::Drop);
-        for (seq, records) in again {
-            self.send(None, Message::TcpState { seq, records }).await;
+        for r in again {
+            // To the group when every other member lacks it, else to each
+            // that does: those that hold it need not check it again.
+            let to: Vec<Option<Addr>> = if r.to.len() >= others.len() {
+                vec![None]
+            } else {
+                r.to.iter()
+                    .filter_map(|&m| self.view.addr(m))
+                    .map(Some)
+                    .collect()
+            };
+            for a in to {
+                let msg = Message::TcpState {
+                    seq: r.seq,
+                    records: r.body.clone(),
+                };
+                self.send(a, msg).await;
+            }
         }
     }
 
