@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use ipcluster_core::buckets::UNOWNED;
 use ipcluster_core::hash::{self, Flow, Mode};
 use ipcluster_core::packet::addr_words;
-use ipcluster_core::proto::MAX_BODY;
+use ipcluster_core::proto::{MAX_BODY, MAX_CERT};
 use ipcluster_core::tcpstate::{after, Data, Dir, Essential, Initial, Record, DATA_HEAD_LEN};
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
@@ -29,8 +29,11 @@ use crate::abi::{tcp_state as t, Cmd};
 use crate::nl::Client;
 use crate::tcp::records_with_bytes;
 
-/// Most record bytes per datagram on the cluster link.
-const BATCH: usize = MAX_BODY / 2;
+/// Most record bytes per datagram on the cluster link: what a body holds
+/// beside the largest certificate and the message's own fields. (Half a
+/// body before: every datagram is a signature to make and one to check
+/// per member, and output commit sends every byte of its connections.)
+const BATCH: usize = MAX_BODY - MAX_CERT - 64;
 /// Most bytes per Data record on the cluster link.
 const CHUNK: usize = BATCH - DATA_HEAD_LEN - 64;
 /// How long the replicas of a dead member's connection stay once another
@@ -737,6 +740,26 @@ mod tests {
         assert_eq!(sent(&mut s), [('e', 124, 150)]);
         assert_eq!(*asked.lock().unwrap(), [110]);
         assert_eq!(s.status().unsent, 40);
+    }
+
+    #[test]
+    fn a_full_batch_fits_a_datagram_with_the_largest_certificate() {
+        use crate::membership::wire::MAX_DATAGRAM;
+        use ipcluster_core::proto::{self, Header, Msg};
+        let h = Header {
+            sender: 1,
+            cluster: 7,
+            counter: 1,
+        };
+        let records = vec![0u8; BATCH];
+        let msg = Msg::TcpState {
+            seq: u64::MAX,
+            records: &records,
+        };
+        let mut out = vec![0u8; MAX_DATAGRAM];
+        let n = proto::encode(&h, &msg, &[1u8; MAX_CERT], &mut out).unwrap();
+        let d = proto::decode(&out[..n]).unwrap();
+        assert_eq!(d.msg, msg);
     }
 
     #[test]
