@@ -28,21 +28,21 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-use crate::abi::{bucket as b, Cmd};
 use crate::announce;
-use crate::attr::Attr;
 use crate::cert::{Identity, Pem, Trust};
-use crate::cluster::{self, AddRequest};
-use crate::error::Error;
-use crate::mac::Mac;
+use crate::cmd::cert as pki;
 use crate::membership::node::{addr_of, ip_of, Addr, Event, Message, Node, Out, Settings, To};
 use crate::membership::wire::{Endpoint, Rejected, MAX_DATAGRAM};
-use crate::nl::Client;
-use crate::pki;
-use crate::sockbuf::{self, Buf};
-use crate::stats::Bucket;
 use crate::survival::{self, Survival};
-use crate::table;
+use ipcluster_kapi::abi::{bucket as b, Cmd};
+use ipcluster_kapi::attr::Attr;
+use ipcluster_kapi::bucket::Bucket;
+use ipcluster_kapi::cluster::{self, AddRequest};
+use ipcluster_kapi::mac::Mac;
+use ipcluster_kapi::sys::sockbuf::{self, Buf};
+use ipcluster_kapi::table;
+use ipcluster_kapi::Client;
+use ipcluster_kapi::Error;
 
 /// The configuration file.
 #[derive(Deserialize, Debug)]
@@ -268,7 +268,7 @@ pub(crate) fn run(path: &Path) -> Result<(), Error> {
         .map(String::from)
         .collect();
     let args = cluster::parse_add(&words).map_err(|e| e.context("[cluster] add"))?;
-    let req = AddRequest::resolve(&args, crate::dev::index, || {
+    let req = AddRequest::resolve(&args, ipcluster_kapi::sys::dev::index, || {
         Err(Error::usage(
             "[cluster] add: give the seed (every member needs the same)",
         ))
@@ -280,7 +280,10 @@ pub(crate) fn run(path: &Path) -> Result<(), Error> {
     let mut nl = Client::connect()?;
     // Start from a clean cluster: whatever table a previous run left is
     // the old master's business, not ours.
-    let _ = nl.request(Cmd::ClusterDel, &[Attr::u32(crate::abi::cluster::ID, id)]);
+    let _ = nl.request(
+        Cmd::ClusterDel,
+        &[Attr::u32(ipcluster_kapi::abi::cluster::ID, id)],
+    );
     nl.request(Cmd::ClusterNew, &req.attrs())
         .map_err(|e| e.context("creating the kernel cluster"))?;
 
@@ -328,14 +331,14 @@ pub(crate) fn run(path: &Path) -> Result<(), Error> {
             if req.commit_queue().is_some() {
                 let mut nl = Client::connect()?;
                 survival.fetch_unsent(Box::new(move |i, from| {
-                    crate::tcp::unsent(&mut nl, id, i, from)
+                    ipcluster_kapi::tcp::unsent(&mut nl, id, i, from)
                         .map_err(|e| debug!(%e, sport = i.sport, "bytes not sent yet"))
                         .ok()
                 }));
             }
             let queue = match req.commit_queue() {
                 Some(q) => Some(
-                    survival::nfqueue::Queue::bind(q)
+                    ipcluster_kapi::nfqueue::Queue::bind(q)
                         .map_err(|e| Error::failed(format!("binding netfilter queue {q}: {e}")))?,
                 ),
                 None => None,
@@ -434,7 +437,7 @@ fn owner_counts(owners: &[u16]) -> String {
     }
     n.iter()
         .map(|(o, c)| match *o {
-            crate::abi::UNOWNED => format!("-:{c}"),
+            ipcluster_kapi::abi::UNOWNED => format!("-:{c}"),
             o => format!("{o}:{c}"),
         })
         .collect::<Vec<_>>()
@@ -548,7 +551,7 @@ impl Daemon {
         // Serve nothing any more: the survivors take our buckets.
         let _ = self.nl.request(
             Cmd::ClusterDel,
-            &[Attr::u32(crate::abi::cluster::ID, self.id)],
+            &[Attr::u32(ipcluster_kapi::abi::cluster::ID, self.id)],
         );
         if stale {
             return Err(Error::failed(format!(

@@ -3,31 +3,18 @@
 //! Speaks like `ip`: objects and verbs, `-j` for JSON, exit 0 on success,
 //! 1 on failure, 2 on a usage error.
 
-mod abi;
 mod announce;
-mod args;
-mod attr;
 mod cert;
-mod cluster;
+mod cmd;
 mod daemon;
-mod dev;
-mod error;
-mod flow;
-mod mac;
 mod membership;
-mod nl;
 mod output;
-mod pki;
-mod sockbuf;
-mod stats;
-mod status;
 mod survival;
-mod table;
-mod tcp;
-mod which;
 
 use clap::{Args, Parser, Subcommand};
-use error::Error;
+use cmd::{bucket, cluster, hash, status, table, tcp, which};
+use ipcluster_kapi::words as args;
+use ipcluster_kapi::Error;
 use std::process::ExitCode;
 
 const LONG_ABOUT: &str = "\
@@ -68,7 +55,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Object {
     /// The flow hash, computed here (no kernel needed).
-    Hash(flow::HashArgs),
+    Hash(hash::HashArgs),
     /// Create, delete and list clusters.
     #[command(subcommand, long_about = CLUSTER_ABOUT, after_help = CLUSTER_HELP)]
     Cluster(ClusterVerb),
@@ -461,18 +448,18 @@ impl Object {
 
 fn run(object: &Object, json: bool) -> Result<(), Error> {
     match object {
-        Object::Hash(a) => flow::hash(a, json).map_err(Error::from),
+        Object::Hash(a) => hash::hash(a, json).map_err(Error::from),
         Object::Cluster(ClusterVerb::Add { words }) => cluster::add(words, json),
         Object::Cluster(ClusterVerb::Del { id }) => cluster::del(*id),
         Object::Cluster(ClusterVerb::Show { id }) => cluster::show(*id, json),
         Object::Table(TableVerb::Set { id, words }) => table::set(*id, words),
         Object::Table(TableVerb::Show { id }) => table::show(*id, json),
-        Object::Bucket(BucketVerb::Show { id, words }) => stats::show(*id, words, json),
+        Object::Bucket(BucketVerb::Show { id, words }) => bucket::show(*id, words, json),
         Object::Which(w) => which::which(w.id, w.src.clone(), &w.words, json),
-        Object::Cert(CertVerb::Ca { dir, name }) => pki::new_ca(dir, name.as_deref()),
-        Object::Cert(CertVerb::Issue { dir, name }) => pki::issue(dir, name),
-        Object::Cert(CertVerb::List { dir }) => pki::list(dir, json),
-        Object::Cert(CertVerb::Revoke { dir, which }) => pki::revoke(dir, which),
+        Object::Cert(CertVerb::Ca { dir, name }) => cmd::cert::new_ca(dir, name.as_deref()),
+        Object::Cert(CertVerb::Issue { dir, name }) => cmd::cert::issue(dir, name),
+        Object::Cert(CertVerb::List { dir }) => cmd::cert::list(dir, json),
+        Object::Cert(CertVerb::Revoke { dir, which }) => cmd::cert::revoke(dir, which),
         Object::Daemon { config } => daemon::run(config),
         Object::Status { id } => status::show(*id, json),
         Object::Tcp(TcpVerb::Monitor { words }) => tcp::monitor(words, json),

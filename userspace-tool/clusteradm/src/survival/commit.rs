@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use ipcluster_core::tcpstate::{after, Record};
+use ipcluster_kapi::nfqueue::Segment;
 
 /// Longest a segment is held before it is dropped.
 pub(crate) const HOLD_MAX: Duration = Duration::from_secs(2);
@@ -36,19 +37,6 @@ pub(crate) const RESEND_MAX: Duration = Duration::from_secs(2);
 /// Whether sequence number `a` is at or after `b` (they wrap).
 fn covers(a: u32, b: u32) -> bool {
     after(a, b) >= 0
-}
-
-/// A segment waiting in the kernel's queue.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Segment {
-    /// The queue's packet id, for the verdict.
-    pub(crate) packet: u32,
-    /// Its connection (`tcpstate::conn_id`).
-    pub(crate) conn: u64,
-    /// The sequence number after its last byte (SYN and FIN count).
-    pub(crate) end: u32,
-    /// Its acknowledgement number, if it has the ACK flag.
-    pub(crate) ack: Option<u32>,
 }
 
 /// What the connection's committed state says: how far its sequence

@@ -20,11 +20,11 @@ use tokio::io::unix::AsyncFd;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
-use super::nfqueue::{Queue, Verdict};
 use super::{Survival, TcpStatus};
 use crate::cert::Trust;
 use crate::membership::node::{addr_of, ip_of, Addr, Message, Node};
 use crate::membership::wire::{Endpoint, Rejected, MAX_DATAGRAM};
+use ipcluster_kapi::nfqueue::{Queue, Verdict};
 
 /// What the replication needs of the membership: this host's member id,
 /// the members and the table, as this host last knew them.

@@ -8,7 +8,6 @@
 
 pub(crate) mod commit;
 pub(crate) mod link;
-pub(crate) mod nfqueue;
 pub(crate) mod replica;
 pub(crate) mod restore;
 
@@ -25,9 +24,9 @@ use ipcluster_core::tcpstate::{after, Data, Dir, Essential, Initial, Record, DAT
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-use crate::abi::{tcp_state as t, Cmd};
-use crate::nl::Client;
-use crate::tcp::records_with_bytes;
+use ipcluster_kapi::abi::{tcp_state as t, Cmd};
+use ipcluster_kapi::tcp::records_with_bytes;
+use ipcluster_kapi::Client;
 
 /// Most record bytes per datagram on the cluster link: what a body holds
 /// beside the largest certificate and the message's own fields. (Half a
@@ -565,8 +564,8 @@ pub(crate) fn watch_kernel(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tcp::records;
     use ipcluster_core::tcpstate::{Closed, Essential};
+    use ipcluster_kapi::tcp::records;
 
     fn initial(sport: u16) -> Initial {
         let mut src = [0u8; 16];

@@ -210,7 +210,11 @@ pub(crate) fn restore(
     // Room for them all (past wmem_max: bytes written but not sent may
     // be many), so that the write never waits for the client.
     if let Some(b) = unacked.filter(|b| !b.is_empty()) {
-        crate::sockbuf::grow(s.as_raw_fd(), crate::sockbuf::Buf::Send, 2 * b.len())?;
+        ipcluster_kapi::sys::sockbuf::grow(
+            s.as_raw_fd(),
+            ipcluster_kapi::sys::sockbuf::Buf::Send,
+            2 * b.len(),
+        )?;
         fill(&s, b)?;
     }
     Ok(s.into())

@@ -1,59 +1,10 @@
 //! `clusteradm bucket show`: per-bucket counters (`bucket-get` dump).
 
-use serde::Serialize;
+use ipcluster_kapi::bucket::{self, Bucket};
+use ipcluster_kapi::words::{self as args, Words};
+use ipcluster_kapi::{Client, Error};
 
-use crate::abi::{bucket as b, Cmd, UNOWNED};
-use crate::args::{self, Words};
-use crate::attr::{Attr, Attrs};
-use crate::error::Error;
-use crate::nl::Client;
 use crate::output::{columns, print_json};
-
-/// One bucket's counters, summed over CPUs.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub(crate) struct Bucket {
-    /// Bucket index.
-    pub(crate) index: u32,
-    /// Owner member id, `None` (JSON `null`) if unowned.
-    pub(crate) owner: Option<u32>,
-    /// Packets hashed here.
-    pub(crate) packets: u64,
-    /// Bytes hashed here.
-    pub(crate) bytes: u64,
-    /// New flows hashed here.
-    pub(crate) flows: u64,
-    /// Packets dropped here (not owned).
-    pub(crate) drops: u64,
-    /// Packets passed to their owner (forward mode, on the forwarder).
-    pub(crate) forwarded: u64,
-    /// Milliseconds left of the bucket's drain, if it drains.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) drain_ms: Option<u32>,
-}
-
-impl Bucket {
-    /// Decodes one `bucket-get` reply; absent counters read as 0.
-    pub(crate) fn from_attrs(r: &Attrs) -> Result<Self, Error> {
-        Ok(Bucket {
-            index: r.need_u32(b::INDEX, "index")?,
-            owner: r.u32(b::OWNER)?.filter(|&o| o != u32::from(UNOWNED)),
-            packets: r.u64(b::PACKETS)?.unwrap_or(0),
-            bytes: r.u64(b::BYTES)?.unwrap_or(0),
-            flows: r.u64(b::FLOWS)?.unwrap_or(0),
-            drops: r.u64(b::DROPS)?.unwrap_or(0),
-            forwarded: r.u64(b::FORWARDED)?.unwrap_or(0),
-            drain_ms: r.u32(b::DRAIN_MS)?,
-        })
-    }
-
-    fn is_zero(&self) -> bool {
-        self.packets == 0
-            && self.bytes == 0
-            && self.flows == 0
-            && self.drops == 0
-            && self.forwarded == 0
-    }
-}
 
 /// Parses `bucket show`'s keywords: whether to keep only nonzero buckets.
 pub(crate) fn parse_show(words: &[String]) -> Result<bool, Error> {
@@ -112,14 +63,7 @@ pub(crate) fn show(id: u32, words: &[String], json: bool) -> Result<(), Error> {
     const OP: &str = "bucket show";
     let nonzero = parse_show(words).map_err(|e| e.context(OP))?;
     let mut nl = Client::connect()?;
-    let replies = nl
-        .dump(Cmd::BucketGet, &[Attr::u32(b::CLUSTER_ID, id)])
-        .map_err(|e| e.context(OP))?;
-    let v = replies
-        .iter()
-        .map(Bucket::from_attrs)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.context(OP))?;
+    let v = bucket::dump(&mut nl, id).map_err(|e| e.context(OP))?;
     let v = select(v, nonzero);
     if json {
         print_json(&v)
@@ -132,36 +76,26 @@ pub(crate) fn show(id: u32, words: &[String], json: bool) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nl::tests::{feed_all, genl_reply, nla, nlmsg};
-    use crate::nl::{Replies, Step};
 
-    fn bucket_msg(seq: u32, index: u32, owner: u32, packets: u64) -> Vec<u8> {
-        let mut a = nla(b::CLUSTER_ID, &1u32.to_ne_bytes());
-        a.extend(nla(b::INDEX, &index.to_ne_bytes()));
-        a.extend(nla(b::OWNER, &owner.to_ne_bytes()));
-        a.extend(nla(b::PACKETS, &packets.to_ne_bytes()));
-        a.extend(nla(b::BYTES, &(packets * 100).to_ne_bytes()));
-        a.extend(nla(b::FLOWS, &(packets / 10).to_ne_bytes()));
-        a.extend(nla(b::DROPS, &0u64.to_ne_bytes()));
-        if index == 1 {
-            a.extend(nla(b::DRAIN_MS, &1500u32.to_ne_bytes()));
+    fn bucket(index: u32, owner: Option<u32>, packets: u64) -> Bucket {
+        Bucket {
+            index,
+            owner,
+            packets,
+            bytes: packets * 100,
+            flows: packets / 10,
+            drain_ms: (index == 1).then_some(1500),
+            ..Bucket::default()
         }
-        genl_reply(0x20, Cmd::BucketGet as u8, 2, seq, &a)
     }
 
     #[test]
-    fn dump_decodes_sorts_and_filters() {
-        let mut d = bucket_msg(7, 2, 1, 0);
-        d.extend(bucket_msg(7, 0, 65535, 50));
-        d.extend(bucket_msg(7, 1, 3, 1234));
-        d.extend(nlmsg(libc::NLMSG_DONE as u16, 2, 7, &0i32.to_ne_bytes()));
-        let mut r = Replies::new(0x20, 7);
-        assert_eq!(feed_all(&mut r, &d), Ok(Step::Done));
-        let v: Vec<Bucket> = r
-            .msgs
-            .iter()
-            .map(|m| Bucket::from_attrs(m).unwrap())
-            .collect();
+    fn dumps_sort_filter_and_render() {
+        let v = vec![
+            bucket(2, Some(1), 0),
+            bucket(0, None, 50),
+            bucket(1, Some(3), 1234),
+        ];
         let all = select(v.clone(), false);
         assert_eq!(all.iter().map(|b| b.index).collect::<Vec<_>>(), [0, 1, 2]);
         assert_eq!(all[0].owner, None);

@@ -6,14 +6,16 @@ use std::os::fd::RawFd;
 
 /// Which buffer.
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum Buf {
+pub enum Buf {
+    /// The receive buffer (`SO_RCVBUF`).
     Receive,
+    /// The send buffer (`SO_SNDBUF`).
     Send,
 }
 
 /// Asks for `bytes` of buffer `which` on socket `fd` (the kernel doubles
 /// it for its bookkeeping); the error of the last try if none worked.
-pub(crate) fn grow(fd: RawFd, which: Buf, bytes: usize) -> std::io::Result<()> {
+pub fn grow(fd: RawFd, which: Buf, bytes: usize) -> std::io::Result<()> {
     let size = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
     let opts = match which {
         Buf::Receive => [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF],
@@ -38,4 +40,11 @@ pub(crate) fn grow(fd: RawFd, which: Buf, bytes: usize) -> std::io::Result<()> {
         err = Some(std::io::Error::last_os_error());
     }
     Err(err.unwrap_or_else(|| std::io::Error::other("no socket option")))
+}
+
+/// Room for 16 MiB of messages on netlink socket `fd`, past the system's
+/// limit where we may: a notification the kernel cannot queue is lost,
+/// and a lost queued packet would wait for ever.
+pub fn grow_netlink(fd: RawFd) {
+    let _ = grow(fd, Buf::Receive, 16 << 20);
 }

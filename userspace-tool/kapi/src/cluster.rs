@@ -1,22 +1,19 @@
-//! `clusteradm cluster add|del|show`: creating, deleting and listing
-//! clusters (`cluster-new`, `cluster-del`, `cluster-get`).
+//! Clusters: the keywords that describe one (`cluster add`'s, which the
+//! daemon's `[cluster] add` shares), the `cluster-new` request they make,
+//! and a cluster as `cluster-get` reports it.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use serde::Serialize;
-
 use crate::abi::{cluster as a, Cmd, Hash, Mode};
-use crate::args::{self, Words};
 use crate::attr::{Attr, Attrs};
-use crate::dev;
+use crate::client::Client;
 use crate::error::Error;
 use crate::mac::{self, Mac};
-use crate::nl::Client;
-use crate::output::print_json;
+use crate::words::{self as args, Words};
 
 /// `cluster add` as typed.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct AddArgs {
+pub struct AddArgs {
     id: Option<u32>,
     dev: Option<String>,
     addr4: Option<Ipv4Addr>,
@@ -34,7 +31,7 @@ pub(crate) struct AddArgs {
 }
 
 /// Parses `cluster add`'s keywords.
-pub(crate) fn parse_add(words: &[String]) -> Result<AddArgs, Error> {
+pub fn parse_add(words: &[String]) -> Result<AddArgs, Error> {
     let mut w = Words::new(words);
     let mut r = AddArgs::default();
     while let Some(kw) = w.keyword() {
@@ -80,7 +77,7 @@ pub(crate) fn parse_add(words: &[String]) -> Result<AddArgs, Error> {
 
 /// A `cluster-new` request, every default filled in.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct AddRequest {
+pub struct AddRequest {
     id: Option<u32>,
     ifindex: u32,
     addr4: Option<Ipv4Addr>,
@@ -102,7 +99,7 @@ pub(crate) struct AddRequest {
 impl AddRequest {
     /// Resolves devices with `ifindex` and draws a missing keyed-hash seed
     /// from `random`.
-    pub(crate) fn resolve(
+    pub fn resolve(
         a: &AddArgs,
         ifindex: impl Fn(&str) -> Result<u32, Error>,
         random: impl FnOnce() -> Result<[u8; 16], Error>,
@@ -142,23 +139,29 @@ impl AddRequest {
         })
     }
 
+    /// The seed, when it was drawn here rather than given: the operator
+    /// must give it to every other member.
+    pub fn generated_seed(&self) -> Option<[u8; 16]> {
+        self.seed.filter(|_| self.seed_generated)
+    }
+
     /// The cluster id, if given.
-    pub(crate) fn id(&self) -> Option<u32> {
+    pub fn id(&self) -> Option<u32> {
         self.id
     }
 
     /// The cluster's interface.
-    pub(crate) fn ifindex(&self) -> u32 {
+    pub fn ifindex(&self) -> u32 {
         self.ifindex
     }
 
     /// The cluster's addresses.
-    pub(crate) fn addrs(&self) -> (Option<Ipv4Addr>, Option<Ipv6Addr>) {
+    pub fn addrs(&self) -> (Option<Ipv4Addr>, Option<Ipv6Addr>) {
         (self.addr4, self.addr6)
     }
 
     /// The flow hash the kernel will use (the keyed hash needs the seed).
-    pub(crate) fn flow_hash(&self) -> Option<ipcluster_core::hash::Mode> {
+    pub fn flow_hash(&self) -> Option<ipcluster_core::hash::Mode> {
         match self.hash {
             Hash::Seed => Some(ipcluster_core::hash::Mode::Seed),
             Hash::Keyed => self
@@ -168,27 +171,27 @@ impl AddRequest {
     }
 
     /// Whether the kernel exports the TCP state of the cluster's connections.
-    pub(crate) fn tcp_export(&self) -> bool {
+    pub fn tcp_export(&self) -> bool {
         self.tcp_export
     }
 
     /// The output-commit queue, if any.
-    pub(crate) fn commit_queue(&self) -> Option<u16> {
+    pub fn commit_queue(&self) -> Option<u16> {
         self.commit_queue
     }
 
     /// The cluster MAC (none in forward mode unless given).
-    pub(crate) fn mac(&self) -> Option<Mac> {
+    pub fn mac(&self) -> Option<Mac> {
         self.mac
     }
 
     /// log2 of the bucket count, if given.
-    pub(crate) fn bucket_bits(&self) -> Option<u32> {
+    pub fn bucket_bits(&self) -> Option<u32> {
         self.bucket_bits
     }
 
     /// The request's attributes, in the spec's order.
-    pub(crate) fn attrs(&self) -> Vec<Attr> {
+    pub fn attrs(&self) -> Vec<Attr> {
         let mut v = Vec::new();
         if let Some(id) = self.id {
             v.push(Attr::u32(a::ID, id));
@@ -232,42 +235,42 @@ impl AddRequest {
 
 /// A cluster as `cluster-get` reports it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Cluster {
+pub struct Cluster {
     /// Cluster id.
-    pub(crate) id: u32,
+    pub id: u32,
     /// Interface of the cluster IP.
-    pub(crate) ifindex: Option<u32>,
+    pub ifindex: Option<u32>,
     /// IPv4 address.
-    pub(crate) addr4: Option<Ipv4Addr>,
+    pub addr4: Option<Ipv4Addr>,
     /// IPv6 address.
-    pub(crate) addr6: Option<Ipv6Addr>,
+    pub addr6: Option<Ipv6Addr>,
     /// Cluster MAC.
-    pub(crate) mac: Option<Mac>,
+    pub mac: Option<Mac>,
     /// `enum ipcluster_mode`, raw.
-    pub(crate) mode: Option<u32>,
+    pub mode: Option<u32>,
     /// `enum ipcluster_hash`, raw.
-    pub(crate) hash: Option<u32>,
+    pub hash: Option<u32>,
     /// Keyed-hash seed (privileged callers only).
-    pub(crate) seed: Option<[u8; 16]>,
+    pub seed: Option<[u8; 16]>,
     /// log2 of the bucket count.
-    pub(crate) bucket_bits: Option<u32>,
+    pub bucket_bits: Option<u32>,
     /// The local member id.
-    pub(crate) member: Option<u32>,
+    pub member: Option<u32>,
     /// Malformed packets dropped.
-    pub(crate) malformed: Option<u64>,
+    pub malformed: Option<u64>,
     /// Interfaces filtering forwarded traffic.
-    pub(crate) fwd_ifindex: Vec<u32>,
+    pub fwd_ifindex: Vec<u32>,
     /// How long a bucket that changes owner drains, ms.
-    pub(crate) drain_ms: Option<u32>,
+    pub drain_ms: Option<u32>,
     /// The TCP state of its connections is exported.
-    pub(crate) tcp_export: bool,
+    pub tcp_export: bool,
     /// Output commit's netfilter queue.
-    pub(crate) commit_queue: Option<u16>,
+    pub commit_queue: Option<u16>,
 }
 
 impl Cluster {
     /// Decodes a `cluster-get` reply.
-    pub(crate) fn from_attrs(r: &Attrs) -> Result<Self, Error> {
+    pub fn from_attrs(r: &Attrs) -> Result<Self, Error> {
         Ok(Cluster {
             id: r.need_u32(a::ID, "id")?,
             ifindex: r.u32(a::IFINDEX)?,
@@ -288,196 +291,20 @@ impl Cluster {
     }
 
     /// The mode's name (its number if this client does not know it).
-    pub(crate) fn mode_name(&self) -> Option<String> {
+    pub fn mode_name(&self) -> Option<String> {
         self.mode
             .map(|m| Mode::from_u32(m).map_or_else(|| m.to_string(), |m| m.name().to_string()))
     }
 
     /// The hash's name (its number if this client does not know it).
-    pub(crate) fn hash_name(&self) -> Option<String> {
+    pub fn hash_name(&self) -> Option<String> {
         self.hash
             .map(|h| Hash::from_u32(h).map_or_else(|| h.to_string(), |h| h.name().to_string()))
     }
-
-    /// Text, `ip`-style: the keywords `cluster add` takes, then a second
-    /// line with the seed (if readable), forwarding devices and counters.
-    pub(crate) fn render(&self, ifname: &dyn Fn(u32) -> String) -> String {
-        let mut first = vec![format!("cluster {}", self.id)];
-        let kv = |v: &mut Vec<String>, k: &str, x: String| v.push(format!("{k} {x}"));
-        if let Some(i) = self.ifindex {
-            kv(&mut first, "dev", ifname(i));
-        }
-        if let Some(x) = self.addr4 {
-            kv(&mut first, "addr", x.to_string());
-        }
-        if let Some(x) = self.addr6 {
-            kv(&mut first, "addr6", x.to_string());
-        }
-        if let Some(x) = self.mac {
-            kv(&mut first, "mac", x.to_string());
-        }
-        if let Some(x) = self.mode_name() {
-            kv(&mut first, "mode", x);
-        }
-        if let Some(x) = self.hash_name() {
-            kv(&mut first, "hash", x);
-        }
-        if let Some(b) = self.bucket_bits {
-            kv(&mut first, "buckets", (1u64 << b).to_string());
-        }
-        if let Some(m) = self.member {
-            kv(&mut first, "member", m.to_string());
-        }
-        if let Some(ms) = self.drain_ms {
-            kv(&mut first, "drain", args::drain_text(ms));
-        }
-        if self.tcp_export {
-            first.push("tcp-export".into());
-        }
-        if let Some(q) = self.commit_queue {
-            kv(&mut first, "commit", q.to_string());
-        }
-        let mut second = Vec::new();
-        for &i in &self.fwd_ifindex {
-            kv(&mut second, "fwd-dev", ifname(i));
-        }
-        if let Some(x) = self.seed {
-            kv(&mut second, "seed", hex(&x));
-        }
-        if let Some(x) = self.malformed {
-            kv(&mut second, "malformed", x.to_string());
-        }
-        let mut s = first.join(" ");
-        if !second.is_empty() {
-            s.push_str("\n    ");
-            s.push_str(&second.join(" "));
-        }
-        s.push('\n');
-        s
-    }
-
-    fn json(&self, ifname: &dyn Fn(u32) -> String) -> ClusterJson {
-        ClusterJson {
-            id: self.id,
-            dev: self.ifindex.map(ifname),
-            ifindex: self.ifindex,
-            addr: self.addr4.map(|x| x.to_string()),
-            addr6: self.addr6.map(|x| x.to_string()),
-            mac: self.mac.map(|x| x.to_string()),
-            mode: self.mode_name(),
-            hash: self.hash_name(),
-            bucket_bits: self.bucket_bits,
-            buckets: self.bucket_bits.map(|b| 1u64 << b),
-            member: self.member,
-            fwd_dev: self.fwd_ifindex.iter().map(|&i| ifname(i)).collect(),
-            fwd_ifindex: self.fwd_ifindex.clone(),
-            drain_ms: self.drain_ms,
-            tcp_export: self.tcp_export,
-            commit_queue: self.commit_queue,
-            seed: self.seed.map(|s| hex(&s)),
-            malformed: self.malformed,
-        }
-    }
-}
-
-/// `cluster show -j`: one of these per cluster.
-#[derive(Serialize, Debug)]
-struct ClusterJson {
-    id: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    dev: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ifindex: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    addr: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    addr6: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    mac: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    mode: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    hash: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    bucket_bits: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    buckets: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    member: Option<u32>,
-    fwd_dev: Vec<String>,
-    fwd_ifindex: Vec<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    drain_ms: Option<u32>,
-    tcp_export: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    commit_queue: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    seed: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    malformed: Option<u64>,
-}
-
-/// Lower-case hex.
-pub(crate) fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn random_seed() -> Result<[u8; 16], Error> {
-    let mut s = [0u8; 16];
-    getrandom::fill(&mut s).map_err(|e| Error::failed(format!("random seed: {e}")))?;
-    Ok(s)
-}
-
-/// `cluster add KEYWORDS`.
-pub(crate) fn add(words: &[String], json: bool) -> Result<(), Error> {
-    const OP: &str = "cluster add";
-    let parsed = parse_add(words).map_err(|e| e.context(OP))?;
-    let req = AddRequest::resolve(&parsed, dev::index, random_seed).map_err(|e| e.context(OP))?;
-    let mut nl = Client::connect()?;
-    let replies = nl
-        .request(Cmd::ClusterNew, &req.attrs())
-        .map_err(|e| e.context(OP))?;
-    let id = match replies.first() {
-        Some(r) => r.u32(a::ID)?,
-        None => None,
-    }
-    .or(req.id)
-    .ok_or_else(|| {
-        Error::failed(format!(
-            "{OP}: the kernel did not report the new cluster's id"
-        ))
-    })?;
-    let seed = req.seed.filter(|_| req.seed_generated).map(|s| hex(&s));
-    if json {
-        #[derive(Serialize)]
-        struct Added {
-            id: u32,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            seed: Option<String>,
-        }
-        print_json(&Added { id, seed })
-    } else {
-        match seed {
-            Some(s) => {
-                println!("cluster {id} seed {s}");
-                eprintln!("clusteradm: give every member of cluster {id} this seed");
-            }
-            None => println!("cluster {id}"),
-        }
-        Ok(())
-    }
-}
-
-/// `cluster del ID`.
-pub(crate) fn del(id: u32) -> Result<(), Error> {
-    let mut nl = Client::connect()?;
-    nl.request(Cmd::ClusterDel, &[Attr::u32(a::ID, id)])
-        .map_err(|e| e.context("cluster del"))?;
-    Ok(())
 }
 
 /// Gets cluster `id` over `nl`.
-pub(crate) fn get(nl: &mut Client, id: u32) -> Result<Cluster, Error> {
+pub fn get(nl: &mut Client, id: u32) -> Result<Cluster, Error> {
     let r = nl.request(Cmd::ClusterGet, &[Attr::u32(a::ID, id)])?;
     let first = r
         .first()
@@ -485,36 +312,11 @@ pub(crate) fn get(nl: &mut Client, id: u32) -> Result<Cluster, Error> {
     Cluster::from_attrs(first)
 }
 
-/// `cluster show [ID]`.
-pub(crate) fn show(id: Option<u32>, json: bool) -> Result<(), Error> {
-    const OP: &str = "cluster show";
-    let mut nl = Client::connect()?;
-    let mut clusters = match id {
-        Some(id) => vec![get(&mut nl, id).map_err(|e| e.context(OP))?],
-        None => nl
-            .dump(Cmd::ClusterGet, &[])
-            .map_err(|e| e.context(OP))?
-            .iter()
-            .map(Cluster::from_attrs)
-            .collect::<Result<Vec<_>, _>>()?,
-    };
-    clusters.sort_by_key(|c| c.id);
-    if json {
-        let v: Vec<ClusterJson> = clusters.iter().map(|c| c.json(&dev::name)).collect();
-        print_json(&v)
-    } else {
-        for c in &clusters {
-            print!("{}", c.render(&dev::name));
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nl::tests::{feed_all, genl_reply, nla};
-    use crate::nl::{build_request, to_bytes, Replies, Step};
+    use crate::client::tests::{feed_all, genl_reply, nla};
+    use crate::client::{build_request, to_bytes, Replies, Step};
 
     fn words(s: &str) -> Vec<String> {
         s.split_whitespace().map(String::from).collect()
@@ -697,37 +499,17 @@ mod tests {
         assert_eq!(c.malformed, Some(12));
         assert_eq!(c.fwd_ifindex, [1]);
         assert_eq!(c.seed, None);
-        let name = |i: u32| format!("eth{i}");
-        assert_eq!(
-            c.render(&name),
-            "cluster 7 dev eth1 addr 192.168.0.1 addr6 2001:db8::1 mac 01:00:5e:28:00:01 \
-             mode unicast hash keyed buckets 1024 member 2\n    fwd-dev eth1 malformed 12\n"
-        );
-        let j = serde_json::to_value(c.json(&name)).unwrap();
-        assert_eq!(
-            j,
-            serde_json::json!({
-                "id": 7, "dev": "eth1", "ifindex": 1, "addr": "192.168.0.1",
-                "addr6": "2001:db8::1", "mac": "01:00:5e:28:00:01", "mode": "unicast",
-                "hash": "keyed", "bucket_bits": 10, "buckets": 1024, "member": 2,
-                "fwd_dev": ["eth1"], "fwd_ifindex": [1], "malformed": 12,
-                "tcp_export": false
-            })
-        );
+        assert!(!c.tcp_export);
     }
 
     #[test]
-    fn seed_is_optional_and_shown_when_present() {
+    fn seed_is_optional() {
         let mut attrs = nla(a::ID, &3u32.to_ne_bytes());
         attrs.extend(nla(a::SEED, &[0x11; 16]));
         attrs.extend(nla(a::MODE, &7u32.to_ne_bytes()));
         let c = decode(&genl_reply(0x20, Cmd::ClusterGet as u8, 0, 5, &attrs));
         assert_eq!(c.seed, Some([0x11; 16]));
         assert_eq!(c.mode_name().as_deref(), Some("7"));
-        assert_eq!(
-            c.render(&|i| format!("if{i}")),
-            format!("cluster 3 mode 7\n    seed {}\n", "11".repeat(16))
-        );
     }
 
     #[test]

@@ -5,22 +5,22 @@
 //! and fails on any difference.
 
 /// The generic netlink family name.
-pub(crate) const FAMILY_NAME: &str = "ipcluster";
+pub const FAMILY_NAME: &str = "ipcluster";
 /// The family version this client speaks.
-pub(crate) const FAMILY_VERSION: u8 = 1;
+pub const FAMILY_VERSION: u8 = 1;
 
 /// Largest member id; [`UNOWNED`] is reserved.
-pub(crate) const MAX_MEMBER_ID: u16 = 65534;
+pub const MAX_MEMBER_ID: u16 = 65534;
 /// A table entry nobody owns.
-pub(crate) const UNOWNED: u16 = u16::MAX;
+pub const UNOWNED: u16 = u16::MAX;
 /// Most member MACs a forward-mode table lists.
-pub(crate) const MAX_MEMBERS: usize = 256;
+pub const MAX_MEMBERS: usize = 256;
 /// `IPCLUSTER_MAX_DRAIN_MS`: the longest bucket drain.
-pub(crate) const MAX_DRAIN_MS: u32 = 3_600_000;
+pub const MAX_DRAIN_MS: u32 = 3_600_000;
 
 /// `enum ipcluster_mode`: how every member gets every packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Mode {
+pub enum Mode {
     /// A multicast cluster MAC every member accepts.
     Multicast = 0,
     /// A shared unicast cluster MAC the switch floods.
@@ -31,10 +31,10 @@ pub(crate) enum Mode {
 
 impl Mode {
     /// Every mode, in ABI order.
-    pub(crate) const ALL: [Mode; 3] = [Mode::Multicast, Mode::Unicast, Mode::Forward];
+    pub const ALL: [Mode; 3] = [Mode::Multicast, Mode::Unicast, Mode::Forward];
 
     /// The CLI (and spec) name.
-    pub(crate) fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Mode::Multicast => "multicast",
             Mode::Unicast => "unicast",
@@ -43,14 +43,14 @@ impl Mode {
     }
 
     /// The mode with ABI value `v`.
-    pub(crate) fn from_u32(v: u32) -> Option<Mode> {
+    pub fn from_u32(v: u32) -> Option<Mode> {
         Mode::ALL.into_iter().find(|m| *m as u32 == v)
     }
 }
 
 /// `enum ipcluster_hash`: the flow hash.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Hash {
+pub enum Hash {
     /// SipHash-2-4 under the cluster seed.
     Keyed = 0,
     /// The original XOR hash.
@@ -59,10 +59,10 @@ pub(crate) enum Hash {
 
 impl Hash {
     /// Every hash, in ABI order.
-    pub(crate) const ALL: [Hash; 2] = [Hash::Keyed, Hash::Seed];
+    pub const ALL: [Hash; 2] = [Hash::Keyed, Hash::Seed];
 
     /// The CLI (and spec) name.
-    pub(crate) fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Hash::Keyed => "keyed",
             Hash::Seed => "seed",
@@ -70,14 +70,14 @@ impl Hash {
     }
 
     /// The hash with ABI value `v`.
-    pub(crate) fn from_u32(v: u32) -> Option<Hash> {
+    pub fn from_u32(v: u32) -> Option<Hash> {
         Hash::ALL.into_iter().find(|h| *h as u32 == v)
     }
 }
 
 /// `IPCLUSTER_CMD_*`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Cmd {
+pub enum Cmd {
     /// Create a cluster.
     ClusterNew = 1,
     /// Delete a cluster.
@@ -97,77 +97,77 @@ pub(crate) enum Cmd {
 }
 
 /// `IPCLUSTER_A_CLUSTER_*`.
-pub(crate) mod cluster {
+pub mod cluster {
     /// Cluster id (u32).
-    pub(crate) const ID: u16 = 1;
+    pub const ID: u16 = 1;
     /// Interface of the cluster IP (u32).
-    pub(crate) const IFINDEX: u16 = 2;
+    pub const IFINDEX: u16 = 2;
     /// IPv4 address (u32, network order).
-    pub(crate) const ADDR4: u16 = 3;
+    pub const ADDR4: u16 = 3;
     /// IPv6 address (16 bytes).
-    pub(crate) const ADDR6: u16 = 4;
+    pub const ADDR6: u16 = 4;
     /// Cluster MAC (6 bytes).
-    pub(crate) const MAC: u16 = 5;
+    pub const MAC: u16 = 5;
     /// `enum ipcluster_mode` (u32).
-    pub(crate) const MODE: u16 = 6;
+    pub const MODE: u16 = 6;
     /// `enum ipcluster_hash` (u32).
-    pub(crate) const HASH: u16 = 7;
+    pub const HASH: u16 = 7;
     /// Keyed-hash seed (16 bytes).
-    pub(crate) const SEED: u16 = 8;
+    pub const SEED: u16 = 8;
     /// log2 of the bucket count (u32).
-    pub(crate) const BUCKET_BITS: u16 = 9;
+    pub const BUCKET_BITS: u16 = 9;
     /// The local member's id (u32).
-    pub(crate) const MEMBER_ID: u16 = 10;
+    pub const MEMBER_ID: u16 = 10;
     /// The bucket table (u16 per bucket, native order).
-    pub(crate) const TABLE: u16 = 11;
+    pub const TABLE: u16 = 11;
     /// Malformed packets dropped (u64).
-    pub(crate) const MALFORMED: u16 = 12;
+    pub const MALFORMED: u16 = 12;
     /// Interface filtering forwarded traffic (u32, repeated).
-    pub(crate) const FWD_IFINDEX: u16 = 13;
+    pub const FWD_IFINDEX: u16 = 13;
     /// Forward mode: the member receiving everything (u32).
-    pub(crate) const FORWARDER: u16 = 14;
+    pub const FORWARDER: u16 = 14;
     /// Forward mode: member MACs, 8-byte records (u16 id, 6-byte MAC).
-    pub(crate) const MEMBERS: u16 = 15;
+    pub const MEMBERS: u16 = 15;
     /// How long a bucket that changes owner drains, ms (u32).
-    pub(crate) const DRAIN_MS: u16 = 16;
+    pub const DRAIN_MS: u16 = 16;
     /// Export the TCP state of connections to the cluster (flag).
-    pub(crate) const TCP_EXPORT: u16 = 17;
+    pub const TCP_EXPORT: u16 = 17;
     /// Output commit: the netfilter queue holding segments (u16).
-    pub(crate) const COMMIT_QUEUE: u16 = 18;
+    pub const COMMIT_QUEUE: u16 = 18;
 }
 
 /// `IPCLUSTER_A_TCP_STATE_*`.
-pub(crate) mod tcp_state {
+pub mod tcp_state {
     /// The cluster (u32).
-    pub(crate) const CLUSTER_ID: u16 = 1;
+    pub const CLUSTER_ID: u16 = 1;
     /// Failover state records, back to back (`tcpstate.rs`).
-    pub(crate) const RECORDS: u16 = 2;
+    pub const RECORDS: u16 = 2;
 }
 
 /// `IPCLUSTER_A_BUCKET_*`.
-pub(crate) mod bucket {
+pub mod bucket {
     /// The cluster (u32).
-    pub(crate) const CLUSTER_ID: u16 = 1;
+    pub const CLUSTER_ID: u16 = 1;
     /// Bucket index (u32).
-    pub(crate) const INDEX: u16 = 2;
+    pub const INDEX: u16 = 2;
     /// Owner member id (u32).
-    pub(crate) const OWNER: u16 = 3;
+    pub const OWNER: u16 = 3;
     /// Packets hashed here (u64).
-    pub(crate) const PACKETS: u16 = 4;
+    pub const PACKETS: u16 = 4;
     /// Bytes hashed here (u64).
-    pub(crate) const BYTES: u16 = 5;
+    pub const BYTES: u16 = 5;
     /// New flows hashed here (u64).
-    pub(crate) const FLOWS: u16 = 6;
+    pub const FLOWS: u16 = 6;
     /// Packets dropped here, not owned (u64).
-    pub(crate) const DROPS: u16 = 7;
+    pub const DROPS: u16 = 7;
     /// Packets passed to their owner by the forwarder (u64).
-    pub(crate) const FORWARDED: u16 = 8;
+    pub const FORWARDED: u16 = 8;
     /// Milliseconds left of the bucket's drain (u32), if it drains.
-    pub(crate) const DRAIN_MS: u16 = 9;
+    pub const DRAIN_MS: u16 = 9;
 }
 
 /// The spec name of attribute `kind` in the attribute set `cmd` uses.
-pub(crate) fn attr_name(cmd: Cmd, kind: u16) -> Option<&'static str> {
+pub fn attr_name(cmd: Cmd, kind: u16) -> Option<&'static str> {
     const CLUSTER: [&str; 18] = [
         "id",
         "ifindex",

@@ -6,10 +6,12 @@
 
 use std::collections::BTreeMap;
 
+use ipcluster_kapi::table::Table;
+use ipcluster_kapi::Error;
+
+use crate::cmd::table;
 use crate::daemon::{state_path, State};
-use crate::error::Error;
 use crate::output::print_json;
-use crate::table::Table;
 
 /// `clusteradm status ID`.
 pub(crate) fn show(id: u32, json: bool) -> Result<(), Error> {
@@ -97,7 +99,7 @@ fn render(s: &State) -> String {
             forwarder: None,
             macs: Vec::new(),
         };
-        out.push_str(&t.render());
+        out.push_str(&table::render(&t));
     }
     out
 }

@@ -9,8 +9,6 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use ipcluster_core::tcpstate::conn_id;
 
-use super::commit::Segment;
-
 const NETLINK_NETFILTER: libc::c_int = 12;
 const NFNL_SUBSYS_QUEUE: u16 = 3;
 const NFQNL_MSG_PACKET: u16 = 0;
@@ -39,13 +37,28 @@ const MAX_LEN: u32 = 8192;
 
 /// `NF_ACCEPT` / `NF_DROP`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Verdict {
+pub enum Verdict {
+    /// The packet goes on.
     Accept = 1,
+    /// The packet is dropped.
     Drop = 0,
 }
 
+/// A segment waiting in the kernel's queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    /// The queue's packet id, for the verdict.
+    pub packet: u32,
+    /// Its connection (`tcpstate::conn_id`).
+    pub conn: u64,
+    /// The sequence number after its last byte (SYN and FIN count).
+    pub end: u32,
+    /// Its acknowledgement number, if it has the ACK flag.
+    pub ack: Option<u32>,
+}
+
 /// A bound queue.
-pub(crate) struct Queue {
+pub struct Queue {
     fd: OwnedFd,
     num: u16,
     seq: u32,
@@ -72,7 +85,7 @@ fn attrs(mut b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
 
 impl Queue {
     /// Binds queue `num`: headers only, GSO packets whole.
-    pub(crate) fn bind(num: u16) -> io::Result<Queue> {
+    pub fn bind(num: u16) -> io::Result<Queue> {
         // SAFETY: plain socket(2); the result is checked and owned below.
         let fd = unsafe {
             libc::socket(
@@ -86,7 +99,7 @@ impl Queue {
         }
         // SAFETY: `fd` is a new descriptor nobody else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        grow_rcvbuf(fd.as_raw_fd());
+        crate::sys::sockbuf::grow_netlink(fd.as_raw_fd());
         let mut q = Queue { fd, num, seq: 0 };
         let mut a = Vec::new();
         attr(&mut a, NFQA_CFG_CMD, &[NFQNL_CFG_CMD_BIND, 0, 0, 0]);
@@ -168,7 +181,7 @@ impl Queue {
 
     /// The segments queued now (none: `WouldBlock`), each with its packet
     /// id; packets that are no TCP segment come back as `Err(id)`.
-    pub(crate) fn recv(&self, buf: &mut [u8]) -> io::Result<Vec<Result<Segment, u32>>> {
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Vec<Result<Segment, u32>>> {
         let n = self.recv_raw(buf)?;
         let mut out = Vec::new();
         let mut b = &buf[..n];
@@ -189,7 +202,7 @@ impl Queue {
     }
 
     /// Lets packet `id` go on, or drops it.
-    pub(crate) fn verdict(&mut self, id: u32, v: Verdict) -> io::Result<()> {
+    pub fn verdict(&mut self, id: u32, v: Verdict) -> io::Result<()> {
         let mut hdr = (v as u32).to_be_bytes().to_vec();
         hdr.extend_from_slice(&id.to_be_bytes());
         let mut a = Vec::new();
@@ -202,13 +215,6 @@ impl AsRawFd for Queue {
     fn as_raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
-}
-
-/// Room for 16 MiB of messages on netlink socket `fd`, past the system's
-/// limit where we may: a notification the kernel cannot queue is lost,
-/// and a lost queued packet would wait for ever.
-pub(crate) fn grow_rcvbuf(fd: RawFd) {
-    let _ = crate::sockbuf::grow(fd, crate::sockbuf::Buf::Receive, 16 << 20);
 }
 
 /// One queued packet's attributes: its id and, if it is a TCP segment
@@ -230,7 +236,7 @@ fn packet(b: &[u8]) -> Option<Result<Segment, u32>> {
 
 /// The commit's view of a segment whose first bytes are `p` and whose
 /// whole length is `cap` (when the queue cut it) or `p`'s.
-pub(crate) fn segment(packet: u32, p: &[u8], cap: Option<u32>) -> Option<Segment> {
+pub fn segment(packet: u32, p: &[u8], cap: Option<u32>) -> Option<Segment> {
     let whole = cap.map_or(p.len(), |c| c as usize);
     let v = p.first()? >> 4;
     let (src, dst, l4) = match v {

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::cert::{self, Pem};
-use crate::error::Error;
 use crate::output::{columns, print_json};
+use ipcluster_kapi::Error;
 
 fn read(path: &Path) -> Result<String, Error> {
     fs::read_to_string(path).map_err(|e| Error::failed(format!("{}: {e}", path.display())))

@@ -1,17 +1,17 @@
 //! `clusteradm table set|show`: bucket tables — the owner specs an operator
-//! writes, the `table` attribute's encoding, and the grid.
+//! writes, and the grid.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 
+use ipcluster_kapi::abi::{cluster as a, Cmd, MAX_MEMBERS, UNOWNED};
+use ipcluster_kapi::attr::Attr;
+use ipcluster_kapi::mac::Mac;
+use ipcluster_kapi::table::{self, encode_macs, set_attrs, Table};
+use ipcluster_kapi::words::{self as args, Words};
+use ipcluster_kapi::{Client, Error};
 use serde::Serialize;
 
-use crate::abi::{cluster as a, Cmd, MAX_MEMBERS, UNOWNED};
-use crate::args::{self, Words};
-use crate::attr::{Attr, Attrs};
-use crate::error::Error;
-use crate::mac::Mac;
-use crate::nl::Client;
 use crate::output::print_json;
 
 /// Buckets per grid row.
@@ -190,38 +190,6 @@ pub(crate) fn build(spec: &Spec, buckets: usize, file: Option<&str>) -> Result<V
     }
 }
 
-/// The `table` attribute: one native-endian u16 per bucket.
-pub(crate) fn encode(owners: &[u16]) -> Vec<u8> {
-    owners.iter().flat_map(|o| o.to_ne_bytes()).collect()
-}
-
-/// The owners in a `table` attribute.
-pub(crate) fn decode(b: &[u8]) -> Result<Vec<u16>, Error> {
-    if b.len() % 2 != 0 {
-        return Err(Error::failed("malformed reply: odd-length table"));
-    }
-    Ok(b.chunks_exact(2)
-        .map(|c| u16::from_ne_bytes([c[0], c[1]]))
-        .collect())
-}
-
-/// A `table-get` reply.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Table {
-    /// Cluster id.
-    pub(crate) id: u32,
-    /// log2 of the bucket count.
-    pub(crate) bucket_bits: u32,
-    /// The local member, if it has an id yet.
-    pub(crate) member: Option<u32>,
-    /// The owner of each bucket.
-    pub(crate) owners: Vec<u16>,
-    /// Forward mode: the member receiving everything.
-    pub(crate) forwarder: Option<u32>,
-    /// Forward mode: the members' MACs.
-    pub(crate) macs: Vec<(u16, Mac)>,
-}
-
 /// A member's MAC in `table show -j`.
 #[derive(Serialize, Debug, PartialEq, Eq)]
 struct MemberMacJson {
@@ -243,150 +211,82 @@ struct TableJson {
     macs: Vec<MemberMacJson>,
 }
 
-/// Encodes member MACs as the `members` attribute: u16 id, 6-byte MAC, in
-/// increasing id order.
-pub(crate) fn encode_macs(macs: &[(u16, Mac)]) -> Vec<u8> {
-    let mut macs = macs.to_vec();
-    macs.sort_by_key(|m| m.0);
-    macs.iter()
-        .flat_map(|(id, mac)| id.to_ne_bytes().into_iter().chain(mac.0))
-        .collect()
-}
-
-/// Decodes the `members` attribute.
-pub(crate) fn decode_macs(b: &[u8]) -> Result<Vec<(u16, Mac)>, Error> {
-    if b.len() % 8 != 0 {
-        return Err(Error::failed("malformed reply: members not 8-byte records"));
+/// The grid: a header, 32 buckets per row labelled with the row's first
+/// bucket, `.` for unowned, `*` after the local member's; then the
+/// bucket count of each owner.
+pub(crate) fn render(t: &Table) -> String {
+    let n = t.owners.len();
+    let mut s = format!("cluster {} buckets {n}", t.id);
+    if let Some(m) = t.member {
+        s.push_str(&format!(" member {m} (* marks its buckets)"));
     }
-    Ok(b.chunks_exact(8)
-        .map(|r| {
-            let mut mac = [0u8; 6];
-            mac.copy_from_slice(&r[2..]);
-            (u16::from_ne_bytes([r[0], r[1]]), Mac(mac))
-        })
-        .collect())
-}
-
-impl Table {
-    /// Decodes a `table-get` reply.
-    pub(crate) fn from_attrs(r: &Attrs) -> Result<Self, Error> {
-        let bucket_bits = r.need_u32(a::BUCKET_BITS, "bucket-bits")?;
-        let owners = decode(
-            r.get(a::TABLE)
-                .ok_or_else(|| Error::failed("malformed reply: no table attribute"))?,
-        )?;
-        if bucket_bits > 31 || owners.len() != 1 << bucket_bits {
-            return Err(Error::failed(format!(
-                "malformed reply: {} table entries for bucket-bits {bucket_bits}",
-                owners.len()
-            )));
+    s.push('\n');
+    let text = |o: u16| {
+        if o == UNOWNED {
+            ".".to_string()
+        } else {
+            o.to_string()
         }
-        Ok(Table {
-            id: r.need_u32(a::ID, "id")?,
-            bucket_bits,
-            member: r.u32(a::MEMBER_ID)?,
-            owners,
-            forwarder: r.u32(a::FORWARDER)?,
-            macs: r.get(a::MEMBERS).map_or(Ok(Vec::new()), decode_macs)?,
-        })
-    }
-
-    /// Whether bucket owner `o` is the local member.
-    pub(crate) fn is_local(&self, o: u16) -> bool {
-        o != UNOWNED && self.member == Some(u32::from(o))
-    }
-
-    /// The grid: a header, 32 buckets per row labelled with the row's first
-    /// bucket, `.` for unowned, `*` after the local member's; then the
-    /// bucket count of each owner.
-    pub(crate) fn render(&self) -> String {
-        let n = self.owners.len();
-        let mut s = format!("cluster {} buckets {n}", self.id);
-        if let Some(m) = self.member {
-            s.push_str(&format!(" member {m} (* marks its buckets)"));
-        }
+    };
+    let w = t.owners.iter().map(|&o| text(o).len()).max().unwrap_or(1);
+    let lw = n.saturating_sub(1).to_string().len();
+    for (r, row) in t.owners.chunks(ROW).enumerate() {
+        let cells: Vec<String> = row
+            .iter()
+            .map(|&o| {
+                let mark = match (t.member, t.is_local(o)) {
+                    (None, _) => "",
+                    (Some(_), true) => "*",
+                    (Some(_), false) => " ",
+                };
+                format!("{:>w$}{mark}", text(o))
+            })
+            .collect();
+        let line = format!("{:>lw$}: {}", r * ROW, cells.join(" "));
+        s.push_str(line.trim_end());
         s.push('\n');
-        let text = |o: u16| {
-            if o == UNOWNED {
-                ".".to_string()
-            } else {
-                o.to_string()
-            }
-        };
-        let w = self
+    }
+    let mut count: BTreeMap<u16, usize> = BTreeMap::new();
+    for &o in &t.owners {
+        *count.entry(o).or_default() += 1;
+    }
+    for (o, c) in count {
+        if o == UNOWNED {
+            s.push_str(&format!("unowned: {c} buckets\n"));
+        } else {
+            let local = if t.is_local(o) { " (local)" } else { "" };
+            s.push_str(&format!("member {o}: {c} buckets{local}\n"));
+        }
+    }
+    if let Some(f) = t.forwarder {
+        s.push_str(&format!("forwarder: member {f}\n"));
+    }
+    for (m, mac) in &t.macs {
+        s.push_str(&format!("member {m}: mac {mac}\n"));
+    }
+    s
+}
+
+fn to_json(t: &Table) -> TableJson {
+    TableJson {
+        id: t.id,
+        bucket_bits: t.bucket_bits,
+        member: t.member,
+        table: t
             .owners
             .iter()
-            .map(|&o| text(o).len())
-            .max()
-            .unwrap_or(1);
-        let lw = n.saturating_sub(1).to_string().len();
-        for (r, row) in self.owners.chunks(ROW).enumerate() {
-            let cells: Vec<String> = row
-                .iter()
-                .map(|&o| {
-                    let mark = match (self.member, self.is_local(o)) {
-                        (None, _) => "",
-                        (Some(_), true) => "*",
-                        (Some(_), false) => " ",
-                    };
-                    format!("{:>w$}{mark}", text(o))
-                })
-                .collect();
-            let line = format!("{:>lw$}: {}", r * ROW, cells.join(" "));
-            s.push_str(line.trim_end());
-            s.push('\n');
-        }
-        let mut count: BTreeMap<u16, usize> = BTreeMap::new();
-        for &o in &self.owners {
-            *count.entry(o).or_default() += 1;
-        }
-        for (o, c) in count {
-            if o == UNOWNED {
-                s.push_str(&format!("unowned: {c} buckets\n"));
-            } else {
-                let local = if self.is_local(o) { " (local)" } else { "" };
-                s.push_str(&format!("member {o}: {c} buckets{local}\n"));
-            }
-        }
-        if let Some(f) = self.forwarder {
-            s.push_str(&format!("forwarder: member {f}\n"));
-        }
-        for (m, mac) in &self.macs {
-            s.push_str(&format!("member {m}: mac {mac}\n"));
-        }
-        s
+            .map(|&o| (o != UNOWNED).then_some(o))
+            .collect(),
+        forwarder: t.forwarder,
+        macs: t
+            .macs
+            .iter()
+            .map(|(m, mac)| MemberMacJson {
+                member: *m,
+                mac: mac.to_string(),
+            })
+            .collect(),
     }
-
-    fn json(&self) -> TableJson {
-        TableJson {
-            id: self.id,
-            bucket_bits: self.bucket_bits,
-            member: self.member,
-            table: self
-                .owners
-                .iter()
-                .map(|&o| (o != UNOWNED).then_some(o))
-                .collect(),
-            forwarder: self.forwarder,
-            macs: self
-                .macs
-                .iter()
-                .map(|(m, mac)| MemberMacJson {
-                    member: *m,
-                    mac: mac.to_string(),
-                })
-                .collect(),
-        }
-    }
-}
-
-/// Gets cluster `id`'s table over `nl`.
-pub(crate) fn get(nl: &mut Client, id: u32) -> Result<Table, Error> {
-    let r = nl.request(Cmd::TableGet, &[Attr::u32(a::ID, id)])?;
-    Table::from_attrs(
-        r.first()
-            .ok_or_else(|| Error::failed(format!("cluster {id}: empty reply")))?,
-    )
 }
 
 fn read_file(path: &str) -> Result<String, Error> {
@@ -400,18 +300,6 @@ fn read_file(path: &str) -> Result<String, Error> {
     Ok(s)
 }
 
-/// The `table-set` request.
-pub(crate) fn set_attrs(id: u32, owners: Option<&[u16]>, member: Option<u16>) -> Vec<Attr> {
-    let mut v = vec![Attr::u32(a::ID, id)];
-    if let Some(o) = owners {
-        v.push(Attr::bytes(a::TABLE, &encode(o)));
-    }
-    if let Some(m) = member {
-        v.push(Attr::u32(a::MEMBER_ID, u32::from(m)));
-    }
-    v
-}
-
 /// `table set ID KEYWORDS`.
 pub(crate) fn set(id: u32, words: &[String]) -> Result<(), Error> {
     const OP: &str = "table set";
@@ -423,7 +311,7 @@ pub(crate) fn set(id: u32, words: &[String]) -> Result<(), Error> {
     let mut nl = Client::connect()?;
     let owners = match &parsed.spec {
         Some(spec) => {
-            let current = get(&mut nl, id).map_err(|e| e.context(OP))?;
+            let current = table::get(&mut nl, id).map_err(|e| e.context(OP))?;
             Some(build(spec, current.owners.len(), file.as_deref()).map_err(|e| e.context(OP))?)
         }
         None => None,
@@ -443,11 +331,11 @@ pub(crate) fn set(id: u32, words: &[String]) -> Result<(), Error> {
 /// `table show ID`.
 pub(crate) fn show(id: u32, json: bool) -> Result<(), Error> {
     let mut nl = Client::connect()?;
-    let t = get(&mut nl, id).map_err(|e| e.context("table show"))?;
+    let t = table::get(&mut nl, id).map_err(|e| e.context("table show"))?;
     if json {
-        print_json(&t.json())
+        print_json(&to_json(&t))
     } else {
-        print!("{}", t.render());
+        print!("{}", render(&t));
         Ok(())
     }
 }
@@ -455,8 +343,7 @@ pub(crate) fn show(id: u32, json: bool) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nl::tests::{feed_all, genl_reply, nla};
-    use crate::nl::Replies;
+    use ipcluster_kapi::attr::Attrs;
 
     fn words(s: &str) -> Vec<String> {
         s.split_whitespace().map(String::from).collect()
@@ -565,83 +452,45 @@ mod tests {
         assert!(e.to_string().starts_with("t.txt: "), "{e}");
     }
 
-    #[test]
-    fn table_attribute_encoding() {
-        let owners = [1u16, UNOWNED, 300];
-        let b = encode(&owners);
-        assert_eq!(b.len(), 6);
-        assert_eq!(&b[2..4], &[0xff, 0xff]);
-        assert_eq!(&b[4..6], &300u16.to_ne_bytes());
-        assert_eq!(decode(&b).unwrap(), owners);
-        assert!(decode(&b[..5]).is_err());
-        let attrs = set_attrs(4, Some(&owners), Some(2));
-        assert_eq!(attrs[0], Attr::u32(a::ID, 4));
-        assert_eq!(attrs[1], Attr::bytes(a::TABLE, &b));
-        assert_eq!(attrs[2], Attr::u32(a::MEMBER_ID, 2));
-        assert_eq!(set_attrs(4, Some(&owners), None).len(), 2);
-    }
-
     fn table(bits: u32, member: Option<u32>, owners: &[u16]) -> Table {
-        let mut attrs = nla(a::ID, &1u32.to_ne_bytes());
-        attrs.extend(nla(a::BUCKET_BITS, &bits.to_ne_bytes()));
+        let mut attrs = vec![Attr::u32(a::ID, 1), Attr::u32(a::BUCKET_BITS, bits)];
         if let Some(m) = member {
-            attrs.extend(nla(a::MEMBER_ID, &m.to_ne_bytes()));
+            attrs.push(Attr::u32(a::MEMBER_ID, m));
         }
-        attrs.extend(nla(a::TABLE, &encode(owners)));
-        let mut r = Replies::new(0x20, 1);
-        feed_all(&mut r, &genl_reply(0x20, Cmd::TableGet as u8, 0, 1, &attrs)).unwrap();
-        Table::from_attrs(&r.msgs[0]).unwrap()
+        attrs.push(Attr::bytes(a::TABLE, &table::encode(owners)));
+        Table::from_attrs(&Attrs(attrs)).unwrap()
     }
 
     #[test]
-    fn forward_mode_fields_round_trip() {
+    fn forward_mode_fields_render() {
         let macs = vec![
             (1, Mac([2, 0, 0, 0, 0, 1])),
             (300, Mac([2, 0, 0, 0, 1, 44])),
         ];
-        let mut attrs = nla(a::ID, &1u32.to_ne_bytes());
-        attrs.extend(nla(a::BUCKET_BITS, &1u32.to_ne_bytes()));
-        attrs.extend(nla(a::TABLE, &encode(&[1, 300])));
-        attrs.extend(nla(a::FORWARDER, &1u32.to_ne_bytes()));
-        attrs.extend(nla(a::MEMBERS, &encode_macs(&macs)));
-        let mut r = Replies::new(0x20, 1);
-        feed_all(&mut r, &genl_reply(0x20, Cmd::TableGet as u8, 0, 1, &attrs)).unwrap();
-        let t = Table::from_attrs(&r.msgs[0]).unwrap();
+        let t = Table::from_attrs(&Attrs(vec![
+            Attr::u32(a::ID, 1),
+            Attr::u32(a::BUCKET_BITS, 1),
+            Attr::bytes(a::TABLE, &table::encode(&[1, 300])),
+            Attr::u32(a::FORWARDER, 1),
+            Attr::bytes(a::MEMBERS, &encode_macs(&macs)),
+        ]))
+        .unwrap();
         assert_eq!((t.forwarder, &t.macs), (Some(1), &macs));
-        assert!(t.render().ends_with(
+        assert!(render(&t).ends_with(
             "forwarder: member 1\nmember 1: mac 02:00:00:00:00:01\nmember 300: mac 02:00:00:00:01:2c\n"
         ));
-        assert!(serde_json::to_string(&t.json())
+        assert!(serde_json::to_string(&to_json(&t))
             .unwrap()
             .ends_with(r#""forwarder":1,"macs":[{"member":1,"mac":"02:00:00:00:00:01"},{"member":300,"mac":"02:00:00:00:01:2c"}]}"#));
-        assert!(decode_macs(&[0; 7]).is_err());
     }
 
     #[test]
-    fn table_get_reply_decodes() {
+    fn table_json() {
         let t = table(2, Some(3), &[3, 1, UNOWNED, 3]);
         assert_eq!(
-            t,
-            Table {
-                id: 1,
-                bucket_bits: 2,
-                member: Some(3),
-                owners: vec![3, 1, UNOWNED, 3],
-                forwarder: None,
-                macs: vec![],
-            }
-        );
-        assert_eq!(
-            serde_json::to_string(&t.json()).unwrap(),
+            serde_json::to_string(&to_json(&t)).unwrap(),
             r#"{"id":1,"bucket_bits":2,"member":3,"table":[3,1,null,3]}"#
         );
-        // A table whose length does not match bucket-bits is refused.
-        let mut attrs = nla(a::ID, &1u32.to_ne_bytes());
-        attrs.extend(nla(a::BUCKET_BITS, &3u32.to_ne_bytes()));
-        attrs.extend(nla(a::TABLE, &encode(&[1, 2])));
-        let mut r = Replies::new(0x20, 1);
-        feed_all(&mut r, &genl_reply(0x20, 5, 0, 1, &attrs)).unwrap();
-        assert!(Table::from_attrs(&r.msgs[0]).is_err());
     }
 
     #[test]
@@ -650,7 +499,7 @@ mod tests {
             .map(|b| if b == 63 { UNOWNED } else { b % 4 })
             .collect();
         let t = table(6, Some(3), &owners);
-        let g = t.render();
+        let g = render(&t);
         let lines: Vec<&str> = g.lines().collect();
         assert_eq!(
             lines[0],
@@ -678,7 +527,7 @@ mod tests {
     fn grid_without_a_local_member_has_no_marks() {
         let t = table(1, None, &[10, UNOWNED]);
         assert_eq!(
-            t.render(),
+            render(&t),
             "cluster 1 buckets 2\n0: 10  .\nmember 10: 1 buckets\nunowned: 1 buckets\n"
         );
     }
@@ -686,6 +535,6 @@ mod tests {
     #[test]
     fn wide_owner_ids_keep_columns() {
         let t = table(2, Some(100), &[100, 7, 100, UNOWNED]);
-        assert_eq!(t.render().lines().nth(1), Some("0: 100*   7  100*   ."));
+        assert_eq!(render(&t).lines().nth(1), Some("0: 100*   7  100*   ."));
     }
 }

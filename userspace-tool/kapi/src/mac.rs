@@ -22,11 +22,11 @@ use crate::abi::Mode;
 
 /// An Ethernet address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Mac(pub(crate) [u8; 6]);
+pub struct Mac(pub [u8; 6]);
 
 impl Mac {
     /// Parses `xx:xx:xx:xx:xx:xx` (or with `-`).
-    pub(crate) fn parse(s: &str) -> Result<Mac, String> {
+    pub fn parse(s: &str) -> Result<Mac, String> {
         let parts: Vec<&str> = s.split([':', '-']).collect();
         if parts.len() != 6 {
             return Err("a MAC is six hex bytes, like 02:00:5e:00:00:01".into());
@@ -42,7 +42,7 @@ impl Mac {
     }
 
     /// Group (multicast) bit set.
-    pub(crate) fn is_multicast(self) -> bool {
+    pub fn is_multicast(self) -> bool {
         self.0[0] & 1 == 1
     }
 }
@@ -59,7 +59,7 @@ impl fmt::Display for Mac {
 }
 
 /// The default cluster MAC for `mode` (see the module documentation).
-pub(crate) fn default_mac(
+pub fn default_mac(
     mode: Mode,
     id: Option<u32>,
     addr4: Option<Ipv4Addr>,

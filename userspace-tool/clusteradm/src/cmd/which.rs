@@ -7,16 +7,15 @@ use std::net::IpAddr;
 
 use ipcluster_core::hash::{self, Flow, L2tp, Mode};
 use ipcluster_core::siphash::Key;
+use ipcluster_kapi::abi::{Hash, UNOWNED};
+use ipcluster_kapi::addr;
+use ipcluster_kapi::cluster::{self, Cluster};
+use ipcluster_kapi::table::{self, Table};
+use ipcluster_kapi::words::{self as args, Words};
+use ipcluster_kapi::{Client, Error};
 use serde::Serialize;
 
-use crate::abi::{Hash, UNOWNED};
-use crate::args::{self, Words};
-use crate::cluster::{self, Cluster};
-use crate::error::Error;
-use crate::flow;
-use crate::nl::Client;
 use crate::output::print_json;
-use crate::table::{self, Table};
 
 /// `which`'s keywords.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -42,9 +41,9 @@ pub(crate) fn parse(words: &[String]) -> Result<WhichArgs, Error> {
                 s.parse::<IpAddr>()
                     .map_err(|_| "not an IP address".to_string())
             })?,
-            "proto" => w.once(kw, &mut r.proto, flow::parse_proto)?,
+            "proto" => w.once(kw, &mut r.proto, args::parse_proto)?,
             "forwarded" => r.forwarded = true,
-            "l2tp" => w.once(kw, &mut r.l2tp, flow::parse_l2tp)?,
+            "l2tp" => w.once(kw, &mut r.l2tp, args::parse_l2tp)?,
             "seed" => w.once(kw, &mut r.seed, args::seed)?,
             _ => return Err(args::unknown(kw)),
         }
@@ -100,8 +99,8 @@ pub(crate) fn compute(src: IpAddr, a: &WhichArgs, c: &Cluster, t: &Table) -> Res
         }
     };
     let f = Flow {
-        src: flow::words(src),
-        dst: flow::words(dst),
+        src: addr::words(src),
+        dst: addr::words(dst),
         proto: a.proto.unwrap_or(hash::IPPROTO_TCP),
         sport: a.sport.unwrap_or(0),
         dport: a.dport.unwrap_or(0),

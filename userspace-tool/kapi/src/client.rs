@@ -266,7 +266,7 @@ impl Replies {
 }
 
 /// A generic netlink socket bound to the `ipcluster` family.
-pub(crate) struct Client {
+pub struct Client {
     sock: NlSocketHandle,
     family: u16,
     seq: u32,
@@ -277,7 +277,7 @@ pub(crate) struct Client {
 impl Client {
     /// Opens the socket and resolves the family; fails with "ipcluster
     /// module not loaded" when it is not registered.
-    pub(crate) fn connect() -> Result<Self, Error> {
+    pub fn connect() -> Result<Self, Error> {
         Self::connect_to(abi::FAMILY_NAME)
     }
 
@@ -365,13 +365,13 @@ impl Client {
     }
 
     /// A `do` request: its reply messages (none for commands that only ACK).
-    pub(crate) fn request(&mut self, cmd: Cmd, attrs: &[Attr]) -> Result<Vec<Attrs>, Error> {
+    pub fn request(&mut self, cmd: Cmd, attrs: &[Attr]) -> Result<Vec<Attrs>, Error> {
         self.run(cmd, NlmF::ACK, attrs)
     }
 
     /// Joins the family's multicast group `name`; [`Client::next_event`]
     /// then returns its messages.
-    pub(crate) fn subscribe(&mut self, name: &str) -> Result<(), Error> {
+    pub fn subscribe(&mut self, name: &str) -> Result<(), Error> {
         let id = self
             .groups
             .iter()
@@ -383,12 +383,12 @@ impl Client {
             .map_err(|e| Error::failed(format!("joining group {name}: {e}")))?;
         // A busy group (a segment's state each) must not overflow while
         // the reader waits its turn: room for a few seconds of it.
-        crate::survival::nfqueue::grow_rcvbuf(std::os::fd::AsRawFd::as_raw_fd(&self.sock));
+        crate::sys::sockbuf::grow_netlink(std::os::fd::AsRawFd::as_raw_fd(&self.sock));
         Ok(())
     }
 
     /// The next multicast message of the family: its command and attributes.
-    pub(crate) fn next_event(&mut self) -> Result<(u8, Attrs), Error> {
+    pub fn next_event(&mut self) -> Result<(u8, Attrs), Error> {
         loop {
             let (msgs, _) = self
                 .sock
@@ -410,7 +410,7 @@ impl Client {
     }
 
     /// A `dump` request: every reply message.
-    pub(crate) fn dump(&mut self, cmd: Cmd, attrs: &[Attr]) -> Result<Vec<Attrs>, Error> {
+    pub fn dump(&mut self, cmd: Cmd, attrs: &[Attr]) -> Result<Vec<Attrs>, Error> {
         self.run(cmd, NlmF::DUMP, attrs)
     }
 }

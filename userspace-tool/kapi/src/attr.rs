@@ -5,16 +5,16 @@ use crate::error::Error;
 
 /// One attribute to send.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Attr {
+pub struct Attr {
     /// Attribute type (`IPCLUSTER_A_*`).
-    pub(crate) kind: u16,
+    pub kind: u16,
     /// Payload, unpadded.
-    pub(crate) data: Vec<u8>,
+    pub data: Vec<u8>,
 }
 
 impl Attr {
     /// A native-endian u32.
-    pub(crate) fn u32(kind: u16, v: u32) -> Self {
+    pub fn u32(kind: u16, v: u32) -> Self {
         Attr {
             kind,
             data: v.to_ne_bytes().to_vec(),
@@ -22,7 +22,7 @@ impl Attr {
     }
 
     /// Raw bytes (binary attributes, and big-endian integers as their bytes).
-    pub(crate) fn bytes(kind: u16, b: &[u8]) -> Self {
+    pub fn bytes(kind: u16, b: &[u8]) -> Self {
         Attr {
             kind,
             data: b.to_vec(),
@@ -30,7 +30,7 @@ impl Attr {
     }
 
     /// A NUL-terminated string.
-    pub(crate) fn string(kind: u16, s: &str) -> Self {
+    pub fn string(kind: u16, s: &str) -> Self {
         let mut data = s.as_bytes().to_vec();
         data.push(0);
         Attr { kind, data }
@@ -39,7 +39,7 @@ impl Attr {
 
 /// The attributes of one received message, in order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Attrs(pub(crate) Vec<Attr>);
+pub struct Attrs(pub Vec<Attr>);
 
 fn bad(kind: u16, want: &str, got: usize) -> Error {
     Error::failed(format!(
@@ -49,7 +49,7 @@ fn bad(kind: u16, want: &str, got: usize) -> Error {
 
 impl Attrs {
     /// The first attribute of type `kind`.
-    pub(crate) fn get(&self, kind: u16) -> Option<&[u8]> {
+    pub fn get(&self, kind: u16) -> Option<&[u8]> {
         self.0
             .iter()
             .find(|a| a.kind == kind)
@@ -57,7 +57,7 @@ impl Attrs {
     }
 
     /// Every attribute of type `kind` (multi-attr).
-    pub(crate) fn all(&self, kind: u16) -> impl Iterator<Item = &[u8]> + '_ {
+    pub fn all(&self, kind: u16) -> impl Iterator<Item = &[u8]> + '_ {
         self.0
             .iter()
             .filter(move |a| a.kind == kind)
@@ -65,20 +65,20 @@ impl Attrs {
     }
 
     /// A fixed-size binary attribute.
-    pub(crate) fn array<const N: usize>(&self, kind: u16) -> Result<Option<[u8; N]>, Error> {
+    pub fn array<const N: usize>(&self, kind: u16) -> Result<Option<[u8; N]>, Error> {
         self.get(kind)
             .map(|d| d.try_into().map_err(|_| bad(kind, &N.to_string(), d.len())))
             .transpose()
     }
 
     /// A native-endian u32.
-    pub(crate) fn u32(&self, kind: u16) -> Result<Option<u32>, Error> {
+    pub fn u32(&self, kind: u16) -> Result<Option<u32>, Error> {
         Ok(self.array::<4>(kind)?.map(u32::from_ne_bytes))
     }
 
     /// A native-endian u64; a 4-byte payload is accepted too (the kernel's
     /// `uint` attributes shrink to u32 when the value fits).
-    pub(crate) fn u64(&self, kind: u16) -> Result<Option<u64>, Error> {
+    pub fn u64(&self, kind: u16) -> Result<Option<u64>, Error> {
         self.get(kind)
             .map(|d| match d.len() {
                 8 => Ok(u64::from_ne_bytes(d.try_into().expect("8 bytes"))),
@@ -91,13 +91,13 @@ impl Attrs {
     }
 
     /// A u32 the reply must carry.
-    pub(crate) fn need_u32(&self, kind: u16, name: &str) -> Result<u32, Error> {
+    pub fn need_u32(&self, kind: u16, name: &str) -> Result<u32, Error> {
         self.u32(kind)?
             .ok_or_else(|| Error::failed(format!("malformed reply: no {name} attribute")))
     }
 
     /// Every u32 of a multi-attr.
-    pub(crate) fn all_u32(&self, kind: u16) -> Result<Vec<u32>, Error> {
+    pub fn all_u32(&self, kind: u16) -> Result<Vec<u32>, Error> {
         self.all(kind)
             .map(|d| {
                 d.try_into()

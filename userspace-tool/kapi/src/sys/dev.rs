@@ -5,7 +5,7 @@ use std::ffi::{CStr, CString};
 use crate::error::Error;
 
 /// The ifindex of interface `name`; "no such device" if there is none.
-pub(crate) fn index(name: &str) -> Result<u32, Error> {
+pub fn index(name: &str) -> Result<u32, Error> {
     let c =
         CString::new(name).map_err(|_| Error::failed(format!("dev \"{name}\": no such device")))?;
     // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
@@ -18,7 +18,7 @@ pub(crate) fn index(name: &str) -> Result<u32, Error> {
 
 /// The name of interface `ifindex`, or `if<N>` (as `ip` prints) if it has
 /// none in this namespace.
-pub(crate) fn name(ifindex: u32) -> String {
+pub fn name(ifindex: u32) -> String {
     let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
     // SAFETY: `buf` has the IF_NAMESIZE bytes if_indextoname may write.
     let p = unsafe { libc::if_indextoname(ifindex, buf.as_mut_ptr()) };

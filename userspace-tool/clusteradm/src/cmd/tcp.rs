@@ -2,78 +2,15 @@
 //! clusters made with `tcp-export` (the `tcp` multicast group), one line
 //! per record.
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 
-use ipcluster_core::tcpstate::{Data, Dir, Flags, Initial, Record, DATA_HEAD_LEN, INITIAL_LEN};
+use ipcluster_core::tcpstate::{Dir, Flags, Record};
+use ipcluster_kapi::abi::{tcp_state as t, Cmd};
+use ipcluster_kapi::addr::unmapped as ip;
+use ipcluster_kapi::tcp::records;
+use ipcluster_kapi::words::{self as args, Words};
+use ipcluster_kapi::{Client, Error};
 use serde::Serialize;
-
-use crate::abi::{tcp_state as t, Cmd};
-use crate::args::{self, Words};
-use crate::attr::Attr;
-use crate::error::Error;
-use crate::nl::Client;
-
-/// The records of one `tcp-state-ntf` payload; malformed ones end it.
-pub(crate) fn records(b: &[u8]) -> Vec<Record> {
-    records_with_bytes(b).into_iter().map(|(r, _)| r).collect()
-}
-
-/// Records back to back, each with the bytes that follow its head (a Data
-/// record's; empty for the others).
-pub(crate) fn records_with_bytes(mut b: &[u8]) -> Vec<(Record, &[u8])> {
-    let mut v = Vec::new();
-    while let Ok((r, n)) = Record::decode(b) {
-        let head = match r {
-            Record::Data(_) => ipcluster_core::tcpstate::DATA_HEAD_LEN,
-            _ => n,
-        };
-        v.push((r, &b[head..n]));
-        b = &b[n..];
-    }
-    v
-}
-
-/// Asks the kernel (`tcp-unsent`) for the bytes of connection `i` of
-/// cluster `cluster` that its client has not acknowledged, from sequence
-/// number `from` (or the first unacknowledged, if later) on: where they
-/// start and the bytes, at most 16 KiB a time. Output commit asks for
-/// those not sent yet, which no exported segment carried.
-pub(crate) fn unsent(
-    nl: &mut Client,
-    cluster: u32,
-    i: &Initial,
-    from: u32,
-) -> Result<(u32, Vec<u8>), Error> {
-    let mut req = [0u8; INITIAL_LEN + DATA_HEAD_LEN];
-    let head = Data {
-        id: i.id,
-        dir: Dir::Out,
-        seq: from,
-        len: 0,
-    };
-    let n = Record::Initial(*i).encode(&mut req);
-    n.and_then(|n| Record::Data(head).encode(&mut req[n..]))
-        .ok_or_else(|| Error::failed("tcp-unsent: the request does not fit"))?;
-    let attrs = [
-        Attr::u32(t::CLUSTER_ID, cluster),
-        Attr::bytes(t::RECORDS, &req),
-    ];
-    for a in nl.request(Cmd::TcpUnsent, &attrs)? {
-        let Some(r) = a.get(t::RECORDS) else { continue };
-        if let Some((Record::Data(d), bytes)) = records_with_bytes(r).into_iter().next() {
-            return Ok((d.seq, bytes.to_vec()));
-        }
-    }
-    Err(Error::failed("tcp-unsent: no bytes in the reply"))
-}
-
-fn ip(a: &[u8; 16], v6: bool) -> IpAddr {
-    let a = Ipv6Addr::from(*a);
-    match a.to_ipv4_mapped() {
-        Some(v4) if !v6 => IpAddr::V4(v4),
-        _ => IpAddr::V6(a),
-    }
-}
 
 fn sock(a: &[u8; 16], port: u16, v6: bool) -> String {
     match ip(a, v6) {
@@ -242,7 +179,7 @@ mod tests {
     use ipcluster_core::tcpstate::{Closed, Essential, Initial};
 
     #[test]
-    fn records_decode_back_to_back_and_render() {
+    fn records_render() {
         let mut src = [0u8; 16];
         src[10..12].copy_from_slice(&[0xff, 0xff]);
         src[12..].copy_from_slice(&[192, 0, 2, 2]);

@@ -1,42 +1,46 @@
 //! The `ip`-style keyword parser: `keyword value` pairs and bare flags after
-//! the object and verb, and the value parsers the keywords share.
+//! the object and verb, and the value parsers the keywords share (the CLI's
+//! and the daemon's configuration's alike).
 //!
 //! Every error here is a usage error (exit 2).
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
+use ipcluster_core::hash::{self as core_hash, L2tp};
+use ipcluster_core::siphash::Key;
+
 use crate::abi::{self, Hash, Mode};
 use crate::error::Error;
 
 /// A cursor over keyword arguments.
 #[derive(Debug)]
-pub(crate) struct Words<'a> {
+pub struct Words<'a> {
     words: &'a [String],
     pos: usize,
 }
 
 impl<'a> Words<'a> {
     /// Keywords `words`, as given on the command line.
-    pub(crate) fn new(words: &'a [String]) -> Self {
+    pub fn new(words: &'a [String]) -> Self {
         Words { words, pos: 0 }
     }
 
     /// The next keyword, or `None` at the end.
-    pub(crate) fn keyword(&mut self) -> Option<&'a str> {
+    pub fn keyword(&mut self) -> Option<&'a str> {
         let w = self.words.get(self.pos)?;
         self.pos += 1;
         Some(w)
     }
 
     /// The value that must follow keyword `kw`.
-    pub(crate) fn value(&mut self, kw: &str) -> Result<&'a str, Error> {
+    pub fn value(&mut self, kw: &str) -> Result<&'a str, Error> {
         self.keyword()
             .ok_or_else(|| Error::usage(format!("missing value after \"{kw}\"")))
     }
 
     /// The value of `kw`, parsed by `parse`.
-    pub(crate) fn parse<T>(
+    pub fn parse<T>(
         &mut self,
         kw: &str,
         parse: impl FnOnce(&str) -> Result<T, String>,
@@ -46,7 +50,7 @@ impl<'a> Words<'a> {
     }
 
     /// The value of `kw`, parsed and stored in `slot`, which must be empty.
-    pub(crate) fn once<T>(
+    pub fn once<T>(
         &mut self,
         kw: &str,
         slot: &mut Option<T>,
@@ -61,12 +65,12 @@ impl<'a> Words<'a> {
 }
 
 /// The error for a keyword the command does not know.
-pub(crate) fn unknown(kw: &str) -> Error {
+pub fn unknown(kw: &str) -> Error {
     Error::usage(format!("unknown keyword \"{kw}\""))
 }
 
 /// The error for a keyword the command needs.
-pub(crate) fn missing(kw: &str) -> Error {
+pub fn missing(kw: &str) -> Error {
     Error::usage(format!("\"{kw}\" is required"))
 }
 
@@ -78,7 +82,7 @@ where
 }
 
 /// A cluster id: 1 to 2^32 - 1.
-pub(crate) fn cluster_id(s: &str) -> Result<u32, String> {
+pub fn cluster_id(s: &str) -> Result<u32, String> {
     match number::<u32>(s)? {
         0 => Err("cluster ids start at 1".into()),
         n => Ok(n),
@@ -86,7 +90,7 @@ pub(crate) fn cluster_id(s: &str) -> Result<u32, String> {
 }
 
 /// A member id: 0 to 65534.
-pub(crate) fn member_id(s: &str) -> Result<u16, String> {
+pub fn member_id(s: &str) -> Result<u16, String> {
     number::<u16>(s)
         .ok()
         .filter(|&m| m <= abi::MAX_MEMBER_ID)
@@ -94,27 +98,27 @@ pub(crate) fn member_id(s: &str) -> Result<u16, String> {
 }
 
 /// A netfilter queue number.
-pub(crate) fn queue(s: &str) -> Result<u16, String> {
+pub fn queue(s: &str) -> Result<u16, String> {
     number(s).map_err(|_| "a netfilter queue is 0 to 65535".to_string())
 }
 
 /// A TCP or UDP port.
-pub(crate) fn port(s: &str) -> Result<u16, String> {
+pub fn port(s: &str) -> Result<u16, String> {
     number(s)
 }
 
 /// An IPv4 address.
-pub(crate) fn ipv4(s: &str) -> Result<Ipv4Addr, String> {
+pub fn ipv4(s: &str) -> Result<Ipv4Addr, String> {
     s.parse().map_err(|_| "not an IPv4 address".into())
 }
 
 /// An IPv6 address.
-pub(crate) fn ipv6(s: &str) -> Result<Ipv6Addr, String> {
+pub fn ipv6(s: &str) -> Result<Ipv6Addr, String> {
     s.parse().map_err(|_| "not an IPv6 address".into())
 }
 
 /// An interface name (at most 15 bytes, no '/' or whitespace).
-pub(crate) fn ifname(s: &str) -> Result<String, String> {
+pub fn ifname(s: &str) -> Result<String, String> {
     if s.is_empty() || s.len() >= libc::IF_NAMESIZE {
         return Err(format!(
             "an interface name is 1 to {} bytes",
@@ -128,7 +132,7 @@ pub(crate) fn ifname(s: &str) -> Result<String, String> {
 }
 
 /// `multicast`, `unicast` or `forward`.
-pub(crate) fn mode(s: &str) -> Result<Mode, String> {
+pub fn mode(s: &str) -> Result<Mode, String> {
     Mode::ALL
         .into_iter()
         .find(|m| m.name() == s)
@@ -136,7 +140,7 @@ pub(crate) fn mode(s: &str) -> Result<Mode, String> {
 }
 
 /// `keyed` or `seed`.
-pub(crate) fn hash(s: &str) -> Result<Hash, String> {
+pub fn hash(s: &str) -> Result<Hash, String> {
     Hash::ALL
         .into_iter()
         .find(|h| h.name() == s)
@@ -144,13 +148,13 @@ pub(crate) fn hash(s: &str) -> Result<Hash, String> {
 }
 
 /// A bucket count (a power of two up to 4096), as bits.
-pub(crate) fn bucket_bits(s: &str) -> Result<u32, String> {
-    crate::flow::parse_buckets(s).map(u32::trailing_zeros)
+pub fn bucket_bits(s: &str) -> Result<u32, String> {
+    parse_buckets(s).map(u32::trailing_zeros)
 }
 
 /// A drain time: milliseconds, or with a unit (`1500ms`, `60s`), up to an
 /// hour.
-pub(crate) fn drain(s: &str) -> Result<u32, String> {
+pub fn drain(s: &str) -> Result<u32, String> {
     let (n, scale) = match (s.strip_suffix("ms"), s.strip_suffix('s')) {
         (Some(n), _) => (n, 1),
         (None, Some(n)) => (n, 1000),
@@ -164,7 +168,7 @@ pub(crate) fn drain(s: &str) -> Result<u32, String> {
 }
 
 /// A drain time as `drain` reads it back.
-pub(crate) fn drain_text(ms: u32) -> String {
+pub fn drain_text(ms: u32) -> String {
     if ms % 1000 == 0 {
         format!("{}s", ms / 1000)
     } else {
@@ -173,15 +177,59 @@ pub(crate) fn drain_text(ms: u32) -> String {
 }
 
 /// A 128-bit seed: 32 hex digits.
-pub(crate) fn seed(s: &str) -> Result<[u8; 16], String> {
-    crate::flow::parse_key(s).map(|k| k.0)
+pub fn seed(s: &str) -> Result<[u8; 16], String> {
+    parse_key(s).map(|k| k.0)
 }
 
 /// A comma-separated list of member ids.
-pub(crate) fn member_list(s: &str) -> Result<Vec<u16>, String> {
+pub fn member_list(s: &str) -> Result<Vec<u16>, String> {
     s.split(',')
         .map(|m| member_id(m.trim()).map_err(|e| format!("\"{m}\": {e}")))
         .collect()
+}
+
+/// An IP protocol: `tcp`, `udp`, `icmp` or its number.
+pub fn parse_proto(s: &str) -> Result<u8, String> {
+    match s {
+        "tcp" => Ok(core_hash::IPPROTO_TCP),
+        "udp" => Ok(core_hash::IPPROTO_UDP),
+        "icmp" => Ok(core_hash::IPPROTO_ICMP),
+        n => n.parse().map_err(|_| format!("unknown protocol {n:?}")),
+    }
+}
+
+/// L2TP tunnel and session ids, as `TUNNEL:SESSION`.
+pub fn parse_l2tp(s: &str) -> Result<L2tp, String> {
+    let (t, sess) = s.split_once(':').ok_or("expected TUNNEL:SESSION")?;
+    Ok(L2tp {
+        tunnel: t.parse().map_err(|e| format!("tunnel: {e}"))?,
+        session: sess.parse().map_err(|e| format!("session: {e}"))?,
+    })
+}
+
+/// A bucket count: a power of two up to the core's largest table.
+pub fn parse_buckets(s: &str) -> Result<u32, String> {
+    let n: u32 = s.parse().map_err(|e| format!("{e}"))?;
+    if !n.is_power_of_two() || n.trailing_zeros() > core_hash::MAX_BUCKET_BITS {
+        return Err(format!(
+            "must be a power of two from 1 to {}",
+            1u32 << core_hash::MAX_BUCKET_BITS
+        ));
+    }
+    Ok(n)
+}
+
+/// A keyed-hash key: 32 hex digits, `0x` allowed in front.
+pub fn parse_key(s: &str) -> Result<Key, String> {
+    let s = s.trim_start_matches("0x");
+    if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err("a key is 32 hex digits".into());
+    }
+    let mut k = [0u8; 16];
+    for (i, b) in k.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|e| format!("{e}"))?;
+    }
+    Ok(Key(k))
 }
 
 #[cfg(test)]
@@ -279,5 +327,16 @@ mod tests {
         assert!(ifname("a/b").is_err());
         assert_eq!(port("443"), Ok(443));
         assert!(port("65536").is_err());
+    }
+
+    #[test]
+    fn keys_and_bucket_counts_are_checked() {
+        assert!(parse_key("000102030405060708090a0b0c0d0e0f").is_ok());
+        assert!(parse_key("0001").is_err());
+        assert!(parse_key("zz0102030405060708090a0b0c0d0e0f").is_err());
+        assert!(parse_key("aé0102030405060708090a0b0c0d0e0").is_err());
+        assert_eq!(parse_buckets("1024"), Ok(1024));
+        assert!(parse_buckets("1000").is_err());
+        assert!(parse_buckets("8192").is_err());
     }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 
 /// A failed command.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Error {
+pub enum Error {
     /// The command line is wrong: exit 2.
     Usage(String),
     /// The command was understood but failed: exit 1.
@@ -13,17 +13,17 @@ pub(crate) enum Error {
 
 impl Error {
     /// A usage error.
-    pub(crate) fn usage(msg: impl Into<String>) -> Self {
+    pub fn usage(msg: impl Into<String>) -> Self {
         Error::Usage(msg.into())
     }
 
     /// A failure.
-    pub(crate) fn failed(msg: impl Into<String>) -> Self {
+    pub fn failed(msg: impl Into<String>) -> Self {
         Error::Failed(msg.into())
     }
 
     /// The same error with `what: ` in front of its message.
-    pub(crate) fn context(self, what: &str) -> Self {
+    pub fn context(self, what: &str) -> Self {
         match self {
             Error::Usage(m) => Error::Usage(format!("{what}: {m}")),
             Error::Failed(m) => Error::Failed(format!("{what}: {m}")),
@@ -31,7 +31,7 @@ impl Error {
     }
 
     /// The process exit code: 2 for usage errors, 1 otherwise.
-    pub(crate) fn exit_code(&self) -> u8 {
+    pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) => 2,
             Error::Failed(_) => 1,
@@ -55,7 +55,7 @@ impl From<String> for Error {
 }
 
 /// The text of `errno`, without Rust's " (os error N)" suffix.
-pub(crate) fn strerror(errno: i32) -> String {
+pub fn strerror(errno: i32) -> String {
     let s = std::io::Error::from_raw_os_error(errno).to_string();
     match s.rfind(" (os error ") {
         Some(i) => s[..i].to_string(),

@@ -1,0 +1,25 @@
+//! ipcluster's kernel API: everything that speaks to `ipcluster.ko` (generic
+//! netlink, family "ipcluster") and to the netfilter queue output commit
+//! parks segments in.
+//!
+//! The operator CLI and the daemon both build on it; it knows nothing of
+//! either. Values are checked here with the same rules whoever gives them
+//! (the [`words`] parsers), so that `clusteradm cluster add` and the
+//! daemon's `[cluster] add` accept exactly the same keywords.
+
+pub mod abi;
+pub mod addr;
+pub mod attr;
+pub mod bucket;
+pub mod client;
+pub mod cluster;
+pub mod error;
+pub mod mac;
+pub mod nfqueue;
+pub mod sys;
+pub mod table;
+pub mod tcp;
+pub mod words;
+
+pub use client::Client;
+pub use error::Error;

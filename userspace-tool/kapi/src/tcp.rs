@@ -1,0 +1,107 @@
+//! The TCP failover state the kernel exports for clusters made with
+//! `tcp-export` (the `tcp` multicast group, `tcp-state-ntf`): its records,
+//! and the bytes not yet sent that output commit asks for (`tcp-unsent`).
+
+use ipcluster_core::tcpstate::{Data, Dir, Initial, Record, DATA_HEAD_LEN, INITIAL_LEN};
+
+use crate::abi::{tcp_state as t, Cmd};
+use crate::attr::Attr;
+use crate::client::Client;
+use crate::error::Error;
+
+/// The records of one `tcp-state-ntf` payload; malformed ones end it.
+pub fn records(b: &[u8]) -> Vec<Record> {
+    records_with_bytes(b).into_iter().map(|(r, _)| r).collect()
+}
+
+/// Records back to back, each with the bytes that follow its head (a Data
+/// record's; empty for the others).
+pub fn records_with_bytes(mut b: &[u8]) -> Vec<(Record, &[u8])> {
+    let mut v = Vec::new();
+    while let Ok((r, n)) = Record::decode(b) {
+        let head = match r {
+            Record::Data(_) => DATA_HEAD_LEN,
+            _ => n,
+        };
+        v.push((r, &b[head..n]));
+        b = &b[n..];
+    }
+    v
+}
+
+/// Asks the kernel (`tcp-unsent`) for the bytes of connection `i` of
+/// cluster `cluster` that its client has not acknowledged, from sequence
+/// number `from` (or the first unacknowledged, if later) on: where they
+/// start and the bytes, at most 16 KiB a time. Output commit asks for
+/// those not sent yet, which no exported segment carried.
+pub fn unsent(
+    nl: &mut Client,
+    cluster: u32,
+    i: &Initial,
+    from: u32,
+) -> Result<(u32, Vec<u8>), Error> {
+    let mut req = [0u8; INITIAL_LEN + DATA_HEAD_LEN];
+    let head = Data {
+        id: i.id,
+        dir: Dir::Out,
+        seq: from,
+        len: 0,
+    };
+    let n = Record::Initial(*i).encode(&mut req);
+    n.and_then(|n| Record::Data(head).encode(&mut req[n..]))
+        .ok_or_else(|| Error::failed("tcp-unsent: the request does not fit"))?;
+    let attrs = [
+        Attr::u32(t::CLUSTER_ID, cluster),
+        Attr::bytes(t::RECORDS, &req),
+    ];
+    for a in nl.request(Cmd::TcpUnsent, &attrs)? {
+        let Some(r) = a.get(t::RECORDS) else { continue };
+        if let Some((Record::Data(d), bytes)) = records_with_bytes(r).into_iter().next() {
+            return Ok((d.seq, bytes.to_vec()));
+        }
+    }
+    Err(Error::failed("tcp-unsent: no bytes in the reply"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ipcluster_core::tcpstate::{Closed, Essential, Flags};
+
+    #[test]
+    fn records_decode_back_to_back() {
+        let mut src = [0u8; 16];
+        src[10..12].copy_from_slice(&[0xff, 0xff]);
+        src[12..].copy_from_slice(&[192, 0, 2, 2]);
+        let mut dst = src;
+        dst[15] = 100;
+        let i = Record::Initial(Initial {
+            id: 0xabc,
+            src,
+            dst,
+            sport: 40000,
+            dport: 7000,
+            mss: 1448,
+            opts_len: 12,
+            v6: false,
+        });
+        let e = Record::Essential(Essential {
+            id: 0xabc,
+            gen: 3,
+            flags: Flags(Flags::TS_REQ | Flags::TS_OK | Flags::SACK_OK),
+            snd_nxt: 10,
+            rcv_nxt: 20,
+            ..Essential::default()
+        });
+        let c = Record::Closed(Closed { id: 0xabc });
+        let mut buf = vec![0u8; 200];
+        let mut n = 0;
+        for r in [i, e, c] {
+            n += r.encode(&mut buf[n..]).unwrap();
+        }
+        buf.truncate(n);
+        buf.push(0); // trailing garbage ends the list
+        let v = records(&buf);
+        assert_eq!(v, [i, e, c]);
+    }
+}
