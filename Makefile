@@ -70,5 +70,5 @@ bench: tool
 clean:
 	@kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$(ls -d $${IPCLUSTER_CACHE:-$$HOME/.cache/ipcluster}/kernel-debug-* 2>/dev/null | head -n1); \
 	[ -z "$$kdir" ] || $(KMAKE) clean
-	@rm -f rust/bindings_generated.rs
+	@rm -f rust/bindings_generated.rs rust/uapi_generated.rs
 	@cd userspace-tool && $(CARGO) clean

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The C side of ipcluster.ko: bindgen reads this header to make the Rust
- * bindings, and rust/helpers.c implements the functions declared here.
+ * bindings (rust/sys/bindings.rs), and the files in rust/c/ implement the
+ * functions declared here, one file per kernel subsystem.
  *
- * Only what Rust cannot reach by itself lives in C: static inline functions
- * and macros of the kernel API (skb_header_pointer, genlmsg_*, this_cpu_*),
- * and structures whose layout C must own (the genl family with its
- * bitfields, pernet_operations with its static id).
+ * The 6.12 `kernel` crate has no netfilter, generic netlink, TCP, per-CPU
+ * or pernet bindings, and much of that API is static inline functions,
+ * macros and structures with bitfields, which Rust cannot call or lay out.
+ * What stays in C is exactly that; each file says why it is C. The logic
+ * is in Rust (rust/), behind typed wrappers (rust/sys/).
  */
 #ifndef _IPCLUSTER_GLUE_H
 #define _IPCLUSTER_GLUE_H
@@ -26,30 +28,39 @@
 #include <net/netfilter/ipv6/nf_defrag_ipv6.h>
 #include <uapi/linux/ipcluster.h>
 
-/* Per network namespace state, allocated by the pernet core (net_generic). */
+/* ---- Pernet life and interfaces (rust/c/pernet.c) ---- */
+
+/* The namespace's netfilter hooks: IPv4 and IPv6 PRE_ROUTING and
+ * LOCAL_OUT, then ARP OUT (registered only where netfilter has ARP hooks). */
+#define IPCLUSTER_NET_HOOKS 5
+
+/* Per network namespace area, allocated by the pernet core (net_generic). */
 struct ipcluster_net {
-	struct nf_hook_ops hooks[5];	/* v4, v6 PRE_ROUTING; v4, v6 LOCAL_OUT; ARP OUT */
+	struct nf_hook_ops hooks[IPCLUSTER_NET_HOOKS];
 	struct notifier_block netdev;	/* the namespace's interfaces going away */
-	void *state;			/* struct NetState, owned by Rust */
+	void *state;			/* the namespace's state, owned by Rust */
 	struct ipcluster_batch *batch;	/* async TCP state on its way out */
 };
 
-int ipcluster_glue_register(void);
-void ipcluster_glue_unregister(void);
-struct ipcluster_net *ipcluster_pernet(const struct net *net);
-
-/* Implemented in Rust, called by the pernet core for each namespace. */
-int ipcluster_net_init(struct net *net);
-void ipcluster_net_pre_exit(struct net *net);
-void ipcluster_net_exit(struct net *net);
-
 /*
- * Interface removal (or a move to another namespace): Rust's
- * ipcluster_dev_gone is called under RTNL for every interface of `net`
- * that goes, while the notifier is on.
+ * Rust's callbacks for the pernet core and for interfaces leaving a
+ * namespace (dev_gone runs under RTNL for every interface of `net` that
+ * goes, while the namespace's notifier is on).
  */
+struct ipcluster_pernet_ops {
+	int (*init)(struct net *net);
+	void (*pre_exit)(struct net *net);
+	void (*exit)(struct net *net);
+	void (*dev_gone)(struct net *net, int ifindex);
+};
+
+/* Registers the pernet operations, then the netlink family. */
+int ipcluster_register(const struct ipcluster_pernet_ops *ops);
+void ipcluster_unregister(void);
+struct ipcluster_net *ipcluster_pernet(const struct net *net);
 int ipcluster_netdev_notifier(struct net *net, bool on);
-void ipcluster_dev_gone(struct net *net, int ifindex);
+
+/* ---- Interfaces and routes (rust/c/net.c) ---- */
 
 /*
  * A netdev ingress hook on interface `ifindex` (caller holds RTNL); the
@@ -58,8 +69,21 @@ void ipcluster_dev_gone(struct net *net, int ifindex);
  */
 int ipcluster_ingress_register(struct net *net, int ifindex, struct nf_hook_ops *ops);
 void ipcluster_ingress_unregister(struct net *net, struct nf_hook_ops *ops);
+bool ipcluster_have_arp_hooks(void);
 
-/* Packets: reads never go past the end (skb_header_pointer). */
+/*
+ * The cluster MAC on an interface (multicast or unicast filter); with a
+ * NULL mac, only whether the interface exists. Caller holds RTNL.
+ */
+int ipcluster_dev_addr(struct net *net, int ifindex, const u8 *mac, bool mcast, bool add);
+
+/* Whether a destination is routed onwards: unicast and not local. */
+bool ipcluster_forwarded4(struct net *net, __be32 daddr);
+bool ipcluster_forwarded6(struct net *net, const struct in6_addr *daddr);
+
+/* ---- Packets (rust/c/skb.c) ---- */
+
+/* Reads never go past the end (skb_header_pointer). */
 const void *ipcluster_skb_header(const struct sk_buff *skb, int off, int len, void *buf);
 unsigned int ipcluster_skb_len(const struct sk_buff *skb);
 u16 ipcluster_skb_protocol(const struct sk_buff *skb);
@@ -72,13 +96,22 @@ bool ipcluster_skb_other_host(const struct sk_buff *skb);
 int ipcluster_skb_redirect(struct sk_buff *skb, const u8 *mac);
 __be32 ipcluster_skb_dev_addr4(const struct sk_buff *skb, __be32 except);
 bool ipcluster_skb_dev_lladdr6(const struct sk_buff *skb, struct in6_addr *out);
-bool ipcluster_have_arp_hooks(void);
 
-/* Whether a local TCP socket (not a listener) holds the packet's connection. */
-bool ipcluster_tcp_sk4(const struct sk_buff *skb, __be32 saddr, __be16 sport,
-		       __be32 daddr, __be16 dport);
-bool ipcluster_tcp_sk6(const struct sk_buff *skb, const struct in6_addr *saddr,
-		       __be16 sport, const struct in6_addr *daddr, __be16 dport);
+/* ---- TCP connections (rust/c/tcp_snap.c) ---- */
+
+/*
+ * The flags of a snapshot's state: the failover record's essential flags,
+ * bit for bit (tcpstate.rs `Flags`; rust/sys/tcp.rs checks at build time
+ * that the two agree).
+ */
+#define IPCLUSTER_SNAP_NODELAY		(1 << 0)
+#define IPCLUSTER_SNAP_NO_OPTIONS	(1 << 1)
+#define IPCLUSTER_SNAP_WSCALE_REQ	(1 << 2)
+#define IPCLUSTER_SNAP_WSCALE_OK	(1 << 3)
+#define IPCLUSTER_SNAP_TS_REQ		(1 << 4)
+#define IPCLUSTER_SNAP_TS_OK		(1 << 5)
+#define IPCLUSTER_SNAP_SACK_OK		(1 << 6)
+#define IPCLUSTER_SNAP_HANDSHAKE	(1 << 7)
 
 /*
  * The TCP state of the connection whose segment `skb` is, as it will be
@@ -96,7 +129,7 @@ struct ipcluster_tcp_snap {
 	u8 opts_len;
 	u8 v6;
 	u8 closing;	/* not ESTABLISHED, or this segment has FIN or RST */
-	u8 flags;	/* tcpstate.rs Flags */
+	u8 flags;	/* IPCLUSTER_SNAP_* */
 	u8 snd_wscale;
 	u8 rcv_wscale;
 	u32 snd_nxt;
@@ -114,7 +147,9 @@ struct ipcluster_tcp_snap {
 	u32 data_len;
 };
 bool ipcluster_tcp_snap(const struct sk_buff *skb, struct ipcluster_tcp_snap *s);
-/* A connection to a cluster address, by its addresses (IPv4 mapped). */
+
+/* A connection to a cluster address, by its addresses (IPv4 mapped) and
+ * ports (host order). */
 struct ipcluster_tcp_conn {
 	u8 peer[16];
 	u8 local[16];
@@ -122,24 +157,23 @@ struct ipcluster_tcp_conn {
 	u16 local_port;
 	u8 v6;
 };
+
+/*
+ * Whether a local TCP socket that is not a listener (established, a
+ * request or TIME_WAIT) holds connection `c` of a packet arriving on
+ * skb->dev. Caller is in an RCU read-side critical section.
+ */
+bool ipcluster_tcp_holds(const struct sk_buff *skb, const struct ipcluster_tcp_conn *c);
+
 /* Up to cap bytes the application wrote to that connection and the client
  * has not acknowledged, from sequence number from (or snd_una if later):
  * how many, the first one's sequence number in *seq; -ENOENT if no
  * established connection has those addresses. May sleep. */
 int ipcluster_tcp_unsent(struct net *net, int ifindex, const struct ipcluster_tcp_conn *c,
 			 u32 from, u8 *buf, u32 cap, u32 *seq);
-/* A TCP segment received for a cluster address, with bytes and a good
- * checksum: where its bytes are (output-commit mode). */
-struct ipcluster_tcp_in {
-	u8 peer[16];
-	u8 local[16];
-	u16 peer_port;
-	u16 local_port;
-	u32 seq;
-	u32 data_off;
-	u32 data_len;
-};
-bool ipcluster_tcp_in(struct sk_buff *skb, bool v6, struct ipcluster_tcp_in *in);
+
+/* ---- TCP state to the daemon (rust/c/genl.c, rust/c/tcp_batch.c) ---- */
+
 /* TCP state records to the tcp group; whether anyone listens there. The
  * records are followed by data_len bytes of skb from data_off (none when
  * skb is NULL): the bytes of the Data record that ends them. */
@@ -147,28 +181,30 @@ bool ipcluster_tcp_listeners(struct net *net);
 void ipcluster_tcp_notify(struct net *net, u32 cluster, const void *records, int len,
 			  const struct sk_buff *skb, u32 data_off, u32 data_len);
 
+/* How long batched records wait at most, and how many bytes a batch holds. */
+#define IPCLUSTER_BATCH_MS	20
+#define IPCLUSTER_BATCH_MAX	3584
+
 /*
  * Async TCP state, batched: records of many segments leave in one tcp
- * group message, at the latest 20 ms after the first of them; a
- * connection's records replace its own just before. Init
- * before the hooks that add to it are registered; exit after they are
- * unregistered (it waits for a running flush and discards the rest).
+ * group message, at the latest IPCLUSTER_BATCH_MS after the first of them;
+ * a connection's records replace its own just before. Init before the
+ * hooks that add to it are registered; exit after they are unregistered
+ * (it waits for a running flush and discards the rest).
  */
 int ipcluster_batch_init(struct net *net);
 void ipcluster_batch_exit(struct net *net);
 void ipcluster_tcp_batch(struct net *net, u32 cluster, u64 conn, const void *records,
 			 int len);
 
-/* Time, for bucket drains. */
+/* ---- Time (rust/c/time.c) ---- */
+
 u64 ipcluster_jiffies(void);
 u64 ipcluster_msecs_to_jiffies(u32 ms);
 u32 ipcluster_jiffies_to_msecs(u64 j);
 
-/* Whether a destination is routed onwards: unicast and not local. */
-bool ipcluster_forwarded4(struct net *net, __be32 daddr);
-bool ipcluster_forwarded6(struct net *net, const struct in6_addr *daddr);
+/* ---- Per-bucket counters, per CPU (rust/c/stats.c) ---- */
 
-/* Per-bucket counters, per CPU. */
 struct ipcluster_bucket_stats {
 	u64 packets;
 	u64 bytes;
@@ -176,22 +212,20 @@ struct ipcluster_bucket_stats {
 	u64 drops;
 	u64 forwarded;
 };
-struct ipcluster_stats;
+/* One array of `buckets` counters per possible CPU; NULL for the others. */
+struct ipcluster_stats {
+	u32 buckets;
+	u32 cpus;	/* nr_cpu_ids: the length of cpu[] */
+	struct ipcluster_bucket_stats *cpu[];
+};
 struct ipcluster_stats *ipcluster_stats_alloc(u32 buckets);
 void ipcluster_stats_free(struct ipcluster_stats *stats);
-/* Packet path only (softirq, or BH disabled): this CPU's array is ours. */
-void ipcluster_stats_count(struct ipcluster_stats *stats, u32 bucket,
-			   u32 len, bool syn, bool drop, bool forwarded);
-void ipcluster_stats_sum(struct ipcluster_stats *stats, u32 bucket,
-			 struct ipcluster_bucket_stats *sum);
+/* The CPU running the caller, which has BH (or preemption) disabled. */
+u32 ipcluster_this_cpu(void);
 
-/*
- * The cluster MAC on an interface (multicast or unicast filter); with a
- * NULL mac, only whether the interface exists. Caller holds RTNL.
- */
-int ipcluster_dev_addr(struct net *net, int ifindex, const u8 *mac, bool mcast, bool add);
+/* ---- Generic netlink (rust/c/genl.c) ---- */
 
-/* Generic netlink: requests. */
+/* Requests. */
 struct net *ipcluster_info_net(const struct genl_info *info);
 const struct nlattr *ipcluster_info_attr(const struct genl_info *info, int type);
 int ipcluster_info_u32s(const struct genl_info *info, int type, u32 *out, int max);
@@ -204,7 +238,7 @@ u32 ipcluster_nla_u32(const struct nlattr *nla);
 const void *ipcluster_nla_data(const struct nlattr *nla);
 int ipcluster_nla_len(const struct nlattr *nla);
 
-/* Generic netlink: messages. */
+/* Messages. */
 struct sk_buff *ipcluster_msg_new(size_t payload);
 void ipcluster_msg_free(struct sk_buff *skb);
 void *ipcluster_msg_reply(struct sk_buff *skb, struct genl_info *info, u8 cmd);
@@ -214,5 +248,9 @@ void ipcluster_msg_end(struct sk_buff *skb, void *hdr);
 void ipcluster_msg_cancel(struct sk_buff *skb, void *hdr);
 int ipcluster_msg_send_reply(struct sk_buff *skb, struct genl_info *info);
 void ipcluster_msg_send_event(struct net *net, struct sk_buff *skb);
+
+/* Registration of the family, for ipcluster_register (rust/c/pernet.c). */
+int ipcluster_genl_register(void);
+void ipcluster_genl_unregister(void);
 
 #endif /* _IPCLUSTER_GLUE_H */

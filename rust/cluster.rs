@@ -2,17 +2,17 @@
 //! A namespace's clusters: their fixed configuration, their bucket table
 //! (replaced whole, read under RCU) and their counters.
 
-use crate::hash::{self, Mode};
-use crate::hook::Ingress;
-use crate::netns::Net;
-use crate::percpu::Stats;
-use crate::rcu::{RcuBox, RcuGuard};
-use crate::time::Jiffies;
+use crate::shared::hash::{self, Mode};
+use crate::sys::net::Net;
+use crate::sys::nf::Ingress;
+use crate::sys::percpu::Stats;
+use crate::sys::rcu::{RcuBox, RcuGuard};
+use crate::sys::time::Jiffies;
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
 
-pub(crate) use crate::buckets::UNOWNED;
+pub(crate) use crate::shared::buckets::UNOWNED;
 
 /// How every member gets every packet for the cluster IP.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -36,14 +36,23 @@ impl Delivery {
 
 /// What a cluster is; fixed at creation.
 pub(crate) struct Config {
+    /// The cluster's id, unique in its namespace.
     pub(crate) id: u32,
+    /// The interface the cluster address lives on.
     pub(crate) ifindex: i32,
+    /// The IPv4 cluster address (host order).
     pub(crate) addr4: Option<u32>,
+    /// The IPv6 cluster address, as the flow hash's words.
     pub(crate) addr6: Option<[u32; 4]>,
+    /// The cluster MAC (all zeros in forward mode unless given).
     pub(crate) mac: [u8; 6],
+    /// How every member gets every packet.
     pub(crate) delivery: Delivery,
+    /// The flow hash.
     pub(crate) hash: Mode,
+    /// The table has `1 << bits` buckets.
     pub(crate) bits: u32,
+    /// Interfaces whose forwarded traffic is filtered too.
     pub(crate) fwd: KVec<i32>,
     /// How long a bucket that changes owner drains (0: not at all).
     pub(crate) drain_ms: u32,
@@ -64,8 +73,11 @@ impl Config {
 /// Who owns which bucket, and who we are; in forward mode also who
 /// receives everything and where the others are.
 pub(crate) struct Table {
+    /// The local member's id.
     pub(crate) member: u16,
+    /// Each bucket's owner ([`UNOWNED`]: nobody's).
     pub(crate) owners: KVec<u16>,
+    /// The member that receives everything (forward mode).
     pub(crate) forwarder: u16,
     /// Member ids and MACs, sorted by id.
     pub(crate) macs: KVec<(u16, [u8; 6])>,
@@ -114,13 +126,17 @@ impl Table {
 
 /// One cluster.
 pub(crate) struct Cluster {
+    /// What it is.
     pub(crate) cfg: Config,
+    /// Who owns which bucket; replaced whole.
     pub(crate) table: RcuBox<Table>,
+    /// Per-bucket counters.
     pub(crate) stats: Stats,
     malformed: AtomicU64,
 }
 
 impl Cluster {
+    /// A cluster with its first table and zeroed counters.
     pub(crate) fn new(cfg: Config, table: KBox<Table>) -> Result<Self> {
         Ok(Cluster {
             stats: Stats::new(cfg.buckets())?,
@@ -135,10 +151,12 @@ impl Cluster {
         hash::bucket(&self.cfg.hash, flow, self.cfg.bits)
     }
 
+    /// Counts a packet for the cluster that could not be parsed.
     pub(crate) fn count_malformed(&self) {
         self.malformed.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// How many packets could not be parsed.
     pub(crate) fn malformed(&self) -> u64 {
         self.malformed.load(Ordering::Relaxed)
     }
@@ -151,10 +169,12 @@ impl Cluster {
 
 /// The namespace's clusters, replaced whole on every change.
 pub(crate) struct ClusterSet {
+    /// The clusters, in creation order.
     pub(crate) list: KVec<Arc<Cluster>>,
 }
 
 impl ClusterSet {
+    /// Cluster `id`.
     pub(crate) fn by_id(&self, id: u32) -> Option<&Arc<Cluster>> {
         self.list.iter().find(|c| c.cfg.id == id)
     }
@@ -196,6 +216,7 @@ impl ClusterSet {
 /// What writers keep beside the published set.
 #[derive(Default)]
 pub(crate) struct Registry {
+    /// The last id handed out (ids not asked for count up from it).
     pub(crate) next_id: u32,
     /// Ingress hooks of interfaces with multicast or unicast clusters, one each;
     /// a free slot is `None` (dropping an Ingress unregisters it).
@@ -208,11 +229,14 @@ pub(crate) struct NetState {
     /// Serialises configuration changes (netlink ops run in parallel).
     #[pin]
     pub(crate) writer: Mutex<Registry>,
+    /// The clusters, read by the packet path under RCU.
     pub(crate) clusters: RcuBox<ClusterSet>,
+    /// The namespace.
     pub(crate) net: Net,
 }
 
 impl NetState {
+    /// The state of namespace `net`: no clusters yet.
     pub(crate) fn new(net: Net) -> impl PinInit<Self> {
         pin_init!(NetState {
             writer <- kernel::new_mutex!(Registry::default(), "ipcluster::NetState::writer"),

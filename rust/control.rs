@@ -5,15 +5,16 @@
 //! published, and is announced on the `events` group.
 
 use crate::cluster::{Cluster, ClusterSet, Config, Delivery, NetState, Registry, Table, UNOWNED};
-use crate::hash::{Mode, DEFAULT_BUCKET_BITS};
-use crate::hook::Ingress;
-use crate::netlink::{abi::*, Dump, Msg, Request, Writer};
-use crate::netns::Rtnl;
-use crate::packet::{addr_bytes, addr_words};
-use crate::siphash::Key;
-use crate::time::Jiffies;
+use crate::filter::IngressHook;
+use crate::shared::hash::{Mode, DEFAULT_BUCKET_BITS};
+use crate::shared::packet::{addr_bytes, addr_words};
+use crate::shared::siphash::Key;
+use crate::sys::genl::{Dump, Msg, Request, Writer};
+use crate::sys::net::Rtnl;
+use crate::sys::nf::Ingress;
+use crate::sys::time::Jiffies;
+use crate::sys::uapi::*;
 use kernel::c_str;
-use kernel::ffi::c_void;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
@@ -23,19 +24,60 @@ const MAX_FWD: usize = 16;
 /// How long a bucket drains after a change of owner, unless told.
 const DEFAULT_DRAIN_MS: u32 = 60_000;
 
-fn config(req: &Request, rtnl: &Rtnl, id: u32) -> Result<Config> {
-    let ifindex = req.u32(A_IFINDEX).ok_or_else(|| {
+/// A new cluster's configuration from a cluster-new request, each part
+/// checked as it is read (in this order: the first error is the one
+/// reported).
+fn config(req: &Request, st: &NetState, rtnl: &Rtnl, id: u32) -> Result<Config> {
+    let ifindex = cluster_ifindex(req)?;
+    let (addr4, addr6) = addresses(req)?;
+    let delivery = delivery(req)?;
+    let mac = cluster_mac(req, delivery)?;
+    let hash = flow_hash(req)?;
+    let fwd = forwarding_ifindexes(req, st, rtnl)?;
+    let (tcp_export, commit_queue) = tcp_survival(req)?;
+    Ok(Config {
+        id,
+        ifindex,
+        addr4,
+        addr6,
+        mac,
+        delivery,
+        hash,
+        bits: req
+            .u32(IPCLUSTER_A_CLUSTER_BUCKET_BITS)
+            .unwrap_or(DEFAULT_BUCKET_BITS),
+        fwd,
+        drain_ms: req
+            .u32(IPCLUSTER_A_CLUSTER_DRAIN_MS)
+            .unwrap_or(DEFAULT_DRAIN_MS),
+        tcp_export,
+        commit_queue,
+    })
+}
+
+/// The interface the cluster address lives on (required).
+fn cluster_ifindex(req: &Request) -> Result<i32> {
+    let ifindex = req.u32(IPCLUSTER_A_CLUSTER_IFINDEX).ok_or_else(|| {
         req.fail(
             None,
             c_str!("missing the cluster's interface (ifindex)"),
             EINVAL,
         )
     })?;
-    let ifindex = i32::try_from(ifindex)
-        .map_err(|_| req.fail(Some(A_IFINDEX), c_str!("bad ifindex"), EINVAL))?;
-    let addr4 = req.u32(A_ADDR4).map(u32::from_be);
+    i32::try_from(ifindex).map_err(|_| {
+        req.fail(
+            Some(IPCLUSTER_A_CLUSTER_IFINDEX),
+            c_str!("bad ifindex"),
+            EINVAL,
+        )
+    })
+}
+
+/// The IPv4 (host order) and IPv6 cluster addresses; at least one.
+fn addresses(req: &Request) -> Result<(Option<u32>, Option<[u32; 4]>)> {
+    let addr4 = req.u32(IPCLUSTER_A_CLUSTER_ADDR4).map(u32::from_be);
     let addr6 = req
-        .bytes(A_ADDR6)
+        .bytes(IPCLUSTER_A_CLUSTER_ADDR6)
         .and_then(|b| b.try_into().ok())
         .map(addr_words);
     if addr4.is_none() && addr6.is_none() {
@@ -45,96 +87,103 @@ fn config(req: &Request, rtnl: &Rtnl, id: u32) -> Result<Config> {
             EINVAL,
         ));
     }
-    let delivery = match req.u32(A_MODE).unwrap_or(MODE_MULTICAST) {
-        MODE_MULTICAST => Delivery::Multicast,
-        MODE_UNICAST => Delivery::Unicast,
-        MODE_FORWARD => Delivery::Forward,
-        _ => return Err(req.fail(Some(A_MODE), c_str!("unknown mode"), EINVAL)),
-    };
-    let mac: Option<[u8; 6]> = req.bytes(A_MAC).and_then(|b| b.try_into().ok());
-    let mac = match (delivery, mac) {
+    Ok((addr4, addr6))
+}
+
+/// The delivery mode; multicast unless told.
+fn delivery(req: &Request) -> Result<Delivery> {
+    match req
+        .u32(IPCLUSTER_A_CLUSTER_MODE)
+        .unwrap_or(IPCLUSTER_MODE_MULTICAST)
+    {
+        IPCLUSTER_MODE_MULTICAST => Ok(Delivery::Multicast),
+        IPCLUSTER_MODE_UNICAST => Ok(Delivery::Unicast),
+        IPCLUSTER_MODE_FORWARD => Ok(Delivery::Forward),
+        _ => Err(req.fail(
+            Some(IPCLUSTER_A_CLUSTER_MODE),
+            c_str!("unknown mode"),
+            EINVAL,
+        )),
+    }
+}
+
+/// The cluster MAC, which must suit the delivery mode.
+fn cluster_mac(req: &Request, delivery: Delivery) -> Result<[u8; 6]> {
+    let mac: Option<[u8; 6]> = req
+        .bytes(IPCLUSTER_A_CLUSTER_MAC)
+        .and_then(|b| b.try_into().ok());
+    let bad = |msg| req.fail(Some(IPCLUSTER_A_CLUSTER_MAC), msg, EINVAL);
+    match (delivery, mac) {
         // The forwarder answers with its own MAC: a cluster MAC is unused.
-        (Delivery::Forward, mac) => mac.unwrap_or_default(),
-        (_, None) => return Err(req.fail(None, c_str!("missing the cluster MAC"), EINVAL)),
+        (Delivery::Forward, mac) => Ok(mac.unwrap_or_default()),
+        (_, None) => Err(req.fail(None, c_str!("missing the cluster MAC"), EINVAL)),
         (Delivery::Multicast, Some(m)) if m[0] & 1 == 0 => {
-            return Err(req.fail(
-                Some(A_MAC),
-                c_str!("multicast mode needs a multicast MAC"),
-                EINVAL,
-            ));
+            Err(bad(c_str!("multicast mode needs a multicast MAC")))
         }
         (Delivery::Unicast, Some(m)) if m[0] & 1 != 0 || m == [0; 6] => {
-            return Err(req.fail(
-                Some(A_MAC),
-                c_str!("unicast mode needs a unicast MAC"),
-                EINVAL,
-            ));
+            Err(bad(c_str!("unicast mode needs a unicast MAC")))
         }
-        (_, Some(m)) => m,
-    };
-    let hash = match req.u32(A_HASH).unwrap_or(HASH_KEYED) {
-        HASH_KEYED => {
+        (_, Some(m)) => Ok(m),
+    }
+}
+
+/// The flow hash; keyed (which needs a seed) unless told.
+fn flow_hash(req: &Request) -> Result<Mode> {
+    match req
+        .u32(IPCLUSTER_A_CLUSTER_HASH)
+        .unwrap_or(IPCLUSTER_HASH_KEYED)
+    {
+        IPCLUSTER_HASH_KEYED => {
             let seed: [u8; 16] = req
-                .bytes(A_SEED)
+                .bytes(IPCLUSTER_A_CLUSTER_SEED)
                 .and_then(|b| b.try_into().ok())
                 .ok_or_else(|| req.fail(None, c_str!("the keyed hash needs a seed"), EINVAL))?;
-            Mode::Keyed(Key(seed))
+            Ok(Mode::Keyed(Key(seed)))
         }
-        HASH_SEED => Mode::Seed,
-        _ => return Err(req.fail(Some(A_HASH), c_str!("unknown hash"), EINVAL)),
-    };
-    let mut fwd_ids = [0u32; MAX_FWD];
-    let n = req.u32s(A_FWD_IFINDEX, &mut fwd_ids).map_err(|e| {
-        req.fail(
-            Some(A_FWD_IFINDEX),
-            c_str!("too many forwarding interfaces"),
-            e,
-        )
-    })?;
+        IPCLUSTER_HASH_SEED => Ok(Mode::Seed),
+        _ => Err(req.fail(
+            Some(IPCLUSTER_A_CLUSTER_HASH),
+            c_str!("unknown hash"),
+            EINVAL,
+        )),
+    }
+}
+
+/// The interfaces whose forwarded traffic the cluster filters; each must
+/// exist.
+fn forwarding_ifindexes(req: &Request, st: &NetState, rtnl: &Rtnl) -> Result<KVec<i32>> {
+    let bad = |msg, err| req.fail(Some(IPCLUSTER_A_CLUSTER_FWD_IFINDEX), msg, err);
+    let mut ids = [0u32; MAX_FWD];
+    let n = req
+        .u32s(IPCLUSTER_A_CLUSTER_FWD_IFINDEX, &mut ids)
+        .map_err(|e| bad(c_str!("too many forwarding interfaces"), e))?;
     let mut fwd = KVec::with_capacity(n, GFP_KERNEL)?;
-    for &i in &fwd_ids[..n] {
-        let i = i32::try_from(i)
-            .map_err(|_| req.fail(Some(A_FWD_IFINDEX), c_str!("bad ifindex"), EINVAL))?;
-        if req
-            .state()
-            .net
-            .dev_addr(rtnl, i, None, false, true)
-            .is_err()
-        {
-            return Err(req.fail(
-                Some(A_FWD_IFINDEX),
-                c_str!("no such forwarding interface"),
-                ENODEV,
-            ));
+    for &i in &ids[..n] {
+        let i = i32::try_from(i).map_err(|_| bad(c_str!("bad ifindex"), EINVAL))?;
+        if st.net.dev_addr(rtnl, i, None, false, true).is_err() {
+            return Err(bad(c_str!("no such forwarding interface"), ENODEV));
         }
         fwd.push(i, GFP_KERNEL)?;
     }
-    let tcp_export = req.bytes(A_TCP_EXPORT).is_some();
+    Ok(fwd)
+}
+
+/// Whether TCP state is exported, and the output-commit queue (which
+/// needs the export).
+fn tcp_survival(req: &Request) -> Result<(bool, Option<u16>)> {
+    let tcp_export = req.bytes(IPCLUSTER_A_CLUSTER_TCP_EXPORT).is_some();
     // NLA_U16, validated by the policy: two bytes at least.
     let commit_queue = req
-        .bytes(A_COMMIT_QUEUE)
+        .bytes(IPCLUSTER_A_CLUSTER_COMMIT_QUEUE)
         .and_then(|b| Some(u16::from_ne_bytes(b.get(..2)?.try_into().ok()?)));
     if commit_queue.is_some() && !tcp_export {
         return Err(req.fail(
-            Some(A_COMMIT_QUEUE),
+            Some(IPCLUSTER_A_CLUSTER_COMMIT_QUEUE),
             c_str!("output commit needs tcp-export"),
             EINVAL,
         ));
     }
-    Ok(Config {
-        id,
-        ifindex,
-        addr4,
-        addr6,
-        mac,
-        delivery,
-        hash,
-        bits: req.u32(A_BUCKET_BITS).unwrap_or(DEFAULT_BUCKET_BITS),
-        fwd,
-        drain_ms: req.u32(A_DRAIN_MS).unwrap_or(DEFAULT_DRAIN_MS),
-        tcp_export,
-        commit_queue,
-    })
+    Ok((tcp_export, commit_queue))
 }
 
 /// A copy of the published list, to build the next one from.
@@ -171,11 +220,10 @@ fn attach(st: &NetState, rtnl: &Rtnl, reg: &mut Registry, cfg: &Config) -> Resul
 
 /// Hooks `ifindex`'s ingress unless a cluster did already.
 fn hook_ingress(st: &NetState, rtnl: &Rtnl, reg: &mut Registry, ifindex: i32) -> Result {
-    if reg.ingress.iter().flatten().any(|i| i.ifindex == ifindex) {
+    if reg.ingress.iter().flatten().any(|i| i.ifindex() == ifindex) {
         return Ok(());
     }
-    let priv_ = core::ptr::from_ref(st).cast_mut().cast::<c_void>();
-    let i = Ingress::register(rtnl, st.net, ifindex, priv_)?;
+    let i = Ingress::register::<IngressHook>(rtnl, st.net, ifindex)?;
     match reg.ingress.iter_mut().find(|slot| slot.is_none()) {
         Some(slot) => *slot = Some(i),
         None => reg.ingress.push(Some(i), GFP_KERNEL)?,
@@ -220,7 +268,7 @@ fn detach_dev(st: &NetState, rtnl: &Rtnl, reg: &mut Registry, cfg: &Config, rest
         .any(|c| c.cfg.delivery != Delivery::Forward && c.cfg.ifindex == cfg.ifindex);
     if !shared {
         for slot in reg.ingress.iter_mut() {
-            if slot.as_ref().is_some_and(|i| i.ifindex == cfg.ifindex) {
+            if slot.as_ref().is_some_and(|i| i.ifindex() == cfg.ifindex) {
                 *slot = None; // unregisters the hook
             }
         }
@@ -245,7 +293,7 @@ fn publish(st: &NetState, reg: &Registry, list: KVec<Arc<Cluster>>) -> Result {
 }
 
 fn notify(st: &NetState, c: &Cluster) {
-    if let Ok(mut m) = Msg::event(CMD_CHANGE_NTF) {
+    if let Ok(mut m) = Msg::event(IPCLUSTER_CMD_CLUSTER_CHANGE_NTF) {
         if fill_cluster(&mut m, c, false).is_ok() {
             m.send_event(&st.net);
         }
@@ -253,8 +301,8 @@ fn notify(st: &NetState, c: &Cluster) {
 }
 
 fn notify_gone(st: &NetState, id: u32) {
-    if let Ok(mut m) = Msg::event(CMD_CHANGE_NTF) {
-        if m.u32(A_ID, id).is_ok() {
+    if let Ok(mut m) = Msg::event(IPCLUSTER_CMD_CLUSTER_CHANGE_NTF) {
+        if m.u32(IPCLUSTER_A_CLUSTER_ID, id).is_ok() {
             m.send_event(&st.net);
         }
     }
@@ -265,25 +313,35 @@ fn current<'a>(st: &'a NetState, reg: &'a Registry) -> &'a [Arc<Cluster>] {
     st.clusters.get_locked(reg).map_or(&[], |s| &s.list[..])
 }
 
-/// cluster-new.
-pub(crate) fn cluster_new(req: &Request) -> Result {
-    let st = req.state();
-    let rtnl = Rtnl::lock();
-    let mut reg = st.writer.lock();
-    let list = copy_list(st, &reg)?;
-    let id = match req.u32(A_ID) {
-        Some(id) if list.iter().any(|c| c.cfg.id == id) => {
-            return Err(req.fail(Some(A_ID), c_str!("a cluster with this id exists"), EEXIST));
-        }
-        Some(id) => id,
+/// The id of a new cluster: the one asked for, which must be free, or
+/// the next free one.
+fn new_id(req: &Request, reg: &mut Registry, list: &[Arc<Cluster>]) -> Result<u32> {
+    match req.u32(IPCLUSTER_A_CLUSTER_ID) {
+        Some(id) if list.iter().any(|c| c.cfg.id == id) => Err(req.fail(
+            Some(IPCLUSTER_A_CLUSTER_ID),
+            c_str!("a cluster with this id exists"),
+            EEXIST,
+        )),
+        Some(id) => Ok(id),
         None => loop {
             reg.next_id = reg.next_id.wrapping_add(1).max(1);
             if !list.iter().any(|c| c.cfg.id == reg.next_id) {
-                break reg.next_id;
+                break Ok(reg.next_id);
             }
         },
-    };
-    let cfg = config(req, &rtnl, id)?;
+    }
+}
+
+/// Checks that a new cluster shares neither an address on its interface
+/// nor a forwarding-filter interface with `list`, and that its interface
+/// exists.
+fn check_free(
+    req: &Request,
+    st: &NetState,
+    rtnl: &Rtnl,
+    list: &[Arc<Cluster>],
+    cfg: &Config,
+) -> Result {
     for c in list.iter().filter(|c| c.cfg.ifindex == cfg.ifindex) {
         if (cfg.addr4.is_some() && c.cfg.addr4 == cfg.addr4)
             || (cfg.addr6.is_some() && c.cfg.addr6 == cfg.addr6)
@@ -301,36 +359,52 @@ pub(crate) fn cluster_new(req: &Request) -> Result {
         .any(|&i| list.iter().any(|c| c.filters_forwarding_on(i)))
     {
         return Err(req.fail(
-            Some(A_FWD_IFINDEX),
+            Some(IPCLUSTER_A_CLUSTER_FWD_IFINDEX),
             c_str!("another cluster filters forwarding on this interface"),
             EEXIST,
         ));
     }
     if st
         .net
-        .dev_addr(&rtnl, cfg.ifindex, None, false, true)
+        .dev_addr(rtnl, cfg.ifindex, None, false, true)
         .is_err()
     {
-        return Err(req.fail(Some(A_IFINDEX), c_str!("no such interface"), ENODEV));
+        return Err(req.fail(
+            Some(IPCLUSTER_A_CLUSTER_IFINDEX),
+            c_str!("no such interface"),
+            ENODEV,
+        ));
     }
-    let member = req.u32(A_MEMBER_ID).unwrap_or(0) as u16;
-    let owners = KVec::from_elem(UNOWNED, cfg.buckets() as usize, GFP_KERNEL)?;
-    let drain = KVec::from_elem(Jiffies::NEVER, cfg.buckets() as usize, GFP_KERNEL)?;
+    Ok(())
+}
+
+/// A new cluster's first table: every bucket unowned, none draining.
+fn first_table(req: &Request, cfg: &Config) -> Result<KBox<Table>> {
+    let n = cfg.buckets() as usize;
     let table = Table {
-        member,
-        owners,
+        member: req.u32(IPCLUSTER_A_CLUSTER_MEMBER_ID).unwrap_or(0) as u16,
+        owners: KVec::from_elem(UNOWNED, n, GFP_KERNEL)?,
         forwarder: UNOWNED,
         macs: KVec::new(),
-        drain,
+        drain: KVec::from_elem(Jiffies::NEVER, n, GFP_KERNEL)?,
     };
-    let cluster = Arc::new(
-        Cluster::new(cfg, KBox::new(table, GFP_KERNEL)?)?,
-        GFP_KERNEL,
-    )?;
-    let mut list = list;
+    Ok(KBox::new(table, GFP_KERNEL)?)
+}
+
+/// cluster-new.
+pub(crate) fn cluster_new(req: &Request) -> Result {
+    let st: &NetState = req.state()?;
+    let rtnl = Rtnl::lock();
+    let mut reg = st.writer.lock();
+    let mut list = copy_list(st, &reg)?;
+    let id = new_id(req, &mut reg, &list)?;
+    let cfg = config(req, st, &rtnl, id)?;
+    check_free(req, st, &rtnl, &list, &cfg)?;
+    let table = first_table(req, &cfg)?;
+    let cluster = Arc::new(Cluster::new(cfg, table)?, GFP_KERNEL)?;
     list.push(cluster.clone(), GFP_KERNEL)?;
-    let mut reply = Msg::reply(req, CMD_CLUSTER_NEW, 0)?;
-    reply.u32(A_ID, id)?;
+    let mut reply = Msg::reply(req, IPCLUSTER_CMD_CLUSTER_NEW, 0)?;
+    reply.u32(IPCLUSTER_A_CLUSTER_ID, id)?;
     attach(st, &rtnl, &mut reg, &cluster.cfg)
         .map_err(|e| req.fail(None, c_str!("cannot set up the interface"), e))?;
     if let Err(e) = publish(st, &reg, list) {
@@ -344,6 +418,8 @@ pub(crate) fn cluster_new(req: &Request) -> Result {
     reply.send_reply(req)
 }
 
+/// The cluster whose id is attribute `attr` of `req`, for a writer
+/// holding `reg`.
 pub(crate) fn find(
     req: &Request,
     st: &NetState,
@@ -395,10 +471,10 @@ fn remove(
 
 /// cluster-del.
 pub(crate) fn cluster_del(req: &Request) -> Result {
-    let st = req.state();
+    let st: &NetState = req.state()?;
     let rtnl = Rtnl::lock();
     let mut reg = st.writer.lock();
-    let id = find(req, st, &reg, A_ID)?.cfg.id;
+    let id = find(req, st, &reg, IPCLUSTER_A_CLUSTER_ID)?.cfg.id;
     remove(st, &rtnl, &mut reg, |c| c.cfg.id == id)?;
     drop(reg);
     drop(rtnl);
@@ -442,65 +518,65 @@ fn shutdown_locked(st: &NetState, rtnl: &Rtnl, reg: &mut Registry) {
 
 fn fill_cluster(w: &mut impl Writer, c: &Cluster, with_seed: bool) -> Result {
     let cfg = &c.cfg;
-    w.u32(A_ID, cfg.id)?;
-    w.u32(A_IFINDEX, cfg.ifindex as u32)?;
+    w.u32(IPCLUSTER_A_CLUSTER_ID, cfg.id)?;
+    w.u32(IPCLUSTER_A_CLUSTER_IFINDEX, cfg.ifindex as u32)?;
     if let Some(a) = cfg.addr4 {
-        w.put(A_ADDR4, &a.to_be_bytes())?;
+        w.put(IPCLUSTER_A_CLUSTER_ADDR4, &a.to_be_bytes())?;
     }
     if let Some(a) = &cfg.addr6 {
-        w.put(A_ADDR6, &addr_bytes(a))?;
+        w.put(IPCLUSTER_A_CLUSTER_ADDR6, &addr_bytes(a))?;
     }
     if cfg.mac != [0; 6] {
-        w.put(A_MAC, &cfg.mac)?; // none in forward mode unless given
+        w.put(IPCLUSTER_A_CLUSTER_MAC, &cfg.mac)?; // none in forward mode unless given
     }
     w.u32(
-        A_MODE,
+        IPCLUSTER_A_CLUSTER_MODE,
         match cfg.delivery {
-            Delivery::Multicast => MODE_MULTICAST,
-            Delivery::Unicast => MODE_UNICAST,
-            Delivery::Forward => MODE_FORWARD,
+            Delivery::Multicast => IPCLUSTER_MODE_MULTICAST,
+            Delivery::Unicast => IPCLUSTER_MODE_UNICAST,
+            Delivery::Forward => IPCLUSTER_MODE_FORWARD,
         },
     )?;
     match &cfg.hash {
-        Mode::Seed => w.u32(A_HASH, HASH_SEED)?,
+        Mode::Seed => w.u32(IPCLUSTER_A_CLUSTER_HASH, IPCLUSTER_HASH_SEED)?,
         Mode::Keyed(k) => {
-            w.u32(A_HASH, HASH_KEYED)?;
+            w.u32(IPCLUSTER_A_CLUSTER_HASH, IPCLUSTER_HASH_KEYED)?;
             if with_seed {
-                w.put(A_SEED, &k.0)?;
+                w.put(IPCLUSTER_A_CLUSTER_SEED, &k.0)?;
             }
         }
     }
-    w.u32(A_BUCKET_BITS, cfg.bits)?;
-    w.u32(A_DRAIN_MS, cfg.drain_ms)?;
+    w.u32(IPCLUSTER_A_CLUSTER_BUCKET_BITS, cfg.bits)?;
+    w.u32(IPCLUSTER_A_CLUSTER_DRAIN_MS, cfg.drain_ms)?;
     if cfg.tcp_export {
-        w.put(A_TCP_EXPORT, &[])?;
+        w.put(IPCLUSTER_A_CLUSTER_TCP_EXPORT, &[])?;
     }
     if let Some(q) = cfg.commit_queue {
-        w.put(A_COMMIT_QUEUE, &q.to_ne_bytes())?;
+        w.put(IPCLUSTER_A_CLUSTER_COMMIT_QUEUE, &q.to_ne_bytes())?;
     }
-    w.uint(A_MALFORMED, c.malformed())?;
+    w.uint(IPCLUSTER_A_CLUSTER_MALFORMED, c.malformed())?;
     for i in cfg.fwd.iter() {
-        w.u32(A_FWD_IFINDEX, *i as u32)?;
+        w.u32(IPCLUSTER_A_CLUSTER_FWD_IFINDEX, *i as u32)?;
     }
     Ok(())
 }
 
 /// cluster-get (do).
 pub(crate) fn cluster_get(req: &Request) -> Result {
-    let st = req.state();
+    let st: &NetState = req.state()?;
     let reg = st.writer.lock();
-    let c = find(req, st, &reg, A_ID)?;
+    let c = find(req, st, &reg, IPCLUSTER_A_CLUSTER_ID)?;
     let member = c.table.get_locked(&reg).map_or(0, |t| t.member);
     drop(reg);
-    let mut m = Msg::reply(req, CMD_CLUSTER_GET, 0)?;
+    let mut m = Msg::reply(req, IPCLUSTER_CMD_CLUSTER_GET, 0)?;
     fill_cluster(&mut m, &c, req.admin())?;
-    m.u32(A_MEMBER_ID, u32::from(member))?;
+    m.u32(IPCLUSTER_A_CLUSTER_MEMBER_ID, u32::from(member))?;
     m.send_reply(req)
 }
 
 /// cluster-get (dump): every cluster of the namespace.
 pub(crate) fn cluster_dump(d: &mut Dump<'_>) -> Result {
-    let st = d.state();
+    let st: &NetState = d.state()?;
     let reg = st.writer.lock();
     let Some(set) = st.clusters.get_locked(&reg) else {
         return Ok(());
@@ -508,10 +584,12 @@ pub(crate) fn cluster_dump(d: &mut Dump<'_>) -> Result {
     let start = usize::try_from(*d.cursor()).unwrap_or(usize::MAX);
     for (i, c) in set.list.iter().enumerate().skip(start) {
         let member = c.table.get_locked(&reg).map_or(0, |t| t.member);
-        let Some(mut e) = d.entry(CMD_CLUSTER_GET) else {
+        let Some(mut e) = d.entry(IPCLUSTER_CMD_CLUSTER_GET) else {
             break;
         };
-        if fill_cluster(&mut e, c, false).is_err() || e.u32(A_MEMBER_ID, u32::from(member)).is_err()
+        if fill_cluster(&mut e, c, false).is_err()
+            || e.u32(IPCLUSTER_A_CLUSTER_MEMBER_ID, u32::from(member))
+                .is_err()
         {
             break; // full: the entry cancels itself, the next call resumes
         }
@@ -525,13 +603,13 @@ pub(crate) fn cluster_dump(d: &mut Dump<'_>) -> Result {
 /// order (as the ABI asks: the lookup is a binary search).
 fn member_macs(req: &Request, old: Option<&Table>) -> Result<KVec<(u16, [u8; 6])>> {
     let mut macs = KVec::new();
-    let Some(b) = req.bytes(A_MEMBERS) else {
+    let Some(b) = req.bytes(IPCLUSTER_A_CLUSTER_MEMBERS) else {
         macs.extend_from_slice(old.map_or(&[][..], |t| &t.macs[..]), GFP_KERNEL)?;
         return Ok(macs);
     };
     if b.len() % 8 != 0 || b.len() / 8 > IPCLUSTER_MAX_MEMBERS as usize {
         return Err(req.fail(
-            Some(A_MEMBERS),
+            Some(IPCLUSTER_A_CLUSTER_MEMBERS),
             c_str!("members: up to 256 records of a u16 id and a 6-byte MAC"),
             EINVAL,
         ));
@@ -541,7 +619,7 @@ fn member_macs(req: &Request, old: Option<&Table>) -> Result<KVec<(u16, [u8; 6])
         let mac: [u8; 6] = r[2..8].try_into().map_err(|_| EINVAL)?;
         if u32::from(id) > IPCLUSTER_MAX_MEMBER_ID || mac[0] & 1 != 0 {
             return Err(req.fail(
-                Some(A_MEMBERS),
+                Some(IPCLUSTER_A_CLUSTER_MEMBERS),
                 c_str!("members: a bad member id or a multicast MAC"),
                 EINVAL,
             ));
@@ -550,7 +628,7 @@ fn member_macs(req: &Request, old: Option<&Table>) -> Result<KVec<(u16, [u8; 6])
     }
     if macs.windows(2).any(|w| w[0].0 >= w[1].0) {
         return Err(req.fail(
-            Some(A_MEMBERS),
+            Some(IPCLUSTER_A_CLUSTER_MEMBERS),
             c_str!("members: ids must increase (sorted, each once)"),
             EINVAL,
         ));
@@ -584,22 +662,22 @@ fn drains(cfg: &Config, old: Option<&Table>, owners: &[u16]) -> Result<KVec<Jiff
 /// table-set: a whole new table, and/or a new local member id, forwarder
 /// or member MACs; what is not given stays.
 pub(crate) fn table_set(req: &Request) -> Result {
-    let st = req.state();
+    let st: &NetState = req.state()?;
     let reg = st.writer.lock();
-    let c = find(req, st, &reg, A_ID)?;
+    let c = find(req, st, &reg, IPCLUSTER_A_CLUSTER_ID)?;
     let old = c.table.get_locked(&reg);
     let keep = |a: u32, f: fn(&Table) -> u16| {
         req.u32(a)
             .map_or_else(|| old.map_or(UNOWNED, f), |v| v as u16)
     };
-    let member = keep(A_MEMBER_ID, |t| t.member);
-    let forwarder = keep(A_FORWARDER, |t| t.forwarder);
+    let member = keep(IPCLUSTER_A_CLUSTER_MEMBER_ID, |t| t.member);
+    let forwarder = keep(IPCLUSTER_A_CLUSTER_FORWARDER, |t| t.forwarder);
     let n = c.cfg.buckets() as usize;
     let mut owners = KVec::with_capacity(n, GFP_KERNEL)?;
-    match req.bytes(A_TABLE) {
+    match req.bytes(IPCLUSTER_A_CLUSTER_TABLE) {
         Some(b) if b.len() != 2 * n => {
             return Err(req.fail(
-                Some(A_TABLE),
+                Some(IPCLUSTER_A_CLUSTER_TABLE),
                 c_str!("the table must hold one u16 owner per bucket"),
                 EINVAL,
             ));
@@ -609,9 +687,13 @@ pub(crate) fn table_set(req: &Request) -> Result {
                 owners.push(u16::from_ne_bytes([o[0], o[1]]), GFP_KERNEL)?;
             }
         }
-        None if [A_MEMBER_ID, A_FORWARDER, A_MEMBERS]
-            .iter()
-            .all(|&a| req.bytes(a).is_none()) =>
+        None if [
+            IPCLUSTER_A_CLUSTER_MEMBER_ID,
+            IPCLUSTER_A_CLUSTER_FORWARDER,
+            IPCLUSTER_A_CLUSTER_MEMBERS,
+        ]
+        .iter()
+        .all(|&a| req.bytes(a).is_none()) =>
         {
             return Err(req.fail(
                 None,
@@ -641,25 +723,25 @@ pub(crate) fn table_set(req: &Request) -> Result {
 
 /// table-get.
 pub(crate) fn table_get(req: &Request) -> Result {
-    let st = req.state();
+    let st: &NetState = req.state()?;
     let reg = st.writer.lock();
-    let c = find(req, st, &reg, A_ID)?;
+    let c = find(req, st, &reg, IPCLUSTER_A_CLUSTER_ID)?;
     let t = c.table.get_locked(&reg).ok_or(ENOENT)?;
     let mut m = Msg::reply(
         req,
-        CMD_TABLE_GET,
+        IPCLUSTER_CMD_TABLE_GET,
         2 * t.owners.len() + 8 * t.macs.len() + 256,
     )?;
-    m.u32(A_ID, c.cfg.id)?;
-    m.u32(A_BUCKET_BITS, c.cfg.bits)?;
-    m.u32(A_MEMBER_ID, u32::from(t.member))?;
+    m.u32(IPCLUSTER_A_CLUSTER_ID, c.cfg.id)?;
+    m.u32(IPCLUSTER_A_CLUSTER_BUCKET_BITS, c.cfg.bits)?;
+    m.u32(IPCLUSTER_A_CLUSTER_MEMBER_ID, u32::from(t.member))?;
     let mut raw = KVec::with_capacity(2 * t.owners.len(), GFP_KERNEL)?;
     for o in t.owners.iter() {
         raw.extend_from_slice(&o.to_ne_bytes(), GFP_KERNEL)?;
     }
-    m.put(A_TABLE, &raw)?;
+    m.put(IPCLUSTER_A_CLUSTER_TABLE, &raw)?;
     if t.forwarder != UNOWNED {
-        m.u32(A_FORWARDER, u32::from(t.forwarder))?;
+        m.u32(IPCLUSTER_A_CLUSTER_FORWARDER, u32::from(t.forwarder))?;
     }
     if !t.macs.is_empty() {
         let mut raw = KVec::with_capacity(8 * t.macs.len(), GFP_KERNEL)?;
@@ -667,7 +749,7 @@ pub(crate) fn table_get(req: &Request) -> Result {
             raw.extend_from_slice(&id.to_ne_bytes(), GFP_KERNEL)?;
             raw.extend_from_slice(mac, GFP_KERNEL)?;
         }
-        m.put(A_MEMBERS, &raw)?;
+        m.put(IPCLUSTER_A_CLUSTER_MEMBERS, &raw)?;
     }
     drop(reg);
     m.send_reply(req)
@@ -675,8 +757,8 @@ pub(crate) fn table_get(req: &Request) -> Result {
 
 /// bucket-get (dump): one entry per bucket with its summed counters.
 pub(crate) fn bucket_dump(d: &mut Dump<'_>) -> Result {
-    let id = d.u32(B_CLUSTER_ID).ok_or(EINVAL)?;
-    let st = d.state();
+    let id = d.u32(IPCLUSTER_A_BUCKET_CLUSTER_ID).ok_or(EINVAL)?;
+    let st: &NetState = d.state()?;
     let reg = st.writer.lock();
     let c = lookup(st, &reg, id).ok_or(ENOENT)?;
     let t = c.table.get_locked(&reg);
@@ -687,19 +769,19 @@ pub(crate) fn bucket_dump(d: &mut Dump<'_>) -> Result {
         let owner = t
             .and_then(|t| t.owners.get(b as usize).copied())
             .unwrap_or(UNOWNED);
-        let Some(mut e) = d.entry(CMD_BUCKET_GET) else {
+        let Some(mut e) = d.entry(IPCLUSTER_CMD_BUCKET_GET) else {
             break;
         };
-        let ok = e.u32(B_CLUSTER_ID, id).is_ok()
-            && e.u32(B_INDEX, b).is_ok()
-            && e.u32(B_OWNER, u32::from(owner)).is_ok()
-            && e.uint(B_PACKETS, s.packets).is_ok()
-            && e.uint(B_BYTES, s.bytes).is_ok()
-            && e.uint(B_FLOWS, s.flows).is_ok()
-            && e.uint(B_DROPS, s.drops).is_ok()
-            && e.uint(B_FORWARDED, s.forwarded).is_ok()
+        let ok = e.u32(IPCLUSTER_A_BUCKET_CLUSTER_ID, id).is_ok()
+            && e.u32(IPCLUSTER_A_BUCKET_INDEX, b).is_ok()
+            && e.u32(IPCLUSTER_A_BUCKET_OWNER, u32::from(owner)).is_ok()
+            && e.uint(IPCLUSTER_A_BUCKET_PACKETS, s.packets).is_ok()
+            && e.uint(IPCLUSTER_A_BUCKET_BYTES, s.bytes).is_ok()
+            && e.uint(IPCLUSTER_A_BUCKET_FLOWS, s.flows).is_ok()
+            && e.uint(IPCLUSTER_A_BUCKET_DROPS, s.drops).is_ok()
+            && e.uint(IPCLUSTER_A_BUCKET_FORWARDED, s.forwarded).is_ok()
             && t.and_then(|t| t.drain_left(b, now))
-                .map_or(true, |ms| e.u32(B_DRAIN_MS, ms).is_ok());
+                .map_or(true, |ms| e.u32(IPCLUSTER_A_BUCKET_DRAIN_MS, ms).is_ok());
         if !ok {
             break;
         }

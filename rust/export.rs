@@ -5,7 +5,7 @@
 //! with `tcp-export`, LOCAL_OUT turns that state into the shared core's
 //! failover records (`tcpstate.rs`: Initial and Essential, or Closed) and
 //! multicasts them on the `tcp` group (in batches, see
-//! `ipcluster_tcp_batch`), where the daemon coalesces and replicates them.
+//! `rust/c/tcp_batch.c`), where the daemon coalesces and replicates them.
 //! Nothing is kept per connection here.
 //!
 //! Output commit (clusters with a `commit-queue`): the bytes each segment
@@ -15,38 +15,33 @@
 //! go out before the segment is queued, so the daemon always reads the
 //! state before the segment that waits for it.
 
-use crate::bindings::ipcluster_tcp_snap;
 use crate::cluster::{Cluster, NetState};
-use crate::filter::{self, Verdict};
-use crate::hash::IPPROTO_TCP;
-use crate::packet::{addr_words, Bytes};
-use crate::rcu::RcuGuard;
-use crate::skb::{Skb, SkbBytes};
-use crate::tcpstate::{
+use crate::shared::hash::IPPROTO_TCP;
+use crate::shared::packet::{addr_words, Bytes};
+use crate::shared::tcpstate::{
     conn_id, Closed, Data, Dir, Essential, Flags, Initial, Record, DATA_HEAD_LEN, DATA_MAX,
     ESSENTIAL_LEN, INITIAL_LEN,
 };
+use crate::sys::nf::Verdict;
+use crate::sys::rcu::RcuGuard;
+use crate::sys::skb::{Skb, SkbBytes};
+use crate::sys::tcp::Snapshot;
 use core::sync::atomic::{AtomicU32, Ordering};
-
-/// IPv4 LOCAL_OUT.
-pub(crate) fn ipv4_out(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifindex: i32) -> Verdict {
-    segment(st, rcu, skb, ifindex, false)
-}
-
-/// IPv6 LOCAL_OUT: the neighbour discovery rewrites, then the export.
-pub(crate) fn ipv6_out(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifindex: i32) -> Verdict {
-    let v = filter::ndisc_out(st, rcu, skb, ifindex);
-    if v == Verdict::Accept {
-        return segment(st, rcu, skb, ifindex, true);
-    }
-    v
-}
 
 /// Update generations: they rise with every record sent, for any
 /// connection, so they rise for each.
 static GENERATION: AtomicU32 = AtomicU32::new(0);
 
-fn segment(st: &NetState, rcu: &RcuGuard, skb: &Skb<'_>, ifindex: i32, v6: bool) -> Verdict {
+/// LOCAL_OUT: exports the state a TCP segment from a cluster address
+/// shows, for clusters made with `tcp-export`; under output commit, the
+/// segment then waits in the cluster's netfilter queue.
+pub(crate) fn segment(
+    st: &NetState,
+    rcu: &RcuGuard,
+    skb: &Skb<'_>,
+    ifindex: i32,
+    v6: bool,
+) -> Verdict {
     let Some(set) = st.read(rcu) else {
         return Verdict::Accept;
     };
@@ -97,7 +92,7 @@ fn segment(st: &NetState, rcu: &RcuGuard, skb: &Skb<'_>, ifindex: i32, v6: bool)
             } else {
                 // Only an established connection's update replaces its
                 // last one: a handshake's state and a close always go.
-                let settled = snap.closing == 0 && snap.flags & Flags::HANDSHAKE == 0;
+                let settled = !snap.closing && !snap.flags.has(Flags::HANDSHAKE);
                 let conn = match settled {
                     true => conn_id(&snap.peer, &snap.local, snap.peer_port, snap.local_port),
                     false => 0,
@@ -108,7 +103,7 @@ fn segment(st: &NetState, rcu: &RcuGuard, skb: &Skb<'_>, ifindex: i32, v6: bool)
     }
     // A closing connection is not restored anywhere: nothing to hold.
     match c.cfg.commit_queue {
-        Some(q) if snap.closing == 0 => Verdict::Queue(q),
+        Some(q) if !snap.closing => Verdict::Queue(q),
         _ => Verdict::Accept,
     }
 }
@@ -129,7 +124,7 @@ pub(crate) fn received(st: &NetState, c: &Cluster, skb: &mut Skb<'_>, v6: bool) 
     if !st.net.tcp_listeners() {
         return;
     }
-    let Some(i) = skb.tcp_in(v6) else {
+    let Some(i) = tcp_in(skb, v6) else {
         return;
     };
     let id = conn_id(&i.peer, &i.local, i.peer_port, i.local_port);
@@ -146,10 +141,72 @@ pub(crate) fn received(st: &NetState, c: &Cluster, skb: &mut Skb<'_>, v6: bool) 
     }
 }
 
+/// A received TCP segment's connection (addresses as IPv6, IPv4 mapped;
+/// ports in host order) and where its bytes are.
+struct Segment {
+    peer: [u8; 16],
+    local: [u8; 16],
+    peer_port: u16,
+    local_port: u16,
+    seq: u32,
+    /// From the network header.
+    data_off: u32,
+    data_len: u32,
+}
+
+/// An IPv4 address as an IPv4-mapped IPv6 one (`::ffff:a.b.c.d`).
+fn mapped(a: &[u8]) -> [u8; 16] {
+    let mut m = [0u8; 16];
+    m[10] = 0xff;
+    m[11] = 0xff;
+    m[12..].copy_from_slice(&a[..4]);
+    m
+}
+
+/// The received TCP segment in `skb`, if it carries bytes, is neither a
+/// SYN nor a RST, and its checksum is good: bytes TCP will refuse must not
+/// reach a replica. IPv6 without extension headers, IPv4 unfragmented:
+/// as TCP sends them.
+fn tcp_in(skb: &mut Skb<'_>, v6: bool) -> Option<Segment> {
+    let (peer, local, l4) = if v6 {
+        let h = skb.read::<40>(0)?;
+        if h[6] != IPPROTO_TCP {
+            return None;
+        }
+        let addr = |b: &[u8]| -> [u8; 16] { b.try_into().unwrap_or_default() };
+        (addr(&h[8..24]), addr(&h[24..40]), 40)
+    } else {
+        let h = skb.read::<20>(0)?;
+        // Fragment offset and more-fragments bits.
+        let fragment = u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0;
+        if h[9] != IPPROTO_TCP || fragment {
+            return None;
+        }
+        let ihl = usize::from(h[0] & 0x0f) * 4;
+        (mapped(&h[12..16]), mapped(&h[16..20]), ihl)
+    };
+    let th = skb.read::<20>(l4)?;
+    let doff = usize::from(th[12] >> 4) * 4;
+    let (syn, rst) = (th[13] & 0x02 != 0, th[13] & 0x04 != 0);
+    let len = skb.len() as usize;
+    if doff < 20 || syn || rst || len <= l4 + doff || !skb.tcp_checksum_ok(l4, v6) {
+        return None;
+    }
+    Some(Segment {
+        peer,
+        local,
+        peer_port: u16::from_be_bytes([th[0], th[1]]),
+        local_port: u16::from_be_bytes([th[2], th[3]]),
+        seq: u32::from_be_bytes([th[4], th[5], th[6], th[7]]),
+        data_off: (l4 + doff) as u32,
+        data_len: (len - l4 - doff) as u32,
+    })
+}
+
 /// The records for one snapshot: Initial and Essential, or Closed.
-fn encode(s: &ipcluster_tcp_snap, gen: u32, out: &mut [u8]) -> Option<usize> {
+fn encode(s: &Snapshot, gen: u32, out: &mut [u8]) -> Option<usize> {
     let id = conn_id(&s.peer, &s.local, s.peer_port, s.local_port);
-    if s.closing != 0 {
+    if s.closing {
         return Record::Closed(Closed { id }).encode(out);
     }
     let initial = Record::Initial(Initial {
@@ -160,12 +217,12 @@ fn encode(s: &ipcluster_tcp_snap, gen: u32, out: &mut [u8]) -> Option<usize> {
         dport: s.local_port,
         mss: s.mss,
         opts_len: s.opts_len,
-        v6: s.v6 != 0,
+        v6: s.v6,
     });
     let essential = Record::Essential(Essential {
         id,
         gen,
-        flags: Flags(s.flags),
+        flags: s.flags,
         snd_wscale: s.snd_wscale.min(14),
         rcv_wscale: s.rcv_wscale.min(14),
         snd_nxt: s.snd_nxt,

@@ -4,61 +4,46 @@
 //! neighbour rewrites that make clients send to the cluster MAC.
 
 use crate::cluster::{Cluster, ClusterSet, Delivery, NetState, Table};
-use crate::hash::IPPROTO_TCP;
-use crate::packet::{self, addr_words, Bytes, Parsed, IPPROTO_ICMPV6};
-use crate::percpu::Fate;
-use crate::rcu::RcuGuard;
-use crate::skb::Skb;
+use crate::shared::hash::IPPROTO_TCP;
+use crate::shared::packet::{self, addr_words, Bytes, Parsed, IPPROTO_ICMPV6};
+use crate::sys::nf::{Hook, Verdict};
+use crate::sys::percpu::Fate;
+use crate::sys::rcu::RcuGuard;
+use crate::sys::skb::Skb;
 
 const ETH_P_IP: u16 = 0x0800;
 const ETH_P_IPV6: u16 = 0x86dd;
-
-/// What becomes of a packet.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Verdict {
-    /// Let it through.
-    Accept,
-    /// Drop it, silently.
-    Drop,
-    /// Send it, as it is, to this MAC on the interface it came in on.
-    Forward([u8; 6]),
-    /// Pass it to this netfilter queue (output commit).
-    Queue(u16),
-}
-
-/// IPv4 PRE_ROUTING, see [`ip`].
-pub(crate) fn ipv4(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifindex: i32) -> Verdict {
-    ip(st, rcu, skb, ifindex, false)
-}
-
-/// IPv6 PRE_ROUTING, see [`ip`].
-pub(crate) fn ipv6(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifindex: i32) -> Verdict {
-    ip(st, rcu, skb, ifindex, true)
-}
 
 /// PRE_ROUTING: keep a packet for a cluster address only if its bucket is
 /// ours; on an interface marked for the forwarding filter, keep a packet
 /// routed onwards only if its symmetric bucket is ours, so that both
 /// directions of a flow cross one member. Everything else passes untouched.
-fn ip(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifindex: i32, v6: bool) -> Verdict {
+///
+/// Returns the verdict and, when the packet is for a cluster address and
+/// is kept, that cluster (for the export of what it carries).
+pub(crate) fn prerouting<'a>(
+    st: &'a NetState,
+    rcu: &'a RcuGuard,
+    skb: &mut Skb<'_>,
+    ifindex: i32,
+    v6: bool,
+) -> (Verdict, Option<&'a Cluster>) {
     let Some(set) = st.read(rcu) else {
-        return Verdict::Accept;
+        return (Verdict::Accept, None);
     };
     let Some((dst, cluster)) = addressed(set, skb, ifindex, v6) else {
-        return Verdict::Accept;
+        return (Verdict::Accept, None);
     };
     if let Some(c) = cluster {
         let v = judge(c, rcu, skb, v6, false);
-        if v == Verdict::Accept && c.cfg.commit_queue.is_some() {
-            crate::export::received(st, c, skb, v6);
-        }
-        return v;
+        return (v, (v == Verdict::Accept).then_some(c));
     }
     let dst = if v6 { &dst[..] } else { &dst[..4] };
-    match set.forwarding_on(ifindex) {
+    let v = match set.forwarding_on(ifindex) {
         Some(c) if st.net.forwards_to(dst) => judge(c, rcu, skb, v6, true),
         _ => Verdict::Accept,
-    }
+    };
+    (v, None)
 }
 
 /// The packet's destination address (IPv4 in the first 4 bytes) and the
@@ -83,6 +68,8 @@ fn addressed<'s>(
     Some((dst, cluster))
 }
 
+/// The verdict on a packet of cluster `c`, counted in its bucket; a
+/// packet that does not parse is dropped and counted as malformed.
 fn judge(c: &Cluster, rcu: &RcuGuard, skb: &mut Skb<'_>, v6: bool, forwarded: bool) -> Verdict {
     let l3 = if v6 {
         packet::ipv6(skb, 0)
@@ -147,6 +134,19 @@ fn keeps(
     }
 }
 
+/// The netdev ingress hook of interfaces with a multicast or unicast
+/// cluster, see [`ingress`].
+pub(crate) struct IngressHook;
+
+impl Hook for IngressHook {
+    type State = NetState;
+    const OUT: bool = false;
+
+    fn run(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifindex: i32) -> Verdict {
+        ingress(st, rcu, skb, ifindex)
+    }
+}
+
 /// Netdev ingress, on interfaces with a multicast or unicast cluster.
 ///
 /// A frame for a unicast cluster MAC is not for the interface's own
@@ -159,7 +159,7 @@ fn keeps(
 /// kept packets, fragments (a flow once reassembled), padded or truncated
 /// frames and malformed headers go on to PRE_ROUTING, which decides, and
 /// counts, as if this hook were not there.
-pub(crate) fn ingress(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifindex: i32) -> Verdict {
+fn ingress(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifindex: i32) -> Verdict {
     let Some(set) = st.read(rcu) else {
         return Verdict::Accept;
     };
@@ -303,6 +303,9 @@ pub(crate) fn ndisc_out(st: &NetState, rcu: &RcuGuard, skb: &mut Skb<'_>, ifinde
 /// Neighbour discovery messages are small; anything over this is left alone.
 const MAX_NDISC: usize = 128;
 
+/// The `len` bytes at `off`, read 8 at a time; `None` if `len` is over
+/// [`MAX_NDISC`] or not a multiple of 8 (neighbour discovery's options
+/// are), or the packet is shorter.
 fn read_small(skb: &Skb<'_>, off: usize, len: usize) -> Option<([u8; MAX_NDISC], usize)> {
     if len > MAX_NDISC || len % 8 != 0 {
         return None;

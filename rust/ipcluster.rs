@@ -7,36 +7,32 @@
 //! their bucket tables are configured over generic netlink (`control`),
 //! per network namespace (`netns`). This file is the module root.
 //!
-//! The flow hash and the packet parser are the shared core's, compiled here
-//! from the very same source `clusteradm` and `cargo test` use; the module
-//! checks the core's test vectors when it loads.
+//! The layers, each using only those below it:
+//!
+//! - `shared`: the flow hash, the packet parser and the TCP records,
+//!   compiled from the very same source `clusteradm` and `cargo test`
+//!   use; the module checks the hash's test vectors when it loads.
+//! - `sys`: the kernel API behind typed wrappers; the only `unsafe`.
+//! - `cluster`: the model, a namespace's clusters.
+//! - `filter`, `export`, `control`, `unsent`: the logic.
+//! - `hook`, `ops`, `netns`: the wiring of the logic to netfilter, generic
+//!   netlink and the pernet core.
 
 use kernel::prelude::*;
 
-#[path = "../userspace-tool/core/src/buckets.rs"]
-pub mod buckets;
-#[path = "../userspace-tool/core/src/hash.rs"]
-pub mod hash;
-#[path = "../userspace-tool/core/src/packet.rs"]
-pub mod packet;
-#[path = "../userspace-tool/core/src/siphash.rs"]
-pub mod siphash;
-#[path = "../userspace-tool/core/src/tcpstate.rs"]
-pub mod tcpstate;
+pub mod shared;
 
-mod bindings;
 mod cluster;
 mod control;
 mod export;
 mod filter;
 mod hook;
-mod netlink;
 mod netns;
-mod percpu;
-mod rcu;
-mod skb;
-mod time;
+mod ops;
+mod sys;
 mod unsent;
+
+use shared::hash;
 
 module! {
     type: IpCluster,
@@ -68,7 +64,7 @@ impl Drop for IpCluster {
     fn drop(&mut self) {
         netns::unregister();
         // Old bucket tables still waiting for their grace period.
-        rcu::barrier();
+        sys::rcu::barrier();
         pr_info!("unloaded\n");
     }
 }

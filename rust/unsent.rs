@@ -7,9 +7,11 @@
 //! record with more written than it holds, and replicates the answer
 //! before that record.
 
+use crate::cluster::NetState;
 use crate::control;
-use crate::netlink::{abi::*, Msg, Request, Writer};
-use crate::tcpstate::{Data, Dir, Record, DATA_HEAD_LEN};
+use crate::shared::tcpstate::{Data, Dir, Record, DATA_HEAD_LEN};
+use crate::sys::genl::{Msg, Request, Writer};
+use crate::sys::uapi::*;
 use kernel::c_str;
 use kernel::prelude::*;
 
@@ -20,20 +22,20 @@ pub(crate) const UNSENT_MAX: usize = 16 * 1024;
 /// Data head (direction out) at the first sequence number wanted. Reply:
 /// a Data record with up to [`UNSENT_MAX`] bytes.
 pub(crate) fn tcp_unsent(req: &Request) -> Result {
-    let st = req.state();
+    let st: &NetState = req.state()?;
     let (id, ifindex) = {
         let reg = st.writer.lock();
-        let c = control::find(req, st, &reg, T_CLUSTER_ID)?;
+        let c = control::find(req, st, &reg, IPCLUSTER_A_TCP_STATE_CLUSTER_ID)?;
         if !c.cfg.tcp_export {
             return Err(req.fail(
-                Some(T_CLUSTER_ID),
+                Some(IPCLUSTER_A_TCP_STATE_CLUSTER_ID),
                 c_str!("the cluster does not export TCP state"),
                 EINVAL,
             ));
         }
         (c.cfg.id, c.cfg.ifindex)
     };
-    let records = req.bytes(T_RECORDS).unwrap_or_default();
+    let records = req.bytes(IPCLUSTER_A_TCP_STATE_RECORDS).unwrap_or_default();
     let ask = match Record::decode(records) {
         Ok((Record::Initial(i), n)) => match records.get(n..).map(Record::decode) {
             Some(Ok((Record::Data(d), m)))
@@ -47,7 +49,7 @@ pub(crate) fn tcp_unsent(req: &Request) -> Result {
     };
     let Some((conn, from)) = ask else {
         return Err(req.fail(
-            Some(T_RECORDS),
+            Some(IPCLUSTER_A_TCP_STATE_RECORDS),
             c_str!("want a connection's Initial record and an empty Data head (out)"),
             EINVAL,
         ));
@@ -58,7 +60,7 @@ pub(crate) fn tcp_unsent(req: &Request) -> Result {
         .tcp_unsent(ifindex, &conn, from, &mut buf[DATA_HEAD_LEN..])
         .map_err(|e| match e {
             e if e == ENOENT => req.fail(
-                Some(T_RECORDS),
+                Some(IPCLUSTER_A_TCP_STATE_RECORDS),
                 c_str!("no established connection has those addresses"),
                 ENOENT,
             ),
@@ -73,8 +75,8 @@ pub(crate) fn tcp_unsent(req: &Request) -> Result {
     Record::Data(head)
         .encode(&mut buf[..DATA_HEAD_LEN])
         .ok_or(EINVAL)?;
-    let mut m = Msg::reply(req, CMD_TCP_UNSENT, DATA_HEAD_LEN + n + 64)?;
-    m.u32(T_CLUSTER_ID, id)?;
-    m.put(T_RECORDS, &buf[..DATA_HEAD_LEN + n])?;
+    let mut m = Msg::reply(req, IPCLUSTER_CMD_TCP_UNSENT, DATA_HEAD_LEN + n + 64)?;
+    m.u32(IPCLUSTER_A_TCP_STATE_CLUSTER_ID, id)?;
+    m.put(IPCLUSTER_A_TCP_STATE_RECORDS, &buf[..DATA_HEAD_LEN + n])?;
     m.send_reply(req)
 }

@@ -9,7 +9,7 @@
 //! the same inputs to SipHash-2-4 under a cluster-wide key, so that nobody
 //! outside the cluster can aim a flood at one member; it is the default.
 
-use crate::siphash::{siphash24, Key};
+use super::siphash::{siphash24, Key};
 
 /// IP protocol number of TCP.
 pub const IPPROTO_TCP: u8 = 6;

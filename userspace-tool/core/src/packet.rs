@@ -11,7 +11,7 @@
 //! too big" reaches the member that owns the connection), and L2TP's tunnel
 //! and session IDs are read from UDP port 1701.
 
-use crate::hash::{Flow, L2tp, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
+use super::hash::{Flow, L2tp, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
 
 /// IP protocol number of ICMPv6.
 pub const IPPROTO_ICMPV6: u8 = 58;

@@ -400,7 +400,7 @@ pub fn conn_id(src: &[u8; 16], dst: &[u8; 16], sport: u16, dport: u16) -> u64 {
     m[16..32].copy_from_slice(dst);
     m[32..34].copy_from_slice(&sport.to_le_bytes());
     m[34..].copy_from_slice(&dport.to_le_bytes());
-    crate::siphash::siphash24(&crate::siphash::Key(*b"ipcluster tcp id"), &m)
+    super::siphash::siphash24(&super::siphash::Key(*b"ipcluster tcp id"), &m)
 }
 
 /// How far `a` lies after `b`, negative before: sequence numbers and

@@ -3,21 +3,28 @@
 //! network header on (where `skb->data` points on input; past the
 //! link-layer header ARP has already pushed on output).
 
-use crate::bindings;
-use crate::hash::Flow;
-use crate::packet::{addr_bytes, Bytes};
-use crate::rcu::RcuGuard;
+use super::bindings;
+use crate::shared::packet::Bytes;
 use core::ptr::NonNull;
 
-/// `len` bytes of a packet from `off` (counted from `skb->data`), to be
-/// copied into a message.
+/// `len` bytes of a packet from `off` (counted, as [`Skb`]'s reads are,
+/// from the network header), to be copied into a message.
 pub(crate) struct SkbBytes<'s, 'a> {
+    /// The packet.
     pub(crate) skb: &'s Skb<'a>,
+    /// Where the bytes start.
     pub(crate) off: u32,
+    /// How many there are.
     pub(crate) len: u32,
 }
 
 /// A borrowed socket buffer, valid for the hook call that lent it.
+///
+/// # Invariants
+///
+/// `skb` is a valid socket buffer that the hook call which made this view
+/// owns for `'a`; its network header is set, `base` bytes after
+/// `skb->data`. Nothing else touches the skb while the view lives.
 pub(crate) struct Skb<'a> {
     skb: NonNull<bindings::sk_buff>,
     /// Offset of the network header from `skb->data`.
@@ -26,11 +33,13 @@ pub(crate) struct Skb<'a> {
 }
 
 impl<'a> Skb<'a> {
+    /// A view of `skb`; `None` if it is null.
+    ///
     /// # Safety
     ///
     /// `skb` is null or a valid socket buffer, owned by the caller for
     /// `'a`, with its network header set.
-    pub(crate) unsafe fn from_raw(skb: *mut bindings::sk_buff) -> Option<Self> {
+    pub(super) unsafe fn from_raw(skb: *mut bindings::sk_buff) -> Option<Self> {
         let skb = NonNull::new(skb)?;
         // SAFETY: valid skb, per the contract.
         let base = unsafe { bindings::ipcluster_skb_network_offset(skb.as_ptr()) };
@@ -41,35 +50,53 @@ impl<'a> Skb<'a> {
         })
     }
 
+    /// The socket buffer, for a C helper; valid while `self` is.
+    pub(super) fn as_raw(&self) -> *mut bindings::sk_buff {
+        self.skb.as_ptr()
+    }
+
+    /// Converts an offset from the network header into one from
+    /// `skb->data`, as C wants it.
+    pub(super) fn data_offset(&self, off: usize) -> Option<i32> {
+        i32::try_from(self.base.checked_add(off)?).ok()
+    }
+
+    /// Converts an offset from `skb->data` into one from the network
+    /// header.
+    pub(super) fn net_offset(&self, off: u32) -> u32 {
+        off.saturating_sub(self.base as u32)
+    }
+
     /// Bytes from the network header on.
     pub(crate) fn len(&self) -> u32 {
-        // SAFETY: valid skb (see from_raw).
+        // SAFETY: a valid skb (the type's invariant).
         let len = unsafe { bindings::ipcluster_skb_len(self.skb.as_ptr()) };
         len.saturating_sub(self.base as u32)
     }
 
     /// The frame's protocol (`skb->protocol`, host order): ETH_P_IP, ...
     pub(crate) fn protocol(&self) -> u16 {
-        // SAFETY: valid skb (see from_raw).
+        // SAFETY: a valid skb (the type's invariant).
         unsafe { bindings::ipcluster_skb_protocol(self.skb.as_ptr()) }
     }
 
     /// Marks the packet as addressed to this host.
     pub(crate) fn set_host(&mut self) {
-        // SAFETY: valid skb, owned by the hook for this call.
+        // SAFETY: a valid skb, owned by the hook for this call (the type's
+        // invariant), and `&mut self` excludes any other use of it.
         unsafe { bindings::ipcluster_skb_set_host(self.skb.as_ptr()) }
     }
 
     /// Whether the frame came to a MAC that is not the interface's.
     pub(crate) fn for_other_host(&self) -> bool {
-        // SAFETY: a live skb (the type's invariant).
+        // SAFETY: a valid skb (the type's invariant).
         unsafe { bindings::ipcluster_skb_other_host(self.skb.as_ptr()) }
     }
 
     /// The Ethernet destination of a received frame.
     pub(crate) fn eth_dest(&self) -> Option<[u8; 6]> {
         let mut mac = [0u8; 6];
-        // SAFETY: a live skb; `mac` has room for the 6 bytes written.
+        // SAFETY: a valid skb; `mac` has room for the 6 bytes written.
         unsafe { bindings::ipcluster_skb_eth_dest(self.skb.as_ptr(), mac.as_mut_ptr()) }
             .then_some(mac)
     }
@@ -77,7 +104,7 @@ impl<'a> Skb<'a> {
     /// A primary IPv4 address of the packet's interface other than
     /// `except` (host order), for asking from our own address.
     pub(crate) fn dev_addr4(&self, except: u32) -> Option<u32> {
-        // SAFETY: a live skb on an interface (output path).
+        // SAFETY: a valid skb on an interface (the output path).
         let a = unsafe { bindings::ipcluster_skb_dev_addr4(self.skb.as_ptr(), except.to_be()) };
         (a != 0).then(|| u32::from_be(a))
     }
@@ -85,7 +112,7 @@ impl<'a> Skb<'a> {
     /// The link-local IPv6 address of the packet's interface.
     pub(crate) fn dev_lladdr6(&self) -> Option<[u8; 16]> {
         let mut a = bindings::in6_addr::default();
-        // SAFETY: a live skb; `a` is a valid output buffer.
+        // SAFETY: a valid skb; `a` is a valid output buffer.
         if !unsafe { bindings::ipcluster_skb_dev_lladdr6(self.skb.as_ptr(), &mut a) } {
             return None;
         }
@@ -93,59 +120,42 @@ impl<'a> Skb<'a> {
         Some(unsafe { a.in6_u.u6_addr8 })
     }
 
-    /// Whether a local TCP socket, not a listener, holds the connection of
-    /// a packet of `flow` arriving on the skb's interface.
-    pub(crate) fn holds_tcp(&self, _rcu: &RcuGuard, flow: &Flow, v6: bool) -> bool {
-        let (sport, dport) = (flow.sport.to_be(), flow.dport.to_be());
-        let skb = self.skb.as_ptr();
-        if v6 {
-            let addr = |w: &[u32; 4]| bindings::in6_addr {
-                in6_u: bindings::in6_addr__bindgen_ty_1 {
-                    u6_addr8: addr_bytes(w),
-                },
-            };
-            let (src, dst) = (addr(&flow.src), addr(&flow.dst));
-            // SAFETY: a live skb with its interface (input path); the
-            // addresses outlive the call; the RCU read side is held.
-            unsafe { bindings::ipcluster_tcp_sk6(skb, &src, sport, &dst, dport) }
+    /// Whether the TCP checksum of this received segment, whose TCP header
+    /// is `l4` bytes after the network header, is good: the check
+    /// conntrack makes (`nf_checksum`) at PRE_ROUTING.
+    pub(crate) fn tcp_checksum_ok(&mut self, l4: usize, v6: bool) -> bool {
+        let Some(off) = self.data_offset(l4).and_then(|o| u32::try_from(o).ok()) else {
+            return false;
+        };
+        let family = if v6 {
+            bindings::NFPROTO_IPV6
         } else {
-            let (src, dst) = (flow.src[3].to_be(), flow.dst[3].to_be());
-            // SAFETY: as above.
-            unsafe { bindings::ipcluster_tcp_sk4(skb, src, sport, dst, dport) }
-        }
-    }
-
-    /// The state of the TCP connection this outgoing segment belongs to,
-    /// if it comes from a full TCP socket (LOCAL_OUT).
-    pub(crate) fn tcp_snap(&self) -> Option<bindings::ipcluster_tcp_snap> {
-        let mut s = bindings::ipcluster_tcp_snap::default();
-        // SAFETY: a live skb on the output path, its socket locked by the
-        // caller of tcp_transmit_skb; `s` is a valid output buffer.
-        unsafe { bindings::ipcluster_tcp_snap(self.skb.as_ptr(), &mut s) }.then_some(s)
-    }
-
-    /// Where the bytes of this incoming TCP segment for a cluster address
-    /// are, if it has any and its checksum is good (PRE_ROUTING).
-    pub(crate) fn tcp_in(&mut self, v6: bool) -> Option<bindings::ipcluster_tcp_in> {
-        let mut i = bindings::ipcluster_tcp_in::default();
-        // SAFETY: a live skb on the input path with its network header set,
-        // owned by the hook for this call (the checksum check may note its
-        // result in it); `i` is a valid output buffer.
-        unsafe { bindings::ipcluster_tcp_in(self.skb.as_ptr(), v6, &mut i) }.then_some(i)
-    }
-
-    /// The socket buffer, for a C helper that only reads it.
-    pub(crate) fn as_raw(&self) -> *const bindings::sk_buff {
-        self.skb.as_ptr()
+            bindings::NFPROTO_IPV4
+        };
+        // SAFETY: a valid skb owned by the hook for this call, with its
+        // network header set (the type's invariant); nf_checksum reads it
+        // within its length and may note the result in it, which `&mut
+        // self` allows.
+        let sum = unsafe {
+            bindings::nf_checksum(
+                self.skb.as_ptr(),
+                bindings::nf_inet_hooks_NF_INET_PRE_ROUTING,
+                off,
+                bindings::IPPROTO_TCP as u8,
+                family as u16,
+            )
+        };
+        sum == 0
     }
 
     /// Overwrites bytes at `off`, unsharing the data first if needed.
     pub(crate) fn write(&mut self, off: usize, data: &[u8]) -> bool {
-        let (Ok(off), Ok(len)) = (i32::try_from(self.base + off), i32::try_from(data.len())) else {
+        let (Some(off), Ok(len)) = (self.data_offset(off), i32::try_from(data.len())) else {
             return false;
         };
-        // SAFETY: valid skb; the helper makes `off + len` writable and in
-        // bounds (or fails) before copying from `data`.
+        // SAFETY: a valid skb owned by the hook (the type's invariant); the
+        // helper makes `off + len` writable and in bounds (or fails) before
+        // copying `len` bytes from `data`.
         unsafe {
             bindings::ipcluster_skb_write(self.skb.as_ptr(), off, data.as_ptr().cast(), len) == 0
         }
@@ -155,10 +165,10 @@ impl<'a> Skb<'a> {
 impl Bytes for Skb<'_> {
     fn read<const N: usize>(&self, off: usize) -> Option<[u8; N]> {
         let mut buf = [0u8; N];
-        let off = i32::try_from(self.base.checked_add(off)?).ok()?;
-        // SAFETY: valid skb; skb_header_pointer returns null when
-        // `off + N` passes the end, else a pointer to N readable bytes (into
-        // the linear data or into `buf`).
+        let off = self.data_offset(off)?;
+        // SAFETY: a valid skb (the type's invariant); skb_header_pointer
+        // returns null when `off + N` passes the end, else a pointer to N
+        // readable bytes (into the linear data or into `buf`).
         let p = unsafe {
             bindings::ipcluster_skb_header(
                 self.skb.as_ptr(),

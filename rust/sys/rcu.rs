@@ -7,7 +7,7 @@
 //! move, and a synchronous grace period per table-set would stall the
 //! daemon that sends them).
 
-use crate::bindings;
+use super::bindings;
 use core::marker::PhantomData;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -15,6 +15,12 @@ use kernel::prelude::*;
 
 /// Proof that the current context is inside an RCU read-side critical
 /// section for as long as the guard lives.
+///
+/// # Invariants
+///
+/// While a guard lives, the context that made it is inside an RCU
+/// read-side critical section; the guard is neither `Send` nor `Sync`, so
+/// it stays in that context.
 pub(crate) struct RcuGuard(PhantomData<*mut ()>);
 
 impl RcuGuard {
@@ -29,6 +35,14 @@ impl RcuGuard {
 }
 
 /// An optional boxed `T`, published with release ordering and read under RCU.
+///
+/// # Invariants
+///
+/// `ptr` is null or comes from [`KBox::into_raw`] and is owned by the box.
+/// A pointer that has been replaced is freed only after a grace period
+/// that began after the replacement (so no reader still holds it), and
+/// only one writer replaces at a time (the caller's lock, proved by the
+/// `_writer` argument).
 pub(crate) struct RcuBox<T> {
     ptr: AtomicPtr<T>,
 }
@@ -51,8 +65,8 @@ impl<T> RcuBox<T> {
     pub(crate) fn get<'a>(&'a self, _rcu: &'a RcuGuard) -> Option<&'a T> {
         let p = self.ptr.load(Ordering::Acquire);
         // SAFETY: a published pointer came from KBox::into_raw and is freed
-        // only after a grace period following its replacement (see
-        // `replace`), which cannot end while `_rcu` lives.
+        // only after a grace period following its replacement (the type's
+        // invariant), which cannot end while `_rcu` lives (RcuGuard's).
         unsafe { p.as_ref() }
     }
 
@@ -85,6 +99,11 @@ impl<T> RcuBox<T> {
 }
 
 /// An old value on its way out: freed by an RCU callback.
+///
+/// # Invariants
+///
+/// `head` comes first (`repr(C)`), so a pointer to it is a pointer to the
+/// whole; `old` came from [`KBox::into_raw`] and is no longer published.
 #[repr(C)]
 struct Deferred<T> {
     /// First, so that the callback's pointer is the struct's.
@@ -153,8 +172,9 @@ impl<T> Drop for RcuBox<T> {
     fn drop(&mut self) {
         let p = *self.ptr.get_mut();
         if !p.is_null() {
-            // SAFETY: with `&mut self` nobody can read the box any more (its
-            // owner unpublished it and waited for readers, see NetState).
+            // SAFETY: with `&mut self` nobody can read the box any more: its
+            // owner unpublished it and waited for readers before dropping
+            // it; `p` came from KBox::into_raw (the type's invariant).
             drop(unsafe { KBox::from_raw(p) });
         }
     }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Raw bindings to the C API ipcluster uses, made by bindgen from
-//! `include/ipcluster_glue.h` at build time. Only the glue files use them.
+//! `include/ipcluster_glue.h` at build time. Only `sys` uses them.
 
 #[allow(
     clippy::all,
@@ -21,7 +21,7 @@ mod generated {
     type __kernel_ssize_t = isize;
     type __kernel_ptrdiff_t = isize;
 
-    include!("bindings_generated.rs");
+    include!("../bindings_generated.rs");
 }
 
 pub(crate) use generated::*;

@@ -1,16 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Generic netlink glue: the C entry points named by the generated ops
-//! table (`netlink-gen.c`), and safe views of requests, replies, dumps and
-//! events for [`crate::control`], which holds the logic.
+//! Generic netlink: safe views of requests, replies, dumps and events,
+//! and the macros that define the C entry points the generated ops table
+//! (`netlink-gen.c`) names. The table itself is `crate::ops`.
 
-use crate::bindings;
-use crate::cluster::NetState;
-use crate::control;
-use crate::netns::{self, Net};
+use super::bindings;
+use super::net::Net;
+use super::pernet::{self, Pernet};
 use core::ptr::NonNull;
 use kernel::ffi::{c_int, c_long, c_void};
 use kernel::prelude::*;
 use kernel::str::CStr;
+
+/// A socket buffer, as the ops' entry points receive it.
+pub(crate) type RawSkb = bindings::sk_buff;
+/// A request's `genl_info`, as a `doit` entry point receives it.
+pub(crate) type RawInfo = bindings::genl_info;
+/// A dump's `netlink_callback`, as a `dumpit` entry point receives it.
+pub(crate) type RawCallback = bindings::netlink_callback;
 
 fn emsgsize() -> Error {
     Error::from_errno(-(bindings::EMSGSIZE as i32))
@@ -21,26 +27,34 @@ pub(crate) trait Writer {
     /// Appends attribute `attr` with payload `data`.
     fn put(&mut self, attr: u32, data: &[u8]) -> Result;
 
+    /// Appends a u32 attribute.
     fn u32(&mut self, attr: u32, v: u32) -> Result {
         self.put(attr, &v.to_ne_bytes())
     }
 
-    /// An NLA_UINT: 64 bits, read back at whatever width was sent.
+    /// Appends an NLA_UINT: 64 bits, read back at whatever width was sent.
     fn uint(&mut self, attr: u32, v: u64) -> Result {
         self.put(attr, &v.to_ne_bytes())
     }
 }
 
-fn nla_put(skb: *mut bindings::sk_buff, attr: u32, data: &[u8]) -> Result {
+/// Appends an attribute to `skb`, a message under construction.
+fn nla_put(skb: NonNull<bindings::sk_buff>, attr: u32, data: &[u8]) -> Result {
     let len = i32::try_from(data.len()).map_err(|_| emsgsize())?;
-    // SAFETY: `skb` is a live message under construction (callers' types
-    // guarantee it); nla_put copies `len` bytes from `data` or fails with
+    // SAFETY: `skb` is a live message under construction (the callers'
+    // invariants); nla_put copies `len` bytes from `data` or fails with
     // -EMSGSIZE when the message is full.
-    let err = unsafe { bindings::nla_put(skb, attr as c_int, len, data.as_ptr().cast()) };
+    let err = unsafe { bindings::nla_put(skb.as_ptr(), attr as c_int, len, data.as_ptr().cast()) };
     kernel::error::to_result(err)
 }
 
 /// A `doit` request.
+///
+/// # Invariants
+///
+/// `skb` and `info` are those of a request that generic netlink is
+/// handling for as long as this lives: its attributes were validated
+/// against the op's policy, and its socket holds its namespace.
 pub(crate) struct Request {
     skb: NonNull<bindings::sk_buff>,
     info: NonNull<bindings::genl_info>,
@@ -48,17 +62,17 @@ pub(crate) struct Request {
 
 impl Request {
     /// The namespace's state.
-    pub(crate) fn state(&self) -> &NetState {
+    pub(crate) fn state<T: Pernet>(&self) -> Result<&T> {
         // SAFETY: a request holds its socket's namespace alive, and our
-        // family is unregistered (draining requests) before any NetState is
+        // family is unregistered (draining requests) before any state is
         // freed at module unload.
-        unsafe { netns::state(bindings::ipcluster_info_net(self.info.as_ptr())) }
+        unsafe { pernet::state(bindings::ipcluster_info_net(self.info.as_ptr())) }.ok_or(EINVAL)
     }
 
     fn attr(&self, attr: u32) -> Option<NonNull<bindings::nlattr>> {
         // SAFETY: attrs[] was parsed against the op's policy and has
-        // maxattr + 1 entries; control.rs asks only for attributes its op
-        // lists in the spec, all at most maxattr (absent ones are null).
+        // maxattr + 1 entries; the handlers ask only for attributes their
+        // op lists in the spec, all at most maxattr (absent ones are null).
         let a = unsafe { bindings::ipcluster_info_attr(self.info.as_ptr(), attr as c_int) };
         NonNull::new(a.cast_mut())
     }
@@ -98,7 +112,7 @@ impl Request {
 
     /// Whether the sender has CAP_NET_ADMIN in the namespace.
     pub(crate) fn admin(&self) -> bool {
-        // SAFETY: valid request.
+        // SAFETY: a valid request (the type's invariant).
         unsafe { bindings::ipcluster_info_admin(self.skb.as_ptr(), self.info.as_ptr()) }
     }
 
@@ -108,7 +122,7 @@ impl Request {
         let a = attr
             .and_then(|a| self.attr(a))
             .map_or(core::ptr::null(), |a| a.as_ptr().cast_const());
-        // SAFETY: valid request; `msg` is static, as the extack keeps the
+        // SAFETY: a valid request; `msg` is static, as the extack keeps the
         // pointer; `a` is null or an attribute of this request.
         unsafe { bindings::ipcluster_info_error(self.info.as_ptr(), a, msg.as_char_ptr()) };
         err
@@ -116,6 +130,11 @@ impl Request {
 }
 
 /// A message being built: a reply or an event.
+///
+/// # Invariants
+///
+/// `skb` is a message this value owns (freed by `drop` unless sent), and
+/// `hdr` the generic netlink header put in it by [`Msg::new`].
 pub(crate) struct Msg {
     skb: NonNull<bindings::sk_buff>,
     hdr: NonNull<c_void>,
@@ -153,7 +172,7 @@ impl Msg {
 
     fn finish(self) -> *mut bindings::sk_buff {
         let me = core::mem::ManuallyDrop::new(self);
-        // SAFETY: `hdr` was put in `skb` by Msg::new.
+        // SAFETY: `hdr` was put in `skb` by Msg::new (the type's invariant).
         unsafe { bindings::ipcluster_msg_end(me.skb.as_ptr(), me.hdr.as_ptr()) };
         me.skb.as_ptr()
     }
@@ -170,14 +189,15 @@ impl Msg {
     /// Multicasts the event in `net` (nobody listening is not an error).
     pub(crate) fn send_event(self, net: &Net) {
         let skb = self.finish();
-        // SAFETY: a finished message, consumed; `net` is live.
+        // SAFETY: a finished message, consumed; `net` is live (Net's
+        // invariant).
         unsafe { bindings::ipcluster_msg_send_event(net.as_ptr(), skb) };
     }
 }
 
 impl Writer for Msg {
     fn put(&mut self, attr: u32, data: &[u8]) -> Result {
-        nla_put(self.skb.as_ptr(), attr, data)
+        nla_put(self.skb, attr, data)
     }
 }
 
@@ -189,6 +209,12 @@ impl Drop for Msg {
 }
 
 /// A `dumpit` call: fills one skb with entries, resuming at a cursor.
+///
+/// # Invariants
+///
+/// `skb` and `cb` are those of a `dumpit` call in progress for `'d`: the
+/// dump request was validated against the op's policy, and the dumping
+/// socket holds its namespace.
 pub(crate) struct Dump<'d> {
     skb: NonNull<bindings::sk_buff>,
     cb: NonNull<bindings::netlink_callback>,
@@ -196,6 +222,10 @@ pub(crate) struct Dump<'d> {
 }
 
 /// One entry of a dump; cancelled unless [`DumpEntry::end`] is called.
+///
+/// # Invariants
+///
+/// `hdr` is the header [`Dump::entry`] put in the dump's skb.
 pub(crate) struct DumpEntry<'a, 'd> {
     dump: &'a mut Dump<'d>,
     hdr: NonNull<c_void>,
@@ -203,10 +233,10 @@ pub(crate) struct DumpEntry<'a, 'd> {
 
 impl<'d> Dump<'d> {
     /// The namespace's state, for the whole dumpit call.
-    pub(crate) fn state(&self) -> &'d NetState {
+    pub(crate) fn state<T: Pernet>(&self) -> Result<&'d T> {
         // SAFETY: as for Request::state: the dumping socket holds the
         // namespace, and the family is unregistered before states go.
-        unsafe { netns::state(bindings::ipcluster_dump_net(self.cb.as_ptr())) }
+        unsafe { pernet::state(bindings::ipcluster_dump_net(self.cb.as_ptr())) }.ok_or(EINVAL)
     }
 
     /// A u32 attribute of the dump request.
@@ -225,7 +255,7 @@ impl<'d> Dump<'d> {
 
     /// Starts an entry with command `cmd`; `None` when the skb is full.
     pub(crate) fn entry(&mut self, cmd: u32) -> Option<DumpEntry<'_, 'd>> {
-        // SAFETY: valid skb and callback of this dumpit call.
+        // SAFETY: the valid skb and callback of this dumpit call.
         let hdr =
             unsafe { bindings::ipcluster_msg_dump(self.skb.as_ptr(), self.cb.as_ptr(), cmd as u8) };
         Some(DumpEntry {
@@ -236,6 +266,7 @@ impl<'d> Dump<'d> {
 }
 
 impl DumpEntry<'_, '_> {
+    /// Completes the entry: it stays in the dump.
     pub(crate) fn end(self) {
         let me = core::mem::ManuallyDrop::new(self);
         // SAFETY: `hdr` was put in the dump's skb by Dump::entry.
@@ -245,7 +276,7 @@ impl DumpEntry<'_, '_> {
 
 impl Writer for DumpEntry<'_, '_> {
     fn put(&mut self, attr: u32, data: &[u8]) -> Result {
-        nla_put(self.dump.skb.as_ptr(), attr, data)
+        nla_put(self.dump.skb, attr, data)
     }
 }
 
@@ -256,10 +287,12 @@ impl Drop for DumpEntry<'_, '_> {
     }
 }
 
+/// Runs handler `f` on a `doit` request.
+///
 /// # Safety
 ///
-/// `skb` and `info` are those of a request being handled.
-unsafe fn doit(
+/// `skb` and `info` are those of a request being handled, for the call.
+pub(crate) unsafe fn run_doit(
     skb: *mut bindings::sk_buff,
     info: *mut bindings::genl_info,
     f: fn(&Request) -> Result,
@@ -273,10 +306,12 @@ unsafe fn doit(
     }
 }
 
+/// Runs handler `f` on a `dumpit` call.
+///
 /// # Safety
 ///
-/// `skb` and `cb` are those of a dumpit call in progress.
-unsafe fn dumpit(
+/// `skb` and `cb` are those of a dumpit call in progress, for the call.
+pub(crate) unsafe fn run_dumpit(
     skb: *mut bindings::sk_buff,
     cb: *mut bindings::netlink_callback,
     f: fn(&mut Dump<'_>) -> Result,
@@ -290,12 +325,14 @@ unsafe fn dumpit(
         _call: core::marker::PhantomData,
     };
     match f(&mut d) {
-        // SAFETY: valid skb: its length tells netlink whether to call again.
+        // SAFETY: a valid skb: its length tells netlink whether to call again.
         Ok(()) => unsafe { bindings::ipcluster_skb_len(skb.as_ptr()) as c_int },
         Err(e) => e.to_errno(),
     }
 }
 
+/// Defines the `doit` entry point `$name`, which the generated ops table
+/// names, running handler `$f`.
 macro_rules! doit {
     ($name:ident, $f:path) => {
         /// # Safety
@@ -303,15 +340,19 @@ macro_rules! doit {
         /// Called by generic netlink only, per the generated ops table.
         #[no_mangle]
         unsafe extern "C" fn $name(
-            skb: *mut bindings::sk_buff,
-            info: *mut bindings::genl_info,
-        ) -> c_int {
-            // SAFETY: see above.
-            unsafe { doit(skb, info, $f) }
+            skb: *mut $crate::sys::genl::RawSkb,
+            info: *mut $crate::sys::genl::RawInfo,
+        ) -> kernel::ffi::c_int {
+            // SAFETY: generic netlink calls a doit with the skb and info of
+            // the request it is handling.
+            unsafe { $crate::sys::genl::run_doit(skb, info, $f) }
         }
     };
 }
+pub(crate) use doit;
 
+/// Defines the `dumpit` entry point `$name`, which the generated ops
+/// table names, running handler `$f`.
 macro_rules! dumpit {
     ($name:ident, $f:path) => {
         /// # Safety
@@ -319,68 +360,13 @@ macro_rules! dumpit {
         /// Called by generic netlink only, per the generated ops table.
         #[no_mangle]
         unsafe extern "C" fn $name(
-            skb: *mut bindings::sk_buff,
-            cb: *mut bindings::netlink_callback,
-        ) -> c_int {
-            // SAFETY: see above.
-            unsafe { dumpit(skb, cb, $f) }
+            skb: *mut $crate::sys::genl::RawSkb,
+            cb: *mut $crate::sys::genl::RawCallback,
+        ) -> kernel::ffi::c_int {
+            // SAFETY: generic netlink calls a dumpit with the skb and
+            // callback of the dump in progress.
+            unsafe { $crate::sys::genl::run_dumpit(skb, cb, $f) }
         }
     };
 }
-
-doit!(ipcluster_nl_cluster_new_doit, control::cluster_new);
-doit!(ipcluster_nl_cluster_del_doit, control::cluster_del);
-doit!(ipcluster_nl_cluster_get_doit, control::cluster_get);
-dumpit!(ipcluster_nl_cluster_get_dumpit, control::cluster_dump);
-doit!(ipcluster_nl_table_set_doit, control::table_set);
-doit!(ipcluster_nl_table_get_doit, control::table_get);
-dumpit!(ipcluster_nl_bucket_get_dumpit, control::bucket_dump);
-doit!(ipcluster_nl_tcp_unsent_doit, crate::unsent::tcp_unsent);
-
-/// The ABI's numbers, from the generated uapi header.
-pub(crate) mod abi {
-    use crate::bindings as b;
-
-    pub(crate) const A_ID: u32 = b::IPCLUSTER_A_CLUSTER_ID;
-    pub(crate) const A_IFINDEX: u32 = b::IPCLUSTER_A_CLUSTER_IFINDEX;
-    pub(crate) const A_ADDR4: u32 = b::IPCLUSTER_A_CLUSTER_ADDR4;
-    pub(crate) const A_ADDR6: u32 = b::IPCLUSTER_A_CLUSTER_ADDR6;
-    pub(crate) const A_MAC: u32 = b::IPCLUSTER_A_CLUSTER_MAC;
-    pub(crate) const A_MODE: u32 = b::IPCLUSTER_A_CLUSTER_MODE;
-    pub(crate) const A_HASH: u32 = b::IPCLUSTER_A_CLUSTER_HASH;
-    pub(crate) const A_SEED: u32 = b::IPCLUSTER_A_CLUSTER_SEED;
-    pub(crate) const A_BUCKET_BITS: u32 = b::IPCLUSTER_A_CLUSTER_BUCKET_BITS;
-    pub(crate) const A_MEMBER_ID: u32 = b::IPCLUSTER_A_CLUSTER_MEMBER_ID;
-    pub(crate) const A_TABLE: u32 = b::IPCLUSTER_A_CLUSTER_TABLE;
-    pub(crate) const A_MALFORMED: u32 = b::IPCLUSTER_A_CLUSTER_MALFORMED;
-    pub(crate) const A_FWD_IFINDEX: u32 = b::IPCLUSTER_A_CLUSTER_FWD_IFINDEX;
-    pub(crate) const A_FORWARDER: u32 = b::IPCLUSTER_A_CLUSTER_FORWARDER;
-    pub(crate) const A_MEMBERS: u32 = b::IPCLUSTER_A_CLUSTER_MEMBERS;
-    pub(crate) const A_DRAIN_MS: u32 = b::IPCLUSTER_A_CLUSTER_DRAIN_MS;
-    pub(crate) const A_TCP_EXPORT: u32 = b::IPCLUSTER_A_CLUSTER_TCP_EXPORT;
-    pub(crate) const A_COMMIT_QUEUE: u32 = b::IPCLUSTER_A_CLUSTER_COMMIT_QUEUE;
-    pub(crate) const IPCLUSTER_MAX_MEMBERS: u32 = b::IPCLUSTER_MAX_MEMBERS;
-    pub(crate) const IPCLUSTER_MAX_MEMBER_ID: u32 = b::IPCLUSTER_MAX_MEMBER_ID;
-    pub(crate) const B_CLUSTER_ID: u32 = b::IPCLUSTER_A_BUCKET_CLUSTER_ID;
-    pub(crate) const B_INDEX: u32 = b::IPCLUSTER_A_BUCKET_INDEX;
-    pub(crate) const B_OWNER: u32 = b::IPCLUSTER_A_BUCKET_OWNER;
-    pub(crate) const B_PACKETS: u32 = b::IPCLUSTER_A_BUCKET_PACKETS;
-    pub(crate) const B_BYTES: u32 = b::IPCLUSTER_A_BUCKET_BYTES;
-    pub(crate) const B_FLOWS: u32 = b::IPCLUSTER_A_BUCKET_FLOWS;
-    pub(crate) const B_DROPS: u32 = b::IPCLUSTER_A_BUCKET_DROPS;
-    pub(crate) const B_FORWARDED: u32 = b::IPCLUSTER_A_BUCKET_FORWARDED;
-    pub(crate) const B_DRAIN_MS: u32 = b::IPCLUSTER_A_BUCKET_DRAIN_MS;
-    pub(crate) const CMD_CLUSTER_NEW: u32 = b::IPCLUSTER_CMD_CLUSTER_NEW;
-    pub(crate) const CMD_CLUSTER_GET: u32 = b::IPCLUSTER_CMD_CLUSTER_GET;
-    pub(crate) const CMD_TABLE_GET: u32 = b::IPCLUSTER_CMD_TABLE_GET;
-    pub(crate) const CMD_BUCKET_GET: u32 = b::IPCLUSTER_CMD_BUCKET_GET;
-    pub(crate) const CMD_CHANGE_NTF: u32 = b::IPCLUSTER_CMD_CLUSTER_CHANGE_NTF;
-    pub(crate) const CMD_TCP_UNSENT: u32 = b::IPCLUSTER_CMD_TCP_UNSENT;
-    pub(crate) const T_CLUSTER_ID: u32 = b::IPCLUSTER_A_TCP_STATE_CLUSTER_ID;
-    pub(crate) const T_RECORDS: u32 = b::IPCLUSTER_A_TCP_STATE_RECORDS;
-    pub(crate) const MODE_MULTICAST: u32 = b::ipcluster_mode_IPCLUSTER_MODE_MULTICAST;
-    pub(crate) const MODE_UNICAST: u32 = b::ipcluster_mode_IPCLUSTER_MODE_UNICAST;
-    pub(crate) const MODE_FORWARD: u32 = b::ipcluster_mode_IPCLUSTER_MODE_FORWARD;
-    pub(crate) const HASH_KEYED: u32 = b::ipcluster_hash_IPCLUSTER_HASH_KEYED;
-    pub(crate) const HASH_SEED: u32 = b::ipcluster_hash_IPCLUSTER_HASH_SEED;
-}
+pub(crate) use dumpit;

@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Per network namespace life: every namespace gets a [`Pernet`] state and
+//! that state's netfilter hooks when it is created (or when the module
+//! loads), and loses both before it goes away (or when the module
+//! unloads). The pernet core calls the entry points here; the state's
+//! type says what to make and what to undo.
+
+use super::bindings;
+use super::net::{Net, Rtnl};
+use super::nf::{self, HookOps, NET_HOOKS};
+use core::any::TypeId;
+use core::pin::Pin;
+use kernel::error::to_result;
+use kernel::ffi::c_int;
+use kernel::prelude::*;
+
+/// The state ipcluster keeps for each network namespace.
+///
+/// # Safety
+///
+/// An implementor keeps every [`nf::Ingress`] it registers for a namespace
+/// in that namespace's state (or drops it sooner), so that none outlives
+/// the state its hook reads.
+pub(crate) unsafe trait Pernet: Send + Sync + Sized + 'static {
+    /// The state of a new namespace.
+    fn new(net: Net) -> impl PinInit<Self>;
+    /// The namespace's netfilter hooks, in the order [`NET_HOOKS`] gives
+    /// (the ARP hook last: kernels without ARP hooks skip it).
+    fn hooks() -> [HookOps; NET_HOOKS];
+    /// Interface `ifindex` of the namespace is going away, or moving to
+    /// another namespace; RTNL is held.
+    fn dev_gone(&self, rtnl: &Rtnl, ifindex: i32);
+    /// The namespace, or the module, is going away: undo what the state
+    /// set up. Its hooks are gone and no netlink request can reach it.
+    fn exit(&self);
+}
+
+/// The type of the registered state: [`state`] answers only for it.
+static mut STATE: Option<TypeId> = None;
+
+/// Registers the pernet operations for state `T`, then the netlink
+/// family. Module init only, once.
+pub(crate) fn register<T: Pernet>() -> Result {
+    // SAFETY: module init runs once, before anything that reads STATE can
+    // run: the pernet core and generic netlink call us only once the
+    // registration below is made.
+    unsafe { STATE = Some(TypeId::of::<T>()) };
+    let ops = bindings::ipcluster_pernet_ops {
+        init: Some(net_init::<T>),
+        pre_exit: Some(net_pre_exit::<T>),
+        exit: Some(net_exit::<T>),
+        dev_gone: Some(dev_gone::<T>),
+    };
+    // SAFETY: called once from module init; the C side copies `ops`.
+    to_result(unsafe { bindings::ipcluster_register(&ops) })
+}
+
+/// Unregisters the netlink family (waiting for requests in flight), then
+/// the pernet operations: every namespace's state goes. Module exit only,
+/// after a successful [`register`].
+pub(crate) fn unregister() {
+    // SAFETY: module exit, after a successful register().
+    unsafe { bindings::ipcluster_unregister() }
+}
+
+/// The state of `net` as a `T`, if `T` is the registered type and the
+/// state is there.
+///
+/// # Safety
+///
+/// `net` is a live namespace whose state, if made, is not freed during
+/// `'a` (the caller holds the namespace in a request, a dump or a
+/// callback that runs before its exit).
+pub(super) unsafe fn state<'a, T: 'static>(net: *mut bindings::net) -> Option<&'a T> {
+    // SAFETY: written once in register(), before any caller can exist.
+    let registered = unsafe { STATE };
+    if registered != Some(TypeId::of::<T>()) {
+        return None;
+    }
+    // SAFETY: per the contract the area exists; `state` is null or was set
+    // by net_init to a pinned `T` (the registered type, checked above),
+    // freed only by net_exit.
+    unsafe {
+        (*bindings::ipcluster_pernet(net))
+            .state
+            .cast::<T>()
+            .as_ref()
+    }
+}
+
+/// The state of `net` as a `T`, as a pointer for a hook's `priv`.
+pub(super) fn state_ptr<T: 'static>(net: Net) -> Option<*const T> {
+    // SAFETY: `net` is live (Net's invariant); the reference is turned
+    // straight back into a pointer, whose users keep their own promises.
+    unsafe { state::<T>(net.as_ptr()) }.map(core::ptr::from_ref)
+}
+
+/// Makes `net`'s state, its batch, hooks and netdevice notifier.
+///
+/// # Safety
+///
+/// Called by the pernet core only, with a live `net` whose zeroed area it
+/// has just allocated.
+unsafe extern "C" fn net_init<T: Pernet>(raw: *mut bindings::net) -> c_int {
+    // SAFETY: a live namespace, which outlives its state (freed in
+    // net_exit, before the namespace is).
+    let Some(net) = (unsafe { Net::from_raw(raw) }) else {
+        return EINVAL.to_errno();
+    };
+    let st = match KBox::pin_init(T::new(net), GFP_KERNEL) {
+        Ok(st) => st,
+        Err(e) => return e.to_errno(),
+    };
+    // SAFETY: the state is never moved out of the box: the raw pointer is
+    // turned back into a box only to be dropped, in net_exit.
+    let st = KBox::into_raw(unsafe { Pin::into_inner_unchecked(st) });
+    // SAFETY: per the contract the area exists, and nothing else touches
+    // it until init returns.
+    let pn = unsafe { &mut *bindings::ipcluster_pernet(raw) };
+    pn.state = st.cast();
+    let mut err = 0;
+    for (slot, ops) in pn.hooks.iter_mut().zip(T::hooks()) {
+        match ops.bind(st.cast_const()) {
+            Some(ops) => *slot = ops,
+            None => err = EINVAL.to_errno(),
+        }
+    }
+    if err == 0 {
+        // SAFETY: `raw` is live and its area allocated; the hooks that
+        // batch are not registered yet.
+        err = unsafe { bindings::ipcluster_batch_init(raw) };
+    }
+    if err == 0 {
+        // SAFETY: the ops live in the area, which outlives them
+        // (net_pre_exit unregisters them), and their state is set.
+        err = unsafe {
+            bindings::nf_register_net_hooks(raw, pn.hooks.as_ptr(), nf::net_hook_count())
+        };
+    }
+    if err == 0 {
+        // SAFETY: `raw` is live and its state set: the notifier may call
+        // dev_gone from now on.
+        err = unsafe { bindings::ipcluster_netdev_notifier(raw, true) };
+        if err != 0 {
+            // SAFETY: registered just above.
+            unsafe {
+                bindings::nf_unregister_net_hooks(raw, pn.hooks.as_ptr(), nf::net_hook_count())
+            };
+        }
+    }
+    if err != 0 {
+        // SAFETY: nothing batches: the hooks are not registered (a batch
+        // never made is skipped).
+        unsafe { bindings::ipcluster_batch_exit(raw) };
+        pn.state = core::ptr::null_mut();
+        // SAFETY: no hook, notifier or request can see `st`; it came from
+        // into_raw above.
+        drop(unsafe { KBox::from_raw(st) });
+    }
+    err
+}
+
+/// Interface `ifindex` of `net` is going away.
+///
+/// # Safety
+///
+/// Called by the netdevice notifier only, under RTNL, for interface
+/// `ifindex` of `net` on its way out, while the notifier (registered by
+/// [`net_init`]) is on.
+unsafe extern "C" fn dev_gone<T: Pernet>(net: *mut bindings::net, ifindex: c_int) {
+    // SAFETY: the notifier is on only between a successful init and the
+    // pre-exit (which turns it off first), so the state is there; RTNL is
+    // held for the call.
+    let (st, rtnl) = unsafe { (state::<T>(net), Rtnl::held()) };
+    if let Some(st) = st {
+        st.dev_gone(&rtnl, ifindex);
+    }
+}
+
+/// Turns off `net`'s notifier and hooks.
+///
+/// # Safety
+///
+/// Called by the pernet core only, once per successful [`net_init`],
+/// before [`net_exit`].
+///
+/// The hooks go here, not in the exit: unregistering a netfilter hook does
+/// not wait for the CPUs already running it, and the pernet core waits for
+/// RCU readers between the pre-exits and the exits. Then nothing runs a
+/// hook (nor the netlink batch) with this namespace's state when the exit
+/// frees it.
+unsafe extern "C" fn net_pre_exit<T: Pernet>(net: *mut bindings::net) {
+    // SAFETY: the area is still allocated (see above).
+    let pn = unsafe { &mut *bindings::ipcluster_pernet(net) };
+    // SAFETY: registered by net_init. Unregistering replays
+    // NETDEV_UNREGISTER for the interfaces still here: their clusters go,
+    // and their ingress hooks with them.
+    unsafe { bindings::ipcluster_netdev_notifier(net, false) };
+    // SAFETY: these are the ops registered by net_init.
+    unsafe { bindings::nf_unregister_net_hooks(net, pn.hooks.as_ptr(), nf::net_hook_count()) };
+}
+
+/// Frees `net`'s batch and state.
+///
+/// # Safety
+///
+/// Called by the pernet core only, once per successful [`net_init`],
+/// after [`net_pre_exit`] and a grace period, before it frees the area.
+unsafe extern "C" fn net_exit<T: Pernet>(net: *mut bindings::net) {
+    // SAFETY: the area is still allocated (see above).
+    let pn = unsafe { &mut *bindings::ipcluster_pernet(net) };
+    // SAFETY: made by init; the hooks that batched are gone and their
+    // readers done (pre-exit, then the core's grace period).
+    unsafe { bindings::ipcluster_batch_exit(net) };
+    let st = pn.state.cast::<T>();
+    // SAFETY: set by a successful init to a `T`; netlink requests that
+    // could still see it were drained by the family's unregistration or
+    // hold the namespace alive (so we would not be here).
+    unsafe { &*st }.exit();
+    pn.state = core::ptr::null_mut();
+    // SAFETY: from KBox::into_raw in init; no hook or request uses it now.
+    drop(unsafe { KBox::from_raw(st) });
+}
