@@ -52,7 +52,7 @@ declare -A pid
 start() { # start I [CERT KEY CA [CONFIG]]
 	local i=$1
 	conf "$i" "${2:-$pki/m$i.pem}" "${3:-$pki/m$i.key}" "${4:-$pki/ca.pem}" "${5:-1}" >"$tmp/m$i.toml"
-	IPCLUSTER_LOG=info,clusteradm::daemon=debug run_daemon "$i"
+	IPCLUSTER_LOG=info,ipcluster_daemon::run=debug run_daemon "$i"
 }
 MEMBERS="python3 $IPC_TOP/tests/tools/members.py"
 formed() { $MEMBERS formed "$tmp" "$@"; }

@@ -1,45 +1,22 @@
-//! clusteradm: ipcluster's operator CLI (and, later, its membership daemon).
+//! clusteradm: ipcluster's operator CLI, and the command that runs its
+//! membership daemon (`clusteradm daemon`, the `ipcluster-daemon` crate).
 //!
 //! Speaks like `ip`: objects and verbs, `-j` for JSON, exit 0 on success,
-//! 1 on failure, 2 on a usage error.
+//! 1 on failure, 2 on a usage error. This file defines the command line
+//! and sends each command to its module under `cmd/`; the help texts are
+//! in `help.rs`.
 
-mod announce;
-mod cert;
 mod cmd;
-mod daemon;
-mod membership;
+mod help;
 mod output;
-mod survival;
 
-use clap::{Args, Parser, Subcommand};
-use cmd::{bucket, cluster, hash, status, table, tcp, which};
-use ipcluster_kapi::words as args;
-use ipcluster_kapi::Error;
 use std::process::ExitCode;
 
-const LONG_ABOUT: &str = "\
-ipcluster's operator CLI.
-
-ipcluster runs one IP address on several hosts at once: every member \
-receives every packet for the cluster IP, the kernel hashes each flow into \
-one of the cluster's buckets (1024 by default) and keeps only the packets \
-of the buckets the local member owns. clusteradm configures the ipcluster \
-kernel module over generic netlink (family \"ipcluster\"), and computes the \
-flow hash offline.
-
-Arguments after OBJECT and VERB are ip(8)-style keywords: `keyword value` \
-pairs and bare flags, in any order; see each command's --help.";
-
-const AFTER_HELP: &str = "\
-Exit status: 0 on success, 1 on failure (including kernel errors, printed \
-as `clusteradm: OPERATION: ERROR: KERNEL MESSAGE`, and a missing ipcluster \
-module), 2 on a usage error.
-
-Examples:
-  clusteradm cluster add id 1 dev eth0 addr 192.168.0.10 member 1
-  clusteradm table set 1 spread 1,2,3
-  clusteradm -j cluster show
-  clusteradm which 1 10.0.0.2 sport 40000 dport 80";
+use clap::{Args, Parser, Subcommand};
+use cmd::{bucket, cert, cluster, hash, status, table, tcp, which};
+use help::*;
+use ipcluster_kapi::words as args;
+use ipcluster_kapi::Error;
 
 /// ipcluster's operator CLI.
 #[derive(Parser, Debug)]
@@ -68,7 +45,8 @@ enum Object {
     /// Which bucket and member a flow belongs to, in a live cluster.
     #[command(
         long_about = WHICH_ABOUT,
-        after_help = WHICH_HELP
+        after_help = WHICH_HELP,
+        mut_arg("words", |a| a.help(WHICH_KEYWORDS))
     )]
     Which(WhichCli),
     /// Make a cluster CA, issue, list and revoke member certificates.
@@ -91,37 +69,6 @@ enum Object {
         id: u32,
     },
 }
-
-const DAEMON_ABOUT: &str = concat!(
-    "\
-Run the membership protocol of one cluster on this host: create the \
-kernel cluster, find or become the master over the cluster link (a UDP \
-multicast group, every message signed with this host's certificate), \
-install the bucket tables the master decides, take over the buckets of \
-members that die and, for a cluster added with tcp-export, replicate its \
-TCP connections and restore those of the dead. Logs go to standard error \
-(IPCLUSTER_LOG=debug for more); the state for `clusteradm status` goes to \
-$IPCLUSTER_RUN_DIR/ID.json (default /run/ipcluster). SIGTERM stops it.
-
-Configuration (TOML):
-
-",
-    include_str!("../ipcluster.example.toml")
-);
-
-const CERT_ABOUT: &str = "\
-A cluster's certificates live in one directory: the CA (ca.pem, ca.key), \
-each member's certificate and key (NAME.pem, NAME.key) and the revocation \
-list (revoked, one fingerprint per line). A host may join a cluster only \
-with a certificate of the cluster's CA that is not revoked; every \
-membership message is signed with the sender's key. Certificates are \
-Ed25519 and named by the SHA-256 fingerprint of their DER.
-
-Examples:
-  clusteradm cert ca /etc/ipcluster/pki
-  clusteradm cert issue /etc/ipcluster/pki node1
-  clusteradm cert list /etc/ipcluster/pki
-  clusteradm cert revoke /etc/ipcluster/pki node1";
 
 #[derive(Subcommand, Debug)]
 enum CertVerb {
@@ -154,156 +101,13 @@ enum CertVerb {
     },
 }
 
-const CLUSTER_ABOUT: &str = "\
-Create, delete and list the clusters of this network namespace. A cluster \
-is a shared IP address (IPv4, IPv6 or both) on one interface, the MAC every \
-member accepts for it, how packets reach every member (mode), the flow \
-hash and its seed, the bucket count and this host's member id.";
-
-const CLUSTER_HELP: &str = "\
-Synopsis:
-  clusteradm [-j] cluster add [id ID] dev IFNAME [addr IPV4] [addr6 IPV6] [mac MAC]
-                  [mode multicast|unicast|forward] [hash keyed|seed] [seed HEX32]
-                  [buckets N] [member ID] [fwd-dev IFNAME]...
-  clusteradm [-j] cluster del ID
-  clusteradm [-j] cluster show [ID]
-
-Examples:
-  clusteradm cluster add id 1 dev eth0 addr 192.168.0.10 member 1
-  clusteradm cluster show
-  clusteradm -j cluster show 1
-  clusteradm cluster del 1";
-
-const TABLE_ABOUT: &str = "\
-Set and show a cluster's bucket table: the owner (member id) of each \
-bucket. This host keeps the packets of the buckets its member owns and \
-drops the others; a bucket nobody owns is dropped everywhere.";
-
-const TABLE_HELP: &str = "\
-Synopsis:
-  clusteradm [-j] table set ID [member M] [spread M1,M2,... | owners SPEC | file PATH|-]
-                           [forwarder M] [macs M=MAC,...]
-  clusteradm [-j] table show ID
-
-Examples:
-  clusteradm table set 1 spread 1,2,3
-  clusteradm table set 1 member 2 owners 0-511=1,512-1023=2
-  clusteradm table show 1";
-
-const ADD_ABOUT: &str = "\
-Create a cluster (cluster-new). Prints `cluster ID`, followed by \
-`seed HEX` when the seed was generated here: every member of a cluster \
-must be created with the same id, address, MAC, mode, hash, seed and \
-bucket count, and its own member id.";
-
-const ADD_HELP: &str = "\
-Keywords:
-  id ID            cluster id, 1 to 4294967295 (default: the kernel picks one)
-  dev IFNAME       the interface the cluster IP lives on (required)
-  addr IPV4        the cluster's IPv4 address
-  addr6 IPV6       the cluster's IPv6 address
-  mac MAC          the cluster MAC (default: see below)
-  mode MODE        multicast (default), unicast or forward
-  hash HASH        keyed (SipHash-2-4 under the seed, default) or seed (XOR)
-  seed HEX32       keyed-hash seed, 32 hex digits (default: 16 random bytes)
-  buckets N        bucket count, a power of two up to 4096 (default 1024)
-  member ID        this host's member id, 0 to 65534
-  fwd-dev IFNAME   filter forwarded traffic on this interface too (repeatable)
-
-Default MAC (the same on every member, derived from the keywords alone):
-  multicast  01:00:5e + the low 23 bits of addr (the IPv4 multicast mapping);
-             without addr, 33:33 + the low 32 bits of addr6; without either,
-             03:00:5e + the low 24 bits of id (locally administered)
-  unicast    02:bf + id as 4 bytes (locally administered); without id,
-             02:bf + addr, or 02:bf + the low 32 bits of addr6
-  forward    none: the master's own MAC receives
-  With nothing to derive it from, no MAC is sent and the kernel decides.
-
-Examples:
-  clusteradm cluster add id 1 dev eth0 addr 192.168.0.10 member 1 \\
-      seed 000102030405060708090a0b0c0d0e0f
-  clusteradm cluster add id 2 dev eth0 addr6 2001:db8::10 mode unicast buckets 4096
-  clusteradm cluster add id 3 dev eth0 addr 10.1.0.1 mode forward hash seed fwd-dev eth1";
-
-const TABLE_SET_ABOUT: &str = "\
-Replace a cluster's bucket table (table-set), and optionally the local \
-member id and, in forward mode, the forwarder and the members' MACs. \
-What is not given stays. The bucket count is read from the kernel first.";
-
-const TABLE_SET_HELP: &str = "\
-Keywords (at most one of spread, owners, file):
-  member M            set this host's member id as well
-  forwarder M         forward mode: member M receives all traffic (it
-                      answers ARP/ND for the cluster IP) and passes on what
-                      it does not own
-  macs M=MAC,...      forward mode: where the forwarder finds each member
-  spread M1,M2,...    bucket b goes to the (b mod n)-th listed member
-  owners SPEC         comma list of A-B=M (buckets A to B) and A=M; the rest
-                      unowned; M may be - for unowned
-  file PATH|-         whitespace-separated owners, one per bucket in order,
-                      - or 65535 for unowned, # starts a comment; - reads
-                      standard input
-
-Examples:
-  clusteradm table set 1 member 2 spread 1,2,3
-  clusteradm table set 1 owners 0-511=1,512-1023=2
-  clusteradm table set 3 forwarder 1 macs 1=02:00:00:00:00:01,2=02:00:00:00:00:02
-  clusteradm table show 1 -j | jq -r '.table[] // \"-\"' | clusteradm table set 1 file -";
-
-const TABLE_SHOW_ABOUT: &str = "\
-Show a cluster's bucket table (table-get) as a grid: 32 buckets per row, \
-each row labelled with its first bucket index, the owning member id in \
-each cell, `.` for unowned, and `*` after the cells of the local member; \
-then how many buckets each member owns.
-
-JSON: {\"id\", \"bucket_bits\", \"member\", \"table\": [owner per bucket, null \
-for unowned]}.";
-
-const BUCKET_SHOW_ABOUT: &str = "\
-Show a cluster's per-bucket counters (bucket-get dump), summed over CPUs: \
-index, owner (- for unowned), packets and bytes hashed to the bucket, new \
-flows (TCP SYNs), and packets dropped here because another member owns it.
-
-Keywords:
-  nonzero    only buckets with a nonzero counter
-
-JSON: an array of {\"index\", \"owner\", \"packets\", \"bytes\", \"flows\", \"drops\"}.";
-
-const WHICH_ABOUT: &str = "\
-Compute which bucket a flow falls into in a live cluster, with the very \
-hash code the kernel runs (ipcluster_core), from the cluster's hash mode, \
-seed (readable by privileged callers) and bucket count; then look the \
-bucket's owner up in the cluster's table.
-
-Prints `bucket B owner M`, `(local)` when M is this host's member, or \
-`bucket B unowned`. JSON: {\"bucket\", \"owner\" (null if unowned), \"local\"}.";
-
-const WHICH_HELP: &str = "\
-Keywords:
-  sport P                  source port (default 0)
-  dst ADDR                 destination (default: the cluster's own address)
-  dport P                  destination port (default 0)
-  proto tcp|udp|icmp|N     IP protocol (default tcp)
-  forwarded                forwarded traffic (the symmetric hash)
-  l2tp TUNNEL:SESSION      L2TP tunnel and session ids
-  seed HEX32               the keyed-hash seed, if the kernel does not show it
-
-Example:
-  clusteradm which 1 10.0.0.2 sport 40000 dport 80";
-
 #[derive(Subcommand, Debug)]
 enum ClusterVerb {
     /// Create a cluster.
-    #[command(long_about = ADD_ABOUT, after_help = ADD_HELP)]
+    #[command(long_about = ADD_ABOUT, after_help = ADD_HELP, mut_arg("words", |a| a.help(ADD_KEYWORDS)))]
     Add {
-        /// Keywords: id, dev, addr, addr6, mac, mode, hash, seed, buckets,
-        /// member, fwd-dev.
-        #[arg(
-            value_name = "KEYWORD",
-            trailing_var_arg = true,
-            allow_hyphen_values = true
-        )]
-        words: Vec<String>,
+        #[command(flatten)]
+        keywords: Keywords,
     },
     /// Delete a cluster.
     #[command(
@@ -339,18 +143,13 @@ enum ClusterVerb {
 #[derive(Subcommand, Debug)]
 enum TableVerb {
     /// Replace a cluster's bucket table.
-    #[command(long_about = TABLE_SET_ABOUT, after_help = TABLE_SET_HELP)]
+    #[command(long_about = TABLE_SET_ABOUT, after_help = TABLE_SET_HELP, mut_arg("words", |a| a.help(TABLE_SET_KEYWORDS)))]
     Set {
         /// Cluster id.
         #[arg(value_parser = args::cluster_id)]
         id: u32,
-        /// Keywords: member, and one of spread, owners, file.
-        #[arg(
-            value_name = "KEYWORD",
-            trailing_var_arg = true,
-            allow_hyphen_values = true
-        )]
-        words: Vec<String>,
+        #[command(flatten)]
+        keywords: Keywords,
     },
     /// Show a cluster's bucket table as a grid.
     #[command(
@@ -370,16 +169,12 @@ enum TcpVerb {
     /// `tcp-export`, as the kernel sends them.
     #[command(
         after_help = "Keywords: id ID (one cluster), count N (exit after N records).\n\
-Examples:\n  clusteradm tcp monitor\n  clusteradm -j tcp monitor id 1 count 10"
+Examples:\n  clusteradm tcp monitor\n  clusteradm -j tcp monitor id 1 count 10",
+        mut_arg("words", |a| a.help(TCP_MONITOR_KEYWORDS))
     )]
     Monitor {
-        /// Keywords: id, count.
-        #[arg(
-            value_name = "KEYWORD",
-            trailing_var_arg = true,
-            allow_hyphen_values = true
-        )]
-        words: Vec<String>,
+        #[command(flatten)]
+        keywords: Keywords,
     },
 }
 
@@ -388,20 +183,29 @@ enum BucketVerb {
     /// Show per-bucket counters.
     #[command(
         long_about = BUCKET_SHOW_ABOUT,
-        after_help = "Examples:\n  clusteradm bucket show 1 nonzero\n  clusteradm -j bucket show 1"
+        after_help = "Examples:\n  clusteradm bucket show 1 nonzero\n  clusteradm -j bucket show 1",
+        mut_arg("words", |a| a.help(BUCKET_SHOW_KEYWORDS))
     )]
     Show {
         /// Cluster id.
         #[arg(value_parser = args::cluster_id)]
         id: u32,
-        /// Keywords: nonzero.
-        #[arg(
-            value_name = "KEYWORD",
-            trailing_var_arg = true,
-            allow_hyphen_values = true
-        )]
-        words: Vec<String>,
+        #[command(flatten)]
+        keywords: Keywords,
     },
+}
+
+/// The `ip`-style keywords after a command's positional arguments: `keyword
+/// value` pairs and bare flags, in any order, parsed by the command (each
+/// command names its own in its help, with `mut_arg`).
+#[derive(Args, Debug)]
+struct Keywords {
+    #[arg(
+        value_name = "KEYWORD",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    words: Vec<String>,
 }
 
 /// `which`'s arguments.
@@ -414,13 +218,8 @@ struct WhichCli {
     /// input, one per line as `SRC [KEYWORD]...`, answering one per line.
     #[arg(value_parser = which::parse_src)]
     src: which::Src,
-    /// Keywords: sport, dst, dport, proto, forwarded, l2tp, seed.
-    #[arg(
-        value_name = "KEYWORD",
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
-    words: Vec<String>,
+    #[command(flatten)]
+    keywords: Keywords,
 }
 
 impl Object {
@@ -449,20 +248,22 @@ impl Object {
 fn run(object: &Object, json: bool) -> Result<(), Error> {
     match object {
         Object::Hash(a) => hash::hash(a, json).map_err(Error::from),
-        Object::Cluster(ClusterVerb::Add { words }) => cluster::add(words, json),
+        Object::Cluster(ClusterVerb::Add { keywords }) => cluster::add(&keywords.words, json),
         Object::Cluster(ClusterVerb::Del { id }) => cluster::del(*id),
         Object::Cluster(ClusterVerb::Show { id }) => cluster::show(*id, json),
-        Object::Table(TableVerb::Set { id, words }) => table::set(*id, words),
+        Object::Table(TableVerb::Set { id, keywords }) => table::set(*id, &keywords.words),
         Object::Table(TableVerb::Show { id }) => table::show(*id, json),
-        Object::Bucket(BucketVerb::Show { id, words }) => bucket::show(*id, words, json),
-        Object::Which(w) => which::which(w.id, w.src.clone(), &w.words, json),
-        Object::Cert(CertVerb::Ca { dir, name }) => cmd::cert::new_ca(dir, name.as_deref()),
-        Object::Cert(CertVerb::Issue { dir, name }) => cmd::cert::issue(dir, name),
-        Object::Cert(CertVerb::List { dir }) => cmd::cert::list(dir, json),
-        Object::Cert(CertVerb::Revoke { dir, which }) => cmd::cert::revoke(dir, which),
-        Object::Daemon { config } => daemon::run(config),
+        Object::Bucket(BucketVerb::Show { id, keywords }) => {
+            bucket::show(*id, &keywords.words, json)
+        }
+        Object::Which(w) => which::which(w.id, w.src.clone(), &w.keywords.words, json),
+        Object::Cert(CertVerb::Ca { dir, name }) => cert::new_ca(dir, name.as_deref()),
+        Object::Cert(CertVerb::Issue { dir, name }) => cert::issue(dir, name),
+        Object::Cert(CertVerb::List { dir }) => cert::list(dir, json),
+        Object::Cert(CertVerb::Revoke { dir, which }) => cert::revoke(dir, which),
+        Object::Daemon { config } => ipcluster_daemon::run(config),
         Object::Status { id } => status::show(*id, json),
-        Object::Tcp(TcpVerb::Monitor { words }) => tcp::monitor(words, json),
+        Object::Tcp(TcpVerb::Monitor { keywords }) => tcp::monitor(&keywords.words, json),
     }
 }
 
@@ -511,16 +312,16 @@ mod tests {
         ])
         .unwrap();
         assert!(cli.json);
-        let Object::Cluster(ClusterVerb::Add { words }) = cli.object else {
+        let Object::Cluster(ClusterVerb::Add { keywords }) = cli.object else {
             panic!()
         };
-        assert_eq!(words, ["dev", "eth0", "addr", "10.0.0.1"]);
+        assert_eq!(keywords.words, ["dev", "eth0", "addr", "10.0.0.1"]);
         let cli = Cli::try_parse_from(["clusteradm", "table", "set", "3", "file", "-"]).unwrap();
-        let Object::Table(TableVerb::Set { id, words }) = cli.object else {
+        let Object::Table(TableVerb::Set { id, keywords }) = cli.object else {
             panic!()
         };
         assert_eq!(
-            (id, words.as_slice()),
+            (id, keywords.words.as_slice()),
             (3, ["file", "-"].map(String::from).as_slice())
         );
         let cli =
@@ -528,5 +329,14 @@ mod tests {
         assert_eq!(cli.object.path(), "which");
         assert!(Cli::try_parse_from(["clusteradm", "cluster", "del", "0"]).is_err());
         assert!(Cli::try_parse_from(["clusteradm", "which", "1", "nowhere"]).is_err());
+    }
+
+    #[test]
+    fn the_systemd_unit_runs_this_daemon() {
+        let unit = include_str!("../systemd/ipcluster@.service");
+        assert!(unit.contains("ExecStart=/usr/sbin/clusteradm daemon /etc/ipcluster/%i.toml"));
+        assert!(unit.contains("Environment=IPCLUSTER_RUN_DIR=/run/ipcluster"));
+        // `[protocol] realtime` (SCHED_RR) needs CAP_SYS_NICE.
+        assert!(unit.contains("CAP_SYS_NICE"));
     }
 }

@@ -111,6 +111,30 @@ pub struct Initial {
     pub v6: bool,
 }
 
+impl Initial {
+    /// The flow the kernel hashes the connection's packets as (from the
+    /// client to the cluster address): whoever holds the record finds the
+    /// connection's bucket with the kernel's own hash.
+    pub fn flow(&self) -> super::hash::Flow {
+        let words = |a: &[u8; 16]| {
+            let w = super::packet::addr_words(a);
+            if self.v6 {
+                w
+            } else {
+                [0, 0, 0, w[3]]
+            }
+        };
+        super::hash::Flow {
+            src: words(&self.src),
+            dst: words(&self.dst),
+            proto: super::hash::IPPROTO_TCP,
+            sport: self.sport,
+            dport: self.dport,
+            ..super::hash::Flow::default()
+        }
+    }
+}
+
 /// Sent on each change of any of its fields.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Essential {
@@ -583,6 +607,15 @@ mod tests {
         assert_ne!(id, conn_id(&i.dst, &i.src, i.sport, i.dport));
         assert_ne!(id, conn_id(&i.src, &i.dst, i.dport, i.sport));
         assert_ne!(id, conn_id(&i.src, &i.dst, i.sport + 1, i.dport));
+    }
+
+    #[test]
+    fn flows_hash_as_the_kernel_sees_them() {
+        let f = initial().flow();
+        assert_eq!(f.src, [0, 0, 0, 0xc000_0202]);
+        assert_eq!(f.dst, [0, 0, 0, 0xc000_0264]);
+        assert_eq!((f.sport, f.dport, f.proto), (40000, 7000, 6));
+        assert!(!f.forwarded && f.l2tp.is_none());
     }
 
     #[test]

@@ -245,8 +245,10 @@ pub fn segment(packet: u32, p: &[u8], cap: Option<u32>) -> Option<Segment> {
             if *p.get(9)? != 6 || ihl < 20 {
                 return None;
             }
-            let m = |a: &[u8]| std::net::Ipv4Addr::new(a[0], a[1], a[2], a[3]).to_ipv6_mapped();
-            (m(p.get(12..16)?).octets(), m(p.get(16..20)?).octets(), ihl)
+            let m = |a: &[u8]| {
+                crate::addr::mapped(std::net::Ipv4Addr::new(a[0], a[1], a[2], a[3]).into())
+            };
+            (m(p.get(12..16)?), m(p.get(16..20)?), ihl)
         }
         6 => {
             if *p.get(6)? != 6 {

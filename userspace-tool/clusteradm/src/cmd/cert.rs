@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::cert::{self, Pem};
 use crate::output::{columns, print_json};
+use ipcluster_daemon::cert::{self, parse_revoked, Pem};
 use ipcluster_kapi::Error;
 
 fn read(path: &Path) -> Result<String, Error> {
@@ -52,20 +52,6 @@ pub(crate) fn ca(dir: &Path) -> Result<Pem, Error> {
         cert: read(&dir.join("ca.pem"))?,
         key: read(&dir.join("ca.key"))?,
     })
-}
-
-/// The fingerprints in a revocation list's text.
-pub(crate) fn parse_revoked(text: &str) -> Vec<String> {
-    text.lines()
-        .map(|l| {
-            l.split('#')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_lowercase()
-        })
-        .filter(|l| !l.is_empty())
-        .collect()
 }
 
 /// `cert ca DIR [NAME]`: a new CA in a new (or empty) directory.

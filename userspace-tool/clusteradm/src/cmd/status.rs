@@ -1,5 +1,5 @@
 //! `clusteradm status [ID]`: what the cluster's daemon on this host knows
-//! (it writes it every second, see `daemon::State`): its role, the master,
+//! (it writes it every second, see `ipcluster_daemon::state::State`): its role, the master,
 //! the members, the keepalive interval and each member's loss (on the
 //! master), the bucket grid and each member's share, and the datagrams it
 //! ignored.
@@ -10,8 +10,8 @@ use ipcluster_kapi::table::Table;
 use ipcluster_kapi::Error;
 
 use crate::cmd::table;
-use crate::daemon::{state_path, State};
 use crate::output::print_json;
+use ipcluster_daemon::state::{state_path, State};
 
 /// `clusteradm status ID`.
 pub(crate) fn show(id: u32, json: bool) -> Result<(), Error> {

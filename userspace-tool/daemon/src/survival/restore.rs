@@ -16,7 +16,7 @@
 //! estimates, timers.
 
 use std::io;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
@@ -72,12 +72,7 @@ fn setsockopt_bytes(
 }
 
 fn addr(a: &[u8; 16], v6: bool, port: u16) -> SocketAddr {
-    let a = Ipv6Addr::from(*a);
-    let ip = match a.to_ipv4_mapped() {
-        Some(v4) if !v6 => IpAddr::V4(v4),
-        _ => IpAddr::V6(a),
-    };
-    SocketAddr::new(ip, port)
+    SocketAddr::new(ipcluster_kapi::addr::unmapped(a, v6), port)
 }
 
 /// The options a restored connection negotiated, for `TCP_REPAIR_OPTIONS`.
@@ -407,10 +402,7 @@ mod tests {
     }
 
     fn snapshot(server: &TcpStream, client: &TcpStream) -> (Initial, Essential) {
-        let mapped = |a: SocketAddr| match a.ip() {
-            IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
-            IpAddr::V6(v6) => v6.octets(),
-        };
+        let mapped = |a: SocketAddr| ipcluster_kapi::addr::mapped(a.ip());
         let (peer, local) = (client.local_addr().unwrap(), server.local_addr().unwrap());
         let sock = socket2::SockRef::from(server);
         setsockopt(&sock, libc::TCP_REPAIR, &1i32).unwrap();

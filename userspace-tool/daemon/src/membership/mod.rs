@@ -3,7 +3,7 @@
 //! over a lossy, delaying, partitioning network (tests, with turmoil).
 
 pub(crate) mod node;
-pub(crate) mod wire;
+mod wire;
 
 #[cfg(test)]
 mod sim;

@@ -1,5 +1,9 @@
-//! [`Message`]s to and from signed datagrams (`ipcluster_core::proto`):
-//! every datagram carries its sender's certificate and is signed with its
+//! Signed datagrams on the cluster link (`ipcluster_core::proto`), shared
+//! by its two users: the membership ([`crate::membership::node::Message`])
+//! and the TCP state link ([`crate::survival::link::Message`]), each with
+//! an [`Endpoint`] of its own on a port of its own.
+//!
+//! Every datagram carries its sender's certificate and is signed with its
 //! key. A received datagram counts only when its cluster id is ours, its
 //! certificate is one the cluster trusts, its signature is good and its
 //! replay counter has not been seen from that certificate (a sliding
@@ -8,99 +12,51 @@
 //! nothing and is counted.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
-use ipcluster_core::proto::{self, Header, Member, Msg, Nak};
+use ipcluster_core::proto::{self, Header, Msg, Nak};
 use rustls_pki_types::UnixTime;
 
-use super::node::{Keepalive, Message};
 use crate::cert::{fingerprint, Identity, Trust};
+use crate::state::RejectedJson;
 
 /// Largest datagram.
 pub(crate) const MAX_DATAGRAM: usize = proto::HEADER_LEN + proto::MAX_BODY + proto::SIG_LEN;
 
-/// Encodes `msg` with `header` and the sender's certificate `cert`, the
-/// signature left zero.
-pub(crate) fn encode(header: &Header, msg: &Message, cert: &[u8]) -> Result<Vec<u8>, proto::Error> {
-    let mut out = vec![0u8; MAX_DATAGRAM];
-    let (mut mb, mut ob) = (Vec::new(), Vec::new());
-    let acks: Vec<u8>;
-    let m = match msg {
-        Message::Join { config, .. } => Msg::Join { config: *config },
-        Message::Welcome { member, config } => Msg::Welcome {
-            member: *member,
-            config: *config,
-        },
-        Message::Refuse(why) => Msg::Refuse { why: *why },
-        Message::Offer { members } => Msg::Offer { members: *members },
-        Message::Object { members } => Msg::Object { members: *members },
-        Message::MasterAlive(k) => {
-            let members: Vec<Member> = k
-                .members
-                .iter()
-                .map(|&(id, addr)| Member { id, addr })
-                .collect();
-            mb.resize(members.len() * 18, 0);
-            proto::encode_members(&members, &mut mb)?;
-            ob.resize(k.owners.len() * 2, 0);
-            proto::encode_owners(&k.owners, &mut ob)?;
-            let period = u16::try_from(k.period.as_millis()).unwrap_or(u16::MAX);
-            Msg::MasterAlive(proto::MasterAlive::new(
-                k.config,
-                (period, k.misses),
-                k.version,
-                &mb,
-                &ob,
-            ))
-        }
-        Message::MemberAlive { seq, table, config } => Msg::MemberAlive {
-            seq: *seq,
-            table: *table,
-            config: *config,
-        },
-        Message::Leave(why) => Msg::Leave { why: *why },
-        Message::TcpState { seq, records } => Msg::TcpState { seq: *seq, records },
-        Message::TcpAck(seqs) => {
-            acks = seqs.iter().flat_map(|s| s.to_be_bytes()).collect();
-            Msg::TcpAck { seqs: &acks }
-        }
-    };
-    let n = proto::encode(header, &m, cert, &mut out)?;
-    out.truncate(n);
-    Ok(out)
+/// The messages one user of the cluster link sends and receives, in the
+/// wire format both users share.
+pub(crate) trait Payload: Sized {
+    /// Calls `f` with this message as the wire format has it (some need
+    /// buffers that live only as long as the call).
+    fn with_wire<R>(
+        &self,
+        f: impl FnOnce(&Msg<'_>) -> Result<R, proto::Error>,
+    ) -> Result<R, proto::Error>;
+
+    /// The message `msg` decodes to; `None` when it belongs to the other
+    /// user of the link.
+    fn from_wire(msg: &Msg<'_>) -> Option<Self>;
+
+    /// The message from a sender whose certificate the cluster does not
+    /// admit, for reason `why`: itself, carrying the reason, when this
+    /// user answers such a message (a join is refused with its reason);
+    /// `None` to ignore it.
+    fn refused(self, why: Nak) -> Option<Self> {
+        let _ = why;
+        None
+    }
 }
 
-/// The node's view of a decoded message.
-pub(crate) fn message(msg: &Msg<'_>) -> Message {
-    match *msg {
-        Msg::Join { config } => Message::Join {
-            refused: None,
-            config,
-        },
-        Msg::Welcome { member, config } => Message::Welcome { member, config },
-        Msg::Refuse { why } => Message::Refuse(why),
-        Msg::Offer { members } => Message::Offer { members },
-        Msg::Object { members } => Message::Object { members },
-        Msg::MasterAlive(k) => Message::MasterAlive(Keepalive {
-            config: k.config,
-            period: Duration::from_millis(u64::from(k.period_ms)),
-            misses: k.misses,
-            version: k.table_version,
-            members: k.members.iter().map(|m| (m.id, m.addr)).collect(),
-            owners: k.owners.iter().collect(),
-        }),
-        Msg::MemberAlive { seq, table, config } => Message::MemberAlive { seq, table, config },
-        Msg::Leave { why } => Message::Leave(why),
-        Msg::TcpState { seq, records } => Message::TcpState {
-            seq,
-            records: records.to_vec(),
-        },
-        Msg::TcpAck { seqs } => Message::TcpAck(
-            seqs.chunks_exact(8)
-                .map(|c| u64::from_be_bytes(c.try_into().unwrap_or_default()))
-                .collect(),
-        ),
-    }
+/// Encodes `msg` with `header` and the sender's certificate `cert`, the
+/// signature left zero.
+pub(crate) fn encode<M: Payload>(
+    header: &Header,
+    msg: &M,
+    cert: &[u8],
+) -> Result<Vec<u8>, proto::Error> {
+    let mut out = vec![0u8; MAX_DATAGRAM];
+    let n = msg.with_wire(|m| proto::encode(header, m, cert, &mut out))?;
+    out.truncate(n);
+    Ok(out)
 }
 
 /// Why a datagram was ignored.
@@ -141,6 +97,17 @@ impl Rejected {
         *c += 1;
     }
 
+    /// The counts as `clusteradm status` shows them.
+    pub(crate) fn to_json(self) -> RejectedJson {
+        RejectedJson {
+            malformed: self.malformed,
+            other_cluster: self.other_cluster,
+            untrusted: self.untrusted,
+            bad_signature: self.bad_signature,
+            replayed: self.replayed,
+        }
+    }
+
     /// Both endpoints' counts together.
     pub(crate) fn plus(self, o: Rejected) -> Rejected {
         Rejected {
@@ -154,7 +121,7 @@ impl Rejected {
 }
 
 /// One end of the cluster link: signs what it sends, checks what it gets.
-pub(crate) struct Endpoint {
+pub(crate) struct Endpoint<M> {
     cluster: u32,
     id: Identity,
     trust: Trust,
@@ -165,9 +132,10 @@ pub(crate) struct Endpoint {
     /// changes: a chain is checked once, not on every keepalive.
     verdicts: HashMap<String, Result<(), Nak>>,
     pub(crate) rejected: Rejected,
+    _messages: std::marker::PhantomData<fn(M) -> M>,
 }
 
-impl Endpoint {
+impl<M: Payload> Endpoint<M> {
     /// For cluster `cluster`, as `id`, trusting `trust`. The counter
     /// starts at the wall clock in microseconds, so that it keeps rising
     /// across restarts.
@@ -180,6 +148,7 @@ impl Endpoint {
             seen: HashMap::new(),
             verdicts: HashMap::new(),
             rejected: Rejected::default(),
+            _messages: std::marker::PhantomData,
         }
     }
 
@@ -190,7 +159,7 @@ impl Endpoint {
     }
 
     /// A signed datagram of `msg` from member `sender`.
-    pub(crate) fn seal(&mut self, sender: u16, msg: &Message) -> Result<Vec<u8>, proto::Error> {
+    pub(crate) fn seal(&mut self, sender: u16, msg: &M) -> Result<Vec<u8>, proto::Error> {
         self.counter += 1;
         let h = Header {
             sender,
@@ -205,9 +174,11 @@ impl Endpoint {
     }
 
     /// The message in datagram `d` and its sender's member id, if it
-    /// passes every check; a join with an unacceptable certificate comes
-    /// through with the reason, for the master to answer.
-    pub(crate) fn open(&mut self, d: &[u8], now: UnixTime) -> Result<(u16, Message), Reject> {
+    /// passes every check; `Ok(None)` for an authentic message of the
+    /// link's other user (sent to the wrong port). A message from an
+    /// unacceptable certificate that this user answers (a join) comes
+    /// through with the reason ([`Payload::refused`]).
+    pub(crate) fn open(&mut self, d: &[u8], now: UnixTime) -> Result<Option<(u16, M)>, Reject> {
         let r = self.check(d, now);
         if let Err(e) = r {
             self.rejected.count(e);
@@ -215,7 +186,7 @@ impl Endpoint {
         r
     }
 
-    fn check(&mut self, d: &[u8], now: UnixTime) -> Result<(u16, Message), Reject> {
+    fn check(&mut self, d: &[u8], now: UnixTime) -> Result<Option<(u16, M)>, Reject> {
         let dg = proto::decode(d).map_err(|_| Reject::Malformed)?;
         if dg.header.cluster != self.cluster {
             return Err(Reject::OtherCluster);
@@ -223,33 +194,35 @@ impl Endpoint {
         if !Trust::verify(dg.cert, dg.signed, dg.sig) {
             return Err(Reject::BadSignature);
         }
-        let mut msg = message(&dg.msg);
+        let msg = M::from_wire(&dg.msg);
         let fp = fingerprint(dg.cert);
-        let verdict = match self.verdicts.get(&fp) {
-            Some(v) => *v,
-            None => {
-                let v = self.trust.admit(dg.cert, now);
-                if self.verdicts.len() > 4096 {
-                    self.verdicts.clear(); // a flood of strangers
-                }
-                self.verdicts.insert(fp.clone(), v);
-                v
-            }
-        };
-        match (verdict, &mut msg) {
-            (Ok(()), _) => (),
-            (Err(why), Message::Join { refused, .. }) => {
-                // Answered with the reason; not remembered (strangers do not
-                // get to grow our tables).
-                *refused = Some(why);
-                return Ok((dg.header.sender, msg));
-            }
-            (Err(_), _) => return Err(Reject::Untrusted),
+        if let Err(why) = self.verdict(&fp, dg.cert, now) {
+            // Answered with the reason, if at all; not remembered
+            // (strangers do not get to grow our tables).
+            return match msg.and_then(|m| m.refused(why)) {
+                Some(m) => Ok(Some((dg.header.sender, m))),
+                None => Err(Reject::Untrusted),
+            };
         }
         if !self.seen.entry(fp).or_default().fresh(dg.header.counter) {
             return Err(Reject::Replayed);
         }
-        Ok((dg.header.sender, msg))
+        Ok(msg.map(|m| (dg.header.sender, m)))
+    }
+
+    /// Whether the trust admits certificate `cert` (fingerprint `fp`),
+    /// from the verdicts cache: a chain is checked once, not on every
+    /// keepalive.
+    fn verdict(&mut self, fp: &str, cert: &[u8], now: UnixTime) -> Result<(), Nak> {
+        if let Some(v) = self.verdicts.get(fp) {
+            return *v;
+        }
+        let v = self.trust.admit(cert, now);
+        if self.verdicts.len() > 4096 {
+            self.verdicts.clear(); // a flood of strangers
+        }
+        self.verdicts.insert(fp.to_string(), v);
+        v
     }
 }
 
@@ -284,9 +257,10 @@ impl Window {
 mod tests {
     use super::*;
     use crate::cert::{self, Pem};
+    use crate::membership::node::Message;
     use ipcluster_core::proto::Exit;
 
-    fn endpoint(ca: &Pem, name: &str, revoked: &[String]) -> Endpoint {
+    fn endpoint(ca: &Pem, name: &str, revoked: &[String]) -> Endpoint<Message> {
         let id = Identity::new(&cert::issue(ca, name).unwrap()).unwrap();
         let trust = Trust::new(&ca.cert, [], revoked.iter().cloned()).unwrap();
         Endpoint::new(7, id, trust, 1000)
@@ -320,7 +294,7 @@ mod tests {
             config: 1,
         };
         let d = a.seal(3, &alive).unwrap();
-        assert_eq!(b.open(&d, now), Ok((3, alive.clone())));
+        assert_eq!(b.open(&d, now), Ok(Some((3, alive.clone()))));
         // The same datagram again: a replay.
         assert_eq!(b.open(&d, now), Err(Reject::Replayed));
         // Any bit flipped: the signature fails (or the shape does).
@@ -355,13 +329,13 @@ mod tests {
             .unwrap();
         assert_eq!(
             b.open(&join, now),
-            Ok((
+            Ok(Some((
                 proto::NO_MEMBER,
                 Message::Join {
                     refused: Some(Nak::BadCertificate),
                     config: 1,
                 }
-            ))
+            )))
         );
         let r = b.rejected;
         assert_eq!(r.replayed, 1);
@@ -391,7 +365,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(
-            master.open(&join, now).unwrap().1,
+            master.open(&join, now).unwrap().unwrap().1,
             Message::Join {
                 refused: Some(Nak::Revoked),
                 config: 1,
@@ -408,48 +382,5 @@ mod tests {
             )
             .unwrap();
         assert_eq!(master.open(&alive, now), Err(Reject::Untrusted));
-    }
-
-    #[test]
-    fn messages_survive_the_wire() {
-        let h = Header {
-            sender: 2,
-            cluster: 7,
-            counter: 99,
-        };
-        let cert = b"certificate";
-        for m in [
-            Message::Join {
-                refused: None,
-                config: 1,
-            },
-            Message::Welcome {
-                member: 3,
-                config: 4,
-            },
-            Message::Refuse(Nak::NotListed),
-            Message::Offer { members: 1 },
-            Message::Object { members: 5 },
-            Message::MasterAlive(Keepalive {
-                config: 1,
-                period: Duration::from_millis(50),
-                misses: 3,
-                version: 8,
-                members: vec![(1, [1; 16]), (2, [2; 16])],
-                owners: (0..1024).map(|b| (b % 2 + 1) as u16).collect(),
-            }),
-            Message::MemberAlive {
-                seq: 5,
-                table: 8,
-                config: 1,
-            },
-            Message::Leave(Exit::StaleConfig),
-        ] {
-            let d = encode(&h, &m, cert).unwrap();
-            let got = proto::decode(&d).unwrap();
-            assert_eq!(got.header, h);
-            assert_eq!(got.cert, cert);
-            assert_eq!(message(&got.msg), m);
-        }
     }
 }

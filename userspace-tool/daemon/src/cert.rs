@@ -23,11 +23,11 @@ use webpki::{EndEntityCert, KeyUsage};
 
 /// A certificate and its key, as PEM.
 #[derive(Clone, Debug)]
-pub(crate) struct Pem {
+pub struct Pem {
     /// The certificate.
-    pub(crate) cert: String,
+    pub cert: String,
     /// The PKCS#8 private key.
-    pub(crate) key: String,
+    pub key: String,
 }
 
 fn err(what: &str, e: impl std::fmt::Display) -> String {
@@ -35,7 +35,7 @@ fn err(what: &str, e: impl std::fmt::Display) -> String {
 }
 
 /// A new cluster CA named `name`.
-pub(crate) fn new_ca(name: &str) -> Result<Pem, String> {
+pub fn new_ca(name: &str) -> Result<Pem, String> {
     let key = KeyPair::generate_for(&PKCS_ED25519).map_err(|e| err("key", e))?;
     let mut p = CertificateParams::new(Vec::<String>::new()).map_err(|e| err("params", e))?;
     p.distinguished_name.push(DnType::CommonName, name);
@@ -50,7 +50,7 @@ pub(crate) fn new_ca(name: &str) -> Result<Pem, String> {
 }
 
 /// A new member certificate named `name`, issued by `ca`.
-pub(crate) fn issue(ca: &Pem, name: &str) -> Result<Pem, String> {
+pub fn issue(ca: &Pem, name: &str) -> Result<Pem, String> {
     let ca_key = KeyPair::from_pem(&ca.key).map_err(|e| err("CA key", e))?;
     let issuer =
         Issuer::from_ca_cert_pem(&ca.cert, ca_key).map_err(|e| err("CA certificate", e))?;
@@ -70,14 +70,14 @@ pub(crate) fn issue(ca: &Pem, name: &str) -> Result<Pem, String> {
 }
 
 /// The DER of the (first) certificate in `pem`.
-pub(crate) fn der(pem: &str) -> Result<Vec<u8>, String> {
+pub fn der(pem: &str) -> Result<Vec<u8>, String> {
     CertificateDer::from_pem_slice(pem.as_bytes())
         .map(|c| c.to_vec())
         .map_err(|e| err("certificate", e))
 }
 
 /// A certificate's name: the hex SHA-256 of its DER.
-pub(crate) fn fingerprint(der: &[u8]) -> String {
+pub fn fingerprint(der: &[u8]) -> String {
     ring::digest::digest(&ring::digest::SHA256, der)
         .as_ref()
         .iter()
@@ -86,21 +86,21 @@ pub(crate) fn fingerprint(der: &[u8]) -> String {
 }
 
 /// The common name in a certificate's subject, if it has one.
-pub(crate) fn common_name(der: &[u8]) -> Option<String> {
+pub fn common_name(der: &[u8]) -> Option<String> {
     let (_, c) = x509_parser::parse_x509_certificate(der).ok()?;
     let cn = c.subject().iter_common_name().next()?;
     cn.as_str().ok().map(str::to_string)
 }
 
 /// This host's certificate and key: it signs what it sends.
-pub(crate) struct Identity {
+pub struct Identity {
     cert: Vec<u8>,
     key: Ed25519KeyPair,
 }
 
 impl Identity {
     /// From PEM.
-    pub(crate) fn new(pem: &Pem) -> Result<Self, String> {
+    pub fn new(pem: &Pem) -> Result<Self, String> {
         let key =
             PrivatePkcs8KeyDer::from_pem_slice(pem.key.as_bytes()).map_err(|e| err("key", e))?;
         let key = Ed25519KeyPair::from_pkcs8_maybe_unchecked(key.secret_pkcs8_der())
@@ -117,12 +117,12 @@ impl Identity {
     }
 
     /// The certificate, DER.
-    pub(crate) fn cert(&self) -> &[u8] {
+    pub fn cert(&self) -> &[u8] {
         &self.cert
     }
 
     /// Signs `msg`.
-    pub(crate) fn sign(&self, msg: &[u8]) -> [u8; SIG_LEN] {
+    pub fn sign(&self, msg: &[u8]) -> [u8; SIG_LEN] {
         let mut sig = [0u8; SIG_LEN];
         sig.copy_from_slice(self.key.sign(msg).as_ref());
         sig
@@ -138,7 +138,7 @@ impl Identity {
 
 /// What a host trusts: the cluster's CA, and which certificates it admits.
 #[derive(Clone, Debug)]
-pub(crate) struct Trust {
+pub struct Trust {
     ca: Vec<u8>,
     /// Fingerprints admitted; empty admits every certificate of the CA.
     listed: BTreeSet<String>,
@@ -148,7 +148,7 @@ pub(crate) struct Trust {
 
 impl Trust {
     /// Trusts the CA in `ca_pem`.
-    pub(crate) fn new(
+    pub fn new(
         ca_pem: &str,
         listed: impl IntoIterator<Item = String>,
         revoked: impl IntoIterator<Item = String>,
@@ -161,7 +161,7 @@ impl Trust {
     }
 
     /// Whether a host presenting `cert` may join.
-    pub(crate) fn admit(&self, cert: &[u8], now: UnixTime) -> Result<(), Nak> {
+    pub fn admit(&self, cert: &[u8], now: UnixTime) -> Result<(), Nak> {
         let ca = CertificateDer::from(self.ca.as_slice());
         let anchor = webpki::anchor_from_trusted_cert(&ca).map_err(|_| Nak::BadCertificate)?;
         let ee = CertificateDer::from(cert);
@@ -187,12 +187,27 @@ impl Trust {
     }
 
     /// Whether `sig` is `cert`'s signature of `msg`.
-    pub(crate) fn verify(cert: &[u8], msg: &[u8], sig: &[u8]) -> bool {
+    pub fn verify(cert: &[u8], msg: &[u8], sig: &[u8]) -> bool {
         let ee = CertificateDer::from(cert);
         EndEntityCert::try_from(&ee)
             .and_then(|c| c.verify_signature(webpki::ring::ED25519, msg, sig))
             .is_ok()
     }
+}
+
+/// The fingerprints in a revocation list's text: one per line, `#`
+/// starting a comment, case ignored.
+pub fn parse_revoked(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| {
+            l.split('#')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_lowercase()
+        })
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 #[cfg(test)]

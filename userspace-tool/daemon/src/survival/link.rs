@@ -20,11 +20,59 @@ use tokio::io::unix::AsyncFd;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
-use super::{Survival, TcpStatus};
-use crate::cert::Trust;
-use crate::membership::node::{addr_of, ip_of, Addr, Message, Node};
-use crate::membership::wire::{Endpoint, Rejected, MAX_DATAGRAM};
+use ipcluster_core::proto::{self, Msg};
 use ipcluster_kapi::nfqueue::{Queue, Verdict};
+
+use super::{Survival, TcpStatus};
+use crate::addr::{addr_of, ip_of, Addr};
+use crate::cert::Trust;
+use crate::membership::node::Node;
+use crate::wire::{Endpoint, Payload, Rejected, MAX_DATAGRAM};
+
+/// A message of the TCP state link.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Message {
+    /// TCP failover state records of the sender's connections.
+    State {
+        /// The sender's number for the message.
+        seq: u64,
+        /// The records.
+        records: Vec<u8>,
+    },
+    /// The receiver holds the sender's `State` messages with these
+    /// numbers (output commit).
+    Ack(Vec<u64>),
+}
+
+impl Payload for Message {
+    fn with_wire<R>(
+        &self,
+        f: impl FnOnce(&Msg<'_>) -> Result<R, proto::Error>,
+    ) -> Result<R, proto::Error> {
+        match self {
+            Message::State { seq, records } => f(&Msg::TcpState { seq: *seq, records }),
+            Message::Ack(seqs) => {
+                let acks: Vec<u8> = seqs.iter().flat_map(|s| s.to_be_bytes()).collect();
+                f(&Msg::TcpAck { seqs: &acks })
+            }
+        }
+    }
+
+    fn from_wire(msg: &Msg<'_>) -> Option<Self> {
+        match *msg {
+            Msg::TcpState { seq, records } => Some(Message::State {
+                seq,
+                records: records.to_vec(),
+            }),
+            Msg::TcpAck { seqs } => Some(Message::Ack(
+                seqs.chunks_exact(8)
+                    .map(|c| u64::from_be_bytes(c.try_into().unwrap_or_default()))
+                    .collect(),
+            )),
+            _ => None,
+        }
+    }
+}
 
 /// What the replication needs of the membership: this host's member id,
 /// the members and the table, as this host last knew them.
@@ -158,7 +206,7 @@ impl Handle {
 pub(crate) fn start(
     sock: std::net::UdpSocket,
     group: SocketAddr,
-    endpoint: Endpoint,
+    endpoint: Endpoint<Message>,
     survival: Survival,
     kernel: mpsc::UnboundedReceiver<Vec<u8>>,
     queue: Option<Queue>,
@@ -235,7 +283,7 @@ async fn queued(q: &Option<AsyncFd<Queue>>) {
 struct Link {
     sock: tokio::net::UdpSocket,
     group: SocketAddr,
-    endpoint: Endpoint,
+    endpoint: Endpoint<Message>,
     s: Survival,
     view: View,
     /// The kernel's TCP state records.
@@ -326,11 +374,11 @@ impl Link {
     fn datagram(&mut self, d: &[u8], from: SocketAddr) {
         let from_addr = addr_of(from.ip());
         match self.endpoint.open(d, UnixTime::now()) {
-            Ok((sender, Message::TcpState { seq, records })) => {
+            Ok(Some((sender, Message::State { seq, records }))) => {
                 self.replicated(from_addr, sender, seq, &records);
             }
-            Ok((sender, Message::TcpAck(seqs))) => self.acked(from_addr, sender, &seqs),
-            Ok(_) => debug!(%from, "a membership message on the TCP state link"),
+            Ok(Some((sender, Message::Ack(seqs)))) => self.acked(from_addr, sender, &seqs),
+            Ok(None) => debug!(%from, "a membership message on the TCP state link"),
             Err(why) => debug!(%from, ?why, "ignored a datagram"),
         }
     }
@@ -382,7 +430,7 @@ impl Link {
     /// many segments came: under load, turns grow and datagrams do not).
     async fn flush(&mut self, ticked: bool) {
         for (to, seqs) in std::mem::take(&mut self.acks) {
-            self.send(Some(to), Message::TcpAck(seqs)).await;
+            self.send(Some(to), Message::Ack(seqs)).await;
         }
         if self.view.me.is_none() {
             return;
@@ -395,7 +443,7 @@ impl Link {
             return;
         }
         for (seq, records) in self.s.take_batches() {
-            self.send(None, Message::TcpState { seq, records }).await;
+            self.send(None, Message::State { seq, records }).await;
         }
     }
 
@@ -436,7 +484,7 @@ impl Link {
                     .collect()
             };
             for a in to {
-                let msg = Message::TcpState {
+                let msg = Message::State {
                     seq: r.seq,
                     records: r.body.clone(),
                 };

@@ -13,8 +13,9 @@ use ipcluster_core::buckets::UNOWNED;
 use ipcluster_core::proto::{self, Header, NO_MEMBER};
 use turmoil::net::UdpSocket;
 
-use super::node::{addr_of, ip_of, Addr, Event, Node, Out, Settings, To};
-use super::wire;
+use super::node::{Event, Message, Node, Out, Settings, To};
+use crate::addr::{addr_of, ip_of, Addr};
+use crate::wire::{self, Payload};
 
 const GROUP: Ipv4Addr = Ipv4Addr::new(239, 255, 0, 42);
 const PORT: u16 = 7400;
@@ -128,10 +129,12 @@ async fn host(name: String, settings: Settings, views: Views, load: Vec<u64>) ->
             r = sock.recv_from(&mut buf) => {
                 let (n, from) = r?;
                 match proto::decode(&buf[..n]) {
-                    Ok(d) if d.header.cluster == cluster => {
-                        let msg = wire::message(&d.msg);
-                        node.receive(start.elapsed(), addr_of(from.ip()), d.header.sender, msg)
-                    }
+                    Ok(d) if d.header.cluster == cluster => match Message::from_wire(&d.msg) {
+                        Some(msg) => {
+                            node.receive(start.elapsed(), addr_of(from.ip()), d.header.sender, msg)
+                        }
+                        None => Vec::new(),
+                    },
                     _ => Vec::new(),
                 }
             }

@@ -17,12 +17,12 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ipcluster_core::buckets::UNOWNED;
-use ipcluster_core::hash::{self, Flow, Mode};
-use ipcluster_core::packet::addr_words;
+use ipcluster_core::hash::{self, Mode};
 use ipcluster_core::proto::{MAX_BODY, MAX_CERT};
 use ipcluster_core::tcpstate::{after, Data, Dir, Essential, Initial, Record, DATA_HEAD_LEN};
-use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
+
+pub(crate) use crate::state::TcpStatus;
 
 use ipcluster_kapi::abi::{tcp_state as t, Cmd};
 use ipcluster_kapi::tcp::records_with_bytes;
@@ -44,71 +44,6 @@ const FORGET_AFTER: Duration = Duration::from_secs(30);
 /// retransmissions (`tcp_synack_retries`), after which the handshake can
 /// no longer finish.
 const HANDSHAKE_AFTER: Duration = Duration::from_secs(75);
-
-/// What `clusteradm status` shows of TCP survival.
-#[derive(Serialize, Deserialize, Debug, Default, Clone)]
-pub(crate) struct TcpStatus {
-    /// Connections of this member being replicated.
-    pub(crate) exported: usize,
-    /// State records our kernel exported (one or two per segment before
-    /// coalescing), and the netlink messages that brought them.
-    #[serde(default)]
-    pub(crate) kernel_records: u64,
-    #[serde(default)]
-    pub(crate) kernel_messages: u64,
-    /// Replicas of other members' connections held here.
-    pub(crate) replicas: usize,
-    /// Bytes of replica records received.
-    pub(crate) replica_bytes: u64,
-    /// Bytes of records sent.
-    pub(crate) sent_bytes: u64,
-    /// Records sent (updates; Data records count one per chunk).
-    #[serde(default)]
-    pub(crate) sent_records: u64,
-    /// Bytes of the Data records' payload among them.
-    #[serde(default)]
-    pub(crate) sent_payload: u64,
-    /// Replicas not kept: the store was full.
-    pub(crate) dropped: u64,
-    /// Replicas forgotten: of dead members' connections another member
-    /// took over, or of handshakes not heard of for [`HANDSHAKE_AFTER`].
-    #[serde(default)]
-    pub(crate) forgotten: u64,
-    /// Connections restored here and handed to their application.
-    pub(crate) restored: u64,
-    /// Restores or handoffs that failed.
-    pub(crate) failed: u64,
-    /// Milliseconds from the newest record sent to its datagram (the
-    /// replication lag this member adds).
-    pub(crate) lag_ms: u64,
-    /// Records ignored: from a host that is not a member.
-    pub(crate) ignored: u64,
-    /// Whether the cluster has output commit (the numbers below).
-    #[serde(default)]
-    pub(crate) commit: bool,
-    /// Output commit: segments waiting for a member to hold their state.
-    #[serde(default)]
-    pub(crate) waiting: usize,
-    /// Output commit: segments dropped, their state not held in time.
-    #[serde(default)]
-    pub(crate) expired: u64,
-    /// Output commit: messages sent again, unacknowledged.
-    #[serde(default)]
-    pub(crate) resent: u64,
-    /// Bytes of replicated queues held (output commit).
-    #[serde(default)]
-    pub(crate) queued_bytes: usize,
-    /// Connections restored with their queues' bytes.
-    #[serde(default)]
-    pub(crate) restored_with_bytes: u64,
-    /// Connections not restored: a socket of this host held them already.
-    #[serde(default)]
-    pub(crate) held: u64,
-    /// Output commit: bytes written but not yet sent when their state
-    /// went out, asked of the kernel (`tcp-unsent`) and replicated.
-    #[serde(default)]
-    pub(crate) unsent: u64,
-}
 
 /// Output commit's question to the kernel: connection, first sequence
 /// number wanted → where the bytes start and the bytes (`tcp::unsent`).
@@ -383,7 +318,7 @@ impl Survival {
         self.forget_stale(me, owners, &alive, Instant::now());
         let before = std::mem::replace(&mut self.owners, owners.to_vec());
         let (hash, bits) = (&self.hash, self.bits);
-        let bucket = |i: &Initial| hash::bucket(hash, &flow(i), bits) as usize;
+        let bucket = |i: &Initial| hash::bucket(hash, &i.flow(), bits) as usize;
         let moved_from_live = |i: &Initial| {
             let b = bucket(i);
             owners.get(b) == Some(&me) && before.get(b).is_some_and(|&o| other_live(o, me, &alive))
@@ -437,7 +372,7 @@ impl Survival {
     ) {
         let (hash, bits) = (&self.hash, self.bits);
         let elsewhere = |i: &Initial| {
-            let b = hash::bucket(hash, &flow(i), bits) as usize;
+            let b = hash::bucket(hash, &i.flow(), bits) as usize;
             owners.get(b).is_some_and(|&o| other_live(o, me, &alive))
         };
         let n = self
@@ -505,26 +440,6 @@ fn other_live(o: u16, me: u16, alive: impl Fn(u16) -> bool) -> bool {
     o != me && o != UNOWNED && alive(o)
 }
 
-/// The flow the kernel hashes a connection's packets as.
-fn flow(i: &Initial) -> Flow {
-    let words = |a: &[u8; 16]| {
-        let w = addr_words(a);
-        if i.v6 {
-            w
-        } else {
-            [0, 0, 0, w[3]]
-        }
-    };
-    Flow {
-        src: words(&i.src),
-        dst: words(&i.dst),
-        proto: hash::IPPROTO_TCP,
-        sport: i.sport,
-        dport: i.dport,
-        ..Flow::default()
-    }
-}
-
 /// Reads the kernel's exports of cluster `id` on a thread of its own (a
 /// blocking netlink socket), handing each payload to `tx`.
 pub(crate) fn watch_kernel(
@@ -583,14 +498,6 @@ mod tests {
             opts_len: 12,
             v6: false,
         }
-    }
-
-    #[test]
-    fn flows_hash_as_the_kernel_sees_them() {
-        let f = flow(&initial(40000));
-        assert_eq!(f.src, [0, 0, 0, 0xc000_0202]);
-        assert_eq!(f.dst, [0, 0, 0, 0xc000_0264]);
-        assert_eq!((f.sport, f.dport, f.proto), (40000, 7000, 6));
     }
 
     #[test]
@@ -743,7 +650,7 @@ mod tests {
 
     #[test]
     fn a_full_batch_fits_a_datagram_with_the_largest_certificate() {
-        use crate::membership::wire::MAX_DATAGRAM;
+        use crate::wire::MAX_DATAGRAM;
         use ipcluster_core::proto::{self, Header, Msg};
         let h = Header {
             sender: 1,

@@ -18,7 +18,6 @@
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use ipcluster_core::buckets::{self, UNOWNED};
@@ -27,8 +26,7 @@ use ipcluster_core::keepalive::{self, Loss};
 use ipcluster_core::packet::addr_words;
 use ipcluster_core::proto::{Exit, Nak};
 
-/// An address on the cluster link (IPv4 mapped into IPv6).
-pub(crate) type Addr = [u8; 16];
+use crate::addr::Addr;
 
 /// The protocol's knobs.
 #[derive(Clone, Debug)]
@@ -120,17 +118,6 @@ pub(crate) enum Message {
     },
     /// Leave the cluster.
     Leave(Exit),
-    /// TCP failover state records of the sender's connections; the daemon
-    /// keeps them (`survival`), the protocol ignores them.
-    TcpState {
-        /// The sender's number for the message.
-        seq: u64,
-        /// The records.
-        records: Vec<u8>,
-    },
-    /// The receiver holds the sender's `TcpState` message `seq` (output
-    /// commit).
-    TcpAck(Vec<u64>),
 }
 
 /// What a master keepalive carries.
@@ -1017,25 +1004,12 @@ fn first_free(peers: &BTreeMap<u16, Peer>, retired: &BTreeMap<Addr, u16>, me: Op
         .unwrap_or(UNOWNED)
 }
 
-/// An IP address as an [`Addr`] (IPv4 mapped into IPv6).
-pub(crate) fn addr_of(ip: IpAddr) -> Addr {
-    match ip {
-        IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
-        IpAddr::V6(a) => a.octets(),
-    }
-}
-
-/// An [`Addr`] as an IP address (IPv4 when mapped).
-pub(crate) fn ip_of(a: &Addr) -> IpAddr {
-    let v6 = Ipv6Addr::from(*a);
-    v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::addr::addr_of;
     use ipcluster_core::proto::NO_MEMBER;
-    use std::net::Ipv4Addr;
+    use std::net::{IpAddr, Ipv4Addr};
 
     fn host(i: u8) -> Addr {
         addr_of(IpAddr::V4(Ipv4Addr::new(192, 0, 2, i)))

@@ -1,0 +1,254 @@
+//! The daemon's start: what `clusteradm daemon CONFIG` runs. It reads the
+//! configuration, creates the kernel's cluster, loads this host's
+//! certificate and the cluster's trust, starts TCP survival when the
+//! cluster exports TCP state, opens the cluster link, and hands all of it
+//! to the membership's loop ([`event_loop`]).
+//!
+//! A cluster added with `commit QUEUE` (output commit) has the daemon hold
+//! each segment its connections send in netfilter queue QUEUE until another
+//! member acknowledged the state and bytes it reveals (`survival::commit`).
+//!
+//! On SIGTERM, or when told its configuration is stale, the daemon deletes
+//! its kernel cluster (so it serves no bucket a survivor takes) and exits.
+
+mod event_loop;
+
+use std::io::IsTerminal;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use ipcluster_core::keepalive;
+use ipcluster_kapi::abi::{cluster as c, Cmd};
+use ipcluster_kapi::attr::Attr;
+use ipcluster_kapi::cluster::{self, AddRequest};
+use ipcluster_kapi::sys::sockbuf::{self, Buf};
+use ipcluster_kapi::{Client, Error};
+use tokio::sync::mpsc;
+use tracing::debug;
+
+use crate::addr::addr_of;
+use crate::cert::{self, Identity, Pem, Trust};
+use crate::config::{self, read, Config, Link, PkiConf, Protocol};
+use crate::membership::node::{Message, Settings};
+use crate::survival::{self, link, Survival};
+use crate::wire::{Endpoint, Payload};
+
+/// Runs the membership daemon the configuration file at `path` describes,
+/// until SIGTERM or until the cluster says its configuration is stale.
+pub fn run(path: &Path) -> Result<(), Error> {
+    let cfg = config::parse(&read(path)?).map_err(|e| e.context(&path.display().to_string()))?;
+    init_logging();
+    let kernel = create_cluster(&cfg.cluster.add)?;
+    let (keys, endpoint) = Keys::load(&cfg.pki, kernel.id)?;
+    let settings = settings(&cfg.protocol, kernel.buckets())?;
+    let link = match kernel.req.flow_hash() {
+        Some(hash) if kernel.req.tcp_export() => Some(start_survival(&cfg, &kernel, hash, keys)?),
+        _ => None,
+    };
+    let sock = link_socket(&cfg.link, cfg.link.port)?;
+    if cfg.protocol.realtime {
+        crate::sys::realtime();
+    }
+    let me = addr_of(IpAddr::V4(cfg.link.addr));
+    event_loop::run(cfg, kernel, endpoint, link, sock, settings, me)
+}
+
+/// Logs to standard error, filtered by `IPCLUSTER_LOG` (`info` without it).
+fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("IPCLUSTER_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+/// The kernel's cluster, as this daemon created it.
+struct Kernel {
+    id: u32,
+    req: AddRequest,
+    nl: Client,
+}
+
+impl Kernel {
+    /// The cluster's bucket count.
+    fn buckets(&self) -> usize {
+        1usize << self.bits()
+    }
+
+    /// log2 of the bucket count.
+    fn bits(&self) -> u32 {
+        self.req.bucket_bits().unwrap_or(10)
+    }
+}
+
+/// Creates the kernel cluster `[cluster] add` describes, deleting first
+/// whatever a previous run left: its table is the old master's business,
+/// not ours.
+fn create_cluster(add: &str) -> Result<Kernel, Error> {
+    let words: Vec<String> = add.split_whitespace().map(String::from).collect();
+    let args = cluster::parse_add(&words).map_err(|e| e.context("[cluster] add"))?;
+    let req = AddRequest::resolve(&args, ipcluster_kapi::sys::dev::index, || {
+        Err(Error::usage(
+            "[cluster] add: give the seed (every member needs the same)",
+        ))
+    })?;
+    let id = req
+        .id()
+        .ok_or_else(|| Error::usage("[cluster] add: give the cluster id"))?;
+    let mut nl = Client::connect()?;
+    let _ = nl.request(Cmd::ClusterDel, &[Attr::u32(c::ID, id)]);
+    nl.request(Cmd::ClusterNew, &req.attrs())
+        .map_err(|e| e.context("creating the kernel cluster"))?;
+    Ok(Kernel { id, req, nl })
+}
+
+/// This host's certificate and the cluster's trust, as the `[pki]`
+/// section gives them, for the endpoints that sign and check datagrams.
+struct Keys {
+    pem: Pem,
+    trust: Trust,
+    /// Where the replay counters start: the wall clock in microseconds,
+    /// so that they keep rising across restarts.
+    start: u64,
+}
+
+impl Keys {
+    /// Loads the `[pki]` files, and makes the membership's endpoint of
+    /// cluster `id` with them.
+    fn load(p: &PkiConf, id: u32) -> Result<(Keys, Endpoint<Message>), Error> {
+        let pem = Pem {
+            cert: read(&p.cert)?,
+            key: read(&p.key)?,
+        };
+        let identity = Identity::new(&pem).map_err(Error::failed)?;
+        let trust = trust(p)?;
+        let start = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64);
+        let endpoint = Endpoint::new(id, identity, trust.clone(), start);
+        Ok((Keys { pem, trust, start }, endpoint))
+    }
+
+    /// Another endpoint of cluster `id`, for the TCP state link.
+    fn endpoint<M: Payload>(self, id: u32) -> Result<Endpoint<M>, Error> {
+        let identity = Identity::new(&self.pem).map_err(Error::failed)?;
+        Ok(Endpoint::new(id, identity, self.trust, self.start))
+    }
+}
+
+/// The trust the `[pki]` section describes (the revocation list as it is
+/// now).
+pub(crate) fn trust(p: &PkiConf) -> Result<Trust, Error> {
+    let revoked = match &p.revoked {
+        Some(path) => cert::parse_revoked(&read(path)?),
+        None => Vec::new(),
+    };
+    Trust::new(&read(&p.ca)?, p.listed.clone(), revoked).map_err(Error::failed)
+}
+
+/// The membership protocol's settings from `[protocol]`, for `buckets`
+/// buckets.
+fn settings(p: &Protocol, buckets: usize) -> Result<Settings, Error> {
+    let mut settings = Settings::new(buckets);
+    settings.config = p.config;
+    settings.period = Duration::from_millis(p.period_ms.max(1));
+    settings.join_wait = Duration::from_millis(p.join_wait_ms);
+    settings.offer_wait = Duration::from_millis(p.offer_wait_ms);
+    settings.rebalance_every = Duration::from_millis(p.rebalance_ms.max(1));
+    if p.approve && p.hook.is_none() {
+        return Err(Error::usage("[protocol] approve needs a hook to ask"));
+    }
+    settings.approve = p.approve;
+    if !(keepalive::MIN_INTERVAL..=keepalive::MAX_INTERVAL).contains(&p.min_interval) {
+        return Err(Error::usage(format!(
+            "[protocol] min_interval {} is not within {}..{}",
+            p.min_interval,
+            keepalive::MIN_INTERVAL,
+            keepalive::MAX_INTERVAL
+        )));
+    }
+    settings.min_interval = p.min_interval;
+    Ok(settings)
+}
+
+/// TCP survival for a cluster that exports TCP state: its replicas, the
+/// kernel's exports, output commit's queue, and the TCP state link on the
+/// cluster link's next port, all on a thread of their own.
+fn start_survival(
+    cfg: &Config,
+    kernel: &Kernel,
+    hash: ipcluster_core::hash::Mode,
+    keys: Keys,
+) -> Result<link::Handle, Error> {
+    let (id, commit) = (kernel.id, kernel.req.commit_queue());
+    let mut survival = Survival::new(
+        hash,
+        kernel.bits(),
+        cfg.tcp.handoff.clone(),
+        cfg.tcp.max_conns,
+        commit.is_some(),
+    );
+    if commit.is_some() {
+        let mut nl = Client::connect()?;
+        survival.fetch_unsent(Box::new(move |i, from| {
+            ipcluster_kapi::tcp::unsent(&mut nl, id, i, from)
+                .map_err(|e| debug!(%e, sport = i.sport, "bytes not sent yet"))
+                .ok()
+        }));
+    }
+    let queue = match commit {
+        Some(q) => Some(
+            ipcluster_kapi::nfqueue::Queue::bind(q)
+                .map_err(|e| Error::failed(format!("binding netfilter queue {q}: {e}")))?,
+        ),
+        None => None,
+    };
+    let port = cfg.link.port.checked_add(1).ok_or_else(|| {
+        Error::usage("[link] port: TCP state takes the next port; 65535 has none")
+    })?;
+    let (kernel_tx, kernel_rx) = mpsc::unbounded_channel();
+    survival::watch_kernel(id, kernel_tx)
+        .map_err(|e| Error::failed(format!("TCP state export: {e}")))?;
+    link::start(
+        link_socket(&cfg.link, port)?,
+        SocketAddr::from((cfg.link.group, port)),
+        keys.endpoint(id)?,
+        survival,
+        kernel_rx,
+        queue,
+        Duration::from_millis(cfg.tcp.flush_ms.max(1)),
+    )
+    .map_err(|e| Error::failed(format!("TCP state link: {e}")))
+}
+
+/// A cluster link socket on `port`: the group joined on the link's
+/// address, multicast sent from it, our own multicast not looped back.
+fn link_socket(l: &Link, port: u16) -> Result<std::net::UdpSocket, Error> {
+    use socket2::{Domain, Protocol as P, Socket, Type};
+    let e = |what: &str, err: std::io::Error| Error::failed(format!("cluster link: {what}: {err}"));
+    let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(P::UDP)).map_err(|x| e("socket", x))?;
+    s.set_reuse_address(true)
+        .map_err(|x| e("SO_REUSEADDR", x))?;
+    s.bind_device(Some(l.dev.as_bytes()))
+        .map_err(|x| e(&format!("SO_BINDTODEVICE {}", l.dev), x))?;
+    s.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())
+        .map_err(|x| e("bind", x))?;
+    s.join_multicast_v4(&l.group, &l.addr)
+        .map_err(|x| e("join group", x))?;
+    s.set_multicast_if_v4(&l.addr)
+        .map_err(|x| e("IP_MULTICAST_IF", x))?;
+    s.set_multicast_loop_v4(false)
+        .map_err(|x| e("IP_MULTICAST_LOOP", x))?;
+    s.set_nonblocking(true).map_err(|x| e("O_NONBLOCK", x))?;
+    // Room for a burst of TCP state (or of keepalives after a stall)
+    // while the loop is busy: 4 MiB, past rmem_max (we have
+    // CAP_NET_ADMIN); the default where that is refused.
+    if let Err(err) = sockbuf::grow(std::os::fd::AsRawFd::as_raw_fd(&s), Buf::Receive, 4 << 20) {
+        debug!(%err, "link socket's receive buffer");
+    }
+    Ok(s.into())
+}

@@ -1,0 +1,130 @@
+//! What the daemon tells `clusteradm status`: a JSON document per cluster,
+//! rewritten every second. The types here are that document's schema; the
+//! CLI reads it back with them.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Where `clusteradm status` finds the daemon of cluster `id`.
+pub fn state_path(id: u32) -> PathBuf {
+    let dir = std::env::var_os("IPCLUSTER_RUN_DIR").unwrap_or_else(|| "/run/ipcluster".into());
+    Path::new(&dir).join(format!("{id}.json"))
+}
+
+/// What the daemon writes for `clusteradm status`.
+#[derive(Serialize, Deserialize, Debug, Default)]
+pub struct State {
+    /// The cluster id.
+    pub cluster: u32,
+    /// `master`, `member` or `joining`.
+    pub role: String,
+    /// This host's member id, once it has one.
+    pub member: Option<u16>,
+    /// The master's address on the cluster link, if one is known.
+    pub master: Option<String>,
+    /// The members (id, address on the cluster link), the master first.
+    pub members: Vec<(u16, String)>,
+    /// Keepalives that may go missing before a member is declared dead.
+    pub misses: u8,
+    /// The keepalive period.
+    pub period_ms: u64,
+    /// The version of the bucket table.
+    pub table_version: u32,
+    /// The owner of each bucket.
+    pub owners: Vec<u16>,
+    /// Per member: loss estimate (0..1) and interval (master only).
+    pub loss: Vec<(u16, f64, u32)>,
+    /// Buckets whose owner has not yet acknowledged them (master only).
+    pub unacked: usize,
+    /// Per member: the table version it last acknowledged (master only).
+    #[serde(default)]
+    pub acked: Vec<(u16, u32)>,
+    /// TCP survival, when the cluster exports TCP state.
+    #[serde(default)]
+    pub tcp: Option<TcpStatus>,
+    /// Datagrams ignored on the cluster link, by reason.
+    pub rejected: RejectedJson,
+}
+
+/// Datagrams the daemon's endpoints ignored, by reason.
+#[derive(Serialize, Deserialize, Debug, Default)]
+pub struct RejectedJson {
+    /// Not a well-formed ipcluster datagram.
+    pub malformed: u64,
+    /// For another cluster.
+    pub other_cluster: u64,
+    /// From a certificate the cluster does not trust.
+    pub untrusted: u64,
+    /// Its signature does not match its certificate.
+    pub bad_signature: u64,
+    /// Its replay counter was seen already.
+    pub replayed: u64,
+}
+
+/// What `clusteradm status` shows of TCP survival.
+#[derive(Serialize, Deserialize, Debug, Default, Clone)]
+pub struct TcpStatus {
+    /// Connections of this member being replicated.
+    pub exported: usize,
+    /// State records our kernel exported (one or two per segment before
+    /// coalescing).
+    #[serde(default)]
+    pub kernel_records: u64,
+    /// The netlink messages that brought them.
+    #[serde(default)]
+    pub kernel_messages: u64,
+    /// Replicas of other members' connections held here.
+    pub replicas: usize,
+    /// Bytes of replica records received.
+    pub replica_bytes: u64,
+    /// Bytes of records sent.
+    pub sent_bytes: u64,
+    /// Records sent (updates; Data records count one per chunk).
+    #[serde(default)]
+    pub sent_records: u64,
+    /// Bytes of the Data records' payload among them.
+    #[serde(default)]
+    pub sent_payload: u64,
+    /// Replicas not kept: the store was full.
+    pub dropped: u64,
+    /// Replicas forgotten: of dead members' connections another member
+    /// took over, or of handshakes not heard of for
+    /// `survival::HANDSHAKE_AFTER`.
+    #[serde(default)]
+    pub forgotten: u64,
+    /// Connections restored here and handed to their application.
+    pub restored: u64,
+    /// Restores or handoffs that failed.
+    pub failed: u64,
+    /// Milliseconds from the newest record sent to its datagram (the
+    /// replication lag this member adds).
+    pub lag_ms: u64,
+    /// Records ignored: from a host that is not a member.
+    pub ignored: u64,
+    /// Whether the cluster has output commit (the numbers below).
+    #[serde(default)]
+    pub commit: bool,
+    /// Output commit: segments waiting for a member to hold their state.
+    #[serde(default)]
+    pub waiting: usize,
+    /// Output commit: segments dropped, their state not held in time.
+    #[serde(default)]
+    pub expired: u64,
+    /// Output commit: messages sent again, unacknowledged.
+    #[serde(default)]
+    pub resent: u64,
+    /// Bytes of replicated queues held (output commit).
+    #[serde(default)]
+    pub queued_bytes: usize,
+    /// Connections restored with their queues' bytes.
+    #[serde(default)]
+    pub restored_with_bytes: u64,
+    /// Connections not restored: a socket of this host held them already.
+    #[serde(default)]
+    pub held: u64,
+    /// Output commit: bytes written but not yet sent when their state
+    /// went out, asked of the kernel (`tcp-unsent`) and replicated.
+    #[serde(default)]
+    pub unsent: u64,
+}
