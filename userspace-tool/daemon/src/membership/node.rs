@@ -253,6 +253,132 @@ impl MasterState {
         }
         t
     }
+
+    /// The live members: the master `me` first, then the peers.
+    fn live(&self, me: u16) -> Vec<u16> {
+        std::iter::once(me)
+            .chain(self.peers.keys().copied())
+            .collect()
+    }
+
+    /// Watchdogs: the members silent for their interval's worth of
+    /// keepalives (plus half a period for the next one to be late).
+    fn dead(&self, s: &Settings, now: Duration) -> Vec<u16> {
+        self.peers
+            .iter()
+            .filter(|(_, p)| {
+                now.saturating_sub(p.heard)
+                    > keepalive::silence_limit(s.period, s.interval(&p.loss))
+            })
+            .map(|(&id, _)| id)
+            .collect()
+    }
+
+    /// Gives the buckets whose old owner has let go (installed the table
+    /// without them; the master's own install was carried out before this
+    /// tick; a dead member holds nothing) to their new owner; whether any
+    /// did.
+    fn hand_over_released(&mut self, me: u16) -> bool {
+        let released: Vec<usize> = self
+            .moving
+            .iter()
+            .filter(|(_, r)| {
+                let let_go = |p: &Peer| p.acked >= r.released_in;
+                match r.from {
+                    UNOWNED => self.peers.values().all(let_go),
+                    from => from == me || self.peers.get(&from).is_none_or(let_go),
+                }
+            })
+            .map(|(&b, _)| b)
+            .collect();
+        for &b in &released {
+            self.moving.remove(&b);
+            self.assigned_in[b] = self.version.wrapping_add(1);
+        }
+        !released.is_empty()
+    }
+
+    /// Member `id` is dead: its id is kept for its address, its buckets go.
+    fn retire(&mut self, id: u16) {
+        if let Some(p) = self.peers.remove(&id) {
+            self.retired.insert(p.addr, id);
+        }
+        buckets::release(&mut self.owners, id);
+    }
+
+    /// Moves one bucket from the most to the least loaded member when
+    /// that narrows the gap; whether one moved. Members take part once
+    /// they have installed a table; the move rides on the next periodic
+    /// keepalive.
+    fn rebalance(&mut self, me: u16, weights: &[u64]) -> bool {
+        let ready: Vec<u16> = self
+            .live(me)
+            .into_iter()
+            .filter(|id| *id == me || self.peers.get(id).is_some_and(|p| p.acked != 0))
+            .collect();
+        let Some(mv) = buckets::rebalance_step(&self.owners, weights, &ready) else {
+            return false;
+        };
+        self.owners[mv.bucket] = mv.to;
+        // (A bucket moved again on its way still waits for the member
+        // that had it first.)
+        self.moving.entry(mv.bucket).or_insert(Release {
+            from: mv.from,
+            released_in: self.version.wrapping_add(1),
+        });
+        true
+    }
+
+    /// Where the applications stand on the host at `from` joining: the
+    /// refusal to answer it with until they approved it (`None` once they
+    /// have). The first join asks them ([`Out::Approve`]).
+    fn approval(&mut self, from: Addr, out: &mut Vec<Out>) -> Option<Nak> {
+        match self.decisions.get(&from).copied() {
+            None => {
+                self.decisions.insert(from, Decision::Asked);
+                out.push(Out::Approve(from));
+                Some(Nak::InProgress)
+            }
+            Some(Decision::Asked) => Some(Nak::InProgress),
+            Some(Decision::Vetoed) => {
+                // Asked again on its next try (after its hold).
+                self.decisions.remove(&from);
+                Some(Nak::Vetoed)
+            }
+            Some(Decision::Approved) => {
+                self.decisions.remove(&from);
+                None
+            }
+        }
+    }
+
+    /// The member id for the host at `from`: the one it has, else the one
+    /// it had before it was declared dead (if still free and not the
+    /// master's, `me`), else a free one; UNOWNED if none is left.
+    fn id_for(&self, from: Addr, me: Option<u16>) -> u16 {
+        match self.peers.iter().find(|(_, p)| p.addr == from) {
+            Some((&id, _)) => id,
+            None => match self.retired.get(&from) {
+                Some(&id) if !self.peers.contains_key(&id) && Some(id) != me => id,
+                _ => first_free(&self.peers, &self.retired, me),
+            },
+        }
+    }
+
+    /// A new table version: the buckets nobody owns go to the least loaded
+    /// live members, and each bucket whose owner changed records this
+    /// version.
+    fn reassign(&mut self, me: u16, weights: &[u64]) {
+        let live = self.live(me);
+        let before = self.owners.clone();
+        buckets::assign_unowned(&mut self.owners, weights, &live);
+        self.version = self.version.wrapping_add(1);
+        for (b, (old, new)) in before.iter().zip(&self.owners).enumerate() {
+            if old != new {
+                self.assigned_in[b] = self.version;
+            }
+        }
+    }
 }
 
 /// Where the applications are with a joining host.
@@ -486,91 +612,115 @@ impl Node {
         if from == self.me {
             return out; // our own broadcast, looped back
         }
-        match &mut self.role {
+        match &self.role {
             Role::Master(_) => self.master_receive(now, from, sender, msg, &mut out),
-            Role::Member {
-                master,
-                heard,
-                deadline,
-                ..
-            } => match msg {
-                Message::MasterAlive(k) if from == *master => {
-                    *heard = now;
-                    *deadline = keepalive::silence_limit(self.s.period, u32::from(k.misses));
-                    self.adopt(k, &mut out);
-                }
-                Message::MasterAlive(k)
-                    if now.saturating_sub(*heard) > self.s.period * 2
-                        && k.members
-                            .iter()
-                            .any(|&(id, a)| Some(id) == self.member && a == self.me) =>
-                {
-                    // Our master is silent and a new one already counts us
-                    // in (it took over the last table): follow it.
-                    *master = from;
-                    *heard = now;
-                    *deadline = keepalive::silence_limit(self.s.period, u32::from(k.misses));
-                    let member = self.member.unwrap_or(UNOWNED);
-                    out.push(Out::Event(Event::Joined {
-                        member,
-                        master: from,
-                    }));
-                    self.adopt(k, &mut out);
-                }
-                Message::Leave(why) if from == *master => {
-                    out.push(Out::Event(Event::Told(why)));
-                    if why == Exit::StaleConfig {
-                        self.stop(&mut out);
-                    } else {
-                        self.join(now, &mut out);
-                    }
-                }
-                _ => (),
-            },
-            Role::Joining { since, tries, hold } => match msg {
-                Message::Welcome { member, .. } => {
-                    self.welcomed(now, from, member, &mut out);
-                }
-                Message::Refuse(Nak::InProgress) => {
-                    *since = now;
-                    *tries = 0;
-                }
-                Message::Leave(Exit::StaleConfig) => {
-                    out.push(Out::Event(Event::Told(Exit::StaleConfig)));
-                    self.stop(&mut out);
-                }
-                Message::Refuse(why) => {
-                    *hold = now + REFUSED_HOLD;
-                    *since = now;
-                    *tries = 0;
-                    out.push(Out::Event(Event::Refused(why)));
-                }
-                Message::Object { .. } | Message::MasterAlive(_) => {
-                    // Someone is (becoming) master: keep asking (every
-                    // join_wait), and do not offer while it is heard.
-                    *tries = 0;
-                }
-                _ => (),
-            },
-            Role::Offering { .. } => match msg {
-                Message::Welcome { member, .. } => self.welcomed(now, from, member, &mut out),
-                Message::Object { .. } | Message::MasterAlive(_) => self.join(now, &mut out),
-                Message::Offer { members } => {
-                    let theirs = Claim {
-                        members: u32::from(members),
-                        addr: addr_words(&from),
-                    };
-                    if election::compare(&self.claim(1), &theirs) == Ordering::Less {
-                        self.join(now, &mut out);
-                    } else {
-                        out.push(Out::Send(To::One(from), Message::Object { members: 1 }));
-                    }
-                }
-                _ => (),
-            },
+            Role::Member { .. } => self.member_receive(now, from, msg, &mut out),
+            Role::Joining { .. } => self.joining_receive(now, from, msg, &mut out),
+            Role::Offering { .. } => self.offering_receive(now, from, msg, &mut out),
             Role::Stopped => (),
         }
         out
+    }
+
+    /// As a member: the master's keepalives and its word to leave; a new
+    /// master's keepalives once ours is silent.
+    fn member_receive(&mut self, now: Duration, from: Addr, msg: Message, out: &mut Vec<Out>) {
+        let Role::Member {
+            master,
+            heard,
+            deadline,
+            ..
+        } = &mut self.role
+        else {
+            return;
+        };
+        match msg {
+            Message::MasterAlive(k) if from == *master => {
+                *heard = now;
+                *deadline = keepalive::silence_limit(self.s.period, u32::from(k.misses));
+                self.adopt(k, out);
+            }
+            Message::MasterAlive(k)
+                if now.saturating_sub(*heard) > self.s.period * 2
+                    && k.members
+                        .iter()
+                        .any(|&(id, a)| Some(id) == self.member && a == self.me) =>
+            {
+                // Our master is silent and a new one already counts us
+                // in (it took over the last table): follow it.
+                *master = from;
+                *heard = now;
+                *deadline = keepalive::silence_limit(self.s.period, u32::from(k.misses));
+                let member = self.member.unwrap_or(UNOWNED);
+                out.push(Out::Event(Event::Joined {
+                    member,
+                    master: from,
+                }));
+                self.adopt(k, out);
+            }
+            Message::Leave(why) if from == *master => {
+                out.push(Out::Event(Event::Told(why)));
+                if why == Exit::StaleConfig {
+                    self.stop(out);
+                } else {
+                    self.join(now, out);
+                }
+            }
+            _ => (),
+        }
+    }
+
+    /// While asking to join: a welcome, a refusal, or signs of a master.
+    fn joining_receive(&mut self, now: Duration, from: Addr, msg: Message, out: &mut Vec<Out>) {
+        let Role::Joining { since, tries, hold } = &mut self.role else {
+            return;
+        };
+        match msg {
+            Message::Welcome { member, .. } => {
+                self.welcomed(now, from, member, out);
+            }
+            Message::Refuse(Nak::InProgress) => {
+                *since = now;
+                *tries = 0;
+            }
+            Message::Leave(Exit::StaleConfig) => {
+                out.push(Out::Event(Event::Told(Exit::StaleConfig)));
+                self.stop(out);
+            }
+            Message::Refuse(why) => {
+                *hold = now + REFUSED_HOLD;
+                *since = now;
+                *tries = 0;
+                out.push(Out::Event(Event::Refused(why)));
+            }
+            Message::Object { .. } | Message::MasterAlive(_) => {
+                // Someone is (becoming) master: keep asking (every
+                // join_wait), and do not offer while it is heard.
+                *tries = 0;
+            }
+            _ => (),
+        }
+    }
+
+    /// While offering to become master: a welcome, an objection, a master,
+    /// or a rival offer (the election decides).
+    fn offering_receive(&mut self, now: Duration, from: Addr, msg: Message, out: &mut Vec<Out>) {
+        match msg {
+            Message::Welcome { member, .. } => self.welcomed(now, from, member, out),
+            Message::Object { .. } | Message::MasterAlive(_) => self.join(now, out),
+            Message::Offer { members } => {
+                let theirs = Claim {
+                    members: u32::from(members),
+                    addr: addr_words(&from),
+                };
+                if election::compare(&self.claim(1), &theirs) == Ordering::Less {
+                    self.join(now, out);
+                } else {
+                    out.push(Out::Send(To::One(from), Message::Object { members: 1 }));
+                }
+            }
+            _ => (),
+        }
     }
 
     /// The applications' answer on the host at `addr` ([`Out::Approve`]):
@@ -762,85 +912,24 @@ impl Node {
     }
 
     fn master_tick(&mut self, now: Duration, out: &mut Vec<Out>) {
+        let me = self.member.unwrap_or(UNOWNED);
         let Role::Master(m) = &mut self.role else {
             return;
         };
-        // Watchdogs: a member silent for its interval's worth of keepalives
-        // (plus half a period for the next one to be late) is dead; its
-        // buckets go.
-        let s = &self.s;
-        let dead: Vec<u16> = m
-            .peers
-            .iter()
-            .filter(|(_, p)| {
-                now.saturating_sub(p.heard)
-                    > keepalive::silence_limit(s.period, s.interval(&p.loss))
-            })
-            .map(|(&id, _)| id)
-            .collect();
-        let me = self.member.unwrap_or(UNOWNED);
-        let (mut changed, mut urgent) = (false, false);
-        // Buckets whose old owner has let go (installed the table without
-        // them; the master's own install was carried out before this
-        // tick; a dead member holds nothing) go to their new owner.
-        let released: Vec<usize> = m
-            .moving
-            .iter()
-            .filter(|(_, r)| {
-                let let_go = |p: &Peer| p.acked >= r.released_in;
-                match r.from {
-                    UNOWNED => m.peers.values().all(let_go),
-                    from => from == me || m.peers.get(&from).is_none_or(let_go),
-                }
-            })
-            .map(|(&b, _)| b)
-            .collect();
-        for b in released {
-            m.moving.remove(&b);
-            m.assigned_in[b] = m.version.wrapping_add(1);
+        let dead = m.dead(&self.s, now);
+        let mut changed = m.hand_over_released(me);
+        for &id in &dead {
+            m.retire(id);
+            out.push(Out::Event(Event::MemberDown(id)));
             changed = true;
-        }
-        for id in &dead {
-            if let Some(p) = m.peers.remove(id) {
-                m.retired.insert(p.addr, *id);
-            }
-            buckets::release(&mut m.owners, *id);
-            out.push(Out::Event(Event::MemberDown(*id)));
-            changed = true;
-            urgent = true;
         }
         if now >= m.next_rebalance {
             m.next_rebalance = now + self.s.rebalance_every;
-            let live: Vec<u16> = std::iter::once(me).chain(m.peers.keys().copied()).collect();
-            // Members take part once they have installed a table; a move
-            // rides on the next periodic keepalive.
-            let ready: Vec<u16> = live
-                .iter()
-                .copied()
-                .filter(|id| *id == me || m.peers.get(id).is_some_and(|p| p.acked != 0))
-                .collect();
-            if let Some(mv) = buckets::rebalance_step(&m.owners, &self.weights, &ready) {
-                m.owners[mv.bucket] = mv.to;
-                // (A bucket moved again on its way still waits for the
-                // member that had it first.)
-                m.moving.entry(mv.bucket).or_insert(Release {
-                    from: mv.from,
-                    released_in: m.version.wrapping_add(1),
-                });
-                changed = true;
-            }
+            changed |= m.rebalance(me, &self.weights);
         }
         if changed {
-            let live: Vec<u16> = std::iter::once(me).chain(m.peers.keys().copied()).collect();
-            let before = m.owners.clone();
-            buckets::assign_unowned(&mut m.owners, &self.weights, &live);
-            m.version = m.version.wrapping_add(1);
-            for (b, (old, new)) in before.iter().zip(&m.owners).enumerate() {
-                if old != new {
-                    m.assigned_in[b] = m.version;
-                }
-            }
-            if urgent {
+            m.reassign(me, &self.weights);
+            if !dead.is_empty() {
                 m.next_alive = now; // the dead member's buckets: tell everyone now
             }
             self.installed = m.version;
@@ -849,9 +938,6 @@ impl Node {
                 owners: m.published(),
             });
         }
-        let Role::Master(m) = &mut self.role else {
-            return;
-        };
         m.misses = m
             .peers
             .values()
@@ -895,66 +981,7 @@ impl Node {
                 out.push(Out::Event(Event::Told(Exit::StaleConfig)));
                 self.stop(out);
             }
-            Message::Join { refused: None, .. } => {
-                let known = m.peers.iter().any(|(_, p)| p.addr == from);
-                if self.s.approve && !known {
-                    let answer = match m.decisions.get(&from).copied() {
-                        None => {
-                            m.decisions.insert(from, Decision::Asked);
-                            out.push(Out::Approve(from));
-                            Some(Nak::InProgress)
-                        }
-                        Some(Decision::Asked) => Some(Nak::InProgress),
-                        Some(Decision::Vetoed) => {
-                            // Asked again on its next try (after its hold).
-                            m.decisions.remove(&from);
-                            Some(Nak::Vetoed)
-                        }
-                        Some(Decision::Approved) => {
-                            m.decisions.remove(&from);
-                            None
-                        }
-                    };
-                    if let Some(why) = answer {
-                        out.push(Out::Send(To::One(from), Message::Refuse(why)));
-                        return;
-                    }
-                }
-                let id = match m.peers.iter().find(|(_, p)| p.addr == from) {
-                    Some((&id, _)) => id,
-                    None => match m.retired.get(&from) {
-                        Some(&id) if !m.peers.contains_key(&id) && Some(id) != self.member => id,
-                        _ => first_free(&m.peers, &m.retired, self.member),
-                    },
-                };
-                m.retired.remove(&from);
-                if id == UNOWNED {
-                    out.push(Out::Send(To::One(from), Message::Refuse(Nak::Full)));
-                    return;
-                }
-                let known = m.peers.contains_key(&id);
-                // A repeated join (its welcome was lost or is late) keeps
-                // what the master measured; its keepalives correct the rest.
-                let p = m.peers.entry(id).or_insert(Peer {
-                    addr: from,
-                    heard: now,
-                    loss: Loss::new(),
-                    acked: 0,
-                });
-                p.heard = now;
-                out.push(Out::Send(
-                    To::One(from),
-                    Message::Welcome {
-                        member: id,
-                        config: self.s.config,
-                    },
-                ));
-                if !known {
-                    out.push(Out::Event(Event::MemberUp(id, from)));
-                }
-                m.next_alive = now;
-                self.master_tick(now, out);
-            }
+            Message::Join { refused: None, .. } => self.admit(now, from, out),
             Message::MemberAlive { config, .. } if config < self.s.config => {
                 out.push(Out::Send(To::One(from), Message::Leave(Exit::StaleConfig)));
             }
@@ -991,6 +1018,51 @@ impl Node {
             }
             _ => (),
         }
+    }
+
+    /// As master, a join from a trusted host at `from` with our
+    /// configuration: refused while the applications have not approved
+    /// it (when they approve joins), else welcomed under its old id or a
+    /// free one.
+    fn admit(&mut self, now: Duration, from: Addr, out: &mut Vec<Out>) {
+        let Role::Master(m) = &mut self.role else {
+            return;
+        };
+        let known = m.peers.iter().any(|(_, p)| p.addr == from);
+        if self.s.approve && !known {
+            if let Some(why) = m.approval(from, out) {
+                out.push(Out::Send(To::One(from), Message::Refuse(why)));
+                return;
+            }
+        }
+        let id = m.id_for(from, self.member);
+        m.retired.remove(&from);
+        if id == UNOWNED {
+            out.push(Out::Send(To::One(from), Message::Refuse(Nak::Full)));
+            return;
+        }
+        let known = m.peers.contains_key(&id);
+        // A repeated join (its welcome was lost or is late) keeps
+        // what the master measured; its keepalives correct the rest.
+        let p = m.peers.entry(id).or_insert(Peer {
+            addr: from,
+            heard: now,
+            loss: Loss::new(),
+            acked: 0,
+        });
+        p.heard = now;
+        out.push(Out::Send(
+            To::One(from),
+            Message::Welcome {
+                member: id,
+                config: self.s.config,
+            },
+        ));
+        if !known {
+            out.push(Out::Event(Event::MemberUp(id, from)));
+        }
+        m.next_alive = now;
+        self.master_tick(now, out);
     }
 }
 

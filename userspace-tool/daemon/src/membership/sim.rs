@@ -61,6 +61,19 @@ impl std::fmt::Debug for View {
 
 type Views = Arc<Mutex<HashMap<String, View>>>;
 
+/// What the test sees of host `name` running `node`, after each turn.
+fn publish(views: &Views, name: &str, node: &Node) {
+    let mut v = views.lock().unwrap();
+    let v = v.entry(name.to_string()).or_default();
+    v.up = true;
+    v.master = node.is_master();
+    v.member = node.member();
+    v.served = node.served();
+    v.master_addr = node.master();
+    v.known_members = node.known().map_or(0, |k| k.members.len());
+    v.misses = node.peer_loss().iter().map(|l| l.2).max().unwrap_or(0);
+}
+
 /// One host: the node, fed by its socket and a 5 ms tick.
 async fn host(name: String, settings: Settings, views: Views, load: Vec<u64>) -> turmoil::Result {
     let cluster = CLUSTER;
@@ -114,17 +127,7 @@ async fn host(name: String, settings: Settings, views: Views, load: Vec<u64>) ->
                 Out::Announce | Out::Approve(_) | Out::Event(_) => (),
             }
         }
-        {
-            let mut v = views.lock().unwrap();
-            let v = v.entry(name.clone()).or_default();
-            v.up = true;
-            v.master = node.is_master();
-            v.member = node.member();
-            v.served = node.served();
-            v.master_addr = node.master();
-            v.known_members = node.known().map_or(0, |k| k.members.len());
-            v.misses = node.peer_loss().iter().map(|l| l.2).max().unwrap_or(0);
-        }
+        publish(&views, &name, &node);
         outs = tokio::select! {
             r = sock.recv_from(&mut buf) => {
                 let (n, from) = r?;

@@ -668,8 +668,9 @@ mod tests {
         assert_eq!(d.msg, msg);
     }
 
-    #[test]
-    fn exports_are_batched_in_whole_records() {
+    /// The batches member 2 sends of its 400 connections (an Initial and
+    /// an Essential each), checked on the way out.
+    fn batches_of_400() -> Vec<(u64, Vec<u8>)> {
         let mut s = Survival::new(Mode::Seed, 10, HashMap::new(), 100, false);
         let mut bytes = Vec::new();
         for p in 0..400u16 {
@@ -691,19 +692,31 @@ mod tests {
         assert!(s.pending_since().is_some());
         let batches = s.take_batches();
         assert_eq!(s.pending_since(), None);
+        assert!(s.take_batches().is_empty());
+        batches
+    }
+
+    /// A member holding replicas of all of `batches`.
+    fn replicas_of(batches: &[(u64, Vec<u8>)]) -> Survival {
+        let mut r = Survival::new(Mode::Seed, 10, HashMap::new(), 1000, false);
+        for (_, b) in batches {
+            r.replicated(2, b);
+        }
+        r
+    }
+
+    #[test]
+    fn exports_are_batched_in_whole_records() {
+        let batches = batches_of_400();
         assert!(batches.len() > 1);
         assert!(batches.iter().all(|(_, b)| b.len() <= BATCH));
         let seqs: Vec<u64> = batches.iter().map(|(k, _)| *k).collect();
         assert_eq!(seqs, (1..=batches.len() as u64).collect::<Vec<_>>());
         let n: usize = batches.iter().map(|(_, b)| records(b).len()).sum();
         assert_eq!(n, 800);
-        assert!(s.take_batches().is_empty());
         // The receiving side: member 2's connections, restored by nobody
         // while 2 lives.
-        let mut r = Survival::new(Mode::Seed, 10, HashMap::new(), 1000, false);
-        for (_, b) in &batches {
-            r.replicated(2, b);
-        }
+        let mut r = replicas_of(&batches);
         assert_eq!(r.status().replicas, 400);
         r.take_over(1, &[1; 1024], |m| m == 2);
         assert_eq!(r.status().restored + r.status().failed, 0);
@@ -716,14 +729,15 @@ mod tests {
         r.take_over(1, &[1; 1024], |m| m != 2);
         assert_eq!(r.status().failed, 399);
         assert_eq!(r.status().replicas, 0);
+    }
 
+    #[test]
+    fn replicas_another_member_took_over_are_forgotten_after_a_while() {
+        let batches = batches_of_400();
         // Member 2 dies and member 3 gets its buckets: member 1 keeps the
         // replicas for a while (3 might die too before restoring them),
         // then forgets them; if 3 dies within that while, 1 restores.
-        let mut r = Survival::new(Mode::Seed, 10, HashMap::new(), 1000, false);
-        for (_, b) in &batches {
-            r.replicated(2, b);
-        }
+        let mut r = replicas_of(&batches);
         let t0 = Instant::now();
         r.forget_stale(1, &[3; 1024], |m| m != 2, t0);
         r.take_over(1, &[3; 1024], |m| m != 2);
@@ -749,14 +763,14 @@ mod tests {
         r.forget_stale(1, &[UNOWNED; 1024], |m| m != 2, t0);
         r.forget_stale(1, &[UNOWNED; 1024], |m| m != 2, later);
         assert_eq!(r.status().replicas, 400);
+    }
 
+    #[test]
+    fn a_bucket_moved_from_a_live_member_brings_no_restore() {
         // Member 2 dies, 3 gets its buckets (and restores), then a
         // rebalancing move brings them here while 3 lives: 3 has them,
         // nothing is restored here a second time.
-        let mut r = Survival::new(Mode::Seed, 10, HashMap::new(), 1000, false);
-        for (_, b) in &batches {
-            r.replicated(2, b);
-        }
+        let mut r = replicas_of(&batches_of_400());
         r.take_over(1, &[3; 1024], |m| m != 2);
         r.take_over(1, &[1; 1024], |m| m != 2);
         assert_eq!(r.status().restored + r.status().failed, 0);

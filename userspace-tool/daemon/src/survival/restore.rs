@@ -135,54 +135,10 @@ pub(crate) fn restore(
     unacked: Option<&[u8]>,
     unread: Option<&[u8]>,
 ) -> io::Result<OwnedFd> {
-    let local = addr(&i.dst, i.v6, i.dport);
-    let peer = addr(&i.src, i.v6, i.sport);
-    let s = Socket::new(
-        Domain::for_address(local),
-        Type::STREAM,
-        Some(Protocol::TCP),
-    )?;
-    // Repair mode first: binding then ignores the application's listener
-    // on the same port (SK_FORCE_REUSE; SO_REUSEADDR would undo it), and
-    // connect sends no SYN.
-    setsockopt(&s, libc::TCP_REPAIR, &1i32)?;
-    s.bind(&SockAddr::from(local))?;
-    let snd = if unacked.is_some() {
-        e.snd_wl2
-    } else {
-        e.snd_nxt
-    };
-    let rcv = if unread.is_some() {
-        e.copied
-    } else {
-        e.rcv_nxt
-    };
-    setsockopt(&s, libc::TCP_REPAIR_QUEUE, &TCP_SEND_QUEUE)?;
-    setsockopt(&s, libc::TCP_QUEUE_SEQ, &snd)?;
-    setsockopt(&s, libc::TCP_REPAIR_QUEUE, &TCP_RECV_QUEUE)?;
-    setsockopt(&s, libc::TCP_QUEUE_SEQ, &rcv)?;
-    s.connect(&SockAddr::from(peer)).map_err(|err| {
-        // The 4-tuple is in use: a socket of this host holds the connection
-        // already (e.g. restored before, by a member that was not dead).
-        if err.raw_os_error() == Some(libc::EADDRNOTAVAIL) {
-            io::Error::new(io::ErrorKind::AlreadyExists, "held here already")
-        } else {
-            err
-        }
-    })?;
-    let opts = options(i, e);
-    setsockopt_bytes(
-        &s,
-        libc::TCP_REPAIR_OPTIONS,
-        opts.as_ptr().cast(),
-        std::mem::size_of_val(opts.as_slice()),
-    )?;
-    if e.flags.has(Flags::TS_OK) {
-        setsockopt(&s, libc::TCP_TIMESTAMP, &ts_val(e, since))?;
-    }
+    let s = connect_repaired(i, e, unacked.is_some(), unread.is_some())?;
+    set_negotiated(&s, i, e, since)?;
     // In repair mode, bytes written go into the selected queue (the
-    // receive queue, selected last above) as received: rcv_nxt moves past
-    // them.
+    // receive queue, selected last) as received: rcv_nxt moves past them.
     if let Some(b) = unread.filter(|b| !b.is_empty()) {
         fill(&s, b)?;
     }
@@ -198,21 +154,79 @@ pub(crate) fn restore(
         s.set_tcp_nodelay(true)?;
     }
     setsockopt(&s, libc::TCP_REPAIR, &TCP_REPAIR_OFF)?;
-    // The bytes sent but unacknowledged go out again now, as new data
-    // from snd_una (the client drops what it already has). Written in
-    // repair mode they would count as sent, and a socket with no RTT
-    // sample retransmits them only after TCP_TIMEOUT_INIT, a second.
-    // Room for them all (past wmem_max: bytes written but not sent may
-    // be many), so that the write never waits for the client.
     if let Some(b) = unacked.filter(|b| !b.is_empty()) {
-        ipcluster_kapi::sys::sockbuf::grow(
-            s.as_raw_fd(),
-            ipcluster_kapi::sys::sockbuf::Buf::Send,
-            2 * b.len(),
-        )?;
-        fill(&s, b)?;
+        resend(&s, b)?;
     }
     Ok(s.into())
+}
+
+/// A socket in repair mode bound to the cluster address and connected to
+/// the client of `i` without a SYN, its send queue starting at the
+/// client's last acknowledgement when `unacked` bytes come with it (else
+/// at `snd_nxt`), its receive queue at the application's last read when
+/// `unread` bytes do (else at `rcv_nxt`); the receive queue is left
+/// selected.
+fn connect_repaired(i: &Initial, e: &Essential, unacked: bool, unread: bool) -> io::Result<Socket> {
+    let local = addr(&i.dst, i.v6, i.dport);
+    let peer = addr(&i.src, i.v6, i.sport);
+    let s = Socket::new(
+        Domain::for_address(local),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    // Repair mode first: binding then ignores the application's listener
+    // on the same port (SK_FORCE_REUSE; SO_REUSEADDR would undo it), and
+    // connect sends no SYN.
+    setsockopt(&s, libc::TCP_REPAIR, &1i32)?;
+    s.bind(&SockAddr::from(local))?;
+    let snd = if unacked { e.snd_wl2 } else { e.snd_nxt };
+    let rcv = if unread { e.copied } else { e.rcv_nxt };
+    setsockopt(&s, libc::TCP_REPAIR_QUEUE, &TCP_SEND_QUEUE)?;
+    setsockopt(&s, libc::TCP_QUEUE_SEQ, &snd)?;
+    setsockopt(&s, libc::TCP_REPAIR_QUEUE, &TCP_RECV_QUEUE)?;
+    setsockopt(&s, libc::TCP_QUEUE_SEQ, &rcv)?;
+    s.connect(&SockAddr::from(peer)).map_err(|err| {
+        // The 4-tuple is in use: a socket of this host holds the connection
+        // already (e.g. restored before, by a member that was not dead).
+        if err.raw_os_error() == Some(libc::EADDRNOTAVAIL) {
+            io::Error::new(io::ErrorKind::AlreadyExists, "held here already")
+        } else {
+            err
+        }
+    })?;
+    Ok(s)
+}
+
+/// The options the connection negotiated, and its timestamp clock moved on
+/// by `since`.
+fn set_negotiated(s: &Socket, i: &Initial, e: &Essential, since: Duration) -> io::Result<()> {
+    let opts = options(i, e);
+    setsockopt_bytes(
+        s,
+        libc::TCP_REPAIR_OPTIONS,
+        opts.as_ptr().cast(),
+        std::mem::size_of_val(opts.as_slice()),
+    )?;
+    if e.flags.has(Flags::TS_OK) {
+        setsockopt(s, libc::TCP_TIMESTAMP, &ts_val(e, since))?;
+    }
+    Ok(())
+}
+
+/// Out of repair mode, sends the bytes sent but unacknowledged again now,
+/// as new data from snd_una (the client drops what it already has).
+/// Written in repair mode they would count as sent, and a socket with no
+/// RTT sample retransmits them only after TCP_TIMEOUT_INIT, a second. The
+/// send buffer first makes room for them all (past wmem_max: bytes
+/// written but not sent may be many), so that the write never waits for
+/// the client.
+fn resend(s: &Socket, b: &[u8]) -> io::Result<()> {
+    ipcluster_kapi::sys::sockbuf::grow(
+        s.as_raw_fd(),
+        ipcluster_kapi::sys::sockbuf::Buf::Send,
+        2 * b.len(),
+    )?;
+    fill(s, b)
 }
 
 #[cfg(test)]
