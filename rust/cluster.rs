@@ -4,8 +4,8 @@
 
 use crate::shared::hash::{self, Mode};
 use crate::sys::net::Net;
-use crate::sys::nf::Ingress;
 use crate::sys::percpu::Stats;
+use crate::sys::pernet::Ingress;
 use crate::sys::rcu::{RcuBox, RcuGuard};
 use crate::sys::time::Jiffies;
 use core::sync::atomic::{AtomicU64, Ordering};

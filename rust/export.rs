@@ -42,29 +42,7 @@ pub(crate) fn segment(
     ifindex: i32,
     v6: bool,
 ) -> Verdict {
-    let Some(set) = st.read(rcu) else {
-        return Verdict::Accept;
-    };
-    // A TCP segment from a cluster address (IPv6: without extension
-    // headers, as TCP sends them).
-    let cluster = if v6 {
-        let Some(h) = skb.read::<40>(0) else {
-            return Verdict::Accept;
-        };
-        let src: [u8; 16] = h[8..24].try_into().unwrap_or_default();
-        (h[6] == IPPROTO_TCP)
-            .then(|| set.by_addr6(ifindex, &addr_words(&src)))
-            .flatten()
-    } else {
-        let Some(h) = skb.read::<20>(0) else {
-            return Verdict::Accept;
-        };
-        let src = u32::from_be_bytes([h[12], h[13], h[14], h[15]]);
-        (h[9] == IPPROTO_TCP)
-            .then(|| set.by_addr4(ifindex, src))
-            .flatten()
-    };
-    let Some(c) = cluster.filter(|c| c.cfg.tcp_export) else {
+    let Some(c) = sender(st, rcu, skb, ifindex, v6).filter(|c| c.cfg.tcp_export) else {
         return Verdict::Accept;
     };
     // Segments of a full socket, and SYN-ACKs (the connection as it will
@@ -74,37 +52,66 @@ pub(crate) fn segment(
         return Verdict::Accept;
     };
     if st.net.tcp_listeners() {
-        let mut buf = [0u8; INITIAL_LEN + ESSENTIAL_LEN + DATA_HEAD_LEN];
-        let gen = GENERATION.fetch_add(1, Ordering::Relaxed);
-        if let Some(mut n) = encode(&snap, gen, &mut buf) {
-            let mut bytes = None;
-            if c.cfg.commit_queue.is_some() && snap.data_len > 0 {
-                let id = conn_id(&snap.peer, &snap.local, snap.peer_port, snap.local_port);
-                n += data(id, Dir::Out, snap.seq, snap.data_len, &mut buf[n..]);
-                bytes = Some(SkbBytes {
-                    skb,
-                    off: snap.data_off,
-                    len: snap.data_len.min(DATA_MAX),
-                });
-            }
-            if c.cfg.commit_queue.is_some() {
-                st.net.tcp_notify(c.cfg.id, &buf[..n], bytes);
-            } else {
-                // Only an established connection's update replaces its
-                // last one: a handshake's state and a close always go.
-                let settled = !snap.closing && !snap.flags.has(Flags::HANDSHAKE);
-                let conn = match settled {
-                    true => conn_id(&snap.peer, &snap.local, snap.peer_port, snap.local_port),
-                    false => 0,
-                };
-                st.net.tcp_batch(c.cfg.id, conn, &buf[..n]);
-            }
-        }
+        send_state(st, c, skb, &snap);
     }
     // A closing connection is not restored anywhere: nothing to hold.
     match c.cfg.commit_queue {
         Some(q) if !snap.closing => Verdict::Queue(q),
         _ => Verdict::Accept,
+    }
+}
+
+/// The cluster whose address sends this TCP segment (IPv6: without
+/// extension headers, as TCP sends them), if any.
+fn sender<'a>(
+    st: &'a NetState,
+    rcu: &'a RcuGuard,
+    skb: &Skb<'_>,
+    ifindex: i32,
+    v6: bool,
+) -> Option<&'a Cluster> {
+    let set = st.read(rcu)?;
+    if v6 {
+        let h = skb.read::<40>(0)?;
+        let src: [u8; 16] = h[8..24].try_into().unwrap_or_default();
+        (h[6] == IPPROTO_TCP)
+            .then(|| set.by_addr6(ifindex, &addr_words(&src)))
+            .flatten()
+    } else {
+        let h = skb.read::<20>(0)?;
+        let src = u32::from_be_bytes([h[12], h[13], h[14], h[15]]);
+        (h[9] == IPPROTO_TCP)
+            .then(|| set.by_addr4(ifindex, src))
+            .flatten()
+    }
+}
+
+/// Sends the records of `snap` to the daemon: under output commit at once,
+/// with the segment's bytes; otherwise through the namespace's batch.
+fn send_state(st: &NetState, c: &Cluster, skb: &Skb<'_>, snap: &Snapshot) {
+    let mut buf = [0u8; INITIAL_LEN + ESSENTIAL_LEN + DATA_HEAD_LEN];
+    let gen = GENERATION.fetch_add(1, Ordering::Relaxed);
+    let Some(mut n) = encode(snap, gen, &mut buf) else {
+        return;
+    };
+    let id = || conn_id(&snap.peer, &snap.local, snap.peer_port, snap.local_port);
+    if c.cfg.commit_queue.is_some() {
+        let mut bytes = None;
+        if snap.data_len > 0 {
+            n += data(id(), Dir::Out, snap.seq, snap.data_len, &mut buf[n..]);
+            bytes = Some(SkbBytes {
+                skb,
+                off: snap.data_off,
+                len: snap.data_len.min(DATA_MAX),
+            });
+        }
+        st.net.tcp_notify(c.cfg.id, &buf[..n], bytes);
+    } else {
+        // Only an established connection's update replaces its last one:
+        // a handshake's state and a close always go.
+        let settled = !snap.closing && !snap.flags.has(Flags::HANDSHAKE);
+        let conn = if settled { id() } else { 0 };
+        st.net.tcp_batch(c.cfg.id, conn, &buf[..n]);
     }
 }
 

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The kernel API as ipcluster uses it: typed wrappers over the raw
 //! bindings (made by bindgen from `include/ipcluster_glue.h`) and over the
-//! C glue in `rust/c/`. This is where the module's `unsafe` lives: each
+//! C glue in `rust/c/`. Every unsafe block of the module is here: each
 //! type states its invariants in an `# Invariants` section, and every
-//! `// SAFETY:` comment rests on those or on the callee's contract.
+//! `// SAFETY:` comment rests on those or on the callee's contract. The
+//! one obligation left to the layers above is [`pernet::Pernet`], an
+//! unsafe trait.
 //!
 //! Nothing here knows what a cluster is. The layers above hand their
 //! per-namespace state, their netfilter hooks and their netlink handlers

@@ -4,14 +4,10 @@
 //! entry point netfilter calls, and its [`Verdict`] into netfilter's.
 
 use super::bindings;
-use super::net::{Net, Rtnl};
-use super::pernet::{self, Pernet};
 use super::rcu::RcuGuard;
 use super::skb::Skb;
 use core::any::TypeId;
-use kernel::error::to_result;
 use kernel::ffi::{c_int, c_uint, c_void};
-use kernel::prelude::*;
 
 /// How many hooks every namespace has: IPv4 and IPv6 PRE_ROUTING and
 /// LOCAL_OUT, then ARP OUT.
@@ -32,9 +28,8 @@ pub(crate) enum Verdict {
 
 /// A netfilter hook function.
 pub(crate) trait Hook {
-    /// The per-namespace state the hook reads: the namespace's [`Pernet`]
-    /// state.
-    type State: Pernet;
+    /// The per-namespace state the hook reads (see `super::pernet`).
+    type State: Sync + 'static;
     /// Whether the hook is told the output device (else the input one).
     const OUT: bool;
     /// Judges one packet, seen on interface `ifindex`.
@@ -178,62 +173,5 @@ pub(super) fn net_hook_count() -> u32 {
         NET_HOOKS as u32
     } else {
         NET_HOOKS as u32 - 1
-    }
-}
-
-/// The netdev ingress hook of one interface, registered while this lives.
-/// It must go, under RTNL, before the interface does: the namespace's
-/// netdevice notifier sees to that (it removes the interface's clusters).
-///
-/// # Invariants
-///
-/// `ops` is registered on interface `ifindex` of `net`, boxed so that it
-/// stays where netfilter saw it until `drop` unregisters it. Its `priv` is
-/// `net`'s [`Pernet`] state, which outlives this: an `Ingress` lives only
-/// in that state (the [`Pernet`] implementor's promise), and the state is
-/// freed only in the namespace's exit.
-pub(crate) struct Ingress {
-    ifindex: i32,
-    net: Net,
-    ops: KBox<bindings::nf_hook_ops>,
-}
-
-// SAFETY: the ops are only handed to netfilter, which may be called from
-// any thread (process context, under RTNL); `&Ingress` reads only the
-// interface index.
-unsafe impl Send for Ingress {}
-// SAFETY: as above.
-unsafe impl Sync for Ingress {}
-
-impl Ingress {
-    /// Hooks interface `ifindex`'s ingress with `H`, whose state is the
-    /// namespace's.
-    pub(crate) fn register<H: Hook>(_rtnl: &Rtnl, net: Net, ifindex: i32) -> Result<Self> {
-        let st = pernet::state_ptr::<H::State>(net).ok_or(EINVAL)?;
-        let ops = HookOps::new::<H>(Place::NETDEV_INGRESS)
-            .bind(st)
-            .ok_or(EINVAL)?;
-        let mut ops = KBox::new(ops, GFP_KERNEL)?;
-        // SAFETY: RTNL is held (`_rtnl`); the ops are boxed, so they stay
-        // where they are until `drop` unregisters them; their state is the
-        // namespace's, which outlives them (see the type's invariants).
-        to_result(unsafe {
-            bindings::ipcluster_ingress_register(net.as_ptr(), ifindex, &mut *ops)
-        })?;
-        Ok(Ingress { ifindex, net, ops })
-    }
-
-    /// The interface hooked.
-    pub(crate) fn ifindex(&self) -> i32 {
-        self.ifindex
-    }
-}
-
-impl Drop for Ingress {
-    fn drop(&mut self) {
-        // SAFETY: registered in `register`, on an interface that is still
-        // there (the type's invariant); the glue waits for the hook's
-        // readers (a grace period) before returning, so the ops may go.
-        unsafe { bindings::ipcluster_ingress_unregister(self.net.as_ptr(), &mut *self.ops) }
     }
 }

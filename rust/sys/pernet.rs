@@ -3,11 +3,13 @@
 //! that state's netfilter hooks when it is created (or when the module
 //! loads), and loses both before it goes away (or when the module
 //! unloads). The pernet core calls the entry points here; the state's
-//! type says what to make and what to undo.
+//! type says what to make and what to undo. An interface's ingress hook
+//! reads its namespace's state too, so its registration ([`Ingress`])
+//! lives here, with the state's life.
 
 use super::bindings;
 use super::net::{Net, Rtnl};
-use super::nf::{self, HookOps, NET_HOOKS};
+use super::nf::{self, Hook, HookOps, Place, NET_HOOKS};
 use core::any::TypeId;
 use core::pin::Pin;
 use kernel::error::to_result;
@@ -18,7 +20,7 @@ use kernel::prelude::*;
 ///
 /// # Safety
 ///
-/// An implementor keeps every [`nf::Ingress`] it registers for a namespace
+/// An implementor keeps every [`Ingress`] it registers for a namespace
 /// in that namespace's state (or drops it sooner), so that none outlives
 /// the state its hook reads.
 pub(crate) unsafe trait Pernet: Send + Sync + Sized + 'static {
@@ -89,7 +91,7 @@ pub(super) unsafe fn state<'a, T: 'static>(net: *mut bindings::net) -> Option<&'
 }
 
 /// The state of `net` as a `T`, as a pointer for a hook's `priv`.
-pub(super) fn state_ptr<T: 'static>(net: Net) -> Option<*const T> {
+fn state_ptr<T: 'static>(net: Net) -> Option<*const T> {
     // SAFETY: `net` is live (Net's invariant); the reference is turned
     // straight back into a pointer, whose users keep their own promises.
     unsafe { state::<T>(net.as_ptr()) }.map(core::ptr::from_ref)
@@ -220,4 +222,65 @@ unsafe extern "C" fn net_exit<T: Pernet>(net: *mut bindings::net) {
     pn.state = core::ptr::null_mut();
     // SAFETY: from KBox::into_raw in init; no hook or request uses it now.
     drop(unsafe { KBox::from_raw(st) });
+}
+
+/// The netdev ingress hook of one interface, registered while this lives.
+/// It must go, under RTNL, before the interface does: the namespace's
+/// netdevice notifier sees to that (it removes the interface's clusters).
+///
+/// # Invariants
+///
+/// `ops` is registered on interface `ifindex` of `net`, boxed so that it
+/// stays where netfilter saw it until `drop` unregisters it. Its `priv` is
+/// `net`'s [`Pernet`] state, which outlives this: an `Ingress` lives only
+/// in that state (the [`Pernet`] implementor's promise), and the state is
+/// freed only in the namespace's exit.
+pub(crate) struct Ingress {
+    ifindex: i32,
+    net: Net,
+    ops: KBox<bindings::nf_hook_ops>,
+}
+
+// SAFETY: the ops are only handed to netfilter, which may be called from
+// any thread (process context, under RTNL); `&Ingress` reads only the
+// interface index.
+unsafe impl Send for Ingress {}
+// SAFETY: as above.
+unsafe impl Sync for Ingress {}
+
+impl Ingress {
+    /// Hooks interface `ifindex`'s ingress with `H`, whose state is the
+    /// namespace's.
+    pub(crate) fn register<H: Hook<State: Pernet>>(
+        _rtnl: &Rtnl,
+        net: Net,
+        ifindex: i32,
+    ) -> Result<Self> {
+        let st = state_ptr::<H::State>(net).ok_or(EINVAL)?;
+        let ops = HookOps::new::<H>(Place::NETDEV_INGRESS)
+            .bind(st)
+            .ok_or(EINVAL)?;
+        let mut ops = KBox::new(ops, GFP_KERNEL)?;
+        // SAFETY: RTNL is held (`_rtnl`); the ops are boxed, so they stay
+        // where they are until `drop` unregisters them; their state is the
+        // namespace's, which outlives them (see the type's invariants).
+        to_result(unsafe {
+            bindings::ipcluster_ingress_register(net.as_ptr(), ifindex, &mut *ops)
+        })?;
+        Ok(Ingress { ifindex, net, ops })
+    }
+
+    /// The interface hooked.
+    pub(crate) fn ifindex(&self) -> i32 {
+        self.ifindex
+    }
+}
+
+impl Drop for Ingress {
+    fn drop(&mut self) {
+        // SAFETY: registered in `register`, on an interface that is still
+        // there (the type's invariant); the glue waits for the hook's
+        // readers (a grace period) before returning, so the ops may go.
+        unsafe { bindings::ipcluster_ingress_unregister(self.net.as_ptr(), &mut *self.ops) }
+    }
 }

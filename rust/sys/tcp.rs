@@ -50,7 +50,7 @@ pub(crate) struct Snapshot {
     pub(crate) flags: Flags,
     /// The peer's window scale.
     pub(crate) snd_wscale: u8,
-    /// Ours.
+    /// Our window scale.
     pub(crate) rcv_wscale: u8,
     /// The next sequence number to send (this segment's end, if later).
     pub(crate) snd_nxt: u32,
