@@ -10,6 +10,8 @@
 
 pub mod buckets;
 pub mod election;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 pub mod hash;
 pub mod keepalive;
 pub mod packet;

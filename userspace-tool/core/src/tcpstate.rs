@@ -443,22 +443,7 @@ mod tests {
     use super::*;
 
     fn initial() -> Initial {
-        let mut src = [0u8; 16];
-        src[10] = 0xff;
-        src[11] = 0xff;
-        src[12..].copy_from_slice(&[192, 0, 2, 2]);
-        let mut dst = src;
-        dst[15] = 100;
-        Initial {
-            id: 0x0123_4567_89ab_cdef,
-            src,
-            dst,
-            sport: 40000,
-            dport: 7000,
-            mss: 1448,
-            opts_len: 12,
-            v6: false,
-        }
+        crate::fixtures::initial(0x0123_4567_89ab_cdef, 40000)
     }
 
     fn essential() -> Essential {

@@ -70,21 +70,7 @@ mod tests {
 
     #[test]
     fn records_decode_back_to_back() {
-        let mut src = [0u8; 16];
-        src[10..12].copy_from_slice(&[0xff, 0xff]);
-        src[12..].copy_from_slice(&[192, 0, 2, 2]);
-        let mut dst = src;
-        dst[15] = 100;
-        let i = Record::Initial(Initial {
-            id: 0xabc,
-            src,
-            dst,
-            sport: 40000,
-            dport: 7000,
-            mss: 1448,
-            opts_len: 12,
-            v6: false,
-        });
+        let i = Record::Initial(ipcluster_core::fixtures::initial(0xabc, 40000));
         let e = Record::Essential(Essential {
             id: 0xabc,
             gen: 3,

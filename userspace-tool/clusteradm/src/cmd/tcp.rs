@@ -176,25 +176,11 @@ pub(crate) fn monitor(words: &[String], json_out: bool) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ipcluster_core::tcpstate::{Closed, Essential, Initial};
+    use ipcluster_core::tcpstate::{Closed, Essential};
 
     #[test]
     fn records_render() {
-        let mut src = [0u8; 16];
-        src[10..12].copy_from_slice(&[0xff, 0xff]);
-        src[12..].copy_from_slice(&[192, 0, 2, 2]);
-        let mut dst = src;
-        dst[15] = 100;
-        let i = Record::Initial(Initial {
-            id: 0xabc,
-            src,
-            dst,
-            sport: 40000,
-            dport: 7000,
-            mss: 1448,
-            opts_len: 12,
-            v6: false,
-        });
+        let i = Record::Initial(ipcluster_core::fixtures::initial(0xabc, 40000));
         let e = Record::Essential(Essential {
             id: 0xabc,
             gen: 3,

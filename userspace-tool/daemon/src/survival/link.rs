@@ -290,9 +290,9 @@ struct Link {
     kernel: mpsc::UnboundedReceiver<Vec<u8>>,
     /// Output commit: the queue holding our connections' segments.
     queue: Option<AsyncFd<Queue>>,
-    /// The queue's receive buffer, allocated and zeroed once (per read,
-    /// 64 KiB zeroed each time the queue woke us: memset was 4.7 % of the
-    /// segments' owner's CPU in the commit bench).
+    /// The queue's receive buffer, allocated and zeroed once rather than
+    /// at each read: the queue wakes the thread every few segments, and
+    /// zeroing 64 KiB each time costs the segments' owner CPU.
     qbuf: Vec<u8>,
     /// Acknowledgements to send at the end of this turn of the loop.
     acks: std::collections::HashMap<Addr, Vec<u64>>,

@@ -29,9 +29,10 @@ use ipcluster_kapi::tcp::records_with_bytes;
 use ipcluster_kapi::Client;
 
 /// Most record bytes per datagram on the cluster link: what a body holds
-/// beside the largest certificate and the message's own fields. (Half a
-/// body before: every datagram is a signature to make and one to check
-/// per member, and output commit sends every byte of its connections.)
+/// beside the largest certificate and the message's own fields. Every
+/// datagram is a signature to make and one to check per member, and
+/// output commit sends every byte of its connections: the fuller each
+/// datagram, the fewer signatures.
 const BATCH: usize = MAX_BODY - MAX_CERT - 64;
 /// Most bytes per Data record on the cluster link.
 const CHUNK: usize = BATCH - DATA_HEAD_LEN - 64;
@@ -312,8 +313,8 @@ impl Survival {
     /// and forgets those another live member has had for a while
     /// ([`Survival::forget_stale`]). A bucket that comes to us from another
     /// live member (a rebalancing move after a death) brings none: that
-    /// member had it first and restored them; a second copy here answered
-    /// the client with stale state (tcp_commit: a stream stopped).
+    /// member had it first and restored them, and a second copy here
+    /// would answer the client with stale state.
     pub(crate) fn take_over(&mut self, me: u16, owners: &[u16], alive: impl Fn(u16) -> bool) {
         self.forget_stale(me, owners, &alive, Instant::now());
         let before = std::mem::replace(&mut self.owners, owners.to_vec());
@@ -483,21 +484,7 @@ mod tests {
     use ipcluster_kapi::tcp::records;
 
     fn initial(sport: u16) -> Initial {
-        let mut src = [0u8; 16];
-        src[10..12].copy_from_slice(&[0xff, 0xff]);
-        src[12..].copy_from_slice(&[192, 0, 2, 2]);
-        let mut dst = src;
-        dst[15] = 100;
-        Initial {
-            id: u64::from(sport),
-            src,
-            dst,
-            sport,
-            dport: 7000,
-            mss: 1448,
-            opts_len: 12,
-            v6: false,
-        }
+        ipcluster_core::fixtures::initial(u64::from(sport), sport)
     }
 
     #[test]
