@@ -12,9 +12,10 @@
 //! - `shared`: the flow hash, the packet parser and the TCP records,
 //!   compiled from the very same source `clusteradm` and `cargo test`
 //!   use; the module checks the hash's test vectors when it loads.
-//! - `sys`: the kernel API behind typed wrappers, and all of the module's
-//!   unsafe code but one `unsafe impl` (`netns`: the promise the
-//!   per-namespace state makes to `sys::pernet`).
+//! - `sys`: the kernel API behind typed wrappers: the raw bindings and
+//!   every block that needs a `// SAFETY:` argument live there. The one
+//!   exception is in `netns`: the promise the per-namespace state makes
+//!   to `sys::pernet` (its `Pernet` trait).
 //! - `cluster`: the model, a namespace's clusters.
 //! - `filter`, `export`, `control`, `unsent`: the logic.
 //! - `hook`, `ops`, `netns`: the wiring of the logic to netfilter, generic

@@ -2,7 +2,7 @@
 //! The shared core: the flow hash, the packet parser, the bucket rules and
 //! the TCP failover records, compiled here from the very same source
 //! `clusteradm` and `cargo test` use (`userspace-tool/core`). These files
-//! are `core`-only Rust without `unsafe`; they refer to each other as
+//! are `core`-only, entirely safe Rust; they refer to each other as
 //! siblings (`super::`), so they sit together under this module.
 
 #[path = "../userspace-tool/core/src/buckets.rs"]
