@@ -15,8 +15,10 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use cmd::{bucket, cert, cluster, hash, status, table, tcp, which};
 use help::*;
-use ipcluster_kapi::words as args;
-use ipcluster_kapi::Error;
+use ipcluster_daemon::kapi;
+use kapi::shared;
+use kapi::words as args;
+use kapi::Error;
 
 /// ipcluster's operator CLI.
 #[derive(Parser, Debug)]

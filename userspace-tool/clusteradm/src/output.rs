@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use ipcluster_kapi::Error;
+use crate::kapi::Error;
 
 /// Prints `v` as one line of JSON.
 pub(crate) fn print_json<T: Serialize + ?Sized>(v: &T) -> Result<(), Error> {

@@ -1,6 +1,6 @@
 //! Addresses on the cluster link: 16 bytes, IPv4 mapped into IPv6, as the
 //! membership's messages carry them. The conversions are the kernel API's
-//! ([`ipcluster_kapi::addr`]), the same the TCP state records use.
+//! ([`crate::kapi::addr`]), the same the TCP state records use.
 
 use std::net::IpAddr;
 
@@ -9,10 +9,10 @@ pub(crate) type Addr = [u8; 16];
 
 /// An IP address as an [`Addr`].
 pub(crate) fn addr_of(ip: IpAddr) -> Addr {
-    ipcluster_kapi::addr::mapped(ip)
+    crate::kapi::addr::mapped(ip)
 }
 
 /// An [`Addr`] as an IP address (IPv4 when mapped).
 pub(crate) fn ip_of(a: &Addr) -> IpAddr {
-    ipcluster_kapi::addr::unmapped(a, false)
+    crate::kapi::addr::unmapped(a, false)
 }

@@ -11,7 +11,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV6};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use ipcluster_kapi::mac::Mac;
+use crate::kapi::mac::Mac;
 
 const ETH_P_ARP: u16 = 0x0806;
 

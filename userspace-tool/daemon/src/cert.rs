@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 
-use ipcluster_core::proto::{Nak, SIG_LEN};
+use crate::shared::proto::{Nak, SIG_LEN};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, PKCS_ED25519,

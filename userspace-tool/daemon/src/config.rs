@@ -5,7 +5,7 @@
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use ipcluster_kapi::Error;
+use crate::kapi::Error;
 use serde::Deserialize;
 
 /// The configuration file.

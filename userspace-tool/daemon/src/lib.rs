@@ -27,3 +27,9 @@ mod sys;
 mod wire;
 
 pub use run::run;
+
+/// The kernel API (`ipcluster-kapi`), and through it the shared core: the
+/// CLI reaches both through this crate, so that the crate graph is one
+/// chain: clusteradm → daemon → kapi → core.
+pub use ipcluster_kapi as kapi;
+use kapi::shared;

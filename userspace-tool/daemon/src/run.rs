@@ -18,12 +18,12 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use ipcluster_core::keepalive;
-use ipcluster_kapi::abi::{cluster as c, Cmd};
-use ipcluster_kapi::attr::Attr;
-use ipcluster_kapi::cluster::{self, AddRequest};
-use ipcluster_kapi::sys::sockbuf::{self, Buf};
-use ipcluster_kapi::{Client, Error};
+use crate::kapi::abi::{cluster as c, Cmd};
+use crate::kapi::attr::Attr;
+use crate::kapi::cluster::{self, AddRequest};
+use crate::kapi::sys::sockbuf::{self, Buf};
+use crate::kapi::{Client, Error};
+use crate::shared::keepalive;
 use tokio::sync::mpsc;
 use tracing::debug;
 
@@ -91,7 +91,7 @@ impl Kernel {
 fn create_cluster(add: &str) -> Result<Kernel, Error> {
     let words: Vec<String> = add.split_whitespace().map(String::from).collect();
     let args = cluster::parse_add(&words).map_err(|e| e.context("[cluster] add"))?;
-    let req = AddRequest::resolve(&args, ipcluster_kapi::sys::dev::index, || {
+    let req = AddRequest::resolve(&args, crate::kapi::sys::dev::index, || {
         Err(Error::usage(
             "[cluster] add: give the seed (every member needs the same)",
         ))
@@ -181,7 +181,7 @@ fn settings(p: &Protocol, buckets: usize) -> Result<Settings, Error> {
 fn start_survival(
     cfg: &Config,
     kernel: &Kernel,
-    hash: ipcluster_core::hash::Mode,
+    hash: crate::shared::hash::Mode,
     keys: Keys,
 ) -> Result<link::Handle, Error> {
     let (id, commit) = (kernel.id, kernel.req.commit_queue());
@@ -195,14 +195,14 @@ fn start_survival(
     if commit.is_some() {
         let mut nl = Client::connect()?;
         survival.fetch_unsent(Box::new(move |i, from| {
-            ipcluster_kapi::tcp::unsent(&mut nl, id, i, from)
+            crate::kapi::tcp::unsent(&mut nl, id, i, from)
                 .map_err(|e| debug!(%e, sport = i.sport, "bytes not sent yet"))
                 .ok()
         }));
     }
     let queue = match commit {
         Some(q) => Some(
-            ipcluster_kapi::nfqueue::Queue::bind(q)
+            crate::kapi::nfqueue::Queue::bind(q)
                 .map_err(|e| Error::failed(format!("binding netfilter queue {q}: {e}")))?,
         ),
         None => None,

@@ -1,4 +1,4 @@
-//! Signed datagrams on the cluster link (`ipcluster_core::proto`), shared
+//! Signed datagrams on the cluster link (`crate::shared::proto`), shared
 //! by its two users: the membership ([`crate::membership::node::Message`])
 //! and the TCP state link ([`crate::survival::link::Message`]), each with
 //! an [`Endpoint`] of its own on a port of its own.
@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use ipcluster_core::proto::{self, Header, Msg, Nak};
+use crate::shared::proto::{self, Header, Msg, Nak};
 use rustls_pki_types::UnixTime;
 
 use crate::cert::{fingerprint, Identity, Trust};
@@ -258,7 +258,7 @@ mod tests {
     use super::*;
     use crate::cert::{self, Pem};
     use crate::membership::node::Message;
-    use ipcluster_core::proto::Exit;
+    use crate::shared::proto::Exit;
 
     fn endpoint(ca: &Pem, name: &str, revoked: &[String]) -> Endpoint<Message> {
         let id = Identity::new(&cert::issue(ca, name).unwrap()).unwrap();

@@ -348,7 +348,7 @@ mod tests {
     #[test]
     fn limits_match_the_core() {
         // IPCLUSTER_MAX_BUCKET_BITS
-        assert_eq!(ipcluster_core::hash::MAX_BUCKET_BITS, 12);
-        assert_eq!(UNOWNED, ipcluster_core::buckets::UNOWNED);
+        assert_eq!(crate::shared::hash::MAX_BUCKET_BITS, 12);
+        assert_eq!(UNOWNED, crate::shared::buckets::UNOWNED);
     }
 }

@@ -32,7 +32,7 @@ pub fn unmapped(a: &[u8; 16], v6: bool) -> IpAddr {
 pub fn words(a: IpAddr) -> [u32; 4] {
     match a {
         IpAddr::V4(v4) => [0, 0, 0, u32::from(v4)],
-        IpAddr::V6(v6) => ipcluster_core::packet::addr_words(&v6.octets()),
+        IpAddr::V6(v6) => crate::shared::packet::addr_words(&v6.octets()),
     }
 }
 

@@ -161,12 +161,12 @@ impl AddRequest {
     }
 
     /// The flow hash the kernel will use (the keyed hash needs the seed).
-    pub fn flow_hash(&self) -> Option<ipcluster_core::hash::Mode> {
+    pub fn flow_hash(&self) -> Option<crate::shared::hash::Mode> {
         match self.hash {
-            Hash::Seed => Some(ipcluster_core::hash::Mode::Seed),
+            Hash::Seed => Some(crate::shared::hash::Mode::Seed),
             Hash::Keyed => self
                 .seed
-                .map(|s| ipcluster_core::hash::Mode::Keyed(ipcluster_core::siphash::Key(s))),
+                .map(|s| crate::shared::hash::Mode::Keyed(crate::shared::siphash::Key(s))),
         }
     }
 

@@ -23,3 +23,8 @@ pub mod words;
 
 pub use client::Client;
 pub use error::Error;
+
+/// The shared core (`ipcluster-core`): the logic the kernel module compiles
+/// too. The crates above this one reach it through here, so that the crate
+/// graph is one chain: clusteradm → daemon → kapi → core.
+pub use ipcluster_core as shared;

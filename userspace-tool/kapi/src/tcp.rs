@@ -2,7 +2,7 @@
 //! `tcp-export` (the `tcp` multicast group, `tcp-state-ntf`): its records,
 //! and the bytes not yet sent that output commit asks for (`tcp-unsent`).
 
-use ipcluster_core::tcpstate::{Data, Dir, Initial, Record, DATA_HEAD_LEN, INITIAL_LEN};
+use crate::shared::tcpstate::{Data, Dir, Initial, Record, DATA_HEAD_LEN, INITIAL_LEN};
 
 use crate::abi::{tcp_state as t, Cmd};
 use crate::attr::Attr;
@@ -66,11 +66,11 @@ pub fn unsent(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ipcluster_core::tcpstate::{Closed, Essential, Flags};
+    use crate::shared::tcpstate::{Closed, Essential, Flags};
 
     #[test]
     fn records_decode_back_to_back() {
-        let i = Record::Initial(ipcluster_core::fixtures::initial(0xabc, 40000));
+        let i = Record::Initial(crate::shared::fixtures::initial(0xabc, 40000));
         let e = Record::Essential(Essential {
             id: 0xabc,
             gen: 3,

@@ -7,8 +7,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
-use ipcluster_core::hash::{self as core_hash, L2tp};
-use ipcluster_core::siphash::Key;
+use crate::shared::hash::{self as core_hash, L2tp};
+use crate::shared::siphash::Key;
 
 use crate::abi::{self, Hash, Mode};
 use crate::error::Error;

@@ -1,8 +1,8 @@
 //! `clusteradm bucket show`: per-bucket counters (`bucket-get` dump).
 
-use ipcluster_kapi::bucket::{self, Bucket};
-use ipcluster_kapi::words::{self as args, Words};
-use ipcluster_kapi::{Client, Error};
+use crate::kapi::bucket::{self, Bucket};
+use crate::kapi::words::{self as args, Words};
+use crate::kapi::{Client, Error};
 
 use crate::output::{columns, print_json};
 

@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::kapi::Error;
 use crate::output::{columns, print_json};
 use ipcluster_daemon::cert::{self, parse_revoked, Pem};
-use ipcluster_kapi::Error;
 
 fn read(path: &Path) -> Result<String, Error> {
     fs::read_to_string(path).map_err(|e| Error::failed(format!("{}: {e}", path.display())))

@@ -1,11 +1,11 @@
 //! `clusteradm cluster add|del|show`: creating, deleting and listing
 //! clusters (`cluster-new`, `cluster-del`, `cluster-get`).
 
-use ipcluster_kapi::abi::{cluster as a, Cmd};
-use ipcluster_kapi::attr::Attr;
-use ipcluster_kapi::cluster::{self, AddRequest, Cluster};
-use ipcluster_kapi::sys::dev;
-use ipcluster_kapi::{words, Client, Error};
+use crate::kapi::abi::{cluster as a, Cmd};
+use crate::kapi::attr::Attr;
+use crate::kapi::cluster::{self, AddRequest, Cluster};
+use crate::kapi::sys::dev;
+use crate::kapi::{words, Client, Error};
 use serde::Serialize;
 
 use crate::output::print_json;
@@ -214,8 +214,8 @@ pub(crate) fn show(id: Option<u32>, json: bool) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ipcluster_kapi::attr::Attrs;
-    use ipcluster_kapi::mac::Mac;
+    use crate::kapi::attr::Attrs;
+    use crate::kapi::mac::Mac;
     use std::net::{Ipv4Addr, Ipv6Addr};
 
     fn cluster(attrs: Vec<Attr>) -> Cluster {

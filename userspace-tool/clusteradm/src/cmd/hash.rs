@@ -2,11 +2,11 @@
 
 use std::net::IpAddr;
 
+use crate::kapi::addr::words;
+use crate::kapi::words::{parse_buckets, parse_key, parse_l2tp, parse_proto};
+use crate::shared::hash::{self, Flow, L2tp, Mode};
+use crate::shared::siphash::Key;
 use clap::Args;
-use ipcluster_core::hash::{self, Flow, L2tp, Mode};
-use ipcluster_core::siphash::Key;
-use ipcluster_kapi::addr::words;
-use ipcluster_kapi::words::{parse_buckets, parse_key, parse_l2tp, parse_proto};
 use serde::Serialize;
 
 /// A flow, as the kernel would see it.

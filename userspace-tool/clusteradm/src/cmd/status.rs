@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use ipcluster_kapi::table::Table;
-use ipcluster_kapi::Error;
+use crate::kapi::table::Table;
+use crate::kapi::Error;
 
 use crate::cmd::table;
 use crate::output::print_json;

@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
-use ipcluster_kapi::abi::{cluster as a, Cmd, MAX_MEMBERS, UNOWNED};
-use ipcluster_kapi::attr::Attr;
-use ipcluster_kapi::mac::Mac;
-use ipcluster_kapi::table::{self, encode_macs, set_attrs, Table};
-use ipcluster_kapi::words::{self as args, Words};
-use ipcluster_kapi::{Client, Error};
+use crate::kapi::abi::{cluster as a, Cmd, MAX_MEMBERS, UNOWNED};
+use crate::kapi::attr::Attr;
+use crate::kapi::mac::Mac;
+use crate::kapi::table::{self, encode_macs, set_attrs, Table};
+use crate::kapi::words::{self as args, Words};
+use crate::kapi::{Client, Error};
 use serde::Serialize;
 
 use crate::output::print_json;
@@ -343,7 +343,7 @@ pub(crate) fn show(id: u32, json: bool) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ipcluster_kapi::attr::Attrs;
+    use crate::kapi::attr::Attrs;
 
     fn words(s: &str) -> Vec<String> {
         s.split_whitespace().map(String::from).collect()

@@ -4,12 +4,12 @@
 
 use std::net::IpAddr;
 
-use ipcluster_core::tcpstate::{Dir, Flags, Record};
-use ipcluster_kapi::abi::{tcp_state as t, Cmd};
-use ipcluster_kapi::addr::unmapped as ip;
-use ipcluster_kapi::tcp::records;
-use ipcluster_kapi::words::{self as args, Words};
-use ipcluster_kapi::{Client, Error};
+use crate::kapi::abi::{tcp_state as t, Cmd};
+use crate::kapi::addr::unmapped as ip;
+use crate::kapi::tcp::records;
+use crate::kapi::words::{self as args, Words};
+use crate::kapi::{Client, Error};
+use crate::shared::tcpstate::{Dir, Flags, Record};
 use serde::Serialize;
 
 fn sock(a: &[u8; 16], port: u16, v6: bool) -> String {
@@ -176,11 +176,11 @@ pub(crate) fn monitor(words: &[String], json_out: bool) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ipcluster_core::tcpstate::{Closed, Essential};
+    use crate::shared::tcpstate::{Closed, Essential};
 
     #[test]
     fn records_render() {
-        let i = Record::Initial(ipcluster_core::fixtures::initial(0xabc, 40000));
+        let i = Record::Initial(crate::shared::fixtures::initial(0xabc, 40000));
         let e = Record::Essential(Essential {
             id: 0xabc,
             gen: 3,

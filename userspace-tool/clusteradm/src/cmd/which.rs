@@ -1,18 +1,18 @@
 //! `clusteradm which`: which bucket, and so which member, a flow belongs to
 //! in a live cluster — computed here with the kernel's own hash code
-//! (`ipcluster_core::hash`) from the cluster's hash mode, seed and bucket
+//! (`crate::shared::hash`) from the cluster's hash mode, seed and bucket
 //! count, then looked up in its table.
 
 use std::net::IpAddr;
 
-use ipcluster_core::hash::{self, Flow, L2tp, Mode};
-use ipcluster_core::siphash::Key;
-use ipcluster_kapi::abi::{Hash, UNOWNED};
-use ipcluster_kapi::addr;
-use ipcluster_kapi::cluster::{self, Cluster};
-use ipcluster_kapi::table::{self, Table};
-use ipcluster_kapi::words::{self as args, Words};
-use ipcluster_kapi::{Client, Error};
+use crate::kapi::abi::{Hash, UNOWNED};
+use crate::kapi::addr;
+use crate::kapi::cluster::{self, Cluster};
+use crate::kapi::table::{self, Table};
+use crate::kapi::words::{self as args, Words};
+use crate::kapi::{Client, Error};
+use crate::shared::hash::{self, Flow, L2tp, Mode};
+use crate::shared::siphash::Key;
 use serde::Serialize;
 
 use crate::output::print_json;

@@ -20,11 +20,11 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use ipcluster_core::buckets::{self, UNOWNED};
-use ipcluster_core::election::{self, Claim};
-use ipcluster_core::keepalive::{self, Loss};
-use ipcluster_core::packet::addr_words;
-use ipcluster_core::proto::{Exit, Nak};
+use crate::shared::buckets::{self, UNOWNED};
+use crate::shared::election::{self, Claim};
+use crate::shared::keepalive::{self, Loss};
+use crate::shared::packet::addr_words;
+use crate::shared::proto::{Exit, Nak};
 
 use crate::addr::Addr;
 
@@ -75,7 +75,7 @@ impl Settings {
 }
 
 /// A protocol message, as the node sees it (the wire layer signs, checks
-/// and encodes; see `ipcluster_core::proto`).
+/// and encodes; see `crate::shared::proto`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Message {
     /// A host asks to join; `refused` is the wire layer's verdict on its
@@ -1080,7 +1080,7 @@ fn first_free(peers: &BTreeMap<u16, Peer>, retired: &BTreeMap<Addr, u16>, me: Op
 mod tests {
     use super::*;
     use crate::addr::addr_of;
-    use ipcluster_core::proto::NO_MEMBER;
+    use crate::shared::proto::NO_MEMBER;
     use std::net::{IpAddr, Ipv4Addr};
 
     fn host(i: u8) -> Addr {

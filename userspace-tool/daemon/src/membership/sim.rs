@@ -9,8 +9,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ipcluster_core::buckets::UNOWNED;
-use ipcluster_core::proto::{self, Header, NO_MEMBER};
+use crate::shared::buckets::UNOWNED;
+use crate::shared::proto::{self, Header, NO_MEMBER};
 use turmoil::net::UdpSocket;
 
 use super::node::{Event, Message, Node, Out, Settings, To};

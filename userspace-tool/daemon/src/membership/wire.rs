@@ -1,10 +1,10 @@
 //! The membership's [`Message`]s in the cluster link's wire format
-//! (`ipcluster_core::proto`); signing and checking are the shared
+//! (`crate::shared::proto`); signing and checking are the shared
 //! [`crate::wire::Endpoint`]'s.
 
 use std::time::Duration;
 
-use ipcluster_core::proto::{self, Member, Msg, Nak};
+use crate::shared::proto::{self, Member, Msg, Nak};
 
 use super::node::{Keepalive, Message};
 use crate::wire::Payload;
@@ -99,8 +99,8 @@ fn master_alive<R>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shared::proto::{Exit, Header};
     use crate::wire::encode;
-    use ipcluster_core::proto::{Exit, Header};
 
     #[test]
     fn messages_survive_the_wire() {

@@ -19,8 +19,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use ipcluster_core::tcpstate::{after, Record};
-use ipcluster_kapi::nfqueue::Segment;
+use crate::kapi::nfqueue::Segment;
+use crate::shared::tcpstate::{after, Record};
 
 /// Longest a segment is held before it is dropped.
 pub(crate) const HOLD_MAX: Duration = Duration::from_secs(2);
@@ -276,7 +276,7 @@ impl Commit {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ipcluster_core::tcpstate::{Closed, Essential};
+    use crate::shared::tcpstate::{Closed, Essential};
 
     fn body(id: u64, snd_nxt: u32, rcv_nxt: u32) -> Vec<u8> {
         let mut buf = [0u8; 64];

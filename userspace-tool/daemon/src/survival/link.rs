@@ -20,8 +20,8 @@ use tokio::io::unix::AsyncFd;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
-use ipcluster_core::proto::{self, Msg};
-use ipcluster_kapi::nfqueue::{Queue, Verdict};
+use crate::kapi::nfqueue::{Queue, Verdict};
+use crate::shared::proto::{self, Msg};
 
 use super::{Survival, TcpStatus};
 use crate::addr::{addr_of, ip_of, Addr};

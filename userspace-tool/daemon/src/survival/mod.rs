@@ -16,17 +16,17 @@ use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use ipcluster_core::buckets::UNOWNED;
-use ipcluster_core::hash::{self, Mode};
-use ipcluster_core::proto::{MAX_BODY, MAX_CERT};
-use ipcluster_core::tcpstate::{after, Data, Dir, Essential, Initial, Record, DATA_HEAD_LEN};
+use crate::shared::buckets::UNOWNED;
+use crate::shared::hash::{self, Mode};
+use crate::shared::proto::{MAX_BODY, MAX_CERT};
+use crate::shared::tcpstate::{after, Data, Dir, Essential, Initial, Record, DATA_HEAD_LEN};
 use tracing::{info, warn};
 
 pub(crate) use crate::state::TcpStatus;
 
-use ipcluster_kapi::abi::{tcp_state as t, Cmd};
-use ipcluster_kapi::tcp::records_with_bytes;
-use ipcluster_kapi::Client;
+use crate::kapi::abi::{tcp_state as t, Cmd};
+use crate::kapi::tcp::records_with_bytes;
+use crate::kapi::Client;
 
 /// Most record bytes per datagram on the cluster link: what a body holds
 /// beside the largest certificate and the message's own fields. Every
@@ -480,16 +480,16 @@ pub(crate) fn watch_kernel(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ipcluster_core::tcpstate::{Closed, Essential};
-    use ipcluster_kapi::tcp::records;
+    use crate::kapi::tcp::records;
+    use crate::shared::tcpstate::{Closed, Essential};
 
     fn initial(sport: u16) -> Initial {
-        ipcluster_core::fixtures::initial(u64::from(sport), sport)
+        crate::shared::fixtures::initial(u64::from(sport), sport)
     }
 
     #[test]
     fn bytes_go_after_their_initial_and_before_the_state_in_chunks() {
-        use ipcluster_core::tcpstate::{Dir, Essential};
+        use crate::shared::tcpstate::{Dir, Essential};
         let mut s = Survival::new(Mode::Seed, 10, HashMap::new(), 100, true);
         let enc = |r: Record, payload: &[u8]| {
             let mut buf = [0u8; 64];
@@ -637,8 +637,8 @@ mod tests {
 
     #[test]
     fn a_full_batch_fits_a_datagram_with_the_largest_certificate() {
+        use crate::shared::proto::{self, Header, Msg};
         use crate::wire::MAX_DATAGRAM;
-        use ipcluster_core::proto::{self, Header, Msg};
         let h = Header {
             sender: 1,
             cluster: 7,

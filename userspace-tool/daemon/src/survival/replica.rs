@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use ipcluster_core::tcpstate::{
+use crate::shared::tcpstate::{
     after, newer, Dir, Essential, Flags, Initial, Record, DATA_HEAD_LEN,
 };
 
@@ -361,7 +361,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ipcluster_core::tcpstate::Closed;
+    use crate::shared::tcpstate::Closed;
 
     fn initial(id: u64) -> Initial {
         Initial {
@@ -452,7 +452,7 @@ mod tests {
     fn orphans_come_with_their_queues_when_whole() {
         let mut s = Store::new(4);
         let d = |dir, seq, len| {
-            Record::Data(ipcluster_core::tcpstate::Data {
+            Record::Data(crate::shared::tcpstate::Data {
                 id: 1,
                 dir,
                 seq,
@@ -489,7 +489,7 @@ mod tests {
     #[test]
     fn bytes_written_but_not_sent_are_restored_when_here() {
         let out = |seq, len| {
-            Record::Data(ipcluster_core::tcpstate::Data {
+            Record::Data(crate::shared::tcpstate::Data {
                 id: 1,
                 dir: Dir::Out,
                 seq,
@@ -526,7 +526,7 @@ mod tests {
 
     #[test]
     fn what_was_read_but_not_answered_is_read_again() {
-        let input = Record::Data(ipcluster_core::tcpstate::Data {
+        let input = Record::Data(crate::shared::tcpstate::Data {
             id: 1,
             dir: Dir::In,
             seq: 50,

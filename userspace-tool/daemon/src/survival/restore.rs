@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
-use ipcluster_core::tcpstate::{Essential, Flags, Initial};
+use crate::shared::tcpstate::{Essential, Flags, Initial};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 /// `TCP_REPAIR_QUEUE` values.
@@ -72,7 +72,7 @@ fn setsockopt_bytes(
 }
 
 fn addr(a: &[u8; 16], v6: bool, port: u16) -> SocketAddr {
-    SocketAddr::new(ipcluster_kapi::addr::unmapped(a, v6), port)
+    SocketAddr::new(crate::kapi::addr::unmapped(a, v6), port)
 }
 
 /// The options a restored connection negotiated, for `TCP_REPAIR_OPTIONS`.
@@ -221,9 +221,9 @@ fn set_negotiated(s: &Socket, i: &Initial, e: &Essential, since: Duration) -> io
 /// written but not sent may be many), so that the write never waits for
 /// the client.
 fn resend(s: &Socket, b: &[u8]) -> io::Result<()> {
-    ipcluster_kapi::sys::sockbuf::grow(
+    crate::kapi::sys::sockbuf::grow(
         s.as_raw_fd(),
-        ipcluster_kapi::sys::sockbuf::Buf::Send,
+        crate::kapi::sys::sockbuf::Buf::Send,
         2 * b.len(),
     )?;
     fill(s, b)
@@ -416,7 +416,7 @@ mod tests {
     }
 
     fn snapshot(server: &TcpStream, client: &TcpStream) -> (Initial, Essential) {
-        let mapped = |a: SocketAddr| ipcluster_kapi::addr::mapped(a.ip());
+        let mapped = |a: SocketAddr| crate::kapi::addr::mapped(a.ip());
         let (peer, local) = (client.local_addr().unwrap(), server.local_addr().unwrap());
         let sock = socket2::SockRef::from(server);
         setsockopt(&sock, libc::TCP_REPAIR, &1i32).unwrap();
