@@ -5,11 +5,19 @@
 //!
 //! Every datagram carries its sender's certificate and is signed with its
 //! key. A received datagram counts only when its cluster id is ours, its
-//! certificate is one the cluster trusts, its signature is good and its
-//! replay counter has not been seen from that certificate (a sliding
-//! window, as IPsec's: a unicast message may overtake a multicast one
-//! sent before it while the unicast waits for ARP); anything else changes
-//! nothing and is counted.
+//! kind belongs to the port it came to, its signature is good, its
+//! certificate is one the cluster trusts and its replay counter has not
+//! been seen from that certificate (a sliding window, as IPsec's: a
+//! unicast message may overtake a multicast one sent before it while the
+//! unicast waits for ARP); anything else changes nothing and is counted.
+//!
+//! Each port keeps a window of its own per sender, and a sender's two
+//! endpoints count from the same start, so the same counter appears on
+//! both ports. That is safe because the kind is checked before any window
+//! moves and is covered by the signature: a datagram signed for one port
+//! can only ever be accepted on that port, so a copy sent to the other
+//! port is rejected as `WrongPort` and leaves that port's window as it
+//! was, and each window sees only the counters of its own port.
 
 use std::collections::HashMap;
 
@@ -33,7 +41,7 @@ pub(crate) trait Payload: Sized {
     ) -> Result<R, proto::Error>;
 
     /// The message `msg` decodes to; `None` when it belongs to the other
-    /// user of the link.
+    /// user of the link (and came to the wrong port).
     fn from_wire(msg: &Msg<'_>) -> Option<Self>;
 
     /// The message from a sender whose certificate the cluster does not
@@ -66,6 +74,8 @@ pub(crate) enum Reject {
     Malformed,
     /// For another cluster.
     OtherCluster,
+    /// A message of the link's other user, sent to this one's port.
+    WrongPort,
     /// Its certificate is not trusted (and it is no join, which the
     /// master answers with the reason).
     Untrusted,
@@ -80,6 +90,7 @@ pub(crate) enum Reject {
 pub(crate) struct Rejected {
     pub(crate) malformed: u64,
     pub(crate) other_cluster: u64,
+    pub(crate) wrong_port: u64,
     pub(crate) untrusted: u64,
     pub(crate) bad_signature: u64,
     pub(crate) replayed: u64,
@@ -90,6 +101,7 @@ impl Rejected {
         let c = match r {
             Reject::Malformed => &mut self.malformed,
             Reject::OtherCluster => &mut self.other_cluster,
+            Reject::WrongPort => &mut self.wrong_port,
             Reject::Untrusted => &mut self.untrusted,
             Reject::BadSignature => &mut self.bad_signature,
             Reject::Replayed => &mut self.replayed,
@@ -102,6 +114,7 @@ impl Rejected {
         RejectedJson {
             malformed: self.malformed,
             other_cluster: self.other_cluster,
+            wrong_port: self.wrong_port,
             untrusted: self.untrusted,
             bad_signature: self.bad_signature,
             replayed: self.replayed,
@@ -113,6 +126,7 @@ impl Rejected {
         Rejected {
             malformed: self.malformed + o.malformed,
             other_cluster: self.other_cluster + o.other_cluster,
+            wrong_port: self.wrong_port + o.wrong_port,
             untrusted: self.untrusted + o.untrusted,
             bad_signature: self.bad_signature + o.bad_signature,
             replayed: self.replayed + o.replayed,
@@ -174,11 +188,10 @@ impl<M: Payload> Endpoint<M> {
     }
 
     /// The message in datagram `d` and its sender's member id, if it
-    /// passes every check; `Ok(None)` for an authentic message of the
-    /// link's other user (sent to the wrong port). A message from an
-    /// unacceptable certificate that this user answers (a join) comes
-    /// through with the reason ([`Payload::refused`]).
-    pub(crate) fn open(&mut self, d: &[u8], now: UnixTime) -> Result<Option<(u16, M)>, Reject> {
+    /// passes every check. A message from an unacceptable certificate
+    /// that this user answers (a join) comes through with the reason
+    /// ([`Payload::refused`]).
+    pub(crate) fn open(&mut self, d: &[u8], now: UnixTime) -> Result<(u16, M), Reject> {
         let r = self.check(d, now);
         if let Err(e) = r {
             self.rejected.count(e);
@@ -186,28 +199,32 @@ impl<M: Payload> Endpoint<M> {
         r
     }
 
-    fn check(&mut self, d: &[u8], now: UnixTime) -> Result<Option<(u16, M)>, Reject> {
+    /// The checks, cheapest first; none moves a replay window but the
+    /// last.
+    fn check(&mut self, d: &[u8], now: UnixTime) -> Result<(u16, M), Reject> {
         let dg = proto::decode(d).map_err(|_| Reject::Malformed)?;
         if dg.header.cluster != self.cluster {
             return Err(Reject::OtherCluster);
         }
+        // The other port's kind: a copy of a datagram meant for it (see
+        // the module's comment). Before the signature, which it spares.
+        let msg = M::from_wire(&dg.msg).ok_or(Reject::WrongPort)?;
         if !Trust::verify(dg.cert, dg.signed, dg.sig) {
             return Err(Reject::BadSignature);
         }
-        let msg = M::from_wire(&dg.msg);
         let fp = fingerprint(dg.cert);
         if let Err(why) = self.verdict(&fp, dg.cert, now) {
             // Answered with the reason, if at all; not remembered
             // (strangers do not get to grow our tables).
-            return match msg.and_then(|m| m.refused(why)) {
-                Some(m) => Ok(Some((dg.header.sender, m))),
+            return match msg.refused(why) {
+                Some(m) => Ok((dg.header.sender, m)),
                 None => Err(Reject::Untrusted),
             };
         }
         if !self.seen.entry(fp).or_default().fresh(dg.header.counter) {
             return Err(Reject::Replayed);
         }
-        Ok(msg.map(|m| (dg.header.sender, m)))
+        Ok((dg.header.sender, msg))
     }
 
     /// Whether the trust admits certificate `cert` (fingerprint `fp`),
@@ -258,6 +275,7 @@ mod tests {
     use super::*;
     use crate::cert::{self, Pem};
     use crate::membership::node::Message;
+    use crate::survival::link;
     use ipcluster_core::proto::Exit;
 
     fn endpoint(ca: &Pem, name: &str, revoked: &[String]) -> Endpoint<Message> {
@@ -294,7 +312,7 @@ mod tests {
             config: 1,
         };
         let d = a.seal(3, &alive).unwrap();
-        assert_eq!(b.open(&d, now), Ok(Some((3, alive.clone()))));
+        assert_eq!(b.open(&d, now), Ok((3, alive.clone())));
         // The same datagram again: a replay.
         assert_eq!(b.open(&d, now), Err(Reject::Replayed));
         // Any bit flipped: the signature fails (or the shape does).
@@ -329,13 +347,13 @@ mod tests {
             .unwrap();
         assert_eq!(
             b.open(&join, now),
-            Ok(Some((
+            Ok((
                 proto::NO_MEMBER,
                 Message::Join {
                     refused: Some(Nak::BadCertificate),
                     config: 1,
                 }
-            )))
+            ))
         );
         let r = b.rejected;
         assert_eq!(r.replayed, 1);
@@ -343,6 +361,54 @@ mod tests {
         // 4 from flips in the cluster id field, 1 from `other`.
         assert_eq!(r.other_cluster, 5);
         assert_eq!(r.bad_signature + r.malformed + 4, d.len() as u64);
+    }
+
+    #[test]
+    fn a_datagram_for_the_other_port_moves_no_window() {
+        let now = UnixTime::now();
+        let ca = cert::new_ca("c").unwrap();
+        let pem = cert::issue(&ca, "a").unwrap();
+        let trust = || Trust::new(&ca.cert, [], []).unwrap();
+        let id = || Identity::new(&pem).unwrap();
+        // Member a's two endpoints, counting from the same start; b's.
+        let mut a_members: Endpoint<Message> = Endpoint::new(7, id(), trust(), 1000);
+        let mut a_tcp: Endpoint<link::Message> = Endpoint::new(7, id(), trust(), 1000);
+        let mut b_members = endpoint(&ca, "b", &[]);
+        let b = Identity::new(&cert::issue(&ca, "b").unwrap()).unwrap();
+        let mut b_tcp: Endpoint<link::Message> = Endpoint::new(7, b, trust(), 1);
+        let alive = Message::MemberAlive {
+            seq: 1,
+            table: 2,
+            config: 1,
+        };
+        let early = a_members.seal(3, &alive).unwrap();
+        // TCP state far ahead of the membership's counter (a busy link),
+        // copied to the membership's port, and an ack as well.
+        a_tcp.counter += 1_000_000;
+        let state = link::Message::State {
+            seq: 1,
+            records: vec![1; 56],
+        };
+        let tcp = a_tcp.seal(3, &state).unwrap();
+        let ack = a_tcp.seal(3, &link::Message::Ack(vec![1])).unwrap();
+        for d in [&tcp, &ack, &tcp] {
+            assert_eq!(b_members.open(d, now), Err(Reject::WrongPort));
+        }
+        // Membership's window did not move: a's keepalives still count,
+        // the one sealed before as well as the next.
+        let next = a_members.seal(3, &alive).unwrap();
+        assert_eq!(b_members.open(&next, now), Ok((3, alive.clone())));
+        assert_eq!(b_members.open(&early, now), Ok((3, alive.clone())));
+        assert_eq!(b_members.rejected.wrong_port, 3);
+        assert_eq!(b_members.rejected.replayed, 0);
+        // The other way: a keepalive copied to the TCP state link's port.
+        assert_eq!(b_tcp.open(&next, now), Err(Reject::WrongPort));
+        assert_eq!(b_tcp.open(&tcp, now), Ok((3, state)));
+        assert_eq!(b_tcp.open(&tcp, now), Err(Reject::Replayed));
+        let r = b_tcp.rejected;
+        assert_eq!((r.wrong_port, r.replayed), (1, 1));
+        // Shown by `status`.
+        assert_eq!(b_members.rejected.plus(r).to_json().wrong_port, 4);
     }
 
     #[test]
@@ -365,7 +431,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(
-            master.open(&join, now).unwrap().unwrap().1,
+            master.open(&join, now).unwrap().1,
             Message::Join {
                 refused: Some(Nak::Revoked),
                 config: 1,

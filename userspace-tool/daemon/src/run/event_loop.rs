@@ -266,11 +266,7 @@ impl Daemon {
         from: SocketAddr,
     ) -> Vec<Out> {
         match self.endpoint.open(d, UnixTime::now()) {
-            Ok(None) => {
-                debug!(%from, "TCP state on the membership's port");
-                Vec::new()
-            }
-            Ok(Some((sender, msg))) => node.receive(t0.elapsed(), addr_of(from.ip()), sender, msg),
+            Ok((sender, msg)) => node.receive(t0.elapsed(), addr_of(from.ip()), sender, msg),
             Err(why) => {
                 debug!(%from, ?why, "ignored a datagram");
                 Vec::new()
