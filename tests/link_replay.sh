@@ -9,6 +9,11 @@
 #   the membership port: each is rejected as "wrong port" and moves no
 #   replay window, so the sender's keepalives still count (none replayed)
 #   and nobody is declared dead.
+# - A member's certificate (bound to its link address) used from other
+#   hosts: a keepalive in its name from another member's host to the
+#   master, a "leave, stale configuration" from the master's host to a
+#   member, TCP state from the client: each rejected as "wrong address";
+#   nothing changes, nobody leaves.
 source "$(dirname "$0")/lib.sh"
 
 FLOWS="python3 $IPC_TOP/tests/tools/flows.py"
@@ -104,6 +109,32 @@ if [ -s "$tmp/captured" ]; then
 else
 	skip "replayed TCP state on the membership port" "nothing captured"
 fi
+
+# 3. Member x's certificate from elsewhere (m is the master, y the third).
+m=$($MEMBERS master "$tmp" 1 2 3)
+x=$(for i in 1 2 3; do [ "$i" != "$m" ] && echo "$i"; done | head -n1)
+y=$(for i in 1 2 3; do [ "$i" != "$m" ] && [ "$i" != "$x" ] && echo "$i"; done)
+idx=$(field "$x" member) idm=$(field "$m" member)
+echo "    # m$x's certificate used from m$y's host, the master m$m's and the client"
+before=$(view) dead0=$(deaths)
+wam0=$(field "$m" rejected wrong_address) way0=$(field "$y" rejected wrong_address)
+ign0=$(field "$y" tcp ignored)
+# Without the binding the master would tell m$y's host to leave (a
+# keepalive of member $idx from an address not its own), and m$y would
+# exit for good (the master telling it its configuration is stale).
+ip netns exec "$(member_ns "$y")" $REPLAY forge "$(member4 "$m")" $LINK 1 "$pki" "m$x" "$idx" \
+	member-alive 3 | sed 's/^/    # /'
+ip netns exec "$(member_ns "$m")" $REPLAY forge "$(member4 "$y")" $LINK 1 "$pki" "m$x" "$idm" \
+	leave-stale 3 | sed 's/^/    # /'
+ip netns exec "$NS_CLIENT" $REPLAY forge "$(member4 "$y")" $((LINK + 1)) 1 "$pki" "m$x" "$idx" \
+	tcp-state 3 | sed 's/^/    # /'
+check "a certificate from another host: nothing changes for 8 s" unchanged_for 8 "$before"
+check "... counted as wrong address by the master" \
+	test "$(field "$m" rejected wrong_address)" -ge $((wam0 + 3))
+check "... and by m$y" test "$(field "$y" rejected wrong_address)" -ge $((way0 + 6))
+check "... m$y still runs" kill -0 "${pid[$y]}"
+check "... its TCP state never reached the replicas" test "$(field "$y" tcp ignored)" = "$ign0"
+check "... nobody declared dead" test "$(deaths)" = "$dead0"
 
 grep -hE "WARN|ERROR" "$tmp"/m[123].log | head -n 10 | sed 's/^/    # /'
 kill $(jobs -p) 2>/dev/null

@@ -62,6 +62,10 @@ pub struct RejectedJson {
     pub untrusted: u64,
     /// Its signature does not match its certificate.
     pub bad_signature: u64,
+    /// From an address its certificate does not name (or, with
+    /// `[pki] require_address`, its certificate names none).
+    #[serde(default)]
+    pub wrong_address: u64,
     /// Its replay counter was seen already.
     pub replayed: u64,
 }

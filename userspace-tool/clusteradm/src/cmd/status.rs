@@ -62,8 +62,14 @@ fn render(s: &State) -> String {
     let r = &s.rejected;
     out.push_str(&format!(
         "ignored: {} malformed, {} other cluster, {} wrong port, {} untrusted, {} bad signature, \
-         {} replayed\n",
-        r.malformed, r.other_cluster, r.wrong_port, r.untrusted, r.bad_signature, r.replayed
+         {} wrong address, {} replayed\n",
+        r.malformed,
+        r.other_cluster,
+        r.wrong_port,
+        r.untrusted,
+        r.bad_signature,
+        r.wrong_address,
+        r.replayed
     ));
     if let Some(t) = &s.tcp {
         out.push_str(&format!(

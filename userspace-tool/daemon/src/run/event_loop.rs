@@ -265,7 +265,7 @@ impl Daemon {
         d: &[u8],
         from: SocketAddr,
     ) -> Vec<Out> {
-        match self.endpoint.open(d, UnixTime::now()) {
+        match self.endpoint.open(d, from.ip(), UnixTime::now()) {
             Ok((sender, msg)) => node.receive(t0.elapsed(), addr_of(from.ip()), sender, msg),
             Err(why) => {
                 debug!(%from, ?why, "ignored a datagram");

@@ -373,7 +373,7 @@ impl Link {
     /// One datagram: TCP state or acknowledgements of ours.
     fn datagram(&mut self, d: &[u8], from: SocketAddr) {
         let from_addr = addr_of(from.ip());
-        match self.endpoint.open(d, UnixTime::now()) {
+        match self.endpoint.open(d, from.ip(), UnixTime::now()) {
             Ok((sender, Message::State { seq, records })) => {
                 self.replicated(from_addr, sender, seq, &records);
             }
