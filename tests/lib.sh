@@ -111,13 +111,13 @@ daemon_conf() {
 	TOML
 }
 
-# cluster_pki N...: a CA in $pki, a certificate for each member I given,
-# and the cluster address on each one's eth0.
+# cluster_pki N...: a CA in $pki, a certificate for each member I given
+# (bound to its link address), and the cluster address on each one's eth0.
 cluster_pki() {
 	local i
 	"$CLUSTERADM" cert ca "$pki" >/dev/null
 	for i in "$@"; do
-		"$CLUSTERADM" cert issue "$pki" "m$i" >/dev/null
+		"$CLUSTERADM" cert issue "$pki" "m$i" addr "$(member4 "$i")" >/dev/null
 		ip -n "$(member_ns "$i")" addr add "$CLUSTER4/32" dev eth0
 	done
 }

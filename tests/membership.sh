@@ -22,7 +22,7 @@ setup_topology 4
 ip -n "$NS_SW" link set br0 type bridge mcast_snooping 0
 
 "$CLUSTERADM" cert ca "$pki" >/dev/null
-for i in 1 2 3 4; do "$CLUSTERADM" cert issue "$pki" "m$i" >/dev/null; done
+for i in 1 2 3 4; do "$CLUSTERADM" cert issue "$pki" "m$i" addr "$(member4 "$i")" >/dev/null; done
 "$CLUSTERADM" cert ca "$tmp/rogue" >/dev/null
 "$CLUSTERADM" cert issue "$tmp/rogue" m5 >/dev/null
 
@@ -118,8 +118,8 @@ sleep 3
 check "a revoked certificate does not join" formed_within 20 1 2 3
 kill -9 "${pid[4]}"
 
-# A host the applications veto, with a good certificate.
-"$CLUSTERADM" cert issue "$pki" m5 >/dev/null
+# A host the applications veto, with a good certificate (for m4's host).
+"$CLUSTERADM" cert issue "$pki" m5 addr "$(member4 4)" >/dev/null
 member4 4 >"$tmp/veto"
 start 4 "$pki/m5.pem" "$pki/m5.key"
 check "a vetoed host does not join" wait_for 20 grep -q 'refused.*Vetoed' "$tmp/m4.log"

@@ -53,7 +53,7 @@ Ed25519 and named by the SHA-256 fingerprint of their DER.
 
 Examples:
   clusteradm cert ca /etc/ipcluster/pki
-  clusteradm cert issue /etc/ipcluster/pki node1
+  clusteradm cert issue /etc/ipcluster/pki node1 addr 192.0.2.11
   clusteradm cert list /etc/ipcluster/pki
   clusteradm cert revoke /etc/ipcluster/pki node1";
 
@@ -200,6 +200,8 @@ pub(crate) const ADD_KEYWORDS: &str =
 pub(crate) const TABLE_SET_KEYWORDS: &str = "Keywords: member, and one of spread, owners, file";
 
 pub(crate) const TCP_MONITOR_KEYWORDS: &str = "Keywords: id, count";
+
+pub(crate) const CERT_ISSUE_KEYWORDS: &str = "Keywords: addr";
 
 pub(crate) const BUCKET_SHOW_KEYWORDS: &str = "Keywords: nonzero";
 

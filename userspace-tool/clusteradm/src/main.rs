@@ -82,11 +82,20 @@ enum CertVerb {
         name: Option<String>,
     },
     /// Issue a member certificate NAME from DIR's CA.
+    #[command(
+        after_help = "Keywords: addr ADDR (the member's address on the cluster link, put in the \
+certificate as an IP subject alternative name: daemons take the certificate from that \
+address only).\n\
+Examples:\n  clusteradm cert issue /etc/ipcluster/pki node1 addr 192.0.2.11",
+        mut_arg("words", |a| a.help(CERT_ISSUE_KEYWORDS))
+    )]
     Issue {
         /// The certificate directory.
         dir: std::path::PathBuf,
         /// The member's name (letters, digits, '-', '_', '.').
         name: String,
+        #[command(flatten)]
+        keywords: Keywords,
     },
     /// List DIR's member certificates.
     #[command(after_help = "JSON: an array of {name, fingerprint, revoked}.")]
@@ -260,7 +269,11 @@ fn run(object: &Object, json: bool) -> Result<(), Error> {
         }
         Object::Which(w) => which::which(w.id, w.src.clone(), &w.keywords.words, json),
         Object::Cert(CertVerb::Ca { dir, name }) => cert::new_ca(dir, name.as_deref()),
-        Object::Cert(CertVerb::Issue { dir, name }) => cert::issue(dir, name),
+        Object::Cert(CertVerb::Issue {
+            dir,
+            name,
+            keywords,
+        }) => cert::issue(dir, name, &keywords.words),
         Object::Cert(CertVerb::List { dir }) => cert::list(dir, json),
         Object::Cert(CertVerb::Revoke { dir, which }) => cert::revoke(dir, which),
         Object::Daemon { config } => ipcluster_daemon::run(config),

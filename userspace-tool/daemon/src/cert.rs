@@ -10,16 +10,18 @@
 //! to verify chains and signatures, ring for keys and digests.
 
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 
 use crate::shared::proto::{Nak, SIG_LEN};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, PKCS_ED25519,
+    KeyUsagePurpose, SanType, PKCS_ED25519,
 };
 use ring::signature::Ed25519KeyPair;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivatePkcs8KeyDer, UnixTime};
 use webpki::{EndEntityCert, KeyUsage};
+use x509_parser::extensions::GeneralName;
 
 /// A certificate and its key, as PEM.
 #[derive(Clone, Debug)]
@@ -51,6 +53,13 @@ pub fn new_ca(name: &str) -> Result<Pem, String> {
 
 /// A new member certificate named `name`, issued by `ca`.
 pub fn issue(ca: &Pem, name: &str) -> Result<Pem, String> {
+    issue_at(ca, name, None)
+}
+
+/// A new member certificate named `name`, issued by `ca`, bound to the
+/// member's address on the cluster link `addr` (an IP subject alternative
+/// name), if given: a daemon takes it from that address only.
+pub fn issue_at(ca: &Pem, name: &str, addr: Option<IpAddr>) -> Result<Pem, String> {
     let ca_key = KeyPair::from_pem(&ca.key).map_err(|e| err("CA key", e))?;
     let issuer =
         Issuer::from_ca_cert_pem(&ca.cert, ca_key).map_err(|e| err("CA certificate", e))?;
@@ -59,6 +68,7 @@ pub fn issue(ca: &Pem, name: &str) -> Result<Pem, String> {
     p.distinguished_name.push(DnType::CommonName, name);
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    p.subject_alt_names = addr.into_iter().map(SanType::IpAddress).collect();
     p.not_after = rcgen::date_time_ymd(2100, 1, 1);
     let cert = p
         .signed_by(&key, &issuer)
@@ -90,6 +100,29 @@ pub fn common_name(der: &[u8]) -> Option<String> {
     let (_, c) = x509_parser::parse_x509_certificate(der).ok()?;
     let cn = c.subject().iter_common_name().next()?;
     cn.as_str().ok().map(str::to_string)
+}
+
+/// The addresses a certificate binds its holder to: its IP subject
+/// alternative names (none when it has none, or cannot be parsed).
+pub fn addresses(der: &[u8]) -> Vec<IpAddr> {
+    let Ok((_, c)) = x509_parser::parse_x509_certificate(der) else {
+        return Vec::new();
+    };
+    let Ok(Some(san)) = c.subject_alternative_name() else {
+        return Vec::new();
+    };
+    san.value
+        .general_names
+        .iter()
+        .filter_map(|n| match n {
+            GeneralName::IPAddress(b) => match b.len() {
+                4 => <[u8; 4]>::try_from(*b).ok().map(IpAddr::from),
+                16 => <[u8; 16]>::try_from(*b).ok().map(IpAddr::from),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
 }
 
 /// This host's certificate and key: it signs what it sends.
@@ -144,6 +177,8 @@ pub struct Trust {
     listed: BTreeSet<String>,
     /// Fingerprints refused.
     revoked: BTreeSet<String>,
+    /// Whether a certificate must name its holder's address.
+    require_address: bool,
 }
 
 impl Trust {
@@ -157,7 +192,28 @@ impl Trust {
             ca: der(ca_pem)?,
             listed: listed.into_iter().map(|s| s.to_lowercase()).collect(),
             revoked: revoked.into_iter().map(|s| s.to_lowercase()).collect(),
+            require_address: false,
         })
+    }
+
+    /// The same trust, taking messages only from certificates that name
+    /// their holder's address when `yes` (`[pki] require_address`);
+    /// otherwise a certificate without an address is taken from anywhere.
+    pub fn requiring_address(self, yes: bool) -> Self {
+        Trust {
+            require_address: yes,
+            ..self
+        }
+    }
+
+    /// Whether a message signed by the holder of a certificate naming
+    /// `bound` (its [`addresses`]) may come from `from`.
+    pub fn from_allowed(&self, bound: &[IpAddr], from: IpAddr) -> bool {
+        if bound.is_empty() {
+            return !self.require_address;
+        }
+        let from = crate::kapi::addr::mapped(from);
+        bound.iter().any(|&a| crate::kapi::addr::mapped(a) == from)
     }
 
     /// Whether a host presenting `cert` may join.
@@ -258,6 +314,32 @@ mod tests {
         let listed = Trust::new(&ca.cert, [fingerprint(&m1)], []).unwrap();
         let m3 = der(&issue(&ca, "m3").unwrap().cert).unwrap();
         assert_eq!(listed.admit(&m3, now()), Err(Nak::NotListed));
+    }
+
+    #[test]
+    fn a_certificate_binds_its_address() {
+        let ca = new_ca("c").unwrap();
+        let v4: IpAddr = "192.0.2.11".parse().unwrap();
+        let v6: IpAddr = "2001:db8::11".parse().unwrap();
+        let bound = der(&issue_at(&ca, "m1", Some(v4)).unwrap().cert).unwrap();
+        let free = der(&issue(&ca, "m2").unwrap().cert).unwrap();
+        assert_eq!(addresses(&bound), [v4]);
+        assert!(addresses(&free).is_empty());
+        assert!(addresses(b"not a certificate").is_empty());
+        let six = der(&issue_at(&ca, "m3", Some(v6)).unwrap().cert).unwrap();
+        assert_eq!(addresses(&six), [v6]);
+        let t = Trust::new(&ca.cert, [], []).unwrap();
+        assert_eq!(t.admit(&bound, now()), Ok(()), "still a client certificate");
+        let other: IpAddr = "192.0.2.12".parse().unwrap();
+        assert!(t.from_allowed(&[v4], v4));
+        // As a dual-stack socket reports it.
+        assert!(t.from_allowed(&[v4], "::ffff:192.0.2.11".parse().unwrap()));
+        assert!(!t.from_allowed(&[v4], other));
+        assert!(!t.from_allowed(&[v6], v4));
+        assert!(t.from_allowed(&[], other), "no address: from anywhere");
+        let strict = t.requiring_address(true);
+        assert!(!strict.from_allowed(&[], other));
+        assert!(strict.from_allowed(&[v4], v4));
     }
 
     #[test]

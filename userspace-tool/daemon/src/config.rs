@@ -82,6 +82,10 @@ pub(crate) struct PkiConf {
     pub(crate) revoked: Option<PathBuf>,
     #[serde(default)]
     pub(crate) listed: Vec<String>,
+    /// Take messages only from certificates that name their holder's
+    /// address on the link (`clusteradm cert issue DIR NAME addr ADDR`).
+    #[serde(default)]
+    pub(crate) require_address: bool,
 }
 
 #[derive(Deserialize, Debug)]

@@ -40,7 +40,7 @@ pub fn run(path: &Path) -> Result<(), Error> {
     let cfg = config::parse(&read(path)?).map_err(|e| e.context(&path.display().to_string()))?;
     init_logging();
     let kernel = create_cluster(&cfg.cluster.add)?;
-    let (keys, endpoint) = Keys::load(&cfg.pki, kernel.id)?;
+    let (keys, endpoint) = Keys::load(&cfg.pki, kernel.id, IpAddr::V4(cfg.link.addr))?;
     let settings = settings(&cfg.protocol, kernel.buckets())?;
     let link = match kernel.req.flow_hash() {
         Some(hash) if kernel.req.tcp_export() => Some(start_survival(&cfg, &kernel, hash, keys)?),
@@ -118,13 +118,22 @@ struct Keys {
 
 impl Keys {
     /// Loads the `[pki]` files, and makes the membership's endpoint of
-    /// cluster `id` with them.
-    fn load(p: &PkiConf, id: u32) -> Result<(Keys, Endpoint<Message>), Error> {
+    /// cluster `id` with them; an error if the certificate names
+    /// addresses but not this host's on the link, `me` (the others would
+    /// take nothing from it).
+    fn load(p: &PkiConf, id: u32, me: IpAddr) -> Result<(Keys, Endpoint<Message>), Error> {
         let pem = Pem {
             cert: read(&p.cert)?,
             key: read(&p.key)?,
         };
         let identity = Identity::new(&pem).map_err(Error::failed)?;
+        let bound = cert::addresses(identity.cert());
+        if !bound.is_empty() && !bound.contains(&me) {
+            return Err(Error::failed(format!(
+                "{}: the certificate names {bound:?}, not this host's [link] addr {me}",
+                p.cert.display()
+            )));
+        }
         let trust = trust(p)?;
         let start = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -147,7 +156,9 @@ pub(crate) fn trust(p: &PkiConf) -> Result<Trust, Error> {
         Some(path) => cert::parse_revoked(&read(path)?),
         None => Vec::new(),
     };
-    Trust::new(&read(&p.ca)?, p.listed.clone(), revoked).map_err(Error::failed)
+    Trust::new(&read(&p.ca)?, p.listed.clone(), revoked)
+        .map(|t| t.requiring_address(p.require_address))
+        .map_err(Error::failed)
 }
 
 /// The membership protocol's settings from `[protocol]`, for `buckets`

@@ -54,10 +54,18 @@ pub struct RejectedJson {
     pub malformed: u64,
     /// For another cluster.
     pub other_cluster: u64,
+    /// A message of the other port's kind (TCP state on the membership's
+    /// port, or membership on the TCP state link's).
+    #[serde(default)]
+    pub wrong_port: u64,
     /// From a certificate the cluster does not trust.
     pub untrusted: u64,
     /// Its signature does not match its certificate.
     pub bad_signature: u64,
+    /// From an address its certificate does not name (or, with
+    /// `[pki] require_address`, its certificate names none).
+    #[serde(default)]
+    pub wrong_address: u64,
     /// Its replay counter was seen already.
     pub replayed: u64,
 }

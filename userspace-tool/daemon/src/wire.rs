@@ -5,18 +5,28 @@
 //!
 //! Every datagram carries its sender's certificate and is signed with its
 //! key. A received datagram counts only when its cluster id is ours, its
-//! certificate is one the cluster trusts, its signature is good and its
-//! replay counter has not been seen from that certificate (a sliding
-//! window, as IPsec's: a unicast message may overtake a multicast one
-//! sent before it while the unicast waits for ARP); anything else changes
-//! nothing and is counted.
+//! kind belongs to the port it came to, its signature is good, its
+//! certificate is one the cluster trusts, it comes from the address the
+//! certificate names (if it names any) and its replay counter has not
+//! been seen from that certificate (a sliding window, as IPsec's: a
+//! unicast message may overtake a multicast one sent before it while the
+//! unicast waits for ARP); anything else changes nothing and is counted.
+//!
+//! Each port keeps a window of its own per sender, and a sender's two
+//! endpoints count from the same start, so the same counter appears on
+//! both ports. That is safe because the kind is checked before any window
+//! moves and is covered by the signature: a datagram signed for one port
+//! can only ever be accepted on that port, so a copy sent to the other
+//! port is rejected as `WrongPort` and leaves that port's window as it
+//! was, and each window sees only the counters of its own port.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 use crate::shared::proto::{self, Header, Msg, Nak};
 use rustls_pki_types::UnixTime;
 
-use crate::cert::{fingerprint, Identity, Trust};
+use crate::cert::{addresses, fingerprint, Identity, Trust};
 use crate::state::RejectedJson;
 
 /// Largest datagram.
@@ -33,7 +43,7 @@ pub(crate) trait Payload: Sized {
     ) -> Result<R, proto::Error>;
 
     /// The message `msg` decodes to; `None` when it belongs to the other
-    /// user of the link.
+    /// user of the link (and came to the wrong port).
     fn from_wire(msg: &Msg<'_>) -> Option<Self>;
 
     /// The message from a sender whose certificate the cluster does not
@@ -66,11 +76,16 @@ pub(crate) enum Reject {
     Malformed,
     /// For another cluster.
     OtherCluster,
+    /// A message of the link's other user, sent to this one's port.
+    WrongPort,
     /// Its certificate is not trusted (and it is no join, which the
     /// master answers with the reason).
     Untrusted,
     /// Its signature does not match its certificate.
     BadSignature,
+    /// From an address its certificate does not name (or, with
+    /// `[pki] require_address`, its certificate names none).
+    WrongAddress,
     /// Its replay counter was seen already, or is older than the window.
     Replayed,
 }
@@ -80,8 +95,10 @@ pub(crate) enum Reject {
 pub(crate) struct Rejected {
     pub(crate) malformed: u64,
     pub(crate) other_cluster: u64,
+    pub(crate) wrong_port: u64,
     pub(crate) untrusted: u64,
     pub(crate) bad_signature: u64,
+    pub(crate) wrong_address: u64,
     pub(crate) replayed: u64,
 }
 
@@ -90,8 +107,10 @@ impl Rejected {
         let c = match r {
             Reject::Malformed => &mut self.malformed,
             Reject::OtherCluster => &mut self.other_cluster,
+            Reject::WrongPort => &mut self.wrong_port,
             Reject::Untrusted => &mut self.untrusted,
             Reject::BadSignature => &mut self.bad_signature,
+            Reject::WrongAddress => &mut self.wrong_address,
             Reject::Replayed => &mut self.replayed,
         };
         *c += 1;
@@ -102,8 +121,10 @@ impl Rejected {
         RejectedJson {
             malformed: self.malformed,
             other_cluster: self.other_cluster,
+            wrong_port: self.wrong_port,
             untrusted: self.untrusted,
             bad_signature: self.bad_signature,
+            wrong_address: self.wrong_address,
             replayed: self.replayed,
         }
     }
@@ -113,8 +134,10 @@ impl Rejected {
         Rejected {
             malformed: self.malformed + o.malformed,
             other_cluster: self.other_cluster + o.other_cluster,
+            wrong_port: self.wrong_port + o.wrong_port,
             untrusted: self.untrusted + o.untrusted,
             bad_signature: self.bad_signature + o.bad_signature,
+            wrong_address: self.wrong_address + o.wrong_address,
             replayed: self.replayed + o.replayed,
         }
     }
@@ -129,8 +152,9 @@ pub(crate) struct Endpoint<M> {
     /// The counters seen lately, per sender certificate (by fingerprint).
     seen: HashMap<String, Window>,
     /// Admission verdicts, per certificate fingerprint, until the trust
-    /// changes: a chain is checked once, not on every keepalive.
-    verdicts: HashMap<String, Result<(), Nak>>,
+    /// changes, with the addresses an admitted certificate names: a chain
+    /// is checked and parsed once, not on every keepalive.
+    verdicts: HashMap<String, Result<Vec<IpAddr>, Nak>>,
     pub(crate) rejected: Rejected,
     _messages: std::marker::PhantomData<fn(M) -> M>,
 }
@@ -173,56 +197,72 @@ impl<M: Payload> Endpoint<M> {
         Ok(d)
     }
 
-    /// The message in datagram `d` and its sender's member id, if it
-    /// passes every check; `Ok(None)` for an authentic message of the
-    /// link's other user (sent to the wrong port). A message from an
+    /// The message in datagram `d` from address `from` and its sender's
+    /// member id, if it passes every check. A message from an
     /// unacceptable certificate that this user answers (a join) comes
     /// through with the reason ([`Payload::refused`]).
-    pub(crate) fn open(&mut self, d: &[u8], now: UnixTime) -> Result<Option<(u16, M)>, Reject> {
-        let r = self.check(d, now);
+    pub(crate) fn open(
+        &mut self,
+        d: &[u8],
+        from: IpAddr,
+        now: UnixTime,
+    ) -> Result<(u16, M), Reject> {
+        let r = self.check(d, from, now);
         if let Err(e) = r {
             self.rejected.count(e);
         }
         r
     }
 
-    fn check(&mut self, d: &[u8], now: UnixTime) -> Result<Option<(u16, M)>, Reject> {
+    /// The checks, cheapest first; none moves a replay window but the
+    /// last.
+    fn check(&mut self, d: &[u8], from: IpAddr, now: UnixTime) -> Result<(u16, M), Reject> {
         let dg = proto::decode(d).map_err(|_| Reject::Malformed)?;
         if dg.header.cluster != self.cluster {
             return Err(Reject::OtherCluster);
         }
+        // The other port's kind: a copy of a datagram meant for it (see
+        // the module's comment). Before the signature, which it spares.
+        let msg = M::from_wire(&dg.msg).ok_or(Reject::WrongPort)?;
         if !Trust::verify(dg.cert, dg.signed, dg.sig) {
             return Err(Reject::BadSignature);
         }
-        let msg = M::from_wire(&dg.msg);
         let fp = fingerprint(dg.cert);
-        if let Err(why) = self.verdict(&fp, dg.cert, now) {
+        match self.verdict(&fp, dg.cert, from, now) {
             // Answered with the reason, if at all; not remembered
             // (strangers do not get to grow our tables).
-            return match msg.and_then(|m| m.refused(why)) {
-                Some(m) => Ok(Some((dg.header.sender, m))),
-                None => Err(Reject::Untrusted),
-            };
+            Err(why) => {
+                return match msg.refused(why) {
+                    Some(m) => Ok((dg.header.sender, m)),
+                    None => Err(Reject::Untrusted),
+                }
+            }
+            // Not answered: the source may be spoofed.
+            Ok(false) => return Err(Reject::WrongAddress),
+            Ok(true) => {}
         }
         if !self.seen.entry(fp).or_default().fresh(dg.header.counter) {
             return Err(Reject::Replayed);
         }
-        Ok(msg.map(|m| (dg.header.sender, m)))
+        Ok((dg.header.sender, msg))
     }
 
     /// Whether the trust admits certificate `cert` (fingerprint `fp`),
-    /// from the verdicts cache: a chain is checked once, not on every
+    /// and if so whether its holder may send from `from`, from the
+    /// verdicts cache: a chain is checked and parsed once, not on every
     /// keepalive.
-    fn verdict(&mut self, fp: &str, cert: &[u8], now: UnixTime) -> Result<(), Nak> {
-        if let Some(v) = self.verdicts.get(fp) {
-            return *v;
+    fn verdict(&mut self, fp: &str, cert: &[u8], from: IpAddr, now: UnixTime) -> Result<bool, Nak> {
+        if !self.verdicts.contains_key(fp) {
+            let v = self.trust.admit(cert, now).map(|()| addresses(cert));
+            if self.verdicts.len() > 4096 {
+                self.verdicts.clear(); // a flood of strangers
+            }
+            self.verdicts.insert(fp.to_string(), v);
         }
-        let v = self.trust.admit(cert, now);
-        if self.verdicts.len() > 4096 {
-            self.verdicts.clear(); // a flood of strangers
+        match &self.verdicts[fp] {
+            Ok(bound) => Ok(self.trust.from_allowed(bound, from)),
+            Err(why) => Err(*why),
         }
-        self.verdicts.insert(fp.to_string(), v);
-        v
     }
 }
 
@@ -259,6 +299,10 @@ mod tests {
     use crate::cert::{self, Pem};
     use crate::membership::node::Message;
     use crate::shared::proto::Exit;
+    use crate::survival::link;
+
+    /// Where the tests' datagrams come from.
+    const AT: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 11));
 
     fn endpoint(ca: &Pem, name: &str, revoked: &[String]) -> Endpoint<Message> {
         let id = Identity::new(&cert::issue(ca, name).unwrap()).unwrap();
@@ -294,20 +338,20 @@ mod tests {
             config: 1,
         };
         let d = a.seal(3, &alive).unwrap();
-        assert_eq!(b.open(&d, now), Ok(Some((3, alive.clone()))));
+        assert_eq!(b.open(&d, AT, now), Ok((3, alive.clone())));
         // The same datagram again: a replay.
-        assert_eq!(b.open(&d, now), Err(Reject::Replayed));
+        assert_eq!(b.open(&d, AT, now), Err(Reject::Replayed));
         // Any bit flipped: the signature fails (or the shape does).
         for i in 0..d.len() {
             let mut bad = d.clone();
             bad[i] ^= 0x20;
-            assert!(b.open(&bad, now).is_err(), "byte {i}");
+            assert!(b.open(&bad, AT, now).is_err(), "byte {i}");
         }
         // Another cluster's.
         let mut other = endpoint(&ca, "c", &[]);
         other.cluster = 8;
         assert_eq!(
-            b.open(&other.seal(1, &alive).unwrap(), now),
+            b.open(&other.seal(1, &alive).unwrap(), AT, now),
             Err(Reject::OtherCluster)
         );
         // A stranger's CA: its keepalives are ignored, its join refused.
@@ -315,7 +359,7 @@ mod tests {
         let mut rogue = endpoint(&rogue_ca, "r", &[]);
         let fake = Message::Leave(Exit::OtherMasterExists);
         assert_eq!(
-            b.open(&rogue.seal(1, &fake).unwrap(), now),
+            b.open(&rogue.seal(1, &fake).unwrap(), AT, now),
             Err(Reject::Untrusted)
         );
         let join = rogue
@@ -328,14 +372,14 @@ mod tests {
             )
             .unwrap();
         assert_eq!(
-            b.open(&join, now),
-            Ok(Some((
+            b.open(&join, AT, now),
+            Ok((
                 proto::NO_MEMBER,
                 Message::Join {
                     refused: Some(Nak::BadCertificate),
                     config: 1,
                 }
-            )))
+            ))
         );
         let r = b.rejected;
         assert_eq!(r.replayed, 1);
@@ -343,6 +387,103 @@ mod tests {
         // 4 from flips in the cluster id field, 1 from `other`.
         assert_eq!(r.other_cluster, 5);
         assert_eq!(r.bad_signature + r.malformed + 4, d.len() as u64);
+    }
+
+    #[test]
+    fn a_datagram_for_the_other_port_moves_no_window() {
+        let now = UnixTime::now();
+        let ca = cert::new_ca("c").unwrap();
+        let pem = cert::issue(&ca, "a").unwrap();
+        let trust = || Trust::new(&ca.cert, [], []).unwrap();
+        let id = || Identity::new(&pem).unwrap();
+        // Member a's two endpoints, counting from the same start; b's.
+        let mut a_members: Endpoint<Message> = Endpoint::new(7, id(), trust(), 1000);
+        let mut a_tcp: Endpoint<link::Message> = Endpoint::new(7, id(), trust(), 1000);
+        let mut b_members = endpoint(&ca, "b", &[]);
+        let b = Identity::new(&cert::issue(&ca, "b").unwrap()).unwrap();
+        let mut b_tcp: Endpoint<link::Message> = Endpoint::new(7, b, trust(), 1);
+        let alive = Message::MemberAlive {
+            seq: 1,
+            table: 2,
+            config: 1,
+        };
+        let early = a_members.seal(3, &alive).unwrap();
+        // TCP state far ahead of the membership's counter (a busy link),
+        // copied to the membership's port, and an ack as well.
+        a_tcp.counter += 1_000_000;
+        let state = link::Message::State {
+            seq: 1,
+            records: vec![1; 56],
+        };
+        let tcp = a_tcp.seal(3, &state).unwrap();
+        let ack = a_tcp.seal(3, &link::Message::Ack(vec![1])).unwrap();
+        for d in [&tcp, &ack, &tcp] {
+            assert_eq!(b_members.open(d, AT, now), Err(Reject::WrongPort));
+        }
+        // Membership's window did not move: a's keepalives still count,
+        // the one sealed before as well as the next.
+        let next = a_members.seal(3, &alive).unwrap();
+        assert_eq!(b_members.open(&next, AT, now), Ok((3, alive.clone())));
+        assert_eq!(b_members.open(&early, AT, now), Ok((3, alive.clone())));
+        assert_eq!(b_members.rejected.wrong_port, 3);
+        assert_eq!(b_members.rejected.replayed, 0);
+        // The other way: a keepalive copied to the TCP state link's port.
+        assert_eq!(b_tcp.open(&next, AT, now), Err(Reject::WrongPort));
+        assert_eq!(b_tcp.open(&tcp, AT, now), Ok((3, state)));
+        assert_eq!(b_tcp.open(&tcp, AT, now), Err(Reject::Replayed));
+        let r = b_tcp.rejected;
+        assert_eq!((r.wrong_port, r.replayed), (1, 1));
+        // Shown by `status`.
+        assert_eq!(b_members.rejected.plus(r).to_json().wrong_port, 4);
+    }
+
+    #[test]
+    fn a_certificate_is_taken_only_from_its_address() {
+        let now = UnixTime::now();
+        let ca = cert::new_ca("c").unwrap();
+        let elsewhere: IpAddr = "192.0.2.12".parse().unwrap();
+        let id = Identity::new(&cert::issue_at(&ca, "a", Some(AT)).unwrap()).unwrap();
+        let trust = Trust::new(&ca.cert, [], []).unwrap();
+        let mut a = Endpoint::<Message>::new(7, id, trust, 1000);
+        let mut b = endpoint(&ca, "b", &[]);
+        let alive = Message::MemberAlive {
+            seq: 1,
+            table: 2,
+            config: 1,
+        };
+        let join = Message::Join {
+            refused: None,
+            config: 1,
+        };
+        let d = a.seal(3, &alive).unwrap();
+        // From elsewhere: rejected, not answered, the window not moved.
+        assert_eq!(b.open(&d, elsewhere, now), Err(Reject::WrongAddress));
+        let j = a.seal(proto::NO_MEMBER, &join).unwrap();
+        assert_eq!(b.open(&j, elsewhere, now), Err(Reject::WrongAddress));
+        assert_eq!(b.rejected.wrong_address, 2);
+        // From its address, the same datagrams count.
+        assert_eq!(b.open(&d, AT, now), Ok((3, alive.clone())));
+        assert_eq!(b.open(&j, AT, now), Ok((proto::NO_MEMBER, join)));
+        // (Also as a dual-stack socket reports it.)
+        let mapped: IpAddr = "::ffff:192.0.2.11".parse().unwrap();
+        let d = a.seal(3, &alive).unwrap();
+        assert_eq!(b.open(&d, mapped, now), Ok((3, alive.clone())));
+        // A certificate without an address: from anywhere, unless the
+        // configuration requires one.
+        let mut free = endpoint(&ca, "f", &[]);
+        let d = free.seal(4, &alive).unwrap();
+        assert_eq!(b.open(&d, elsewhere, now), Ok((4, alive.clone())));
+        let strict = Trust::new(&ca.cert, [], [])
+            .unwrap()
+            .requiring_address(true);
+        b.set_trust(strict);
+        let d = free.seal(4, &alive).unwrap();
+        assert_eq!(b.open(&d, elsewhere, now), Err(Reject::WrongAddress));
+        let d = a.seal(3, &alive).unwrap();
+        assert_eq!(b.open(&d, AT, now), Ok((3, alive)));
+        let r = b.rejected;
+        assert_eq!((r.wrong_address, r.replayed), (3, 0));
+        assert_eq!(r.to_json().wrong_address, 3);
     }
 
     #[test]
@@ -365,7 +506,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(
-            master.open(&join, now).unwrap().unwrap().1,
+            master.open(&join, AT, now).unwrap().1,
             Message::Join {
                 refused: Some(Nak::Revoked),
                 config: 1,
@@ -381,6 +522,6 @@ mod tests {
                 },
             )
             .unwrap();
-        assert_eq!(master.open(&alive, now), Err(Reject::Untrusted));
+        assert_eq!(master.open(&alive, AT, now), Err(Reject::Untrusted));
     }
 }

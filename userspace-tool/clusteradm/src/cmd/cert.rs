@@ -6,11 +6,13 @@
 
 use std::fs;
 use std::io::Write;
+use std::net::IpAddr;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::kapi::words::{self as args, Words};
 use crate::kapi::Error;
 use crate::output::{columns, print_json};
 use ipcluster_daemon::cert::{self, parse_revoked, Pem};
@@ -75,10 +77,22 @@ pub(crate) fn new_ca(dir: &Path, name: Option<&str>) -> Result<(), Error> {
     Ok(())
 }
 
-/// `cert issue DIR NAME`.
-pub(crate) fn issue(dir: &Path, name: &str) -> Result<(), Error> {
+/// `cert issue DIR NAME [addr ADDR]`.
+pub(crate) fn issue(dir: &Path, name: &str, words: &[String]) -> Result<(), Error> {
+    const OP: &str = "cert issue";
     check_name(name)?;
-    let pem = cert::issue(&ca(dir)?, name).map_err(Error::failed)?;
+    let mut w = Words::new(words);
+    let mut addr: Option<IpAddr> = None;
+    while let Some(kw) = w.keyword() {
+        match kw {
+            "addr" => w.once(kw, &mut addr, |s| {
+                s.parse::<IpAddr>()
+                    .map_err(|_| "expected an IPv4 or IPv6 address".to_string())
+            })?,
+            _ => return Err(args::unknown(kw).context(OP)),
+        }
+    }
+    let pem = cert::issue_at(&ca(dir)?, name, addr).map_err(Error::failed)?;
     create(&dir.join(format!("{name}.key")), &pem.key, 0o600)?;
     create(&dir.join(format!("{name}.pem")), &pem.cert, 0o644)?;
     let der = cert::der(&pem.cert).map_err(Error::failed)?;
@@ -174,11 +188,25 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("clusteradm-pki-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         new_ca(&dir, Some("c7")).unwrap();
-        issue(&dir, "m1").unwrap();
-        issue(&dir, "m2").unwrap();
-        assert!(issue(&dir, "m1").is_err(), "never overwrites");
-        assert_eq!(issue(&dir, "../x").unwrap_err().exit_code(), 2);
-        assert_eq!(issue(&dir, "ca").unwrap_err().exit_code(), 2);
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        issue(&dir, "m1", &words(&["addr", "192.0.2.11"])).unwrap();
+        issue(&dir, "m2", &[]).unwrap();
+        assert!(issue(&dir, "m1", &[]).is_err(), "never overwrites");
+        assert_eq!(issue(&dir, "../x", &[]).unwrap_err().exit_code(), 2);
+        assert_eq!(issue(&dir, "ca", &[]).unwrap_err().exit_code(), 2);
+        for bad in [
+            &["addr"][..],
+            &["addr", "x"],
+            &["port", "1"],
+            &["addr", "::1", "addr", "::2"],
+        ] {
+            assert_eq!(
+                issue(&dir, "m3", &words(bad)).unwrap_err().exit_code(),
+                2,
+                "{bad:?}"
+            );
+        }
+        assert!(!dir.join("m3.pem").exists());
         let key_mode = fs::metadata(dir.join("m1.key")).unwrap();
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(key_mode.permissions().mode() & 0o777, 0o600);
@@ -200,6 +228,11 @@ mod tests {
         let der = |n: &str| cert::der(&read(&dir.join(format!("{n}.pem"))).unwrap()).unwrap();
         let now = rustls_pki_types::UnixTime::now();
         assert_eq!(trust.admit(&der("m1"), now), Ok(()));
+        assert_eq!(
+            cert::addresses(&der("m1")),
+            ["192.0.2.11".parse::<IpAddr>().unwrap()]
+        );
+        assert!(cert::addresses(&der("m2")).is_empty());
         assert!(trust.admit(&der("m2"), now).is_err());
         fs::remove_dir_all(&dir).unwrap();
     }

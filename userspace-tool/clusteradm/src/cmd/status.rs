@@ -61,8 +61,15 @@ fn render(s: &State) -> String {
     }
     let r = &s.rejected;
     out.push_str(&format!(
-        "ignored: {} malformed, {} other cluster, {} untrusted, {} bad signature, {} replayed\n",
-        r.malformed, r.other_cluster, r.untrusted, r.bad_signature, r.replayed
+        "ignored: {} malformed, {} other cluster, {} wrong port, {} untrusted, {} bad signature, \
+         {} wrong address, {} replayed\n",
+        r.malformed,
+        r.other_cluster,
+        r.wrong_port,
+        r.untrusted,
+        r.bad_signature,
+        r.wrong_address,
+        r.replayed
     ));
     if let Some(t) = &s.tcp {
         out.push_str(&format!(

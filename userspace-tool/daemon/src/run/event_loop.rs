@@ -265,12 +265,8 @@ impl Daemon {
         d: &[u8],
         from: SocketAddr,
     ) -> Vec<Out> {
-        match self.endpoint.open(d, UnixTime::now()) {
-            Ok(None) => {
-                debug!(%from, "TCP state on the membership's port");
-                Vec::new()
-            }
-            Ok(Some((sender, msg))) => node.receive(t0.elapsed(), addr_of(from.ip()), sender, msg),
+        match self.endpoint.open(d, from.ip(), UnixTime::now()) {
+            Ok((sender, msg)) => node.receive(t0.elapsed(), addr_of(from.ip()), sender, msg),
             Err(why) => {
                 debug!(%from, ?why, "ignored a datagram");
                 Vec::new()

@@ -373,12 +373,11 @@ impl Link {
     /// One datagram: TCP state or acknowledgements of ours.
     fn datagram(&mut self, d: &[u8], from: SocketAddr) {
         let from_addr = addr_of(from.ip());
-        match self.endpoint.open(d, UnixTime::now()) {
-            Ok(Some((sender, Message::State { seq, records }))) => {
+        match self.endpoint.open(d, from.ip(), UnixTime::now()) {
+            Ok((sender, Message::State { seq, records })) => {
                 self.replicated(from_addr, sender, seq, &records);
             }
-            Ok(Some((sender, Message::Ack(seqs)))) => self.acked(from_addr, sender, &seqs),
-            Ok(None) => debug!(%from, "a membership message on the TCP state link"),
+            Ok((sender, Message::Ack(seqs))) => self.acked(from_addr, sender, &seqs),
             Err(why) => debug!(%from, ?why, "ignored a datagram"),
         }
     }
