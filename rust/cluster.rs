@@ -3,6 +3,7 @@
 //! (replaced whole, read under RCU) and their counters.
 
 use crate::shared::hash::{self, Mode};
+use crate::shared::packet::addr_words;
 use crate::sys::net::Net;
 use crate::sys::percpu::Stats;
 use crate::sys::pernet::Ingress;
@@ -67,6 +68,17 @@ impl Config {
     /// Buckets in the table.
     pub(crate) fn buckets(&self) -> u32 {
         1 << self.bits
+    }
+
+    /// Whether `addr` (IPv6, or IPv4 mapped unless `v6`) is the cluster
+    /// address.
+    pub(crate) fn is_address(&self, v6: bool, addr: &[u8; 16]) -> bool {
+        let w = addr_words(addr);
+        if v6 {
+            self.addr6 == Some(w)
+        } else {
+            w[..3] == [0, 0, 0xffff] && self.addr4 == Some(w[3])
+        }
     }
 }
 

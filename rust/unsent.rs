@@ -20,21 +20,21 @@ pub(crate) const UNSENT_MAX: usize = 16 * 1024;
 
 /// tcp-unsent (do). Request records: the connection's Initial and an empty
 /// Data head (direction out) at the first sequence number wanted. Reply:
-/// a Data record with up to [`UNSENT_MAX`] bytes.
+/// a Data record with up to [`UNSENT_MAX`] bytes. Only for a connection to
+/// the cluster's address (EPERM otherwise).
 pub(crate) fn tcp_unsent(req: &Request) -> Result {
     let st: &NetState = req.state()?;
-    let (id, ifindex) = {
+    let c = {
         let reg = st.writer.lock();
-        let c = control::find(req, st, &reg, IPCLUSTER_A_TCP_STATE_CLUSTER_ID)?;
-        if !c.cfg.tcp_export {
-            return Err(req.fail(
-                Some(IPCLUSTER_A_TCP_STATE_CLUSTER_ID),
-                c_str!("the cluster does not export TCP state"),
-                EINVAL,
-            ));
-        }
-        (c.cfg.id, c.cfg.ifindex)
+        control::find(req, st, &reg, IPCLUSTER_A_TCP_STATE_CLUSTER_ID)?
     };
+    if !c.cfg.tcp_export {
+        return Err(req.fail(
+            Some(IPCLUSTER_A_TCP_STATE_CLUSTER_ID),
+            c_str!("the cluster does not export TCP state"),
+            EINVAL,
+        ));
+    }
     let records = req.bytes(IPCLUSTER_A_TCP_STATE_RECORDS).unwrap_or_default();
     let ask = match Record::decode(records) {
         Ok((Record::Initial(i), n)) => match records.get(n..).map(Record::decode) {
@@ -54,10 +54,19 @@ pub(crate) fn tcp_unsent(req: &Request) -> Result {
             EINVAL,
         ));
     };
+    // Only the connections the cluster exports: its address is the local
+    // end (no other socket of the namespace is looked up).
+    if !c.cfg.is_address(conn.v6, &conn.dst) {
+        return Err(req.fail(
+            Some(IPCLUSTER_A_TCP_STATE_RECORDS),
+            c_str!("the connection is not to the cluster's address"),
+            EPERM,
+        ));
+    }
     let mut buf = KVec::from_elem(0u8, DATA_HEAD_LEN + UNSENT_MAX, GFP_KERNEL)?;
     let (seq, n) = st
         .net
-        .tcp_unsent(ifindex, &conn, from, &mut buf[DATA_HEAD_LEN..])
+        .tcp_unsent(c.cfg.ifindex, &conn, from, &mut buf[DATA_HEAD_LEN..])
         .map_err(|e| match e {
             e if e == ENOENT => req.fail(
                 Some(IPCLUSTER_A_TCP_STATE_RECORDS),
@@ -76,7 +85,7 @@ pub(crate) fn tcp_unsent(req: &Request) -> Result {
         .encode(&mut buf[..DATA_HEAD_LEN])
         .ok_or(EINVAL)?;
     let mut m = Msg::reply(req, IPCLUSTER_CMD_TCP_UNSENT, DATA_HEAD_LEN + n + 64)?;
-    m.u32(IPCLUSTER_A_TCP_STATE_CLUSTER_ID, id)?;
+    m.u32(IPCLUSTER_A_TCP_STATE_CLUSTER_ID, c.cfg.id)?;
     m.put(IPCLUSTER_A_TCP_STATE_RECORDS, &buf[..DATA_HEAD_LEN + n])?;
     m.send_reply(req)
 }

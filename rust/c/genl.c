@@ -11,9 +11,12 @@
 #include "ipcluster_glue.h"
 #include "../netlink-gen.h"
 
+/* Connection state and configuration: admins only (ynl-gen 6.12 drops mcgrp flags). */
 static const struct genl_multicast_group ipcluster_mcgrps[] = {
-	[IPCLUSTER_NLGRP_EVENTS] = { .name = IPCLUSTER_MCGRP_EVENTS },
-	[IPCLUSTER_NLGRP_TCP] = { .name = IPCLUSTER_MCGRP_TCP },
+	[IPCLUSTER_NLGRP_EVENTS] = { .name = IPCLUSTER_MCGRP_EVENTS,
+				     .flags = GENL_MCAST_CAP_NET_ADMIN },
+	[IPCLUSTER_NLGRP_TCP] = { .name = IPCLUSTER_MCGRP_TCP,
+				  .flags = GENL_MCAST_CAP_NET_ADMIN },
 };
 
 static struct genl_family ipcluster_nl_family __ro_after_init = {

@@ -28,14 +28,15 @@ struct ipcluster_stats *ipcluster_stats_alloc(u32 buckets)
 	struct ipcluster_stats *stats;
 	int cpu;
 
-	stats = kzalloc(struct_size(stats, cpu, nr_cpu_ids), GFP_KERNEL);
+	/* Charged to the caller's memory cgroup: containers may make clusters. */
+	stats = kzalloc(struct_size(stats, cpu, nr_cpu_ids), GFP_KERNEL_ACCOUNT);
 	if (!stats)
 		return NULL;
 	stats->buckets = buckets;
 	stats->cpus = nr_cpu_ids;
 	for_each_possible_cpu(cpu) {
 		stats->cpu[cpu] = kvzalloc_node(array_size(buckets, sizeof(*stats->cpu[cpu])),
-						GFP_KERNEL, cpu_to_node(cpu));
+						GFP_KERNEL_ACCOUNT, cpu_to_node(cpu));
 		if (!stats->cpu[cpu]) {
 			ipcluster_stats_free(stats);
 			return NULL;

@@ -117,31 +117,46 @@ static void snap_req(const struct request_sock *req, struct ipcluster_tcp_snap *
  * owner or by softirq) and before snd_nxt moves past this segment: the
  * segment's own end is the snd_nxt a peer may have seen. A SYN-ACK is
  * sent by its request socket (tcp_make_synack; none under SYN cookies).
- * The caller has checked that the segment is TCP.
+ * The caller has checked that the IP header says TCP, which any raw
+ * socket can say too (so can TCP's own control socket, a raw one, for
+ * resets): the socket is checked first, and only TCP's segments, whose
+ * header TCP built in the linear part, are read.
  */
 bool ipcluster_tcp_snap(const struct sk_buff *skb, struct ipcluster_tcp_snap *s)
 {
 	const struct sock *sk = skb->sk;
 	const struct tcp_sock *tp;
 	const struct tcphdr *th;
+	bool req;
 	u32 end;
 
-	if (!sk || !skb_transport_header_was_set(skb))
+	if (!sk)
+		return false;
+	/* sk_state is in sock_common, which every kind of socket has. */
+	req = sk->sk_state == TCP_NEW_SYN_RECV;
+	if (req) {
+		const struct sock *listener = inet_reqsk(sk)->rsk_listener;
+
+		if (!listener || !sk_is_tcp(listener))
+			return false;
+	} else if (!sk_fullsock(sk) || !sk_is_tcp(sk)) {
+		return false;
+	}
+	if (!skb_transport_header_was_set(skb) ||
+	    skb_transport_header(skb) + sizeof(*th) > skb_tail_pointer(skb))
 		return false;
 	th = tcp_hdr(skb);
 	memset(s, 0, sizeof(*s));
 	s->seq = ntohl(th->seq) + th->syn;
 	s->data_off = skb_transport_offset(skb) + th->doff * 4;
 	s->data_len = skb->len > s->data_off ? skb->len - s->data_off : 0;
-	if (sk->sk_state == TCP_NEW_SYN_RECV) {
+	if (req) {
 		if (!th->syn || !th->ack)
 			return false;
 		snap_addrs(sk, s);
 		snap_req(inet_reqsk(sk), s);
 		return true;
 	}
-	if (!sk_fullsock(sk) || sk->sk_protocol != IPPROTO_TCP)
-		return false;
 	tp = tcp_sk(sk);
 	snap_addrs(sk, s);
 	s->mss = tp->rx_opt.mss_clamp;

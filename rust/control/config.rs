@@ -151,13 +151,13 @@ fn forwarding_ifindexes(req: &Request, st: &NetState, rtnl: &Rtnl) -> Result<KVe
     let n = req
         .u32s(IPCLUSTER_A_CLUSTER_FWD_IFINDEX, &mut ids)
         .map_err(|e| bad(c_str!("too many forwarding interfaces"), e))?;
-    let mut fwd = KVec::with_capacity(n, GFP_KERNEL)?;
+    let mut fwd = KVec::with_capacity(n, GFP_KERNEL_ACCOUNT)?;
     for &i in &ids[..n] {
         let i = i32::try_from(i).map_err(|_| bad(c_str!("bad ifindex"), EINVAL))?;
         if st.net.dev_addr(rtnl, i, None, false, true).is_err() {
             return Err(bad(c_str!("no such forwarding interface"), ENODEV));
         }
-        fwd.push(i, GFP_KERNEL)?;
+        fwd.push(i, GFP_KERNEL_ACCOUNT)?;
     }
     Ok(fwd)
 }

@@ -14,6 +14,13 @@ use kernel::c_str;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
+/// Most clusters in one namespace. Users may make clusters in namespaces
+/// of their own (CAP_NET_ADMIN over the namespace, see
+/// `Documentation/datapath.md`): this bounds what each namespace holds and
+/// the packet path's linear lookups; what a cluster holds is charged to
+/// its creator's memory cgroup.
+const MAX_CLUSTERS: usize = 64;
+
 /// The id of a new cluster: the one asked for, which must be free, or
 /// the next free one.
 fn new_id(req: &Request, reg: &mut Registry, list: &[Arc<Cluster>]) -> Result<u32> {
@@ -84,12 +91,12 @@ fn first_table(req: &Request, cfg: &Config) -> Result<KBox<Table>> {
     let n = cfg.buckets() as usize;
     let table = Table {
         member: req.u32(IPCLUSTER_A_CLUSTER_MEMBER_ID).unwrap_or(0) as u16,
-        owners: KVec::from_elem(UNOWNED, n, GFP_KERNEL)?,
+        owners: KVec::from_elem(UNOWNED, n, GFP_KERNEL_ACCOUNT)?,
         forwarder: UNOWNED,
         macs: KVec::new(),
-        drain: KVec::from_elem(Jiffies::NEVER, n, GFP_KERNEL)?,
+        drain: KVec::from_elem(Jiffies::NEVER, n, GFP_KERNEL_ACCOUNT)?,
     };
-    Ok(KBox::new(table, GFP_KERNEL)?)
+    Ok(KBox::new(table, GFP_KERNEL_ACCOUNT)?)
 }
 
 /// cluster-new: creates a cluster from the request, sets up its
@@ -99,12 +106,15 @@ pub(crate) fn cluster_new(req: &Request) -> Result {
     let rtnl = Rtnl::lock();
     let mut reg = st.writer.lock();
     let mut list = copy_list(st, &reg)?;
+    if list.len() >= MAX_CLUSTERS {
+        return Err(req.fail(None, c_str!("too many clusters in this namespace"), ENOSPC));
+    }
     let id = new_id(req, &mut reg, &list)?;
     let cfg = config(req, st, &rtnl, id)?;
     check_free(req, st, &rtnl, &list, &cfg)?;
     let table = first_table(req, &cfg)?;
-    let cluster = Arc::new(Cluster::new(cfg, table)?, GFP_KERNEL)?;
-    list.push(cluster.clone(), GFP_KERNEL)?;
+    let cluster = Arc::new(Cluster::new(cfg, table)?, GFP_KERNEL_ACCOUNT)?;
+    list.push(cluster.clone(), GFP_KERNEL_ACCOUNT)?;
     let mut reply = Msg::reply(req, IPCLUSTER_CMD_CLUSTER_NEW, 0)?;
     reply.u32(IPCLUSTER_A_CLUSTER_ID, id)?;
     attach(st, &rtnl, &mut reg, &cluster.cfg)

@@ -16,7 +16,7 @@ use kernel::prelude::*;
 fn member_macs(req: &Request, old: Option<&Table>) -> Result<KVec<(u16, [u8; 6])>> {
     let mut macs = KVec::new();
     let Some(b) = req.bytes(IPCLUSTER_A_CLUSTER_MEMBERS) else {
-        macs.extend_from_slice(old.map_or(&[][..], |t| &t.macs[..]), GFP_KERNEL)?;
+        macs.extend_from_slice(old.map_or(&[][..], |t| &t.macs[..]), GFP_KERNEL_ACCOUNT)?;
         return Ok(macs);
     };
     if b.len() % 8 != 0 || b.len() / 8 > IPCLUSTER_MAX_MEMBERS as usize {
@@ -36,7 +36,7 @@ fn member_macs(req: &Request, old: Option<&Table>) -> Result<KVec<(u16, [u8; 6])
                 EINVAL,
             ));
         }
-        macs.push((id, mac), GFP_KERNEL)?;
+        macs.push((id, mac), GFP_KERNEL_ACCOUNT)?;
     }
     if macs.windows(2).any(|w| w[0].0 >= w[1].0) {
         return Err(req.fail(
@@ -53,7 +53,7 @@ fn member_macs(req: &Request, old: Option<&Table>) -> Result<KVec<(u16, [u8; 6])
 /// others keep theirs. Forward mode does not drain: the forwarder keeps no
 /// per-connection state to send old flows to their old owner by.
 fn drains(cfg: &Config, old: Option<&Table>, owners: &[u16]) -> Result<KVec<Jiffies>> {
-    let mut drain = KVec::with_capacity(owners.len(), GFP_KERNEL)?;
+    let mut drain = KVec::with_capacity(owners.len(), GFP_KERNEL_ACCOUNT)?;
     let now = Jiffies::now();
     for (b, &new) in owners.iter().enumerate() {
         let (was, end) = old.map_or((UNOWNED, Jiffies::NEVER), |t| {
@@ -66,7 +66,7 @@ fn drains(cfg: &Config, old: Option<&Table>, owners: &[u16]) -> Result<KVec<Jiff
             _ if starts => now.after_ms(cfg.drain_ms),
             _ => end,
         };
-        drain.push(end, GFP_KERNEL)?;
+        drain.push(end, GFP_KERNEL_ACCOUNT)?;
     }
     Ok(drain)
 }
@@ -85,7 +85,7 @@ pub(crate) fn table_set(req: &Request) -> Result {
     let member = keep(IPCLUSTER_A_CLUSTER_MEMBER_ID, |t| t.member);
     let forwarder = keep(IPCLUSTER_A_CLUSTER_FORWARDER, |t| t.forwarder);
     let n = c.cfg.buckets() as usize;
-    let mut owners = KVec::with_capacity(n, GFP_KERNEL)?;
+    let mut owners = KVec::with_capacity(n, GFP_KERNEL_ACCOUNT)?;
     match req.bytes(IPCLUSTER_A_CLUSTER_TABLE) {
         Some(b) if b.len() != 2 * n => {
             return Err(req.fail(
@@ -96,7 +96,7 @@ pub(crate) fn table_set(req: &Request) -> Result {
         }
         Some(b) => {
             for o in b.chunks_exact(2) {
-                owners.push(u16::from_ne_bytes([o[0], o[1]]), GFP_KERNEL)?;
+                owners.push(u16::from_ne_bytes([o[0], o[1]]), GFP_KERNEL_ACCOUNT)?;
             }
         }
         None if [
@@ -113,7 +113,9 @@ pub(crate) fn table_set(req: &Request) -> Result {
                 EINVAL,
             ));
         }
-        None => owners.extend_from_slice(old.map_or(&[][..], |t| &t.owners[..]), GFP_KERNEL)?,
+        None => {
+            owners.extend_from_slice(old.map_or(&[][..], |t| &t.owners[..]), GFP_KERNEL_ACCOUNT)?
+        }
     }
     let macs = member_macs(req, old)?;
     let drain = drains(&c.cfg, old, &owners)?;
@@ -125,7 +127,7 @@ pub(crate) fn table_set(req: &Request) -> Result {
             macs,
             drain,
         },
-        GFP_KERNEL,
+        GFP_KERNEL_ACCOUNT,
     )?;
     c.table.replace_deferred(Some(table), &reg);
     drop(reg);

@@ -17,7 +17,7 @@ pub(super) fn copy_list(st: &NetState, reg: &Registry) -> Result<KVec<Arc<Cluste
     let mut list = KVec::new();
     if let Some(set) = st.clusters.get_locked(reg) {
         for c in set.list.iter() {
-            list.push(c.clone(), GFP_KERNEL)?;
+            list.push(c.clone(), GFP_KERNEL_ACCOUNT)?;
         }
     }
     Ok(list)
@@ -51,7 +51,7 @@ pub(crate) fn lookup(st: &NetState, reg: &Registry, id: u32) -> Option<Arc<Clust
 }
 
 pub(super) fn publish(st: &NetState, reg: &Registry, list: KVec<Arc<Cluster>>) -> Result {
-    let set = KBox::new(ClusterSet { list }, GFP_KERNEL)?;
+    let set = KBox::new(ClusterSet { list }, GFP_KERNEL_ACCOUNT)?;
     // Waits for the packet path to stop seeing the old set.
     drop(st.clusters.replace(Some(set), reg));
     Ok(())

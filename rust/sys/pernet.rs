@@ -151,8 +151,14 @@ unsafe extern "C" fn net_init<T: Pernet>(raw: *mut bindings::net) -> c_int {
         }
     }
     if err != 0 {
-        // SAFETY: nothing batches: the hooks are not registered (a batch
-        // never made is skipped).
+        // Hooks registered and unregistered again may still run on other
+        // CPUs (a namespace that lives already gets its state when the
+        // module loads): unregistering does not wait for them.
+        // SAFETY: process context (the pernet core's init), no lock held
+        // that a reader could wait for.
+        unsafe { bindings::synchronize_rcu() };
+        // SAFETY: nothing batches: the hooks are gone and their readers
+        // done (a batch never made is skipped).
         unsafe { bindings::ipcluster_batch_exit(raw) };
         pn.state = core::ptr::null_mut();
         // SAFETY: no hook, notifier or request can see `st`; it came from
