@@ -5,6 +5,7 @@ would never send.
 
   genl.py send CMD TYPE:HEX...   one request; prints "errno MESSAGE" (0 = ok)
   genl.py fuzz COUNT SEED        COUNT random requests; prints errno counts
+  genl.py join GROUP             joins multicast group GROUP; prints its errno
 """
 import os
 import random
@@ -17,6 +18,11 @@ GENL_ID_CTRL = 0x10
 CTRL_CMD_GETFAMILY = 3
 CTRL_ATTR_FAMILY_ID = 1
 CTRL_ATTR_FAMILY_NAME = 2
+CTRL_ATTR_MCAST_GROUPS = 7
+CTRL_ATTR_MCAST_GRP_NAME = 1
+CTRL_ATTR_MCAST_GRP_ID = 2
+SOL_NETLINK = 270
+NETLINK_ADD_MEMBERSHIP = 1
 NLM_F_REQUEST = 1
 NLM_F_ACK = 4
 NLMSG_ERROR = 2
@@ -49,6 +55,14 @@ class Genl:
                              attr(CTRL_ATTR_FAMILY_NAME, b"ipcluster\0"), want_reply=True)
         self.family = next(struct.unpack("H", v[:2])[0]
                            for t, v in attrs(reply[4:]) if t == CTRL_ATTR_FAMILY_ID)
+        self.groups = {}
+        for t, v in attrs(reply[4:]):
+            if t != CTRL_ATTR_MCAST_GROUPS:
+                continue
+            for _, grp in attrs(v):
+                g = dict(attrs(grp))
+                name = g[CTRL_ATTR_MCAST_GRP_NAME].rstrip(b"\0").decode()
+                self.groups[name] = struct.unpack("I", g[CTRL_ATTR_MCAST_GRP_ID][:4])[0]
 
     def request(self, family, cmd, payload, want_reply=False, flags=NLM_F_REQUEST | NLM_F_ACK):
         self.seq += 1
@@ -105,10 +119,21 @@ def fuzz(count, seed):
     print(" ".join(f"{k}:{v}" for k, v in sorted(seen.items(), key=str)))
 
 
+def join(name):
+    g = Genl()
+    try:
+        g.s.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, g.groups[name])
+        print(0)
+    except OSError as e:
+        print(e.errno)
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "send":
         send(sys.argv[2:])
     elif sys.argv[1] == "fuzz":
         fuzz(int(sys.argv[2]), int(sys.argv[3]))
+    elif sys.argv[1] == "join":
+        join(sys.argv[2])
     else:
         sys.exit(__doc__)
