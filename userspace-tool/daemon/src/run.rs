@@ -24,6 +24,7 @@ use crate::kapi::cluster::{self, AddRequest};
 use crate::kapi::sys::sockbuf::{self, Buf};
 use crate::kapi::{Client, Error};
 use crate::shared::keepalive;
+use crate::survival::handoff::Handoff;
 use tokio::sync::mpsc;
 use tracing::debug;
 
@@ -199,7 +200,8 @@ fn start_survival(
     let mut survival = Survival::new(
         hash,
         kernel.bits(),
-        cfg.tcp.handoff.clone(),
+        Handoff::new(cfg.tcp.handoff.clone())
+            .map_err(|e| Error::failed(format!("hand-off thread: {e}")))?,
         cfg.tcp.max_conns,
         commit.is_some(),
     );
