@@ -30,7 +30,7 @@ use tracing::debug;
 
 use crate::addr::addr_of;
 use crate::cert::{self, Identity, Pem, Trust};
-use crate::config::{self, read, Config, Link, PkiConf, Protocol};
+use crate::config::{self, read, Config, Link, PkiConf, Protocol, Quorum};
 use crate::membership::node::{Message, Settings};
 use crate::survival::{self, link, Survival};
 use crate::wire::{Endpoint, Payload};
@@ -184,6 +184,15 @@ fn settings(p: &Protocol, buckets: usize) -> Result<Settings, Error> {
         )));
     }
     settings.min_interval = p.min_interval;
+    settings.quorum = match (p.quorum, p.members) {
+        (Quorum::None, _) => 0,
+        (Quorum::Majority, 0) => {
+            return Err(Error::usage(
+                "[protocol] quorum = \"majority\" needs members = N, the cluster's size",
+            ))
+        }
+        (Quorum::Majority, n) => n / 2 + 1,
+    };
     Ok(settings)
 }
 

@@ -102,6 +102,8 @@ pub(super) fn describe(e: &Event) -> (&'static str, Vec<String>) {
         Event::MemberUp(id, a) => ("member-up", vec![id.to_string(), ip_of(a).to_string()]),
         Event::MemberDown(id) => ("member-down", vec![id.to_string()]),
         Event::LostMaster => ("lost-master", vec![]),
+        Event::Quorum(true) => ("quorum-gained", vec![]),
+        Event::Quorum(false) => ("quorum-lost", vec![]),
         Event::Refused(why) => ("refused", vec![format!("{why:?}")]),
         Event::Told(why) => ("told-to-leave", vec![format!("{why:?}")]),
         Event::Stopped => ("stopped", vec![]),
