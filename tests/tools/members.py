@@ -9,6 +9,7 @@
   members.py spread TMP I...    every member I... owns some buckets
   members.py master TMP I...    prints the master among I...
   members.py field TMP I KEY    prints member I's status field KEY
+  members.py idle TMP I         member I's kernel table owns no bucket
   members.py lossy TMP I        master I has measured some loss: prints
                                 each member's estimate and interval
   members.py served TMP T0 DEAD I...
@@ -132,6 +133,10 @@ def main(argv):
         print(" ".join(f"member {i}: loss {p:.4f} interval {n}" for i, p, n in loss))
         if not any(p > 0 for _, p, _ in loss):
             sys.exit("no loss measured")
+    elif cmd == "idle":
+        t = table(int(rest[0]))
+        if t is None or any(o is not None for o in t):
+            sys.exit(f"m{rest[0]}'s kernel table owns buckets")
     elif cmd == "field":
         v = status(tmp, int(rest[0]))
         for k in rest[1:]:

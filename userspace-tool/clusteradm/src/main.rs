@@ -85,7 +85,7 @@ enum CertVerb {
     #[command(
         after_help = "Keywords: addr ADDR (the member's address on the cluster link, put in the \
 certificate as an IP subject alternative name: daemons take the certificate from that \
-address only).\n\
+address only); days DAYS (how long it is valid: 365 unless given).\n\
 Examples:\n  clusteradm cert issue /etc/ipcluster/pki node1 addr 192.0.2.11",
         mut_arg("words", |a| a.help(CERT_ISSUE_KEYWORDS))
     )]

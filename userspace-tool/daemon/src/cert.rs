@@ -36,14 +36,30 @@ fn err(what: &str, e: impl std::fmt::Display) -> String {
     format!("{what}: {e}")
 }
 
-/// A new cluster CA named `name`.
+/// How long a new CA is valid, in days (ten years: replacing it means
+/// reissuing every member's certificate).
+pub const CA_DAYS: u32 = 3650;
+
+/// How long a new member certificate is valid by default, in days (a
+/// year: a key that leaked stops working even if nobody revokes it).
+pub const MEMBER_DAYS: u32 = 365;
+
+/// Validity from an hour ago (clocks that differ a little still accept a
+/// certificate issued just now) for `days` days.
+fn validity(p: &mut CertificateParams, days: u32) {
+    let now = time::OffsetDateTime::now_utc();
+    p.not_before = now - time::Duration::hours(1);
+    p.not_after = now + time::Duration::days(i64::from(days));
+}
+
+/// A new cluster CA named `name`, valid for [`CA_DAYS`].
 pub fn new_ca(name: &str) -> Result<Pem, String> {
     let key = KeyPair::generate_for(&PKCS_ED25519).map_err(|e| err("key", e))?;
     let mut p = CertificateParams::new(Vec::<String>::new()).map_err(|e| err("params", e))?;
     p.distinguished_name.push(DnType::CommonName, name);
     p.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    p.not_after = rcgen::date_time_ymd(2100, 1, 1);
+    validity(&mut p, CA_DAYS);
     let cert = p.self_signed(&key).map_err(|e| err("certificate", e))?;
     Ok(Pem {
         cert: cert.pem(),
@@ -58,8 +74,14 @@ pub fn issue(ca: &Pem, name: &str) -> Result<Pem, String> {
 
 /// A new member certificate named `name`, issued by `ca`, bound to the
 /// member's address on the cluster link `addr` (an IP subject alternative
-/// name), if given: a daemon takes it from that address only.
+/// name), if given: a daemon takes it from that address only. Valid for
+/// [`MEMBER_DAYS`].
 pub fn issue_at(ca: &Pem, name: &str, addr: Option<IpAddr>) -> Result<Pem, String> {
+    issue_for(ca, name, addr, MEMBER_DAYS)
+}
+
+/// As [`issue_at`], valid for `days` days.
+pub fn issue_for(ca: &Pem, name: &str, addr: Option<IpAddr>, days: u32) -> Result<Pem, String> {
     let ca_key = KeyPair::from_pem(&ca.key).map_err(|e| err("CA key", e))?;
     let issuer =
         Issuer::from_ca_cert_pem(&ca.cert, ca_key).map_err(|e| err("CA certificate", e))?;
@@ -69,7 +91,7 @@ pub fn issue_at(ca: &Pem, name: &str, addr: Option<IpAddr>) -> Result<Pem, Strin
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     p.subject_alt_names = addr.into_iter().map(SanType::IpAddress).collect();
-    p.not_after = rcgen::date_time_ymd(2100, 1, 1);
+    validity(&mut p, days);
     let cert = p
         .signed_by(&key, &issuer)
         .map_err(|e| err("certificate", e))?;
@@ -100,6 +122,12 @@ pub fn common_name(der: &[u8]) -> Option<String> {
     let (_, c) = x509_parser::parse_x509_certificate(der).ok()?;
     let cn = c.subject().iter_common_name().next()?;
     cn.as_str().ok().map(str::to_string)
+}
+
+/// When a certificate stops being valid, in seconds since the epoch.
+pub fn not_after(der: &[u8]) -> Option<i64> {
+    let (_, c) = x509_parser::parse_x509_certificate(der).ok()?;
+    Some(c.validity().not_after.timestamp())
 }
 
 /// The addresses a certificate binds its holder to: its IP subject
@@ -314,6 +342,28 @@ mod tests {
         let listed = Trust::new(&ca.cert, [fingerprint(&m1)], []).unwrap();
         let m3 = der(&issue(&ca, "m3").unwrap().cert).unwrap();
         assert_eq!(listed.admit(&m3, now()), Err(Nak::NotListed));
+    }
+
+    #[test]
+    fn certificates_expire() {
+        let ca = new_ca("c").unwrap();
+        let trust = Trust::new(&ca.cert, [], []).unwrap();
+        let day = |d: u64| {
+            let now = std::time::SystemTime::now() + std::time::Duration::from_secs(d * 86400);
+            UnixTime::since_unix_epoch(now.duration_since(std::time::UNIX_EPOCH).unwrap())
+        };
+        let member = der(&issue(&ca, "m").unwrap().cert).unwrap();
+        assert_eq!(trust.admit(&member, day(0)), Ok(()));
+        assert_eq!(trust.admit(&member, day(364)), Ok(()));
+        assert_eq!(trust.admit(&member, day(366)), Err(Nak::BadCertificate));
+        let short = der(&issue_for(&ca, "s", None, 2).unwrap().cert).unwrap();
+        assert_eq!(trust.admit(&short, day(1)), Ok(()));
+        assert_eq!(trust.admit(&short, day(3)), Err(Nak::BadCertificate));
+        let t = not_after(&short).unwrap();
+        let in_two_days = day(2).as_secs() as i64;
+        assert!((t - in_two_days).abs() < 60, "{t} vs {in_two_days}");
+        // The CA itself: ten years.
+        assert_eq!(trust.admit(&member, day(3651)), Err(Nak::BadCertificate));
     }
 
     #[test]

@@ -100,6 +100,23 @@ pub(crate) struct Protocol {
     pub(crate) hook: Option<PathBuf>,
     pub(crate) approve: bool,
     pub(crate) realtime: bool,
+    /// With `majority`, a side of a partition serves buckets only while
+    /// its master counts more than half of `members`.
+    pub(crate) quorum: Quorum,
+    /// The cluster's size, for the quorum.
+    pub(crate) members: usize,
+}
+
+/// Whether a side of a partition needs a quorum to serve.
+#[derive(Deserialize, Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Quorum {
+    /// Every side serves (each has a master; a link-only partition
+    /// serves every flow twice until it heals).
+    #[default]
+    None,
+    /// Only a side with more than half of `[protocol] members`.
+    Majority,
 }
 
 impl Default for Protocol {
@@ -114,6 +131,8 @@ impl Default for Protocol {
             hook: None,
             approve: false,
             realtime: true,
+            quorum: Quorum::None,
+            members: 0,
         }
     }
 }

@@ -24,12 +24,13 @@ use crate::kapi::cluster::{self, AddRequest};
 use crate::kapi::sys::sockbuf::{self, Buf};
 use crate::kapi::{Client, Error};
 use crate::shared::keepalive;
+use crate::survival::handoff::Handoff;
 use tokio::sync::mpsc;
 use tracing::debug;
 
 use crate::addr::addr_of;
 use crate::cert::{self, Identity, Pem, Trust};
-use crate::config::{self, read, Config, Link, PkiConf, Protocol};
+use crate::config::{self, read, Config, Link, PkiConf, Protocol, Quorum};
 use crate::membership::node::{Message, Settings};
 use crate::survival::{self, link, Survival};
 use crate::wire::{Endpoint, Payload};
@@ -183,6 +184,15 @@ fn settings(p: &Protocol, buckets: usize) -> Result<Settings, Error> {
         )));
     }
     settings.min_interval = p.min_interval;
+    settings.quorum = match (p.quorum, p.members) {
+        (Quorum::None, _) => 0,
+        (Quorum::Majority, 0) => {
+            return Err(Error::usage(
+                "[protocol] quorum = \"majority\" needs members = N, the cluster's size",
+            ))
+        }
+        (Quorum::Majority, n) => n / 2 + 1,
+    };
     Ok(settings)
 }
 
@@ -199,7 +209,8 @@ fn start_survival(
     let mut survival = Survival::new(
         hash,
         kernel.bits(),
-        cfg.tcp.handoff.clone(),
+        Handoff::new(cfg.tcp.handoff.clone())
+            .map_err(|e| Error::failed(format!("hand-off thread: {e}")))?,
         cfg.tcp.max_conns,
         commit.is_some(),
     );

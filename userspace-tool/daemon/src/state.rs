@@ -105,6 +105,11 @@ pub struct TcpStatus {
     pub restored: u64,
     /// Restores or handoffs that failed.
     pub failed: u64,
+    /// Restored connections that did not reach their application: its
+    /// hand-off socket failed the checks (`ipcluster_handoff::check_receiver`),
+    /// was not there, or its queue stayed full.
+    #[serde(default)]
+    pub handoff_failed: u64,
     /// Milliseconds from the newest record sent to its datagram (the
     /// replication lag this member adds).
     pub lag_ms: u64,

@@ -77,22 +77,28 @@ pub(crate) fn new_ca(dir: &Path, name: Option<&str>) -> Result<(), Error> {
     Ok(())
 }
 
-/// `cert issue DIR NAME [addr ADDR]`.
+/// `cert issue DIR NAME [addr ADDR] [days DAYS]`.
 pub(crate) fn issue(dir: &Path, name: &str, words: &[String]) -> Result<(), Error> {
     const OP: &str = "cert issue";
     check_name(name)?;
     let mut w = Words::new(words);
     let mut addr: Option<IpAddr> = None;
+    let mut days: Option<u32> = None;
     while let Some(kw) = w.keyword() {
         match kw {
             "addr" => w.once(kw, &mut addr, |s| {
                 s.parse::<IpAddr>()
                     .map_err(|_| "expected an IPv4 or IPv6 address".to_string())
             })?,
+            "days" => w.once(kw, &mut days, |s| match s.parse::<u32>() {
+                Ok(d @ 1..=36500) => Ok(d),
+                _ => Err("expected a number of days, 1 to 36500".to_string()),
+            })?,
             _ => return Err(args::unknown(kw).context(OP)),
         }
     }
-    let pem = cert::issue_at(&ca(dir)?, name, addr).map_err(Error::failed)?;
+    let days = days.unwrap_or(cert::MEMBER_DAYS);
+    let pem = cert::issue_for(&ca(dir)?, name, addr, days).map_err(Error::failed)?;
     create(&dir.join(format!("{name}.key")), &pem.key, 0o600)?;
     create(&dir.join(format!("{name}.pem")), &pem.cert, 0o644)?;
     let der = cert::der(&pem.cert).map_err(Error::failed)?;
@@ -106,6 +112,8 @@ pub(crate) struct Entry {
     name: String,
     fingerprint: String,
     revoked: bool,
+    /// When it stops being valid, seconds since the epoch.
+    not_after: Option<i64>,
 }
 
 fn member_certs(dir: &Path) -> Result<Vec<PathBuf>, Error> {
@@ -131,6 +139,7 @@ pub(crate) fn entries(dir: &Path) -> Result<Vec<Entry>, Error> {
             let fingerprint = cert::fingerprint(&der);
             Ok(Entry {
                 name: cert::common_name(&der).unwrap_or_default(),
+                not_after: cert::not_after(&der),
                 revoked: revoked.contains(&fingerprint),
                 fingerprint,
             })
@@ -144,17 +153,28 @@ pub(crate) fn list(dir: &Path, json: bool) -> Result<(), Error> {
     if json {
         return print_json(&v);
     }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
     let rows: Vec<Vec<String>> = v
         .iter()
         .map(|e| {
-            vec![
-                e.name.clone(),
-                e.fingerprint.clone(),
-                if e.revoked { "revoked" } else { "valid" }.to_string(),
-            ]
+            let expired = e.not_after.is_some_and(|t| t <= now);
+            let state = match (e.revoked, expired) {
+                (true, _) => "revoked",
+                (false, true) => "expired",
+                (false, false) => "valid",
+            };
+            let days = e
+                .not_after
+                .map_or("?".into(), |t| ((t - now) / 86400).to_string());
+            vec![e.name.clone(), e.fingerprint.clone(), state.into(), days]
         })
         .collect();
-    print!("{}", columns(&["name", "fingerprint", "state"], &rows));
+    print!(
+        "{}",
+        columns(&["name", "fingerprint", "state", "days-left"], &rows)
+    );
     Ok(())
 }
 

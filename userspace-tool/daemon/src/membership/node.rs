@@ -50,6 +50,9 @@ pub(crate) struct Settings {
     /// loss: 2 (the patent's least) unless a link known to stall asks
     /// for more.
     pub(crate) min_interval: u32,
+    /// Members a master must count (itself included) to serve any bucket;
+    /// 0 or 1: no quorum.
+    pub(crate) quorum: usize,
 }
 
 impl Settings {
@@ -64,6 +67,7 @@ impl Settings {
             rebalance_every: Duration::from_secs(2),
             approve: false,
             min_interval: keepalive::MIN_INTERVAL,
+            quorum: 0,
         }
     }
 
@@ -188,6 +192,9 @@ pub(crate) enum Event {
     MemberDown(u16),
     /// The master went silent.
     LostMaster,
+    /// As master: the members heard now make a quorum (true), or no
+    /// longer do, and no bucket is served (false).
+    Quorum(bool),
     /// The master refused this host.
     Refused(Nak),
     /// The master told this host to leave.
@@ -205,6 +212,9 @@ struct Peer {
     loss: Loss,
     /// The table version it last acknowledged.
     acked: u32,
+    /// Whether it has been heard by this master: members inherited from
+    /// the last master's table count towards a quorum only once heard.
+    confirmed: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -231,6 +241,13 @@ struct MasterState {
     next_rebalance: Duration,
     /// The applications' decisions on joining hosts, while they matter.
     decisions: BTreeMap<Addr, Decision>,
+    /// Whether the members this master has heard make a quorum (always,
+    /// without one): only then does it give buckets to anyone.
+    quorate: bool,
+    /// Until when a new master without a quorum waits for the members it
+    /// inherited: meanwhile it publishes the table it inherited as it
+    /// was, neither taking buckets nor dropping them; after, nothing.
+    waiting_until: Duration,
 }
 
 /// A bucket's old owner, and the table version that took the bucket from it.
@@ -247,6 +264,9 @@ impl MasterState {
     /// The table as the kernels are to hold it: `owners`, but with the
     /// buckets still on their way owned by nobody.
     fn published(&self) -> Vec<u16> {
+        if !self.quorate && self.waiting_until == Duration::ZERO {
+            return vec![UNOWNED; self.owners.len()];
+        }
         let mut t = self.owners.clone();
         for &b in self.moving.keys() {
             t[b] = UNOWNED;
@@ -259,6 +279,27 @@ impl MasterState {
         std::iter::once(me)
             .chain(self.peers.keys().copied())
             .collect()
+    }
+
+    /// Whether the master and the members it has heard make `quorum`.
+    fn has_quorum(&self, quorum: usize) -> bool {
+        1 + self.peers.values().filter(|p| p.confirmed).count() >= quorum
+    }
+
+    /// Follows the quorum as members are heard and die, and ends the wait
+    /// for inherited members; whether the table must change.
+    fn count_quorum(&mut self, s: &Settings, now: Duration, out: &mut Vec<Out>) -> bool {
+        let q = self.has_quorum(s.quorum);
+        let waited = self.waiting_until != Duration::ZERO && (q || now >= self.waiting_until);
+        if waited {
+            self.waiting_until = Duration::ZERO;
+        }
+        if q == self.quorate {
+            return waited;
+        }
+        self.quorate = q;
+        out.push(Out::Event(Event::Quorum(q)));
+        true
     }
 
     /// Watchdogs: the members silent for their interval's worth of
@@ -371,7 +412,9 @@ impl MasterState {
     fn reassign(&mut self, me: u16, weights: &[u64]) {
         let live = self.live(me);
         let before = self.owners.clone();
-        buckets::assign_unowned(&mut self.owners, weights, &live);
+        if self.quorate {
+            buckets::assign_unowned(&mut self.owners, weights, &live);
+        }
         self.version = self.version.wrapping_add(1);
         for (b, (old, new)) in before.iter().zip(&self.owners).enumerate() {
             if old != new {
@@ -838,6 +881,7 @@ impl Node {
                                 heard: grace,
                                 loss: Loss::new(),
                                 acked: k.version,
+                                confirmed: false,
                             },
                         )
                     })
@@ -865,7 +909,16 @@ impl Node {
             .map(|b| (b, release))
             .collect();
         let live: Vec<u16> = std::iter::once(me).chain(peers.keys().copied()).collect();
-        buckets::assign_unowned(&mut owners, &self.weights, &live);
+        let quorate = self.s.quorum <= 1;
+        if quorate {
+            buckets::assign_unowned(&mut owners, &self.weights, &live);
+        } else {
+            out.push(Out::Event(Event::Quorum(false)));
+        }
+        let waiting_until = match inherited && !quorate {
+            true => now + self.s.join_wait * 2,
+            false => Duration::ZERO,
+        };
         self.role = Role::Master(MasterState {
             peers,
             retired: BTreeMap::new(),
@@ -877,6 +930,8 @@ impl Node {
             next_alive: now,
             next_rebalance: now + self.s.rebalance_every,
             decisions: BTreeMap::new(),
+            quorate,
+            waiting_until,
         });
         out.push(Out::Event(Event::BecameMaster));
         out.push(Out::Announce);
@@ -923,9 +978,10 @@ impl Node {
             out.push(Out::Event(Event::MemberDown(id)));
             changed = true;
         }
+        changed |= m.count_quorum(&self.s, now, out);
         if now >= m.next_rebalance {
             m.next_rebalance = now + self.s.rebalance_every;
-            changed |= m.rebalance(me, &self.weights);
+            changed |= m.quorate && m.rebalance(me, &self.weights);
         }
         if changed {
             m.reassign(me, &self.weights);
@@ -988,6 +1044,7 @@ impl Node {
             Message::MemberAlive { seq, table, .. } => match m.peers.get_mut(&sender) {
                 Some(p) if p.addr == from => {
                     p.heard = now;
+                    p.confirmed = true;
                     p.loss.observe(seq);
                     p.acked = table;
                 }
@@ -1049,6 +1106,7 @@ impl Node {
             heard: now,
             loss: Loss::new(),
             acked: 0,
+            confirmed: true,
         });
         p.heard = now;
         out.push(Out::Send(

@@ -161,6 +161,11 @@ impl Cluster<'_> {
 
     /// As [`Cluster::new`], with a per-bucket load.
     fn loaded(seed: u64, n: usize, load: Vec<u64>, loss: f64) -> Self {
+        Self::configured(seed, n, load, loss, 0)
+    }
+
+    /// As [`Cluster::loaded`], needing `quorum` members to serve.
+    fn configured(seed: u64, n: usize, load: Vec<u64>, loss: f64, quorum: usize) -> Self {
         let buckets = load.len();
         let mut sim = turmoil::Builder::new()
             .simulation_duration(Duration::from_secs(600))
@@ -173,6 +178,7 @@ impl Cluster<'_> {
         let views: Views = Arc::default();
         let mut settings = Settings::new(buckets);
         settings.rebalance_every = Duration::from_millis(100);
+        settings.quorum = quorum;
         let names: Vec<String> = (1..=n).map(|i| format!("m{i}")).collect();
         for name in &names {
             let (n, settings, views, load) =
@@ -441,6 +447,62 @@ fn a_healed_partition_ends_with_one_master_and_one_table() {
             .unwrap_or_else(|| {
                 panic!(
                     "seed {seed}: no single cluster after healing: {:?}",
+                    c.views
+                )
+            });
+    }
+}
+
+#[test]
+fn a_side_without_a_quorum_serves_nothing_and_heals() {
+    let names = ["m1", "m2", "m3"];
+    for seed in 0..3 {
+        for lone in names {
+            let mut c = Cluster::configured(700 + seed, 3, vec![0; 128], 0.0, 2);
+            c.until(Duration::from_secs(5), converged)
+                .expect("converges with a quorum of two");
+            let rest: Vec<&str> = names.into_iter().filter(|n| *n != lone).collect();
+            for x in &rest {
+                c.sim.partition(lone, *x);
+            }
+            c.run_for(Duration::from_secs(3));
+            let v = c.view(lone);
+            assert!(v.master, "seed {seed}, {lone}: alone, it is its own master");
+            assert!(
+                v.owners.iter().all(|&o| o == UNOWNED),
+                "seed {seed}, {lone}: serves nothing without a quorum: {v:?}"
+            );
+            let (a, b) = (c.view(rest[0]), c.view(rest[1]));
+            let ids = [a.member, b.member];
+            assert_eq!(
+                a.owners, b.owners,
+                "seed {seed}, {lone}: one table on the majority side"
+            );
+            assert!(
+                a.owners.iter().all(|&o| ids.contains(&Some(o))),
+                "seed {seed}, {lone}: the majority serves every bucket: {a:?}"
+            );
+            for x in &rest {
+                c.sim.repair(lone, *x);
+            }
+            c.until(Duration::from_secs(10), converged)
+                .unwrap_or_else(|| panic!("seed {seed}, {lone}: no single cluster: {:?}", c.views));
+        }
+    }
+}
+
+#[test]
+fn with_a_quorum_a_dead_master_is_still_replaced() {
+    for seed in 0..4 {
+        let mut c = Cluster::configured(800 + seed, 3, vec![0; 128], 0.0, 2);
+        c.until(Duration::from_secs(5), converged)
+            .expect("converges");
+        let m = c.master().expect("one master");
+        c.crash(&m);
+        c.until(Duration::from_secs(3), converged)
+            .unwrap_or_else(|| {
+                panic!(
+                    "seed {seed}: the two left serve every bucket: {:?}",
                     c.views
                 )
             });

@@ -50,6 +50,14 @@ pub(super) fn run(
         let sock = tokio::net::UdpSocket::from_std(sock)
             .map_err(|e| Error::failed(format!("cluster link: {e}")))?;
         info!(cluster = kernel.id, link = %cfg.link.addr, group = %cfg.link.group, "started");
+        let decisions = mpsc::unbounded_channel();
+        let hooks = match cfg.protocol.hook {
+            Some(h) => Some(
+                hooks::Hooks::new(h, decisions.0.clone())
+                    .map_err(|e| Error::failed(format!("hook thread: {e}")))?,
+            ),
+            None => None,
+        };
         Daemon {
             id: kernel.id,
             nl: kernel.nl,
@@ -58,8 +66,8 @@ pub(super) fn run(
             revoked_at: None,
             sock,
             group: SocketAddr::from((cfg.link.group, cfg.link.port)),
-            hook: cfg.protocol.hook,
-            decisions: mpsc::unbounded_channel(),
+            hooks,
+            decisions,
             config: cfg.protocol.config,
             state: state_path(kernel.id),
             last_load: Vec::new(),
@@ -106,7 +114,8 @@ struct Daemon {
     revoked_at: Option<SystemTime>,
     sock: tokio::net::UdpSocket,
     group: SocketAddr,
-    hook: Option<PathBuf>,
+    /// The applications' hook, when configured.
+    hooks: Option<hooks::Hooks>,
     /// The applications' answers on joining hosts.
     decisions: (
         mpsc::UnboundedSender<Decided>,
@@ -304,8 +313,18 @@ impl Daemon {
                 }
             }
             Out::Announce => self.announce(),
-            Out::Approve(a) => self.ask_approval(a),
-            Out::Event(e) => self.event(&e),
+            Out::Approve(a) => {
+                if let Some(h) = &self.hooks {
+                    h.approve(a);
+                }
+            }
+            Out::Event(e) => {
+                let (name, args) = hooks::describe(&e);
+                info!(event = name, args = ?args, "membership");
+                if let Some(h) = &self.hooks {
+                    h.event(&e);
+                }
+            }
         }
     }
 

@@ -7,13 +7,12 @@
 //! (`ipcluster_handoff`).
 
 pub(crate) mod commit;
+pub(crate) mod handoff;
 pub(crate) mod link;
 pub(crate) mod replica;
 pub(crate) mod restore;
 
 use std::collections::HashMap;
-use std::os::fd::AsFd;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::shared::buckets::UNOWNED;
@@ -27,6 +26,7 @@ pub(crate) use crate::state::TcpStatus;
 use crate::kapi::abi::{tcp_state as t, Cmd};
 use crate::kapi::tcp::records_with_bytes;
 use crate::kapi::Client;
+use handoff::Handoff;
 
 /// Most record bytes per datagram on the cluster link: what a body holds
 /// beside the largest certificate and the message's own fields. Every
@@ -69,7 +69,7 @@ pub(crate) struct Survival {
     /// Async mode: the newest state of each connection not yet sent (the
     /// kernel exports one per segment; the link carries one per flush).
     held: HashMap<u64, Essential>,
-    handoff: HashMap<u16, PathBuf>,
+    handoff: Handoff,
     hash: Mode,
     bits: u32,
     status: TcpStatus,
@@ -86,13 +86,7 @@ pub(crate) struct Survival {
 impl Survival {
     /// For a cluster hashing with `hash` into `1 << bits` buckets, handing
     /// restored connections of each port to its application's socket.
-    pub(crate) fn new(
-        hash: Mode,
-        bits: u32,
-        handoff: HashMap<u16, PathBuf>,
-        max: usize,
-        commit: bool,
-    ) -> Self {
+    pub(crate) fn new(hash: Mode, bits: u32, handoff: Handoff, max: usize, commit: bool) -> Self {
         Survival {
             coalescer: replica::Coalescer::default(),
             store: replica::Store::new(max),
@@ -387,12 +381,6 @@ impl Survival {
     /// bytes came with it.
     fn restore_one(&self, o: &replica::Orphan) -> std::io::Result<bool> {
         let i = &o.initial;
-        let Some(path) = self.handoff.get(&i.dport) else {
-            return Err(std::io::Error::other(format!(
-                "no [tcp] handoff for port {}",
-                i.dport
-            )));
-        };
         // Output commit replicates the bytes: restore with both queues or
         // with neither (a connection half restored would skip bytes).
         let (unacked, unread) = match (&o.unacked, &o.unread) {
@@ -400,7 +388,7 @@ impl Survival {
             _ => (None, None),
         };
         let fd = restore::restore(i, &o.essential, o.age, unacked, unread)?;
-        ipcluster_handoff::send(path, fd.as_fd(), i.dport)?;
+        self.handoff.give(fd, i.dport)?;
         let e = &o.essential;
         info!(
             sport = i.sport,
@@ -431,6 +419,7 @@ impl Survival {
             expired: self.commit.as_ref().map_or(0, |c| c.expired),
             resent: self.commit.as_ref().map_or(0, |c| c.resent),
             queued_bytes: self.store.queued(),
+            handoff_failed: self.handoff.failed(),
             ..self.status
         }
     }
@@ -490,7 +479,7 @@ mod tests {
     #[test]
     fn bytes_go_after_their_initial_and_before_the_state_in_chunks() {
         use crate::shared::tcpstate::{Dir, Essential};
-        let mut s = Survival::new(Mode::Seed, 10, HashMap::new(), 100, true);
+        let mut s = Survival::new(Mode::Seed, 10, Handoff::none(), 100, true);
         let enc = |r: Record, payload: &[u8]| {
             let mut buf = [0u8; 64];
             let n = r.encode(&mut buf).unwrap();
@@ -556,7 +545,7 @@ mod tests {
         );
         assert!(batches.iter().all(|(_, b)| b.len() <= BATCH));
         // A member holding them has the bytes, whole.
-        let mut r = Survival::new(Mode::Seed, 10, HashMap::new(), 100, true);
+        let mut r = Survival::new(Mode::Seed, 10, Handoff::none(), 100, true);
         for (_, b) in &batches {
             r.replicated(2, b);
         }
@@ -566,7 +555,7 @@ mod tests {
     #[test]
     fn bytes_written_but_not_sent_are_asked_for_once_before_their_state() {
         use std::sync::{Arc, Mutex};
-        let mut s = Survival::new(Mode::Seed, 10, HashMap::new(), 100, true);
+        let mut s = Survival::new(Mode::Seed, 10, Handoff::none(), 100, true);
         // The kernel's socket: bytes 100..150 written, 100 the first the
         // client has not acknowledged.
         let written: Vec<u8> = (0..50).collect();
@@ -658,7 +647,7 @@ mod tests {
     /// The batches member 2 sends of its 400 connections (an Initial and
     /// an Essential each), checked on the way out.
     fn batches_of_400() -> Vec<(u64, Vec<u8>)> {
-        let mut s = Survival::new(Mode::Seed, 10, HashMap::new(), 100, false);
+        let mut s = Survival::new(Mode::Seed, 10, Handoff::none(), 100, false);
         let mut bytes = Vec::new();
         for p in 0..400u16 {
             let mut buf = [0u8; 64];
@@ -685,7 +674,7 @@ mod tests {
 
     /// A member holding replicas of all of `batches`.
     fn replicas_of(batches: &[(u64, Vec<u8>)]) -> Survival {
-        let mut r = Survival::new(Mode::Seed, 10, HashMap::new(), 1000, false);
+        let mut r = Survival::new(Mode::Seed, 10, Handoff::none(), 1000, false);
         for (_, b) in batches {
             r.replicated(2, b);
         }
