@@ -418,16 +418,18 @@ impl Link {
     }
 
     /// TCP state records member `sender` at `from` replicated: kept if it
-    /// is a member of our cluster at that address, and acknowledged in
-    /// output-commit mode.
+    /// is a member of our cluster at that address (each record as far as
+    /// `survival::trust` allows), and acknowledged in output-commit mode.
     fn replicated(&mut self, from: Addr, sender: u16, seq: u64, records: &[u8]) {
         if !self.view.is_member(from, sender) {
             self.s.ignored += 1;
             return;
         }
-        self.s.replicated(sender, records);
-        if self.s.commit.is_some() {
-            // Acknowledged once this turn of the loop is over, together.
+        let done = self.s.replicated(sender, records);
+        if self.s.commit.is_some() && done {
+            // Acknowledged once this turn of the loop is over, together;
+            // records that wait for a newer table are not held yet: the
+            // sender sends them again.
             self.acks.entry(from).or_default().push(seq);
         }
     }

@@ -317,9 +317,11 @@ impl Survival {
             .collect()
     }
 
-    /// Records member `sender` replicated.
-    pub(crate) fn replicated(&mut self, sender: u16, bytes: &[u8]) {
-        self.store.apply(sender, bytes, &self.auth);
+    /// Records member `sender` replicated; whether all are done with
+    /// (applied or refused for good): output commit acknowledges only
+    /// then, since a record waiting for a newer table is not held yet.
+    pub(crate) fn replicated(&mut self, sender: u16, bytes: &[u8]) -> bool {
+        self.store.apply(sender, bytes, &self.auth)
     }
 
     /// The members and the table this host knows now: records judged by

@@ -306,20 +306,23 @@ impl Store {
     }
 
     /// Applies the records `sender` sent (back to back), each as far as
-    /// `auth` says it may (see [`super::trust`]).
-    pub(crate) fn apply(&mut self, sender: u16, b: &[u8], auth: &Authority) {
+    /// `auth` says it may (see [`super::trust`]); whether all of them are
+    /// done with (applied or refused), none waiting for a newer table.
+    pub(crate) fn apply(&mut self, sender: u16, b: &[u8], auth: &Authority) -> bool {
         self.bytes += b.len() as u64;
-        self.apply_since(sender, b, auth, Instant::now());
+        self.apply_since(sender, b, auth, Instant::now())
     }
 
-    fn apply_since(&mut self, sender: u16, mut b: &[u8], auth: &Authority, since: Instant) {
+    fn apply_since(&mut self, sender: u16, mut b: &[u8], auth: &Authority, since: Instant) -> bool {
+        let mut done = true;
         while let Ok((r, n)) = Record::decode(b) {
             let rec = &b[..n];
             b = &b[n..];
             if let Err(why) = self.one(sender, r, rec, auth) {
-                self.refuse(sender, r.id(), rec, why, auth, since);
+                done &= !self.refuse(sender, r.id(), rec, why, auth, since);
             }
         }
+        done
     }
 
     /// Record `r` (`rec` on the wire) from `sender`.
@@ -386,7 +389,8 @@ impl Store {
 
     /// Record `rec` of connection `id` from `sender`, refused for `why`:
     /// kept to try again when a newer table may make it good (and with
-    /// it, the records of that connection that follow), else counted.
+    /// it, the records of that connection that follow), else counted;
+    /// whether it was kept.
     fn refuse(
         &mut self,
         sender: u16,
@@ -395,7 +399,7 @@ impl Store {
         why: Refusal,
         auth: &Authority,
         since: Instant,
-    ) {
+    ) -> bool {
         let room = self.waiting.len() < WAIT_CONNS;
         let bytes: usize = self.waiting.values().map(|w| w.records.len()).sum();
         if bytes + rec.len() <= WAIT_BYTES {
@@ -403,7 +407,7 @@ impl Store {
                 // What follows a waiting Initial waits with it.
                 if w.sender == sender {
                     w.records.extend_from_slice(rec);
-                    return;
+                    return true;
                 }
             } else if room && why.may_pass_later() && auth.alive(sender) {
                 let records = rec.to_vec();
@@ -414,10 +418,11 @@ impl Store {
                     records,
                 };
                 self.waiting.insert(id, w);
-                return;
+                return true;
             }
         }
         self.refused.record(why);
+        false
     }
 
     /// Tries the records that wait for a newer table again under `auth`;
@@ -763,8 +768,9 @@ mod tests {
     }
 
     /// `records` of connection 1 from `sender` in one datagram.
-    fn send(s: &mut Store, sender: u16, records: &[Record], a: &Authority) {
-        s.apply(sender, &wire(records, &[7u8; 64]), a);
+    /// Whether they are all done with.
+    fn send(s: &mut Store, sender: u16, records: &[Record], a: &Authority) -> bool {
+        s.apply(sender, &wire(records, &[7u8; 64]), a)
     }
 
     fn data(n: u64, dir: Dir, seq: u32, len: u32) -> Record {
@@ -843,7 +849,7 @@ mod tests {
             Record::Initial(initial(1)),
             Record::Essential(ess(1, 7, 80)),
         ];
-        send(&mut s, 3, &recs, &auth());
+        assert!(!send(&mut s, 3, &recs, &auth()), "waits: not acknowledged");
         assert_eq!(s.waiting(), 1);
         let mut a = auth();
         a.update(&[1, 3], &[3; 4]);
