@@ -328,8 +328,9 @@ impl Survival {
     /// them from now on, and those that waited for a newer table tried
     /// again.
     pub(crate) fn view(&mut self, members: &[u16], owners: &[u16]) {
-        if self.auth.update(members, owners) {
-            self.store.retry(&self.auth, Instant::now());
+        let now = Instant::now();
+        if self.auth.update(members, owners, now) {
+            self.store.retry(&self.auth, now);
         }
     }
 

@@ -318,17 +318,24 @@ impl Store {
         while let Ok((r, n)) = Record::decode(b) {
             let rec = &b[..n];
             b = &b[n..];
-            if let Err(why) = self.one(sender, r, rec, auth) {
+            if let Err(why) = self.one(sender, r, rec, auth, since) {
                 done &= !self.refuse(sender, r.id(), rec, why, auth, since);
             }
         }
         done
     }
 
-    /// Record `r` (`rec` on the wire) from `sender`.
-    fn one(&mut self, sender: u16, r: Record, rec: &[u8], auth: &Authority) -> Result<(), Refusal> {
+    /// Record `r` (`rec` on the wire) from `sender`, arrived at `at`.
+    fn one(
+        &mut self,
+        sender: u16,
+        r: Record,
+        rec: &[u8],
+        auth: &Authority,
+        at: Instant,
+    ) -> Result<(), Refusal> {
         match r {
-            Record::Initial(i) => self.initial(sender, i, auth),
+            Record::Initial(i) => self.initial(sender, i, auth, at),
             Record::Essential(e) => {
                 let c = owned(&mut self.conns, sender, e.id)?;
                 let before = c.len();
@@ -366,9 +373,15 @@ impl Store {
     }
 
     /// An Initial: a new replica, the same again, or a take-over.
-    fn initial(&mut self, sender: u16, i: Initial, auth: &Authority) -> Result<(), Refusal> {
+    fn initial(
+        &mut self,
+        sender: u16,
+        i: Initial,
+        auth: &Authority,
+        at: Instant,
+    ) -> Result<(), Refusal> {
         let holder = self.conns.get(&i.id).map(|c| c.owner);
-        auth.initial(sender, &i, holder)?;
+        auth.initial(sender, &i, holder, at)?;
         let full = self.conns.len() >= self.limits.conns;
         match self.conns.get_mut(&i.id) {
             Some(c) if c.owner == sender => c.initial = i,
@@ -578,7 +591,7 @@ mod tests {
             2,
             vec!["192.0.2.100".parse().unwrap()],
         );
-        a.update(&[1, 2, 3], &[2; 4]);
+        a.update(&[1, 2, 3], &[2; 4], Instant::now());
         a
     }
 
@@ -801,7 +814,7 @@ mod tests {
         // connection and replicates it anew, its kernel counting
         // generations from lower.
         let mut a = auth();
-        a.update(&[1, 3], &[3; 4]);
+        a.update(&[1, 3], &[3; 4], Instant::now());
         let recs = [
             Record::Initial(initial(1)),
             Record::Essential(ess(1, 7, 80)),
@@ -852,7 +865,7 @@ mod tests {
         assert!(!send(&mut s, 3, &recs, &auth()), "waits: not acknowledged");
         assert_eq!(s.waiting(), 1);
         let mut a = auth();
-        a.update(&[1, 3], &[3; 4]);
+        a.update(&[1, 3], &[3; 4], Instant::now());
         s.retry(&a, Instant::now());
         assert_eq!((s.waiting(), s.refused), (0, Refused::default()));
         let o = s.take_orphans(|m| m == 1, |_| true);
@@ -895,7 +908,7 @@ mod tests {
         // Member 3 lives and owns no bucket, member 1 the same; even
         // owning the bucket, a member cannot take a live owner's replica.
         let mut owning = auth();
-        owning.update(&[1, 2, 3], &[3; 4]);
+        owning.update(&[1, 2, 3], &[3; 4], Instant::now());
         for (m, a) in [(3, auth()), (1, auth()), (3, owning)] {
             send(&mut s, m, &recs[1..], &a);
             send(&mut s, m, &recs[..1], &a);

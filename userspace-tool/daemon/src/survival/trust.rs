@@ -7,9 +7,10 @@
 //! The rules, checked for every record:
 //! - An Initial names its connection by its 4-tuple (`conn_id`), for a
 //!   destination that is one of the cluster's addresses, in a bucket its
-//!   sender owns in the newest table this host knows or in the one before
-//!   it (a connection opened just before its bucket moved, whose record
-//!   arrives after the move).
+//!   sender owns in the newest table this host knows or in one that table
+//!   replaced at most [`RECENT`] before the record arrived (a connection
+//!   opened just before its bucket moved, whose record arrives after the
+//!   move; rebalancing may change the table several times a second).
 //! - Essential, Data and Closed come from the replica's owner: the member
 //!   whose Initial made it.
 //! - An Initial from another member takes a replica over only when its
@@ -22,7 +23,9 @@
 //! replicates before its keepalive with that table reaches everyone): it
 //! waits, bounded, for the next table ([`super::replica::Store`]).
 
+use std::collections::VecDeque;
 use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 use crate::kapi::addr::unmapped;
 use crate::shared::hash::{self, Mode};
@@ -89,15 +92,23 @@ impl Refused {
     }
 }
 
+/// How long a table still counts for records after a newer one replaced
+/// it: the time a record may take from its kernel to this host, with
+/// margin.
+pub(crate) const RECENT: Duration = Duration::from_secs(5);
+/// Most replaced tables kept (2 KiB each at 1024 buckets).
+const RECENT_TABLES: usize = 64;
+
 /// What this host knows to judge records by: the cluster's addresses and
-/// hash, the newest table and the one before it, the members.
+/// hash, the newest table and those it replaced lately, the members.
 #[derive(Clone, Debug)]
 pub(crate) struct Authority {
     hash: Mode,
     bits: u32,
     addrs: Vec<IpAddr>,
     now: Vec<u16>,
-    before: Vec<u16>,
+    /// Tables replaced, oldest first, with when.
+    before: VecDeque<(Instant, Vec<u16>)>,
     members: Vec<u16>,
 }
 
@@ -110,19 +121,32 @@ impl Authority {
             bits,
             addrs,
             now: Vec::new(),
-            before: Vec::new(),
+            before: VecDeque::new(),
             members: Vec::new(),
         }
     }
 
-    /// The members and table this host knows now; whether either changed.
-    pub(crate) fn update(&mut self, members: &[u16], owners: &[u16]) -> bool {
+    /// The members and table this host knows `at`; whether either
+    /// changed.
+    pub(crate) fn update(&mut self, members: &[u16], owners: &[u16], at: Instant) -> bool {
         let mut changed = self.members != members;
         if changed {
             self.members = members.to_vec();
         }
         if self.now != owners {
-            self.before = std::mem::replace(&mut self.now, owners.to_vec());
+            let old = std::mem::replace(&mut self.now, owners.to_vec());
+            self.before.push_back((at, old));
+            // Records wait up to RECENT for a table: those that arrived
+            // that long ago are judged by the tables replaced since
+            // RECENT before they came.
+            while self.before.len() > RECENT_TABLES
+                || self
+                    .before
+                    .front()
+                    .is_some_and(|&(t, _)| t + 2 * RECENT < at)
+            {
+                self.before.pop_front();
+            }
             changed = true;
         }
         changed
@@ -149,26 +173,31 @@ impl Authority {
         Ok(())
     }
 
-    /// Whether `sender` owns the bucket of `i` in the newest table or the
-    /// one before.
-    pub(crate) fn owns(&self, sender: u16, i: &Initial) -> bool {
+    /// Whether `sender` owns the bucket of `i` in the newest table, or
+    /// owned it in one replaced at most [`RECENT`] before `arrived`.
+    pub(crate) fn owns(&self, sender: u16, i: &Initial, arrived: Instant) -> bool {
         let b = self.bucket(i);
-        self.now.get(b) == Some(&sender) || self.before.get(b) == Some(&sender)
+        self.now.get(b) == Some(&sender)
+            || self
+                .before
+                .iter()
+                .any(|(t, o)| *t + RECENT >= arrived && o.get(b) == Some(&sender))
     }
 
-    /// Whether an Initial `i` from `sender` may make a replica, or replace
-    /// the one `holder` owns.
+    /// Whether an Initial `i` from `sender`, arrived at `arrived`, may
+    /// make a replica, or replace the one `holder` owns.
     pub(crate) fn initial(
         &self,
         sender: u16,
         i: &Initial,
         holder: Option<u16>,
+        arrived: Instant,
     ) -> Result<(), Refusal> {
         self.well_formed(i)?;
         if holder == Some(sender) {
             return Ok(());
         }
-        if !self.owns(sender, i) {
+        if !self.owns(sender, i, arrived) {
             return Err(Refusal::NotOwner);
         }
         match holder {
@@ -192,7 +221,7 @@ mod tests {
 
     fn authority() -> Authority {
         let mut a = Authority::new(Mode::Seed, 2, vec!["192.0.2.100".parse().unwrap()]);
-        a.update(&[1, 2, 3], &[1, 2, 3, 1]);
+        a.update(&[1, 2, 3], &[1, 2, 3, 1], Instant::now());
         a
     }
 
@@ -202,8 +231,11 @@ mod tests {
         let i = conn_to([192, 0, 2, 100], 40000);
         let owner = a.now[a.bucket(&i)];
         let other = [1, 2, 3].into_iter().find(|&m| m != owner).unwrap();
-        assert_eq!(a.initial(owner, &i, None), Ok(()));
-        assert_eq!(a.initial(other, &i, None), Err(Refusal::NotOwner));
+        assert_eq!(a.initial(owner, &i, None, Instant::now()), Ok(()));
+        assert_eq!(
+            a.initial(other, &i, None, Instant::now()),
+            Err(Refusal::NotOwner)
+        );
     }
 
     #[test]
@@ -214,12 +246,19 @@ mod tests {
         let new = if old == 1 { 2 } else { 1 };
         let mut moved = a.now.clone();
         moved[a.bucket(&i)] = new;
-        assert!(a.update(&[1, 2, 3], &moved));
-        assert_eq!(a.initial(old, &i, None), Ok(()));
-        assert_eq!(a.initial(new, &i, None), Ok(()));
-        // One move later the old owner's table is forgotten.
-        assert!(a.update(&[1, 2, 3], &[new; 4]));
-        assert_eq!(a.initial(old, &i, None), Err(Refusal::NotOwner));
+        let t0 = Instant::now();
+        assert!(a.update(&[1, 2, 3], &moved, t0));
+        assert_eq!(a.initial(old, &i, None, t0), Ok(()));
+        assert_eq!(a.initial(new, &i, None, t0), Ok(()));
+        // More moves (rebalancing) within a moment change nothing.
+        let t1 = t0 + Duration::from_millis(300);
+        assert!(a.update(&[1, 2, 3], &[new; 4], t1));
+        assert_eq!(a.initial(old, &i, None, t1), Ok(()));
+        // A record that arrives RECENT after the old owner's table went
+        // is refused.
+        let late = t0 + RECENT + Duration::from_millis(1);
+        assert_eq!(a.initial(old, &i, None, late), Err(Refusal::NotOwner));
+        assert_eq!(a.initial(new, &i, None, late), Ok(()));
     }
 
     #[test]
@@ -256,11 +295,14 @@ mod tests {
         let i = conn_to([192, 0, 2, 100], 40000);
         let owner = a.now[a.bucket(&i)];
         let holder = if owner == 1 { 2 } else { 1 };
-        assert_eq!(a.initial(owner, &i, Some(holder)), Err(Refusal::Takeover));
-        assert_eq!(a.initial(holder, &i, Some(holder)), Ok(()));
+        assert_eq!(
+            a.initial(owner, &i, Some(holder), Instant::now()),
+            Err(Refusal::Takeover)
+        );
+        assert_eq!(a.initial(holder, &i, Some(holder), Instant::now()), Ok(()));
         let left: Vec<u16> = [1, 2, 3].into_iter().filter(|&m| m != holder).collect();
         let owners = a.now.clone();
-        a.update(&left, &owners);
-        assert_eq!(a.initial(owner, &i, Some(holder)), Ok(()));
+        a.update(&left, &owners, Instant::now());
+        assert_eq!(a.initial(owner, &i, Some(holder), Instant::now()), Ok(()));
     }
 }
