@@ -28,8 +28,14 @@ pub(crate) struct TcpConf {
     /// Per cluster port, the unix socket of the application that takes
     /// the connections restored here.
     pub(crate) handoff: std::collections::HashMap<u16, PathBuf>,
-    /// Most replicated connections kept.
+    /// Most replicated connections kept (and most of this member's
+    /// connections replicated).
     pub(crate) max_conns: usize,
+    /// Most bytes of queues (output commit) one replicated connection
+    /// holds: a socket's send and receive buffers rarely hold more.
+    pub(crate) max_conn_bytes: usize,
+    /// Most bytes of queues all replicas hold together.
+    pub(crate) max_bytes: usize,
     /// In async mode, how long a connection's change waits for others to
     /// go with it to the other members (what a crash may lose at most;
     /// no timer runs while nothing waits); with output commit, how often
@@ -43,6 +49,8 @@ impl Default for TcpConf {
         TcpConf {
             handoff: Default::default(),
             max_conns: 65536,
+            max_conn_bytes: 16 << 20,
+            max_bytes: 512 << 20,
             flush_ms: 50,
         }
     }

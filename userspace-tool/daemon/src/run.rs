@@ -206,12 +206,18 @@ fn start_survival(
     keys: Keys,
 ) -> Result<link::Handle, Error> {
     let (id, commit) = (kernel.id, kernel.req.commit_queue());
+    let (v4, v6) = kernel.req.addrs();
+    let addrs = v4.map(IpAddr::V4).into_iter().chain(v6.map(IpAddr::V6));
+    let limits = survival::Limits {
+        conns: cfg.tcp.max_conns,
+        conn_bytes: cfg.tcp.max_conn_bytes,
+        bytes: cfg.tcp.max_bytes,
+    };
     let mut survival = Survival::new(
-        hash,
-        kernel.bits(),
+        (hash, kernel.bits(), addrs.collect()),
         Handoff::new(cfg.tcp.handoff.clone())
             .map_err(|e| Error::failed(format!("hand-off thread: {e}")))?,
-        cfg.tcp.max_conns,
+        limits,
         commit.is_some(),
     );
     if commit.is_some() {

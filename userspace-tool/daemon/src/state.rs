@@ -140,4 +140,44 @@ pub struct TcpStatus {
     /// went out, asked of the kernel (`tcp-unsent`) and replicated.
     #[serde(default)]
     pub unsent: u64,
+    /// Replicated records and restores refused, by reason.
+    #[serde(default)]
+    pub refused: TcpRefused,
+}
+
+/// Records and restores refused, by reason (`clusteradm -j status`,
+/// `tcp.refused`).
+#[derive(Serialize, Deserialize, Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TcpRefused {
+    /// Initial for a bucket the sender owns in neither the newest table
+    /// nor the one before.
+    pub not_owner: u64,
+    /// Initial to an address that is not the cluster's.
+    pub foreign_destination: u64,
+    /// Initial whose id is not its 4-tuple's.
+    pub bad_id: u64,
+    /// Essential, Data or Closed from a member other than the replica's
+    /// owner.
+    pub not_replica_owner: u64,
+    /// Initial from another member for a replica whose owner lives.
+    pub takeover: u64,
+    /// Essential or Data for a connection without a replica here.
+    pub no_replica: u64,
+    /// Data past `[tcp] max_conn_bytes` for its connection.
+    pub conn_bytes: u64,
+    /// Data past `[tcp] max_bytes` over all replicas.
+    pub total_bytes: u64,
+    /// Data after a gap, the connection's reorder buffer full.
+    pub reorder: u64,
+    /// Records waiting for a newer table now.
+    pub waiting: u64,
+    /// Exported connections not replicated: `[tcp] max_conns` of them
+    /// are tracked already.
+    pub untracked: u64,
+    /// Restores refused: not to a cluster address.
+    pub restore_foreign_destination: u64,
+    /// Restores refused: the id is not the 4-tuple's.
+    pub restore_bad_id: u64,
+    /// Restores refused: the bucket is not this member's.
+    pub restore_not_mine: u64,
 }

@@ -349,14 +349,14 @@ impl Link {
                     // watch's, the newest, which this table did not
                     // announce.)
                     Some(Told::Installed { member, owners, view: v }) => {
-                        self.view = view.borrow_and_update().clone();
+                        self.set_view(view.borrow_and_update().clone());
                         self.s.take_over(member, &owners, |id| v.knows(id));
                     }
                     Some(Told::Trust(t)) => self.endpoint.set_trust(t),
                     None => break, // the membership stopped
                 },
                 r = view.changed() => match r {
-                    Ok(()) => self.view = view.borrow_and_update().clone(),
+                    Ok(()) => self.set_view(view.borrow_and_update().clone()),
                     Err(_) => break,
                 },
                 // Once a second (`status` is written as often).
@@ -368,6 +368,14 @@ impl Link {
                 }
             }
         }
+    }
+
+    /// The membership's newest view: replicas are judged by its members
+    /// and table from now on.
+    fn set_view(&mut self, v: View) {
+        let members: Vec<u16> = v.members.iter().map(|&(m, _)| m).collect();
+        self.s.view(&members, &v.owners);
+        self.view = v;
     }
 
     /// One datagram: TCP state or acknowledgements of ours.
@@ -410,16 +418,18 @@ impl Link {
     }
 
     /// TCP state records member `sender` at `from` replicated: kept if it
-    /// is a member of our cluster at that address, and acknowledged in
-    /// output-commit mode.
+    /// is a member of our cluster at that address (each record as far as
+    /// `survival::trust` allows), and acknowledged in output-commit mode.
     fn replicated(&mut self, from: Addr, sender: u16, seq: u64, records: &[u8]) {
         if !self.view.is_member(from, sender) {
             self.s.ignored += 1;
             return;
         }
-        self.s.replicated(sender, records);
-        if self.s.commit.is_some() {
-            // Acknowledged once this turn of the loop is over, together.
+        let done = self.s.replicated(sender, records);
+        if self.s.commit.is_some() && done {
+            // Acknowledged once this turn of the loop is over, together;
+            // records that wait for a newer table are not held yet: the
+            // sender sends them again.
             self.acks.entry(from).or_default().push(seq);
         }
     }

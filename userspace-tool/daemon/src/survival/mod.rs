@@ -11,8 +11,10 @@ pub(crate) mod handoff;
 pub(crate) mod link;
 pub(crate) mod replica;
 pub(crate) mod restore;
+pub(crate) mod trust;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use crate::shared::buckets::UNOWNED;
@@ -22,6 +24,8 @@ use crate::shared::tcpstate::{after, Data, Dir, Essential, Initial, Record, DATA
 use tracing::{info, warn};
 
 pub(crate) use crate::state::TcpStatus;
+pub(crate) use replica::Limits;
+use trust::Authority;
 
 use crate::kapi::abi::{tcp_state as t, Cmd};
 use crate::kapi::tcp::records_with_bytes;
@@ -54,6 +58,10 @@ pub(crate) type FetchUnsent = Box<dyn FnMut(&Initial, u32) -> Option<(u32, Vec<u
 /// rarely more; what is missing restores without the queues' bytes).
 const UNSENT_PER_STATE: u32 = 4 << 20;
 
+/// Most bytes kept aside for connections whose Initial has not gone out
+/// yet (see [`Survival::data`]).
+const EARLY_BYTES: usize = 1 << 20;
+
 /// One member's TCP survival state.
 pub(crate) struct Survival {
     coalescer: replica::Coalescer,
@@ -81,15 +89,24 @@ pub(crate) struct Survival {
     fetch: Option<FetchUnsent>,
     /// The table installed last ([`Survival::take_over`]).
     owners: Vec<u16>,
+    /// What records are judged by (see [`trust`]).
+    auth: Authority,
 }
 
 impl Survival {
-    /// For a cluster hashing with `hash` into `1 << bits` buckets, handing
-    /// restored connections of each port to its application's socket.
-    pub(crate) fn new(hash: Mode, bits: u32, handoff: Handoff, max: usize, commit: bool) -> Self {
+    /// For a cluster at `addrs` hashing with `hash` into `1 << bits`
+    /// buckets, handing restored connections of each port to its
+    /// application's socket, its replicas within `limits`.
+    pub(crate) fn new(
+        (hash, bits, addrs): (Mode, u32, Vec<IpAddr>),
+        handoff: Handoff,
+        limits: Limits,
+        commit: bool,
+    ) -> Self {
         Survival {
-            coalescer: replica::Coalescer::default(),
-            store: replica::Store::new(max),
+            auth: Authority::new(hash, bits, addrs),
+            coalescer: replica::Coalescer::new(limits.conns),
+            store: replica::Store::new(limits),
             commit: commit.then(commit::Commit::default),
             early: HashMap::new(),
             seq: 0,
@@ -206,7 +223,10 @@ impl Survival {
             // Connections that never show their state (closed before
             // their first segment out) leave entries behind: start over
             // when they pile up.
-            if self.early.len() >= 1024 && !self.early.contains_key(&d.id) {
+            let held: usize = self.early.values().flatten().map(|(_, p)| p.len()).sum();
+            if held + payload.len() > EARLY_BYTES
+                || self.early.len() >= 1024 && !self.early.contains_key(&d.id)
+            {
                 self.early.clear();
             }
             let v = self.early.entry(d.id).or_default();
@@ -297,9 +317,21 @@ impl Survival {
             .collect()
     }
 
-    /// Records member `owner` replicated.
-    pub(crate) fn replicated(&mut self, owner: u16, bytes: &[u8]) {
-        self.store.apply(owner, bytes);
+    /// Records member `sender` replicated; whether all are done with
+    /// (applied or refused for good): output commit acknowledges only
+    /// then, since a record waiting for a newer table is not held yet.
+    pub(crate) fn replicated(&mut self, sender: u16, bytes: &[u8]) -> bool {
+        self.store.apply(sender, bytes, &self.auth)
+    }
+
+    /// The members and the table this host knows now: records judged by
+    /// them from now on, and those that waited for a newer table tried
+    /// again.
+    pub(crate) fn view(&mut self, members: &[u16], owners: &[u16]) {
+        let now = Instant::now();
+        if self.auth.update(members, owners, now) {
+            self.store.retry(&self.auth, now);
+        }
     }
 
     /// After installing `owners` as member `me`: restores the connections
@@ -332,6 +364,11 @@ impl Survival {
         let mine = |i: &Initial| owners.get(bucket(i)) == Some(&me);
         for o in self.store.take_orphans(|o| o == me || alive(o), mine) {
             let i = o.initial;
+            if let Err(why) = restore::admissible(&i, &self.auth, mine(&i)) {
+                self.status.refused.restore(why);
+                warn!(sport = i.sport, dport = i.dport, ?why, "not restored");
+                continue;
+            }
             match self.restore_one(&o) {
                 Ok(whole) => {
                     self.status.restored += 1;
@@ -375,6 +412,7 @@ impl Survival {
             .forget_taken(|o| o == me || alive(o), elsewhere, now, FORGET_AFTER);
         let m = self.store.forget_handshakes(now, HANDSHAKE_AFTER);
         self.status.forgotten += (n + m) as u64;
+        self.store.retry(&self.auth, now);
     }
 
     /// Restores one connection and hands it over; whether its queues'
@@ -419,6 +457,14 @@ impl Survival {
             expired: self.commit.as_ref().map_or(0, |c| c.expired),
             resent: self.commit.as_ref().map_or(0, |c| c.resent),
             queued_bytes: self.store.queued(),
+            refused: crate::state::TcpRefused {
+                waiting: self.store.waiting() as u64,
+                untracked: self.coalescer.untracked,
+                restore_foreign_destination: self.status.refused.restore_foreign_destination,
+                restore_bad_id: self.status.refused.restore_bad_id,
+                restore_not_mine: self.status.refused.restore_not_mine,
+                ..self.store.refused
+            },
             handoff_failed: self.handoff.failed(),
             ..self.status
         }
@@ -472,14 +518,32 @@ mod tests {
     use crate::kapi::tcp::records;
     use crate::shared::tcpstate::{Closed, Essential};
 
+    /// Connection `sport` to the cluster address, named by its 4-tuple.
     fn initial(sport: u16) -> Initial {
-        crate::shared::fixtures::initial(u64::from(sport), sport)
+        let mut i = crate::shared::fixtures::initial(0, sport);
+        i.id = crate::shared::tcpstate::conn_id(&i.src, &i.dst, i.sport, i.dport);
+        i
+    }
+
+    /// A member of a cluster at 192.0.2.100 (1024 buckets) keeping at
+    /// most `max` replicas, whose members 1, 2 and 3 know every bucket as
+    /// member 2's.
+    fn survival(max: usize, commit: bool) -> Survival {
+        let limits = Limits {
+            conns: max,
+            conn_bytes: 1 << 20,
+            bytes: 1 << 24,
+        };
+        let addrs = vec!["192.0.2.100".parse().unwrap()];
+        let mut s = Survival::new((Mode::Seed, 10, addrs), Handoff::none(), limits, commit);
+        s.view(&[1, 2, 3], &[2; 1024]);
+        s
     }
 
     #[test]
     fn bytes_go_after_their_initial_and_before_the_state_in_chunks() {
         use crate::shared::tcpstate::{Dir, Essential};
-        let mut s = Survival::new(Mode::Seed, 10, Handoff::none(), 100, true);
+        let mut s = survival(100, true);
         let enc = |r: Record, payload: &[u8]| {
             let mut buf = [0u8; 64];
             let n = r.encode(&mut buf).unwrap();
@@ -488,7 +552,7 @@ mod tests {
         let big = vec![7u8; 3 * CHUNK + 5];
         let data = |seq, len| {
             Record::Data(Data {
-                id: 9,
+                id: initial(9).id,
                 dir: Dir::In,
                 seq,
                 len,
@@ -499,7 +563,7 @@ mod tests {
         assert!(s.take_batches().is_empty());
         // Its first segment out: Initial, Essential, and bytes out.
         let e = Essential {
-            id: 9,
+            id: initial(9).id,
             gen: 1,
             ..Essential::default()
         };
@@ -545,7 +609,7 @@ mod tests {
         );
         assert!(batches.iter().all(|(_, b)| b.len() <= BATCH));
         // A member holding them has the bytes, whole.
-        let mut r = Survival::new(Mode::Seed, 10, Handoff::none(), 100, true);
+        let mut r = survival(100, true);
         for (_, b) in &batches {
             r.replicated(2, b);
         }
@@ -555,7 +619,7 @@ mod tests {
     #[test]
     fn bytes_written_but_not_sent_are_asked_for_once_before_their_state() {
         use std::sync::{Arc, Mutex};
-        let mut s = Survival::new(Mode::Seed, 10, Handoff::none(), 100, true);
+        let mut s = survival(100, true);
         // The kernel's socket: bytes 100..150 written, 100 the first the
         // client has not acknowledged.
         let written: Vec<u8> = (0..50).collect();
@@ -573,7 +637,7 @@ mod tests {
         };
         let out = |seq, len| {
             Record::Data(Data {
-                id: 9,
+                id: initial(9).id,
                 dir: Dir::Out,
                 seq,
                 len,
@@ -581,7 +645,7 @@ mod tests {
         };
         let ess = |gen, snd_nxt, written| {
             Record::Essential(Essential {
-                id: 9,
+                id: initial(9).id,
                 gen,
                 snd_nxt,
                 written,
@@ -647,14 +711,14 @@ mod tests {
     /// The batches member 2 sends of its 400 connections (an Initial and
     /// an Essential each), checked on the way out.
     fn batches_of_400() -> Vec<(u64, Vec<u8>)> {
-        let mut s = Survival::new(Mode::Seed, 10, Handoff::none(), 100, false);
+        let mut s = survival(1000, false);
         let mut bytes = Vec::new();
         for p in 0..400u16 {
             let mut buf = [0u8; 64];
             let n = Record::Initial(initial(p)).encode(&mut buf).unwrap();
             bytes.extend_from_slice(&buf[..n]);
             let e = Essential {
-                id: u64::from(p),
+                id: initial(p).id,
                 gen: 1,
                 ..Essential::default()
             };
@@ -674,7 +738,7 @@ mod tests {
 
     /// A member holding replicas of all of `batches`.
     fn replicas_of(batches: &[(u64, Vec<u8>)]) -> Survival {
-        let mut r = Survival::new(Mode::Seed, 10, Handoff::none(), 1000, false);
+        let mut r = survival(1000, false);
         for (_, b) in batches {
             r.replicated(2, b);
         }
@@ -697,7 +761,9 @@ mod tests {
         r.take_over(1, &[1; 1024], |m| m == 2);
         assert_eq!(r.status().restored + r.status().failed, 0);
         let mut buf = [0u8; 16];
-        let n = Record::Closed(Closed { id: 0 }).encode(&mut buf).unwrap();
+        let n = Record::Closed(Closed { id: initial(0).id })
+            .encode(&mut buf)
+            .unwrap();
         r.replicated(2, &buf[..n]);
         assert_eq!(r.status().replicas, 399);
         // Member 2 dies and every bucket is ours: no handoff configured

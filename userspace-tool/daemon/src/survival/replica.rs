@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use super::trust::{Authority, Refusal, Refused};
 use crate::shared::tcpstate::{
     after, newer, Dir, Essential, Flags, Initial, Record, DATA_HEAD_LEN,
 };
@@ -10,22 +11,37 @@ use crate::shared::tcpstate::{
 /// What changed since the last record sent; the kernel sends one Initial
 /// and one Essential per segment, the cluster link gets each Initial once
 /// and an Essential only when a field other than its generation moved.
-#[derive(Default)]
+/// It tracks at most `max` connections: a connection whose Closed never
+/// comes must not grow it for ever.
 pub(crate) struct Coalescer {
     sent: HashMap<u64, Option<Essential>>,
+    max: usize,
+    /// Connections not replicated: `max` were tracked already.
+    pub(crate) untracked: u64,
 }
 
 impl Coalescer {
+    /// A coalescer of at most `max` connections.
+    pub(crate) fn new(max: usize) -> Self {
+        Coalescer {
+            sent: HashMap::new(),
+            max,
+            untracked: 0,
+        }
+    }
+
     /// The record to replicate for `r`, if any.
     pub(crate) fn offer(&mut self, r: Record) -> Option<Record> {
         match r {
-            Record::Initial(i) => match self.sent.contains_key(&i.id) {
-                true => None,
-                false => {
-                    self.sent.insert(i.id, None);
-                    Some(r)
-                }
-            },
+            Record::Initial(i) if self.sent.contains_key(&i.id) => None,
+            Record::Initial(_) if self.sent.len() >= self.max => {
+                self.untracked += 1;
+                None
+            }
+            Record::Initial(i) => {
+                self.sent.insert(i.id, None);
+                Some(r)
+            }
             Record::Essential(e) => {
                 let last = self.sent.get_mut(&e.id)?; // no Initial yet: wait
                 let same = last.is_some_and(|l| Essential { gen: e.gen, ..l } == e);
@@ -47,6 +63,12 @@ impl Coalescer {
     }
 }
 
+/// Most pieces of a stream waiting for a gap before them to fill: the
+/// kernel exports in order, so a gap is a lost datagram, and the pieces
+/// after it wait only for its resend. Their bytes count against the
+/// connection's bound too.
+const REORDER: usize = 64;
+
 /// Bytes of one direction of a connection from some sequence number on
 /// (output commit): kept from the first the client may still need — sent
 /// but unacknowledged, received but unread — to the newest.
@@ -64,25 +86,27 @@ fn ahead(a: u32, b: u32) -> i64 {
 }
 
 impl Stream {
-    /// Bytes `data` from sequence number `seq`.
-    pub(crate) fn add(&mut self, seq: u32, data: &[u8]) {
+    /// Bytes `data` from sequence number `seq`; refused when they come
+    /// after a gap and [`REORDER`] pieces wait already.
+    pub(crate) fn add(&mut self, seq: u32, data: &[u8]) -> Result<(), Refusal> {
         let base = *self.base.get_or_insert(seq);
         let off = ahead(seq, base);
         let (seq, data) = if off < 0 {
             let skip = usize::try_from(-off).unwrap_or(usize::MAX);
             match data.get(skip..) {
                 Some(d) => (base, d),
-                None => return,
+                None => return Ok(()),
             }
         } else {
             (seq, data)
         };
         let off = ahead(seq, base) as usize;
         if off > self.bytes.len() {
-            if self.later.len() < 64 {
-                self.later.push((seq, data.to_vec()));
+            if self.later.len() >= REORDER {
+                return Err(Refusal::Reorder);
             }
-            return;
+            self.later.push((seq, data.to_vec()));
+            return Ok(());
         }
         if let Some(new) = data.get(self.bytes.len() - off..) {
             self.bytes.extend_from_slice(new);
@@ -92,8 +116,9 @@ impl Stream {
             ahead(*s, end) <= 0 && ahead(s.wrapping_add(d.len() as u32), end) > 0
         }) {
             let (s, d) = self.later.swap_remove(k);
-            self.add(s, &d);
+            return self.add(s, &d);
         }
+        Ok(())
     }
 
     /// Forgets the bytes before `seq`.
@@ -124,7 +149,7 @@ impl Stream {
         self.bytes.get(a..b)
     }
 
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.bytes.len() + self.later.iter().map(|(_, d)| d.len()).sum::<usize>()
     }
 }
@@ -180,93 +205,254 @@ fn unacked<'a>(out: &'a Stream, e: &Essential) -> Option<&'a [u8]> {
     written.or_else(|| out.range(e.snd_wl2, e.snd_nxt))
 }
 
+/// What the replicas may hold: connections, bytes per connection, bytes
+/// in all (`[tcp] max_conns`, `max_conn_bytes`, `max_bytes`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub(crate) conns: usize,
+    pub(crate) conn_bytes: usize,
+    pub(crate) bytes: usize,
+}
+
+/// Most connections whose records wait for a newer table, and their
+/// bytes in all, and how long they wait: long enough for the master's
+/// next keepalive, short enough that a forger gains nothing.
+const WAIT_CONNS: usize = 256;
+const WAIT_BYTES: usize = 1 << 20;
+const WAIT_FOR: Duration = Duration::from_secs(5);
+
+/// Records of one connection refused for ownership that a newer table
+/// may make good (see [`super::trust`]).
+struct Waiting {
+    sender: u16,
+    why: Refusal,
+    since: Instant,
+    records: Vec<u8>,
+}
+
 /// Every member's replicas of every connection, bounded.
 pub(crate) struct Store {
     conns: HashMap<u64, Conn>,
-    max: usize,
+    limits: Limits,
     /// Connections not kept because the store was full.
     pub(crate) dropped: u64,
     /// Record bytes applied.
     pub(crate) bytes: u64,
+    /// Bytes of the connections' queues held (kept with every change).
+    held: usize,
+    /// Records refused, by reason.
+    pub(crate) refused: Refused,
+    waiting: HashMap<u64, Waiting>,
 }
 
-impl Store {
-    /// A store of at most `max` connections.
-    pub(crate) fn new(max: usize) -> Self {
-        Store {
-            conns: HashMap::new(),
-            max,
-            dropped: 0,
-            bytes: 0,
+/// The replica of connection `id`, if `sender` owns it.
+fn owned(conns: &mut HashMap<u64, Conn>, sender: u16, id: u64) -> Result<&mut Conn, Refusal> {
+    match conns.get_mut(&id) {
+        None => Err(Refusal::NoReplica),
+        Some(c) if c.owner != sender => Err(Refusal::NotReplicaOwner),
+        Some(c) => Ok(c),
+    }
+}
+
+impl Conn {
+    fn new(owner: u16, initial: Initial) -> Self {
+        Conn {
+            owner,
+            initial,
+            essential: None,
+            at: Instant::now(),
+            out: Stream::default(),
+            inb: Stream::default(),
+            elsewhere: None,
+            answered: None,
         }
     }
 
-    /// Applies the records `owner` sent (back to back).
-    pub(crate) fn apply(&mut self, owner: u16, mut b: &[u8]) {
+    /// Bytes of its queues held.
+    fn len(&self) -> usize {
+        self.out.len() + self.inb.len()
+    }
+
+    /// A newer state: the queues trimmed to what the client may need.
+    fn update(&mut self, e: Essential) {
+        if !self.essential.is_none_or(|old| newer(e.gen, old.gen)) {
+            return;
+        }
+        let wrote = self
+            .essential
+            .is_none_or(|old| after(e.written, old.written) > 0);
+        if wrote || self.answered.is_none() {
+            self.answered = Some(e.copied);
+        }
+        self.essential = Some(e);
+        self.at = Instant::now();
+        self.out.trim(e.snd_wl2);
+        self.inb.trim(self.answered.unwrap_or(e.copied));
+    }
+}
+
+impl Store {
+    /// A store within `limits`.
+    pub(crate) fn new(limits: Limits) -> Self {
+        Store {
+            conns: HashMap::new(),
+            limits,
+            dropped: 0,
+            bytes: 0,
+            held: 0,
+            refused: Refused::default(),
+            waiting: HashMap::new(),
+        }
+    }
+
+    /// Applies the records `sender` sent (back to back), each as far as
+    /// `auth` says it may (see [`super::trust`]); whether all of them are
+    /// done with (applied or refused), none waiting for a newer table.
+    pub(crate) fn apply(&mut self, sender: u16, b: &[u8], auth: &Authority) -> bool {
+        self.bytes += b.len() as u64;
+        self.apply_since(sender, b, auth, Instant::now())
+    }
+
+    fn apply_since(&mut self, sender: u16, mut b: &[u8], auth: &Authority, since: Instant) -> bool {
+        let mut done = true;
         while let Ok((r, n)) = Record::decode(b) {
-            let payload = &b[..n];
+            let rec = &b[..n];
             b = &b[n..];
-            self.bytes += n as u64;
-            match r {
-                Record::Initial(initial) => {
-                    if !self.conns.contains_key(&initial.id) && self.conns.len() >= self.max {
-                        self.dropped += 1;
-                        continue;
-                    }
-                    let fresh = Conn {
-                        owner,
-                        initial,
-                        essential: None,
-                        at: Instant::now(),
-                        out: Stream::default(),
-                        inb: Stream::default(),
-                        elsewhere: None,
-                        answered: None,
-                    };
-                    let c = self
-                        .conns
-                        .entry(initial.id)
-                        .or_insert_with(|| fresh.clone());
-                    // A connection restored elsewhere, now that member's:
-                    // its state starts over from what it sends (its
-                    // generations are its own kernel's, not comparable
-                    // with the old owner's).
-                    if c.owner != owner {
-                        *c = fresh;
-                    }
-                    c.initial = initial;
-                }
-                Record::Essential(e) => {
-                    if let Some(c) = self.conns.get_mut(&e.id) {
-                        if c.essential.is_none_or(|old| newer(e.gen, old.gen)) {
-                            let wrote = c
-                                .essential
-                                .is_none_or(|old| after(e.written, old.written) > 0);
-                            if wrote || c.answered.is_none() {
-                                c.answered = Some(e.copied);
-                            }
-                            c.essential = Some(e);
-                            c.owner = owner;
-                            c.at = Instant::now();
-                            c.out.trim(e.snd_wl2);
-                            c.inb.trim(c.answered.unwrap_or(e.copied));
-                        }
-                    }
-                }
-                Record::Closed(c) => {
-                    self.conns.remove(&c.id);
-                }
-                Record::Data(d) => {
-                    if let Some(c) = self.conns.get_mut(&d.id) {
-                        let bytes = &payload[DATA_HEAD_LEN..];
-                        match d.dir {
-                            Dir::Out => c.out.add(d.seq, bytes),
-                            Dir::In => c.inb.add(d.seq, bytes),
-                        }
-                    }
-                }
+            if let Err(why) = self.one(sender, r, rec, auth, since) {
+                done &= !self.refuse(sender, r.id(), rec, why, auth, since);
             }
         }
+        done
+    }
+
+    /// Record `r` (`rec` on the wire) from `sender`, arrived at `at`.
+    fn one(
+        &mut self,
+        sender: u16,
+        r: Record,
+        rec: &[u8],
+        auth: &Authority,
+        at: Instant,
+    ) -> Result<(), Refusal> {
+        match r {
+            Record::Initial(i) => self.initial(sender, i, auth, at),
+            Record::Essential(e) => {
+                let c = owned(&mut self.conns, sender, e.id)?;
+                let before = c.len();
+                c.update(e);
+                self.held = self.held + c.len() - before;
+                Ok(())
+            }
+            Record::Closed(x) => match owned(&mut self.conns, sender, x.id) {
+                Err(Refusal::NoReplica) => Ok(()),
+                Err(why) => Err(why),
+                Ok(c) => {
+                    self.held -= c.len();
+                    self.conns.remove(&x.id);
+                    Ok(())
+                }
+            },
+            Record::Data(d) => {
+                let c = owned(&mut self.conns, sender, d.id)?;
+                let bytes = &rec[DATA_HEAD_LEN..];
+                if c.len() + bytes.len() > self.limits.conn_bytes {
+                    return Err(Refusal::ConnBytes);
+                }
+                if self.held + bytes.len() > self.limits.bytes {
+                    return Err(Refusal::TotalBytes);
+                }
+                let before = c.len();
+                let added = match d.dir {
+                    Dir::Out => c.out.add(d.seq, bytes),
+                    Dir::In => c.inb.add(d.seq, bytes),
+                };
+                self.held = self.held + c.len() - before;
+                added
+            }
+        }
+    }
+
+    /// An Initial: a new replica, the same again, or a take-over.
+    fn initial(
+        &mut self,
+        sender: u16,
+        i: Initial,
+        auth: &Authority,
+        at: Instant,
+    ) -> Result<(), Refusal> {
+        let holder = self.conns.get(&i.id).map(|c| c.owner);
+        auth.initial(sender, &i, holder, at)?;
+        let full = self.conns.len() >= self.limits.conns;
+        match self.conns.get_mut(&i.id) {
+            Some(c) if c.owner == sender => c.initial = i,
+            // A connection restored elsewhere, now that member's: its
+            // state starts over from what it sends (its generations are
+            // its own kernel's, not comparable with the old owner's).
+            Some(c) => {
+                self.held -= c.len();
+                *c = Conn::new(sender, i);
+            }
+            None if full => self.dropped += 1,
+            None => {
+                self.conns.insert(i.id, Conn::new(sender, i));
+            }
+        }
+        Ok(())
+    }
+
+    /// Record `rec` of connection `id` from `sender`, refused for `why`:
+    /// kept to try again when a newer table may make it good (and with
+    /// it, the records of that connection that follow), else counted;
+    /// whether it was kept.
+    fn refuse(
+        &mut self,
+        sender: u16,
+        id: u64,
+        rec: &[u8],
+        why: Refusal,
+        auth: &Authority,
+        since: Instant,
+    ) -> bool {
+        let room = self.waiting.len() < WAIT_CONNS;
+        let bytes: usize = self.waiting.values().map(|w| w.records.len()).sum();
+        if bytes + rec.len() <= WAIT_BYTES {
+            if let Some(w) = self.waiting.get_mut(&id) {
+                // What follows a waiting Initial waits with it.
+                if w.sender == sender {
+                    w.records.extend_from_slice(rec);
+                    return true;
+                }
+            } else if room && why.may_pass_later() && auth.alive(sender) {
+                let records = rec.to_vec();
+                let w = Waiting {
+                    sender,
+                    why,
+                    since,
+                    records,
+                };
+                self.waiting.insert(id, w);
+                return true;
+            }
+        }
+        self.refused.record(why);
+        false
+    }
+
+    /// Tries the records that wait for a newer table again under `auth`;
+    /// those that waited [`WAIT_FOR`] by `now` are refused for good.
+    pub(crate) fn retry(&mut self, auth: &Authority, now: Instant) {
+        for (_, w) in std::mem::take(&mut self.waiting) {
+            if now.saturating_duration_since(w.since) >= WAIT_FOR {
+                self.refused.record(w.why);
+            } else {
+                self.apply_since(w.sender, &w.records, auth, w.since);
+            }
+        }
+    }
+
+    /// Connections whose records wait for a newer table.
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting.len()
     }
 
     /// Takes out the connections whose owner is not `alive` and that
@@ -283,8 +469,12 @@ impl Store {
             .filter(|(_, c)| !alive(c.owner) && c.essential.is_some() && mine(&c.initial))
             .map(|(&id, _)| id)
             .collect();
-        ids.into_iter()
+        let gone: Vec<Conn> = ids
+            .into_iter()
             .filter_map(|id| self.conns.remove(&id))
+            .collect();
+        self.held = self.queued();
+        gone.into_iter()
             .filter_map(|c| {
                 let mut e = c.essential?;
                 // What the application read but may not have answered is
@@ -330,6 +520,7 @@ impl Store {
             let since = *c.elsewhere.get_or_insert(now);
             now.saturating_duration_since(since) < grace
         });
+        self.held = self.queued();
         before - self.conns.len()
     }
 
@@ -344,12 +535,13 @@ impl Store {
             !c.essential.is_some_and(|e| e.flags.has(Flags::HANDSHAKE))
                 || now.saturating_duration_since(c.at) < after
         });
+        self.held = self.queued();
         before - self.conns.len()
     }
 
     /// Bytes of the connections' queues held.
     pub(crate) fn queued(&self) -> usize {
-        self.conns.values().map(|c| c.out.len() + c.inb.len()).sum()
+        self.conns.values().map(Conn::len).sum()
     }
 
     /// Connections held.
@@ -363,31 +555,49 @@ mod tests {
     use super::*;
     use crate::shared::tcpstate::Closed;
 
-    fn initial(id: u64) -> Initial {
-        Initial {
-            id,
-            src: [0; 16],
-            dst: [0; 16],
-            sport: 40000 + id as u16,
-            dport: 7000,
-            mss: 1448,
-            opts_len: 12,
-            v6: false,
-        }
+    /// Connection `n`: from 192.0.2.2 port 40000 + n to the cluster
+    /// address 192.0.2.100, named by its 4-tuple.
+    fn initial(n: u64) -> Initial {
+        let mut i = crate::shared::fixtures::initial(0, 40000 + n as u16);
+        i.id = crate::shared::tcpstate::conn_id(&i.src, &i.dst, i.sport, i.dport);
+        i
     }
 
-    fn ess(id: u64, gen: u32, rcv_nxt: u32) -> Essential {
+    fn id(n: u64) -> u64 {
+        initial(n).id
+    }
+
+    fn ess(n: u64, gen: u32, rcv_nxt: u32) -> Essential {
         Essential {
-            id,
+            id: id(n),
             gen,
             rcv_nxt,
             ..Essential::default()
         }
     }
 
+    fn limits(conns: usize) -> Limits {
+        Limits {
+            conns,
+            conn_bytes: 1 << 20,
+            bytes: 1 << 24,
+        }
+    }
+
+    /// Members 1, 2 and 3; every bucket member 2's (`bits` 2).
+    fn auth() -> Authority {
+        let mut a = Authority::new(
+            crate::shared::hash::Mode::Seed,
+            2,
+            vec!["192.0.2.100".parse().unwrap()],
+        );
+        a.update(&[1, 2, 3], &[2; 4], Instant::now());
+        a
+    }
+
     #[test]
     fn the_coalescer_sends_each_initial_once_and_only_changes() {
-        let mut c = Coalescer::default();
+        let mut c = Coalescer::new(16);
         let i = Record::Initial(initial(1));
         // An update before its Initial waits for it.
         assert_eq!(c.offer(Record::Essential(ess(1, 1, 10))), None);
@@ -399,7 +609,7 @@ mod tests {
         assert_eq!(c.offer(Record::Essential(ess(1, 3, 10))), None);
         let e = Record::Essential(ess(1, 4, 12));
         assert_eq!(c.offer(e), Some(e));
-        let closed = Record::Closed(Closed { id: 1 });
+        let closed = Record::Closed(Closed { id: id(1) });
         assert_eq!(c.offer(closed), Some(closed));
         assert_eq!(c.offer(closed), None);
         assert_eq!(c.len(), 0);
@@ -422,15 +632,15 @@ mod tests {
     #[test]
     fn streams_keep_what_the_client_may_still_need() {
         let mut s = Stream::default();
-        s.add(1000, b"abcd");
+        s.add(1000, b"abcd").unwrap();
         // A retransmission, and bytes that overlap the end.
-        s.add(1000, b"ab");
-        s.add(1002, b"cdef");
+        s.add(1000, b"ab").unwrap();
+        s.add(1002, b"cdef").unwrap();
         assert_eq!(s.range(1000, 1006), Some(&b"abcdef"[..]));
         // Bytes after a gap wait for it.
-        s.add(1008, b"ij");
+        s.add(1008, b"ij").unwrap();
         assert_eq!(s.range(1000, 1010), None);
-        s.add(1006, b"gh");
+        s.add(1006, b"gh").unwrap();
         assert_eq!(s.range(1004, 1010), Some(&b"efghij"[..]));
         s.trim(1004);
         assert_eq!(s.range(1000, 1004), None);
@@ -439,21 +649,21 @@ mod tests {
         // Trimmed past the end: the next bytes start there.
         s.trim(1012);
         assert_eq!(s.len(), 0);
-        s.add(1012, b"kl");
+        s.add(1012, b"kl").unwrap();
         assert_eq!(s.range(1012, 1014), Some(&b"kl"[..]));
         // Sequence numbers wrap.
         let mut s = Stream::default();
-        s.add(u32::MAX - 1, b"wxyz");
+        s.add(u32::MAX - 1, b"wxyz").unwrap();
         assert_eq!(s.range(u32::MAX, 2), Some(&b"xyz"[..]));
         assert_eq!(s.len(), 4);
     }
 
     #[test]
     fn orphans_come_with_their_queues_when_whole() {
-        let mut s = Store::new(4);
+        let mut s = Store::new(limits(4));
         let d = |dir, seq, len| {
             Record::Data(crate::shared::tcpstate::Data {
-                id: 1,
+                id: id(1),
                 dir,
                 seq,
                 len,
@@ -472,7 +682,7 @@ mod tests {
             d(Dir::In, 50, 3),
             Record::Essential(e),
         ];
-        s.apply(2, &wire(&recs, b"01234567"));
+        s.apply(2, &wire(&recs, b"01234567"), &auth());
         assert_eq!(s.queued(), 4 + 3);
         let o = s.take_orphans(|m| m != 2, |_| true);
         assert_eq!(o[0].unacked.as_deref(), Some(&b"4567"[..]));
@@ -481,6 +691,7 @@ mod tests {
         s.apply(
             2,
             &wire(&[Record::Initial(initial(1)), Record::Essential(e)], b""),
+            &auth(),
         );
         let o = s.take_orphans(|m| m != 2, |_| true);
         assert_eq!((o[0].unacked.clone(), o[0].unread.clone()), (None, None));
@@ -490,7 +701,7 @@ mod tests {
     fn bytes_written_but_not_sent_are_restored_when_here() {
         let out = |seq, len| {
             Record::Data(crate::shared::tcpstate::Data {
-                id: 1,
+                id: id(1),
                 dir: Dir::Out,
                 seq,
                 len,
@@ -504,22 +715,27 @@ mod tests {
             written: 112,
             ..ess(1, 5, 53)
         };
-        let mut s = Store::new(4);
+        let mut s = Store::new(limits(4));
         s.apply(
             2,
             &wire(&[Record::Initial(initial(1)), out(100, 8)], b"01234567"),
+            &auth(),
         );
-        s.apply(2, &wire(&[out(108, 4), Record::Essential(e)], b"89ab"));
+        s.apply(
+            2,
+            &wire(&[out(108, 4), Record::Essential(e)], b"89ab"),
+            &auth(),
+        );
         let o = s.take_orphans(|m| m != 2, |_| true);
         assert_eq!(o[0].unacked.as_deref(), Some(&b"456789ab"[..]));
         // Without the bytes not sent, what was sent still comes.
-        let mut s = Store::new(4);
+        let mut s = Store::new(limits(4));
         let sent_only = [
             Record::Initial(initial(1)),
             out(100, 8),
             Record::Essential(e),
         ];
-        s.apply(2, &wire(&sent_only, b"01234567"));
+        s.apply(2, &wire(&sent_only, b"01234567"), &auth());
         let o = s.take_orphans(|m| m != 2, |_| true);
         assert_eq!(o[0].unacked.as_deref(), Some(&b"4567"[..]));
     }
@@ -527,7 +743,7 @@ mod tests {
     #[test]
     fn what_was_read_but_not_answered_is_read_again() {
         let input = Record::Data(crate::shared::tcpstate::Data {
-            id: 1,
+            id: id(1),
             dir: Dir::In,
             seq: 50,
             len: 3,
@@ -542,8 +758,8 @@ mod tests {
             })
         };
         let orphan = |recs: &[Record]| {
-            let mut s = Store::new(4);
-            s.apply(2, &wire(recs, b"abc"));
+            let mut s = Store::new(limits(4));
+            s.apply(2, &wire(recs, b"abc"), &auth());
             s.take_orphans(|m| m != 2, |_| true).remove(0)
         };
         // The request came, the application read it (a window update
@@ -564,38 +780,202 @@ mod tests {
         assert_eq!(o.essential.copied, 53);
     }
 
+    /// `records` of connection 1 from `sender` in one datagram.
+    /// Whether they are all done with.
+    fn send(s: &mut Store, sender: u16, records: &[Record], a: &Authority) -> bool {
+        s.apply(sender, &wire(records, &[7u8; 64]), a)
+    }
+
+    fn data(n: u64, dir: Dir, seq: u32, len: u32) -> Record {
+        Record::Data(crate::shared::tcpstate::Data {
+            id: id(n),
+            dir,
+            seq,
+            len,
+        })
+    }
+
+    /// Member 2 replicates connection 1 (every bucket its own).
+    fn replicated() -> Store {
+        let mut s = Store::new(limits(4));
+        let recs = [
+            Record::Initial(initial(1)),
+            data(1, Dir::In, 50, 3),
+            Record::Essential(ess(1, 900, 53)),
+        ];
+        send(&mut s, 2, &recs, &auth());
+        s
+    }
+
     #[test]
     fn a_new_owner_starts_the_state_over_whatever_its_generations() {
-        let mut s = Store::new(4);
-        s.apply(
-            2,
-            &wire(
-                &[
-                    Record::Initial(initial(1)),
-                    Record::Essential(ess(1, 900, 50)),
-                ],
-                b"",
-            ),
-        );
-        // Member 3 restored it: its kernel counts generations from lower.
-        s.apply(
-            3,
-            &wire(
-                &[
-                    Record::Initial(initial(1)),
-                    Record::Essential(ess(1, 7, 80)),
-                ],
-                b"",
-            ),
-        );
+        let mut s = replicated();
+        // Member 2 died and member 3 has its buckets: it restored the
+        // connection and replicates it anew, its kernel counting
+        // generations from lower.
+        let mut a = auth();
+        a.update(&[1, 3], &[3; 4], Instant::now());
+        let recs = [
+            Record::Initial(initial(1)),
+            Record::Essential(ess(1, 7, 80)),
+        ];
+        send(&mut s, 3, &recs, &a);
+        assert_eq!(s.refused, Refused::default());
+        // The old owner has no say any more.
+        send(&mut s, 2, &[Record::Closed(Closed { id: id(1) })], &a);
+        assert_eq!(s.refused.not_replica_owner, 1);
         let o = s.take_orphans(|m| m == 2, |_| true);
         assert_eq!(o.len(), 1);
         assert_eq!(o[0].essential.rcv_nxt, 80);
     }
 
     #[test]
+    fn only_the_buckets_owner_makes_a_replica() {
+        let mut s = Store::new(limits(4));
+        let recs = [
+            Record::Initial(initial(1)),
+            Record::Essential(ess(1, 1, 50)),
+            data(1, Dir::In, 50, 3),
+        ];
+        // Member 3 owns no bucket; member 2 lives: what 3 sent waits for
+        // a table that may give 3 the bucket, and goes when none does.
+        send(&mut s, 3, &recs, &auth());
+        assert_eq!((s.len(), s.waiting()), (0, 1));
+        let a = auth();
+        s.retry(&a, Instant::now() + WAIT_FOR);
+        assert_eq!((s.len(), s.waiting()), (0, 0));
+        assert_eq!(s.refused.not_owner, 1);
+        // A stranger to the view does not even wait.
+        send(&mut s, 9, &recs, &auth());
+        assert_eq!((s.len(), s.waiting(), s.refused.not_owner), (0, 0, 2));
+        // Essential and Data alone make nothing.
+        send(&mut s, 2, &recs[1..], &auth());
+        assert_eq!(s.refused.no_replica, 2 + 2);
+    }
+
+    #[test]
+    fn records_ahead_of_our_table_wait_for_it() {
+        // The master installed a table giving it member 2's buckets,
+        // restored, and replicated before its keepalive reached us.
+        let mut s = replicated();
+        let recs = [
+            Record::Initial(initial(1)),
+            Record::Essential(ess(1, 7, 80)),
+        ];
+        assert!(!send(&mut s, 3, &recs, &auth()), "waits: not acknowledged");
+        assert_eq!(s.waiting(), 1);
+        let mut a = auth();
+        a.update(&[1, 3], &[3; 4], Instant::now());
+        s.retry(&a, Instant::now());
+        assert_eq!((s.waiting(), s.refused), (0, Refused::default()));
+        let o = s.take_orphans(|m| m == 1, |_| true);
+        assert_eq!(o[0].essential.rcv_nxt, 80);
+    }
+
+    #[test]
+    fn connections_to_other_addresses_or_misnamed_are_refused() {
+        let mut s = Store::new(limits(4));
+        let mut local = initial(1);
+        local.dst[12..].copy_from_slice(&[127, 0, 0, 1]);
+        local.id = crate::shared::tcpstate::conn_id(&local.src, &local.dst, local.sport, 7000);
+        let mut foreign = initial(2);
+        foreign.dst[15] = 7;
+        foreign.id =
+            crate::shared::tcpstate::conn_id(&foreign.src, &foreign.dst, foreign.sport, 7000);
+        // Another connection's name: would overwrite that one's replica.
+        let misnamed = Initial {
+            id: id(3),
+            ..initial(4)
+        };
+        let recs = [local, foreign, misnamed].map(Record::Initial);
+        send(&mut s, 2, &recs, &auth());
+        assert_eq!(s.len(), 0);
+        assert_eq!((s.refused.foreign_destination, s.refused.bad_id), (2, 1));
+    }
+
+    #[test]
+    fn another_member_cannot_overwrite_delete_feed_or_take_over() {
+        let mut s = replicated();
+        let before = s.conns.clone();
+        let mut bigger = ess(1, 901, 999);
+        bigger.copied = 999;
+        let recs = [
+            Record::Initial(initial(1)),
+            Record::Essential(bigger),
+            data(1, Dir::In, 53, 5),
+            Record::Closed(Closed { id: id(1) }),
+        ];
+        // Member 3 lives and owns no bucket, member 1 the same; even
+        // owning the bucket, a member cannot take a live owner's replica.
+        let mut owning = auth();
+        owning.update(&[1, 2, 3], &[3; 4], Instant::now());
+        for (m, a) in [(3, auth()), (1, auth()), (3, owning)] {
+            send(&mut s, m, &recs[1..], &a);
+            send(&mut s, m, &recs[..1], &a);
+            let waited = s.waiting();
+            s.retry(&a, Instant::now() + WAIT_FOR);
+            assert_eq!(waited, 1);
+        }
+        assert_eq!(s.conns, before);
+        assert_eq!(s.refused.not_replica_owner, 3 * 3);
+        assert_eq!(s.refused.not_owner + s.refused.takeover, 3);
+        assert_eq!(s.refused.takeover, 1);
+    }
+
+    #[test]
+    fn bytes_held_are_bounded_per_connection_and_in_all() {
+        let mut s = Store::new(Limits {
+            conns: 4,
+            conn_bytes: 100,
+            bytes: 150,
+        });
+        let chunk = |n, seq| data(n, Dir::In, seq, 40);
+        // Data without an Essential (none trims it) and without end.
+        let mut recs = vec![Record::Initial(initial(1))];
+        recs.extend((0..10).map(|k| chunk(1, 1000 + 40 * k)));
+        send(&mut s, 2, &recs, &auth());
+        assert_eq!(s.queued(), 80);
+        assert_eq!(s.refused.conn_bytes, 8);
+        let mut recs = vec![Record::Initial(initial(2))];
+        recs.extend((0..3).map(|k| chunk(2, 1000 + 40 * k)));
+        send(&mut s, 2, &recs, &auth());
+        assert_eq!(s.queued(), 80 + 40);
+        assert_eq!(s.refused.total_bytes, 2);
+        // A Closed gives the room back.
+        send(&mut s, 2, &[Record::Closed(Closed { id: id(1) })], &auth());
+        assert_eq!(s.queued(), 40);
+        send(&mut s, 2, &[chunk(2, 1040)], &auth());
+        assert_eq!(s.queued(), 80);
+    }
+
+    #[test]
+    fn pieces_after_a_gap_are_bounded() {
+        let mut s = Store::new(limits(4));
+        let mut recs = vec![Record::Initial(initial(1)), data(1, Dir::Out, 0, 1)];
+        // Every other byte: each after a gap.
+        recs.extend((1..=REORDER as u32 + 10).map(|k| data(1, Dir::Out, 2 * k, 1)));
+        send(&mut s, 2, &recs, &auth());
+        assert_eq!(s.refused.reorder, 10);
+        assert_eq!(s.queued(), 1 + REORDER);
+    }
+
+    #[test]
+    fn the_coalescer_tracks_a_bounded_number_of_connections() {
+        let mut c = Coalescer::new(2);
+        for n in 1..=3 {
+            c.offer(Record::Initial(initial(n)));
+        }
+        assert_eq!((c.len(), c.untracked), (2, 1));
+        // Nothing of an untracked connection goes out.
+        assert_eq!(c.offer(data(3, Dir::In, 0, 1)), None);
+        c.offer(Record::Closed(Closed { id: id(1) }));
+        let i = Record::Initial(initial(3));
+        assert_eq!(c.offer(i), Some(i));
+    }
+
+    #[test]
     fn the_store_keeps_the_newest_state_and_hands_orphans_over() {
-        let mut s = Store::new(2);
+        let mut s = Store::new(limits(2));
         s.apply(
             2,
             &wire(
@@ -611,19 +991,24 @@ mod tests {
                 ],
                 b"",
             ),
+            &auth(),
         );
         assert_eq!((s.len(), s.dropped), (2, 1));
         // Member 2 is alive: nothing to take.
         assert!(s.take_orphans(|_| true, |_| true).is_empty());
         // Member 2 died; only connection 1's bucket is ours.
-        let got = s.take_orphans(|m| m != 2, |i| i.id == 1);
+        let got = s.take_orphans(|m| m != 2, |i| i.id == id(1));
         assert_eq!(got.len(), 1);
         assert_eq!(
             (got[0].initial, got[0].essential),
             (initial(1), ess(1, 5, 50))
         );
         assert_eq!(s.len(), 1);
-        s.apply(3, &wire(&[Record::Closed(Closed { id: 2 })], b""));
+        s.apply(
+            2,
+            &wire(&[Record::Closed(Closed { id: id(2) })], b""),
+            &auth(),
+        );
         assert_eq!(s.len(), 0);
     }
 
@@ -631,7 +1016,7 @@ mod tests {
     /// unless the connection moved on; an established one stays.
     #[test]
     fn abandoned_handshakes_are_forgotten() {
-        let mut s = Store::new(10);
+        let mut s = Store::new(limits(10));
         let syn_ack = |id, gen| Essential {
             flags: Flags(Flags::HANDSHAKE),
             ..ess(id, gen, 1)
@@ -651,6 +1036,7 @@ mod tests {
                 ],
                 b"",
             ),
+            &auth(),
         );
         let now = Instant::now();
         let after = Duration::from_secs(75);
@@ -659,6 +1045,8 @@ mod tests {
         assert_eq!(s.forget_handshakes(now + after * 2, after), 1);
         let mut left: Vec<u64> = s.conns.keys().copied().collect();
         left.sort_unstable();
-        assert_eq!(left, [2, 3]);
+        let mut want = [id(2), id(3)];
+        want.sort_unstable();
+        assert_eq!(left, want);
     }
 }

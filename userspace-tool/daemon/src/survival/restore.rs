@@ -20,6 +20,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
+use super::trust::{Authority, Refusal};
 use crate::shared::tcpstate::{Essential, Flags, Initial};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
@@ -120,6 +121,20 @@ fn fill(s: &Socket, b: &[u8]) -> io::Result<()> {
     let mut done = 0;
     while done < b.len() {
         done += s.send(&b[done..])?;
+    }
+    Ok(())
+}
+
+/// Whether connection `i` may be restored here: named by its 4-tuple, to
+/// one of the cluster's addresses (a replica must never make this host
+/// bind 127.0.0.1 or an address that is not the cluster's, and hand its
+/// "unread" bytes to an application as a request), in a bucket `mine`
+/// says this member owns now. Checked again at the restore, whatever the
+/// replica passed when it came.
+pub(crate) fn admissible(i: &Initial, auth: &Authority, mine: bool) -> Result<(), Refusal> {
+    auth.well_formed(i)?;
+    if !mine {
+        return Err(Refusal::NotMine);
     }
     Ok(())
 }
@@ -234,6 +249,39 @@ mod tests {
     use super::*;
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
+
+    #[test]
+    fn only_the_clusters_connections_in_our_buckets_are_restored() {
+        use crate::shared::hash::Mode;
+        use crate::shared::tcpstate::conn_id;
+        let auth = Authority::new(Mode::Seed, 2, vec!["192.0.2.100".parse().unwrap()]);
+        let named = |mut i: Initial| {
+            i.id = conn_id(&i.src, &i.dst, i.sport, i.dport);
+            i
+        };
+        let good = named(crate::shared::fixtures::initial(0, 40000));
+        assert_eq!(admissible(&good, &auth, true), Ok(()));
+        assert_eq!(admissible(&good, &auth, false), Err(Refusal::NotMine));
+        let mut local = good;
+        local.dst[12..].copy_from_slice(&[127, 0, 0, 1]);
+        let local = named(local);
+        assert_eq!(
+            admissible(&local, &auth, true),
+            Err(Refusal::ForeignDestination)
+        );
+        let mut foreign = good;
+        foreign.dst[15] = 7;
+        let foreign = named(foreign);
+        assert_eq!(
+            admissible(&foreign, &auth, true),
+            Err(Refusal::ForeignDestination)
+        );
+        let renamed = Initial {
+            id: good.id ^ 1,
+            ..good
+        };
+        assert_eq!(admissible(&renamed, &auth, true), Err(Refusal::BadId));
+    }
 
     #[test]
     fn timestamps_move_on_in_their_unit() {
