@@ -75,23 +75,32 @@ check "spoofed RSTs: no Closed" $TCPSTATE closed "$tmp/spoof.json" 44000 $PORT "
 check "the client's RST: Closed" $TCPSTATE closed "$tmp/spoof.json" 44000 $PORT "$tmp/rst.json" yes
 
 # A retransmission timeout: the client stops hearing the member (its
-# segments dropped at the client), the member's answer is never
-# acknowledged, and after tcp_retries2 (2 here: about 1.4 s) its socket
-# gives up.
+# segments dropped at the client), so the member's answer is never
+# acknowledged; a second later nothing of the client's reaches the member
+# either; after tcp_retries2 (2 here: from 1.4 s after the first
+# retransmission) the member's socket gives up. The client sends no
+# timestamps: its retransmissions, echoing the member's timestamp from
+# before, would make the member take its own for spurious and start over.
 ip netns exec "$ns" sysctl -qw net.ipv4.tcp_retries2=2
+ip netns exec "$NS_CLIENT" sysctl -qw net.ipv4.tcp_timestamps=0
 cat >"$tmp/cut.nft" <<-EOF
 	table inet cut {
 		chain in {
 			type filter hook input priority 0;
 			tcp sport $PORT tcp dport 44001 drop
 		}
+		chain out {
+			type filter hook output priority 0;
+		}
 	}
 EOF
 monitor timeout
-ip netns exec "$NS_CLIENT" $RESETS one "$CLUSTER4" $PORT 44001 ask \
-	"run:nft -f $tmp/cut.nft" send "run:sleep 8" >/dev/null 2>&1
+ip netns exec "$NS_CLIENT" $RESETS one "$CLUSTER4" $PORT 44001 ask "run:nft -f $tmp/cut.nft" send \
+	"run:sleep 1; nft add rule inet cut out tcp sport 44001 tcp dport $PORT drop; sleep 12" \
+	>/dev/null 2>&1
 kill "$mon"
 ip netns exec "$NS_CLIENT" nft delete table inet cut
+ip netns exec "$NS_CLIENT" sysctl -qw net.ipv4.tcp_timestamps=1
 check "a retransmission timeout: Closed" \
 	$TCPSTATE closed "$tmp/timeout.json" 44001 $PORT "$tmp/timeout.json" yes
 

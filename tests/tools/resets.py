@@ -114,15 +114,19 @@ class Sniffer:
     def __init__(self, sport):
         self.sport = sport
         self.end = None
-        self.raw = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
+        # Every protocol: a packet socket bound to one sees only packets
+        # received, not those sent.
+        self.raw = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0003))
         self.raw.setblocking(False)
 
     def drain(self):
         while True:
             try:
-                pkt = self.raw.recv(65535)
+                pkt, addr = self.raw.recvfrom(65535)
             except BlockingIOError:
                 return self.end
+            if addr[1] != 0x0800 or len(pkt) < 20:
+                continue
             ihl = (pkt[0] & 0x0f) * 4
             if pkt[9] != 6 or len(pkt) < ihl + 20:
                 continue
