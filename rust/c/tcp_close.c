@@ -14,11 +14,12 @@
  * tracepoints (for_each_kernel_tracepoint); its probe must have the
  * tracepoint's own prototype (TP_PROTO) and runs with preemption off; the
  * socket's addresses are read through sock_common's accessor macros and
- * inlines (sk_fullsock, sk_is_tcp, ipv6_addr_v4mapped); and
+ * inlines (sk_fullsock, sk_is_tcp, inet_sk, ipv6_addr_v4mapped); and
  * tracepoint_synchronize_unregister is a static inline. What to do with an
  * end is Rust's (rust/sys/tcp_close.rs).
  */
 #include <linux/tracepoint.h>
+#include <net/inet_sock.h>
 #include <net/sock.h>
 #include <net/tcp_states.h>
 #include "ipcluster_glue.h"
@@ -67,6 +68,12 @@ static void ipcluster_set_state(void *data, const struct sock *sk, const int old
 	st = pn ? rcu_dereference(pn->watch) : NULL;
 	if (st) {
 		ipcluster_sk_conn(sk, &c);
+		/*
+		 * tcp_set_state has given back the port of a socket that did
+		 * not bind it itself (an accepted one) before it announces
+		 * TCP_CLOSE, and that zeroes inet_num; inet_sport keeps it.
+		 */
+		c.local_port = ntohs(inet_sk(sk)->inet_sport);
 		ipcluster_closed(st, &c);
 	}
 	rcu_read_unlock();
