@@ -39,6 +39,9 @@ struct ipcluster_net {
 	struct nf_hook_ops hooks[IPCLUSTER_NET_HOOKS];
 	struct notifier_block netdev;	/* the namespace's interfaces going away */
 	void *state;			/* the namespace's state, owned by Rust */
+	/* The state again, for the TCP close probe: set once the namespace's
+	 * init succeeded, NULL from its pre-exit on (rust/c/tcp_close.c). */
+	const void __rcu *watch;
 	struct ipcluster_batch *batch;	/* async TCP state on its way out */
 };
 
@@ -165,12 +168,31 @@ struct ipcluster_tcp_conn {
  */
 bool ipcluster_tcp_holds(const struct sk_buff *skb, const struct ipcluster_tcp_conn *c);
 
+/* The addresses and ports of a full TCP socket, or a request socket. */
+void ipcluster_sk_conn(const struct sock *sk, struct ipcluster_tcp_conn *c);
+
 /* Up to cap bytes the application wrote to that connection and the client
  * has not acknowledged, from sequence number from (or snd_una if later):
  * how many, the first one's sequence number in *seq; -ENOENT if no
  * established connection has those addresses. May sleep. */
 int ipcluster_tcp_unsent(struct net *net, int ifindex, const struct ipcluster_tcp_conn *c,
 			 u32 from, u8 *buf, u32 cap, u32 *seq);
+
+/* ---- Every end of a TCP connection (rust/c/tcp_close.c) ---- */
+
+/*
+ * Called with the state the namespace's watch holds (see struct
+ * ipcluster_net) for every established (or closing) TCP socket of that
+ * namespace that leaves for TCP_CLOSE, whatever made it; under RCU, with
+ * preemption off, in process or softirq context, the socket locked.
+ */
+typedef void (*ipcluster_tcp_closed_fn)(const void *state, const struct ipcluster_tcp_conn *c);
+/* The probe on inet_sock_set_state: register once the pernet operations
+ * are, unregister (which waits for running probes) before they go. */
+int ipcluster_tcp_close_register(ipcluster_tcp_closed_fn closed);
+void ipcluster_tcp_close_unregister(void);
+/* Publishes (or, with NULL, takes away) the state the probe hands on. */
+void ipcluster_pernet_watch(struct net *net, const void *state);
 
 /* ---- TCP state to the daemon (rust/c/genl.c, rust/c/tcp_batch.c) ---- */
 

@@ -8,6 +8,12 @@
 //! `rust/c/tcp_batch.c`), where the daemon coalesces and replicates them.
 //! Nothing is kept per connection here.
 //!
+//! Closed goes out for every end of a connection, so that no replica
+//! outlives it: with the segment that shows it closing (a FIN or RST sent,
+//! a socket no longer ESTABLISHED), and again when its socket leaves for
+//! TCP_CLOSE ([`ended`]), which is the one sign of an end that sends
+//! nothing: the client's RST, a timeout, an abort without a RST.
+//!
 //! Output commit (clusters with a `commit-queue`): the bytes each segment
 //! carries go with its records (Data), those of segments received too,
 //! and every exported segment is passed to the netfilter queue, where the
@@ -19,13 +25,14 @@ use crate::cluster::{Cluster, NetState};
 use crate::shared::hash::IPPROTO_TCP;
 use crate::shared::packet::{addr_words, Bytes};
 use crate::shared::tcpstate::{
-    conn_id, Closed, Data, Dir, Essential, Flags, Initial, Record, DATA_HEAD_LEN, DATA_MAX,
-    ESSENTIAL_LEN, INITIAL_LEN,
+    conn_id, Closed, Data, Dir, Essential, Flags, Initial, Record, CLOSED_LEN, DATA_HEAD_LEN,
+    DATA_MAX, ESSENTIAL_LEN, INITIAL_LEN,
 };
 use crate::sys::nf::Verdict;
 use crate::sys::rcu::RcuGuard;
 use crate::sys::skb::{Skb, SkbBytes};
 use crate::sys::tcp::Snapshot;
+use crate::sys::tcp_close::Ended;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 /// Update generations: they rise with every record sent, for any
@@ -58,6 +65,37 @@ pub(crate) fn segment(
     match c.cfg.commit_queue {
         Some(q) if !snap.closing => Verdict::Queue(q),
         _ => Verdict::Accept,
+    }
+}
+
+/// A connection's socket left for TCP_CLOSE, however it ended: Closed, to
+/// every `tcp-export` cluster whose address is its local one (a socket
+/// is tied to no interface: a cluster address on two gets it twice). A
+/// RST that TCP refused (out of its window) changes no state and comes
+/// nowhere near here. Through the batch, after the connection's last
+/// records.
+pub(crate) fn ended(st: &NetState, rcu: &RcuGuard, c: &Ended) {
+    if !st.net.tcp_listeners() {
+        return;
+    }
+    let Some(set) = st.read(rcu) else {
+        return;
+    };
+    let mut clusters = set
+        .list
+        .iter()
+        .filter(|k| k.cfg.tcp_export && k.cfg.is_address(c.v6, &c.local))
+        .peekable();
+    if clusters.peek().is_none() {
+        return;
+    }
+    let id = conn_id(&c.peer, &c.local, c.peer_port, c.local_port);
+    let mut buf = [0u8; CLOSED_LEN];
+    let Some(n) = Record::Closed(Closed { id }).encode(&mut buf) else {
+        return;
+    };
+    for k in clusters {
+        st.net.tcp_batch(k.cfg.id, 0, &buf[..n]);
     }
 }
 

@@ -20,5 +20,6 @@ pub(crate) mod pernet;
 pub(crate) mod rcu;
 pub(crate) mod skb;
 pub(crate) mod tcp;
+pub(crate) mod tcp_close;
 pub(crate) mod time;
 pub(crate) mod uapi;

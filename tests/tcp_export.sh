@@ -5,6 +5,9 @@
 # once, Essential on change, Closed at the end) on the tcp group, as
 # `clusteradm tcp monitor` shows. The sequence numbers follow the bytes
 # that really crossed; a cluster without tcp-export sends nothing.
+# Closed comes too for ends the member's socket sends nothing for: the
+# client's RST, a retransmission timeout; never for RSTs the socket
+# refuses (spoofed: out of its window, or in it but not at its next byte).
 source "$(dirname "$0")/lib.sh"
 
 FLOWS="python3 $IPC_TOP/tests/tools/flows.py"
@@ -43,6 +46,63 @@ conn() {
 }
 conn IPv4 "$CLUSTER4" 41000
 conn IPv6 "$CLUSTER6" 42000
+
+# monitor NAME: cluster 1's records from now on, into $tmp/NAME.json;
+# sets mon.
+RESETS="python3 $IPC_TOP/tests/tools/resets.py"
+TCPSTATE="python3 $IPC_TOP/tests/tools/tcpstate.py"
+monitor() {
+	ip netns exec "$ns" "$CLUSTERADM" -j tcp monitor id 1 >"$tmp/$1.json" &
+	mon=$!
+	sleep 1 # the monitor has joined the group
+}
+# Spoofed RSTs first: the connection answers on and nothing says Closed;
+# then the client's own RST, under a second monitor: Closed.
+monitor spoof
+cat >"$tmp/phase2.sh" <<-EOF
+	sleep 1; kill $mon
+	ip netns exec $ns $CLUSTERADM -j tcp monitor id 1 >$tmp/rst.json & echo \$! >$tmp/rst.pid
+	sleep 1
+EOF
+ip netns exec "$NS_CLIENT" $RESETS one "$CLUSTER4" $PORT 44000 ask spoof ask \
+	"run:bash $tmp/phase2.sh" rst >"$tmp/rst.out" 2>&1
+sed 's/^/    # /' "$tmp/rst.out"
+sleep 1
+kill "$(cat "$tmp/rst.pid")"
+check "spoofed RSTs: refused, the connection answers after them" \
+	test "$(grep -c '^answered' "$tmp/rst.out")" = 2
+check "spoofed RSTs: no Closed" $TCPSTATE closed "$tmp/spoof.json" 44000 $PORT "$tmp/spoof.json" no
+check "the client's RST: Closed" $TCPSTATE closed "$tmp/spoof.json" 44000 $PORT "$tmp/rst.json" yes
+
+# A retransmission timeout: the client stops hearing the member (its
+# segments dropped at the client), so the member's answer is never
+# acknowledged; a second later nothing of the client's reaches the member
+# either; after tcp_retries2 (2 here: from 1.4 s after the first
+# retransmission) the member's socket gives up. The client sends no
+# timestamps: its retransmissions, echoing the member's timestamp from
+# before, would make the member take its own for spurious and start over.
+ip netns exec "$ns" sysctl -qw net.ipv4.tcp_retries2=2
+ip netns exec "$NS_CLIENT" sysctl -qw net.ipv4.tcp_timestamps=0
+cat >"$tmp/cut.nft" <<-EOF
+	table inet cut {
+		chain in {
+			type filter hook input priority 0;
+			tcp sport $PORT tcp dport 44001 drop
+		}
+		chain out {
+			type filter hook output priority 0;
+		}
+	}
+EOF
+monitor timeout
+ip netns exec "$NS_CLIENT" $RESETS one "$CLUSTER4" $PORT 44001 ask "run:nft -f $tmp/cut.nft" send \
+	"run:sleep 1; nft add rule inet cut out tcp sport 44001 tcp dport $PORT drop; sleep 12" \
+	>/dev/null 2>&1
+kill "$mon"
+ip netns exec "$NS_CLIENT" nft delete table inet cut
+ip netns exec "$NS_CLIENT" sysctl -qw net.ipv4.tcp_timestamps=1
+check "a retransmission timeout: Closed" \
+	$TCPSTATE closed "$tmp/timeout.json" 44001 $PORT "$tmp/timeout.json" yes
 
 # Another cluster address, without tcp-export: nothing is sent.
 ip -n "$ns" addr add 192.0.2.101/32 dev eth0

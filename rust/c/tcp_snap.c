@@ -55,21 +55,34 @@ bool ipcluster_tcp_holds(const struct sk_buff *skb, const struct ipcluster_tcp_c
 }
 
 /* The addresses and ports, from the sock_common a request socket shares. */
-static void snap_addrs(const struct sock *sk, struct ipcluster_tcp_snap *s)
+void ipcluster_sk_conn(const struct sock *sk, struct ipcluster_tcp_conn *c)
 {
+	c->v6 = 0;
 #if IS_ENABLED(CONFIG_IPV6)
 	if (sk->sk_family == AF_INET6 && !ipv6_addr_v4mapped(&sk->sk_v6_daddr)) {
-		s->v6 = 1;
-		memcpy(s->peer, &sk->sk_v6_daddr, 16);
-		memcpy(s->local, &sk->sk_v6_rcv_saddr, 16);
+		c->v6 = 1;
+		memcpy(c->peer, &sk->sk_v6_daddr, 16);
+		memcpy(c->local, &sk->sk_v6_rcv_saddr, 16);
 	} else
 #endif
 	{
-		ipv6_addr_set_v4mapped(sk->sk_daddr, (struct in6_addr *)s->peer);
-		ipv6_addr_set_v4mapped(sk->sk_rcv_saddr, (struct in6_addr *)s->local);
+		ipv6_addr_set_v4mapped(sk->sk_daddr, (struct in6_addr *)c->peer);
+		ipv6_addr_set_v4mapped(sk->sk_rcv_saddr, (struct in6_addr *)c->local);
 	}
-	s->peer_port = ntohs(sk->sk_dport);
-	s->local_port = sk->sk_num;
+	c->peer_port = ntohs(sk->sk_dport);
+	c->local_port = sk->sk_num;
+}
+
+static void snap_addrs(const struct sock *sk, struct ipcluster_tcp_snap *s)
+{
+	struct ipcluster_tcp_conn c;
+
+	ipcluster_sk_conn(sk, &c);
+	memcpy(s->peer, c.peer, 16);
+	memcpy(s->local, c.local, 16);
+	s->peer_port = c.peer_port;
+	s->local_port = c.local_port;
+	s->v6 = c.v6;
 }
 
 /*

@@ -5,11 +5,14 @@
 //! unloads). The pernet core calls the entry points here; the state's
 //! type says what to make and what to undo. An interface's ingress hook
 //! reads its namespace's state too, so its registration ([`Ingress`])
-//! lives here, with the state's life.
+//! lives here, with the state's life. So does the probe that tells the
+//! state of every TCP connection's end ([`tcp_close`]), which reads it too.
 
 use super::bindings;
 use super::net::{Net, Rtnl};
 use super::nf::{self, Hook, HookOps, Place, NET_HOOKS};
+use super::rcu::RcuGuard;
+use super::tcp_close::{self, Ended};
 use core::any::TypeId;
 use core::pin::Pin;
 use kernel::error::to_result;
@@ -32,6 +35,10 @@ pub(crate) unsafe trait Pernet: Send + Sync + Sized + 'static {
     /// Interface `ifindex` of the namespace is going away, or moving to
     /// another namespace; RTNL is held.
     fn dev_gone(&self, rtnl: &Rtnl, ifindex: i32);
+    /// An established (or closing) TCP connection of the namespace has
+    /// ended: its socket left for TCP_CLOSE. Any context but hard IRQ,
+    /// the socket locked; must not sleep.
+    fn tcp_closed(&self, rcu: &RcuGuard, c: &Ended);
     /// The namespace, or the module, is going away: undo what the state
     /// set up. Its hooks are gone and no netlink request can reach it.
     fn exit(&self);
@@ -41,7 +48,7 @@ pub(crate) unsafe trait Pernet: Send + Sync + Sized + 'static {
 static mut STATE: Option<TypeId> = None;
 
 /// Registers the pernet operations for state `T`, then the netlink
-/// family. Module init only, once.
+/// family, then the TCP close probe. Module init only, once.
 pub(crate) fn register<T: Pernet>() -> Result {
     // SAFETY: module init runs once, before anything that reads STATE can
     // run: the pernet core and generic netlink call us only once the
@@ -54,13 +61,23 @@ pub(crate) fn register<T: Pernet>() -> Result {
         dev_gone: Some(dev_gone::<T>),
     };
     // SAFETY: called once from module init; the C side copies `ops`.
-    to_result(unsafe { bindings::ipcluster_register(&ops) })
+    to_result(unsafe { bindings::ipcluster_register(&ops) })?;
+    // Every namespace has its state now, and every new one gets it
+    // before the probe can see it (`net_init`).
+    if let Err(e) = tcp_close::register::<T>() {
+        // SAFETY: registered just above; nothing else was.
+        unsafe { bindings::ipcluster_unregister() };
+        return Err(e);
+    }
+    Ok(())
 }
 
-/// Unregisters the netlink family (waiting for requests in flight), then
-/// the pernet operations: every namespace's state goes. Module exit only,
-/// after a successful [`register`].
+/// Unregisters the TCP close probe (waiting for those running), the
+/// netlink family (waiting for requests in flight), then the pernet
+/// operations: every namespace's state goes. Module exit only, after a
+/// successful [`register`].
 pub(crate) fn unregister() {
+    tcp_close::unregister();
     // SAFETY: module exit, after a successful register().
     unsafe { bindings::ipcluster_unregister() }
 }
@@ -150,6 +167,12 @@ unsafe extern "C" fn net_init<T: Pernet>(raw: *mut bindings::net) -> c_int {
             };
         }
     }
+    if err == 0 {
+        // SAFETY: the area is allocated and the state complete, batch
+        // included; net_pre_exit takes it away again before the core's
+        // grace period and net_exit.
+        unsafe { tcp_close::publish::<T>(raw, Some(st.cast_const())) };
+    }
     if err != 0 {
         // Hooks registered and unregistered again may still run on other
         // CPUs (a namespace that lives already gets its state when the
@@ -185,7 +208,7 @@ unsafe extern "C" fn dev_gone<T: Pernet>(net: *mut bindings::net, ifindex: c_int
     }
 }
 
-/// Turns off `net`'s notifier and hooks.
+/// Turns off `net`'s TCP close probe, notifier and hooks.
 ///
 /// # Safety
 ///
@@ -198,6 +221,10 @@ unsafe extern "C" fn dev_gone<T: Pernet>(net: *mut bindings::net, ifindex: c_int
 /// hook (nor the netlink batch) with this namespace's state when the exit
 /// frees it.
 unsafe extern "C" fn net_pre_exit<T: Pernet>(net: *mut bindings::net) {
+    // SAFETY: the area is still allocated (see above); the TCP close
+    // probes still running with the state finish within the grace period
+    // the core waits before net_exit.
+    unsafe { tcp_close::publish::<T>(net, None) };
     // SAFETY: the area is still allocated (see above).
     let pn = unsafe { &mut *bindings::ipcluster_pernet(net) };
     // SAFETY: registered by net_init. Unregistering replays

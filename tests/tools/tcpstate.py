@@ -3,11 +3,15 @@
 """Checks `clusteradm -j tcp monitor` output for one connection.
 
   tcpstate.py FILE SPORT DPORT RECEIVED SENT
+  tcpstate.py closed FILE SPORT DPORT IN yes|no
 
 The connection from client port SPORT to cluster port DPORT has an Initial
 record (with an MSS), Essential records whose generations rise, the first
 the SYN-ACK's (flag handshake) and the last not, whose rcv_nxt moved by RECEIVED bytes and snd_nxt by SENT bytes from the first
 to the last, and a Closed record.
+
+With "closed": the connection from SPORT to DPORT, whose Initial record is
+in FILE, has a Closed record in file IN (yes), or none (no).
 """
 import json
 import sys
@@ -40,5 +44,21 @@ def main(path, sport, dport, received, sent):
     print(f"conn {conn}: {len(ess)} Essential records, flags {ess[-1]['flags']}")
 
 
+def closed(path, sport, dport, other, want):
+    recs = [json.loads(line) for line in open(path) if line.strip()]
+    inits = [r for r in recs if r["kind"] == "initial" and r["sport"] == sport and r["dport"] == dport]
+    if not inits:
+        sys.exit(f"no Initial record for port {sport} among {len(recs)} records")
+    conn = inits[0]["conn"]
+    recs = [json.loads(line) for line in open(other) if line.strip()]
+    n = sum(1 for r in recs if r["kind"] == "closed" and r["conn"] == conn)
+    if (n > 0) != (want == "yes"):
+        sys.exit(f"{n} Closed records for conn {conn} among {len(recs)} records")
+    print(f"conn {conn}: {n} Closed records")
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "closed":
+        closed(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6])
+        sys.exit(0)
     main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))

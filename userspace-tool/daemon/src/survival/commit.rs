@@ -213,6 +213,12 @@ impl Commit {
         self.held.len()
     }
 
+    /// Connections whose committed state is kept.
+    #[cfg(test)]
+    pub(crate) fn tracked(&self) -> usize {
+        self.conns.len()
+    }
+
     /// Commits what some member holds; the segments that may leave. A
     /// message goes on being sent until every member holds it: the member
     /// that takes a dead one's buckets restores from its own replicas,

@@ -688,6 +688,56 @@ mod tests {
         assert_eq!(s.status().unsent, 40);
     }
 
+    /// The kernel says Closed twice for most connections (with the
+    /// segment that shows the close, then when the socket leaves for
+    /// TCP_CLOSE) and once for those the client reset: either way the
+    /// owner forgets the connection, in both modes, and the link carries
+    /// one Closed.
+    #[test]
+    fn a_closed_connection_leaves_nothing_behind_on_its_owner() {
+        let enc = |r: Record| {
+            let mut buf = [0u8; 64];
+            let n = r.encode(&mut buf).unwrap();
+            buf[..n].to_vec()
+        };
+        for commit in [false, true] {
+            let mut s = Survival::new(Mode::Seed, 10, HashMap::new(), 100, commit);
+            if let Some(c) = &mut s.commit {
+                c.members(&[2]);
+            }
+            let e = Essential {
+                id: 9,
+                gen: 1,
+                ..Essential::default()
+            };
+            s.exported(&[enc(Record::Initial(initial(9))), enc(Record::Essential(e))].concat());
+            for (seq, _) in s.take_batches() {
+                if let Some(c) = &mut s.commit {
+                    c.acked(2, seq);
+                }
+            }
+            assert_eq!(s.status().exported, 1);
+            assert_eq!(s.commit.as_ref().map_or(1, commit::Commit::tracked), 1);
+            let closed = enc(Record::Closed(Closed { id: 9 }));
+            s.exported(&closed);
+            s.exported(&closed);
+            let sent: Vec<Vec<Record>> = s
+                .take_batches()
+                .into_iter()
+                .map(|(seq, b)| {
+                    if let Some(c) = &mut s.commit {
+                        c.acked(2, seq);
+                    }
+                    records(&b)
+                })
+                .collect();
+            assert_eq!(sent, [vec![Record::Closed(Closed { id: 9 })]]);
+            assert_eq!(s.status().exported, 0);
+            assert!(s.held.is_empty() && s.outs.is_empty() && s.early.is_empty());
+            assert_eq!(s.commit.as_ref().map_or(0, commit::Commit::tracked), 0);
+        }
+    }
+
     #[test]
     fn a_full_batch_fits_a_datagram_with_the_largest_certificate() {
         use crate::shared::proto::{self, Header, Msg};
