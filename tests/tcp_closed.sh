@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Closed on every end: three members with real daemons (tcp-export) and
-# the example service (echo-member). A client opens 20,000 connections to
+# the example service (echo-member). A client opens connections to
 # the cluster address (6,000 by default, IPC_CONNS to change: 20,000 take
 # about ten minutes under TCG), 100 at a time; on each it reads the
 # greeting, asks once, reads the answer and ends it with a RST, which the
