@@ -701,12 +701,13 @@ mod tests {
             buf[..n].to_vec()
         };
         for commit in [false, true] {
-            let mut s = Survival::new(Mode::Seed, 10, HashMap::new(), 100, commit);
+            let mut s = survival(100, commit);
             if let Some(c) = &mut s.commit {
                 c.members(&[2]);
             }
+            let id = initial(9).id;
             let e = Essential {
-                id: 9,
+                id,
                 gen: 1,
                 ..Essential::default()
             };
@@ -718,7 +719,7 @@ mod tests {
             }
             assert_eq!(s.status().exported, 1);
             assert_eq!(s.commit.as_ref().map_or(1, commit::Commit::tracked), 1);
-            let closed = enc(Record::Closed(Closed { id: 9 }));
+            let closed = enc(Record::Closed(Closed { id }));
             s.exported(&closed);
             s.exported(&closed);
             let sent: Vec<Vec<Record>> = s
@@ -731,7 +732,7 @@ mod tests {
                     records(&b)
                 })
                 .collect();
-            assert_eq!(sent, [vec![Record::Closed(Closed { id: 9 })]]);
+            assert_eq!(sent, [vec![Record::Closed(Closed { id })]]);
             assert_eq!(s.status().exported, 0);
             assert!(s.held.is_empty() && s.outs.is_empty() && s.early.is_empty());
             assert_eq!(s.commit.as_ref().map_or(0, commit::Commit::tracked), 0);
