@@ -269,3 +269,58 @@ fn old_and_future_signed_counters_are_stale() {
         Err(Reject::Replayed)
     );
 }
+
+/// `make bench` (IPC_BENCH=link): CPU per datagram on the link, sender
+/// and receiver together, signed against sealed, for a keepalive and for
+/// TCP state of one full segment. Single-threaded, so wall time is CPU
+/// time.
+#[test]
+#[ignore = "a benchmark: make bench"]
+fn bench_link_cost_per_datagram() {
+    let ca = cert::new_ca("c").unwrap();
+    let (aa, ba) = (at(1, 7401), at(2, 7401));
+    let mut a: Endpoint<link::Message> = endpoint(&ca, 1, 7401, &[]);
+    let mut b: Endpoint<link::Message> = endpoint(&ca, 2, 7401, &[]);
+    a.budget.clear();
+    b.budget.clear();
+    let state = link::Message::State {
+        seq: 1,
+        records: vec![7; 56 + 24 + 1448],
+    };
+    let mut out = Vec::new();
+    a.seal(3, ba, &state, &mut out).unwrap();
+    pump(&mut a, aa, &mut b, ba, out);
+    let mut out = Vec::new();
+    let now = UnixTime::now();
+    let per = |n: u32, t: Instant| t.elapsed().as_secs_f64() * 1e6 / f64::from(n);
+    // Signed: what every datagram cost before sessions (the same checks
+    // on a kind that may still travel signed).
+    let (n_signed, n_sealed) = (2_000u32, 50_000u32);
+    let msg = Message::Offer { members: 3 };
+    let mut am: Endpoint<Message> = endpoint(&ca, 1, 7400, &[]);
+    let mut bm: Endpoint<Message> = endpoint(&ca, 2, 7400, &[]);
+    let t = Instant::now();
+    for _ in 0..n_signed {
+        let d = msg.with_wire(|m| am.signed(3, m)).unwrap();
+        bm.budget.clear();
+        assert!(matches!(
+            bm.open(&d, at(1, 7400), now, &mut out),
+            Ok(Some(_))
+        ));
+    }
+    let signed = per(n_signed, t);
+    let t = Instant::now();
+    let mut sent = Vec::new();
+    for _ in 0..n_sealed {
+        a.seal(3, ba, &state, &mut sent).unwrap();
+        let d = sent.pop().unwrap().d;
+        assert!(matches!(b.open(&d, aa, now, &mut out), Ok(Some(_))));
+    }
+    let sealed = per(n_sealed, t);
+    println!("link: signed {signed:.1} µs/datagram ({n_signed} keepalive-sized datagrams, sign + verify)");
+    println!(
+        "link: sealed {sealed:.2} µs/datagram ({n_sealed} TCP state datagrams of {} bytes, seal + open)",
+        56 + 24 + 1448
+    );
+    println!("link: sealed/signed CPU ratio {:.4}", sealed / signed);
+}
