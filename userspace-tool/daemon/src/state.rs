@@ -85,7 +85,7 @@ pub struct RejectedJson {
     /// Sealed, but its tag does not match.
     #[serde(default)]
     pub bad_tag: u64,
-    /// Signed datagrams beyond what one source may have checked per
+    /// Joins and Hellos beyond what one source may have checked per
     /// second.
     #[serde(default)]
     pub rate_limited: u64,

@@ -32,7 +32,7 @@ pub(crate) enum Reject {
     UnknownSession,
     /// Its AEAD tag does not match.
     BadTag,
-    /// Its source sent more signed datagrams than are checked per second.
+    /// Its source sent more joins or Hellos than are checked per second.
     RateLimited,
 }
 
