@@ -37,7 +37,7 @@ use crate::kapi::addr::mapped;
 use crate::shared::proto::{self, kind, sealed, Header, Hello, Msg, Nak, KEY_LEN};
 pub(crate) use reject::{Reject, Rejected};
 use session::{Binding, Pending};
-use window::Window;
+use window::Recent;
 
 /// How long a session lives: then the next message starts a new
 /// agreement, which checks the peer's certificate (expiry, revocation)
@@ -117,7 +117,7 @@ pub(crate) struct Endpoint<M> {
     start: u64,
     max_skew: u64,
     /// The counters seen lately, per sender certificate (by fingerprint).
-    seen: HashMap<String, Window>,
+    seen: HashMap<String, Recent>,
     /// Admission verdicts, per certificate fingerprint, until the trust
     /// changes, with the addresses an admitted certificate names: a chain
     /// is checked and parsed once, not on every keepalive.

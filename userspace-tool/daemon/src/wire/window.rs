@@ -1,4 +1,6 @@
-//! The anti-replay window of one sender or session (RFC 4303 §3.4.3).
+//! Anti-replay windows: a session's over its counters (RFC 4303 §3.4.3),
+//! and a certificate's over its signed counters, which are the sender's
+//! clock in microseconds and so far apart.
 
 /// The highest counter seen and which of the 64 below it were seen.
 #[derive(Default)]
@@ -35,6 +37,39 @@ impl Window {
     }
 }
 
+/// The signed counters of one certificate: the newest 64, whatever their
+/// distance. A counter below all of them, or among them, is not new. A
+/// unicast datagram that waited for ARP while a multicast one sent after
+/// it arrived is still taken, as long as fewer than 64 came in between.
+#[derive(Default)]
+pub(crate) struct Recent {
+    seen: Vec<u64>,
+}
+
+impl Recent {
+    const KEPT: usize = 64;
+
+    /// Whether `c` would be new, leaving the set as it is.
+    pub(crate) fn peek(&self, c: u64) -> bool {
+        let full = self.seen.len() >= Self::KEPT;
+        c != 0 && !self.seen.contains(&c) && !(full && self.seen.iter().all(|&s| c < s))
+    }
+
+    /// Whether `c` is new; if so, it is now seen (the oldest forgotten).
+    pub(crate) fn fresh(&mut self, c: u64) -> bool {
+        if !self.peek(c) {
+            return false;
+        }
+        if self.seen.len() >= Self::KEPT {
+            if let Some(i) = (0..self.seen.len()).min_by_key(|&i| self.seen[i]) {
+                self.seen.swap_remove(i);
+            }
+        }
+        self.seen.push(c);
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,5 +90,20 @@ mod tests {
         assert!(!w.fresh(36), "older than the window");
         assert!(w.fresh(1000));
         assert!(!w.fresh(100));
+    }
+
+    #[test]
+    fn signed_counters_are_kept_by_rank_not_distance() {
+        let mut r = Recent::default();
+        assert!(r.fresh(1_000_000));
+        assert!(r.fresh(9_000_000), "far ahead");
+        assert!(r.fresh(5_000_000), "late by seconds, but not seen");
+        assert!(!r.fresh(5_000_000));
+        for c in 0..64 {
+            assert!(r.fresh(10_000_000 + c));
+        }
+        assert!(!r.peek(9_999_999), "below the newest 64");
+        assert!(!r.fresh(10_000_000), "seen");
+        assert!(r.fresh(10_000_100));
     }
 }
