@@ -48,14 +48,15 @@ A cluster's certificates live in one directory: the CA (ca.pem, ca.key), \
 each member's certificate and key (NAME.pem, NAME.key) and the revocation \
 list (revoked, one fingerprint per line). A host may join a cluster only \
 with a certificate of the cluster's CA that is not revoked; every \
-membership message is signed with the sender's key. Certificates are \
+key agreement and join is signed with the sender's key, and every \
+other message sealed with a key the two members agreed. Certificates are \
 Ed25519 and named by the SHA-256 fingerprint of their DER. The CA is valid \
 for ten years, a member's certificate for a year unless `days DAYS` says \
 otherwise; an expired certificate is refused like a revoked one.
 
 Examples:
   clusteradm cert ca /etc/ipcluster/pki
-  clusteradm cert issue /etc/ipcluster/pki node1 addr 192.0.2.11
+  clusteradm cert issue /etc/ipcluster/pki node1 addr 192.0.2.11 id 1
   clusteradm cert list /etc/ipcluster/pki
   clusteradm cert revoke /etc/ipcluster/pki node1";
 
@@ -203,7 +204,7 @@ pub(crate) const TABLE_SET_KEYWORDS: &str = "Keywords: member, and one of spread
 
 pub(crate) const TCP_MONITOR_KEYWORDS: &str = "Keywords: id, count";
 
-pub(crate) const CERT_ISSUE_KEYWORDS: &str = "Keywords: addr, days";
+pub(crate) const CERT_ISSUE_KEYWORDS: &str = "Keywords: addr, id, days";
 
 pub(crate) const BUCKET_SHOW_KEYWORDS: &str = "Keywords: nonzero";
 

@@ -85,8 +85,10 @@ enum CertVerb {
     #[command(
         after_help = "Keywords: addr ADDR (the member's address on the cluster link, put in the \
 certificate as an IP subject alternative name: daemons take the certificate from that \
-address only); days DAYS (how long it is valid: 365 unless given).\n\
-Examples:\n  clusteradm cert issue /etc/ipcluster/pki node1 addr 192.0.2.11",
+address only); id ID (the member id the cluster gives it, put in the certificate as a \
+URI subject alternative name: messages under another id are refused); days DAYS (how \
+long it is valid: 365 unless given).\n\
+Examples:\n  clusteradm cert issue /etc/ipcluster/pki node1 addr 192.0.2.11 id 1",
         mut_arg("words", |a| a.help(CERT_ISSUE_KEYWORDS))
     )]
     Issue {

@@ -76,6 +76,8 @@ pub enum Nak {
     Vetoed = 5,
     /// No member id left.
     Full = 6,
+    /// Its certificate names a member id another host holds.
+    IdTaken = 7,
 }
 
 impl Nak {
@@ -87,6 +89,7 @@ impl Nak {
             4 => Nak::InProgress,
             5 => Nak::Vetoed,
             6 => Nak::Full,
+            7 => Nak::IdTaken,
             _ => return None,
         })
     }

@@ -82,6 +82,23 @@ pub fn issue_at(ca: &Pem, name: &str, addr: Option<IpAddr>) -> Result<Pem, Strin
 
 /// As [`issue_at`], valid for `days` days.
 pub fn issue_for(ca: &Pem, name: &str, addr: Option<IpAddr>, days: u32) -> Result<Pem, String> {
+    issue_member(ca, name, addr, None, days)
+}
+
+/// The subject alternative name that names a member id.
+const MEMBER_URI: &str = "urn:ipcluster:member:";
+
+/// As [`issue_for`], naming member id `id` too, if given (a URI subject
+/// alternative name, `urn:ipcluster:member:ID`): the cluster then takes
+/// messages from its holder only under that id, and its master gives it
+/// that id.
+pub fn issue_member(
+    ca: &Pem,
+    name: &str,
+    addr: Option<IpAddr>,
+    id: Option<u16>,
+    days: u32,
+) -> Result<Pem, String> {
     let ca_key = KeyPair::from_pem(&ca.key).map_err(|e| err("CA key", e))?;
     let issuer =
         Issuer::from_ca_cert_pem(&ca.cert, ca_key).map_err(|e| err("CA certificate", e))?;
@@ -91,6 +108,12 @@ pub fn issue_for(ca: &Pem, name: &str, addr: Option<IpAddr>, days: u32) -> Resul
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     p.subject_alt_names = addr.into_iter().map(SanType::IpAddress).collect();
+    if let Some(id) = id {
+        let uri = format!("{MEMBER_URI}{id}")
+            .try_into()
+            .map_err(|e| err("id", e))?;
+        p.subject_alt_names.push(SanType::URI(uri));
+    }
     validity(&mut p, days);
     let cert = p
         .signed_by(&key, &issuer)
@@ -128,6 +151,16 @@ pub fn common_name(der: &[u8]) -> Option<String> {
 pub fn not_after(der: &[u8]) -> Option<i64> {
     let (_, c) = x509_parser::parse_x509_certificate(der).ok()?;
     Some(c.validity().not_after.timestamp())
+}
+
+/// The member id certificate `der` names ([`issue_member`]), if any.
+pub fn member_id(der: &[u8]) -> Option<u16> {
+    let (_, c) = x509_parser::parse_x509_certificate(der).ok()?;
+    let san = c.subject_alternative_name().ok()??;
+    san.value.general_names.iter().find_map(|n| match n {
+        GeneralName::URI(u) => u.strip_prefix(MEMBER_URI)?.parse().ok(),
+        _ => None,
+    })
 }
 
 /// The addresses a certificate binds its holder to: its IP subject

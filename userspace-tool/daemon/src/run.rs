@@ -44,7 +44,10 @@ pub fn run(path: &Path) -> Result<(), Error> {
     let link_at = SocketAddr::from((cfg.link.addr, cfg.link.port));
     let skew = Duration::from_millis(cfg.protocol.max_clock_skew_ms);
     let (keys, endpoint) = Keys::load(&cfg.pki, kernel.id, link_at, skew)?;
-    let settings = settings(&cfg.protocol, kernel.buckets())?;
+    let mut settings = settings(&cfg.protocol, kernel.buckets())?;
+    settings.member_id = cert::der(&keys.pem.cert)
+        .ok()
+        .and_then(|d| cert::member_id(&d));
     let link = match kernel.req.flow_hash() {
         Some(hash) if kernel.req.tcp_export() => Some(start_survival(&cfg, &kernel, hash, keys)?),
         _ => None,

@@ -73,6 +73,9 @@ pub struct RejectedJson {
     /// `[pki] require_address`, its certificate names none).
     #[serde(default)]
     pub wrong_address: u64,
+    /// Under another member id than its certificate names.
+    #[serde(default)]
+    pub wrong_id: u64,
     /// A key agreement meant for another address or port.
     #[serde(default)]
     pub not_for_us: u64,

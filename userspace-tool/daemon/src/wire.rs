@@ -32,7 +32,7 @@ use std::time::{Duration, Instant, SystemTime};
 use ring::rand::SystemRandom;
 use rustls_pki_types::UnixTime;
 
-use crate::cert::{addresses, fingerprint, not_after, Identity, Trust};
+use crate::cert::{addresses, fingerprint, member_id, not_after, Identity, Trust};
 use crate::kapi::addr::mapped;
 use crate::shared::proto::{self, kind, sealed, Header, Hello, Msg, Nak, KEY_LEN};
 pub(crate) use reject::{Reject, Rejected};
@@ -76,6 +76,13 @@ pub(crate) trait Payload: Sized {
     fn refused(self, why: Nak) -> Option<Self> {
         let _ = why;
         None
+    }
+
+    /// This message, from the holder of a certificate that names member
+    /// id `id` (a join asks for it).
+    fn certified(self, id: u16) -> Self {
+        let _ = id;
+        self
     }
 }
 
@@ -136,6 +143,7 @@ pub(crate) struct Endpoint<M> {
 struct Admitted {
     bound: Vec<IpAddr>,
     until: i64,
+    id: Option<u16>,
 }
 
 /// The wall clock in microseconds.
@@ -356,6 +364,9 @@ impl<M: Payload> Endpoint<M> {
             }
             return Err(Reject::UnknownSession);
         };
+        if s.peer.is_some_and(|id| id != h.sender) {
+            return Err(Reject::WrongId);
+        }
         let body = s.open(&h, d)?;
         let msg = proto::decode_body(h.kind, &body).map_err(|_| Reject::Malformed)?;
         let m = M::from_wire(&msg).ok_or(Reject::WrongPort)?;
@@ -403,7 +414,7 @@ impl<M: Payload> Endpoint<M> {
         if !Trust::verify(dg.cert, dg.signed, dg.sig) {
             return Err(Reject::BadSignature);
         }
-        match self.verdict(&fp, dg.cert, from.ip(), now) {
+        let id = match self.verdict(&fp, dg.cert, from.ip(), now) {
             // Answered with the reason, if at all; not remembered
             // (strangers do not get to grow our tables).
             Err(why) => {
@@ -413,8 +424,11 @@ impl<M: Payload> Endpoint<M> {
                 }
             }
             // Not answered: the source may be spoofed.
-            Ok(false) => return Err(Reject::WrongAddress),
-            Ok(true) => {}
+            Ok(None) => return Err(Reject::WrongAddress),
+            Ok(Some(id)) => id,
+        };
+        if id.is_some_and(|id| ![id, proto::NO_MEMBER].contains(&dg.header.sender)) {
+            return Err(Reject::WrongId);
         }
         if let Msg::Hello(h) = dg.msg {
             self.check_hello(&h)?;
@@ -424,8 +438,14 @@ impl<M: Payload> Endpoint<M> {
         }
         self.seen.entry(fp).or_default().fresh(c);
         match (msg, dg.msg) {
-            (Some(m), _) => Ok(Some((dg.header.sender, m))),
-            (None, Msg::Hello(h)) => self.hello_in(&h, dg.cert, from, out).map(|()| None),
+            (Some(m), _) => {
+                let m = match id {
+                    Some(i) => m.certified(i),
+                    None => m,
+                };
+                Ok(Some((dg.header.sender, m)))
+            }
+            (None, Msg::Hello(h)) => self.hello_in(&h, (dg.cert, id), from, out).map(|()| None),
             (None, _) => Err(Reject::Malformed),
         }
     }
@@ -444,7 +464,7 @@ impl<M: Payload> Endpoint<M> {
     fn hello_in(
         &mut self,
         h: &Hello,
-        cert: &[u8],
+        (cert, id): (&[u8], Option<u16>),
         from: SocketAddr,
         out: &mut Vec<Sent>,
     ) -> Result<(), Reject> {
@@ -466,7 +486,7 @@ impl<M: Payload> Endpoint<M> {
                 .signed(self.sender, &Msg::Hello(answer))
                 .map_err(|_| Reject::Malformed)?;
             out.push(Sent { to: from, d });
-            self.peers.get(from).install(s);
+            self.peers.get(from).install(s.of(id));
         } else {
             let p = self.peers.get(from);
             let Some((mine, at)) = p.pending.take() else {
@@ -483,7 +503,7 @@ impl<M: Payload> Endpoint<M> {
                 responder_cert: cert,
             };
             let s = mine.finish(&h.key, &b).ok_or(Reject::Malformed)?;
-            self.peers.get(from).install(s);
+            self.peers.get(from).install(s.of(id));
         }
         self.flush(from, out);
         Ok(())
@@ -507,16 +527,23 @@ impl<M: Payload> Endpoint<M> {
     }
 
     /// Whether the trust admits certificate `cert` (fingerprint `fp`),
-    /// and if so whether its holder may send from `from`, from the
-    /// verdicts cache: a chain is checked and parsed once, not on every
-    /// keepalive.
-    fn verdict(&mut self, fp: &str, cert: &[u8], from: IpAddr, now: UnixTime) -> Result<bool, Nak> {
+    /// and if so whether its holder may send from `from` (`None` if not)
+    /// and under which member id (`Some(None)`: any), from the verdicts
+    /// cache: a chain is checked and parsed once, not on every keepalive.
+    fn verdict(
+        &mut self,
+        fp: &str,
+        cert: &[u8],
+        from: IpAddr,
+        now: UnixTime,
+    ) -> Result<Option<Option<u16>>, Nak> {
         let secs = now.as_secs() as i64;
         let expired = matches!(self.verdicts.get(fp), Some(Ok(a)) if a.until < secs);
         if expired || !self.verdicts.contains_key(fp) {
             let v = self.trust.admit(cert, now).map(|()| Admitted {
                 bound: addresses(cert),
                 until: not_after(cert).unwrap_or(i64::MAX),
+                id: member_id(cert),
             });
             if self.verdicts.len() > 4096 {
                 self.verdicts.clear(); // a flood of strangers
@@ -524,7 +551,7 @@ impl<M: Payload> Endpoint<M> {
             self.verdicts.insert(fp.to_string(), v);
         }
         match &self.verdicts[fp] {
-            Ok(a) => Ok(self.trust.from_allowed(&a.bound, from)),
+            Ok(a) => Ok(self.trust.from_allowed(&a.bound, from).then_some(a.id)),
             Err(why) => Err(*why),
         }
     }

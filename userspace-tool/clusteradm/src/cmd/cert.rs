@@ -77,18 +77,23 @@ pub(crate) fn new_ca(dir: &Path, name: Option<&str>) -> Result<(), Error> {
     Ok(())
 }
 
-/// `cert issue DIR NAME [addr ADDR] [days DAYS]`.
+/// `cert issue DIR NAME [addr ADDR] [id ID] [days DAYS]`.
 pub(crate) fn issue(dir: &Path, name: &str, words: &[String]) -> Result<(), Error> {
     const OP: &str = "cert issue";
     check_name(name)?;
     let mut w = Words::new(words);
     let mut addr: Option<IpAddr> = None;
     let mut days: Option<u32> = None;
+    let mut id: Option<u16> = None;
     while let Some(kw) = w.keyword() {
         match kw {
             "addr" => w.once(kw, &mut addr, |s| {
                 s.parse::<IpAddr>()
                     .map_err(|_| "expected an IPv4 or IPv6 address".to_string())
+            })?,
+            "id" => w.once(kw, &mut id, |s| match s.parse::<u16>() {
+                Ok(i @ 1..=65534) => Ok(i),
+                _ => Err("expected a member id, 1 to 65534".to_string()),
             })?,
             "days" => w.once(kw, &mut days, |s| match s.parse::<u32>() {
                 Ok(d @ 1..=36500) => Ok(d),
@@ -98,7 +103,7 @@ pub(crate) fn issue(dir: &Path, name: &str, words: &[String]) -> Result<(), Erro
         }
     }
     let days = days.unwrap_or(cert::MEMBER_DAYS);
-    let pem = cert::issue_for(&ca(dir)?, name, addr, days).map_err(Error::failed)?;
+    let pem = cert::issue_member(&ca(dir)?, name, addr, id, days).map_err(Error::failed)?;
     create(&dir.join(format!("{name}.key")), &pem.key, 0o600)?;
     create(&dir.join(format!("{name}.pem")), &pem.cert, 0o644)?;
     let der = cert::der(&pem.cert).map_err(Error::failed)?;
@@ -209,7 +214,9 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         new_ca(&dir, Some("c7")).unwrap();
         let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        issue(&dir, "m1", &words(&["addr", "192.0.2.11"])).unwrap();
+        issue(&dir, "m1", &words(&["addr", "192.0.2.11", "id", "7"])).unwrap();
+        let m1 = cert::der(&std::fs::read_to_string(dir.join("m1.pem")).unwrap()).unwrap();
+        assert_eq!(cert::member_id(&m1), Some(7));
         issue(&dir, "m2", &[]).unwrap();
         assert!(issue(&dir, "m1", &[]).is_err(), "never overwrites");
         assert_eq!(issue(&dir, "../x", &[]).unwrap_err().exit_code(), 2);
@@ -219,6 +226,8 @@ mod tests {
             &["addr", "x"],
             &["port", "1"],
             &["addr", "::1", "addr", "::2"],
+            &["id", "0"],
+            &["id", "65535"],
         ] {
             assert_eq!(
                 issue(&dir, "m3", &words(bad)).unwrap_err().exit_code(),

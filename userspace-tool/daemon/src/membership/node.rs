@@ -53,6 +53,9 @@ pub(crate) struct Settings {
     /// Members a master must count (itself included) to serve any bucket;
     /// 0 or 1: no quorum.
     pub(crate) quorum: usize,
+    /// The member id this host's certificate names, if any: the one it
+    /// takes as master.
+    pub(crate) member_id: Option<u16>,
 }
 
 impl Settings {
@@ -68,6 +71,7 @@ impl Settings {
             approve: false,
             min_interval: keepalive::MIN_INTERVAL,
             quorum: 0,
+            member_id: None,
         }
     }
 
@@ -87,6 +91,9 @@ pub(crate) enum Message {
     Join {
         /// Why the certificate does not admit the host, if it does not.
         refused: Option<Nak>,
+        /// The member id its certificate names, if any: the one it must
+        /// be given.
+        member: Option<u16>,
         /// The joiner's configuration version.
         config: u32,
     },
@@ -393,6 +400,12 @@ impl MasterState {
         }
     }
 
+    /// Whether member id `id` is a live member's at another address
+    /// than `from`.
+    fn taken(&self, id: u16, from: Addr) -> bool {
+        self.peers.get(&id).is_some_and(|p| p.addr != from)
+    }
+
     /// The member id for the host at `from`: the one it has, else the one
     /// it had before it was declared dead (if still free and not the
     /// master's, `me`), else a free one; UNOWNED if none is left.
@@ -498,6 +511,7 @@ impl Node {
                 To::All,
                 Message::Join {
                     refused: None,
+                    member: None,
                     config,
                 },
             )],
@@ -600,6 +614,7 @@ impl Node {
                             To::All,
                             Message::Join {
                                 refused: None,
+                                member: None,
                                 config: self.s.config,
                             },
                         ));
@@ -806,6 +821,7 @@ impl Node {
             To::All,
             Message::Join {
                 refused: None,
+                member: None,
                 config: self.s.config,
             },
         ));
@@ -890,8 +906,9 @@ impl Node {
             }
             _ => (vec![UNOWNED; n], BTreeMap::new(), self.installed, false),
         };
-        let me = match self.member {
-            Some(m) if !peers.contains_key(&m) => m,
+        let me = match (self.s.member_id, self.member) {
+            (Some(m), _) => m,
+            (None, Some(m)) if !peers.contains_key(&m) => m,
             _ => first_free(&peers, &BTreeMap::new(), None),
         };
         peers.remove(&me);
@@ -1037,7 +1054,11 @@ impl Node {
                 out.push(Out::Event(Event::Told(Exit::StaleConfig)));
                 self.stop(out);
             }
-            Message::Join { refused: None, .. } => self.admit(now, from, out),
+            Message::Join {
+                refused: None,
+                member,
+                ..
+            } => self.admit(now, from, member, out),
             Message::MemberAlive { config, .. } if config < self.s.config => {
                 out.push(Out::Send(To::One(from), Message::Leave(Exit::StaleConfig)));
             }
@@ -1081,7 +1102,7 @@ impl Node {
     /// configuration: refused while the applications have not approved
     /// it (when they approve joins), else welcomed under its old id or a
     /// free one.
-    fn admit(&mut self, now: Duration, from: Addr, out: &mut Vec<Out>) {
+    fn admit(&mut self, now: Duration, from: Addr, want: Option<u16>, out: &mut Vec<Out>) {
         let Role::Master(m) = &mut self.role else {
             return;
         };
@@ -1092,7 +1113,15 @@ impl Node {
                 return;
             }
         }
-        let id = m.id_for(from, self.member);
+        let id = match want {
+            // Certified: that id or none (another host holds it).
+            Some(w) if m.taken(w, from) || Some(w) == self.member => {
+                out.push(Out::Send(To::One(from), Message::Refuse(Nak::IdTaken)));
+                return;
+            }
+            Some(w) => w,
+            None => m.id_for(from, self.member),
+        };
         m.retired.remove(&from);
         if id == UNOWNED {
             out.push(Out::Send(To::One(from), Message::Refuse(Nak::Full)));
@@ -1148,6 +1177,7 @@ mod tests {
     fn join(config: u32) -> Message {
         Message::Join {
             refused: None,
+            member: None,
             config,
         }
     }
@@ -1178,6 +1208,35 @@ mod tests {
         let out = m.receive(t, host(2), NO_MEMBER, join(1));
         assert!(matches!(told(&out, host(2))[..], [Message::Welcome { .. }]));
         assert!(!out.iter().any(|o| matches!(o, Out::Approve(_))));
+    }
+
+    #[test]
+    fn a_certified_id_is_given_as_named_or_refused_when_taken() {
+        let mut s = Settings::new(16);
+        s.member_id = Some(9);
+        let (mut m, t) = master(s);
+        assert_eq!(m.member(), Some(9), "the master takes its own");
+        let certified = |id| Message::Join {
+            refused: None,
+            member: Some(id),
+            config: 1,
+        };
+        let out = m.receive(t, host(2), NO_MEMBER, certified(5));
+        assert!(matches!(
+            told(&out, host(2))[..],
+            [Message::Welcome { member: 5, .. }]
+        ));
+        // Again from its own address (a lost welcome): the same id.
+        let out = m.receive(t, host(2), NO_MEMBER, certified(5));
+        assert!(matches!(
+            told(&out, host(2))[..],
+            [Message::Welcome { member: 5, .. }]
+        ));
+        // Another host whose certificate names 5, or the master's 9.
+        for id in [5, 9] {
+            let out = m.receive(t, host(3), NO_MEMBER, certified(id));
+            assert_eq!(told(&out, host(3)), [&Message::Refuse(Nak::IdTaken)]);
+        }
     }
 
     #[test]

@@ -49,6 +49,7 @@ impl Payload for Message {
         Some(match *msg {
             Msg::Join { config } => Message::Join {
                 refused: None,
+                member: None,
                 config,
             },
             Msg::Welcome { member, config } => Message::Welcome { member, config },
@@ -75,9 +76,24 @@ impl Payload for Message {
         match self {
             Message::Join { config, .. } => Some(Message::Join {
                 refused: Some(why),
+                member: None,
                 config,
             }),
             _ => None,
+        }
+    }
+
+    /// A join from a certificate that names a member id asks for it.
+    fn certified(self, id: u16) -> Self {
+        match self {
+            Message::Join {
+                refused, config, ..
+            } => Message::Join {
+                refused,
+                member: Some(id),
+                config,
+            },
+            m => m,
         }
     }
 }
@@ -124,6 +140,7 @@ mod tests {
         for m in [
             Message::Join {
                 refused: None,
+                member: None,
                 config: 1,
             },
             Message::Welcome {

@@ -24,6 +24,8 @@ pub(crate) enum Reject {
     /// From an address its certificate does not name (or, with
     /// `[pki] require_address`, its certificate names none).
     WrongAddress,
+    /// Under another member id than its certificate names.
+    WrongId,
     /// A Hello for another address or port.
     NotForUs,
     /// Its replay counter was seen already, or is older than the window.
@@ -47,6 +49,7 @@ pub(crate) struct Rejected {
     pub(crate) untrusted: u64,
     pub(crate) bad_signature: u64,
     pub(crate) wrong_address: u64,
+    pub(crate) wrong_id: u64,
     pub(crate) not_for_us: u64,
     pub(crate) replayed: u64,
     pub(crate) unknown_session: u64,
@@ -65,6 +68,7 @@ impl Rejected {
             Reject::Untrusted => &mut self.untrusted,
             Reject::BadSignature => &mut self.bad_signature,
             Reject::WrongAddress => &mut self.wrong_address,
+            Reject::WrongId => &mut self.wrong_id,
             Reject::NotForUs => &mut self.not_for_us,
             Reject::Replayed => &mut self.replayed,
             Reject::UnknownSession => &mut self.unknown_session,
@@ -88,6 +92,7 @@ impl Rejected {
             untrusted: self.untrusted,
             bad_signature: self.bad_signature,
             wrong_address: self.wrong_address,
+            wrong_id: self.wrong_id,
             not_for_us: self.not_for_us,
             replayed: self.replayed,
             unknown_session: self.unknown_session,
@@ -105,7 +110,7 @@ impl Rejected {
     }
 }
 
-const ALL: [Reject; 13] = [
+const ALL: [Reject; 14] = [
     Reject::Malformed,
     Reject::OtherCluster,
     Reject::WrongPort,
@@ -114,6 +119,7 @@ const ALL: [Reject; 13] = [
     Reject::Untrusted,
     Reject::BadSignature,
     Reject::WrongAddress,
+    Reject::WrongId,
     Reject::NotForUs,
     Reject::Replayed,
     Reject::UnknownSession,

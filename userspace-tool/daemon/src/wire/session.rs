@@ -64,6 +64,9 @@ pub(crate) struct Session {
     pub(crate) id: u32,
     /// When it was agreed.
     pub(crate) born: std::time::Instant,
+    /// The member id the peer's certificate names, if any: what it sends
+    /// under another is refused.
+    pub(crate) peer: Option<u16>,
     tx: LessSafeKey,
     rx: LessSafeKey,
     sent: u64,
@@ -126,11 +129,17 @@ impl Session {
         Some(Session {
             id,
             born: std::time::Instant::now(),
+            peer: None,
             tx,
             rx,
             sent: 0,
             window: Window::default(),
         })
+    }
+
+    /// This session, with a peer whose certificate names member id `id`.
+    pub(crate) fn of(self, id: Option<u16>) -> Session {
+        Session { peer: id, ..self }
     }
 
     /// A sealed datagram of `body` (a message of `kind`) from member

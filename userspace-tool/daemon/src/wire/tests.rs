@@ -201,6 +201,7 @@ fn a_certificate_counts_only_from_its_address_and_while_trusted() {
     let rogue_ca = cert::new_ca("rogue").unwrap();
     let mut rogue: Endpoint<Message> = endpoint(&rogue_ca, 4, 7400, &[]);
     let join = Message::Join {
+        member: None,
         refused: None,
         config: 1,
     };
@@ -210,6 +211,7 @@ fn a_certificate_counts_only_from_its_address_and_while_trusted() {
         .seal(1, ba, &Message::Offer { members: 9 }, &mut out)
         .unwrap();
     let refused = Message::Join {
+        member: None,
         refused: Some(Nak::BadCertificate),
         config: 1,
     };
@@ -230,6 +232,46 @@ fn a_certificate_counts_only_from_its_address_and_while_trusted() {
     b.set_trust(Trust::new(&ca.cert, [], [fp]).unwrap());
     let r = b.open(&out[0].d, at(1, 7400), now, &mut none);
     assert_eq!(r, Err(Reject::Untrusted));
+}
+
+#[test]
+fn a_certificate_that_names_a_member_id_speaks_only_under_it() {
+    let ca = cert::new_ca("c").unwrap();
+    let ip = IpAddr::from([192, 0, 2, 1]);
+    let pem = cert::issue_member(&ca, "m1", Some(ip), Some(4), 30).unwrap();
+    let trust = || Trust::new(&ca.cert, [], []).unwrap();
+    let (aa, ba) = (at(1, 7400), at(2, 7400));
+    let mut a: Endpoint<Message> =
+        Endpoint::new(7, Identity::new(&pem).unwrap(), trust(), now_us(), aa);
+    let mut b: Endpoint<Message> = endpoint(&ca, 2, 7400, &[]);
+    let now = UnixTime::now();
+    let mut none = Vec::new();
+    // Signed: a join asks for id 4; an offer under id 5 is refused.
+    let join = Message::Join {
+        refused: None,
+        member: None,
+        config: 1,
+    };
+    let mut out = Vec::new();
+    a.seal(proto::NO_MEMBER, ba, &join, &mut out).unwrap();
+    a.seal(5, ba, &Message::Offer { members: 1 }, &mut out)
+        .unwrap();
+    let asked = Message::Join {
+        refused: None,
+        member: Some(4),
+        config: 1,
+    };
+    let got = b.open(&out[0].d, aa, now, &mut none);
+    assert_eq!(got, Ok(Some((proto::NO_MEMBER, asked))));
+    assert_eq!(b.open(&out[1].d, aa, now, &mut none), Err(Reject::WrongId));
+    // Sealed: under 4 it opens, under 5 it does not.
+    let mut out = Vec::new();
+    a.seal(4, ba, &ALIVE, &mut out).unwrap();
+    assert_eq!(pump(&mut a, aa, &mut b, ba, out), [(4, ALIVE)]);
+    let mut out = Vec::new();
+    a.seal(5, ba, &ALIVE, &mut out).unwrap();
+    assert_eq!(b.open(&out[0].d, aa, now, &mut none), Err(Reject::WrongId));
+    assert_eq!(b.rejected.wrong_id, 2);
 }
 
 #[test]
