@@ -112,12 +112,13 @@ daemon_conf() {
 }
 
 # cluster_pki N...: a CA in $pki, a certificate for each member I given
-# (bound to its link address), and the cluster address on each one's eth0.
+# (bound to its link address and to member id I), and the cluster address
+# on each one's eth0.
 cluster_pki() {
 	local i
 	"$CLUSTERADM" cert ca "$pki" >/dev/null
 	for i in "$@"; do
-		"$CLUSTERADM" cert issue "$pki" "m$i" addr "$(member4 "$i")" >/dev/null
+		"$CLUSTERADM" cert issue "$pki" "m$i" addr "$(member4 "$i")" id "$i" >/dev/null
 		ip -n "$(member_ns "$i")" addr add "$CLUSTER4/32" dev eth0
 	done
 }
