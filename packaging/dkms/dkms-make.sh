@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # Build ipcluster.ko here against KDIR, a kernel's build tree or headers:
 #
-#   dkms-make.sh KDIR [KERNELVER]     (what dkms.conf's MAKE runs)
+#   dkms-make.sh KDIR [KERNELVER]     (what dkms.conf's MAKE runs; DKMS
+#                                     appends CC= and LD= for a clang-built
+#                                     kernel, which LLVM= below covers)
 #   dkms-make.sh --clean KDIR
 #
 # A Rust module builds only against a kernel built with CONFIG_RUST=y, with
@@ -30,10 +32,11 @@ grep -q '^CONFIG_RUST=y' "$cfg" ||
 want=$(sed -n 's/^CONFIG_RUSTC_VERSION=//p' "$cfg")
 rustc=""
 for r in ${RUSTC:-} rustc /usr/bin/rustc; do
-	v=$("$r" --version 2>/dev/null | sed -n 's/^rustc \([0-9]*\)\.\([0-9]*\)\.\([0-9]*\).*/\1 \2 \3/p')
+	# Kconfig's encoding: major * 100000 + minor * 100 + patch.
+	v=$("$r" --version 2>/dev/null |
+		sed -n 's/^rustc \([0-9]*\)\.\([0-9]*\)\.\([0-9]*\).*/\1 * 100000 + \2 * 100 + \3/p')
 	[ -n "$v" ] || continue
-	# shellcheck disable=SC2086 # $v is three numbers.
-	if [ "$(printf '%d%02d%02d' $v)" = "$want" ]; then
+	if [ "$(($v))" = "$want" ]; then
 		rustc=$(command -v "$r")
 		break
 	fi
