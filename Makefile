@@ -5,6 +5,8 @@
 #   make check      every test: host (cargo) and VM (real kernel)
 #   make demo       boot the test kernel and show ipcluster working
 #   make bench      benchmarks (ratios against a baseline of the same run)
+#   make deb        Debian packages: ipcluster (tools, unit, man pages,
+#                   completions) and ipcluster-dkms (the module's source)
 #
 # KDIR=/path/to/a/rust-enabled/kernel/build builds against your own kernel.
 
@@ -19,7 +21,8 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 export LIBCLANG_PATH := /usr/lib/llvm-19/lib
 CARGO := cargo
 
-.PHONY: all module tool deps kernel check lint test-host test-vm demo bench clean regen
+.PHONY: all module tool deps kernel check lint test-host test-vm demo bench clean regen \
+	man completions deb
 
 all: module tool
 
@@ -38,6 +41,19 @@ module: deps
 tool: deps
 	@cd userspace-tool && $(CARGO) build --release --quiet
 
+# Man pages and shell completions, made from clusteradm's command-line
+# definition by userspace-tool/xtask, into userspace-tool/target/.
+man:
+	@cd userspace-tool && rm -rf target/man && $(CARGO) run --quiet -p xtask -- man target/man
+
+completions:
+	@cd userspace-tool && $(CARGO) run --quiet -p xtask -- completions target/completions
+
+# The .debs, into userspace-tool/target/debian/ (dpkg-deb; see
+# Documentation/packaging.md).
+deb: tool man completions
+	@scripts/deb.sh
+
 # The netlink ABI is generated from its YNL spec; regenerate after editing it.
 regen: deps
 	@scripts/ynl-regen.sh
@@ -54,6 +70,9 @@ lint: deps
 test-host: lint
 	@scripts/ynl-regen.sh --check
 	cd userspace-tool && $(CARGO) test --workspace
+	@$(MAKE) --no-print-directory deb
+	@kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$(scripts/kernel.sh debug) || exit 1; \
+	tests/host/deb.sh "$$kdir"
 
 test-vm: module tool
 	@tests/vm/run.sh

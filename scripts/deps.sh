@@ -27,6 +27,8 @@ pkgs=(
 	qemu-system-x86 udev
 	# tests: netns topologies, traffic, baselines
 	iproute2 iputils-ping iptables nftables socat tcpdump ethtool procps python3-pip
+	# make deb and its test: render the man pages, build the module by DKMS
+	man-db groff-base dkms
 )
 kernel_rust=(rustc-web rust-web-src libstd-rust-web-dev rust-web-clippy)
 
