@@ -27,6 +27,8 @@ pkgs=(
 	qemu-system-x86 udev
 	# tests: netns topologies, traffic, baselines
 	iproute2 iputils-ping iptables nftables socat tcpdump ethtool procps python3-pip
+	# tests: a real multi-connection protocol (client affinity)
+	iperf3
 )
 kernel_rust=(rustc-web rust-web-src libstd-rust-web-dev rust-web-clippy)
 

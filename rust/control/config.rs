@@ -169,8 +169,9 @@ fn affinity(req: &Request) -> Result<Affinity> {
             EINVAL,
         ));
     }
-    // In range by the policy (1..=32, 1..=128): the casts keep every value.
-    let prefix = |p: Option<u32>, default: u8| p.map_or(default, |p| p as u8);
+    // The policy bounds the prefixes (1..=32, 1..=128): each fits a u8.
+    let prefix =
+        |p: Option<u32>, default: u8| p.and_then(|p| u8::try_from(p).ok()).unwrap_or(default);
     match kind {
         IPCLUSTER_AFFINITY_NONE => Ok(Affinity::None),
         IPCLUSTER_AFFINITY_SOURCE => Ok(Affinity::Source),

@@ -203,7 +203,7 @@ Example:
   clusteradm which 1 10.0.0.2 sport 40000 dport 80";
 
 pub(crate) const ADD_KEYWORDS: &str =
-    "Keywords: id, dev, addr, addr6, mac, mode, hash, seed, buckets, member, fwd-dev";
+    "Keywords: id, dev, addr, addr6, mac, mode, hash, seed, affinity, buckets, member, fwd-dev";
 
 pub(crate) const TABLE_SET_KEYWORDS: &str = "Keywords: member, and one of spread, owners, file";
 
