@@ -72,7 +72,7 @@ flows() {
 
 # answered_as_predicted NAME: every flow answered, each by its predicted owner.
 answered_as_predicted() {
-	! grep -q ' -$' "$tmp/$1.ans" && $FLOWS compare "$tmp/$1.ans" "$tmp/$1.pred"
+	awk '$2 == "-" {exit 1}' "$tmp/$1.ans" && $FLOWS compare "$tmp/$1.ans" "$tmp/$1.pred"
 }
 
 # members NAME...: how many members answered the flows of NAME...
