@@ -2,7 +2,7 @@
 //! A namespace's clusters: their fixed configuration, their bucket table
 //! (replaced whole, read under RCU) and their counters.
 
-use crate::shared::hash::{self, Mode};
+use crate::shared::hash::{self, FlowHash};
 use crate::shared::packet::addr_words;
 use crate::sys::net::Net;
 use crate::sys::percpu::Stats;
@@ -49,8 +49,8 @@ pub(crate) struct Config {
     pub(crate) mac: [u8; 6],
     /// How every member gets every packet.
     pub(crate) delivery: Delivery,
-    /// The flow hash.
-    pub(crate) hash: Mode,
+    /// The flow hash and its client affinity.
+    pub(crate) hash: FlowHash,
     /// The table has `1 << bits` buckets.
     pub(crate) bits: u32,
     /// Interfaces whose forwarded traffic is filtered too.
@@ -160,7 +160,7 @@ impl Cluster {
 
     /// The bucket of a flow.
     pub(crate) fn bucket(&self, flow: &hash::Flow) -> u32 {
-        hash::bucket(&self.cfg.hash, flow, self.cfg.bits)
+        self.cfg.hash.bucket(flow, self.cfg.bits)
     }
 
     /// Counts a packet for the cluster that could not be parsed.

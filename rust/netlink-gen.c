@@ -24,7 +24,7 @@ static const struct netlink_range_validation ipcluster_a_cluster_drain_ms_range 
 };
 
 /* IPCLUSTER_CMD_CLUSTER_NEW - do */
-static const struct nla_policy ipcluster_cluster_new_nl_policy[IPCLUSTER_A_CLUSTER_COMMIT_QUEUE + 1] = {
+static const struct nla_policy ipcluster_cluster_new_nl_policy[IPCLUSTER_A_CLUSTER_AFFINITY_PREFIX6 + 1] = {
 	[IPCLUSTER_A_CLUSTER_ID] = NLA_POLICY_MIN(NLA_U32, 1),
 	[IPCLUSTER_A_CLUSTER_IFINDEX] = NLA_POLICY_MIN(NLA_U32, 1),
 	[IPCLUSTER_A_CLUSTER_ADDR4] = { .type = NLA_U32, },
@@ -39,6 +39,9 @@ static const struct nla_policy ipcluster_cluster_new_nl_policy[IPCLUSTER_A_CLUST
 	[IPCLUSTER_A_CLUSTER_DRAIN_MS] = NLA_POLICY_FULL_RANGE(NLA_U32, &ipcluster_a_cluster_drain_ms_range),
 	[IPCLUSTER_A_CLUSTER_TCP_EXPORT] = { .type = NLA_FLAG, },
 	[IPCLUSTER_A_CLUSTER_COMMIT_QUEUE] = { .type = NLA_U16, },
+	[IPCLUSTER_A_CLUSTER_AFFINITY] = NLA_POLICY_MAX(NLA_U32, 2),
+	[IPCLUSTER_A_CLUSTER_AFFINITY_PREFIX4] = NLA_POLICY_RANGE(NLA_U32, 1, 32),
+	[IPCLUSTER_A_CLUSTER_AFFINITY_PREFIX6] = NLA_POLICY_RANGE(NLA_U32, 1, 128),
 };
 
 /* IPCLUSTER_CMD_CLUSTER_DEL - do */
@@ -82,7 +85,7 @@ const struct genl_split_ops ipcluster_nl_ops[8] = {
 		.cmd		= IPCLUSTER_CMD_CLUSTER_NEW,
 		.doit		= ipcluster_nl_cluster_new_doit,
 		.policy		= ipcluster_cluster_new_nl_policy,
-		.maxattr	= IPCLUSTER_A_CLUSTER_COMMIT_QUEUE,
+		.maxattr	= IPCLUSTER_A_CLUSTER_AFFINITY_PREFIX6,
 		.flags		= GENL_UNS_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 	{

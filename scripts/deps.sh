@@ -29,6 +29,8 @@ pkgs=(
 	iproute2 iputils-ping iptables nftables socat tcpdump ethtool procps python3-pip
 	# make deb and its test: render the man pages, build the module by DKMS
 	man-db groff-base dkms
+	# tests: a real multi-connection protocol (client affinity)
+	iperf3
 )
 kernel_rust=(rustc-web rust-web-src libstd-rust-web-dev rust-web-clippy)
 

@@ -3,7 +3,9 @@
 //! its own step, in a fixed order (the first error is the one reported).
 
 use crate::cluster::{Config, Delivery, NetState};
-use crate::shared::hash::{Mode, DEFAULT_BUCKET_BITS};
+use crate::shared::hash::{
+    Affinity, FlowHash, Mode, DEFAULT_BUCKET_BITS, DEFAULT_PREFIX4, DEFAULT_PREFIX6,
+};
 use crate::shared::packet::addr_words;
 use crate::shared::siphash::Key;
 use crate::sys::genl::Request;
@@ -26,7 +28,10 @@ pub(super) fn config(req: &Request, st: &NetState, rtnl: &Rtnl, id: u32) -> Resu
     let (addr4, addr6) = addresses(req)?;
     let delivery = delivery(req)?;
     let mac = cluster_mac(req, delivery)?;
-    let hash = flow_hash(req)?;
+    let hash = FlowHash {
+        mode: flow_hash(req)?,
+        affinity: affinity(req)?,
+    };
     let fwd = forwarding_ifindexes(req, st, rtnl)?;
     let (tcp_export, commit_queue) = tcp_survival(req)?;
     Ok(Config {
@@ -138,6 +143,45 @@ fn flow_hash(req: &Request) -> Result<Mode> {
         _ => Err(req.fail(
             Some(IPCLUSTER_A_CLUSTER_HASH),
             c_str!("unknown hash"),
+            EINVAL,
+        )),
+    }
+}
+
+/// The client affinity; none unless told. The policy bounds the values;
+/// prefixes are refused unless the affinity is network, so that a request
+/// never means something other than it says.
+fn affinity(req: &Request) -> Result<Affinity> {
+    let p4 = req.u32(IPCLUSTER_A_CLUSTER_AFFINITY_PREFIX4);
+    let p6 = req.u32(IPCLUSTER_A_CLUSTER_AFFINITY_PREFIX6);
+    let kind = req
+        .u32(IPCLUSTER_A_CLUSTER_AFFINITY)
+        .unwrap_or(IPCLUSTER_AFFINITY_NONE);
+    if kind != IPCLUSTER_AFFINITY_NETWORK && (p4.is_some() || p6.is_some()) {
+        let attr = if p4.is_some() {
+            IPCLUSTER_A_CLUSTER_AFFINITY_PREFIX4
+        } else {
+            IPCLUSTER_A_CLUSTER_AFFINITY_PREFIX6
+        };
+        return Err(req.fail(
+            Some(attr),
+            c_str!("an affinity prefix needs affinity network"),
+            EINVAL,
+        ));
+    }
+    // The policy bounds the prefixes (1..=32, 1..=128): each fits a u8.
+    let prefix =
+        |p: Option<u32>, default: u8| p.and_then(|p| u8::try_from(p).ok()).unwrap_or(default);
+    match kind {
+        IPCLUSTER_AFFINITY_NONE => Ok(Affinity::None),
+        IPCLUSTER_AFFINITY_SOURCE => Ok(Affinity::Source),
+        IPCLUSTER_AFFINITY_NETWORK => Ok(Affinity::Network {
+            v4: prefix(p4, DEFAULT_PREFIX4),
+            v6: prefix(p6, DEFAULT_PREFIX6),
+        }),
+        _ => Err(req.fail(
+            Some(IPCLUSTER_A_CLUSTER_AFFINITY),
+            c_str!("unknown affinity"),
             EINVAL,
         )),
     }

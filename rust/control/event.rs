@@ -3,7 +3,7 @@
 //! announce every change on the `events` group.
 
 use crate::cluster::{Cluster, Delivery, NetState};
-use crate::shared::hash::Mode;
+use crate::shared::hash::{Affinity, Mode};
 use crate::shared::packet::addr_bytes;
 use crate::sys::genl::{Msg, Writer};
 use crate::sys::uapi::*;
@@ -30,7 +30,7 @@ pub(super) fn fill_cluster(w: &mut impl Writer, c: &Cluster, with_seed: bool) ->
             Delivery::Forward => IPCLUSTER_MODE_FORWARD,
         },
     )?;
-    match &cfg.hash {
+    match &cfg.hash.mode {
         Mode::Seed => w.u32(IPCLUSTER_A_CLUSTER_HASH, IPCLUSTER_HASH_SEED)?,
         Mode::Keyed(k) => {
             w.u32(IPCLUSTER_A_CLUSTER_HASH, IPCLUSTER_HASH_KEYED)?;
@@ -39,6 +39,7 @@ pub(super) fn fill_cluster(w: &mut impl Writer, c: &Cluster, with_seed: bool) ->
             }
         }
     }
+    fill_affinity(w, cfg.hash.affinity)?;
     w.u32(IPCLUSTER_A_CLUSTER_BUCKET_BITS, cfg.bits)?;
     w.u32(IPCLUSTER_A_CLUSTER_DRAIN_MS, cfg.drain_ms)?;
     if cfg.tcp_export {
@@ -52,6 +53,20 @@ pub(super) fn fill_cluster(w: &mut impl Writer, c: &Cluster, with_seed: bool) ->
         w.u32(IPCLUSTER_A_CLUSTER_FWD_IFINDEX, *i as u32)?;
     }
     Ok(())
+}
+
+/// The affinity, and its prefixes when it is network.
+fn fill_affinity(w: &mut impl Writer, a: Affinity) -> Result {
+    let kind = match a {
+        Affinity::None => IPCLUSTER_AFFINITY_NONE,
+        Affinity::Source => IPCLUSTER_AFFINITY_SOURCE,
+        Affinity::Network { v4, v6 } => {
+            w.u32(IPCLUSTER_A_CLUSTER_AFFINITY_PREFIX4, u32::from(v4))?;
+            w.u32(IPCLUSTER_A_CLUSTER_AFFINITY_PREFIX6, u32::from(v6))?;
+            IPCLUSTER_AFFINITY_NETWORK
+        }
+    };
+    w.u32(IPCLUSTER_A_CLUSTER_AFFINITY, kind)
 }
 
 pub(super) fn notify(st: &NetState, c: &Cluster) {

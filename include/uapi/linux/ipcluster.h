@@ -44,6 +44,25 @@ enum ipcluster_hash {
 	IPCLUSTER_HASH_SEED,
 };
 
+/**
+ * enum ipcluster_affinity - Which flows of one client share a bucket, and so a
+ *   member (MS NLB's None, Single and Network). The client is the source of a
+ *   packet to the cluster address; forwarded traffic is hashed as with none
+ *   (it already leaves ports out).
+ * @IPCLUSTER_AFFINITY_NONE: Each connection by itself: addresses, protocol and
+ *   ports (the default).
+ * @IPCLUSTER_AFFINITY_SOURCE: Every flow of one client address in one bucket,
+ *   whatever its protocol and ports.
+ * @IPCLUSTER_AFFINITY_NETWORK: Every flow of one client network in one bucket:
+ *   the client address masked to affinity-prefix4 (IPv4, default 24) or
+ *   affinity-prefix6 (IPv6, default 64) bits.
+ */
+enum ipcluster_affinity {
+	IPCLUSTER_AFFINITY_NONE,
+	IPCLUSTER_AFFINITY_SOURCE,
+	IPCLUSTER_AFFINITY_NETWORK,
+};
+
 enum {
 	IPCLUSTER_A_CLUSTER_ID = 1,
 	IPCLUSTER_A_CLUSTER_IFINDEX,
@@ -63,6 +82,9 @@ enum {
 	IPCLUSTER_A_CLUSTER_DRAIN_MS,
 	IPCLUSTER_A_CLUSTER_TCP_EXPORT,
 	IPCLUSTER_A_CLUSTER_COMMIT_QUEUE,
+	IPCLUSTER_A_CLUSTER_AFFINITY,
+	IPCLUSTER_A_CLUSTER_AFFINITY_PREFIX4,
+	IPCLUSTER_A_CLUSTER_AFFINITY_PREFIX6,
 
 	__IPCLUSTER_A_CLUSTER_MAX,
 	IPCLUSTER_A_CLUSTER_MAX = (__IPCLUSTER_A_CLUSTER_MAX - 1)

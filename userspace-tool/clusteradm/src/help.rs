@@ -70,6 +70,7 @@ pub(crate) const CLUSTER_HELP: &str = "\
 Synopsis:
   clusteradm [-j] cluster add [id ID] dev IFNAME [addr IPV4] [addr6 IPV6] [mac MAC]
                   [mode multicast|unicast|forward] [hash keyed|seed] [seed HEX32]
+                  [affinity none|source|network [PREFIX4 [PREFIX6]]]
                   [buckets N] [member ID] [fwd-dev IFNAME]...
   clusteradm [-j] cluster del ID
   clusteradm [-j] cluster show [ID]
@@ -99,8 +100,8 @@ Examples:
 pub(crate) const ADD_ABOUT: &str = "\
 Create a cluster (cluster-new). Prints `cluster ID`, followed by \
 `seed HEX` when the seed was generated here: every member of a cluster \
-must be created with the same id, address, MAC, mode, hash, seed and \
-bucket count, and its own member id.";
+must be created with the same id, address, MAC, mode, hash, seed, \
+affinity and bucket count, and its own member id.";
 
 pub(crate) const ADD_HELP: &str = "\
 Keywords:
@@ -112,6 +113,10 @@ Keywords:
   mode MODE        multicast (default), unicast or forward
   hash HASH        keyed (SipHash-2-4 under the seed, default) or seed (XOR)
   seed HEX32       keyed-hash seed, 32 hex digits (default: 16 random bytes)
+  affinity A       which flows of one client share a member: none (default,
+                   each connection hashed by itself), source (every flow of
+                   one client address), network [PREFIX4 [PREFIX6]] (every
+                   flow of one client network, default /24 and /64)
   buckets N        bucket count, a power of two up to 4096 (default 1024)
   member ID        this host's member id, 0 to 65534
   fwd-dev IFNAME   filter forwarded traffic on this interface too (repeatable)
@@ -129,7 +134,8 @@ Examples:
   clusteradm cluster add id 1 dev eth0 addr 192.168.0.10 member 1 \\
       seed 000102030405060708090a0b0c0d0e0f
   clusteradm cluster add id 2 dev eth0 addr6 2001:db8::10 mode unicast buckets 4096
-  clusteradm cluster add id 3 dev eth0 addr 10.1.0.1 mode forward hash seed fwd-dev eth1";
+  clusteradm cluster add id 3 dev eth0 addr 10.1.0.1 mode forward hash seed fwd-dev eth1
+  clusteradm cluster add id 4 dev eth0 addr 192.168.0.20 affinity source";
 
 pub(crate) const TABLE_SET_ABOUT: &str = "\
 Replace a cluster's bucket table (table-set), and optionally the local \
@@ -198,7 +204,7 @@ Example:
   clusteradm which 1 10.0.0.2 sport 40000 dport 80";
 
 pub(crate) const ADD_KEYWORDS: &str =
-    "Keywords: id, dev, addr, addr6, mac, mode, hash, seed, buckets, member, fwd-dev";
+    "Keywords: id, dev, addr, addr6, mac, mode, hash, seed, affinity, buckets, member, fwd-dev";
 
 pub(crate) const TABLE_SET_KEYWORDS: &str = "Keywords: member, and one of spread, owners, file";
 

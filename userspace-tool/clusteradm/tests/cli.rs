@@ -53,6 +53,57 @@ fn hash_agrees_with_the_core_vectors() {
 }
 
 #[test]
+fn hash_takes_affinity_as_the_core_vectors_do() {
+    // Vectors 10 and 16: source affinity, seed 0x0a2 and keyed 0x1d8,
+    // whatever the protocol and ports.
+    let flow = |extra: &[&str]| {
+        let mut v = vec!["hash", "--src", "10.0.0.2", "--dst", "192.168.0.1"];
+        v.extend(extra);
+        clusteradm(&v)
+    };
+    for ports in [["--sport", "40000"], ["--sport", "5201"]] {
+        let (rc, out, _) = flow(&[&ports[..], &["--affinity", "source"]].concat());
+        assert_eq!(rc, 0);
+        assert_eq!(
+            out.trim(),
+            "bucket 162 of 1024 (seed hash, affinity source)"
+        );
+    }
+    let (rc, out, _) = flow(&[
+        "--proto",
+        "udp",
+        "--affinity",
+        "source",
+        "--key",
+        "000102030405060708090a0b0c0d0e0f",
+    ]);
+    assert_eq!(rc, 0);
+    assert_eq!(
+        out.trim(),
+        "bucket 472 of 1024 (keyed hash, affinity source)"
+    );
+    // Vector 13: 10.0.0.77 in /24, 0x0a0; "network" alone is /24 and /64.
+    let (rc, out, _) = clusteradm(&[
+        "-j",
+        "hash",
+        "--src",
+        "10.0.0.77",
+        "--dst",
+        "192.168.0.1",
+        "--affinity",
+        "network",
+    ]);
+    assert_eq!(rc, 0);
+    assert_eq!(
+        out.trim(),
+        r#"{"bucket":160,"buckets":1024,"mode":"seed","affinity":"network 24 64"}"#
+    );
+    let (rc, _, err) = flow(&["--affinity", "network 33"]);
+    assert_eq!(rc, 2);
+    assert!(err.contains("an IPv4 prefix is 1 to 32"), "{err}");
+}
+
+#[test]
 fn usage_errors_exit_2_and_bad_values_say_why() {
     let (rc, _, err) = clusteradm(&["hash", "--src", "10.0.0.2"]);
     assert_eq!(rc, 2, "{err}");

@@ -222,7 +222,7 @@ fn settings(p: &Protocol, buckets: usize) -> Result<Settings, Error> {
 fn start_survival(
     cfg: &Config,
     kernel: &Kernel,
-    hash: crate::shared::hash::Mode,
+    hash: crate::shared::hash::FlowHash,
     keys: Keys,
 ) -> Result<link::Handle, Error> {
     let (id, commit) = (kernel.id, kernel.req.commit_queue());

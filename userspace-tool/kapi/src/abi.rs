@@ -75,6 +75,36 @@ impl Hash {
     }
 }
 
+/// `enum ipcluster_affinity`: which flows of one client share a bucket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Affinity {
+    /// Each connection by itself.
+    None = 0,
+    /// One bucket per client address.
+    Source = 1,
+    /// One bucket per client network.
+    Network = 2,
+}
+
+impl Affinity {
+    /// Every affinity, in ABI order.
+    pub const ALL: [Affinity; 3] = [Affinity::None, Affinity::Source, Affinity::Network];
+
+    /// The CLI (and spec) name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Affinity::None => "none",
+            Affinity::Source => "source",
+            Affinity::Network => "network",
+        }
+    }
+
+    /// The affinity with ABI value `v`.
+    pub fn from_u32(v: u32) -> Option<Affinity> {
+        Affinity::ALL.into_iter().find(|a| *a as u32 == v)
+    }
+}
+
 /// `IPCLUSTER_CMD_*`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cmd {
@@ -134,6 +164,12 @@ pub mod cluster {
     pub const TCP_EXPORT: u16 = 17;
     /// Output commit: the netfilter queue holding segments (u16).
     pub const COMMIT_QUEUE: u16 = 18;
+    /// `enum ipcluster_affinity` (u32).
+    pub const AFFINITY: u16 = 19;
+    /// Network affinity: the IPv4 client prefix length (u32).
+    pub const AFFINITY_PREFIX4: u16 = 20;
+    /// Network affinity: the IPv6 client prefix length (u32).
+    pub const AFFINITY_PREFIX6: u16 = 21;
 }
 
 /// `IPCLUSTER_A_TCP_STATE_*`.
@@ -168,7 +204,7 @@ pub mod bucket {
 
 /// The spec name of attribute `kind` in the attribute set `cmd` uses.
 pub fn attr_name(cmd: Cmd, kind: u16) -> Option<&'static str> {
-    const CLUSTER: [&str; 18] = [
+    const CLUSTER: [&str; 21] = [
         "id",
         "ifindex",
         "addr4",
@@ -187,6 +223,9 @@ pub fn attr_name(cmd: Cmd, kind: u16) -> Option<&'static str> {
         "drain-ms",
         "tcp-export",
         "commit-queue",
+        "affinity",
+        "affinity-prefix4",
+        "affinity-prefix6",
     ];
     const BUCKET: [&str; 9] = [
         "cluster-id",
@@ -220,6 +259,10 @@ mod tests {
         for h in Hash::ALL {
             assert_eq!(Hash::from_u32(h as u32), Some(h));
         }
+        for a in Affinity::ALL {
+            assert_eq!(Affinity::from_u32(a as u32), Some(a));
+        }
+        assert_eq!(Affinity::from_u32(3), None);
         assert_eq!(Mode::from_u32(3), None);
         assert_eq!(Hash::from_u32(2), None);
     }
@@ -235,7 +278,11 @@ mod tests {
             attr_name(Cmd::ClusterNew, cluster::FWD_IFINDEX),
             Some("fwd-ifindex")
         );
-        assert_eq!(attr_name(Cmd::ClusterNew, 19), None);
+        assert_eq!(
+            attr_name(Cmd::ClusterNew, cluster::AFFINITY_PREFIX6),
+            Some("affinity-prefix6")
+        );
+        assert_eq!(attr_name(Cmd::ClusterNew, 22), None);
         assert_eq!(attr_name(Cmd::ClusterNew, 0), None);
         assert_eq!(
             attr_name(Cmd::BucketGet, bucket::CLUSTER_ID),
@@ -306,6 +353,10 @@ mod tests {
         }
         for x in Hash::ALL {
             let k = format!("IPCLUSTER_HASH_{}", x.name().to_uppercase());
+            assert_eq!(want(&k), x as u64, "{k}");
+        }
+        for x in Affinity::ALL {
+            let k = format!("IPCLUSTER_AFFINITY_{}", x.name().to_uppercase());
             assert_eq!(want(&k), x as u64, "{k}");
         }
         for (cmd, set) in [

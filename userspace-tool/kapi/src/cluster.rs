@@ -4,11 +4,12 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::abi::{cluster as a, Cmd, Hash, Mode};
+use crate::abi::{self, cluster as a, Cmd, Hash, Mode};
 use crate::attr::{Attr, Attrs};
 use crate::client::Client;
 use crate::error::Error;
 use crate::mac::{self, Mac};
+use crate::shared::hash::{Affinity, FlowHash};
 use crate::words::{self as args, Words};
 
 /// `cluster add` as typed.
@@ -28,6 +29,7 @@ pub struct AddArgs {
     drain_ms: Option<u32>,
     tcp_export: bool,
     commit_queue: Option<u16>,
+    affinity: Option<Affinity>,
 }
 
 /// Parses `cluster add`'s keywords.
@@ -50,6 +52,10 @@ pub fn parse_add(words: &[String]) -> Result<AddArgs, Error> {
             "drain" => w.once(kw, &mut r.drain_ms, args::drain)?,
             "tcp-export" => r.tcp_export = true,
             "commit" => w.once(kw, &mut r.commit_queue, args::queue)?,
+            "affinity" if r.affinity.is_some() => {
+                return Err(Error::usage("\"affinity\" given twice"))
+            }
+            "affinity" => r.affinity = Some(args::affinity(&mut w, kw)?),
             _ => return Err(args::unknown(kw)),
         }
     }
@@ -94,6 +100,7 @@ pub struct AddRequest {
     drain_ms: Option<u32>,
     tcp_export: bool,
     commit_queue: Option<u16>,
+    affinity: Affinity,
 }
 
 impl AddRequest {
@@ -136,6 +143,7 @@ impl AddRequest {
             drain_ms: a.drain_ms,
             tcp_export: a.tcp_export,
             commit_queue: a.commit_queue,
+            affinity: a.affinity.unwrap_or_default(),
         })
     }
 
@@ -161,13 +169,17 @@ impl AddRequest {
     }
 
     /// The flow hash the kernel will use (the keyed hash needs the seed).
-    pub fn flow_hash(&self) -> Option<crate::shared::hash::Mode> {
-        match self.hash {
-            Hash::Seed => Some(crate::shared::hash::Mode::Seed),
-            Hash::Keyed => self
-                .seed
-                .map(|s| crate::shared::hash::Mode::Keyed(crate::shared::siphash::Key(s))),
-        }
+    pub fn flow_hash(&self) -> Option<FlowHash> {
+        let mode = match self.hash {
+            Hash::Seed => crate::shared::hash::Mode::Seed,
+            Hash::Keyed => {
+                crate::shared::hash::Mode::Keyed(crate::shared::siphash::Key(self.seed?))
+            }
+        };
+        Some(FlowHash {
+            mode,
+            affinity: self.affinity,
+        })
     }
 
     /// Whether the kernel exports the TCP state of the cluster's connections.
@@ -229,7 +241,21 @@ impl AddRequest {
         if let Some(q) = self.commit_queue {
             v.push(Attr::bytes(a::COMMIT_QUEUE, &q.to_ne_bytes()));
         }
+        v.extend(affinity_attrs(self.affinity));
         v
+    }
+}
+
+/// The attributes of affinity `x`: none for the kernel's default.
+fn affinity_attrs(x: Affinity) -> Vec<Attr> {
+    match x {
+        Affinity::None => vec![],
+        Affinity::Source => vec![Attr::u32(a::AFFINITY, abi::Affinity::Source as u32)],
+        Affinity::Network { v4, v6 } => vec![
+            Attr::u32(a::AFFINITY, abi::Affinity::Network as u32),
+            Attr::u32(a::AFFINITY_PREFIX4, v4.into()),
+            Attr::u32(a::AFFINITY_PREFIX6, v6.into()),
+        ],
     }
 }
 
@@ -266,6 +292,10 @@ pub struct Cluster {
     pub tcp_export: bool,
     /// Output commit's netfilter queue.
     pub commit_queue: Option<u16>,
+    /// `enum ipcluster_affinity`, raw.
+    pub affinity: Option<u32>,
+    /// Network affinity's IPv4 and IPv6 prefix lengths.
+    pub affinity_prefix: (Option<u32>, Option<u32>),
 }
 
 impl Cluster {
@@ -287,6 +317,44 @@ impl Cluster {
             drain_ms: r.u32(a::DRAIN_MS)?,
             tcp_export: r.get(a::TCP_EXPORT).is_some(),
             commit_queue: r.array::<2>(a::COMMIT_QUEUE)?.map(u16::from_ne_bytes),
+            affinity: r.u32(a::AFFINITY)?,
+            affinity_prefix: (r.u32(a::AFFINITY_PREFIX4)?, r.u32(a::AFFINITY_PREFIX6)?),
+        })
+    }
+
+    /// The client affinity the kernel hashes with (none if it reports
+    /// none); an error for one this client does not know.
+    pub fn flow_affinity(&self) -> Result<Affinity, Error> {
+        let unknown = || {
+            Error::failed(format!(
+                "cluster {}: affinity {} (prefixes {:?}) unknown to this clusteradm",
+                self.id,
+                self.affinity.unwrap_or_default(),
+                self.affinity_prefix
+            ))
+        };
+        let prefix = |p: Option<u32>, default: u8| match p {
+            None => Ok(default),
+            Some(p) => u8::try_from(p).map_err(|_| unknown()),
+        };
+        Ok(match self.affinity.map(abi::Affinity::from_u32) {
+            None | Some(Some(abi::Affinity::None)) => Affinity::None,
+            Some(Some(abi::Affinity::Source)) => Affinity::Source,
+            Some(Some(abi::Affinity::Network)) => Affinity::Network {
+                v4: prefix(self.affinity_prefix.0, crate::shared::hash::DEFAULT_PREFIX4)?,
+                v6: prefix(self.affinity_prefix.1, crate::shared::hash::DEFAULT_PREFIX6)?,
+            },
+            Some(None) => return Err(unknown()),
+        })
+    }
+
+    /// The affinity as `cluster add` takes it (its number if this client
+    /// does not know it).
+    pub fn affinity_text(&self) -> Option<String> {
+        let raw = self.affinity?;
+        Some(match self.flow_affinity() {
+            Ok(x) => args::affinity_text(x),
+            Err(_) => raw.to_string(),
         })
     }
 
@@ -404,6 +472,28 @@ mod tests {
     }
 
     #[test]
+    fn affinity_goes_to_the_request_and_the_flow_hash() {
+        let r = resolve("id 1 dev eth0 addr 10.0.0.1 hash seed").unwrap();
+        assert_eq!(r.flow_hash().unwrap().affinity, Affinity::None);
+        assert!(r.attrs().iter().all(|x| x.kind != a::AFFINITY));
+        let r = resolve("id 1 dev eth0 addr 10.0.0.1 affinity source hash seed").unwrap();
+        assert_eq!(r.flow_hash().unwrap().affinity, Affinity::Source);
+        let r = resolve("id 1 dev eth0 affinity network 16 addr 10.0.0.1").unwrap();
+        let want = Affinity::Network { v4: 16, v6: 64 };
+        assert_eq!(r.flow_hash().unwrap().affinity, want);
+        let attrs = r.attrs();
+        let tail: Vec<_> = attrs[attrs.len() - 3..].iter().map(|x| x.kind).collect();
+        assert_eq!(
+            tail,
+            [a::AFFINITY, a::AFFINITY_PREFIX4, a::AFFINITY_PREFIX6]
+        );
+        let e = parse_add(&words("dev eth0 affinity source affinity none")).unwrap_err();
+        assert!(e.to_string().contains("given twice"), "{e}");
+        let e = parse_add(&words("dev eth0 affinity network 33")).unwrap_err();
+        assert!(e.to_string().contains("an IPv4 prefix is 1 to 32"), "{e}");
+    }
+
+    #[test]
     fn missing_devices_fail_at_resolution() {
         let e = resolve("dev eth9").unwrap_err();
         assert_eq!(e, Error::failed("dev \"eth9\": no such device"));
@@ -468,6 +558,9 @@ mod tests {
         v.extend(nla(a::MEMBER_ID, &2u32.to_ne_bytes()));
         v.extend(nla(a::MALFORMED, &12u64.to_ne_bytes()));
         v.extend(nla(a::FWD_IFINDEX, &1u32.to_ne_bytes()));
+        v.extend(nla(a::AFFINITY, &2u32.to_ne_bytes()));
+        v.extend(nla(a::AFFINITY_PREFIX4, &20u32.to_ne_bytes()));
+        v.extend(nla(a::AFFINITY_PREFIX6, &48u32.to_ne_bytes()));
         v.extend(nla(99, &[1, 2, 3])); // unknown attributes are skipped
         v
     }
@@ -498,6 +591,8 @@ mod tests {
         assert_eq!(c.member, Some(2));
         assert_eq!(c.malformed, Some(12));
         assert_eq!(c.fwd_ifindex, [1]);
+        assert_eq!(c.flow_affinity(), Ok(Affinity::Network { v4: 20, v6: 48 }));
+        assert_eq!(c.affinity_text().as_deref(), Some("network 20 48"));
         assert_eq!(c.seed, None);
         assert!(!c.tcp_export);
     }

@@ -62,6 +62,15 @@ impl<'a> Words<'a> {
         *slot = Some(self.parse(kw, parse)?);
         Ok(())
     }
+
+    /// The next word if it is a number (an optional value), else nothing.
+    pub fn number(&mut self) -> Option<&'a str> {
+        let w = self.words.get(self.pos)?;
+        w.starts_with(|c: char| c.is_ascii_digit()).then(|| {
+            self.pos += 1;
+            w.as_str()
+        })
+    }
 }
 
 /// The error for a keyword the command does not know.
@@ -145,6 +154,49 @@ pub fn hash(s: &str) -> Result<Hash, String> {
         .into_iter()
         .find(|h| h.name() == s)
         .ok_or_else(|| "expected keyed or seed".into())
+}
+
+/// `affinity`'s value, which `w` has just passed: `none`, `source`, or
+/// `network` with up to two prefix lengths, the IPv4 clients' (default
+/// 24) and then the IPv6 clients' (default 64).
+pub fn affinity(w: &mut Words<'_>, kw: &str) -> Result<core_hash::Affinity, Error> {
+    use core_hash::Affinity as A;
+    let v = w.value(kw)?;
+    let bad = |v: &str, e: &str| Error::usage(format!("invalid \"{kw}\" value \"{v}\": {e}"));
+    let kind = abi::Affinity::ALL
+        .into_iter()
+        .find(|a| a.name() == v)
+        .ok_or_else(|| bad(v, "expected none, source or network"))?;
+    Ok(match kind {
+        abi::Affinity::None => A::None,
+        abi::Affinity::Source => A::Source,
+        abi::Affinity::Network => {
+            let mut text = String::from("network");
+            let mut prefix = |max: u8, default: u8, family: &str| match w.number() {
+                None => Ok(default),
+                Some(p) => {
+                    text = format!("{text} {p}");
+                    p.parse::<u8>()
+                        .ok()
+                        .filter(|n| (1..=max).contains(n))
+                        .ok_or_else(|| bad(&text, &format!("an {family} prefix is 1 to {max}")))
+                }
+            };
+            A::Network {
+                v4: prefix(32, core_hash::DEFAULT_PREFIX4, "IPv4")?,
+                v6: prefix(128, core_hash::DEFAULT_PREFIX6, "IPv6")?,
+            }
+        }
+    })
+}
+
+/// An affinity as `affinity` reads it back.
+pub fn affinity_text(a: core_hash::Affinity) -> String {
+    match a {
+        core_hash::Affinity::None => "none".into(),
+        core_hash::Affinity::Source => "source".into(),
+        core_hash::Affinity::Network { v4, v6 } => format!("network {v4} {v6}"),
+    }
 }
 
 /// A bucket count (a power of two up to 4096), as bits.
@@ -238,6 +290,56 @@ mod tests {
 
     fn words(s: &str) -> Vec<String> {
         s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn affinity_words() {
+        use core_hash::Affinity as A;
+        let one = |s: &str| {
+            let w = words(s);
+            let mut k = Words::new(&w);
+            k.keyword();
+            let r = affinity(&mut k, "affinity");
+            (r, k.keyword().map(String::from))
+        };
+        assert_eq!(one("affinity none"), (Ok(A::None), None));
+        assert_eq!(
+            one("affinity source dev"),
+            (Ok(A::Source), Some("dev".into()))
+        );
+        assert_eq!(
+            one("affinity network buckets"),
+            (Ok(core_hash::DEFAULT_NETWORK), Some("buckets".into()))
+        );
+        assert_eq!(
+            one("affinity network 16 member"),
+            (Ok(A::Network { v4: 16, v6: 64 }), Some("member".into()))
+        );
+        assert_eq!(
+            one("affinity network 32 128").0,
+            Ok(A::Network { v4: 32, v6: 128 })
+        );
+        for (s, want) in [
+            ("affinity", "missing value after \"affinity\""),
+            ("affinity sticky", "expected none, source or network"),
+            (
+                "affinity network 33",
+                "\"network 33\": an IPv4 prefix is 1 to 32",
+            ),
+            ("affinity network 0", "an IPv4 prefix is 1 to 32"),
+            (
+                "affinity network 24 129",
+                "\"network 24 129\": an IPv6 prefix is 1 to 128",
+            ),
+        ] {
+            let e = one(s).0.unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{s}");
+            assert!(e.to_string().contains(want), "{s}: {e}");
+        }
+        for a in [A::None, A::Source, A::Network { v4: 20, v6: 48 }] {
+            let text = format!("affinity {}", affinity_text(a));
+            assert_eq!(one(&text).0, Ok(a), "{text}");
+        }
     }
 
     #[test]

@@ -33,6 +33,9 @@ fn render(c: &Cluster, ifname: &dyn Fn(u32) -> String) -> String {
     if let Some(x) = c.hash_name() {
         kv(&mut first, "hash", x);
     }
+    if let Some(x) = c.affinity_text() {
+        kv(&mut first, "affinity", x);
+    }
     if let Some(b) = c.bucket_bits {
         kv(&mut first, "buckets", (1u64 << b).to_string());
     }
@@ -77,6 +80,12 @@ fn to_json(c: &Cluster, ifname: &dyn Fn(u32) -> String) -> ClusterJson {
         mac: c.mac.map(|x| x.to_string()),
         mode: c.mode_name(),
         hash: c.hash_name(),
+        affinity: c.affinity.map(|x| {
+            crate::kapi::abi::Affinity::from_u32(x)
+                .map_or_else(|| x.to_string(), |x| x.name().to_string())
+        }),
+        affinity_prefix4: c.affinity_prefix.0,
+        affinity_prefix6: c.affinity_prefix.1,
         bucket_bits: c.bucket_bits,
         buckets: c.bucket_bits.map(|b| 1u64 << b),
         member: c.member,
@@ -108,6 +117,12 @@ struct ClusterJson {
     mode: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     hash: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    affinity: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    affinity_prefix4: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    affinity_prefix6: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     bucket_bits: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -235,6 +250,9 @@ mod tests {
             Attr::bytes(a::MAC, &[1, 0, 0x5e, 0x28, 0, 1]),
             Attr::u32(a::MODE, 1),
             Attr::u32(a::HASH, 0),
+            Attr::u32(a::AFFINITY, 2),
+            Attr::u32(a::AFFINITY_PREFIX4, 16),
+            Attr::u32(a::AFFINITY_PREFIX6, 56),
             Attr::u32(a::BUCKET_BITS, 10),
             Attr::u32(a::MEMBER_ID, 2),
             Attr::bytes(a::MALFORMED, &12u64.to_ne_bytes()),
@@ -246,7 +264,7 @@ mod tests {
         assert_eq!(
             render(&c, &name),
             "cluster 7 dev eth1 addr 192.168.0.1 addr6 2001:db8::1 mac 01:00:5e:28:00:01 \
-             mode unicast hash keyed buckets 1024 member 2\n    fwd-dev eth1 malformed 12\n"
+             mode unicast hash keyed affinity network 16 56 buckets 1024 member 2\n    fwd-dev eth1 malformed 12\n"
         );
         let j = serde_json::to_value(to_json(&c, &name)).unwrap();
         assert_eq!(
@@ -254,7 +272,8 @@ mod tests {
             serde_json::json!({
                 "id": 7, "dev": "eth1", "ifindex": 1, "addr": "192.168.0.1",
                 "addr6": "2001:db8::1", "mac": "01:00:5e:28:00:01", "mode": "unicast",
-                "hash": "keyed", "bucket_bits": 10, "buckets": 1024, "member": 2,
+                "hash": "keyed", "affinity": "network", "affinity_prefix4": 16,
+                "affinity_prefix6": 56, "bucket_bits": 10, "buckets": 1024, "member": 2,
                 "fwd_dev": ["eth1"], "fwd_ifindex": [1], "malformed": 12,
                 "tcp_export": false
             })
@@ -267,10 +286,14 @@ mod tests {
             Attr::u32(a::ID, 3),
             Attr::bytes(a::SEED, &[0x11; 16]),
             Attr::u32(a::MODE, 7),
+            Attr::u32(a::AFFINITY, 1),
         ]);
         assert_eq!(
             render(&c, &|i| format!("if{i}")),
-            format!("cluster 3 mode 7\n    seed {}\n", "11".repeat(16))
+            format!(
+                "cluster 3 mode 7 affinity source\n    seed {}\n",
+                "11".repeat(16)
+            )
         );
     }
 }

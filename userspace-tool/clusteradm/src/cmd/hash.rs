@@ -3,8 +3,8 @@
 use std::net::IpAddr;
 
 use crate::kapi::addr::words;
-use crate::kapi::words::{parse_buckets, parse_key, parse_l2tp, parse_proto};
-use crate::shared::hash::{self, Flow, L2tp, Mode};
+use crate::kapi::words::{self, parse_buckets, parse_key, parse_l2tp, parse_proto, Words};
+use crate::shared::hash::{self, Affinity, Flow, FlowHash, L2tp, Mode};
 use crate::shared::siphash::Key;
 use clap::Args;
 use serde::Serialize;
@@ -39,6 +39,23 @@ pub(crate) struct HashArgs {
     /// Keyed hash with this 128-bit seed (32 hex digits); the seed hash without.
     #[arg(long, value_parser = parse_key)]
     key: Option<Key>,
+    /// Client affinity, as `cluster add` takes it: none, source, or
+    /// "network [PREFIX4 [PREFIX6]]".
+    #[arg(long, default_value = "none", value_parser = parse_affinity)]
+    affinity: Affinity,
+}
+
+/// `--affinity`'s value: `cluster add`'s `affinity` words.
+fn parse_affinity(s: &str) -> Result<Affinity, String> {
+    let mut all = vec!["affinity".to_string()];
+    all.extend(s.split_whitespace().map(String::from));
+    let mut w = Words::new(&all);
+    w.keyword();
+    let a = words::affinity(&mut w, "affinity").map_err(|e| e.to_string())?;
+    match w.keyword() {
+        None => Ok(a),
+        Some(extra) => Err(format!("unexpected \"{extra}\" after the affinity")),
+    }
 }
 
 #[derive(Serialize)]
@@ -46,6 +63,9 @@ struct Answer {
     bucket: u32,
     buckets: u32,
     mode: &'static str,
+    /// The affinity, unless none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    affinity: Option<String>,
 }
 
 pub(crate) fn hash(a: &HashArgs, json: bool) -> Result<(), String> {
@@ -66,10 +86,15 @@ pub(crate) fn hash(a: &HashArgs, json: bool) -> Result<(), String> {
         None => (Mode::Seed, "seed"),
     };
     let bits = a.buckets.trailing_zeros();
+    let h = FlowHash {
+        mode,
+        affinity: a.affinity,
+    };
     let ans = Answer {
-        bucket: hash::bucket(&mode, &flow, bits),
+        bucket: h.bucket(&flow, bits),
         buckets: a.buckets,
         mode: name,
+        affinity: (a.affinity != Affinity::None).then(|| words::affinity_text(a.affinity)),
     };
     if json {
         println!(
@@ -77,8 +102,12 @@ pub(crate) fn hash(a: &HashArgs, json: bool) -> Result<(), String> {
             serde_json::to_string(&ans).map_err(|e| e.to_string())?
         );
     } else {
+        let affinity = ans
+            .affinity
+            .as_ref()
+            .map_or_else(String::new, |x| format!(", affinity {x}"));
         println!(
-            "bucket {} of {} ({} hash)",
+            "bucket {} of {} ({} hash{affinity})",
             ans.bucket, ans.buckets, ans.mode
         );
     }

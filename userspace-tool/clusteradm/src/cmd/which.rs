@@ -1,7 +1,7 @@
 //! `clusteradm which`: which bucket, and so which member, a flow belongs to
 //! in a live cluster — computed here with the kernel's own hash code
-//! (`crate::shared::hash`) from the cluster's hash mode, seed and bucket
-//! count, then looked up in its table.
+//! (`crate::shared::hash`) from the cluster's hash mode, seed, client
+//! affinity and bucket count, then looked up in its table.
 
 use std::net::IpAddr;
 
@@ -11,7 +11,7 @@ use crate::kapi::cluster::{self, Cluster};
 use crate::kapi::table::{self, Table};
 use crate::kapi::words::{self as args, Words};
 use crate::kapi::{Client, Error};
-use crate::shared::hash::{self, Flow, L2tp, Mode};
+use crate::shared::hash::{self, Flow, FlowHash, L2tp, Mode};
 use crate::shared::siphash::Key;
 use serde::Serialize;
 
@@ -107,7 +107,11 @@ pub(crate) fn compute(src: IpAddr, a: &WhichArgs, c: &Cluster, t: &Table) -> Res
         l2tp: a.l2tp,
         forwarded: a.forwarded,
     };
-    let bucket = hash::bucket(&mode, &f, t.bucket_bits);
+    let h = FlowHash {
+        mode,
+        affinity: c.flow_affinity()?,
+    };
+    let bucket = h.bucket(&f, t.bucket_bits);
     let o = t.owners.get(bucket as usize).copied().unwrap_or(UNOWNED);
     Ok(Answer {
         bucket,
@@ -322,6 +326,31 @@ mod tests {
         let e = compute(src, &a, &cluster(0, None), &table(1)).unwrap_err();
         assert_eq!(e.exit_code(), 1);
         assert!(e.to_string().contains("seed is not readable"), "{e}");
+    }
+
+    #[test]
+    fn affinity_is_taken_into_account() {
+        // Core vectors 10 and 13: source affinity 0x0a2, /24 0x0a0.
+        let mut c = cluster(1, None);
+        c.affinity = Some(1);
+        let src: IpAddr = "10.0.0.2".parse().unwrap();
+        for kw in ["sport 40000 dport 80", "proto udp sport 5201", "proto icmp"] {
+            let ans = compute(src, &parse(&words(kw)).unwrap(), &c, &table(1)).unwrap();
+            assert_eq!(ans.bucket, 0x0a2, "{kw}");
+        }
+        c.affinity = Some(2);
+        let a = parse(&words("sport 1234 dport 80")).unwrap();
+        for src in ["10.0.0.2", "10.0.0.77", "10.0.0.255"] {
+            let ans = compute(src.parse().unwrap(), &a, &c, &table(1)).unwrap();
+            assert_eq!(ans.bucket, 0x0a0, "{src}");
+        }
+        // A /8: 10.0.0.0 whatever the rest (the seed hash folds it alike).
+        c.affinity_prefix = (Some(8), None);
+        let ans = compute("10.9.8.7".parse().unwrap(), &a, &c, &table(1)).unwrap();
+        assert_eq!(ans.bucket, 0x0a0);
+        c.affinity = Some(9);
+        let e = compute(src, &a, &c, &table(1)).unwrap_err();
+        assert!(e.to_string().contains("affinity 9"), "{e}");
     }
 
     #[test]

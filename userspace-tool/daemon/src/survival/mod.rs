@@ -18,7 +18,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use crate::shared::buckets::UNOWNED;
-use crate::shared::hash::{self, Mode};
+use crate::shared::hash::FlowHash;
 use crate::shared::proto::{MAX_BODY, MAX_CERT};
 use crate::shared::tcpstate::{after, Data, Dir, Essential, Initial, Record, DATA_HEAD_LEN};
 use tracing::{info, warn};
@@ -78,7 +78,7 @@ pub(crate) struct Survival {
     /// kernel exports one per segment; the link carries one per flush).
     held: HashMap<u64, Essential>,
     handoff: Handoff,
-    hash: Mode,
+    hash: FlowHash,
     bits: u32,
     status: TcpStatus,
     /// Replicated records ignored (see [`TcpStatus::ignored`]).
@@ -98,7 +98,7 @@ impl Survival {
     /// buckets, handing restored connections of each port to its
     /// application's socket, its replicas within `limits`.
     pub(crate) fn new(
-        (hash, bits, addrs): (Mode, u32, Vec<IpAddr>),
+        (hash, bits, addrs): (FlowHash, u32, Vec<IpAddr>),
         handoff: Handoff,
         limits: Limits,
         commit: bool,
@@ -345,7 +345,7 @@ impl Survival {
         self.forget_stale(me, owners, &alive, Instant::now());
         let before = std::mem::replace(&mut self.owners, owners.to_vec());
         let (hash, bits) = (&self.hash, self.bits);
-        let bucket = |i: &Initial| hash::bucket(hash, &i.flow(), bits) as usize;
+        let bucket = |i: &Initial| hash.bucket(&i.flow(), bits) as usize;
         let moved_from_live = |i: &Initial| {
             let b = bucket(i);
             owners.get(b) == Some(&me) && before.get(b).is_some_and(|&o| other_live(o, me, &alive))
@@ -404,7 +404,7 @@ impl Survival {
     ) {
         let (hash, bits) = (&self.hash, self.bits);
         let elsewhere = |i: &Initial| {
-            let b = hash::bucket(hash, &i.flow(), bits) as usize;
+            let b = hash.bucket(&i.flow(), bits) as usize;
             owners.get(b).is_some_and(|&o| other_live(o, me, &alive))
         };
         let n = self
@@ -516,6 +516,7 @@ pub(crate) fn watch_kernel(
 mod tests {
     use super::*;
     use crate::kapi::tcp::records;
+    use crate::shared::hash::Mode;
     use crate::shared::tcpstate::{Closed, Essential};
 
     /// Connection `sport` to the cluster address, named by its 4-tuple.
@@ -535,7 +536,12 @@ mod tests {
             bytes: 1 << 24,
         };
         let addrs = vec!["192.0.2.100".parse().unwrap()];
-        let mut s = Survival::new((Mode::Seed, 10, addrs), Handoff::none(), limits, commit);
+        let mut s = Survival::new(
+            (FlowHash::new(Mode::Seed), 10, addrs),
+            Handoff::none(),
+            limits,
+            commit,
+        );
         s.view(&[1, 2, 3], &[2; 1024]);
         s
     }

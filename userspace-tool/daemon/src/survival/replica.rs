@@ -587,7 +587,7 @@ mod tests {
     /// Members 1, 2 and 3; every bucket member 2's (`bits` 2).
     fn auth() -> Authority {
         let mut a = Authority::new(
-            crate::shared::hash::Mode::Seed,
+            crate::shared::hash::FlowHash::new(crate::shared::hash::Mode::Seed),
             2,
             vec!["192.0.2.100".parse().unwrap()],
         );

@@ -252,9 +252,13 @@ mod tests {
 
     #[test]
     fn only_the_clusters_connections_in_our_buckets_are_restored() {
-        use crate::shared::hash::Mode;
+        use crate::shared::hash::{FlowHash, Mode};
         use crate::shared::tcpstate::conn_id;
-        let auth = Authority::new(Mode::Seed, 2, vec!["192.0.2.100".parse().unwrap()]);
+        let auth = Authority::new(
+            FlowHash::new(Mode::Seed),
+            2,
+            vec!["192.0.2.100".parse().unwrap()],
+        );
         let named = |mut i: Initial| {
             i.id = conn_id(&i.src, &i.dst, i.sport, i.dport);
             i

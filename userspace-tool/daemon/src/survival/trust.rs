@@ -28,7 +28,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use crate::kapi::addr::unmapped;
-use crate::shared::hash::{self, Mode};
+use crate::shared::hash::FlowHash;
 use crate::shared::tcpstate::{conn_id, Initial};
 pub(crate) use crate::state::TcpRefused as Refused;
 
@@ -103,7 +103,7 @@ const RECENT_TABLES: usize = 64;
 /// hash, the newest table and those it replaced lately, the members.
 #[derive(Clone, Debug)]
 pub(crate) struct Authority {
-    hash: Mode,
+    hash: FlowHash,
     bits: u32,
     addrs: Vec<IpAddr>,
     now: Vec<u16>,
@@ -115,7 +115,7 @@ pub(crate) struct Authority {
 impl Authority {
     /// For a cluster at `addrs` hashing with `hash` into `1 << bits`
     /// buckets; no table yet.
-    pub(crate) fn new(hash: Mode, bits: u32, addrs: Vec<IpAddr>) -> Self {
+    pub(crate) fn new(hash: FlowHash, bits: u32, addrs: Vec<IpAddr>) -> Self {
         Authority {
             hash,
             bits,
@@ -154,7 +154,7 @@ impl Authority {
 
     /// The bucket of connection `i`.
     pub(crate) fn bucket(&self, i: &Initial) -> usize {
-        hash::bucket(&self.hash, &i.flow(), self.bits) as usize
+        self.hash.bucket(&i.flow(), self.bits) as usize
     }
 
     /// Whether member `m` is in the cluster.
@@ -210,6 +210,7 @@ impl Authority {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shared::hash::Mode;
 
     /// Connection `sport` from 192.0.2.2 to `dst`, named rightly.
     pub(crate) fn conn_to(dst: [u8; 4], sport: u16) -> Initial {
@@ -220,7 +221,11 @@ mod tests {
     }
 
     fn authority() -> Authority {
-        let mut a = Authority::new(Mode::Seed, 2, vec!["192.0.2.100".parse().unwrap()]);
+        let mut a = Authority::new(
+            FlowHash::new(Mode::Seed),
+            2,
+            vec!["192.0.2.100".parse().unwrap()],
+        );
         a.update(&[1, 2, 3], &[1, 2, 3, 1], Instant::now());
         a
     }
@@ -263,7 +268,11 @@ mod tests {
 
     #[test]
     fn foreign_destinations_and_false_ids_are_refused() {
-        let a = Authority::new(Mode::Seed, 2, vec!["192.0.2.100".parse().unwrap()]);
+        let a = Authority::new(
+            FlowHash::new(Mode::Seed),
+            2,
+            vec!["192.0.2.100".parse().unwrap()],
+        );
         let local = conn_to([127, 0, 0, 1], 40000);
         assert_eq!(a.well_formed(&local), Err(Refusal::ForeignDestination));
         let other = conn_to([198, 51, 100, 7], 40000);
@@ -280,7 +289,11 @@ mod tests {
 
     #[test]
     fn ipv6_cluster_addresses_count() {
-        let a = Authority::new(Mode::Seed, 2, vec!["2001:db8::100".parse().unwrap()]);
+        let a = Authority::new(
+            FlowHash::new(Mode::Seed),
+            2,
+            vec!["2001:db8::100".parse().unwrap()],
+        );
         let dst: std::net::Ipv6Addr = "2001:db8::100".parse().unwrap();
         let mut i = conn_to([0; 4], 40000);
         i.dst = dst.octets();
