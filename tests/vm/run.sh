@@ -72,8 +72,10 @@ if [ $demo = 1 ]; then
 fi
 
 start=$SECONDS
-# The guest learns how it is emulated.
-vm tests env IPC_ACCEL="$([ ${#accel[@]} = 0 ] && echo kvm || echo tcg)" \
+# The guest learns how it is emulated, and the tests' IPC_* settings
+# (IPC_CONNS=20000 ...): the guest's command line does not inherit ours.
+knobs=$(env | grep -E '^IPC_[A-Z0-9_]+=[A-Za-z0-9_.,:/-]*$' | grep -v '^IPC_ACCEL=' | tr '\n' ' ')
+vm tests env $knobs IPC_ACCEL="$([ ${#accel[@]} = 0 ] && echo kvm || echo tcg)" \
 	tests/vm/guest.sh "${check[@]}" "${tests[@]}"
 rc=$?
 summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' results/tests.log | tail -n1)
