@@ -6,12 +6,20 @@
 # speed.
 #
 #   scripts/bench.sh [SECONDS] [ROUNDS]
-#   IPC_BENCH=datapath|failover|tcp  only one of them; IPC_FAILOVER_RUNS=10,
+#   IPC_BENCH=link|datapath|failover|tcp  only one of them; IPC_FAILOVER_RUNS=10,
 #   IPC_TCP_MODES="none async", IPC_TCP_ROUNDS=3 (tcp.sh); IPC_TCP_PERF=1: where the
 #   daemons spend their CPU during each mode's pump (perf, if installed)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+mkdir -p results
+if [ "${IPC_BENCH:-all}" = all ] || [ "${IPC_BENCH:-all}" = link ]; then
+echo "# link: CPU per datagram on the cluster link, signed (Ed25519) against sealed (ChaCha20-Poly1305), on the host"
+(cd userspace-tool && cargo test --release --quiet -p ipcluster-daemon bench_link -- \
+	--ignored --nocapture 2>&1) | grep '^link:' | tee results/bench-link.log
+[ "${IPC_BENCH:-all}" = link ] && exit 0
+fi
+
 kdir=$(scripts/kernel.sh bench)
 
 # The module for the bench kernel, built from a copy so that the tree's

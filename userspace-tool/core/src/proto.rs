@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The membership protocol's wire format (patent Figs. 6 and 8A–8H): one
-//! UDP datagram per message on the cluster link, signed by its sender.
+//! UDP datagram per message on the cluster link, either signed by its
+//! sender or sealed with a key its sender shares with its one recipient
+//! ([`sealed`]).
+//!
+//! A signed datagram:
 //!
 //! ```text
-//!  0  magic "IPCM"          4  version (1)     5  kind
+//!  0  magic "IPCM"          4  version (2)     5  kind
 //!  6  sender member id (u16, NO_MEMBER before it has one)
 //!  8  cluster id (u32)     12  replay counter (u64, strictly increasing
 //!                              per sender key)
@@ -11,17 +15,21 @@
 //! 24  body, then the sender's certificate (DER), then a 64-byte signature
 //! ```
 //!
-//! All integers are big-endian. Every message carries its sender's
-//! certificate, so any host can check any message on its own; the
-//! signature (Ed25519, by the certificate's key) covers everything before
-//! it. Checking certificate, signature and counter is the daemon's job:
+//! All integers are big-endian. Every signed message carries its sender's
+//! certificate, so any host can check it on its own; the signature
+//! (Ed25519, by the certificate's key) covers everything before it. Only
+//! what cannot wait for a shared key is signed: joins and their answers
+//! to strangers, the master's multicast keepalive, elections, and the
+//! [`Msg::Hello`] that agrees a key; [`sealed_only`] kinds travel sealed. Checking certificate, signature and counter is the daemon's job:
 //! [`decode`] only checks the shape, and never panics or reads out of
 //! bounds whatever the input.
+
+pub mod sealed;
 
 /// The first four bytes of every message.
 pub const MAGIC: [u8; 4] = *b"IPCM";
 /// The protocol version this code speaks.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// Bytes before the body.
 pub const HEADER_LEN: usize = 24;
 /// Largest certificate.
@@ -30,6 +38,8 @@ pub const MAX_CERT: usize = 2048;
 pub const SIG_LEN: usize = 64;
 /// The sender id of a host that has no member id yet.
 pub const NO_MEMBER: u16 = u16::MAX;
+/// Bytes of an X25519 public key.
+pub const KEY_LEN: usize = 32;
 /// Largest body: a whole bucket table of 4096 buckets plus its members.
 pub const MAX_BODY: usize = 12 * 1024;
 /// Most members a master keepalive lists.
@@ -230,6 +240,22 @@ pub enum Msg<'a> {
         /// Their numbers, as the messages said (u64 each, big-endian).
         seqs: &'a [u8],
     },
+    /// One half of a key agreement with one peer, for one port.
+    Hello(Hello),
+}
+
+/// A key agreement's half: the sender's fresh X25519 key for one
+/// recipient on one port, and the recipient's key it answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hello {
+    /// The UDP port the session is for.
+    pub port: u16,
+    /// The recipient's link address (IPv4 mapped into IPv6).
+    pub to: [u8; 16],
+    /// The sender's ephemeral public key.
+    pub key: [u8; KEY_LEN],
+    /// The recipient's ephemeral key this answers; zero in a first Hello.
+    pub echo: [u8; KEY_LEN],
 }
 
 /// The master's keepalive: the cluster as the master sees it.
@@ -319,17 +345,31 @@ pub struct Datagram<'a> {
     pub sig: &'a [u8; SIG_LEN],
 }
 
-mod kind {
-    pub(super) const JOIN: u8 = 1;
-    pub(super) const WELCOME: u8 = 2;
-    pub(super) const REFUSE: u8 = 3;
-    pub(super) const OFFER: u8 = 4;
-    pub(super) const OBJECT: u8 = 5;
-    pub(super) const MASTER_ALIVE: u8 = 6;
-    pub(super) const MEMBER_ALIVE: u8 = 7;
-    pub(super) const LEAVE: u8 = 8;
-    pub(super) const TCP_STATE: u8 = 9;
-    pub(super) const TCP_ACK: u8 = 10;
+/// Message kinds, as byte 5 of a datagram has them.
+pub mod kind {
+    #![expect(missing_docs, reason = "named as the messages they carry")]
+    pub const JOIN: u8 = 1;
+    pub const WELCOME: u8 = 2;
+    pub const REFUSE: u8 = 3;
+    pub const OFFER: u8 = 4;
+    pub const OBJECT: u8 = 5;
+    pub const MASTER_ALIVE: u8 = 6;
+    pub const MEMBER_ALIVE: u8 = 7;
+    pub const LEAVE: u8 = 8;
+    pub const TCP_STATE: u8 = 9;
+    pub const TCP_ACK: u8 = 10;
+    pub const HELLO: u8 = 11;
+    /// Set in a sealed datagram's kind byte.
+    pub const SEALED: u8 = 0x80;
+}
+
+/// Whether messages of `kind` may only travel sealed: those sent to one
+/// member that already shares a key with the sender.
+pub fn sealed_only(kind: u8) -> bool {
+    matches!(
+        kind,
+        kind::WELCOME | kind::MEMBER_ALIVE | kind::LEAVE | kind::TCP_STATE | kind::TCP_ACK
+    )
 }
 
 /// Writes bytes at a cursor, failing when `out` is full.
@@ -369,7 +409,38 @@ pub fn encode(header: &Header, msg: &Msg<'_>, cert: &[u8], out: &mut [u8]) -> Re
         out,
         at: HEADER_LEN,
     };
-    let k = match msg {
+    let k = put_body(&mut p, msg)?;
+    let body = p.at - HEADER_LEN;
+    if body > MAX_BODY {
+        return Err(Error::Malformed);
+    }
+    p.bytes(cert)?;
+    p.bytes(&[0; SIG_LEN])?;
+    let len = p.at;
+    let mut h = Put { out: p.out, at: 0 };
+    h.bytes(&MAGIC)?;
+    h.bytes(&[VERSION, k])?;
+    h.bytes(&header.sender.to_be_bytes())?;
+    h.bytes(&header.cluster.to_be_bytes())?;
+    h.bytes(&header.counter.to_be_bytes())?;
+    h.bytes(&(body as u16).to_be_bytes())?;
+    h.bytes(&(cert.len() as u16).to_be_bytes())?;
+    Ok(len)
+}
+
+/// Encodes the body of `msg` alone into `out`: its kind and length.
+pub fn encode_body(msg: &Msg<'_>, out: &mut [u8]) -> Result<(u8, usize), Error> {
+    let mut p = Put { out, at: 0 };
+    let k = put_body(&mut p, msg)?;
+    if p.at > MAX_BODY {
+        return Err(Error::Malformed);
+    }
+    Ok((k, p.at))
+}
+
+/// Writes the body of `msg` at `p`; its kind.
+fn put_body(p: &mut Put<'_>, msg: &Msg<'_>) -> Result<u8, Error> {
+    Ok(match msg {
         Msg::Join { config } => {
             p.bytes(&config.to_be_bytes())?;
             kind::JOIN
@@ -428,23 +499,14 @@ pub fn encode(header: &Header, msg: &Msg<'_>, cert: &[u8], out: &mut [u8]) -> Re
             p.blob(seqs)?;
             kind::TCP_ACK
         }
-    };
-    let body = p.at - HEADER_LEN;
-    if body > MAX_BODY {
-        return Err(Error::Malformed);
-    }
-    p.bytes(cert)?;
-    p.bytes(&[0; SIG_LEN])?;
-    let len = p.at;
-    let mut h = Put { out: p.out, at: 0 };
-    h.bytes(&MAGIC)?;
-    h.bytes(&[VERSION, k])?;
-    h.bytes(&header.sender.to_be_bytes())?;
-    h.bytes(&header.cluster.to_be_bytes())?;
-    h.bytes(&header.counter.to_be_bytes())?;
-    h.bytes(&(body as u16).to_be_bytes())?;
-    h.bytes(&(cert.len() as u16).to_be_bytes())?;
-    Ok(len)
+        Msg::Hello(h) => {
+            p.bytes(&h.port.to_be_bytes())?;
+            p.bytes(&h.to)?;
+            p.bytes(&h.key)?;
+            p.bytes(&h.echo)?;
+            kind::HELLO
+        }
+    })
 }
 
 /// Reads fields off a body, failing on truncation.
@@ -511,14 +573,26 @@ pub fn decode(d: &[u8]) -> Result<Datagram<'_>, Error> {
     if body_len > MAX_BODY || cert_len > MAX_CERT {
         return Err(Error::Malformed);
     }
-    let mut body = Get {
-        b: g.take(body_len)?,
-    };
+    let body = g.take(body_len)?;
     let cert = g.take(cert_len)?;
     let sig: &[u8; SIG_LEN] = g.take(SIG_LEN)?.try_into().map_err(|_| Error::Truncated)?;
     if !g.b.is_empty() {
         return Err(Error::Malformed);
     }
+    let msg = decode_body(k, body)?;
+    Ok(Datagram {
+        header,
+        msg,
+        cert,
+        signed: &d[..HEADER_LEN + body_len + cert_len],
+        sig,
+    })
+}
+
+/// Decodes the body of a message of kind `k`; every byte must belong to
+/// it.
+pub fn decode_body(k: u8, body: &[u8]) -> Result<Msg<'_>, Error> {
+    let mut body = Get { b: body };
     let b = &mut body;
     let msg = match k {
         kind::JOIN => Msg::Join { config: b.u32()? },
@@ -570,18 +644,18 @@ pub fn decode(d: &[u8]) -> Result<Datagram<'_>, Error> {
             }
             Msg::TcpAck { seqs }
         }
+        kind::HELLO => Msg::Hello(Hello {
+            port: b.u16()?,
+            to: b.array()?,
+            key: b.array()?,
+            echo: b.array()?,
+        }),
         other => return Err(Error::UnknownKind(other)),
     };
     if !body.b.is_empty() {
         return Err(Error::Malformed);
     }
-    Ok(Datagram {
-        header,
-        msg,
-        cert,
-        signed: &d[..HEADER_LEN + body_len + cert_len],
-        sig,
-    })
+    Ok(msg)
 }
 
 #[cfg(test)]
@@ -666,8 +740,18 @@ mod tests {
             Msg::TcpAck {
                 seqs: &[0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 9],
             },
+            Msg::Hello(Hello {
+                port: 7401,
+                to: [5; 16],
+                key: [6; KEY_LEN],
+                echo: [0; KEY_LEN],
+            }),
         ] {
             round_trip(msg);
+            let mut body = [0u8; 256];
+            if let Ok((k, n)) = encode_body(&msg, &mut body) {
+                assert_eq!(decode_body(k, &body[..n]), Ok(msg));
+            }
         }
     }
 
@@ -679,8 +763,8 @@ mod tests {
         bad[0] = b'X';
         assert_eq!(decode(&bad[..n]), Err(Error::NotOurs));
         let mut bad = buf;
-        bad[4] = 2;
-        assert_eq!(decode(&bad[..n]), Err(Error::NotOurs));
+        bad[4] = 1;
+        assert_eq!(decode(&bad[..n]), Err(Error::NotOurs), "version 1");
         let mut bad = buf;
         bad[5] = 99;
         assert_eq!(decode(&bad[..n]), Err(Error::UnknownKind(99)));

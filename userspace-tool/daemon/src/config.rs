@@ -113,6 +113,9 @@ pub(crate) struct Protocol {
     pub(crate) quorum: Quorum,
     /// The cluster's size, for the quorum.
     pub(crate) members: usize,
+    /// How far members' clocks may differ: signed datagrams whose
+    /// counter (the sender's clock) is further from ours are stale.
+    pub(crate) max_clock_skew_ms: u64,
 }
 
 /// Whether a side of a partition needs a quorum to serve.
@@ -131,6 +134,7 @@ impl Default for Protocol {
     fn default() -> Self {
         Protocol {
             period_ms: 50,
+            max_clock_skew_ms: 60_000,
             join_wait_ms: 150,
             offer_wait_ms: 100,
             rebalance_ms: 2000,

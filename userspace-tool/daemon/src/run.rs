@@ -41,7 +41,9 @@ pub fn run(path: &Path) -> Result<(), Error> {
     let cfg = config::parse(&read(path)?).map_err(|e| e.context(&path.display().to_string()))?;
     init_logging();
     let kernel = create_cluster(&cfg.cluster.add)?;
-    let (keys, endpoint) = Keys::load(&cfg.pki, kernel.id, IpAddr::V4(cfg.link.addr))?;
+    let link_at = SocketAddr::from((cfg.link.addr, cfg.link.port));
+    let skew = Duration::from_millis(cfg.protocol.max_clock_skew_ms);
+    let (keys, endpoint) = Keys::load(&cfg.pki, kernel.id, link_at, skew)?;
     let settings = settings(&cfg.protocol, kernel.buckets())?;
     let link = match kernel.req.flow_hash() {
         Some(hash) if kernel.req.tcp_export() => Some(start_survival(&cfg, &kernel, hash, keys)?),
@@ -115,6 +117,8 @@ struct Keys {
     /// Where the replay counters start: the wall clock in microseconds,
     /// so that they keep rising across restarts.
     start: u64,
+    /// `[protocol] max_clock_skew_ms`.
+    skew: Duration,
 }
 
 impl Keys {
@@ -122,7 +126,13 @@ impl Keys {
     /// cluster `id` with them; an error if the certificate names
     /// addresses but not this host's on the link, `me` (the others would
     /// take nothing from it).
-    fn load(p: &PkiConf, id: u32, me: IpAddr) -> Result<(Keys, Endpoint<Message>), Error> {
+    fn load(
+        p: &PkiConf,
+        id: u32,
+        link: SocketAddr,
+        skew: Duration,
+    ) -> Result<(Keys, Endpoint<Message>), Error> {
+        let me = link.ip();
         let pem = Pem {
             cert: read(&p.cert)?,
             key: read(&p.key)?,
@@ -139,14 +149,21 @@ impl Keys {
         let start = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_micros() as u64);
-        let endpoint = Endpoint::new(id, identity, trust.clone(), start);
-        Ok((Keys { pem, trust, start }, endpoint))
+        let endpoint = Endpoint::new(id, identity, trust.clone(), start, link).max_skew(skew);
+        let keys = Keys {
+            pem,
+            trust,
+            start,
+            skew,
+        };
+        Ok((keys, endpoint))
     }
 
-    /// Another endpoint of cluster `id`, for the TCP state link.
-    fn endpoint<M: Payload>(self, id: u32) -> Result<Endpoint<M>, Error> {
+    /// Another endpoint of cluster `id`, at `link`, for the TCP state
+    /// link.
+    fn endpoint<M: Payload>(self, id: u32, link: SocketAddr) -> Result<Endpoint<M>, Error> {
         let identity = Identity::new(&self.pem).map_err(Error::failed)?;
-        Ok(Endpoint::new(id, identity, self.trust, self.start))
+        Ok(Endpoint::new(id, identity, self.trust, self.start, link).max_skew(self.skew))
     }
 }
 
@@ -244,7 +261,7 @@ fn start_survival(
     link::start(
         link_socket(&cfg.link, port)?,
         SocketAddr::from((cfg.link.group, port)),
-        keys.endpoint(id)?,
+        keys.endpoint(id, SocketAddr::from((cfg.link.addr, port)))?,
         survival,
         kernel_rx,
         queue,

@@ -58,6 +58,13 @@ pub struct RejectedJson {
     /// port, or membership on the TCP state link's).
     #[serde(default)]
     pub wrong_port: u64,
+    /// A signed datagram of a kind that travels only sealed.
+    #[serde(default)]
+    pub signed_where_sealed: u64,
+    /// A signed counter outside the allowed clock skew, or older than
+    /// the daemon.
+    #[serde(default)]
+    pub stale: u64,
     /// From a certificate the cluster does not trust.
     pub untrusted: u64,
     /// Its signature does not match its certificate.
@@ -66,8 +73,22 @@ pub struct RejectedJson {
     /// `[pki] require_address`, its certificate names none).
     #[serde(default)]
     pub wrong_address: u64,
+    /// A key agreement meant for another address or port.
+    #[serde(default)]
+    pub not_for_us: u64,
     /// Its replay counter was seen already.
     pub replayed: u64,
+    /// Sealed under a key this daemon does not share with its source
+    /// (for instance, from before it restarted).
+    #[serde(default)]
+    pub unknown_session: u64,
+    /// Sealed, but its tag does not match.
+    #[serde(default)]
+    pub bad_tag: u64,
+    /// Joins and Hellos beyond what one source may have checked per
+    /// second.
+    #[serde(default)]
+    pub rate_limited: u64,
 }
 
 /// What `clusteradm status` shows of TCP survival.

@@ -1,40 +1,63 @@
-//! Signed datagrams on the cluster link (`crate::shared::proto`), shared
-//! by its two users: the membership ([`crate::membership::node::Message`])
-//! and the TCP state link ([`crate::survival::link::Message`]), each with
-//! an [`Endpoint`] of its own on a port of its own.
+//! The cluster link's datagrams (`crate::shared::proto`), shared by its
+//! two users: the membership ([`crate::membership::node::Message`]) and
+//! the TCP state link ([`crate::survival::link::Message`]), each with an
+//! [`Endpoint`] of its own on a port of its own.
 //!
-//! Every datagram carries its sender's certificate and is signed with its
-//! key. A received datagram counts only when its cluster id is ours, its
-//! kind belongs to the port it came to, its signature is good, its
-//! certificate is one the cluster trusts, it comes from the address the
-//! certificate names (if it names any) and its replay counter has not
-//! been seen from that certificate (a sliding window, as IPsec's: a
-//! unicast message may overtake a multicast one sent before it while the
-//! unicast waits for ARP); anything else changes nothing and is counted.
+//! A message to one member travels sealed, with the session key the two
+//! agreed for that port ([`session`]): one AEAD per datagram instead of
+//! a signature, one replay window per session and direction, and
+//! nothing sealed for one port or one pair opens at another. What cannot
+//! wait for a key is signed: joins and the refusals of strangers, the
+//! master's multicast keepalive, elections and the Hello that agrees a
+//! key. A signed datagram counts only when it is fresh (its counter, the
+//! sender's wall clock, within `max_clock_skew` of ours and not from
+//! before we started), new in its certificate's window, its signature
+//! good, its certificate one the cluster trusts and its source an
+//! address the certificate names.
 //!
-//! Each port keeps a window of its own per sender, and a sender's two
-//! endpoints count from the same start, so the same counter appears on
-//! both ports. That is safe because the kind is checked before any window
-//! moves and is covered by the signature: a datagram signed for one port
-//! can only ever be accepted on that port, so a copy sent to the other
-//! port is rejected as `WrongPort` and leaves that port's window as it
-//! was, and each window sees only the counters of its own port.
+//! Checks run cheapest first and no window moves before the last of them:
+//! shape, cluster, the kind belongs to this port, then freshness and the
+//! window, and only then the signature or the tag. Anything that fails
+//! changes nothing and is counted by reason ([`Rejected`]).
+
+mod peers;
+mod reject;
+mod session;
+mod window;
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant, SystemTime};
 
-use crate::shared::proto::{self, Header, Msg, Nak};
+use ring::rand::SystemRandom;
 use rustls_pki_types::UnixTime;
 
-use crate::cert::{addresses, fingerprint, Identity, Trust};
-use crate::state::RejectedJson;
+use crate::cert::{addresses, fingerprint, not_after, Identity, Trust};
+use crate::kapi::addr::mapped;
+use crate::shared::proto::{self, kind, sealed, Header, Hello, Msg, Nak, KEY_LEN};
+pub(crate) use reject::{Reject, Rejected};
+use session::{Binding, Pending};
+use window::Recent;
 
+/// How long a session lives: then the next message starts a new
+/// agreement, which checks the peer's certificate (expiry, revocation)
+/// again.
+const SESSION_LIFE: Duration = Duration::from_secs(600);
+/// How long a session still opens what arrives once a new one is due.
+const SESSION_GRACE: Duration = Duration::from_secs(60);
 /// Largest datagram.
 pub(crate) const MAX_DATAGRAM: usize = proto::HEADER_LEN + proto::MAX_BODY + proto::SIG_LEN;
+/// Joins and Hellos checked per second per source, and the burst.
+const SIGNED_PER_SEC: f64 = 200.0;
+const SIGNED_BURST: f64 = 400.0;
 
 /// The messages one user of the cluster link sends and receives, in the
 /// wire format both users share.
 pub(crate) trait Payload: Sized {
+    /// The kinds of message this user takes (a Hello aside, which every
+    /// endpoint takes).
+    const KINDS: &'static [u8];
+
     /// Calls `f` with this message as the wire format has it (some need
     /// buffers that live only as long as the call).
     fn with_wire<R>(
@@ -58,6 +81,7 @@ pub(crate) trait Payload: Sized {
 
 /// Encodes `msg` with `header` and the sender's certificate `cert`, the
 /// signature left zero.
+#[cfg(test)]
 pub(crate) fn encode<M: Payload>(
     header: &Header,
     msg: &M,
@@ -69,171 +93,322 @@ pub(crate) fn encode<M: Payload>(
     Ok(out)
 }
 
-/// Why a datagram was ignored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Reject {
-    /// Not a well-formed ipcluster datagram.
-    Malformed,
-    /// For another cluster.
-    OtherCluster,
-    /// A message of the link's other user, sent to this one's port.
-    WrongPort,
-    /// Its certificate is not trusted (and it is no join, which the
-    /// master answers with the reason).
-    Untrusted,
-    /// Its signature does not match its certificate.
-    BadSignature,
-    /// From an address its certificate does not name (or, with
-    /// `[pki] require_address`, its certificate names none).
-    WrongAddress,
-    /// Its replay counter was seen already, or is older than the window.
-    Replayed,
+/// A datagram to send.
+#[derive(Debug)]
+pub(crate) struct Sent {
+    pub(crate) to: SocketAddr,
+    pub(crate) d: Vec<u8>,
 }
 
-/// Counts of ignored datagrams, by reason.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Rejected {
-    pub(crate) malformed: u64,
-    pub(crate) other_cluster: u64,
-    pub(crate) wrong_port: u64,
-    pub(crate) untrusted: u64,
-    pub(crate) bad_signature: u64,
-    pub(crate) wrong_address: u64,
-    pub(crate) replayed: u64,
-}
-
-impl Rejected {
-    fn count(&mut self, r: Reject) {
-        let c = match r {
-            Reject::Malformed => &mut self.malformed,
-            Reject::OtherCluster => &mut self.other_cluster,
-            Reject::WrongPort => &mut self.wrong_port,
-            Reject::Untrusted => &mut self.untrusted,
-            Reject::BadSignature => &mut self.bad_signature,
-            Reject::WrongAddress => &mut self.wrong_address,
-            Reject::Replayed => &mut self.replayed,
-        };
-        *c += 1;
-    }
-
-    /// The counts as `clusteradm status` shows them.
-    pub(crate) fn to_json(self) -> RejectedJson {
-        RejectedJson {
-            malformed: self.malformed,
-            other_cluster: self.other_cluster,
-            wrong_port: self.wrong_port,
-            untrusted: self.untrusted,
-            bad_signature: self.bad_signature,
-            wrong_address: self.wrong_address,
-            replayed: self.replayed,
-        }
-    }
-
-    /// Both endpoints' counts together.
-    pub(crate) fn plus(self, o: Rejected) -> Rejected {
-        Rejected {
-            malformed: self.malformed + o.malformed,
-            other_cluster: self.other_cluster + o.other_cluster,
-            wrong_port: self.wrong_port + o.wrong_port,
-            untrusted: self.untrusted + o.untrusted,
-            bad_signature: self.bad_signature + o.bad_signature,
-            wrong_address: self.wrong_address + o.wrong_address,
-            replayed: self.replayed + o.replayed,
-        }
-    }
-}
-
-/// One end of the cluster link: signs what it sends, checks what it gets.
+/// One end of the cluster link: signs or seals what it sends, checks what
+/// it gets.
 pub(crate) struct Endpoint<M> {
     cluster: u32,
     id: Identity,
     trust: Trust,
+    /// Our own address and port on the link.
+    link: SocketAddr,
+    /// The member id we last sent as (a Hello is sent under it).
+    sender: u16,
+    /// The signed counter: the wall clock in microseconds, moved on.
     counter: u64,
+    /// When this endpoint started, in microseconds: signed datagrams
+    /// from before then are not taken.
+    start: u64,
+    max_skew: u64,
     /// The counters seen lately, per sender certificate (by fingerprint).
-    seen: HashMap<String, Window>,
+    seen: HashMap<String, Recent>,
     /// Admission verdicts, per certificate fingerprint, until the trust
     /// changes, with the addresses an admitted certificate names: a chain
     /// is checked and parsed once, not on every keepalive.
-    verdicts: HashMap<String, Result<Vec<IpAddr>, Nak>>,
+    verdicts: HashMap<String, Result<Admitted, Nak>>,
+    peers: peers::Peers,
+    /// Signature checks left per source, and when they were counted.
+    budget: HashMap<IpAddr, (f64, Instant)>,
+    rng: SystemRandom,
+    body: Vec<u8>,
     pub(crate) rejected: Rejected,
     _messages: std::marker::PhantomData<fn(M) -> M>,
 }
 
+/// An admitted certificate: the addresses it names, and when it expires
+/// (seconds since the epoch).
+struct Admitted {
+    bound: Vec<IpAddr>,
+    until: i64,
+}
+
+/// The wall clock in microseconds.
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// `a` as peers are keyed: an IPv4 address as itself, not mapped.
+fn canon(a: SocketAddr) -> SocketAddr {
+    SocketAddr::new(a.ip().to_canonical(), a.port())
+}
+
 impl<M: Payload> Endpoint<M> {
-    /// For cluster `cluster`, as `id`, trusting `trust`. The counter
-    /// starts at the wall clock in microseconds, so that it keeps rising
-    /// across restarts.
-    pub(crate) fn new(cluster: u32, id: Identity, trust: Trust, start: u64) -> Self {
+    /// For cluster `cluster`, as `id` at `link`, trusting `trust`,
+    /// started at `start` (the wall clock in microseconds).
+    pub(crate) fn new(
+        cluster: u32,
+        id: Identity,
+        trust: Trust,
+        start: u64,
+        link: SocketAddr,
+    ) -> Self {
         Endpoint {
             cluster,
             id,
             trust,
+            link: canon(link),
+            sender: proto::NO_MEMBER,
             counter: start,
+            start,
+            max_skew: 60_000_000,
             seen: HashMap::new(),
             verdicts: HashMap::new(),
+            peers: peers::Peers::default(),
+            budget: HashMap::new(),
+            rng: SystemRandom::new(),
+            body: vec![0; proto::MAX_BODY],
             rejected: Rejected::default(),
             _messages: std::marker::PhantomData,
         }
     }
 
-    /// Trusts `trust` from now on (a new revocation list).
+    /// Takes signed datagrams whose clocks differ from ours by up to
+    /// `skew`.
+    pub(crate) fn max_skew(mut self, skew: Duration) -> Self {
+        self.max_skew = skew.as_micros() as u64;
+        self
+    }
+
+    /// Trusts `trust` from now on (a new revocation list): every session
+    /// goes, so each peer's certificate is checked again.
     pub(crate) fn set_trust(&mut self, trust: Trust) {
         self.trust = trust;
         self.verdicts.clear();
+        self.peers.clear();
     }
 
-    /// A signed datagram of `msg` from member `sender`.
-    pub(crate) fn seal(&mut self, sender: u16, msg: &M) -> Result<Vec<u8>, proto::Error> {
-        self.counter += 1;
+    /// Datagrams of `msg` from member `sender` to `to` into `out`: sealed
+    /// for a kind that travels sealed (once a session exists; until then
+    /// a Hello goes and the message waits), else signed.
+    pub(crate) fn seal(
+        &mut self,
+        sender: u16,
+        to: SocketAddr,
+        msg: &M,
+        out: &mut Vec<Sent>,
+    ) -> Result<(), proto::Error> {
+        self.sender = sender;
+        let mut body = std::mem::take(&mut self.body);
+        let r = match msg.with_wire(|m| proto::encode_body(m, &mut body)) {
+            Ok((kind, n)) if proto::sealed_only(kind) => {
+                if to.ip().is_multicast() {
+                    Err(proto::Error::Malformed)
+                } else {
+                    self.send_to_peer(canon(to), (kind, sender, body[..n].to_vec()), out);
+                    Ok(())
+                }
+            }
+            Ok(_) => msg
+                .with_wire(|m| self.signed(sender, m))
+                .map(|d| out.push(Sent { to, d })),
+            Err(e) => Err(e),
+        };
+        self.body = body;
+        r
+    }
+
+    /// Hellos again to peers whose messages still wait for a session.
+    pub(crate) fn poll(&mut self, out: &mut Vec<Sent>) {
+        for a in self.peers.stalled(Instant::now()) {
+            self.hello(a, out);
+        }
+    }
+
+    /// A signed datagram of `m` from member `sender`.
+    fn signed(&mut self, sender: u16, m: &Msg<'_>) -> Result<Vec<u8>, proto::Error> {
+        self.counter = (self.counter + 1).max(now_us());
         let h = Header {
             sender,
             cluster: self.cluster,
             counter: self.counter,
         };
-        let mut d = encode(&h, msg, self.id.cert())?;
-        let n = d.len() - proto::SIG_LEN;
-        let sig = self.id.sign(&d[..n]);
-        d[n..].copy_from_slice(&sig);
+        let mut d = vec![0u8; MAX_DATAGRAM];
+        let n = proto::encode(&h, m, self.id.cert(), &mut d)?;
+        d.truncate(n);
+        let s = n - proto::SIG_LEN;
+        let sig = self.id.sign(&d[..s]);
+        d[s..].copy_from_slice(&sig);
         Ok(d)
     }
 
-    /// The message in datagram `d` from address `from` and its sender's
-    /// member id, if it passes every check. A message from an
+    /// Message `w` to peer `to`: sealed now, or waiting for a session.
+    fn send_to_peer(&mut self, to: SocketAddr, w: peers::Waiting, out: &mut Vec<Sent>) {
+        let cluster = self.cluster;
+        let now = Instant::now();
+        let p = self.peers.get(to);
+        let old = match p.newest() {
+            Some(s) => {
+                let (kind, sender, body) = w;
+                out.push(Sent {
+                    to,
+                    d: s.seal(kind, sender, cluster, &body),
+                });
+                now.duration_since(s.born) > SESSION_LIFE
+            }
+            None => {
+                p.wait(w);
+                true
+            }
+        };
+        // A new agreement while the old session still serves.
+        if old && p.hello_due(now) {
+            self.hello(to, out);
+        }
+    }
+
+    /// Starts a key agreement with `to`.
+    fn hello(&mut self, to: SocketAddr, out: &mut Vec<Sent>) {
+        let Some(p) = Pending::new(&self.rng) else {
+            return;
+        };
+        let h = Hello {
+            port: to.port(),
+            to: mapped(to.ip()),
+            key: p.public,
+            echo: [0; KEY_LEN],
+        };
+        if let Ok(d) = self.signed(self.sender, &Msg::Hello(h)) {
+            self.peers.get(to).pending = Some((p, Instant::now()));
+            out.push(Sent { to, d });
+        }
+    }
+
+    /// What waits for peer `to`, sealed now that a session exists.
+    fn flush(&mut self, to: SocketAddr, out: &mut Vec<Sent>) {
+        let cluster = self.cluster;
+        let p = self.peers.get(to);
+        let waiting = std::mem::take(&mut p.queue);
+        if let Some(s) = p.newest() {
+            for (kind, sender, body) in waiting {
+                let d = s.seal(kind, sender, cluster, &body);
+                out.push(Sent { to, d });
+            }
+        }
+    }
+
+    /// The message in datagram `d` from `from` and its sender's member
+    /// id, if it passes every check; `None` for a Hello, which this
+    /// endpoint answers itself (into `out`). A message from an
     /// unacceptable certificate that this user answers (a join) comes
     /// through with the reason ([`Payload::refused`]).
     pub(crate) fn open(
         &mut self,
         d: &[u8],
-        from: IpAddr,
+        from: SocketAddr,
         now: UnixTime,
-    ) -> Result<(u16, M), Reject> {
-        let r = self.check(d, from, now);
+        out: &mut Vec<Sent>,
+    ) -> Result<Option<(u16, M)>, Reject> {
+        let from = canon(from);
+        let r = if sealed::is_sealed(d) {
+            self.open_sealed(d, from, out).map(Some)
+        } else {
+            self.open_signed(d, from, now, out)
+        };
         if let Err(e) = r {
             self.rejected.count(e);
         }
         r
     }
 
-    /// The checks, cheapest first; none moves a replay window but the
-    /// last.
-    fn check(&mut self, d: &[u8], from: IpAddr, now: UnixTime) -> Result<(u16, M), Reject> {
+    fn open_sealed(
+        &mut self,
+        d: &[u8],
+        from: SocketAddr,
+        out: &mut Vec<Sent>,
+    ) -> Result<(u16, M), Reject> {
+        let h = sealed::decode(d).map_err(|_| Reject::Malformed)?;
+        if h.cluster != self.cluster {
+            return Err(Reject::OtherCluster);
+        }
+        if !M::KINDS.contains(&h.kind) {
+            return Err(Reject::WrongPort);
+        }
+        let live = |s: &&mut session::Session| s.born.elapsed() < SESSION_LIFE + SESSION_GRACE;
+        let Some(s) = self
+            .peers
+            .find(from)
+            .and_then(|p| p.session(h.session))
+            .filter(live)
+        else {
+            // Sealed under a key we do not have: the peer's, from before
+            // we restarted (or a stranger's). A Hello (at most one a
+            // second) gets a peer new keys.
+            if self.peers.get(from).hello_due(Instant::now()) {
+                self.hello(from, out);
+            }
+            return Err(Reject::UnknownSession);
+        };
+        let body = s.open(&h, d)?;
+        let msg = proto::decode_body(h.kind, &body).map_err(|_| Reject::Malformed)?;
+        let m = M::from_wire(&msg).ok_or(Reject::WrongPort)?;
+        Ok((h.sender, m))
+    }
+
+    /// The checks of a signed datagram, cheapest first.
+    fn open_signed(
+        &mut self,
+        d: &[u8],
+        from: SocketAddr,
+        now: UnixTime,
+        out: &mut Vec<Sent>,
+    ) -> Result<Option<(u16, M)>, Reject> {
         let dg = proto::decode(d).map_err(|_| Reject::Malformed)?;
         if dg.header.cluster != self.cluster {
             return Err(Reject::OtherCluster);
         }
-        // The other port's kind: a copy of a datagram meant for it (see
-        // the module's comment). Before the signature, which it spares.
-        let msg = M::from_wire(&dg.msg).ok_or(Reject::WrongPort)?;
+        if proto::sealed_only(d[5]) {
+            return Err(Reject::SignedWhereSealed);
+        }
+        let msg = match dg.msg {
+            Msg::Hello(_) => None,
+            ref m => Some(M::from_wire(m).ok_or(Reject::WrongPort)?),
+        };
+        let c = dg.header.counter;
+        let t = now_us();
+        if c.saturating_add(self.max_skew) < t
+            || c > t.saturating_add(self.max_skew)
+            || c < self.start.saturating_sub(1_000_000)
+        {
+            return Err(Reject::Stale);
+        }
+        let fp = fingerprint(dg.cert);
+        if !self.seen.get(&fp).is_none_or(|w| w.peek(c)) {
+            return Err(Reject::Replayed);
+        }
+        // What costs more than a signature check (a join's chain, a
+        // Hello's answer) is limited per source. Not the rest: on a link
+        // where sources can be spoofed, a limit would let anyone silence
+        // the master's keepalives with a few hundred datagrams a second.
+        if matches!(d[5], kind::JOIN | kind::HELLO) && !self.afford(from.ip()) {
+            return Err(Reject::RateLimited);
+        }
         if !Trust::verify(dg.cert, dg.signed, dg.sig) {
             return Err(Reject::BadSignature);
         }
-        let fp = fingerprint(dg.cert);
-        match self.verdict(&fp, dg.cert, from, now) {
+        match self.verdict(&fp, dg.cert, from.ip(), now) {
             // Answered with the reason, if at all; not remembered
             // (strangers do not get to grow our tables).
             Err(why) => {
-                return match msg.refused(why) {
-                    Some(m) => Ok((dg.header.sender, m)),
+                return match msg.and_then(|m| m.refused(why)) {
+                    Some(m) => Ok(Some((dg.header.sender, m))),
                     None => Err(Reject::Untrusted),
                 }
             }
@@ -241,10 +416,94 @@ impl<M: Payload> Endpoint<M> {
             Ok(false) => return Err(Reject::WrongAddress),
             Ok(true) => {}
         }
-        if !self.seen.entry(fp).or_default().fresh(dg.header.counter) {
-            return Err(Reject::Replayed);
+        if let Msg::Hello(h) = dg.msg {
+            self.check_hello(&h)?;
         }
-        Ok((dg.header.sender, msg))
+        if self.seen.len() > 4096 {
+            self.seen.clear();
+        }
+        self.seen.entry(fp).or_default().fresh(c);
+        match (msg, dg.msg) {
+            (Some(m), _) => Ok(Some((dg.header.sender, m))),
+            (None, Msg::Hello(h)) => self.hello_in(&h, dg.cert, from, out).map(|()| None),
+            (None, _) => Err(Reject::Malformed),
+        }
+    }
+
+    /// Whether Hello `h` is for us, on this port.
+    fn check_hello(&self, h: &Hello) -> Result<(), Reject> {
+        if h.port != self.link.port() || h.to != mapped(self.link.ip()) {
+            return Err(Reject::NotForUs);
+        }
+        Ok(())
+    }
+
+    /// An authentic Hello from the holder of `cert` at `from`: a first
+    /// one is answered with our half and gives a session; an answer to
+    /// ours finishes the one we started.
+    fn hello_in(
+        &mut self,
+        h: &Hello,
+        cert: &[u8],
+        from: SocketAddr,
+        out: &mut Vec<Sent>,
+    ) -> Result<(), Reject> {
+        if h.echo == [0; KEY_LEN] {
+            let b = Binding {
+                port: self.link.port(),
+                cluster: self.cluster,
+                initiator_cert: cert,
+                responder_cert: self.id.cert(),
+            };
+            let (key, s) = Pending::answer(&self.rng, &h.key, &b).ok_or(Reject::Malformed)?;
+            let answer = Hello {
+                port: from.port(),
+                to: mapped(from.ip()),
+                key,
+                echo: h.key,
+            };
+            let d = self
+                .signed(self.sender, &Msg::Hello(answer))
+                .map_err(|_| Reject::Malformed)?;
+            out.push(Sent { to: from, d });
+            self.peers.get(from).install(s);
+        } else {
+            let p = self.peers.get(from);
+            let Some((mine, at)) = p.pending.take() else {
+                return Err(Reject::NotForUs);
+            };
+            if mine.public != h.echo {
+                p.pending = Some((mine, at));
+                return Err(Reject::NotForUs);
+            }
+            let b = Binding {
+                port: from.port(),
+                cluster: self.cluster,
+                initiator_cert: self.id.cert(),
+                responder_cert: cert,
+            };
+            let s = mine.finish(&h.key, &b).ok_or(Reject::Malformed)?;
+            self.peers.get(from).install(s);
+        }
+        self.flush(from, out);
+        Ok(())
+    }
+
+    /// Whether source `ip` may have one more signature checked now (a
+    /// token bucket per source, the table bounded).
+    fn afford(&mut self, ip: IpAddr) -> bool {
+        let now = Instant::now();
+        if self.budget.len() > 4096 && !self.budget.contains_key(&ip) {
+            self.budget.clear();
+        }
+        let (left, at) = self.budget.entry(ip).or_insert((SIGNED_BURST, now));
+        *left = (*left + now.duration_since(*at).as_secs_f64() * SIGNED_PER_SEC).min(SIGNED_BURST);
+        *at = now;
+        if *left < 1.0 {
+            return false;
+        }
+        *left -= 1.0;
+        true
     }
 
     /// Whether the trust admits certificate `cert` (fingerprint `fp`),
@@ -252,276 +511,24 @@ impl<M: Payload> Endpoint<M> {
     /// verdicts cache: a chain is checked and parsed once, not on every
     /// keepalive.
     fn verdict(&mut self, fp: &str, cert: &[u8], from: IpAddr, now: UnixTime) -> Result<bool, Nak> {
-        if !self.verdicts.contains_key(fp) {
-            let v = self.trust.admit(cert, now).map(|()| addresses(cert));
+        let secs = now.as_secs() as i64;
+        let expired = matches!(self.verdicts.get(fp), Some(Ok(a)) if a.until < secs);
+        if expired || !self.verdicts.contains_key(fp) {
+            let v = self.trust.admit(cert, now).map(|()| Admitted {
+                bound: addresses(cert),
+                until: not_after(cert).unwrap_or(i64::MAX),
+            });
             if self.verdicts.len() > 4096 {
                 self.verdicts.clear(); // a flood of strangers
             }
             self.verdicts.insert(fp.to_string(), v);
         }
         match &self.verdicts[fp] {
-            Ok(bound) => Ok(self.trust.from_allowed(bound, from)),
+            Ok(a) => Ok(self.trust.from_allowed(&a.bound, from)),
             Err(why) => Err(*why),
         }
     }
 }
 
-/// The anti-replay window of one sender (RFC 4303 §3.4.3): the highest
-/// counter seen and which of the 64 below it were seen.
-#[derive(Default)]
-pub(crate) struct Window {
-    top: u64,
-    bits: u64,
-}
-
-impl Window {
-    /// Whether `c` is new; if so, it is now seen.
-    pub(crate) fn fresh(&mut self, c: u64) -> bool {
-        if c > self.top {
-            let shift = c - self.top;
-            self.bits = if shift >= 64 { 0 } else { self.bits << shift };
-            self.bits |= 1;
-            self.top = c;
-            return true;
-        }
-        let age = self.top - c;
-        if c == 0 || age >= 64 || self.bits & (1 << age) != 0 {
-            return false;
-        }
-        self.bits |= 1 << age;
-        true
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cert::{self, Pem};
-    use crate::membership::node::Message;
-    use crate::shared::proto::Exit;
-    use crate::survival::link;
-
-    /// Where the tests' datagrams come from.
-    const AT: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 11));
-
-    fn endpoint(ca: &Pem, name: &str, revoked: &[String]) -> Endpoint<Message> {
-        let id = Identity::new(&cert::issue(ca, name).unwrap()).unwrap();
-        let trust = Trust::new(&ca.cert, [], revoked.iter().cloned()).unwrap();
-        Endpoint::new(7, id, trust, 1000)
-    }
-
-    #[test]
-    fn the_replay_window_takes_late_messages_once() {
-        let mut w = Window::default();
-        assert!(!w.fresh(0), "counters start above zero");
-        assert!(w.fresh(10));
-        assert!(w.fresh(12));
-        assert!(w.fresh(11), "late, but not seen");
-        assert!(!w.fresh(11));
-        assert!(!w.fresh(12));
-        assert!(w.fresh(100));
-        assert!(w.fresh(37), "within 64 of the top");
-        assert!(!w.fresh(36), "older than the window");
-        assert!(w.fresh(1000));
-        assert!(!w.fresh(100));
-    }
-
-    #[test]
-    fn only_authentic_fresh_messages_count() {
-        let now = UnixTime::now();
-        let ca = cert::new_ca("c").unwrap();
-        let mut a = endpoint(&ca, "a", &[]);
-        let mut b = endpoint(&ca, "b", &[]);
-        let alive = Message::MemberAlive {
-            seq: 1,
-            table: 2,
-            config: 1,
-        };
-        let d = a.seal(3, &alive).unwrap();
-        assert_eq!(b.open(&d, AT, now), Ok((3, alive.clone())));
-        // The same datagram again: a replay.
-        assert_eq!(b.open(&d, AT, now), Err(Reject::Replayed));
-        // Any bit flipped: the signature fails (or the shape does).
-        for i in 0..d.len() {
-            let mut bad = d.clone();
-            bad[i] ^= 0x20;
-            assert!(b.open(&bad, AT, now).is_err(), "byte {i}");
-        }
-        // Another cluster's.
-        let mut other = endpoint(&ca, "c", &[]);
-        other.cluster = 8;
-        assert_eq!(
-            b.open(&other.seal(1, &alive).unwrap(), AT, now),
-            Err(Reject::OtherCluster)
-        );
-        // A stranger's CA: its keepalives are ignored, its join refused.
-        let rogue_ca = cert::new_ca("rogue").unwrap();
-        let mut rogue = endpoint(&rogue_ca, "r", &[]);
-        let fake = Message::Leave(Exit::OtherMasterExists);
-        assert_eq!(
-            b.open(&rogue.seal(1, &fake).unwrap(), AT, now),
-            Err(Reject::Untrusted)
-        );
-        let join = rogue
-            .seal(
-                proto::NO_MEMBER,
-                &Message::Join {
-                    refused: None,
-                    config: 1,
-                },
-            )
-            .unwrap();
-        assert_eq!(
-            b.open(&join, AT, now),
-            Ok((
-                proto::NO_MEMBER,
-                Message::Join {
-                    refused: Some(Nak::BadCertificate),
-                    config: 1,
-                }
-            ))
-        );
-        let r = b.rejected;
-        assert_eq!(r.replayed, 1);
-        assert_eq!(r.untrusted, 1);
-        // 4 from flips in the cluster id field, 1 from `other`.
-        assert_eq!(r.other_cluster, 5);
-        assert_eq!(r.bad_signature + r.malformed + 4, d.len() as u64);
-    }
-
-    #[test]
-    fn a_datagram_for_the_other_port_moves_no_window() {
-        let now = UnixTime::now();
-        let ca = cert::new_ca("c").unwrap();
-        let pem = cert::issue(&ca, "a").unwrap();
-        let trust = || Trust::new(&ca.cert, [], []).unwrap();
-        let id = || Identity::new(&pem).unwrap();
-        // Member a's two endpoints, counting from the same start; b's.
-        let mut a_members: Endpoint<Message> = Endpoint::new(7, id(), trust(), 1000);
-        let mut a_tcp: Endpoint<link::Message> = Endpoint::new(7, id(), trust(), 1000);
-        let mut b_members = endpoint(&ca, "b", &[]);
-        let b = Identity::new(&cert::issue(&ca, "b").unwrap()).unwrap();
-        let mut b_tcp: Endpoint<link::Message> = Endpoint::new(7, b, trust(), 1);
-        let alive = Message::MemberAlive {
-            seq: 1,
-            table: 2,
-            config: 1,
-        };
-        let early = a_members.seal(3, &alive).unwrap();
-        // TCP state far ahead of the membership's counter (a busy link),
-        // copied to the membership's port, and an ack as well.
-        a_tcp.counter += 1_000_000;
-        let state = link::Message::State {
-            seq: 1,
-            records: vec![1; 56],
-        };
-        let tcp = a_tcp.seal(3, &state).unwrap();
-        let ack = a_tcp.seal(3, &link::Message::Ack(vec![1])).unwrap();
-        for d in [&tcp, &ack, &tcp] {
-            assert_eq!(b_members.open(d, AT, now), Err(Reject::WrongPort));
-        }
-        // Membership's window did not move: a's keepalives still count,
-        // the one sealed before as well as the next.
-        let next = a_members.seal(3, &alive).unwrap();
-        assert_eq!(b_members.open(&next, AT, now), Ok((3, alive.clone())));
-        assert_eq!(b_members.open(&early, AT, now), Ok((3, alive.clone())));
-        assert_eq!(b_members.rejected.wrong_port, 3);
-        assert_eq!(b_members.rejected.replayed, 0);
-        // The other way: a keepalive copied to the TCP state link's port.
-        assert_eq!(b_tcp.open(&next, AT, now), Err(Reject::WrongPort));
-        assert_eq!(b_tcp.open(&tcp, AT, now), Ok((3, state)));
-        assert_eq!(b_tcp.open(&tcp, AT, now), Err(Reject::Replayed));
-        let r = b_tcp.rejected;
-        assert_eq!((r.wrong_port, r.replayed), (1, 1));
-        // Shown by `status`.
-        assert_eq!(b_members.rejected.plus(r).to_json().wrong_port, 4);
-    }
-
-    #[test]
-    fn a_certificate_is_taken_only_from_its_address() {
-        let now = UnixTime::now();
-        let ca = cert::new_ca("c").unwrap();
-        let elsewhere: IpAddr = "192.0.2.12".parse().unwrap();
-        let id = Identity::new(&cert::issue_at(&ca, "a", Some(AT)).unwrap()).unwrap();
-        let trust = Trust::new(&ca.cert, [], []).unwrap();
-        let mut a = Endpoint::<Message>::new(7, id, trust, 1000);
-        let mut b = endpoint(&ca, "b", &[]);
-        let alive = Message::MemberAlive {
-            seq: 1,
-            table: 2,
-            config: 1,
-        };
-        let join = Message::Join {
-            refused: None,
-            config: 1,
-        };
-        let d = a.seal(3, &alive).unwrap();
-        // From elsewhere: rejected, not answered, the window not moved.
-        assert_eq!(b.open(&d, elsewhere, now), Err(Reject::WrongAddress));
-        let j = a.seal(proto::NO_MEMBER, &join).unwrap();
-        assert_eq!(b.open(&j, elsewhere, now), Err(Reject::WrongAddress));
-        assert_eq!(b.rejected.wrong_address, 2);
-        // From its address, the same datagrams count.
-        assert_eq!(b.open(&d, AT, now), Ok((3, alive.clone())));
-        assert_eq!(b.open(&j, AT, now), Ok((proto::NO_MEMBER, join)));
-        // (Also as a dual-stack socket reports it.)
-        let mapped: IpAddr = "::ffff:192.0.2.11".parse().unwrap();
-        let d = a.seal(3, &alive).unwrap();
-        assert_eq!(b.open(&d, mapped, now), Ok((3, alive.clone())));
-        // A certificate without an address: from anywhere, unless the
-        // configuration requires one.
-        let mut free = endpoint(&ca, "f", &[]);
-        let d = free.seal(4, &alive).unwrap();
-        assert_eq!(b.open(&d, elsewhere, now), Ok((4, alive.clone())));
-        let strict = Trust::new(&ca.cert, [], [])
-            .unwrap()
-            .requiring_address(true);
-        b.set_trust(strict);
-        let d = free.seal(4, &alive).unwrap();
-        assert_eq!(b.open(&d, elsewhere, now), Err(Reject::WrongAddress));
-        let d = a.seal(3, &alive).unwrap();
-        assert_eq!(b.open(&d, AT, now), Ok((3, alive)));
-        let r = b.rejected;
-        assert_eq!((r.wrong_address, r.replayed), (3, 0));
-        assert_eq!(r.to_json().wrong_address, 3);
-    }
-
-    #[test]
-    fn revoked_members_are_refused() {
-        let now = UnixTime::now();
-        let ca = cert::new_ca("c").unwrap();
-        let gone = cert::issue(&ca, "gone").unwrap();
-        let fp = fingerprint(&cert::der(&gone.cert).unwrap());
-        let mut master = endpoint(&ca, "m", &[fp]);
-        let id = Identity::new(&gone).unwrap();
-        let trust = Trust::new(&ca.cert, [], []).unwrap();
-        let mut g = Endpoint::new(7, id, trust, 5);
-        let join = g
-            .seal(
-                proto::NO_MEMBER,
-                &Message::Join {
-                    refused: None,
-                    config: 1,
-                },
-            )
-            .unwrap();
-        assert_eq!(
-            master.open(&join, AT, now).unwrap().1,
-            Message::Join {
-                refused: Some(Nak::Revoked),
-                config: 1,
-            }
-        );
-        let alive = g
-            .seal(
-                2,
-                &Message::MemberAlive {
-                    seq: 1,
-                    table: 1,
-                    config: 1,
-                },
-            )
-            .unwrap();
-        assert_eq!(master.open(&alive, AT, now), Err(Reject::Untrusted));
-    }
-}
+mod tests;

@@ -4,12 +4,23 @@
 
 use std::time::Duration;
 
-use crate::shared::proto::{self, Member, Msg, Nak};
+use crate::shared::proto::{self, kind, Member, Msg, Nak};
 
 use super::node::{Keepalive, Message};
 use crate::wire::Payload;
 
 impl Payload for Message {
+    const KINDS: &'static [u8] = &[
+        kind::JOIN,
+        kind::WELCOME,
+        kind::REFUSE,
+        kind::OFFER,
+        kind::OBJECT,
+        kind::MASTER_ALIVE,
+        kind::MEMBER_ALIVE,
+        kind::LEAVE,
+    ];
+
     fn with_wire<R>(
         &self,
         f: impl FnOnce(&Msg<'_>) -> Result<R, proto::Error>,
@@ -54,7 +65,7 @@ impl Payload for Message {
             }),
             Msg::MemberAlive { seq, table, config } => Message::MemberAlive { seq, table, config },
             Msg::Leave { why } => Message::Leave(why),
-            Msg::TcpState { .. } | Msg::TcpAck { .. } => return None,
+            Msg::TcpState { .. } | Msg::TcpAck { .. } | Msg::Hello(_) => return None,
         })
     }
 

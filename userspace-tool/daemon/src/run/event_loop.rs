@@ -29,7 +29,7 @@ use crate::config::{Config, PkiConf};
 use crate::membership::node::{Event, Message, Node, Out, Settings, To};
 use crate::state::{state_path, State};
 use crate::survival::link;
-use crate::wire::{Endpoint, MAX_DATAGRAM};
+use crate::wire::{Endpoint, Sent, MAX_DATAGRAM};
 
 /// Runs the membership of the cluster `kernel` holds as `me` on the
 /// cluster link `sock`, signing with `endpoint`, until it stops.
@@ -233,6 +233,9 @@ impl Daemon {
     /// One tick of the protocol's timers.
     async fn tick(&mut self, node: &mut Node, clock: &mut Clock, buf: &mut [u8]) -> Vec<Out> {
         clock.forgive_pause(node);
+        let mut hellos = Vec::new();
+        self.endpoint.poll(&mut hellos);
+        self.send_all(hellos).await;
         // After a stall (a slow table install, a busy host), the
         // keepalives that queued meanwhile must be heard before the
         // watchdogs judge their senders; a bounded number of them, so
@@ -274,8 +277,12 @@ impl Daemon {
         d: &[u8],
         from: SocketAddr,
     ) -> Vec<Out> {
-        match self.endpoint.open(d, from.ip(), UnixTime::now()) {
-            Ok((sender, msg)) => node.receive(t0.elapsed(), addr_of(from.ip()), sender, msg),
+        let mut answers = Vec::new();
+        let r = self.endpoint.open(d, from, UnixTime::now(), &mut answers);
+        self.send_all(answers).await;
+        match r {
+            Ok(Some((sender, msg))) => node.receive(t0.elapsed(), addr_of(from.ip()), sender, msg),
+            Ok(None) => Vec::new(),
             Err(why) => {
                 debug!(%from, ?why, "ignored a datagram");
                 Vec::new()
@@ -287,20 +294,15 @@ impl Daemon {
         match o {
             Out::Send(to, msg) => {
                 let sender = node.member().unwrap_or(NO_MEMBER);
-                let d = match self.endpoint.seal(sender, &msg) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        warn!(?e, "cannot encode a message");
-                        return;
-                    }
-                };
                 let dst = match to {
                     To::All => self.group,
                     To::One(a) => SocketAddr::new(ip_of(&a), self.group.port()),
                 };
-                if let Err(e) = self.sock.send_to(&d, dst).await {
-                    debug!(%e, %dst, "cluster link send");
+                let mut sent = Vec::new();
+                if let Err(e) = self.endpoint.seal(sender, dst, &msg, &mut sent) {
+                    warn!(?e, "cannot encode a message");
                 }
+                self.send_all(sent).await;
             }
             Out::Install { member, owners } => {
                 let attrs = table::set_attrs(self.id, Some(&owners), Some(member));
@@ -324,6 +326,15 @@ impl Daemon {
                 if let Some(h) = &self.hooks {
                     h.event(&e);
                 }
+            }
+        }
+    }
+
+    /// Datagrams the endpoint made.
+    async fn send_all(&self, sent: Vec<Sent>) {
+        for s in sent {
+            if let Err(e) = self.sock.send_to(&s.d, s.to).await {
+                debug!(%e, to = %s.to, "cluster link send");
             }
         }
     }

@@ -21,13 +21,13 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
 use crate::kapi::nfqueue::{Queue, Verdict};
-use crate::shared::proto::{self, Msg};
+use crate::shared::proto::{self, kind, Msg};
 
 use super::{Survival, TcpStatus};
 use crate::addr::{addr_of, ip_of, Addr};
 use crate::cert::Trust;
 use crate::membership::node::Node;
-use crate::wire::{Endpoint, Payload, Rejected, MAX_DATAGRAM};
+use crate::wire::{Endpoint, Payload, Rejected, Sent, MAX_DATAGRAM};
 
 /// A message of the TCP state link.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,6 +45,8 @@ pub(crate) enum Message {
 }
 
 impl Payload for Message {
+    const KINDS: &'static [u8] = &[kind::TCP_STATE, kind::TCP_ACK];
+
     fn with_wire<R>(
         &self,
         f: impl FnOnce(&Msg<'_>) -> Result<R, proto::Error>,
@@ -245,6 +247,7 @@ pub(crate) fn start(
                     queue,
                     qbuf: vec![0; 1 << 16],
                     acks: Default::default(),
+                    outbox: Vec::new(),
                     numbers: published,
                 }
                 .run(told, view, every)
@@ -296,6 +299,9 @@ struct Link {
     qbuf: Vec<u8>,
     /// Acknowledgements to send at the end of this turn of the loop.
     acks: std::collections::HashMap<Addr, Vec<u64>>,
+    /// Datagrams the endpoint made (Hello answers, messages a new session
+    /// released) that wait for the end of this turn.
+    outbox: Vec<Sent>,
     numbers: Arc<Mutex<Numbers>>,
 }
 
@@ -381,29 +387,50 @@ impl Link {
     /// One datagram: TCP state or acknowledgements of ours.
     fn datagram(&mut self, d: &[u8], from: SocketAddr) {
         let from_addr = addr_of(from.ip());
-        match self.endpoint.open(d, from.ip(), UnixTime::now()) {
-            Ok((sender, Message::State { seq, records })) => {
+        let r = self
+            .endpoint
+            .open(d, from, UnixTime::now(), &mut self.outbox);
+        match r {
+            Ok(Some((sender, Message::State { seq, records }))) => {
                 self.replicated(from_addr, sender, seq, &records);
             }
-            Ok((sender, Message::Ack(seqs))) => self.acked(from_addr, sender, &seqs),
+            Ok(Some((sender, Message::Ack(seqs)))) => self.acked(from_addr, sender, &seqs),
+            Ok(None) => {}
             Err(why) => debug!(%from, ?why, "ignored a datagram"),
         }
     }
 
+    /// Sends `msg` to member address `to`, or to every other member: all
+    /// TCP state travels sealed, one copy per member.
     async fn send(&mut self, to: Option<Addr>, msg: Message) {
         let Some(me) = self.view.me else {
             return; // no member id to send under yet
         };
-        let d = match self.endpoint.seal(me, &msg) {
-            Ok(d) => d,
-            Err(e) => return warn!(?e, "cannot encode a message"),
+        let to: Vec<Addr> = match to {
+            Some(a) => vec![a],
+            None => self
+                .view
+                .members
+                .iter()
+                .filter(|&&(m, _)| m != me)
+                .map(|&(_, a)| a)
+                .collect(),
         };
-        let dst = match to {
-            None => self.group,
-            Some(a) => SocketAddr::new(ip_of(&a), self.group.port()),
-        };
-        if let Err(e) = self.sock.send_to(&d, dst).await {
-            debug!(%e, %dst, "TCP state link send");
+        for a in to {
+            let dst = SocketAddr::new(ip_of(&a), self.group.port());
+            if let Err(e) = self.endpoint.seal(me, dst, &msg, &mut self.outbox) {
+                warn!(?e, "cannot encode a message");
+            }
+        }
+        self.send_out().await;
+    }
+
+    /// What the endpoint left to send.
+    async fn send_out(&mut self) {
+        for s in std::mem::take(&mut self.outbox) {
+            if let Err(e) = self.sock.send_to(&s.d, s.to).await {
+                debug!(%e, to = %s.to, "TCP state link send");
+            }
         }
     }
 
@@ -438,6 +465,8 @@ impl Link {
     /// acknowledgements of others' (one datagram each per turn, however
     /// many segments came: under load, turns grow and datagrams do not).
     async fn flush(&mut self, ticked: bool) {
+        self.endpoint.poll(&mut self.outbox);
+        self.send_out().await;
         for (to, seqs) in std::mem::take(&mut self.acks) {
             self.send(Some(to), Message::Ack(seqs)).await;
         }
