@@ -27,6 +27,9 @@ pkgs=(
 	qemu-system-x86 udev
 	# tests: netns topologies, traffic, baselines
 	iproute2 iputils-ping iptables nftables socat tcpdump ethtool procps python3-pip
+	# the tests' tools that speak the cluster link (Ed25519, X25519,
+	# HKDF, ChaCha20-Poly1305), for Debian's python3
+	python3-cryptography
 )
 kernel_rust=(rustc-web rust-web-src libstd-rust-web-dev rust-web-clippy)
 
