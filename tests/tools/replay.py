@@ -30,7 +30,8 @@ tests/link_replay.sh (the wire format and sessions: session.py).
   replay.py flood FILE SECONDS PORTS DST...
         sends every datagram of FILE, each from the socket address it
         came from, to each DST at each of PORTS (7400,7401), round and
-        round as fast as this host can for SECONDS; prints the rate
+        round as fast as this host can (a sender per CPU) for SECONDS;
+        prints the rate
 """
 import json
 import os
@@ -231,12 +232,9 @@ def send(path, index, dst, port, count=1, here=False):
     print(f"sent {r['class']} {index} {count} times to {dst}:{port} as from {r['src']}:{r['sport']}")
 
 
-def flood(path, seconds, ports, dsts):
+def flood_one(pkts, seconds):
+    """Sends PKTS round and round for SECONDS: (sent, refused)."""
     s = raw_socket()
-    # A host's own address as source is dropped on arrival (a martian):
-    # those pairs are left out.
-    pkts = [(p, dst) for r in load(path) for dst in dsts if dst != r["src"] for port in ports
-            for p in ip_packets(r["src"], r["sport"], dst, port, bytes.fromhex(r["hex"]))]
     n, full, end = 0, 0, time.time() + seconds
     while time.time() < end:
         for p, dst in pkts:
@@ -245,8 +243,32 @@ def flood(path, seconds, ports, dsts):
                 n += 1
             except OSError:  # ENOBUFS: the device's queue is full
                 full += 1
-    print(f"flood: {n} packets in {seconds:.0f} s ({n / seconds:.0f}/s), {len(pkts)} distinct"
-          + (f", {full} not sent (buffer full)" if full else ""))
+    return n, full
+
+
+def flood(path, seconds, ports, dsts):
+    # A host's own address as source is dropped on arrival (a martian):
+    # those pairs are left out.
+    pkts = [(p, dst) for r in load(path) for dst in dsts if dst != r["src"] for port in ports
+            for p in ip_packets(r["src"], r["sport"], dst, port, bytes.fromhex(r["hex"]))]
+    # One sender per CPU, each from another place in the list.
+    procs = os.cpu_count() or 1
+    rd, wr = os.pipe()
+    for k in range(1, procs):
+        if os.fork() == 0:
+            at = k * len(pkts) // procs
+            os.write(wr, ("%d %d\n" % flood_one(pkts[at:] + pkts[:at], seconds)).encode())
+            os._exit(0)
+    n, full = flood_one(pkts, seconds)
+    os.close(wr)
+    for _ in range(1, procs):
+        os.wait()
+    for line in os.fdopen(rd).read().split("\n"):
+        if line:
+            a, b = map(int, line.split())
+            n, full = n + a, full + b
+    print(f"flood: {n} packets in {seconds:.0f} s ({n / seconds:.0f}/s) from {procs} processes, "
+          f"{len(pkts)} distinct" + (f", {full} not sent (queue full)" if full else ""))
 
 
 def main(argv):
