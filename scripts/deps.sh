@@ -31,6 +31,9 @@ pkgs=(
 	man-db groff-base dkms
 	# tests: a real multi-connection protocol (client affinity)
 	iperf3
+	# the tests' tools that speak the cluster link (Ed25519, X25519,
+	# HKDF, ChaCha20-Poly1305), for Debian's python3
+	python3-cryptography
 )
 kernel_rust=(rustc-web rust-web-src libstd-rust-web-dev rust-web-clippy)
 

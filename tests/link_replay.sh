@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Genuine datagrams where they do not belong, sent from outside the
-# daemons: three members with real daemons (tcp-export) and a client
-# that opens connections so that the members replicate TCP state.
-# - A TCP state datagram signed with a member's own key, its counter far
-#   ahead of the member's, sent to another member's membership port; and
-#   a real TCP state datagram heard on the link (port + 1), replayed to
-#   the membership port: each is rejected as "wrong port" and moves no
-#   replay window, so the sender's keepalives still count (none replayed)
-#   and nobody is declared dead.
-# - A member's certificate (bound to its link address) used from other
-#   hosts: a keepalive in its name from another member's host to the
-#   master, a "leave, stale configuration" from the master's host to a
-#   member, TCP state from the client: each rejected as "wrong address";
-#   nothing changes, nobody leaves.
+# daemons (tests/tools/replay.py, sessions by tests/tools/session.py):
+# three members with real daemons (tcp-export) and a client that opens
+# connections, so that the members send each other sealed TCP state.
+# Every datagram of the link is heard in the switch's namespace.
+# - A sealed TCP state datagram heard on the link, sent again from its
+#   sender's socket address: to its recipient's membership port (wrong
+#   port), to its own port (replayed), to another member (unknown
+#   session or bad tag); and from the client (unknown session).
+# - Kinds that travel only sealed (a member keepalive, a "leave, stale
+#   configuration", TCP state), signed by a member with its own key on
+#   its own host: refused unopened (signed where sealed).
+# - A member's certificate used from other hosts: its Hello is refused
+#   (wrong address), so no session and nothing sealed.
+# - A member's real session to the wrong port: TCP state to the
+#   membership port, a keepalive to the TCP state port (wrong port).
+# - A member restarts: what it heard before, sent to it again, is stale
+#   (signed) or under a session it no longer has (sealed).
+# - Everything heard, at the highest rate the client can send, for 30 s,
+#   to every member's both ports.
+# Each time: counted by reason, nobody declared dead, no member's view
+# changes, the master stays master.
 source "$(dirname "$0")/lib.sh"
 
 FLOWS="python3 $IPC_TOP/tests/tools/flows.py"
@@ -22,9 +30,11 @@ REPLAY="python3 $IPC_TOP/tests/tools/replay.py"
 SEED=000102030405060708090a0b0c0d0e0f
 PORT=7000
 LINK=7400
-GROUP=239.255.73.1
+TCP=$((LINK + 1))
+FLOOD=${IPC_FLOOD:-30}
 tmp=$(mktemp -d)
 pki=$tmp/pki
+heard=$tmp/heard
 
 load_module
 setup_topology 3
@@ -42,13 +52,9 @@ start() { # start I: member I's service and daemon
 	run_daemon "$i"
 }
 field() { $MEMBERS field "$tmp" "$@"; }
+rejected() { field "$1" rejected "$2"; }
 # The membership as every member sees it: role, own id, member list.
-view() {
-	local i
-	for i in 1 2 3; do
-		echo "m$i $(field "$i" role) $(field "$i" member) $(field "$i" members)"
-	done
-}
+view() { $MEMBERS view "$tmp" 1 2 3; }
 deaths() { cat "$tmp"/m[123].log | grep -cE 'event="(member-down|lost-master)"'; }
 # unchanged_for SECONDS BEFORE: the view stays BEFORE that long.
 unchanged_for() {
@@ -59,84 +65,173 @@ unchanged_for() {
 		sleep 0.5
 	done
 }
-# ns_of ID: the index of the member whose id is ID.
+# ns_of ADDR: the index of the member at link address ADDR.
 ns_of() {
 	local i
-	for i in 1 2 3; do [ "$(field "$i" member)" = "$1" ] && echo "$i"; done
+	for i in 1 2 3; do [ "$(member4 "$i")" = "$1" ] && echo "$i"; done
+}
+comment() { sed 's/^/    # /'; }
+# stage N: when part N starts, for the test's times.
+stage() { echo "    # part $1 from ${SECONDS} s"; }
+# replay CMD ARGS... from namespace NS: replay.py's CMD, its output shown.
+replay() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" $REPLAY "$@" 2>&1 | comment
 }
 
 cluster_pki 1 2 3
 for i in 1 2 3; do start "$i"; done
 check "the cluster forms and spreads" wait_for 120 $MEMBERS spread "$tmp" 1 2 3
 check "one table, all acknowledged" wait_for 180 $MEMBERS formed "$tmp" 1 2 3
-
-# 1. TCP state signed by m2's key, to m1's membership port, its counter
-# 10^12 ahead of the wall clock (where m2's counters start).
-id2=$(field 2 member)
-before=$(view) dead0=$(deaths)
-wp0=$(field 1 rejected wrong_port) rp0=$(field 1 rejected replayed)
-ip netns exec "$NS_CLIENT" $REPLAY forge "$(member4 1)" $LINK 1 "$pki" m2 "$id2" tcp-state 5 |
-	sed 's/^/    # /'
-check "TCP state on the membership port: nothing changes for 8 s" unchanged_for 8 "$before"
-check "... counted as wrong port" test "$(field 1 rejected wrong_port)" -ge $((wp0 + 5))
-check "... m2's keepalives still count (none replayed)" test "$(field 1 rejected replayed)" = "$rp0"
-check "... nobody declared dead" test "$(deaths)" = "$dead0"
-
-# 2. A real TCP state datagram, heard on the link while the client opens
-# connections, replayed to another member's membership port.
-ip netns exec "$NS_CLIENT" $REPLAY capture $GROUP $((LINK + 1)) eth0 "$tmp/captured" 60 \
-	>"$tmp/capture.out" 2>&1 &
-cap=$!
-sleep 1
-ip netns exec "$NS_CLIENT" $FLOWS client "$CLUSTER4" $PORT tcp 40000 30 >/dev/null 2>&1
-wait $cap
-check "a TCP state datagram is heard on the link" test -s "$tmp/captured"
-if [ -s "$tmp/captured" ]; then
-	read -r sid saddr <"$tmp/capture.out"
-	s=$(ns_of "$sid")
-	t=$(for i in 1 2 3; do [ "$i" != "$s" ] && echo "$i"; done | head -n1)
-	echo "    # captured member $sid's (m$s, $saddr) TCP state; replayed to m$t:$LINK"
-	before=$(view) dead0=$(deaths)
-	wp0=$(field "$t" rejected wrong_port) rp0=$(field "$t" rejected replayed)
-	ip netns exec "$NS_CLIENT" $REPLAY send "$(member4 "$t")" $LINK "$tmp/captured" 5 |
-		sed 's/^/    # /'
-	check "replayed TCP state on the membership port: nothing changes for 8 s" \
-		unchanged_for 8 "$before"
-	check "... counted as wrong port" test "$(field "$t" rejected wrong_port)" -ge $((wp0 + 5))
-	check "... m$s's keepalives still count (none replayed)" \
-		test "$(field "$t" rejected replayed)" = "$rp0"
-	check "... nobody declared dead" test "$(deaths)" = "$dead0"
-else
-	skip "replayed TCP state on the membership port" "nothing captured"
-fi
-
-# 3. Member x's certificate from elsewhere (m is the master, y the third).
+# m$m is the master; m$x and m$y are not, and m$y restarts later.
 m=$($MEMBERS master "$tmp" 1 2 3)
 x=$(for i in 1 2 3; do [ "$i" != "$m" ] && echo "$i"; done | head -n1)
 y=$(for i in 1 2 3; do [ "$i" != "$m" ] && [ "$i" != "$x" ] && echo "$i"; done)
 idx=$(field "$x" member) idm=$(field "$m" member)
-echo "    # m$x's certificate used from m$y's host, the master m$m's and the client"
+echo "    # m$m is the master, m$x and m$y are not"
+
+stage 1
+# 1. The link as a host on the switch hears it, while the client opens
+# connections and holds them: TCP state (some to m$y) and keepalives.
+ip netns exec "$NS_SW" $REPLAY capture "$heard" 60 "tcp-state@$(member4 "$y")" \
+	master-alive member-alive >"$tmp/capture.out" 2>&1 &
+cap=$!
+sleep 1
+ip netns exec "$NS_CLIENT" $FLOWS hold "$CLUSTER4" $PORT 40000 30 1 \
+	"while kill -0 $cap 2>/dev/null; do sleep 0.5; done" >"$tmp/held" 2>&1 &
+held=$!
+wait $cap
+heard_ok=$?
+check "heard on the link: sealed TCP state (to m$y), master and member keepalives" \
+	test $heard_ok = 0
+comment <"$tmp/capture.out"
+[ $heard_ok = 0 ] || for i in 1 2 3; do
+	echo "m$i sent $(field "$i" tcp sent_records) TCP state records"
+done | comment
+wait $held
+grep '^round' "$tmp/held" | comment
+
+stage 2
+# 2. One sealed TCP state datagram to m$y, from its sender's socket
+# address (spoofed by the client) and from the client's own.
+read -r n _ src sport _ _ sid < <($REPLAY list "$heard" "tcp-state@$(member4 "$y")" | head -n1)
+if [ -n "${n:-}" ]; then
+	s=$(ns_of "$src")
+	u=$(for i in 1 2 3; do [ "$i" != "$s" ] && [ "$i" != "$y" ] && echo "$i"; done)
+	echo "    # m$s's (member $sid, $src:$sport) TCP state to m$y, sent again"
+	before=$(view) dead0=$(deaths)
+	wp0=$(rejected "$y" wrong_port) rp0=$(rejected "$y" replayed) us0=$(rejected "$y" unknown_session)
+	other0=$(($(rejected "$u" unknown_session) + $(rejected "$u" bad_tag)))
+	replay "$NS_CLIENT" send "$heard" "$n" "$(member4 "$y")" $LINK 5
+	replay "$NS_CLIENT" send "$heard" "$n" "$(member4 "$y")" $TCP 5
+	replay "$NS_CLIENT" send "$heard" "$n" "$(member4 "$u")" $TCP 5
+	replay "$NS_CLIENT" send --here "$heard" "$n" "$(member4 "$y")" $TCP 5
+	check "sealed TCP state sent again: nothing changes for 8 s" unchanged_for 8 "$before"
+	check "... to m$y's membership port: counted as wrong port" \
+		test "$(rejected "$y" wrong_port)" -ge $((wp0 + 5))
+	check "... to its own port: counted as replayed" test "$(rejected "$y" replayed)" -ge $((rp0 + 5))
+	check "... to m$u: counted as unknown session or bad tag" \
+		test $(($(rejected "$u" unknown_session) + $(rejected "$u" bad_tag))) -ge $((other0 + 5))
+	check "... from the client's address: counted as unknown session" \
+		test "$(rejected "$y" unknown_session)" -ge $((us0 + 5))
+	check "... nobody declared dead" test "$(deaths)" = "$dead0"
+else
+	skip "sealed TCP state sent again" "none heard"
+fi
+
+stage 3
+# 3. Members' own keys on their own hosts, but a member's certificate
+# from another host, and a real session to the wrong port. Without the
+# address binding the master would tell m$y's host to leave (a keepalive
+# of member $idx from an address not its own), and m$y would exit for
+# good (the master telling it its configuration is stale).
 before=$(view) dead0=$(deaths)
-wam0=$(field "$m" rejected wrong_address) way0=$(field "$y" rejected wrong_address)
+for c in signed_where_sealed wrong_address wrong_port; do
+	eval "${c}_m=\$(rejected $m $c) ${c}_y=\$(rejected $y $c)"
+done
 ign0=$(field "$y" tcp ignored)
-# Without the binding the master would tell m$y's host to leave (a
-# keepalive of member $idx from an address not its own), and m$y would
-# exit for good (the master telling it its configuration is stale).
-ip netns exec "$(member_ns "$y")" $REPLAY forge "$(member4 "$m")" $LINK 1 "$pki" "m$x" "$idx" \
-	member-alive 3 | sed 's/^/    # /'
-ip netns exec "$(member_ns "$m")" $REPLAY forge "$(member4 "$y")" $LINK 1 "$pki" "m$x" "$idm" \
-	leave-stale 3 | sed 's/^/    # /'
-ip netns exec "$NS_CLIENT" $REPLAY forge "$(member4 "$y")" $((LINK + 1)) 1 "$pki" "m$x" "$idx" \
-	tcp-state 3 | sed 's/^/    # /'
-check "a certificate from another host: nothing changes for 8 s" unchanged_for 8 "$before"
-check "... counted as wrong address by the master" \
-	test "$(field "$m" rejected wrong_address)" -ge $((wam0 + 3))
-check "... and by m$y" test "$(field "$y" rejected wrong_address)" -ge $((way0 + 6))
-check "... m$y still runs" kill -0 "${pid[$y]}"
-check "... its TCP state never reached the replicas" test "$(field "$y" tcp ignored)" = "$ign0"
+echo "    # sealed-only kinds signed by m$x (to the master, m$y) and by the master (to m$y)"
+replay "$(member_ns "$x")" forge "$(member4 "$m")" $LINK 1 "$pki" "m$x" "$idx" member-alive 3
+replay "$(member_ns "$m")" forge "$(member4 "$y")" $LINK 1 "$pki" "m$m" "$idm" leave-stale 3
+replay "$(member_ns "$x")" forge "$(member4 "$y")" $TCP 1 "$pki" "m$x" "$idx" tcp-state 3
+echo "    # m$x's certificate from m$y's host, the master's and the client"
+# (At once: each waits 2 s for the answers to its two Hellos.)
+replay "$(member_ns "$y")" sealed "$(member4 "$m")" $LINK 1 "$pki" "m$x" "$idx" member-alive 3 \
+	>"$tmp/wrong_address.1" &
+w1=$!
+replay "$(member_ns "$m")" sealed "$(member4 "$y")" $LINK 1 "$pki" "m$x" "$idm" leave-stale 3 \
+	>"$tmp/wrong_address.2" &
+w2=$!
+replay "$NS_CLIENT" sealed "$(member4 "$y")" $TCP 1 "$pki" "m$x" "$idx" tcp-state 3 \
+	>"$tmp/wrong_address.3" &
+w3=$!
+wait $w1 $w2 $w3
+cat "$tmp"/wrong_address.[123]
+echo "    # m$x's own sessions to the wrong ports: TCP state to m$y's, a keepalive to the master's"
+replay "$(member_ns "$x")" sealed "$(member4 "$y")" $LINK 1 "$pki" "m$x" "$idx" tcp-state 3 \
+	>"$tmp/wrong_port.out"
+replay "$(member_ns "$x")" sealed "$(member4 "$m")" $TCP 1 "$pki" "m$x" "$idx" member-alive 3 \
+	>>"$tmp/wrong_port.out"
+cat "$tmp/wrong_port.out"
+check "nothing changes for 8 s" unchanged_for 8 "$before"
+check "signed where sealed: counted by the master" \
+	test "$(rejected "$m" signed_where_sealed)" -ge $((signed_where_sealed_m + 3))
+check "... and by m$y" test "$(rejected "$y" signed_where_sealed)" -ge $((signed_where_sealed_y + 6))
+check "a certificate from another host: counted as wrong address by the master" \
+	test "$(rejected "$m" wrong_address)" -ge $((wrong_address_m + 2))
+check "... and by m$y" test "$(rejected "$y" wrong_address)" -ge $((wrong_address_y + 4))
+check "... no session agreed" test "$(cat "$tmp"/wrong_address.[123] | grep -c '# no session')" = 3
+check "the wrong port through real sessions (agreed)" \
+	test "$(grep -c '# session' "$tmp/wrong_port.out")" = 2
+check "... counted by m$y" \
+	test "$(rejected "$y" wrong_port)" -ge $((wrong_port_y + 3))
+check "... and by the master" test "$(rejected "$m" wrong_port)" -ge $((wrong_port_m + 3))
+check "m$y still runs" kill -0 "${pid[$y]}"
+check "no TCP state reached m$y's replicas" test "$(field "$y" tcp ignored)" = "$ign0"
+check "nobody declared dead" test "$(deaths)" = "$dead0"
+
+stage 4
+# 4. m$y restarts; what it heard before comes again, from the senders'
+# socket addresses: the master's keepalive (signed, from before its
+# start) and TCP state to it (sealed with keys it no longer has).
+kill "${pid[$y]}"
+wait "${pid[$y]}" 2>/dev/null
+run_daemon "$y"
+check "m$y restarts and rejoins" wait_for 120 $MEMBERS formed "$tmp" 1 2 3
+before=$(view) dead0=$(deaths)
+st0=$(rejected "$y" stale) us0=$(rejected "$y" unknown_session)
+read -r ma _ < <($REPLAY list "$heard" master-alive | head -n1)
+replay "$NS_CLIENT" send "$heard" "$ma" "$(member4 "$y")" $LINK 3
+for n in $($REPLAY list "$heard" "tcp-state@$(member4 "$y")" | awk '{print $1}' | head -n 3); do
+	replay "$NS_CLIENT" send "$heard" "$n" "$(member4 "$y")" $TCP 1
+done
+check "old traffic to the restarted m$y: nothing changes for 8 s" unchanged_for 8 "$before"
+check "... its keepalive counted as stale" test "$(rejected "$y" stale)" -ge $((st0 + 3))
+check "... TCP state as unknown session" test "$(rejected "$y" unknown_session)" -ge $((us0 + 1))
+check "... m$y is a member" test "$(field "$y" role)" = member
 check "... nobody declared dead" test "$(deaths)" = "$dead0"
 
-grep -hE "WARN|ERROR" "$tmp"/m[123].log | head -n 10 | sed 's/^/    # /'
+stage 5
+# 5. A flood of everything heard, from its senders' socket addresses, to
+# every member's both ports, while the view is watched.
+before=$(view) dead0=$(deaths)
+ip netns exec "$NS_CLIENT" $REPLAY flood "$heard" "$FLOOD" $LINK,$TCP \
+	"$(member4 1)" "$(member4 2)" "$(member4 3)" >"$tmp/flood.out" 2>&1 &
+flood=$!
+check "a flood for ${FLOOD} s: nothing changes" unchanged_for "$FLOOD" "$before"
+wait $flood
+comment <"$tmp/flood.out"
+for i in 1 2 3; do
+	python3 -c "import json; r = json.load(open('$tmp/run$i/1.json'))['rejected']
+print('m$i rejected', ' '.join(f'{k}={v}' for k, v in r.items() if v))" | comment
+done
+check "... nobody declared dead" test "$(deaths)" = "$dead0"
+check "... m$m is still the master" test "$($MEMBERS master "$tmp" 1 2 3)" = "$m"
+check "... one table, all acknowledged" wait_for 60 $MEMBERS formed "$tmp" 1 2 3
+
+stage end
+grep -hE "WARN|ERROR" "$tmp"/m[123].log | head -n 10 | comment
 kill $(jobs -p) 2>/dev/null
 wait 2>/dev/null
 rm -rf "$tmp"

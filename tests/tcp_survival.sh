@@ -51,9 +51,11 @@ v=$(for i in 1 2 3; do [ "$i" != "$m" ] && echo "$i"; done | head -n1)
 last=$(for i in 1 2 3; do [ "$i" != "$m" ] && [ "$i" != "$v" ] && echo "$i"; done)
 field() { $MEMBERS field "$tmp" "$@"; }
 
-# Forged state updates: a member's certificate with a wrong signature, a
-# host of the CA that is no member claiming to be one (twice: a replay),
-# a stranger, garbage. None may leave a replica behind.
+# Forged state updates (tests/tools/forge.py): a Hello with a member's
+# certificate and a wrong signature, TCP state signed where it must be
+# sealed, a stranger's Hello, garbage, and a host of the CA that is no
+# member claiming to be one through a session of its own (twice: a
+# replay). None may leave a replica behind.
 "$CLUSTERADM" cert ca "$tmp/rogue" >/dev/null
 "$CLUSTERADM" cert issue "$tmp/rogue" m5 >/dev/null
 sleep 2
@@ -62,8 +64,10 @@ ip netns exec "$NS_CLIENT" python3 "$IPC_TOP/tests/tools/forge.py" "$(member4 "$
 	"$pki" "$tmp/rogue" | sed 's/^/    # /'
 sleep 2
 check "forged: a wrong signature is rejected" test "$(field "$last" rejected bad_signature)" -ge 1
+check "forged: signed TCP state is rejected" test "$(field "$last" rejected signed_where_sealed)" -ge 1
 check "forged: a replay is rejected" test "$(field "$last" rejected replayed)" -ge 1
 check "forged: a stranger is rejected" test "$(field "$last" rejected untrusted)" -ge 1
+check "forged: garbage is rejected" test "$(field "$last" rejected malformed)" -ge 2
 check "forged: a host that is no member is ignored" test "$(field "$last" tcp ignored)" -ge 1
 check "forged: no replica was made of them" test "$(field "$last" tcp replicas)" = "$before"
 

@@ -1,29 +1,30 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Forged TCP state updates for a member's daemon (proto.rs, tcpstate.rs).
+"""Forged TCP state updates for a member's daemon (the wire format:
+session.py).
 
   forge.py DST PORT CLUSTER PKI ROGUE
 
 sends to DST:PORT, the daemon's TCP state link (the cluster link's port
-+ 1), TcpState messages that claim to come from member 2 and carry the
-state of a made-up connection: one with a real member's certificate and a signature that does not match, one
-signed by a host of the cluster's CA that is no member (from this host's
-address), the same datagram again (a replay), one signed by a stranger
-(ROGUE: another CA's m5), and bytes that are no message at all.
++ 1), what an outsider could make of TcpState messages that claim to come
+from member 2 and carry the state of a made-up connection:
+- a Hello with a real member's certificate (PKI/m2) and a signature that
+  does not match (bad signature);
+- a session agreed with the certificate of a host of the cluster's CA
+  that is no member (PKI/m9, from this host's address), and through it
+  the TcpState sealed (the daemon takes it from no member: ignored), then
+  the same sealed datagram again (replayed);
+- the TcpState signed by PKI/m9 (refused unopened: TCP state travels only
+  sealed);
+- a Hello signed by a stranger (ROGUE: another CA's m5; untrusted);
+- bytes that are no message at all (malformed).
 """
-import base64
 import socket
 import struct
 import sys
 import time
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-
-def der(pem_path):
-    lines = open(pem_path).read().split("\n")
-    body = "".join(l for l in lines if l and not l.startswith("-----"))
-    return base64.b64decode(body)
+import session
 
 
 def records():
@@ -38,40 +39,37 @@ def records():
     return initial + essential
 
 
-def message(sender, cluster, counter, cert, seq=1):
-    recs = records()
-    body = struct.pack(">QH", seq, len(recs)) + recs
-    head = b"IPCM" + struct.pack(">BBHIQHH", 1, 9, sender, cluster, counter, len(body), len(cert))
-    return head + body + cert
-
-
-def signed(msg, key_path):
-    # An Ed25519 PKCS#8 key (RFC 8410, with or without its public key):
-    # the 32-byte seed follows a fixed 16-byte prefix. (Older cryptography
-    # releases cannot load the form that carries the public key.)
-    key = der(key_path)
-    assert key[5:12] == bytes.fromhex("300506032b6570"), "not an Ed25519 key"
-    return msg + Ed25519PrivateKey.from_private_bytes(key[16:48]).sign(msg)
-
-
 def main(argv):
     dst, port, cluster, pki, rogue = argv[1], int(argv[2]), int(argv[3]), argv[4], argv[5]
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    counter = int(time.time() * 1e6)
+    s = session.udp_socket(dst)
+    state = session.tcp_state(1, records())
+    hello = lambda: session.hello_body(port, dst, session.ephemeral()[1])
     sent = []
     # A member's certificate, somebody else's signature.
-    sent.append(message(2, cluster, counter, der(f"{pki}/m2.pem")) + bytes(64))
-    # A certificate of the cluster's CA, well signed, claiming member 2.
-    good = signed(message(2, cluster, counter + 1, der(f"{pki}/m9.pem")), f"{pki}/m9.key")
-    sent += [good, good]
-    # A stranger, well signed.
-    sent.append(signed(message(2, cluster, counter + 2, der(f"{rogue}/m5.pem")), f"{rogue}/m5.key"))
+    m2 = session.Identity.load(pki, "m2")
+    sent.append(session.unsigned(session.HELLO, hello(), 2, cluster, m2.cert) + bytes(64))
+    # The TcpState signed by a host of the CA, which would have to be sealed.
+    m9 = session.Identity.load(pki, "m9")
+    sent.append(session.signed(session.TCP_STATE, state, 2, cluster, m9))
+    # A stranger's Hello, well signed.
+    m5 = session.Identity.load(rogue, "m5")
+    sent.append(session.signed(session.HELLO, hello(), 2, cluster, m5))
     # Not a message.
-    sent += [b"IPCM\x01\x09" + bytes(10), b"\xff" * 300]
+    sent += [b"IPCM\x02\x09" + bytes(10), b"\xff" * 300]
     for d in sent:
         s.sendto(d, (dst, port))
         time.sleep(0.05)
-    print(f"sent {len(sent)} forged datagrams to {dst}:{port}")
+    # A host of the CA that is no member, claiming member 2, through a
+    # session of its own; the same datagram twice.
+    try:
+        with_m9 = session.Session(dst, port, cluster, m9, None, 2)
+    except session.NoSession as e:
+        sys.exit(f"sent {len(sent)} forged datagrams to {dst}:{port}; no session as m9: {e}")
+    d = with_m9.send(session.TCP_STATE, state)
+    time.sleep(0.05)
+    with_m9.sock.sendto(d, (dst, port))
+    print(f"sent {len(sent) + 2} forged datagrams to {dst}:{port}, 2 through session "
+          f"{with_m9.id:#010x} as m9")
 
 
 if __name__ == "__main__":

@@ -8,41 +8,32 @@ this file, so that a test says what it sends, not how.
 
 sends the TCP state records read from standard input (records.py) to
 DST:PORT (a member's TCP state link: the cluster link's port + 1) as
-member SENDER of cluster CLUSTER, signed with PKI/NAME.key and carrying
-PKI/NAME.pem: in as many TcpState messages as they need (whole records,
-at most BATCH bytes each), numbered from SEQ (1). Run it from that
-member's namespace: its certificate names the address it must come from.
+member SENDER of cluster CLUSTER, in as many TcpState messages as they
+need (whole records, at most BATCH bytes each), numbered from SEQ (1),
+sealed with a session agreed by a Hello signed with PKI/NAME.key and
+carrying PKI/NAME.pem (tools/session.py). Run it from that member's
+namespace: its certificate names the address the Hello must come from.
 """
 import struct
 import sys
 import time
 
-from forge import der, signed
+import session
 
-# Most record bytes per message, as the daemon's survival::BATCH allows
-# beside the largest certificate.
+# Most record bytes per message, as the daemon's survival::BATCH has it.
 BATCH = 8192
-_last_counter = 0
-
-
-def _counter():
-    """A replay counter above any this host used before: the daemon's
-    start at the wall clock in microseconds, moved on."""
-    global _last_counter
-    _last_counter = max(_last_counter + 1, int(time.time() * 1e6))
-    return _last_counter
+# One session per daemon, agreed on the first message to it.
+_sessions = {}
 
 
 def send_state(dst, port, cluster, pki, name, sender, records: bytes, seq=1):
-    """One TcpState message of `records` from member `sender`."""
-    import socket
-
-    cert = der(f"{pki}/{name}.pem")
-    body = struct.pack(">QH", seq, len(records)) + records
-    head = b"IPCM" + struct.pack(">BBHIQHH", 1, 9, sender, cluster, _counter(), len(body), len(cert))
-    d = signed(head + body + cert, f"{pki}/{name}.key")
-    with socket.socket(socket.AF_INET6 if ":" in dst else socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.sendto(d, (dst, port))
+    """One TcpState message of `records` from member `sender`, sealed
+    with the session this process agreed with the daemon at dst:port (a
+    signed TcpState is refused)."""
+    key = (dst, port, cluster, pki, name, sender)
+    if key not in _sessions:
+        _sessions[key] = session.Session(dst, port, cluster, pki, name, sender)
+    _sessions[key].send(session.TCP_STATE, session.tcp_state(seq, records))
 
 
 def _record_len(b):
@@ -75,7 +66,10 @@ def main(argv):
     seq = int(argv[7]) if len(argv) > 7 else 1
     parts = batches(sys.stdin.buffer.read())
     for k, b in enumerate(parts):
-        send_state(dst, port, cluster, pki, name, sender, b, seq + k)
+        try:
+            send_state(dst, port, cluster, pki, name, sender, b, seq + k)
+        except session.NoSession as e:
+            sys.exit(f"no session: {e}")
         time.sleep(0.02)
     print(f"sent {len(parts)} TcpState messages as member {sender} ({name}) to {dst}:{port}")
 

@@ -9,6 +9,8 @@
   members.py spread TMP I...    every member I... owns some buckets
   members.py master TMP I...    prints the master among I...
   members.py field TMP I KEY    prints member I's status field KEY
+  members.py view TMP I...      prints, for each member I, a line "mI ROLE
+                                ID MEMBERS": the membership as it sees it
   members.py idle TMP I         member I's kernel table owns no bucket
   members.py lossy TMP I        master I has measured some loss: prints
                                 each member's estimate and interval
@@ -137,6 +139,10 @@ def main(argv):
         t = table(int(rest[0]))
         if t is None or any(o is not None for o in t):
             sys.exit(f"m{rest[0]}'s kernel table owns buckets")
+    elif cmd == "view":
+        for i in rest:
+            st = status(tmp, int(i))
+            print(f"m{i} {st.get('role', {})} {st.get('member', {})} {st.get('members', {})}")
     elif cmd == "field":
         v = status(tmp, int(rest[0]))
         for k in rest[1:]:

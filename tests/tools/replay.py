@@ -1,20 +1,39 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 """Genuine datagrams of the cluster link where they do not belong, for
-tests/link_replay.sh (the wire format: proto.rs; signing: forge.py).
+tests/link_replay.sh (the wire format and sessions: session.py).
 
   replay.py forge DST PORT CLUSTER PKI NAME SENDER KIND [COUNT]
         sends COUNT (1) datagrams of KIND (tcp-state, member-alive or
         leave-stale) that claim member id SENDER, carrying certificate
-        PKI/NAME.pem and signed with PKI/NAME.key, their counters 10^12
-        (eleven days of microseconds) ahead of the wall clock: far ahead
-        of any counter the member has sent
-  replay.py capture GROUP PORT DEV OUT SECONDS
-        joins GROUP on DEV, waits up to SECONDS for a TCP state datagram
-        to PORT, writes it to OUT and prints the member id it claims
-  replay.py send DST PORT FILE [COUNT]
-        sends the datagram in FILE COUNT (1) times
+        PKI/NAME.pem and signed with PKI/NAME.key, fresh (their counters
+        the wall clock): kinds that travel only sealed, sent signed
+  replay.py sealed DST PORT CLUSTER PKI NAME SENDER KIND [COUNT]
+        agrees a session with DST:PORT as PKI/NAME (member SENDER) and
+        sends COUNT (1) messages of KIND through it, sealed; says so and
+        sends nothing when the Hello is not answered (from a host its
+        certificate does not name, it is not)
+  replay.py capture OUT SECONDS [WANT...]
+        hears the cluster link in this namespace (AF_PACKET on every
+        interface: run it in the switch's namespace to hear every host)
+        and writes each distinct datagram to OUT, one JSON object a
+        line, with its source and destination; stops after SECONDS, or
+        once it has heard each WANT (CLASS or CLASS@DST, e.g.
+        tcp-state@192.0.2.12): CLASS is a kind's name, as `list` prints
+  replay.py list FILE [WANT]
+        prints the datagrams of FILE (those WANT selects): index, class,
+        source address and port, destination address and port, sender
+  replay.py send [--here] FILE INDEX DST PORT [COUNT]
+        sends datagram INDEX of FILE COUNT (1) times to DST:PORT, from
+        the socket address it came from (a raw socket: the source is
+        spoofed), or with --here from this host
+  replay.py flood FILE SECONDS PORTS DST...
+        sends every datagram of FILE, each from the socket address it
+        came from, to each DST at each of PORTS (7400,7401), round and
+        round as fast as this host can (a sender per CPU) for SECONDS;
+        prints the rate
 """
+import json
 import os
 import socket
 import struct
@@ -23,75 +42,294 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import forge  # noqa: E402
+import session as S  # noqa: E402
 
 KINDS = {
-    # kind, body
-    "tcp-state": None,
-    "member-alive": (7, struct.pack(">III", 1, 1, 1)),
-    "leave-stale": (8, bytes([2])),
+    "tcp-state": (S.TCP_STATE, lambda: S.tcp_state(1, forge.records())),
+    "member-alive": (S.MEMBER_ALIVE, lambda: S.member_alive(1, 1, 1)),
+    "leave-stale": (S.LEAVE, lambda: S.leave(2)),
 }
-TCP_STATE = 9
-
-
-def datagram(kind, sender, cluster, counter, cert):
-    if KINDS[kind] is None:
-        return forge.message(sender, cluster, counter, cert)
-    k, body = KINDS[kind]
-    head = b"IPCM" + struct.pack(">BBHIQHH", 1, k, sender, cluster, counter, len(body), len(cert))
-    return head + body + cert
+# A datagram's class, by its kind byte (sealed ones with the high bit).
+CLASSES = {
+    1: "join", 3: "refuse", 4: "offer", 5: "object", 6: "master-alive", 11: "hello",
+    0x82: "welcome", 0x87: "member-alive", 0x88: "leave", 0x89: "tcp-state", 0x8A: "tcp-ack",
+}
+LINK_PORTS = (7400, 7401)
 
 
 def do_forge(dst, port, cluster, pki, name, sender, kind, count=1):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    cert = forge.der(f"{pki}/{name}.pem")
-    counter = int(time.time() * 1e6) + 10**12
-    for i in range(count):
-        d = forge.signed(datagram(kind, sender, cluster, counter + i, cert), f"{pki}/{name}.key")
-        s.sendto(d, (dst, port))
+    s = S.udp_socket(dst)
+    ident = S.Identity.load(pki, name)
+    k, body = KINDS[kind]
+    for _ in range(count):
+        s.sendto(S.signed(k, body(), sender, cluster, ident), (dst, port))
         time.sleep(0.02)
     print(f"sent {count} {kind} signed by {name} as member {sender} to {dst}:{port}")
 
 
-def capture(group, port, dev, out, seconds):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", port))
-    ifindex = socket.if_nametoindex(dev)
-    s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
-                 socket.inet_aton(group) + struct.pack("=II", 0, ifindex))
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        s.settimeout(max(0.1, deadline - time.time()))
-        try:
-            d, src = s.recvfrom(65536)
-        except socket.timeout:
-            break
-        if len(d) > 24 and d[:4] == b"IPCM" and d[5] == TCP_STATE:
-            with open(out, "wb") as f:
-                f.write(d)
-            sender, = struct.unpack(">H", d[6:8])
-            print(sender, src[0])
-            return
-    sys.exit("no TCP state datagram heard")
-
-
-def send(dst, port, path, count=1):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    d = open(path, "rb").read()
+def do_sealed(dst, port, cluster, pki, name, sender, kind, count=1):
+    try:
+        s = S.Session(dst, port, cluster, pki, name, sender, tries=2)
+    except S.NoSession:
+        print(f"no session: {dst}:{port} answered none of 2 Hellos signed by {name}")
+        return
+    k, body = KINDS[kind]
     for _ in range(count):
-        s.sendto(d, (dst, port))
+        s.send(k, body())
         time.sleep(0.02)
-    print(f"sent the captured datagram {count} times to {dst}:{port}")
+    print(f"session {s.id:#010x} with {dst}:{port}: sent {count} {kind} sealed, "
+          f"as {name} (member {sender})")
+
+
+class Fragments:
+    """IPv4 reassembly, enough for the link's datagrams (a TCP state
+    batch is larger than the MTU)."""
+
+    def __init__(self):
+        self.parts = {}
+
+    def add(self, ip):
+        """The whole IP payload once IP packet IP completes one, else None."""
+        hl = (ip[0] & 15) * 4
+        ident, frag = struct.unpack_from(">HH", ip, 4)
+        more, off = frag & 0x2000, (frag & 0x1FFF) * 8
+        payload = ip[hl:struct.unpack_from(">H", ip, 2)[0]]
+        if not more and off == 0:
+            return payload
+        key = (ip[12:20], ident)
+        got = self.parts.setdefault(key, {})
+        got[off] = (payload, more)
+        whole, at = b"", 0
+        while at in got:
+            p, m = got[at]
+            whole += p
+            at += len(p)
+            if not m:
+                del self.parts[key]
+                return whole
+        return None
+
+
+def link_datagram(frame, frags):
+    """(src, sport, dst, dport, payload) of an Ethernet frame that carries
+    (or completes) an IPv4 UDP datagram of the cluster link, else None."""
+    if len(frame) < 34 or frame[12:14] != b"\x08\x00" or frame[23] != 17:
+        return None
+    ip = frame[14:]
+    udp = frags.add(ip)
+    if udp is None or len(udp) < 8:
+        return None
+    sport, dport = struct.unpack_from(">HH", udp)
+    d = udp[8:]
+    if dport not in LINK_PORTS or d[:4] != b"IPCM" or len(d) < 6:
+        return None
+    return socket.inet_ntoa(ip[12:16]), sport, socket.inet_ntoa(ip[16:20]), dport, d
+
+
+def record(src, sport, dst, dport, d):
+    kind = d[5]
+    return {"class": CLASSES.get(kind, f"kind-{kind}"), "src": src, "sport": sport,
+            "dst": dst, "dport": dport, "sender": struct.unpack_from(">H", d, 6)[0],
+            "hex": d.hex()}
+
+
+def selects(want, r):
+    cls, _, dst = want.partition("@")
+    return r["class"] == cls and (not dst or r["dst"] == dst)
+
+
+# A classic BPF program for the capture socket: IPv4 UDP to the link's
+# ports, and every IPv4 UDP fragment after a first (which has no UDP
+# header to tell). What else crosses the switch (the client's
+# connections, several copies of each frame) never reaches this process,
+# which under emulation could not keep up with it.
+LINK_FILTER = [
+    (0x28, 0, 0, 12),  # ldh [12]: the ethertype
+    (0x15, 0, 8, 0x0800),  # IPv4, else drop
+    (0x30, 0, 0, 23),  # ldb [23]: the IP protocol
+    (0x15, 0, 6, 17),  # UDP, else drop
+    (0x28, 0, 0, 20),  # ldh [20]: flags and fragment offset
+    (0x45, 5, 0, 0x1FFF),  # a later fragment: accept
+    (0xB1, 0, 0, 14),  # ldxb 4*([14]&0xf): the IP header's length
+    (0x48, 0, 0, 16),  # ldh [x+16]: the UDP destination port
+    (0x15, 2, 0, LINK_PORTS[0]),  # accept
+    (0x15, 1, 0, LINK_PORTS[1]),  # accept, else drop
+    (0x06, 0, 0, 0),  # drop
+    (0x06, 0, 0, 0x40000),  # accept (the whole frame)
+]
+SO_ATTACH_FILTER = 26
+SO_RCVBUFFORCE = 33
+
+
+def link_socket():
+    """An AF_PACKET socket that hears the link on every interface."""
+    import ctypes
+
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+    code = b"".join(struct.pack("HBBI", *i) for i in LINK_FILTER)
+    buf = ctypes.create_string_buffer(code)
+    s.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER,
+                 struct.pack("HL", len(LINK_FILTER), ctypes.addressof(buf)))
+    # Past rmem_max (as root): bursts of TCP state wait for this process.
+    s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 16 << 20)
+    # Frames that came before the filter was attached.
+    s.setblocking(False)
+    try:
+        while s.recv(65536):
+            pass
+    except BlockingIOError:
+        pass
+    s.setblocking(True)
+    return s, buf
+
+
+def capture(out, seconds, wants):
+    s, _prog = link_socket()
+    frags, seen, got = Fragments(), set(), []
+    deadline = time.time() + seconds
+    with open(out, "w") as f:
+        while time.time() < deadline and not all(any(selects(w, r) for r in got) for w in wants):
+            s.settimeout(max(0.05, deadline - time.time()))
+            try:
+                frame = s.recv(65536)
+            except socket.timeout:
+                break
+            dg = link_datagram(frame, frags)
+            # A frame crossing the bridge is heard on two ports.
+            if dg is None or dg[4] in seen:
+                continue
+            seen.add(dg[4])
+            got.append(record(*dg))
+            f.write(json.dumps(got[-1]) + "\n")
+            f.flush()
+    counts = {}
+    for r in got:
+        counts[r["class"]] = counts.get(r["class"], 0) + 1
+    print(" ".join(f"{k}={v}" for k, v in sorted(counts.items())) or "nothing heard")
+    missing = [w for w in wants if not any(selects(w, r) for r in got)]
+    if missing:
+        sys.exit(f"not heard: {' '.join(missing)}")
+
+
+def load(path):
+    return [json.loads(l) for l in open(path)]
+
+
+def do_list(path, want=None):
+    for i, r in enumerate(load(path)):
+        if want is None or selects(want, r):
+            print(i, r["class"], r["src"], r["sport"], r["dst"], r["dport"], r["sender"])
+
+
+def checksum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack(f">{len(b) // 2}H", b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+_ident = 0
+
+
+def ip_packets(src, sport, dst, dport, d):
+    """IPv4 packets (fragments past the MTU) of UDP datagram D from
+    SRC:SPORT to DST:DPORT, for a raw socket with IP_HDRINCL (the kernel
+    fills in the header checksum)."""
+    global _ident
+    _ident = _ident % 0xFFFF + 1
+    s, t = socket.inet_aton(src), socket.inet_aton(dst)
+    udp = struct.pack(">HHHH", sport, dport, 8 + len(d), 0) + d
+    c = checksum(s + t + struct.pack(">BBH", 0, 17, len(udp)) + udp) or 0xFFFF
+    udp = udp[:6] + struct.pack(">H", c) + udp[8:]
+    out, step = [], 1480
+    for off in range(0, len(udp), step):
+        part = udp[off:off + step]
+        frag = (off // 8) | (0x2000 if off + step < len(udp) else 0)
+        out.append(struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(part), _ident, frag, 64, 17, 0,
+                               s, t) + part)
+    return out
+
+
+def raw_socket():
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    return s
+
+
+def send(path, index, dst, port, count=1, here=False):
+    r = load(path)[index]
+    d = bytes.fromhex(r["hex"])
+    if here:
+        s = S.udp_socket(dst)
+        for _ in range(count):
+            s.sendto(d, (dst, port))
+            time.sleep(0.02)
+        print(f"sent {r['class']} {index} {count} times to {dst}:{port} from here")
+        return
+    s = raw_socket()
+    for _ in range(count):
+        for p in ip_packets(r["src"], r["sport"], dst, port, d):
+            s.sendto(p, (dst, 0))
+        time.sleep(0.02)
+    print(f"sent {r['class']} {index} {count} times to {dst}:{port} as from {r['src']}:{r['sport']}")
+
+
+def flood_one(pkts, seconds):
+    """Sends PKTS round and round for SECONDS: (sent, refused)."""
+    s = raw_socket()
+    n, full, end = 0, 0, time.time() + seconds
+    while time.time() < end:
+        for p, dst in pkts:
+            try:
+                s.sendto(p, (dst, 0))
+                n += 1
+            except OSError:  # ENOBUFS: the device's queue is full
+                full += 1
+    return n, full
+
+
+def flood(path, seconds, ports, dsts):
+    # A host's own address as source is dropped on arrival (a martian):
+    # those pairs are left out.
+    pkts = [(p, dst) for r in load(path) for dst in dsts if dst != r["src"] for port in ports
+            for p in ip_packets(r["src"], r["sport"], dst, port, bytes.fromhex(r["hex"]))]
+    # One sender per CPU, each from another place in the list.
+    procs = os.cpu_count() or 1
+    rd, wr = os.pipe()
+    for k in range(1, procs):
+        if os.fork() == 0:
+            at = k * len(pkts) // procs
+            os.write(wr, ("%d %d\n" % flood_one(pkts[at:] + pkts[:at], seconds)).encode())
+            os._exit(0)
+    n, full = flood_one(pkts, seconds)
+    os.close(wr)
+    for _ in range(1, procs):
+        os.wait()
+    for line in os.fdopen(rd).read().split("\n"):
+        if line:
+            a, b = map(int, line.split())
+            n, full = n + a, full + b
+    print(f"flood: {n} packets in {seconds:.0f} s ({n / seconds:.0f}/s) from {procs} processes, "
+          f"{len(pkts)} distinct" + (f", {full} not sent (queue full)" if full else ""))
 
 
 def main(argv):
     cmd, a = argv[1], argv[2:]
-    if cmd == "forge":
-        do_forge(a[0], int(a[1]), int(a[2]), a[3], a[4], int(a[5]), a[6], *[int(x) for x in a[7:8]])
+    if cmd in ("forge", "sealed"):
+        f = do_forge if cmd == "forge" else do_sealed
+        f(a[0], int(a[1]), int(a[2]), a[3], a[4], int(a[5]), a[6], *[int(x) for x in a[7:8]])
     elif cmd == "capture":
-        capture(a[0], int(a[1]), a[2], a[3], float(a[4]))
+        capture(a[0], float(a[1]), a[2:])
+    elif cmd == "list":
+        do_list(a[0], *a[1:2])
     elif cmd == "send":
-        send(a[0], int(a[1]), a[2], *[int(x) for x in a[3:4]])
+        here = a[:1] == ["--here"]
+        a = a[1:] if here else a
+        send(a[0], int(a[1]), a[2], int(a[3]), *[int(x) for x in a[4:5]], here=here)
+    elif cmd == "flood":
+        flood(a[0], float(a[1]), [int(p) for p in a[2].split(",")], a[3:])
     else:
         sys.exit(__doc__)
 
