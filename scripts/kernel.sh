@@ -25,16 +25,12 @@ key=$( (echo "$srcver $rustver $flavour"; cat "${frags[@]}" "$0") | sha256sum | 
 src=$cache/linux-source-$srcver
 out=$cache/kernel-$flavour-$key
 
-# One build at a time: a second caller waits for the first and then takes
-# its tree, instead of deleting it half-built to start its own.
-mkdir -p "$cache"
-exec 9>"$cache/.lock-$flavour"
-flock 9
 if [ -e "$out/.ipcluster-built" ]; then
 	echo "$out"
 	exit 0
 fi
 
+mkdir -p "$cache"
 if [ ! -e "$src/.extracted" ]; then
 	echo "kernel.sh: extracting linux-source $srcver" >&2
 	rm -rf "$src" "$src.tmp" && mkdir -p "$src.tmp"
