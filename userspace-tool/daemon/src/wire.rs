@@ -220,7 +220,7 @@ impl<M: Payload> Endpoint<M> {
                 if to.ip().is_multicast() {
                     Err(proto::Error::Malformed)
                 } else {
-                    self.send_to_peer(canon(to), (kind, sender, body[..n].to_vec()), out);
+                    self.send_to_peer(canon(to), (kind, sender, &body[..n]), out);
                     Ok(())
                 }
             }
@@ -257,22 +257,27 @@ impl<M: Payload> Endpoint<M> {
         Ok(d)
     }
 
-    /// Message `w` to peer `to`: sealed now, or waiting for a session.
-    fn send_to_peer(&mut self, to: SocketAddr, w: peers::Waiting, out: &mut Vec<Sent>) {
+    /// Message `body` (of `kind`, from member `sender`) to peer `to`:
+    /// sealed now, or copied to wait for a session.
+    fn send_to_peer(
+        &mut self,
+        to: SocketAddr,
+        (kind, sender, body): (u8, u16, &[u8]),
+        out: &mut Vec<Sent>,
+    ) {
         let cluster = self.cluster;
         let now = Instant::now();
         let p = self.peers.get(to);
         let old = match p.newest() {
             Some(s) => {
-                let (kind, sender, body) = w;
                 out.push(Sent {
                     to,
-                    d: s.seal(kind, sender, cluster, &body),
+                    d: s.seal(kind, sender, cluster, body),
                 });
                 now.duration_since(s.born) > SESSION_LIFE
             }
             None => {
-                p.wait(w);
+                p.wait((kind, sender, body.to_vec()));
                 true
             }
         };
