@@ -191,6 +191,20 @@ wait_for() {
 	done
 }
 
+# subscribed NS PID: PID holds a netlink socket in NS that has joined a
+# multicast group. /proc/net/netlink shows the first 32 group ids, which
+# hold every family's groups on the kernels tested; its tenth column is
+# the socket's inode, the one PID's fd links name.
+subscribed() {
+	local inodes
+	inodes=$(find "/proc/$2/fd" -lname 'socket:*' -printf '%l ' 2>/dev/null | tr -dc '0-9 ')
+	[ -n "$inodes" ] || return 1
+	ip netns exec "$1" awk -v inodes="$inodes" '
+		BEGIN { n = split(inodes, a, " "); for (i = 1; i <= n; i++) want[a[i]] = 1 }
+		NR > 1 && $4 != "00000000" && ($10 in want) { found = 1 }
+		END { exit !found }' /proc/net/netlink
+}
+
 module_loaded() { grep -q '^ipcluster ' /proc/modules; }
 
 load_module() {

@@ -28,6 +28,12 @@ check "cluster show lists tcp-export" bash -c \
 ip netns exec "$ns" $FLOWS serve-held m1 $PORT "$CLUSTER4" "$CLUSTER6" &
 wait_for 10 ip netns exec "$ns" ss -Htln "sport = :$PORT"
 
+# check_subscribed PID: waits until monitor PID has joined the tcp group,
+# so that it sees every record from now on.
+check_subscribed() {
+	wait_for 10 subscribed "$ns" "$1" || echo "    # monitor $1 did not subscribe in 10 s"
+}
+
 # conn FAMILY DST SPORT: one connection, three questions ("?\n", 2 bytes
 # each) and their answers ("m1\n", 3 bytes, after a greeting of 3), then
 # closed; from the SYN-ACK on, rcv_nxt moves by 6 and snd_nxt by 12;
@@ -36,7 +42,7 @@ conn() {
 	local fam=$1 dst=$2 sport=$3 mon
 	ip netns exec "$ns" "$CLUSTERADM" -j tcp monitor id 1 >"$tmp/$fam.json" &
 	mon=$!
-	sleep 1 # the monitor has joined the group
+	check_subscribed "$mon"
 	ip netns exec "$NS_CLIENT" $FLOWS hold "$dst" $PORT "$sport" 1 3 true >"$tmp/$fam.held"
 	sleep 1 # the close's last segments
 	kill "$mon"
@@ -54,7 +60,7 @@ TCPSTATE="python3 $IPC_TOP/tests/tools/tcpstate.py"
 monitor() {
 	ip netns exec "$ns" "$CLUSTERADM" -j tcp monitor id 1 >"$tmp/$1.json" &
 	mon=$!
-	sleep 1 # the monitor has joined the group
+	check_subscribed "$mon"
 }
 # Spoofed RSTs first: the connection answers on and nothing says Closed;
 # then the client's own RST, under a second monitor: Closed.
@@ -62,7 +68,8 @@ monitor spoof
 cat >"$tmp/phase2.sh" <<-EOF
 	sleep 1; kill $mon
 	ip netns exec $ns $CLUSTERADM -j tcp monitor id 1 >$tmp/rst.json & echo \$! >$tmp/rst.pid
-	sleep 1
+	$(declare -f wait_for subscribed)
+	wait_for 10 subscribed $ns \$(cat $tmp/rst.pid) || echo "not subscribed"
 EOF
 ip netns exec "$NS_CLIENT" $RESETS one "$CLUSTER4" $PORT 44000 ask spoof ask \
 	"run:bash $tmp/phase2.sh" rst >"$tmp/rst.out" 2>&1
@@ -112,7 +119,7 @@ ip netns exec "$ns" $FLOWS serve m1 7001 192.0.2.101 &
 wait_for 10 ip netns exec "$ns" ss -Htln "sport = :7001"
 ip netns exec "$ns" "$CLUSTERADM" -j tcp monitor >"$tmp/none.json" &
 mon=$!
-sleep 1
+check_subscribed "$mon"
 ip netns exec "$NS_CLIENT" $FLOWS client 192.0.2.101 7001 tcp 43000 5 >/dev/null
 sleep 1
 kill "$mon"
