@@ -178,6 +178,33 @@ void ipcluster_sk_conn(const struct sock *sk, struct ipcluster_tcp_conn *c);
 int ipcluster_tcp_unsent(struct net *net, int ifindex, const struct ipcluster_tcp_conn *c,
 			 u32 from, u8 *buf, u32 cap, u32 *seq);
 
+/* ---- Adoption into the application's listener (rust/c/tcp_adopt.c) ---- */
+
+/* What became of an adoption. */
+enum ipcluster_adopt {
+	IPCLUSTER_ADOPT_OK,
+	IPCLUSTER_ADOPT_BAD_FD,		/* not a socket descriptor of the caller */
+	IPCLUSTER_ADOPT_NOT_TCP,	/* not a TCP socket of the namespace */
+	IPCLUSTER_ADOPT_BUSY,		/* its file is open elsewhere too */
+	IPCLUSTER_ADOPT_NOT_ESTABLISHED,
+	IPCLUSTER_ADOPT_REPAIR,		/* still in repair mode */
+	IPCLUSTER_ADOPT_MEMCG,		/* charged to a memory cgroup */
+	IPCLUSTER_ADOPT_NO_LISTENER,
+	IPCLUSTER_ADOPT_FAMILY,		/* the listener is of another family */
+	IPCLUSTER_ADOPT_FULL,		/* its accept queue is full */
+	IPCLUSTER_ADOPT_NOMEM,
+	IPCLUSTER_ADOPT_CLOSED,		/* it closed meanwhile: reset, freed */
+};
+
+/*
+ * Takes descriptor fd out of the calling task's table and moves the
+ * established TCP socket behind it onto the accept queue of the listener
+ * for its local address and port in `net`; refused, the connection is
+ * reset. Its addresses in *c once it was found to be a TCP socket of
+ * `net`. Process context, the caller's own task (a generic netlink doit).
+ */
+enum ipcluster_adopt ipcluster_tcp_adopt(struct net *net, int fd, struct ipcluster_tcp_conn *c);
+
 /* ---- Every end of a TCP connection (rust/c/tcp_close.c) ---- */
 
 /*
@@ -252,6 +279,8 @@ struct net *ipcluster_info_net(const struct genl_info *info);
 const struct nlattr *ipcluster_info_attr(const struct genl_info *info, int type);
 int ipcluster_info_u32s(const struct genl_info *info, int type, u32 *out, int max);
 bool ipcluster_info_admin(const struct sk_buff *skb, const struct genl_info *info);
+/* The same with a message of the moment, copied into the extended ACK. */
+void ipcluster_info_error_copy(struct genl_info *info, const char *msg);
 void ipcluster_info_error(struct genl_info *info, const struct nlattr *attr, const char *msg);
 struct net *ipcluster_dump_net(const struct netlink_callback *cb);
 const struct nlattr *ipcluster_dump_attr(struct netlink_callback *cb, int type);

@@ -17,7 +17,7 @@
 //!   exception is in `netns`: the promise the per-namespace state makes
 //!   to `sys::pernet` (its `Pernet` trait).
 //! - `cluster`: the model, a namespace's clusters.
-//! - `filter`, `export`, `control`, `unsent`: the logic.
+//! - `filter`, `export`, `control`, `unsent`, `adopt`: the logic.
 //! - `hook`, `ops`, `netns`: the wiring of the logic to netfilter, generic
 //!   netlink and the pernet core.
 
@@ -25,6 +25,7 @@ use kernel::prelude::*;
 
 pub mod shared;
 
+mod adopt;
 mod cluster;
 mod control;
 mod export;

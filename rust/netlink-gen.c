@@ -79,8 +79,13 @@ static const struct nla_policy ipcluster_tcp_unsent_nl_policy[IPCLUSTER_A_TCP_ST
 	[IPCLUSTER_A_TCP_STATE_RECORDS] = { .type = NLA_BINARY, },
 };
 
+/* IPCLUSTER_CMD_TCP_ADOPT - do */
+static const struct nla_policy ipcluster_tcp_adopt_nl_policy[IPCLUSTER_A_TCP_ADOPT_FD + 1] = {
+	[IPCLUSTER_A_TCP_ADOPT_FD] = { .type = NLA_U32, },
+};
+
 /* Ops table for ipcluster */
-const struct genl_split_ops ipcluster_nl_ops[8] = {
+const struct genl_split_ops ipcluster_nl_ops[9] = {
 	{
 		.cmd		= IPCLUSTER_CMD_CLUSTER_NEW,
 		.doit		= ipcluster_nl_cluster_new_doit,
@@ -133,6 +138,13 @@ const struct genl_split_ops ipcluster_nl_ops[8] = {
 		.doit		= ipcluster_nl_tcp_unsent_doit,
 		.policy		= ipcluster_tcp_unsent_nl_policy,
 		.maxattr	= IPCLUSTER_A_TCP_STATE_RECORDS,
+		.flags		= GENL_UNS_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= IPCLUSTER_CMD_TCP_ADOPT,
+		.doit		= ipcluster_nl_tcp_adopt_doit,
+		.policy		= ipcluster_tcp_adopt_nl_policy,
+		.maxattr	= IPCLUSTER_A_TCP_ADOPT_FD,
 		.flags		= GENL_UNS_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 };

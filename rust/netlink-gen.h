@@ -12,7 +12,7 @@
 #include <uapi/linux/ipcluster.h>
 
 /* Ops table for ipcluster */
-extern const struct genl_split_ops ipcluster_nl_ops[8];
+extern const struct genl_split_ops ipcluster_nl_ops[9];
 
 int ipcluster_nl_cluster_new_doit(struct sk_buff *skb, struct genl_info *info);
 int ipcluster_nl_cluster_del_doit(struct sk_buff *skb, struct genl_info *info);
@@ -24,6 +24,7 @@ int ipcluster_nl_table_get_doit(struct sk_buff *skb, struct genl_info *info);
 int ipcluster_nl_bucket_get_dumpit(struct sk_buff *skb,
 				   struct netlink_callback *cb);
 int ipcluster_nl_tcp_unsent_doit(struct sk_buff *skb, struct genl_info *info);
+int ipcluster_nl_tcp_adopt_doit(struct sk_buff *skb, struct genl_info *info);
 
 enum {
 	IPCLUSTER_NLGRP_EVENTS,

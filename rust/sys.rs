@@ -20,6 +20,7 @@ pub(crate) mod pernet;
 pub(crate) mod rcu;
 pub(crate) mod skb;
 pub(crate) mod tcp;
+pub(crate) mod tcp_adopt;
 pub(crate) mod tcp_close;
 pub(crate) mod time;
 pub(crate) mod uapi;

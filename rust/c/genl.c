@@ -115,6 +115,11 @@ void ipcluster_info_error(struct genl_info *info, const struct nlattr *attr, con
 	}
 }
 
+void ipcluster_info_error_copy(struct genl_info *info, const char *msg)
+{
+	NL_SET_ERR_MSG_FMT(info->extack, "%s", msg);
+}
+
 struct net *ipcluster_dump_net(const struct netlink_callback *cb)
 {
 	return sock_net(cb->skb->sk);

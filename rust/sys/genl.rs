@@ -69,6 +69,12 @@ impl Request {
         unsafe { pernet::state(bindings::ipcluster_info_net(self.info.as_ptr())) }.ok_or(EINVAL)
     }
 
+    /// The request's namespace, for a C helper; live while `self` is.
+    pub(super) fn net_ptr(&self) -> *mut bindings::net {
+        // SAFETY: a valid request (the type's invariant).
+        unsafe { bindings::ipcluster_info_net(self.info.as_ptr()) }
+    }
+
     fn attr(&self, attr: u32) -> Option<NonNull<bindings::nlattr>> {
         // SAFETY: attrs[] was parsed against the op's policy and has
         // maxattr + 1 entries; the handlers ask only for attributes their
@@ -125,6 +131,17 @@ impl Request {
         // SAFETY: a valid request; `msg` is static, as the extack keeps the
         // pointer; `a` is null or an attribute of this request.
         unsafe { bindings::ipcluster_info_error(self.info.as_ptr(), a, msg.as_char_ptr()) };
+        err
+    }
+}
+
+impl Request {
+    /// Reports `msg`, made for this failure, in the extended ACK (copied,
+    /// truncated to what the ACK holds) and returns `err`.
+    pub(crate) fn fail_with(&self, msg: &CStr, err: Error) -> Error {
+        // SAFETY: a valid request; the helper copies `msg`, a C string
+        // that outlives the call.
+        unsafe { bindings::ipcluster_info_error_copy(self.info.as_ptr(), msg.as_char_ptr()) };
         err
     }
 }
