@@ -240,6 +240,10 @@ fn start_survival(
         limits,
         commit.is_some(),
     );
+    let mut adopter = Client::connect()?;
+    survival.adopt_with(Box::new(move |fd| {
+        crate::kapi::tcp::adopt(&mut adopter, fd).map_err(|e| e.to_string())
+    }));
     if commit.is_some() {
         let mut nl = Client::connect()?;
         survival.fetch_unsent(Box::new(move |i, from| {

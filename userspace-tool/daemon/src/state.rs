@@ -134,6 +134,17 @@ pub struct TcpStatus {
     /// was not there, or its queue stayed full.
     #[serde(default)]
     pub handoff_failed: u64,
+    /// Restored connections queued on their application's own listener
+    /// (`tcp-adopt`), for a port with no hand-off socket.
+    #[serde(default)]
+    pub adopted: u64,
+    /// Restored connections given to a hand-off socket.
+    #[serde(default)]
+    pub handed_off: u64,
+    /// Restored connections no listener took (none for the address and
+    /// port, a full accept queue): reset at once.
+    #[serde(default)]
+    pub reset: u64,
     /// Milliseconds from the newest record sent to its datagram (the
     /// replication lag this member adds).
     pub lag_ms: u64,

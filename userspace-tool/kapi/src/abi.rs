@@ -124,6 +124,8 @@ pub enum Cmd {
     TcpStateNtf = 8,
     /// The bytes of a connection its client has not acknowledged.
     TcpUnsent = 9,
+    /// Queue a restored connection on its application's listener.
+    TcpAdopt = 10,
 }
 
 /// `IPCLUSTER_A_CLUSTER_*`.
@@ -178,6 +180,12 @@ pub mod tcp_state {
     pub const CLUSTER_ID: u16 = 1;
     /// Failover state records, back to back (`tcpstate.rs`).
     pub const RECORDS: u16 = 2;
+}
+
+/// `IPCLUSTER_A_TCP_ADOPT_*`.
+pub mod tcp_adopt {
+    /// A descriptor of the calling process: the restored socket (u32).
+    pub const FD: u16 = 1;
 }
 
 /// `IPCLUSTER_A_BUCKET_*`.
@@ -239,9 +247,11 @@ pub fn attr_name(cmd: Cmd, kind: u16) -> Option<&'static str> {
         "drain-ms",
     ];
     const TCP_STATE: [&str; 2] = ["cluster-id", "records"];
+    const TCP_ADOPT: [&str; 1] = ["fd"];
     let set: &[&'static str] = match cmd {
         Cmd::BucketGet => &BUCKET,
         Cmd::TcpStateNtf | Cmd::TcpUnsent => &TCP_STATE,
+        Cmd::TcpAdopt => &TCP_ADOPT,
         _ => &CLUSTER,
     };
     set.get(usize::from(kind).checked_sub(1)?).copied()
@@ -363,6 +373,7 @@ mod tests {
             (Cmd::ClusterNew, "CLUSTER"),
             (Cmd::BucketGet, "BUCKET"),
             (Cmd::TcpUnsent, "TCP_STATE"),
+            (Cmd::TcpAdopt, "TCP_ADOPT"),
         ] {
             let mut kind = 1;
             while let Some(name) = attr_name(cmd, kind) {
@@ -391,6 +402,7 @@ mod tests {
             (Cmd::BucketGet, "BUCKET_GET"),
             (Cmd::TcpStateNtf, "TCP_STATE_NTF"),
             (Cmd::TcpUnsent, "TCP_UNSENT"),
+            (Cmd::TcpAdopt, "TCP_ADOPT"),
         ] {
             assert_eq!(want(&format!("IPCLUSTER_CMD_{name}")), c as u64, "{name}");
         }

@@ -1,10 +1,14 @@
 //! The TCP failover state the kernel exports for clusters made with
 //! `tcp-export` (the `tcp` multicast group, `tcp-state-ntf`): its records,
-//! and the bytes not yet sent that output commit asks for (`tcp-unsent`).
+//! the bytes not yet sent that output commit asks for (`tcp-unsent`), and
+//! the adoption of a restored connection by its application's listener
+//! (`tcp-adopt`).
 
 use crate::shared::tcpstate::{Data, Dir, Initial, Record, DATA_HEAD_LEN, INITIAL_LEN};
 
-use crate::abi::{tcp_state as t, Cmd};
+use std::os::fd::{IntoRawFd, OwnedFd};
+
+use crate::abi::{tcp_adopt, tcp_state as t, Cmd};
 use crate::attr::Attr;
 use crate::client::Client;
 use crate::error::Error;
@@ -61,6 +65,20 @@ pub fn unsent(
         }
     }
     Err(Error::failed("tcp-unsent: no bytes in the reply"))
+}
+
+/// Queues restored connection `fd` (established, out of repair mode) on
+/// the accept queue of the listener for its local address and port
+/// (`tcp-adopt`): the server's next `accept()` returns it. The kernel
+/// takes the descriptor whatever the outcome, and resets a connection it
+/// cannot queue (no listener, a full accept queue): an error means the
+/// client saw a reset. Only a request that never reached the kernel (a
+/// full netlink buffer) leaves the descriptor open, unused.
+pub fn adopt(nl: &mut Client, fd: OwnedFd) -> Result<(), Error> {
+    let raw = fd.into_raw_fd();
+    let raw = u32::try_from(raw).map_err(|_| Error::failed("tcp-adopt: bad fd"))?;
+    nl.request(Cmd::TcpAdopt, &[Attr::u32(tcp_adopt::FD, raw)])?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -74,7 +74,8 @@ fn render(s: &State) -> String {
     if let Some(t) = &s.tcp {
         out.push_str(&format!(
             "tcp survival: {} exported ({} records from the kernel in {} messages), {} replicas ({} bytes received, {} dropped, {} ignored, \
-             {} forgotten), {} bytes sent, lag {} ms, {} restored, {} held already, {} failed\n",
+             {} forgotten), {} bytes sent, lag {} ms, {} restored ({} adopted, {} handed off, {} reset), \
+             {} held already, {} failed\n",
             t.exported,
             t.kernel_records,
             t.kernel_messages,
@@ -86,6 +87,9 @@ fn render(s: &State) -> String {
             t.sent_bytes,
             t.lag_ms,
             t.restored,
+            t.adopted,
+            t.handed_off,
+            t.reset,
             t.held,
             t.failed
         ));

@@ -48,6 +48,11 @@ impl Handoff {
         Ok(Handoff { paths, tx, failed })
     }
 
+    /// Whether `port` has a hand-off socket.
+    pub(crate) fn serves(&self, port: u16) -> bool {
+        self.paths.contains_key(&port)
+    }
+
     /// Queues restored connection `fd` of `port` for its application;
     /// fails at once when the port has no hand-off socket or the queue
     /// is full.

@@ -3,8 +3,10 @@
 //! and sends them to every member; every member keeps the replicas
 //! ([`replica::Store`]); when a member dies, the new owner of each of its
 //! buckets restores its connections through the kernel's TCP repair
-//! ([`restore`]) and hands each to the local application serving its port
-//! (`ipcluster_handoff`).
+//! ([`restore`]) and hands each to the local application serving its port:
+//! through its hand-off socket (`ipcluster_handoff`) when one is
+//! configured, else onto the application's own listener (the kernel's
+//! `tcp-adopt`); a connection neither takes is reset at once.
 
 pub(crate) mod commit;
 pub(crate) mod handoff;
@@ -15,6 +17,8 @@ pub(crate) mod trust;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::os::fd::OwnedFd;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::shared::buckets::UNOWNED;
@@ -54,6 +58,21 @@ const HANDSHAKE_AFTER: Duration = Duration::from_secs(75);
 /// number wanted → where the bytes start and the bytes (`tcp::unsent`).
 pub(crate) type FetchUnsent = Box<dyn FnMut(&Initial, u32) -> Option<(u32, Vec<u8>)> + Send>;
 
+/// Adoption: queues a restored connection on its application's own
+/// listener (`tcp::adopt`); an error says the kernel reset it.
+pub(crate) type Adopt = Box<dyn FnMut(OwnedFd) -> Result<(), String> + Send>;
+
+/// Where a restored connection went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Delivery {
+    /// To its application's hand-off socket.
+    HandedOff,
+    /// Onto its application's own listener.
+    Adopted,
+    /// Nowhere: reset at once.
+    Reset,
+}
+
 /// Most bytes asked for per state record (a socket's send buffer is
 /// rarely more; what is missing restores without the queues' bytes).
 const UNSENT_PER_STATE: u32 = 4 << 20;
@@ -87,6 +106,8 @@ pub(crate) struct Survival {
     /// and its addresses (for [`FetchUnsent`]).
     outs: HashMap<u64, (Initial, Option<u32>)>,
     fetch: Option<FetchUnsent>,
+    /// Adoption, when the kernel is there to ask ([`Survival::adopt_with`]).
+    adopt: Option<Mutex<Adopt>>,
     /// The table installed last ([`Survival::take_over`]).
     owners: Vec<u16>,
     /// What records are judged by (see [`trust`]).
@@ -120,8 +141,15 @@ impl Survival {
             ignored: 0,
             outs: HashMap::new(),
             fetch: None,
+            adopt: None,
             owners: Vec::new(),
         }
+    }
+
+    /// How to queue a restored connection on its application's listener,
+    /// for the ports with no hand-off socket.
+    pub(crate) fn adopt_with(&mut self, f: Adopt) {
+        self.adopt = Some(Mutex::new(f));
     }
 
     /// Output commit: how to ask the kernel for bytes written but not
@@ -370,9 +398,14 @@ impl Survival {
                 continue;
             }
             match self.restore_one(&o) {
-                Ok(whole) => {
+                Ok((whole, how)) => {
                     self.status.restored += 1;
                     self.status.restored_with_bytes += u64::from(whole);
+                    *match how {
+                        Delivery::HandedOff => &mut self.status.handed_off,
+                        Delivery::Adopted => &mut self.status.adopted,
+                        Delivery::Reset => &mut self.status.reset,
+                    } += 1;
                 }
                 Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
                     self.status.held += 1;
@@ -415,9 +448,33 @@ impl Survival {
         self.store.retry(&self.auth, now);
     }
 
+    /// Hands restored connection `fd` to the application serving `port`:
+    /// through its hand-off socket when one is configured, else onto its
+    /// own listener; one that no listener takes is reset (by the kernel).
+    fn deliver(&self, fd: OwnedFd, port: u16) -> std::io::Result<Delivery> {
+        if self.handoff.serves(port) {
+            self.handoff.give(fd, port)?;
+            return Ok(Delivery::HandedOff);
+        }
+        let Some(adopt) = &self.adopt else {
+            restore::reset(fd);
+            return Err(std::io::Error::other(format!(
+                "no [tcp] handoff for port {port}, and no kernel to adopt it"
+            )));
+        };
+        let mut adopt = adopt.lock().unwrap_or_else(PoisonError::into_inner);
+        match adopt(fd) {
+            Ok(()) => Ok(Delivery::Adopted),
+            Err(err) => {
+                warn!(port, %err, "reset a restored connection: no listener took it");
+                Ok(Delivery::Reset)
+            }
+        }
+    }
+
     /// Restores one connection and hands it over; whether its queues'
-    /// bytes came with it.
-    fn restore_one(&self, o: &replica::Orphan) -> std::io::Result<bool> {
+    /// bytes came with it, and where it went.
+    fn restore_one(&self, o: &replica::Orphan) -> std::io::Result<(bool, Delivery)> {
         let i = &o.initial;
         // Output commit replicates the bytes: restore with both queues or
         // with neither (a connection half restored would skip bytes).
@@ -426,7 +483,7 @@ impl Survival {
             _ => (None, None),
         };
         let fd = restore::restore(i, &o.essential, o.age, unacked, unread)?;
-        self.handoff.give(fd, i.dport)?;
+        let how = self.deliver(fd, i.dport)?;
         let e = &o.essential;
         info!(
             sport = i.sport,
@@ -439,9 +496,10 @@ impl Survival {
             rcv_nxt = e.rcv_nxt,
             copied = e.copied,
             age_ms = o.age.as_millis() as u64,
+            ?how,
             "restored a connection"
         );
-        Ok(unacked.is_some())
+        Ok((unacked.is_some(), how))
     }
 
     /// The numbers for `clusteradm status`.

@@ -76,6 +76,15 @@ fn addr(a: &[u8; 16], v6: bool, port: u16) -> SocketAddr {
     SocketAddr::new(crate::kapi::addr::unmapped(a, v6), port)
 }
 
+/// Closes restored connection `fd` with a reset (a zero linger time): a
+/// connection nobody will serve must not leave its client waiting.
+pub(crate) fn reset(fd: OwnedFd) {
+    let s = Socket::from(fd);
+    // Without the linger time it closes with a FIN instead; nothing else
+    // to do about it.
+    let _ = s.set_linger(Some(Duration::ZERO));
+}
+
 /// The options a restored connection negotiated, for `TCP_REPAIR_OPTIONS`.
 fn options(i: &Initial, e: &Essential) -> Vec<RepairOpt> {
     let mut v = vec![RepairOpt {
