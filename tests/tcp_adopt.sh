@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Adoption: restored connections go onto the application's own listener.
+# Two members with daemons (tcp-export) and no [tcp] handoff; each runs a
+# plain HTTP/1.1 keep-alive server that knows nothing of ipcluster (it only
+# listen()s and accept()s: tests/tools/http_member.py). A client holds idle
+# keep-alive connections spread over both; a member crashes (link down,
+# kill -9 of its daemon and server): every connection it held answers its
+# next request from the survivor, whose daemon restored it and queued it
+# on the server's listener (tcp-adopt), none reset. A second port only the
+# victim served: its connections find no listener on the survivor and are
+# reset at once, counted, never left hanging.
+source "$(dirname "$0")/lib.sh"
+
+KEEPALIVE="python3 $IPC_TOP/tests/tools/keepalive.py"
+MEMBERS="python3 $IPC_TOP/tests/tools/members.py"
+SEED=000102030405060708090a0b0c0d0e0f
+PORT=8080 ONLY=8081
+HELD=${IPC_HELD:-30} ONLY_TRIES=12
+tmp=$(mktemp -d)
+pki=$tmp/pki
+
+load_module
+setup_topology 2
+ip -n "$NS_SW" link set br0 type bridge mcast_snooping 0
+cluster_pki 1 2
+
+declare -A pid app only
+for i in 1 2; do
+	{
+		daemon_conf "$i" "tcp-export drain 600000"
+		vm_timing 1000
+	} >"$tmp/m$i.toml"
+	ip netns exec "$(member_ns "$i")" python3 "$IPC_TOP/tests/tools/http_member.py" \
+		"m$i" 0.0.0.0 $PORT &
+	app[$i]=$!
+	run_daemon "$i"
+done
+field() { $MEMBERS field "$tmp" "$@"; }
+check "the cluster forms and spreads" wait_for 120 $MEMBERS spread "$tmp" 1 2
+m=$($MEMBERS master "$tmp" 1 2)
+v=$((3 - m))
+# Port $ONLY: a server on the victim only.
+ip netns exec "$(member_ns "$v")" python3 "$IPC_TOP/tests/tools/http_member.py" \
+	"m$v" 0.0.0.0 $ONLY &
+only=$!
+wait_for 10 ip netns exec "$(member_ns "$v")" ss -Hltn "( sport = :$ONLY )"
+wait_for 10 ip netns exec "$(member_ns "$v")" ss -Hltn "( sport = :$PORT )"
+wait_for 10 ip netns exec "$(member_ns "$m")" ss -Hltn "( sport = :$PORT )"
+
+cat >"$tmp/rounds.sh" <<-EOF
+	#!/bin/bash
+	$(declare -f wait_for)
+	case \$ROUND in
+	2) ip -n $(member_ns "$v") link set eth0 down; kill -9 ${pid[$v]} ${app[$v]} $only
+	   wait_for 60 $MEMBERS formed $tmp $m
+	   echo "# m$v crashed, m$m alone after \${SECONDS} s" ;;
+	esac
+	sleep 2
+	EOF
+chmod +x "$tmp/rounds.sh"
+client_resets() {
+	ip netns exec "$NS_CLIENT" nstat -az TcpEstabResets | awk '$1 ~ /^Tcp/ {print $2}'
+}
+rst0=$(client_resets)
+ip netns exec "$NS_CLIENT" $KEEPALIVE "$CLUSTER4" 30000 2 "$tmp/rounds.sh" \
+	$PORT "$HELD" $ONLY $ONLY_TRIES >"$tmp/held" 2>&1
+sed 's/^/    # /' "$tmp/held" | head -n 30
+only_held=$(sed -n "s/^# port $ONLY: \([0-9]*\) connections.*/\1/p" "$tmp/held")
+check "all $HELD connections answered with everyone alive" \
+	grep -q "^round 1 port $PORT ok=$HELD moved=0 reset=0 closed=0 lost=0" "$tmp/held"
+check "m$v crashed: every connection answers, m$v's from m$m, none reset" \
+	grep -qE "^round 2 port $PORT ok=[0-9]+ moved=[1-9][0-9]* reset=0 closed=0 lost=0" "$tmp/held"
+moved=$(sed -n "s/^round 2 port $PORT .*moved=\([0-9]*\).*/\1/p" "$tmp/held")
+check "m$m adopted every connection of m$v on port $PORT" \
+	test "$(field "$m" tcp adopted)" -ge "${moved:-1}"
+check "connections to a port with no listener on m$m were held" test "${only_held:-0}" -ge 1
+check "... and are reset at once, none hangs" \
+	grep -qE "^round 2 port $ONLY ok=0 moved=0 reset=$only_held closed=0 lost=0 slowest=[0-2]\." "$tmp/held"
+check "m$m counted them reset" test "$(field "$m" tcp reset)" -ge "${only_held:-1}"
+check "nothing was handed off" test "$(field "$m" tcp handed_off)" = 0
+rst=$(client_resets)
+echo "    # client resets of established connections: before $rst0, after $rst"
+check "the client saw exactly those resets" test "$((rst - rst0))" -eq "${only_held:-0}"
+grep -hE "restored a|reset a|WARN|ERROR" "$tmp"/m[12].log | head -n 8 | sed 's/^/    # /'
+
+kill $(jobs -p) 2>/dev/null
+wait 2>/dev/null
+rm -rf "$tmp"
+finish
