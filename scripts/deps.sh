@@ -31,6 +31,8 @@ pkgs=(
 	man-db groff-base dkms
 	# tests: a real multi-connection protocol (client affinity)
 	iperf3
+	# tests: an unmodified server that takes restored connections (adoption)
+	nginx
 	# the tests' tools that speak the cluster link (Ed25519, X25519,
 	# HKDF, ChaCha20-Poly1305), for Debian's python3
 	python3-cryptography

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Adoption: restored connections go onto the application's own listener.
-# Two members with daemons (tcp-export) and no [tcp] handoff; each runs a
-# plain HTTP/1.1 keep-alive server that knows nothing of ipcluster (it only
-# listen()s and accept()s: tests/tools/http_member.py). A client holds idle
+# Two members with daemons (tcp-export) and no [tcp] handoff; each runs
+# Debian's nginx, unmodified (a configuration of its own: the port, and
+# an answer naming the member). A client holds idle
 # keep-alive connections spread over both; a member crashes (link down,
 # kill -9 of its daemon and server): every connection it held answers its
 # next request from the survivor, whose daemon restored it and queued it
 # on the server's listener (tcp-adopt), none reset. A second port only the
-# victim served: its connections find no listener on the survivor and are
-# reset at once, counted, never left hanging.
+# victim served (a plain Python http.server, tests/tools/http_member.py):
+# its connections find no listener on the survivor and are reset at once,
+# counted, never left hanging.
 source "$(dirname "$0")/lib.sh"
 
 KEEPALIVE="python3 $IPC_TOP/tests/tools/keepalive.py"
@@ -25,14 +26,35 @@ setup_topology 2
 ip -n "$NS_SW" link set br0 type bridge mcast_snooping 0
 cluster_pki 1 2
 
+# nginx_conf I: member I's nginx, serving port $PORT in the foreground,
+# its files in $tmp; keep-alive connections stay open through the test.
+nginx_conf() {
+	cat <<-CONF
+	pid $tmp/nginx$1.pid;
+	error_log $tmp/nginx$1.err;
+	worker_processes 1;
+	events {}
+	http {
+		access_log off;
+		client_body_temp_path $tmp/nginx$1.body;
+		keepalive_timeout 600s;
+		keepalive_requests 100000;
+		server {
+			listen $PORT;
+			location / { return 200 "m$1\n"; }
+		}
+	}
+	CONF
+}
+
 declare -A pid app only
 for i in 1 2; do
 	{
 		daemon_conf "$i" "tcp-export drain 600000"
 		vm_timing 1000
 	} >"$tmp/m$i.toml"
-	ip netns exec "$(member_ns "$i")" python3 "$IPC_TOP/tests/tools/http_member.py" \
-		"m$i" 0.0.0.0 $PORT &
+	nginx_conf "$i" >"$tmp/nginx$i.conf"
+	ip netns exec "$(member_ns "$i")" nginx -e "$tmp/nginx$i.err" -c "$tmp/nginx$i.conf" -g "daemon off;" &
 	app[$i]=$!
 	run_daemon "$i"
 done
@@ -48,11 +70,13 @@ wait_for 10 ip netns exec "$(member_ns "$v")" ss -Hltn "( sport = :$ONLY )"
 wait_for 10 ip netns exec "$(member_ns "$v")" ss -Hltn "( sport = :$PORT )"
 wait_for 10 ip netns exec "$(member_ns "$m")" ss -Hltn "( sport = :$PORT )"
 
+# A crash kills nginx's master and its worker alike.
+workers=$(pgrep -P "${app[$v]}" | tr '\n' ' ')
 cat >"$tmp/rounds.sh" <<-EOF
 	#!/bin/bash
 	$(declare -f wait_for)
 	case \$ROUND in
-	2) ip -n $(member_ns "$v") link set eth0 down; kill -9 ${pid[$v]} ${app[$v]} $only
+	2) ip -n $(member_ns "$v") link set eth0 down; kill -9 ${pid[$v]} ${app[$v]} $workers $only
 	   wait_for 60 $MEMBERS formed $tmp $m
 	   echo "# m$v crashed, m$m alone after \${SECONDS} s" ;;
 	esac
@@ -82,6 +106,19 @@ check "nothing was handed off" test "$(field "$m" tcp handed_off)" = 0
 rst=$(client_resets)
 echo "    # client resets of established connections: before $rst0, after $rst"
 check "the client saw exactly those resets" test "$((rst - rst0))" -eq "${only_held:-0}"
+# tcp-adopt (command 10) itself, from a process that is not a daemon:
+# a descriptor it does not have, one that is no socket (its stdin, which
+# stays open), no descriptor at all, and a caller without CAP_NET_ADMIN.
+GENL="python3 $IPC_TOP/tests/tools/genl.py"
+ns=$(member_ns "$m")
+check "tcp-adopt of a descriptor the caller lacks: EBADF" bash -c \
+	"out=\$(ip netns exec $ns $GENL send 10 01:e7030000); echo \$out; [[ \$out == '9 not a socket descriptor'* ]]"
+check "tcp-adopt of a file that is no socket: EINVAL, the file left open" bash -c \
+	"out=\$(ip netns exec $ns $GENL send 10 01:00000000 </dev/null); echo \$out; [[ \$out == '22 not a TCP socket'* ]]"
+check "tcp-adopt without a descriptor: EINVAL" bash -c \
+	"out=\$(ip netns exec $ns $GENL send 10); echo \$out; [[ \$out == '22 want the descriptor'* ]]"
+check "tcp-adopt without CAP_NET_ADMIN: EPERM" bash -c \
+	"out=\$(ip netns exec $ns setpriv --reuid=65534 --regid=65534 --clear-groups $GENL send 10 01:00000000); echo \$out; [[ \$out == '1 '* ]]"
 grep -hE "restored a|reset a|WARN|ERROR" "$tmp"/m[12].log | head -n 8 | sed 's/^/    # /'
 
 kill $(jobs -p) 2>/dev/null
