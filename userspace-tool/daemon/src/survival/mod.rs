@@ -605,6 +605,21 @@ mod tests {
     }
 
     #[test]
+    fn a_port_without_handoff_goes_to_its_listener_or_is_reset() {
+        use std::net::TcpListener;
+        let fd = || OwnedFd::from(TcpListener::bind("127.0.0.1:0").unwrap());
+        let mut s = survival(100, false);
+        // No kernel to ask: a failure, as before adoption existed.
+        let err = s.deliver(fd(), 7000).unwrap_err();
+        assert!(err.to_string().contains("no [tcp] handoff for port 7000"));
+        // The kernel takes it, or refuses it (and has reset it).
+        let mut answers = vec![Ok(()), Err("no listener".to_string())].into_iter();
+        s.adopt_with(Box::new(move |_| answers.next().unwrap()));
+        assert_eq!(s.deliver(fd(), 7000).unwrap(), Delivery::Adopted);
+        assert_eq!(s.deliver(fd(), 7000).unwrap(), Delivery::Reset);
+    }
+
+    #[test]
     fn bytes_go_after_their_initial_and_before_the_state_in_chunks() {
         use crate::shared::tcpstate::{Dir, Essential};
         let mut s = survival(100, true);
