@@ -4,8 +4,8 @@
  * the accept queue of the application's own listener, as the kernel moves
  * a closing listener's children to another listener of its SO_REUSEPORT
  * group (inet_csk_listen_stop). C because every step is a static inline,
- * a macro or a structure field Rust cannot reach: sockfd_put, lock_sock
- * and bh_lock_sock, sk_acceptq_is_full, tcp_sk and tcp_rsk, sk_set_socket,
+ * a macro or a structure field Rust cannot reach: file_count, lock_sock
+ * and bh_lock_sock, sk_acceptq_is_full, sk_is_tcp, tcp_sk and tcp_rsk, sk_set_socket,
  * the namespace's TCP hash tables (net->ipv4.tcp_death_row), the request
  * socket's fields, rcu_read_lock. Which outcome becomes which error and
  * message is Rust's (rust/sys/tcp_adopt.rs).
