@@ -178,6 +178,10 @@ pub(crate) struct Conn {
     pub(crate) answered: Option<u32>,
     /// Since when another live member has had it, its owner being gone.
     pub(crate) elsewhere: Option<Instant>,
+    /// The live member its bucket came from after its owner died (a
+    /// rebalancing move): that member restored it and will replicate it
+    /// as its own, so it is not restored here while that member lives.
+    pub(crate) passed_from: Option<u16>,
 }
 
 /// A connection to restore: its state, how old that is, and the bytes of
@@ -265,6 +269,7 @@ impl Conn {
             inb: Stream::default(),
             elsewhere: None,
             answered: None,
+            passed_from: None,
         }
     }
 
@@ -387,10 +392,17 @@ impl Store {
             Some(c) if c.owner == sender => c.initial = i,
             // A connection restored elsewhere, now that member's: its
             // state starts over from what it sends (its generations are
-            // its own kernel's, not comparable with the old owner's).
+            // its own kernel's, not comparable with the old owner's). Its
+            // bytes stay: a restore keeps the sequence numbers, and until
+            // the new owner sends them again they are the only copy here.
             Some(c) => {
-                self.held -= c.len();
-                *c = Conn::new(sender, i);
+                let (out, inb) = (std::mem::take(&mut c.out), std::mem::take(&mut c.inb));
+                *c = Conn {
+                    out,
+                    inb,
+                    answered: c.answered,
+                    ..Conn::new(sender, i)
+                };
             }
             None if full => self.dropped += 1,
             None => {
@@ -455,9 +467,28 @@ impl Store {
         self.waiting.len()
     }
 
+    /// Marks the connections whose owner is not `alive` that `from` says
+    /// came to this member from another, live, member: they stay, not to
+    /// be restored here while that member lives (see
+    /// [`Conn::passed_from`]). Returns how many were marked.
+    pub(crate) fn pass_on(
+        &mut self,
+        alive: impl Fn(u16) -> bool,
+        from: impl Fn(&Initial) -> Option<u16>,
+    ) -> usize {
+        let mut n = 0;
+        for c in self.conns.values_mut().filter(|c| !alive(c.owner)) {
+            if let Some(m) = from(&c.initial) {
+                c.passed_from = Some(m);
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Takes out the connections whose owner is not `alive` and that
     /// `mine` says are now this member's, with their essential state and
-    /// its age.
+    /// its age; not those passed on by a member that is still `alive`.
     pub(crate) fn take_orphans(
         &mut self,
         alive: impl Fn(u16) -> bool,
@@ -466,7 +497,12 @@ impl Store {
         let ids: Vec<u64> = self
             .conns
             .iter()
-            .filter(|(_, c)| !alive(c.owner) && c.essential.is_some() && mine(&c.initial))
+            .filter(|(_, c)| {
+                !alive(c.owner)
+                    && c.essential.is_some()
+                    && mine(&c.initial)
+                    && c.passed_from.is_none_or(|p| !alive(p))
+            })
             .map(|(&id, _)| id)
             .collect();
         let gone: Vec<Conn> = ids
@@ -499,11 +535,12 @@ impl Store {
     }
 
     /// Forgets the connections whose owner is not `alive` and that
-    /// `elsewhere` says another live member has had for `grace`: that
-    /// member restored them (and replicates them anew under its own id)
-    /// or could not, so they are not this member's to keep. Within `grace`
-    /// they stay, for the case that member dies too before restoring them.
-    /// Returns how many went.
+    /// `elsewhere` says another live member has had for `grace` (or that
+    /// a live member passed on to this one): that member restored them
+    /// (and replicates them anew under its own id) or could not, so they
+    /// are not this member's to keep. Within `grace` they stay, for the
+    /// case that member dies too before it replicated them. Returns how
+    /// many went.
     pub(crate) fn forget_taken(
         &mut self,
         alive: impl Fn(u16) -> bool,
@@ -513,7 +550,8 @@ impl Store {
     ) -> usize {
         let before = self.conns.len();
         self.conns.retain(|_, c| {
-            if alive(c.owner) || !elsewhere(&c.initial) {
+            let taken = elsewhere(&c.initial) || c.passed_from.is_some_and(&alive);
+            if alive(c.owner) || !taken {
                 c.elsewhere = None;
                 return true;
             }
@@ -737,6 +775,34 @@ mod tests {
         ];
         s.apply(2, &wire(&sent_only, b"01234567"), &auth());
         let o = s.take_orphans(|m| m != 2, |_| true);
+        assert_eq!(o[0].unacked.as_deref(), Some(&b"4567"[..]));
+    }
+
+    #[test]
+    fn a_take_over_keeps_the_bytes_until_the_new_owner_sends_them() {
+        // Member 2's connection, 4 bytes of 8 sent unacknowledged; 2 dies,
+        // 3 restores it and replicates it as its own, then dies too
+        // before sending anything: the bytes 2 replicated come back.
+        let e = Essential {
+            snd_wl2: 104,
+            snd_nxt: 108,
+            written: 108,
+            ..ess(1, 1, 10)
+        };
+        let data = Record::Data(crate::shared::tcpstate::Data {
+            id: id(1),
+            dir: Dir::Out,
+            seq: 100,
+            len: 8,
+        });
+        let mut s = Store::new(limits(4));
+        let recs = [Record::Initial(initial(1)), data, Record::Essential(e)];
+        s.apply(2, &wire(&recs, b"01234567"), &auth());
+        let mut a = auth();
+        a.update(&[1, 3], &[3; 4], Instant::now());
+        let taken = [Record::Initial(initial(1)), Record::Essential(e)];
+        assert!(s.apply(3, &wire(&taken, b""), &a));
+        let o = s.take_orphans(|m| m == 1, |_| true);
         assert_eq!(o[0].unacked.as_deref(), Some(&b"4567"[..]));
     }
 
