@@ -324,7 +324,7 @@ impl Store {
             let rec = &b[..n];
             b = &b[n..];
             if let Err(why) = self.one(sender, r, rec, auth, since) {
-                done &= !self.refuse(sender, r.id(), rec, why, auth, since);
+                done &= self.refuse(sender, r.id(), rec, why, auth, since);
             }
         }
         done
@@ -414,8 +414,10 @@ impl Store {
 
     /// Record `rec` of connection `id` from `sender`, refused for `why`:
     /// kept to try again when a newer table may make it good (and with
-    /// it, the records of that connection that follow), else counted;
-    /// whether it was kept.
+    /// it, the records of that connection that follow), else counted.
+    /// Whether its message may be acknowledged: not while it waits, nor
+    /// when it would have waited but found no room (its sender sends it
+    /// again, and a segment that reveals it does not leave meanwhile).
     fn refuse(
         &mut self,
         sender: u16,
@@ -425,16 +427,16 @@ impl Store {
         auth: &Authority,
         since: Instant,
     ) -> bool {
-        let room = self.waiting.len() < WAIT_CONNS;
+        // What follows a waiting Initial waits with it.
+        let follows = self.waiting.get(&id).is_some_and(|w| w.sender == sender);
+        let may_wait = follows || (why.may_pass_later() && auth.alive(sender));
         let bytes: usize = self.waiting.values().map(|w| w.records.len()).sum();
-        if bytes + rec.len() <= WAIT_BYTES {
-            if let Some(w) = self.waiting.get_mut(&id) {
-                // What follows a waiting Initial waits with it.
-                if w.sender == sender {
-                    w.records.extend_from_slice(rec);
-                    return true;
-                }
-            } else if room && why.may_pass_later() && auth.alive(sender) {
+        if may_wait && bytes + rec.len() <= WAIT_BYTES {
+            if let Some(w) = self.waiting.get_mut(&id).filter(|_| follows) {
+                w.records.extend_from_slice(rec);
+                return false;
+            }
+            if !self.waiting.contains_key(&id) && self.waiting.len() < WAIT_CONNS {
                 let records = rec.to_vec();
                 let w = Waiting {
                     sender,
@@ -443,11 +445,11 @@ impl Store {
                     records,
                 };
                 self.waiting.insert(id, w);
-                return true;
+                return false;
             }
         }
         self.refused.record(why);
-        false
+        !may_wait
     }
 
     /// Tries the records that wait for a newer table again under `auth`;
