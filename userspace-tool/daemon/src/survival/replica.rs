@@ -551,6 +551,9 @@ impl Store {
 }
 
 #[cfg(test)]
+mod bench;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::shared::tcpstate::Closed;
