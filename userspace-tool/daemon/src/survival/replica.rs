@@ -1,6 +1,6 @@
 //! Replicas of the TCP failover state, without I/O.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 mod conn;
@@ -199,6 +199,9 @@ const WAIT_CONNS: usize = 256;
 const WAIT_BYTES: usize = 1 << 20;
 const WAIT_FOR: Duration = Duration::from_secs(5);
 
+/// Most connections remembered as not kept for want of room (their ids).
+const UNKEPT_MAX: usize = 65536;
+
 /// Records of one connection refused for ownership that a newer table
 /// may make good (see [`super::trust`]).
 struct Waiting {
@@ -226,6 +229,10 @@ pub(crate) struct Store {
     /// Records refused, by reason.
     pub(crate) refused: Refused,
     waiting: HashMap<u64, Waiting>,
+    /// Connections not kept because the store was full, until their
+    /// Initial is kept or their Closed comes (at most [`UNKEPT_MAX`]):
+    /// their later records are not held either.
+    unkept: HashSet<u64>,
 }
 
 /// The replica of connection `id`, if `sender` owns it.
@@ -250,6 +257,7 @@ impl Store {
             held: 0,
             refused: Refused::default(),
             waiting: HashMap::new(),
+            unkept: HashSet::new(),
         }
     }
 
@@ -279,8 +287,10 @@ impl Store {
             match self.one(sender, r, rec, auth, since) {
                 Ok(kept) => done &= kept,
                 Err(why) => {
-                    let waits = self.refuse(sender, r.id(), rec, why, auth, since);
-                    done &= !waits && !why.is_room();
+                    let id = r.id();
+                    let unkept = why == Refusal::NoReplica && self.unkept.contains(&id);
+                    let waits = self.refuse(sender, id, rec, why, auth, since);
+                    done &= !waits && !why.is_room() && !unkept;
                 }
             }
         }
@@ -307,7 +317,9 @@ impl Store {
                 self.held = self.held + c.len() - before;
             }
             Record::Closed(x) => match owned(&mut self.conns, sender, x.id) {
-                Err(Refusal::NoReplica) => {}
+                Err(Refusal::NoReplica) => {
+                    self.unkept.remove(&x.id);
+                }
                 Err(why) => return Err(why),
                 Ok(_) => {
                     self.forget(x.id);
@@ -348,6 +360,7 @@ impl Store {
         auth.initial(sender, &i, holder, at)?;
         let full = self.conns.len() >= self.limits.conns;
         let now = self.stamp(Instant::now());
+        self.unkept.remove(&i.id);
         match self.conns.get_mut(i.id) {
             Some(c) if c.owner == sender => c.set_initial(&i),
             // A connection restored elsewhere, now that member's: its
@@ -358,18 +371,25 @@ impl Store {
                 *c = Conn::new(sender, &i, now);
                 self.elsewhere.remove(&i.id);
             }
-            None if full => {
-                self.dropped += 1;
-                return Ok(false);
-            }
+            None if full => return Ok(self.unkept(i.id)),
             None => {
                 if self.conns.insert(Conn::new(sender, &i, now)).is_err() {
-                    self.dropped += 1;
-                    return Ok(false);
+                    return Ok(self.unkept(i.id));
                 }
             }
         }
         Ok(true)
+    }
+
+    /// Connection `id` was not kept: the store is full. Counted, and
+    /// remembered so that its later records are not acknowledged either
+    /// (as far as [`UNKEPT_MAX`] allows); returns `false`, not kept.
+    fn unkept(&mut self, id: u64) -> bool {
+        self.dropped += 1;
+        if self.unkept.len() < UNKEPT_MAX {
+            self.unkept.insert(id);
+        }
+        false
     }
 
     /// Takes connection `id` out, with everything kept beside it.
@@ -965,6 +985,10 @@ mod tests {
         // No room for a second connection: not kept, not done, counted.
         assert!(!send(&mut s, 2, &opened(2), &auth()));
         assert_eq!((s.len(), s.dropped), (1, 1));
+        // What follows of that connection is not held either (it would
+        // count on a state the store never had).
+        let later = [Record::Essential(ess(2, 2, 60))];
+        assert!(!send(&mut s, 2, &later, &auth()));
         // Its sender sends it again; once there is room, it is kept.
         assert!(!send(&mut s, 2, &opened(2), &auth()));
         assert_eq!(s.dropped, 2);
@@ -975,6 +999,7 @@ mod tests {
             &auth()
         ));
         assert!(send(&mut s, 2, &opened(2), &auth()));
+        assert!(send(&mut s, 2, &later, &auth()));
         assert_eq!(s.len(), 1);
         // Bytes past the connection's bound, past the store's, and after
         // a gap with the reorder buffer full: not done either.
@@ -1007,9 +1032,19 @@ mod tests {
         assert!(send(&mut gaps, 2, &recs, &auth()));
         assert!(!send(&mut gaps, 2, &[data(1, Dir::Out, 1000, 1)], &auth()));
         assert_eq!(gaps.refused.reorder, 1);
-        // Refused for what they say, not for room: done with for good.
+        // Refused for what they say, not for room: done with for good;
+        // so is a connection not kept once its Closed came.
         assert!(send(&mut gaps, 2, &[data(9, Dir::Out, 0, 1)], &auth()));
         assert_eq!(gaps.refused.no_replica, 1);
+        let mut s = Store::new(limits(0));
+        assert!(!send(&mut s, 2, &opened(1), &auth()));
+        assert!(send(
+            &mut s,
+            2,
+            &[Record::Closed(Closed { id: id(1) })],
+            &auth()
+        ));
+        assert!(send(&mut s, 2, &opened(1)[1..], &auth()));
     }
 
     #[test]
