@@ -307,10 +307,10 @@ impl Store {
         auth: &Authority,
         at: Instant,
     ) -> Result<bool, Refusal> {
-        let now = self.stamp(Instant::now());
         match r {
             Record::Initial(i) => return self.initial(sender, i, auth, at),
             Record::Essential(e) => {
+                let now = self.stamp(Instant::now());
                 let c = owned(&mut self.conns, sender, e.id)?;
                 let before = c.len();
                 c.update(e, now);
@@ -472,9 +472,9 @@ impl Store {
         }
         let now = self.stamp(Instant::now());
         gone.into_iter()
-            .filter_map(|c| {
+            .filter_map(|mut c| {
                 let mut e = c.essential()?;
-                let q = c.queues().cloned().unwrap_or_default();
+                let q = c.take_queues();
                 // What the application read but may not have answered is
                 // read again, from where it last had written.
                 let unread = c.answered().and_then(|a| q.inb.range(a, e.rcv_nxt));

@@ -160,6 +160,11 @@ impl Conn {
         self.queues.as_deref()
     }
 
+    /// Its queues, taken out (empty if no bytes came).
+    pub(crate) fn take_queues(&mut self) -> Queues {
+        self.queues.take().map(|q| *q).unwrap_or_default()
+    }
+
     /// Its queues, made when the first bytes come.
     pub(crate) fn queues_mut(&mut self) -> &mut Queues {
         self.queues.get_or_insert_with(Box::default)
