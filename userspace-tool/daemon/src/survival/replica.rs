@@ -220,7 +220,7 @@ pub(crate) struct Store {
     /// is gone (a few at most: only a dead member's connections).
     elsewhere: HashMap<u64, Instant>,
     limits: Limits,
-    /// Connections not kept because the store was full.
+    /// Initials not kept because the store was full.
     pub(crate) dropped: u64,
     /// Record bytes applied.
     pub(crate) bytes: u64,
