@@ -156,6 +156,51 @@ mod tests {
         k
     }
 
+    /// Random inserts, removals and extractions (over several chunks)
+    /// agree with a map.
+    #[test]
+    fn the_table_agrees_with_a_map() {
+        let mut t = Table::new();
+        let mut m = std::collections::HashMap::new();
+        let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut most = 0;
+        for step in 0..100_000u32 {
+            let k = next() % 20_000;
+            match next() % 8 {
+                0..=3 if !m.contains_key(&k) => {
+                    t.insert(E(k, step)).unwrap();
+                    m.insert(k, step);
+                }
+                4..=5 => assert_eq!(t.remove(k).map(|e| e.1), m.remove(&k)),
+                6 if step % 1000 == 0 => {
+                    let cut = next() % 20_000;
+                    let mut gone: Vec<u64> = t.extract(|e| e.0 < cut).iter().map(|e| e.0).collect();
+                    gone.sort_unstable();
+                    let mut want: Vec<u64> = m.keys().copied().filter(|&k| k >= cut).collect();
+                    want.sort_unstable();
+                    assert_eq!(gone, want);
+                    m.retain(|&k, _| k < cut);
+                }
+                _ => assert_eq!(t.get(k).map(|e| e.1), m.get(&k).copied()),
+            }
+            assert_eq!(t.len(), m.len());
+            assert_eq!(t.chunks.len(), t.len().div_ceil(CHUNK));
+            most = most.max(t.len());
+        }
+        assert!(most > 2 * CHUNK);
+        let mut all: Vec<(u64, u32)> = t.iter().map(|e| (e.0, e.1)).collect();
+        all.sort_unstable();
+        let mut want: Vec<(u64, u32)> = m.into_iter().collect();
+        want.sort_unstable();
+        assert_eq!(all, want);
+    }
+
     #[test]
     fn entries_are_found_after_others_moved_and_chunks_come_and_go() {
         let mut t = Table::new();
