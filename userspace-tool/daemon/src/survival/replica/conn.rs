@@ -205,7 +205,8 @@ mod tests {
     #[test]
     fn a_connection_is_packed_and_gives_its_initial_back() {
         // The bound `IPC_BENCH=store` measures depends on it.
-        assert!(std::mem::size_of::<Conn>() <= 104);
+        let size = std::mem::size_of::<Conn>();
+        assert!(size <= 104, "{size} bytes");
         let mut v4 = crate::shared::fixtures::initial(7, 40000);
         let mut c = Conn::new(2, &v4, 0);
         assert_eq!((c.initial(), c.essential(), c.answered()), (v4, None, None));
