@@ -319,7 +319,8 @@ impl Survival {
 
     /// Records member `sender` replicated; whether all are done with
     /// (applied or refused for good): output commit acknowledges only
-    /// then, since a record waiting for a newer table is not held yet.
+    /// then, since a record waiting for a newer table, or not kept for
+    /// want of room in the store, is not held.
     pub(crate) fn replicated(&mut self, sender: u16, bytes: &[u8]) -> bool {
         self.store.apply(sender, bytes, &self.auth)
     }
