@@ -7,8 +7,8 @@
 #
 #   scripts/bench.sh [SECONDS] [ROUNDS]
 #   IPC_BENCH=link|store|datapath|failover|tcp  only one of them; IPC_FAILOVER_RUNS=10,
-#   IPC_TCP_MODES="none async", IPC_TCP_ROUNDS=3 (tcp.sh); IPC_TCP_PERF=1: where the
-#   daemons spend their CPU during each mode's pump (perf, if installed)
+#   IPC_TCP_MODES="none async", IPC_TCP_ROUNDS=3, IPC_TCP_STALL=0 (tcp.sh); IPC_TCP_PERF=1:
+#   where the daemons spend their CPU during each mode's pump (perf, if installed)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -61,6 +61,6 @@ fi
 if [ "${IPC_BENCH:-all}" = all ] || [ "${IPC_BENCH:-all}" = tcp ]; then
 echo "# tcp: echo throughput, update size and stall at failover; no export, async, output commit (${accel[*]:-kvm})"
 vng --run "$kdir" --user root "${accel[@]}" --cpus 2 --memory 2G --append no5lvl \
-	--cwd "$top" --exec "env IPC_TCP_MODES='${IPC_TCP_MODES:-none async commit}' IPC_TCP_ROUNDS='${IPC_TCP_ROUNDS:-3}' IPC_TCP_PERF='${IPC_TCP_PERF:-0}' tests/bench/tcp.sh results/ipcluster-bench.ko ${IPC_TCP_SECONDS:-10}" \
+	--cwd "$top" --exec "env IPC_TCP_MODES='${IPC_TCP_MODES:-none async commit}' IPC_TCP_ROUNDS='${IPC_TCP_ROUNDS:-3}' IPC_TCP_PERF='${IPC_TCP_PERF:-0}' IPC_TCP_STALL='${IPC_TCP_STALL:-1}' tests/bench/tcp.sh results/ipcluster-bench.ko ${IPC_TCP_SECONDS:-10}" \
 	2>&1 | tee results/bench-tcp.log
 fi
