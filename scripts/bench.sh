@@ -6,9 +6,9 @@
 # speed.
 #
 #   scripts/bench.sh [SECONDS] [ROUNDS]
-#   IPC_BENCH=link|datapath|failover|tcp  only one of them; IPC_FAILOVER_RUNS=10,
-#   IPC_TCP_MODES="none async", IPC_TCP_ROUNDS=3 (tcp.sh); IPC_TCP_PERF=1: where the
-#   daemons spend their CPU during each mode's pump (perf, if installed)
+#   IPC_BENCH=link|store|datapath|failover|tcp  only one of them; IPC_FAILOVER_RUNS=10,
+#   IPC_TCP_MODES="none async", IPC_TCP_ROUNDS=3, IPC_TCP_STALL=0 (tcp.sh); IPC_TCP_PERF=1:
+#   where the daemons spend their CPU during each mode's pump (perf, if installed)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -18,6 +18,12 @@ echo "# link: CPU per datagram on the cluster link, signed (Ed25519) against sea
 (cd userspace-tool && cargo test --release --quiet -p ipcluster-daemon bench_link -- \
 	--ignored --nocapture 2>&1) | grep '^link:' | tee results/bench-link.log
 [ "${IPC_BENCH:-all}" = link ] && exit 0
+fi
+if [ "${IPC_BENCH:-all}" = all ] || [ "${IPC_BENCH:-all}" = store ]; then
+echo "# store: heap bytes per replicated connection in the replica store, 1,000,000 connections, on the host"
+(cd userspace-tool && cargo test --release --quiet -p ipcluster-daemon bench_store -- \
+	--ignored --nocapture 2>&1) | grep '^store:' | tee results/bench-store.log
+[ "${IPC_BENCH:-all}" = store ] && exit 0
 fi
 
 kdir=$(scripts/kernel.sh bench)
@@ -55,6 +61,6 @@ fi
 if [ "${IPC_BENCH:-all}" = all ] || [ "${IPC_BENCH:-all}" = tcp ]; then
 echo "# tcp: echo throughput, update size and stall at failover; no export, async, output commit (${accel[*]:-kvm})"
 vng --run "$kdir" --user root "${accel[@]}" --cpus 2 --memory 2G --append no5lvl \
-	--cwd "$top" --exec "env IPC_TCP_MODES='${IPC_TCP_MODES:-none async commit}' IPC_TCP_ROUNDS='${IPC_TCP_ROUNDS:-3}' IPC_TCP_PERF='${IPC_TCP_PERF:-0}' tests/bench/tcp.sh results/ipcluster-bench.ko ${IPC_TCP_SECONDS:-10}" \
+	--cwd "$top" --exec "env IPC_TCP_MODES='${IPC_TCP_MODES:-none async commit}' IPC_TCP_ROUNDS='${IPC_TCP_ROUNDS:-3}' IPC_TCP_PERF='${IPC_TCP_PERF:-0}' IPC_TCP_STALL='${IPC_TCP_STALL:-1}' tests/bench/tcp.sh results/ipcluster-bench.ko ${IPC_TCP_SECONDS:-10}" \
 	2>&1 | tee results/bench-tcp.log
 fi

@@ -35,6 +35,7 @@
 #define IPCLUSTER_CLOSE_FROM (TCPF_ESTABLISHED | TCPF_FIN_WAIT1 | TCPF_FIN_WAIT2 | \
 			      TCPF_CLOSE_WAIT | TCPF_LAST_ACK | TCPF_CLOSING)
 
+#ifdef CONFIG_TRACEPOINTS
 static struct tracepoint *ipcluster_state_tp;
 static ipcluster_tcp_closed_fn ipcluster_closed __read_mostly;
 
@@ -103,6 +104,20 @@ void ipcluster_tcp_close_unregister(void)
 	tracepoint_synchronize_unregister();
 	ipcluster_state_tp = NULL;
 }
+#else
+/*
+ * A kernel without tracepoints (a lean build such as the benchmarks'):
+ * Closed goes out only for the ends a segment shows.
+ */
+int ipcluster_tcp_close_register(ipcluster_tcp_closed_fn closed)
+{
+	return -EOPNOTSUPP;
+}
+
+void ipcluster_tcp_close_unregister(void)
+{
+}
+#endif
 
 void ipcluster_pernet_watch(struct net *net, const void *state)
 {

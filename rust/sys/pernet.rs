@@ -64,12 +64,18 @@ pub(crate) fn register<T: Pernet>() -> Result {
     to_result(unsafe { bindings::ipcluster_register(&ops) })?;
     // Every namespace has its state now, and every new one gets it
     // before the probe can see it (`net_init`).
-    if let Err(e) = tcp_close::register::<T>() {
-        // SAFETY: registered just above; nothing else was.
-        unsafe { bindings::ipcluster_unregister() };
-        return Err(e);
+    match tcp_close::register::<T>() {
+        Err(e) if e.to_errno() == -(kernel::bindings::EOPNOTSUPP as c_int) => {
+            pr_warn!("no tracepoints in this kernel: Closed only for ends a segment shows\n");
+            Ok(())
+        }
+        Err(e) => {
+            // SAFETY: registered just above; nothing else was.
+            unsafe { bindings::ipcluster_unregister() };
+            Err(e)
+        }
+        Ok(()) => Ok(()),
     }
-    Ok(())
 }
 
 /// Unregisters the TCP close probe (waiting for those running), the

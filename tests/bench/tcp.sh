@@ -18,6 +18,7 @@
 #   IPC_TCP_MODES="none async"   only these modes (default: all three)
 #   IPC_TCP_ROUNDS=3             throughput rounds (a pump in each mode)
 #   IPC_TCP_PERF=1               profile the daemons during each pump (perf)
+#   IPC_TCP_STALL=0              throughput only, no stall at failover
 source "$(dirname "$0")/../lib.sh"
 IPC_KO=$1
 secs=${2:-10}
@@ -158,7 +159,7 @@ done
 # three members (rebalancing every 10 ms), one crashed.
 k=1
 for mode in $modes; do
-	[ "$mode" != none ] || continue
+	[ "$mode" != none ] && [ "${IPC_TCP_STALL:-1}" = 1 ] || continue
 	# A port per mode: the connections of the last one linger (killed
 	# owners' sockets) and keep theirs.
 	RAW=$((RAW0 + k))

@@ -118,7 +118,8 @@ pub struct TcpStatus {
     /// Bytes of the Data records' payload among them.
     #[serde(default)]
     pub sent_payload: u64,
-    /// Replicas not kept: the store was full.
+    /// Replicas not kept: the store was full (each time their Initial
+    /// came; output commit sends it again until it is kept).
     pub dropped: u64,
     /// Replicas forgotten: of dead members' connections another member
     /// took over, or of handshakes not heard of for

@@ -455,8 +455,8 @@ impl Link {
         let done = self.s.replicated(sender, records);
         if self.s.commit.is_some() && done {
             // Acknowledged once this turn of the loop is over, together;
-            // records that wait for a newer table are not held yet: the
-            // sender sends them again.
+            // records that wait for a newer table, or that a full store
+            // did not keep, are not held: the sender sends them again.
             self.acks.entry(from).or_default().push(seq);
         }
     }

@@ -347,7 +347,8 @@ impl Survival {
 
     /// Records member `sender` replicated; whether all are done with
     /// (applied or refused for good): output commit acknowledges only
-    /// then, since a record waiting for a newer table is not held yet.
+    /// then, since a record waiting for a newer table, or not kept for
+    /// want of room in the store, is not held.
     pub(crate) fn replicated(&mut self, sender: u16, bytes: &[u8]) -> bool {
         self.store.apply(sender, bytes, &self.auth)
     }
@@ -366,9 +367,11 @@ impl Survival {
     /// of members that are gone (not `alive`) whose buckets are now ours,
     /// and forgets those another live member has had for a while
     /// ([`Survival::forget_stale`]). A bucket that comes to us from another
-    /// live member (a rebalancing move after a death) brings none: that
-    /// member had it first and restored them, and a second copy here
-    /// would answer the client with stale state.
+    /// live member (a rebalancing move after a death) brings none to
+    /// restore: that member had it first and restored them, and a second
+    /// copy here would answer the client with stale state. Their replicas
+    /// stay until that member's own replaces them (its take-over record
+    /// may come after the move), or it dies first, or they are forgotten.
     pub(crate) fn take_over(&mut self, me: u16, owners: &[u16], alive: impl Fn(u16) -> bool) {
         self.forget_stale(me, owners, &alive, Instant::now());
         let before = std::mem::replace(&mut self.owners, owners.to_vec());
@@ -376,19 +379,19 @@ impl Survival {
         let bucket = |i: &Initial| hash.bucket(&i.flow(), bits) as usize;
         let moved_from_live = |i: &Initial| {
             let b = bucket(i);
-            owners.get(b) == Some(&me) && before.get(b).is_some_and(|&o| other_live(o, me, &alive))
+            let from = before
+                .get(b)
+                .copied()
+                .filter(|&o| other_live(o, me, &alive));
+            from.filter(|_| owners.get(b) == Some(&me))
         };
-        let passed = self
-            .store
-            .take_orphans(|o| o == me || alive(o), moved_from_live);
-        for o in &passed {
+        let passed = self.store.pass_on(|o| o == me || alive(o), moved_from_live);
+        if passed > 0 {
             info!(
-                sport = o.initial.sport,
-                dport = o.initial.dport,
-                "not restored: its bucket came from a live member, which restored it"
+                passed,
+                "not restored here: their bucket came from a live member, which restored them"
             );
         }
-        self.status.forgotten += passed.len() as u64;
         let mine = |i: &Initial| owners.get(bucket(i)) == Some(&me);
         for o in self.store.take_orphans(|o| o == me || alive(o), mine) {
             let i = o.initial;
@@ -941,12 +944,26 @@ mod tests {
     fn a_bucket_moved_from_a_live_member_brings_no_restore() {
         // Member 2 dies, 3 gets its buckets (and restores), then a
         // rebalancing move brings them here while 3 lives: 3 has them,
-        // nothing is restored here a second time.
-        let mut r = replicas_of(&batches_of_400());
+        // nothing is restored here a second time, however many tables
+        // follow; the replicas stay a while, then go.
+        let batches = batches_of_400();
+        let mut r = replicas_of(&batches);
+        let t0 = Instant::now();
         r.take_over(1, &[3; 1024], |m| m != 2);
         r.take_over(1, &[1; 1024], |m| m != 2);
+        r.take_over(1, &[1; 1024], |m| m != 2);
         assert_eq!(r.status().restored + r.status().failed, 0);
+        assert_eq!(r.status().replicas, 400);
+        r.forget_stale(1, &[1; 1024], |m| m != 2, t0 + FORGET_AFTER * 2);
+        r.forget_stale(1, &[1; 1024], |m| m != 2, t0 + FORGET_AFTER * 4);
         assert_eq!(r.status().replicas, 0);
         assert_eq!(r.status().forgotten, 400);
+        // Had 3 died before it replicated them as its own, they would be
+        // restored here: the last copy there is.
+        let mut r = replicas_of(&batches);
+        r.take_over(1, &[3; 1024], |m| m != 2);
+        r.take_over(1, &[1; 1024], |m| m != 2);
+        r.take_over(1, &[1; 1024], |m| m == 1);
+        assert_eq!(r.status().failed, 400);
     }
 }

@@ -63,6 +63,16 @@ impl Refusal {
     pub(crate) fn may_pass_later(self) -> bool {
         matches!(self, Refusal::NotOwner | Refusal::Takeover)
     }
+
+    /// Whether the record was refused for want of room in the replica
+    /// store, not for what it says or who sent it: a bound its bytes did
+    /// not fit in.
+    pub(crate) fn is_room(self) -> bool {
+        matches!(
+            self,
+            Refusal::ConnBytes | Refusal::TotalBytes | Refusal::Reorder
+        )
+    }
 }
 
 impl Refused {
