@@ -45,7 +45,7 @@ static GENERATION: AtomicU32 = AtomicU32::new(0);
 pub(crate) fn segment(
     st: &NetState,
     rcu: &RcuGuard,
-    skb: &mut Skb<'_>,
+    skb: &Skb<'_>,
     ifindex: i32,
     v6: bool,
 ) -> Verdict {
@@ -62,14 +62,8 @@ pub(crate) fn segment(
         send_state(st, c, skb, &snap);
     }
     // A closing connection is not restored anywhere: nothing to hold.
-    // A held segment is orphaned first, its state read: the socket counts
-    // it as sent, and sends on up to its congestion window, instead of
-    // waiting for the commit of every segment in turn.
     match c.cfg.commit_queue {
-        Some(q) if !snap.closing => {
-            skb.orphan();
-            Verdict::Queue(q)
-        }
+        Some(q) if !snap.closing => Verdict::Queue(q),
         _ => Verdict::Accept,
     }
 }

@@ -2,9 +2,8 @@
 /*
  * Socket buffers. C because sk_buff's fields (pkt_type is a bitfield) and
  * its accessors (skb_header_pointer, skb_network_offset, eth_hdr,
- * skb_push, skb_cow_head, skb_dst_drop, skb_orphan, ...) are static
- * inlines and macros; the interface addresses are walked with an RCU list
- * macro.
+ * skb_push, skb_cow_head, skb_dst_drop, ...) are static inlines and
+ * macros; the interface addresses are walked with an RCU list macro.
  */
 #include <linux/etherdevice.h>
 #include <linux/inetdevice.h>
@@ -39,11 +38,6 @@ void ipcluster_skb_set_host(struct sk_buff *skb)
 	 * unicast IP packet, and TCP drops anything not PACKET_HOST.
 	 */
 	skb->pkt_type = PACKET_HOST;
-}
-
-void ipcluster_skb_orphan(struct sk_buff *skb)
-{
-	skb_orphan(skb);
 }
 
 int ipcluster_skb_write(struct sk_buff *skb, int off, const void *data, int len)

@@ -87,16 +87,6 @@ impl<'a> Skb<'a> {
         unsafe { bindings::ipcluster_skb_set_host(self.skb.as_ptr()) }
     }
 
-    /// Frees the packet from its socket's send accounting, as a driver
-    /// does once the packet is on the wire: a segment that waits in a
-    /// queue then no longer counts against TCP Small Queues, which would
-    /// otherwise stop the socket after two or so of them.
-    pub(crate) fn orphan(&mut self) {
-        // SAFETY: a valid skb, owned by the hook for this call (the type's
-        // invariant), and `&mut self` excludes any other use of it.
-        unsafe { bindings::ipcluster_skb_orphan(self.skb.as_ptr()) }
-    }
-
     /// Whether the frame came to a MAC that is not the interface's.
     pub(crate) fn for_other_host(&self) -> bool {
         // SAFETY: a valid skb (the type's invariant).
