@@ -453,11 +453,20 @@ impl Survival {
 
     /// Hands restored connection `fd` to the application serving `port`:
     /// through its hand-off socket when one is configured, else onto its
-    /// own listener; one that no listener takes is reset (by the kernel).
-    fn deliver(&self, fd: OwnedFd, port: u16) -> std::io::Result<Delivery> {
+    /// own listener if it is `resumable` there (see `restore_one`); one
+    /// that is not, or that no listener takes, is reset.
+    fn deliver(&self, fd: OwnedFd, port: u16, resumable: bool) -> std::io::Result<Delivery> {
         if self.handoff.serves(port) {
             self.handoff.give(fd, port)?;
             return Ok(Delivery::HandedOff);
+        }
+        if !resumable {
+            warn!(
+                port,
+                "reset a restored connection: it was in the middle of an exchange"
+            );
+            restore::reset(fd);
+            return Ok(Delivery::Reset);
         }
         let Some(adopt) = &self.adopt else {
             restore::reset(fd);
@@ -486,7 +495,11 @@ impl Survival {
             _ => (None, None),
         };
         let fd = restore::restore(i, &o.essential, o.age, unacked, unread)?;
-        let how = self.deliver(fd, i.dport)?;
+        // An application's own listener gets a connection only if it can
+        // carry it on: with its queues' bytes (a request it had read but
+        // not answered is read again), or at rest.
+        let resumable = unacked.is_some() || o.at_rest();
+        let how = self.deliver(fd, i.dport, resumable)?;
         let e = &o.essential;
         info!(
             sport = i.sport,
@@ -613,13 +626,15 @@ mod tests {
         let fd = || OwnedFd::from(TcpListener::bind("127.0.0.1:0").unwrap());
         let mut s = survival(100, false);
         // No kernel to ask: a failure, as before adoption existed.
-        let err = s.deliver(fd(), 7000).unwrap_err();
+        let err = s.deliver(fd(), 7000, true).unwrap_err();
         assert!(err.to_string().contains("no [tcp] handoff for port 7000"));
         // The kernel takes it, or refuses it (and has reset it).
         let mut answers = vec![Ok(()), Err("no listener".to_string())].into_iter();
         s.adopt_with(Box::new(move |_| answers.next().unwrap()));
-        assert_eq!(s.deliver(fd(), 7000).unwrap(), Delivery::Adopted);
-        assert_eq!(s.deliver(fd(), 7000).unwrap(), Delivery::Reset);
+        assert_eq!(s.deliver(fd(), 7000, true).unwrap(), Delivery::Adopted);
+        assert_eq!(s.deliver(fd(), 7000, true).unwrap(), Delivery::Reset);
+        // One in the middle of an exchange is not offered: reset here.
+        assert_eq!(s.deliver(fd(), 7000, false).unwrap(), Delivery::Reset);
     }
 
     #[test]

@@ -172,6 +172,24 @@ pub(crate) struct Orphan {
     /// Received and unread (from `essential.copied` to `rcv_nxt`): what
     /// the application had not read, or had read but not answered.
     pub(crate) unread: Option<Vec<u8>>,
+    /// Where `copied` stood when the application last wrote.
+    pub(crate) answered: Option<u32>,
+}
+
+impl Orphan {
+    /// Whether the connection was at rest: everything received read and
+    /// answered, everything written sent. Only then can an application
+    /// that knows nothing of the restore carry it on without its queues'
+    /// bytes; in the middle of an exchange the client would wait for ever
+    /// for an answer, or bytes, that died with the member. (Sent bytes
+    /// not acknowledged yet do not count: the state comes with the
+    /// segments a member sends, so the client's last ACK of an answer is
+    /// never in it.)
+    pub(crate) fn at_rest(&self) -> bool {
+        let e = &self.essential;
+        let read = e.copied == e.rcv_nxt && self.answered.is_none_or(|a| a == e.copied);
+        read && e.written == e.snd_nxt
+    }
 }
 
 /// The bytes out a restore sends again: from the client's last ACK to the
@@ -526,6 +544,7 @@ impl Store {
                     age: Duration::from_nanos(now.saturating_sub(c.at)),
                     unacked: unacked(&q.out, &e).map(<[u8]>::to_vec),
                     unread: unread.map(<[u8]>::to_vec),
+                    answered: c.answered(),
                 })
             })
             .collect()
@@ -816,6 +835,41 @@ mod tests {
         assert!(s.apply(3, &wire(&taken, b""), &a));
         let o = s.take_orphans(|m| m == 1, |_| true);
         assert_eq!(o[0].unacked.as_deref(), Some(&b"4567"[..]));
+    }
+
+    #[test]
+    fn only_a_connection_at_rest_is_at_rest() {
+        let rest = Essential {
+            snd_wl2: 200,
+            snd_nxt: 200,
+            written: 200,
+            copied: 60,
+            ..ess(1, 1, 60)
+        };
+        let orphan = |essential, answered| Orphan {
+            initial: initial(1),
+            essential,
+            age: Duration::ZERO,
+            unacked: None,
+            unread: None,
+            answered,
+        };
+        assert!(orphan(rest, Some(60)).at_rest());
+        let unacked = Essential {
+            snd_wl2: 150,
+            ..rest
+        };
+        let unsent = Essential {
+            written: 250,
+            ..rest
+        };
+        // An answer sent but not acknowledged yet is at rest (the ACK
+        // never shows in the state); not a request read but not answered,
+        // one not read yet, an answer written but not sent.
+        assert!(orphan(unacked, Some(60)).at_rest());
+        assert!(!orphan(rest, Some(50)).at_rest());
+        assert!(!orphan(Essential { copied: 50, ..rest }, Some(50)).at_rest());
+        assert!(!orphan(unsent, Some(60)).at_rest());
     }
 
     #[test]
