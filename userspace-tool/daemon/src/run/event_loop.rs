@@ -27,6 +27,7 @@ use crate::addr::{addr_of, ip_of, Addr};
 use crate::announce;
 use crate::config::{Config, PkiConf};
 use crate::membership::node::{Event, Message, Node, Out, Settings, To};
+use crate::metrics::{self, http::Published};
 use crate::state::{state_path, State};
 use crate::survival::link;
 use crate::wire::{Endpoint, Sent, MAX_DATAGRAM};
@@ -51,6 +52,18 @@ pub(super) fn run(
             .map_err(|e| Error::failed(format!("cluster link: {e}")))?;
         info!(cluster = kernel.id, link = %cfg.link.addr, group = %cfg.link.group, "started");
         let decisions = mpsc::unbounded_channel();
+        // Its thread runs at the normal priority: the membership's
+        // realtime one is reset for the threads it starts.
+        let published = match cfg.metrics.listen {
+            Some(at) => {
+                let p = Published::default();
+                let bound = metrics::http::serve(at, p.clone())
+                    .map_err(|e| Error::failed(format!("[metrics] listen {at}: {e}")))?;
+                info!(%bound, "serving metrics");
+                Some(p)
+            }
+            None => None,
+        };
         let hooks = match cfg.protocol.hook {
             Some(h) => Some(
                 hooks::Hooks::new(h, decisions.0.clone())
@@ -75,6 +88,9 @@ pub(super) fn run(
             addrs: kernel.req.addrs(),
             mac: kernel.req.mac(),
             link,
+            published,
+            tables_installed: 0,
+            events: COUNTED.iter().map(|e| ((*e).to_owned(), 0)).collect(),
         }
         .run(settings, me)
         .await
@@ -101,6 +117,17 @@ fn owner_counts(owners: &[u16]) -> String {
         .collect::<Vec<_>>()
         .join(",")
 }
+
+/// The membership events counted from zero from the start, so that a
+/// scraper sees their first occurrence as an increase; others show from
+/// their first.
+const COUNTED: [&str; 5] = [
+    "master",
+    "stepped-down",
+    "member-up",
+    "member-down",
+    "lost-master",
+];
 
 /// The applications' answer on a joining host: may it join?
 type Decided = (Addr, bool);
@@ -131,6 +158,12 @@ struct Daemon {
     mac: Option<Mac>,
     /// TCP survival (its own thread), when the cluster exports TCP state.
     link: Option<link::Handle>,
+    /// Where the metrics endpoint takes the numbers, when configured.
+    published: Option<Published>,
+    /// Bucket tables installed in the kernel.
+    tables_installed: u64,
+    /// Membership events, by name.
+    events: std::collections::BTreeMap<String, u64>,
 }
 
 /// The loop's clocks: the protocol's time (since `t0`), its tick, the
@@ -307,7 +340,10 @@ impl Daemon {
             Out::Install { member, owners } => {
                 let attrs = table::set_attrs(self.id, Some(&owners), Some(member));
                 match self.nl.request(Cmd::TableSet, &attrs) {
-                    Ok(_) => info!(member, owners = %owner_counts(&owners), "table installed"),
+                    Ok(_) => {
+                        self.tables_installed += 1;
+                        info!(member, owners = %owner_counts(&owners), "table installed");
+                    }
                     Err(e) => warn!(%e, "installing the table"),
                 }
                 if let Some(l) = &self.link {
@@ -322,6 +358,7 @@ impl Daemon {
             }
             Out::Event(e) => {
                 let (name, args) = hooks::describe(&e);
+                *self.events.entry(name.to_owned()).or_default() += 1;
                 info!(event = name, args = ?args, "membership");
                 if let Some(h) = &self.hooks {
                     h.event(&e);
@@ -446,7 +483,12 @@ impl Daemon {
             acked: node.acks(),
             tcp,
             rejected: rejected.to_json(),
+            tables_installed: self.tables_installed,
+            events: self.events.clone(),
         };
+        if let Some(p) = &self.published {
+            p.set(metrics::render(&s));
+        }
         let Ok(text) = serde_json::to_string(&s) else {
             return;
         };
