@@ -7,7 +7,7 @@
 
 mod hooks;
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -32,8 +32,9 @@ use crate::state::{state_path, State};
 use crate::survival::link;
 use crate::wire::{Endpoint, Sent, MAX_DATAGRAM};
 
-/// Runs the membership of the cluster `kernel` holds as `me` on the
-/// cluster link `sock`, signing with `endpoint`, until it stops.
+/// Runs the membership of the cluster `kernel` holds on the cluster link
+/// `sock`, signing with `endpoint`, until it stops; publishes its numbers
+/// for the metrics endpoint, if there is one.
 pub(super) fn run(
     cfg: Config,
     kernel: Kernel,
@@ -41,8 +42,9 @@ pub(super) fn run(
     link: Option<link::Handle>,
     sock: std::net::UdpSocket,
     settings: Settings,
-    me: Addr,
+    published: Option<Published>,
 ) -> Result<(), Error> {
+    let me = addr_of(IpAddr::V4(cfg.link.addr));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -52,18 +54,6 @@ pub(super) fn run(
             .map_err(|e| Error::failed(format!("cluster link: {e}")))?;
         info!(cluster = kernel.id, link = %cfg.link.addr, group = %cfg.link.group, "started");
         let decisions = mpsc::unbounded_channel();
-        // Its thread runs at the normal priority: the membership's
-        // realtime one is reset for the threads it starts.
-        let published = match cfg.metrics.listen {
-            Some(at) => {
-                let p = Published::default();
-                let bound = metrics::http::serve(at, p.clone())
-                    .map_err(|e| Error::failed(format!("[metrics] listen {at}: {e}")))?;
-                info!(%bound, "serving metrics");
-                Some(p)
-            }
-            None => None,
-        };
         let hooks = match cfg.protocol.hook {
             Some(h) => Some(
                 hooks::Hooks::new(h, decisions.0.clone())
