@@ -3,7 +3,8 @@
 //! group with every datagram signed and checked (`wire`), installs each
 //! table the master decides in the kernel, feeds the kernel's per-bucket
 //! counters back as load, and writes its view of the cluster for
-//! `clusteradm status` every second.
+//! `clusteradm status` every second (and renders it for the metrics
+//! endpoint, when there is one).
 
 mod hooks;
 
@@ -503,5 +504,19 @@ mod tests {
     fn table_logs_count_buckets_per_owner() {
         assert_eq!(owner_counts(&[2, 1, 2, u16::MAX, 2]), "1:1,2:3,-:1");
         assert_eq!(owner_counts(&[]), "");
+    }
+
+    #[test]
+    fn the_events_counted_from_zero_are_named_as_the_hook_names_them() {
+        let a = addr_of(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        for e in [
+            Event::BecameMaster,
+            Event::SteppedDown,
+            Event::MemberUp(2, a),
+            Event::MemberDown(2),
+            Event::LostMaster,
+        ] {
+            assert!(COUNTED.contains(&hooks::describe(&e).0), "{e:?}");
+        }
     }
 }
