@@ -33,6 +33,9 @@ pkgs=(
 	iperf3
 	# tests: an unmodified server that takes restored connections (adoption)
 	nginx
+	# tests: scrape the metrics endpoint, and read it with Prometheus' own
+	# OpenMetrics parser
+	curl python3-prometheus-client
 	# the tests' tools that speak the cluster link (Ed25519, X25519,
 	# HKDF, ChaCha20-Poly1305), for Debian's python3
 	python3-cryptography

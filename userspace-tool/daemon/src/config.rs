@@ -19,6 +19,16 @@ pub(crate) struct Config {
     pub(crate) protocol: Protocol,
     #[serde(default)]
     pub(crate) tcp: TcpConf,
+    #[serde(default)]
+    pub(crate) metrics: MetricsConf,
+}
+
+/// The metrics endpoint.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MetricsConf {
+    /// Where to serve `GET /metrics` (none: no endpoint).
+    pub(crate) listen: Option<std::net::SocketAddr>,
 }
 
 /// TCP survival (for clusters made with `tcp-export`).

@@ -12,6 +12,8 @@
 //!   cluster link's users share.
 //! - `survival`: TCP survival (replication, output commit, restores) on
 //!   a thread and a port of its own.
+//! - `metrics`: the same numbers as `clusteradm status`'s, served to
+//!   Prometheus.
 //! - [`state`]: what the daemon tells `clusteradm status`; [`cert`]: the
 //!   cluster's certificates, which `clusteradm cert` also manages.
 
@@ -20,6 +22,7 @@ mod announce;
 pub mod cert;
 mod config;
 mod membership;
+mod metrics;
 mod run;
 pub mod state;
 mod survival;

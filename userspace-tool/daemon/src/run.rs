@@ -26,12 +26,12 @@ use crate::kapi::{Client, Error};
 use crate::shared::keepalive;
 use crate::survival::handoff::Handoff;
 use tokio::sync::mpsc;
-use tracing::debug;
+use tracing::{debug, info};
 
-use crate::addr::addr_of;
 use crate::cert::{self, Identity, Pem, Trust};
 use crate::config::{self, read, Config, Link, PkiConf, Protocol, Quorum};
 use crate::membership::node::{Message, Settings};
+use crate::metrics::{self, http::Published};
 use crate::survival::{self, link, Survival};
 use crate::wire::{Endpoint, Payload};
 
@@ -40,6 +40,8 @@ use crate::wire::{Endpoint, Payload};
 pub fn run(path: &Path) -> Result<(), Error> {
     let cfg = config::parse(&read(path)?).map_err(|e| e.context(&path.display().to_string()))?;
     init_logging();
+    // Before the kernel cluster: an address it cannot bind leaves none.
+    let published = serve_metrics(&cfg)?;
     let kernel = create_cluster(&cfg.cluster.add)?;
     let link_at = SocketAddr::from((cfg.link.addr, cfg.link.port));
     let skew = Duration::from_millis(cfg.protocol.max_clock_skew_ms);
@@ -56,8 +58,21 @@ pub fn run(path: &Path) -> Result<(), Error> {
     if cfg.protocol.realtime {
         crate::sys::realtime();
     }
-    let me = addr_of(IpAddr::V4(cfg.link.addr));
-    event_loop::run(cfg, kernel, endpoint, link, sock, settings, me)
+    event_loop::run(cfg, kernel, endpoint, link, sock, settings, published)
+}
+
+/// The metrics endpoint `[metrics] listen` asks for, if any. Its thread
+/// starts before the membership's takes a realtime priority, so it runs
+/// at the normal one.
+fn serve_metrics(cfg: &Config) -> Result<Option<Published>, Error> {
+    let Some(at) = cfg.metrics.listen else {
+        return Ok(None);
+    };
+    let p = Published::default();
+    let bound = metrics::http::serve(at, p.clone())
+        .map_err(|e| Error::failed(format!("[metrics] listen {at}: {e}")))?;
+    info!(%bound, "serving metrics");
+    Ok(Some(p))
 }
 
 /// Logs to standard error, filtered by `IPCLUSTER_LOG` (`info` without it).

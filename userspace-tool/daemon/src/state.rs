@@ -45,6 +45,13 @@ pub struct State {
     pub tcp: Option<TcpStatus>,
     /// Datagrams ignored on the cluster link, by reason.
     pub rejected: RejectedJson,
+    /// Bucket tables installed in the kernel since the daemon started.
+    #[serde(default)]
+    pub tables_installed: u64,
+    /// Membership events since the daemon started, by the name the hook
+    /// is told (`member-down`, `master`, `lost-master`...).
+    #[serde(default)]
+    pub events: std::collections::BTreeMap<String, u64>,
 }
 
 /// Datagrams the daemon's endpoints ignored, by reason.

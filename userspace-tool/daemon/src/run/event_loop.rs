@@ -3,11 +3,12 @@
 //! group with every datagram signed and checked (`wire`), installs each
 //! table the master decides in the kernel, feeds the kernel's per-bucket
 //! counters back as load, and writes its view of the cluster for
-//! `clusteradm status` every second.
+//! `clusteradm status` every second (and renders it for the metrics
+//! endpoint, when there is one).
 
 mod hooks;
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -27,12 +28,14 @@ use crate::addr::{addr_of, ip_of, Addr};
 use crate::announce;
 use crate::config::{Config, PkiConf};
 use crate::membership::node::{Event, Message, Node, Out, Settings, To};
+use crate::metrics::{self, http::Published};
 use crate::state::{state_path, State};
 use crate::survival::link;
 use crate::wire::{Endpoint, Sent, MAX_DATAGRAM};
 
-/// Runs the membership of the cluster `kernel` holds as `me` on the
-/// cluster link `sock`, signing with `endpoint`, until it stops.
+/// Runs the membership of the cluster `kernel` holds on the cluster link
+/// `sock`, signing with `endpoint`, until it stops; publishes its numbers
+/// for the metrics endpoint, if there is one.
 pub(super) fn run(
     cfg: Config,
     kernel: Kernel,
@@ -40,8 +43,9 @@ pub(super) fn run(
     link: Option<link::Handle>,
     sock: std::net::UdpSocket,
     settings: Settings,
-    me: Addr,
+    published: Option<Published>,
 ) -> Result<(), Error> {
+    let me = addr_of(IpAddr::V4(cfg.link.addr));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -75,6 +79,9 @@ pub(super) fn run(
             addrs: kernel.req.addrs(),
             mac: kernel.req.mac(),
             link,
+            published,
+            tables_installed: 0,
+            events: COUNTED.iter().map(|e| ((*e).to_owned(), 0)).collect(),
         }
         .run(settings, me)
         .await
@@ -101,6 +108,17 @@ fn owner_counts(owners: &[u16]) -> String {
         .collect::<Vec<_>>()
         .join(",")
 }
+
+/// The membership events counted from zero from the start, so that a
+/// scraper sees their first occurrence as an increase; others show from
+/// their first.
+const COUNTED: [&str; 5] = [
+    "master",
+    "stepped-down",
+    "member-up",
+    "member-down",
+    "lost-master",
+];
 
 /// The applications' answer on a joining host: may it join?
 type Decided = (Addr, bool);
@@ -131,6 +149,12 @@ struct Daemon {
     mac: Option<Mac>,
     /// TCP survival (its own thread), when the cluster exports TCP state.
     link: Option<link::Handle>,
+    /// Where the metrics endpoint takes the numbers, when configured.
+    published: Option<Published>,
+    /// Bucket tables installed in the kernel.
+    tables_installed: u64,
+    /// Membership events, by name.
+    events: std::collections::BTreeMap<String, u64>,
 }
 
 /// The loop's clocks: the protocol's time (since `t0`), its tick, the
@@ -307,7 +331,10 @@ impl Daemon {
             Out::Install { member, owners } => {
                 let attrs = table::set_attrs(self.id, Some(&owners), Some(member));
                 match self.nl.request(Cmd::TableSet, &attrs) {
-                    Ok(_) => info!(member, owners = %owner_counts(&owners), "table installed"),
+                    Ok(_) => {
+                        self.tables_installed += 1;
+                        info!(member, owners = %owner_counts(&owners), "table installed");
+                    }
                     Err(e) => warn!(%e, "installing the table"),
                 }
                 if let Some(l) = &self.link {
@@ -322,6 +349,7 @@ impl Daemon {
             }
             Out::Event(e) => {
                 let (name, args) = hooks::describe(&e);
+                *self.events.entry(name.to_owned()).or_default() += 1;
                 info!(event = name, args = ?args, "membership");
                 if let Some(h) = &self.hooks {
                     h.event(&e);
@@ -446,7 +474,12 @@ impl Daemon {
             acked: node.acks(),
             tcp,
             rejected: rejected.to_json(),
+            tables_installed: self.tables_installed,
+            events: self.events.clone(),
         };
+        if let Some(p) = &self.published {
+            p.set(metrics::render(&s));
+        }
         let Ok(text) = serde_json::to_string(&s) else {
             return;
         };
@@ -471,5 +504,19 @@ mod tests {
     fn table_logs_count_buckets_per_owner() {
         assert_eq!(owner_counts(&[2, 1, 2, u16::MAX, 2]), "1:1,2:3,-:1");
         assert_eq!(owner_counts(&[]), "");
+    }
+
+    #[test]
+    fn the_events_counted_from_zero_are_named_as_the_hook_names_them() {
+        let a = addr_of(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        for e in [
+            Event::BecameMaster,
+            Event::SteppedDown,
+            Event::MemberUp(2, a),
+            Event::MemberDown(2),
+            Event::LostMaster,
+        ] {
+            assert!(COUNTED.contains(&hooks::describe(&e).0), "{e:?}");
+        }
     }
 }
