@@ -19,7 +19,8 @@ tests/link_replay.sh (the wire format and sessions: session.py).
         and writes each distinct datagram to OUT, one JSON object a
         line, with its source and destination; stops after SECONDS, or
         once it has heard each WANT (CLASS or CLASS@DST, e.g.
-        tcp-state@192.0.2.12): CLASS is a kind's name, as `list` prints
+        tcp-state@192.0.2.12): CLASS is a kind's name, as `list` prints;
+        prints "capturing" once it hears
   replay.py list FILE [WANT]
         prints the datagrams of FILE (those WANT selects): index, class,
         source address and port, destination address and port, sender
@@ -181,9 +182,7 @@ def capture(out, seconds, wants):
     frame between two hosts crosses two of its ports), its file read as
     it grows. It keeps every UDP datagram: the link's, and the fragments
     after a first, which name no port. (A packet socket of this process's
-    own, with a filter for the link's ports, heard the multicast
-    keepalives but never the unicast TCP state in the test VM, while
-    tcpdump there heard both.)"""
+    own is as good, but tcpdump's file shows when it began to hear.)"""
     import subprocess
     import tempfile
 
@@ -193,6 +192,12 @@ def capture(out, seconds, wants):
                              "-w", pcap, "udp"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     frags, seen, got, at = Fragments(), set(), [], 0
+    # Once tcpdump has written its file's header it hears everything: the
+    # caller waits for this line before it makes the traffic it wants
+    # heard (this process alone takes seconds to start under emulation).
+    while os.path.getsize(pcap) < 24 and dump.poll() is None:
+        time.sleep(0.05)
+    print("capturing", flush=True)
     deadline = time.time() + seconds
     try:
         with open(out, "w") as f:
