@@ -97,17 +97,18 @@ stage 1
 ip netns exec "$NS_SW" $REPLAY capture "$heard" 60 "tcp-state@$(member4 "$y")" \
 	master-alive member-alive >"$tmp/capture.out" 2>&1 &
 cap=$!
-sleep 1
+# (The client's connections send their state at once: not before the
+# capture hears.)
+wait_for 60 grep -q '^capturing' "$tmp/capture.out"
 ip netns exec "$NS_CLIENT" $FLOWS hold "$CLUSTER4" $PORT 40000 30 1 \
 	"while kill -0 $cap 2>/dev/null; do sleep 0.5; done" >"$tmp/held" 2>&1 &
 held=$!
 wait $cap
 heard_ok=$?
-# Keepalives are always heard. Sealed TCP state crosses the switch (tcpdump
-# there sees it), but this capture has missed every datagram to port 7401
-# in the VM (not on a host's netns bridge): until that is understood, what
-# needs it is skipped, not failed. The unit tests in daemon/src/wire/
-# cover those cases (replayed, wrong port, unknown session, a restart).
+# Keepalives are always heard, and the TCP state of the client's
+# connections. Should none be heard, what needs it is skipped, not
+# failed (the unit tests in daemon/src/wire/ cover those cases too:
+# replayed, wrong port, unknown session, a restart).
 heard_any() { $REPLAY list "$heard" "$1" | grep -q .; }
 check "heard on the link: master keepalives" heard_any master-alive
 check "... and member keepalives" heard_any member-alive

@@ -14,12 +14,13 @@ tests/link_replay.sh (the wire format and sessions: session.py).
         sends nothing when the Hello is not answered (from a host its
         certificate does not name, it is not)
   replay.py capture OUT SECONDS [WANT...]
-        hears the cluster link in this namespace (AF_PACKET on every
+        hears the cluster link in this namespace (tcpdump on every
         interface: run it in the switch's namespace to hear every host)
         and writes each distinct datagram to OUT, one JSON object a
         line, with its source and destination; stops after SECONDS, or
         once it has heard each WANT (CLASS or CLASS@DST, e.g.
-        tcp-state@192.0.2.12): CLASS is a kind's name, as `list` prints
+        tcp-state@192.0.2.12): CLASS is a kind's name, as `list` prints;
+        prints "capturing" once it hears
   replay.py list FILE [WANT]
         prints the datagrams of FILE (those WANT selects): index, class,
         source address and port, destination address and port, sender
@@ -138,70 +139,85 @@ def selects(want, r):
     return r["class"] == cls and (not dst or r["dst"] == dst)
 
 
-# A classic BPF program for the capture socket: IPv4 UDP to the link's
-# ports, and every IPv4 UDP fragment after a first (which has no UDP
-# header to tell). What else crosses the switch (the client's
-# connections, several copies of each frame) never reaches this process,
-# which under emulation could not keep up with it.
-LINK_FILTER = [
-    (0x28, 0, 0, 12),  # ldh [12]: the ethertype
-    (0x15, 0, 8, 0x0800),  # IPv4, else drop
-    (0x30, 0, 0, 23),  # ldb [23]: the IP protocol
-    (0x15, 0, 6, 17),  # UDP, else drop
-    (0x28, 0, 0, 20),  # ldh [20]: flags and fragment offset
-    (0x45, 5, 0, 0x1FFF),  # a later fragment: accept
-    (0xB1, 0, 0, 14),  # ldxb 4*([14]&0xf): the IP header's length
-    (0x48, 0, 0, 16),  # ldh [x+16]: the UDP destination port
-    (0x15, 2, 0, LINK_PORTS[0]),  # accept
-    (0x15, 1, 0, LINK_PORTS[1]),  # accept, else drop
-    (0x06, 0, 0, 0),  # drop
-    (0x06, 0, 0, 0x40000),  # accept (the whole frame)
-]
-SO_ATTACH_FILTER = 26
-SO_RCVBUFFORCE = 33
+def pcap_frames(path, at):
+    """The frames of pcap file PATH from byte AT on (0: its start, past
+    the file header), as Ethernet frames, and where the next begins. A
+    record tcpdump has not finished writing is left for the next call."""
+    frames = []
+    with open(path, "rb") as f:
+        head = f.read(24)
+        if len(head) < 24:
+            return frames, at
+        link = struct.unpack_from("<I", head, 20)[0]
+        at = max(at, 24)
+        f.seek(at)
+        while True:
+            rec = f.read(16)
+            if len(rec) < 16:
+                break
+            n = struct.unpack_from("<I", rec, 8)[0]
+            data = f.read(n)
+            if len(data) < n:
+                break
+            at += 16 + n
+            frames.append(as_ethernet(link, data))
+    return [f for f in frames if f], at
 
 
-def link_socket():
-    """An AF_PACKET socket that hears the link on every interface."""
-    import ctypes
-
-    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
-    code = b"".join(struct.pack("HBBI", *i) for i in LINK_FILTER)
-    buf = ctypes.create_string_buffer(code)
-    s.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER,
-                 struct.pack("HL", len(LINK_FILTER), ctypes.addressof(buf)))
-    # Past rmem_max (as root): bursts of TCP state wait for this process.
-    s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 16 << 20)
-    # Frames that came before the filter was attached.
-    s.setblocking(False)
-    try:
-        while s.recv(65536):
-            pass
-    except BlockingIOError:
-        pass
-    s.setblocking(True)
-    return s, buf
+def as_ethernet(link, data):
+    """A captured frame of link type LINK as an Ethernet frame (only its
+    ethertype and payload matter): Ethernet itself, or the "any"
+    interface's cooked headers, SLL and SLL2."""
+    if link == 1:
+        return data
+    if link == 113 and len(data) >= 16:
+        return bytes(12) + data[14:16] + data[16:]
+    if link == 276 and len(data) >= 20:
+        return bytes(12) + data[0:2] + data[20:]
+    return None
 
 
 def capture(out, seconds, wants):
-    s, _prog = link_socket()
-    frags, seen, got = Fragments(), set(), []
+    """tcpdump on every interface of this namespace (the switch's: every
+    frame between two hosts crosses two of its ports), its file read as
+    it grows. It keeps every UDP datagram: the link's, and the fragments
+    after a first, which name no port. (A packet socket of this process's
+    own is as good, but tcpdump's file shows when it began to hear.)"""
+    import subprocess
+    import tempfile
+
+    fd, pcap = tempfile.mkstemp(suffix=".pcap")
+    os.close(fd)
+    dump = subprocess.Popen(["tcpdump", "-i", "any", "-Z", "root", "-U", "-s", "0", "-B", "16384",
+                             "-w", pcap, "udp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    frags, seen, got, at = Fragments(), set(), [], 0
+    # Once tcpdump has written its file's header it hears everything: the
+    # caller waits for this line before it makes the traffic it wants
+    # heard (this process alone takes seconds to start under emulation).
+    while os.path.getsize(pcap) < 24 and dump.poll() is None:
+        time.sleep(0.05)
+    print("capturing", flush=True)
     deadline = time.time() + seconds
-    with open(out, "w") as f:
-        while time.time() < deadline and not all(any(selects(w, r) for r in got) for w in wants):
-            s.settimeout(max(0.05, deadline - time.time()))
-            try:
-                frame = s.recv(65536)
-            except socket.timeout:
-                break
-            dg = link_datagram(frame, frags)
-            # A frame crossing the bridge is heard on two ports.
-            if dg is None or dg[4] in seen:
-                continue
-            seen.add(dg[4])
-            got.append(record(*dg))
-            f.write(json.dumps(got[-1]) + "\n")
-            f.flush()
+    try:
+        with open(out, "w") as f:
+            while time.time() < deadline and not all(any(selects(w, r) for r in got)
+                                                     for w in wants):
+                time.sleep(0.2)
+                frames, at = pcap_frames(pcap, at)
+                for frame in frames:
+                    dg = link_datagram(frame, frags)
+                    # A frame crossing the bridge is heard on two ports.
+                    if dg is None or dg[4] in seen:
+                        continue
+                    seen.add(dg[4])
+                    got.append(record(*dg))
+                    f.write(json.dumps(got[-1]) + "\n")
+                    f.flush()
+    finally:
+        dump.terminate()
+        dump.wait()
+        os.unlink(pcap)
     counts = {}
     for r in got:
         counts[r["class"]] = counts.get(r["class"], 0) + 1
