@@ -766,16 +766,18 @@ mod tests {
         assert_eq!((o[0].unacked.clone(), o[0].unread.clone()), (None, None));
     }
 
+    /// `len` bytes sent by connection 1 from `seq`.
+    fn out(seq: u32, len: u32) -> Record {
+        Record::Data(crate::shared::tcpstate::Data {
+            id: id(1),
+            dir: Dir::Out,
+            seq,
+            len,
+        })
+    }
+
     #[test]
     fn bytes_written_but_not_sent_are_restored_when_here() {
-        let out = |seq, len| {
-            Record::Data(crate::shared::tcpstate::Data {
-                id: id(1),
-                dir: Dir::Out,
-                seq,
-                len,
-            })
-        };
         // Sent 100..108, the client acknowledged up to 104; written up to
         // 112: 108..112 were never sent.
         let e = Essential {
@@ -820,14 +822,12 @@ mod tests {
             written: 108,
             ..ess(1, 1, 10)
         };
-        let data = Record::Data(crate::shared::tcpstate::Data {
-            id: id(1),
-            dir: Dir::Out,
-            seq: 100,
-            len: 8,
-        });
         let mut s = Store::new(limits(4));
-        let recs = [Record::Initial(initial(1)), data, Record::Essential(e)];
+        let recs = [
+            Record::Initial(initial(1)),
+            out(100, 8),
+            Record::Essential(e),
+        ];
         s.apply(2, &wire(&recs, b"01234567"), &auth());
         let mut a = auth();
         a.update(&[1, 3], &[3; 4], Instant::now());
