@@ -194,6 +194,8 @@ enum ipcluster_adopt {
 	IPCLUSTER_ADOPT_FULL,		/* its accept queue is full */
 	IPCLUSTER_ADOPT_NOMEM,
 	IPCLUSTER_ADOPT_CLOSED,		/* it closed meanwhile: reset, freed */
+	IPCLUSTER_ADOPT_UNACKED,	/* sent bytes unacknowledged, memcg on */
+	IPCLUSTER_ADOPT_NOT_FRESH,	/* prepare: connected or holds memory */
 };
 
 /*
@@ -204,6 +206,14 @@ enum ipcluster_adopt {
  * `net`. Process context, the caller's own task (a generic netlink doit).
  */
 enum ipcluster_adopt ipcluster_tcp_adopt(struct net *net, int fd, struct ipcluster_tcp_conn *c);
+
+/*
+ * Releases the fresh TCP socket behind the calling task's descriptor fd
+ * from the task's memory cgroup, so that accept() may later charge it to
+ * the server's. Refused (NOT_FRESH) once it is connected or holds memory.
+ * Process context, the caller's own task.
+ */
+enum ipcluster_adopt ipcluster_tcp_adopt_prepare(struct net *net, int fd);
 
 /* ---- Every end of a TCP connection (rust/c/tcp_close.c) ---- */
 

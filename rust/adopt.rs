@@ -7,7 +7,7 @@
 //! reset at once, never left open.
 
 use crate::sys::genl::Request;
-use crate::sys::tcp_adopt::{adopt, Refusal};
+use crate::sys::tcp_adopt::{adopt, prepare, Refusal};
 use crate::sys::uapi::*;
 use kernel::prelude::*;
 use kernel::str::CString;
@@ -26,7 +26,9 @@ pub(crate) fn tcp_adopt(req: &Request) -> Result {
         Refusal::Busy => "the socket's file is open elsewhere too",
         Refusal::NotEstablished => "not an established connection",
         Refusal::Repair => "still in repair mode",
-        Refusal::Memcg => "charged to a memory cgroup, which accept() would not move",
+        Refusal::Memcg => "charged to a memory cgroup: prepare it first (tcp-adopt-prepare)",
+        Refusal::Unacked => "bytes sent are not acknowledged yet, which accept() would not charge",
+        Refusal::NotFresh => "not a fresh socket: connected already, or holding memory",
         Refusal::NoListener => "no listener for",
         Refusal::Family => "the listener is of another address family, for",
         Refusal::Full => "the accept queue is full, of the listener for",
@@ -46,5 +48,20 @@ pub(crate) fn tcp_adopt(req: &Request) -> Result {
     Err(match msg {
         Ok(m) => req.fail_with(&m, err),
         Err(_) => err,
+    })
+}
+
+/// tcp-adopt-prepare (do): the request names a fresh socket of the sender.
+pub(crate) fn tcp_adopt_prepare(req: &Request) -> Result {
+    let Some(fd) = req.u32(IPCLUSTER_A_TCP_ADOPT_FD) else {
+        return Err(req.fail(None, c_str!("want the descriptor (fd)"), EINVAL));
+    };
+    prepare(req, fd).map_err(|why| {
+        let msg = match why {
+            Refusal::BadFd => c_str!("not a socket descriptor of the caller"),
+            Refusal::NotTcp => c_str!("not a TCP socket of this namespace"),
+            _ => c_str!("not a fresh socket: connected already, or holding memory"),
+        };
+        req.fail(None, msg, why.error())
     })
 }

@@ -93,8 +93,27 @@ pub(crate) struct Table {
     pub(crate) forwarder: u16,
     /// Member ids and MACs, sorted by id.
     pub(crate) macs: KVec<(u16, [u8; 6])>,
-    /// Per bucket, when its drain ends ([`Jiffies::NEVER`]: it never began).
-    pub(crate) drain: KVec<Jiffies>,
+    /// Per bucket, its drain ([`Drain::NONE`]: it never began).
+    pub(crate) drain: KVec<Drain>,
+}
+
+/// A bucket's drain: when it ends, and whose connections it leaves where
+/// they are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Drain {
+    /// When it ends ([`Jiffies::NEVER`]: it never began).
+    pub(crate) end: Jiffies,
+    /// The member that owned the bucket before ([`UNOWNED`]: several did
+    /// within the drain time).
+    pub(crate) from: u16,
+}
+
+impl Drain {
+    /// No drain.
+    pub(crate) const NONE: Drain = Drain {
+        end: Jiffies::NEVER,
+        from: UNOWNED,
+    };
 }
 
 impl Table {
@@ -107,7 +126,7 @@ impl Table {
     pub(crate) fn draining(&self, bucket: u32) -> bool {
         // Most buckets never drained: no clock reading for them.
         match self.drain.get(bucket as usize) {
-            Some(&end) if end != Jiffies::NEVER => end > Jiffies::now(),
+            Some(d) if d.end != Jiffies::NEVER => d.end > Jiffies::now(),
             _ => false,
         }
     }
@@ -115,7 +134,7 @@ impl Table {
     /// Milliseconds left of `bucket`'s drain at `now`, if it drains.
     pub(crate) fn drain_left(&self, bucket: u32, now: Jiffies) -> Option<u32> {
         match self.drain.get(bucket as usize) {
-            Some(&end) if end > now => Some(end.ms_after(now)),
+            Some(d) if d.end > now => Some(d.end.ms_after(now)),
             _ => None,
         }
     }

@@ -55,12 +55,13 @@ static const struct nla_policy ipcluster_cluster_get_nl_policy[IPCLUSTER_A_CLUST
 };
 
 /* IPCLUSTER_CMD_TABLE_SET - do */
-static const struct nla_policy ipcluster_table_set_nl_policy[IPCLUSTER_A_CLUSTER_MEMBERS + 1] = {
+static const struct nla_policy ipcluster_table_set_nl_policy[IPCLUSTER_A_CLUSTER_GONE + 1] = {
 	[IPCLUSTER_A_CLUSTER_ID] = NLA_POLICY_MIN(NLA_U32, 1),
 	[IPCLUSTER_A_CLUSTER_TABLE] = { .type = NLA_BINARY, },
 	[IPCLUSTER_A_CLUSTER_MEMBER_ID] = NLA_POLICY_FULL_RANGE(NLA_U32, &ipcluster_a_cluster_member_id_range),
 	[IPCLUSTER_A_CLUSTER_FORWARDER] = NLA_POLICY_FULL_RANGE(NLA_U32, &ipcluster_a_cluster_forwarder_range),
 	[IPCLUSTER_A_CLUSTER_MEMBERS] = { .type = NLA_BINARY, },
+	[IPCLUSTER_A_CLUSTER_GONE] = { .type = NLA_BINARY, },
 };
 
 /* IPCLUSTER_CMD_TABLE_GET - do */
@@ -84,8 +85,13 @@ static const struct nla_policy ipcluster_tcp_adopt_nl_policy[IPCLUSTER_A_TCP_ADO
 	[IPCLUSTER_A_TCP_ADOPT_FD] = { .type = NLA_U32, },
 };
 
+/* IPCLUSTER_CMD_TCP_ADOPT_PREPARE - do */
+static const struct nla_policy ipcluster_tcp_adopt_prepare_nl_policy[IPCLUSTER_A_TCP_ADOPT_FD + 1] = {
+	[IPCLUSTER_A_TCP_ADOPT_FD] = { .type = NLA_U32, },
+};
+
 /* Ops table for ipcluster */
-const struct genl_split_ops ipcluster_nl_ops[9] = {
+const struct genl_split_ops ipcluster_nl_ops[10] = {
 	{
 		.cmd		= IPCLUSTER_CMD_CLUSTER_NEW,
 		.doit		= ipcluster_nl_cluster_new_doit,
@@ -116,7 +122,7 @@ const struct genl_split_ops ipcluster_nl_ops[9] = {
 		.cmd		= IPCLUSTER_CMD_TABLE_SET,
 		.doit		= ipcluster_nl_table_set_doit,
 		.policy		= ipcluster_table_set_nl_policy,
-		.maxattr	= IPCLUSTER_A_CLUSTER_MEMBERS,
+		.maxattr	= IPCLUSTER_A_CLUSTER_GONE,
 		.flags		= GENL_UNS_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 	{
@@ -146,6 +152,13 @@ const struct genl_split_ops ipcluster_nl_ops[9] = {
 		.policy		= ipcluster_tcp_adopt_nl_policy,
 		.maxattr	= IPCLUSTER_A_TCP_ADOPT_FD,
 		.flags		= GENL_UNS_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= IPCLUSTER_CMD_TCP_ADOPT_PREPARE,
+		.doit		= ipcluster_nl_tcp_adopt_prepare_doit,
+		.policy		= ipcluster_tcp_adopt_prepare_nl_policy,
+		.maxattr	= IPCLUSTER_A_TCP_ADOPT_FD,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 };
 

@@ -12,7 +12,7 @@
 #include <uapi/linux/ipcluster.h>
 
 /* Ops table for ipcluster */
-extern const struct genl_split_ops ipcluster_nl_ops[9];
+extern const struct genl_split_ops ipcluster_nl_ops[10];
 
 int ipcluster_nl_cluster_new_doit(struct sk_buff *skb, struct genl_info *info);
 int ipcluster_nl_cluster_del_doit(struct sk_buff *skb, struct genl_info *info);
@@ -25,6 +25,8 @@ int ipcluster_nl_bucket_get_dumpit(struct sk_buff *skb,
 				   struct netlink_callback *cb);
 int ipcluster_nl_tcp_unsent_doit(struct sk_buff *skb, struct genl_info *info);
 int ipcluster_nl_tcp_adopt_doit(struct sk_buff *skb, struct genl_info *info);
+int ipcluster_nl_tcp_adopt_prepare_doit(struct sk_buff *skb,
+					struct genl_info *info);
 
 enum {
 	IPCLUSTER_NLGRP_EVENTS,

@@ -14,3 +14,7 @@ doit!(ipcluster_nl_table_get_doit, control::table_get);
 dumpit!(ipcluster_nl_bucket_get_dumpit, control::bucket_dump);
 doit!(ipcluster_nl_tcp_unsent_doit, unsent::tcp_unsent);
 doit!(ipcluster_nl_tcp_adopt_doit, adopt::tcp_adopt);
+doit!(
+    ipcluster_nl_tcp_adopt_prepare_doit,
+    adopt::tcp_adopt_prepare
+);

@@ -31,14 +31,18 @@ pkgs=(
 	man-db groff-base dkms
 	# tests: a real multi-connection protocol (client affinity)
 	iperf3
-	# tests: an unmodified server that takes restored connections (adoption)
-	nginx
+	# tests: an unmodified server that takes restored connections (adoption),
+	# and a load generator that keeps its connections busy across a crash
+	nginx wrk
 	# tests: scrape the metrics endpoint, and read it with Prometheus' own
 	# OpenMetrics parser
 	curl python3-prometheus-client
 	# the tests' tools that speak the cluster link (Ed25519, X25519,
 	# HKDF, ChaCha20-Poly1305), for Debian's python3
 	python3-cryptography
+	# tests: the kernel's YNL CLI reads the netlink spec (checked against
+	# the kernel's schema)
+	python3-yaml python3-jsonschema
 )
 kernel_rust=(rustc-web rust-web-src libstd-rust-web-dev rust-web-clippy)
 

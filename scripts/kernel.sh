@@ -30,7 +30,19 @@ if [ -e "$out/.ipcluster-built" ]; then
 	exit 0
 fi
 
+# One build at a time: two callers (make check beside make bench, or two
+# worktrees) would otherwise extract into and build in the same
+# directories at once. The second waits, then finds the first's build.
 mkdir -p "$cache"
+exec 9>"$cache/.kernel.lock"
+if ! flock -n 9; then
+	echo "kernel.sh: waiting for another build in $cache" >&2
+	flock 9
+fi
+if [ -e "$out/.ipcluster-built" ]; then
+	echo "$out"
+	exit 0
+fi
 if [ ! -e "$src/.extracted" ]; then
 	echo "kernel.sh: extracting linux-source $srcver" >&2
 	rm -rf "$src" "$src.tmp" && mkdir -p "$src.tmp"

@@ -104,6 +104,40 @@ check "bucket show lists no drain after it" bash -c \
 	"ip netns exec ipc-m1 '$CLUSTERADM' -j bucket show 1 | python3 -c \
 	'import json,sys; sys.exit(any(\"drain_ms\" in b for b in json.load(sys.stdin)))'"
 
+# A member gone: its buckets go to the others and drain from it, as after
+# any move; once the others are told it is gone (table set gone, as the
+# daemon does once it has restored the dead member's connections) those
+# drains end, and a segment of a connection of the gone member meets the
+# new owner's stack, which resets it, instead of being dropped until the
+# drain ends; the drains from live members go on.
+cluster multicast 600s
+cat >"$tmp/gone.sh" <<-EOF
+	#!/bin/bash
+	ip -n ipc-m3 link set eth0 down
+	for i in 1 2; do
+		ip netns exec ipc-m\$i "$CLUSTERADM" table set 1 spread 1,2
+		ip netns exec ipc-m\$i "$CLUSTERADM" -j bucket show 1 >$tmp/before\$i.json
+		ip netns exec ipc-m\$i "$CLUSTERADM" table set 1 gone 3
+		ip netns exec ipc-m\$i "$CLUSTERADM" -j bucket show 1 >$tmp/after\$i.json
+	done
+EOF
+chmod +x "$tmp/gone.sh"
+held gone "$CLUSTER4" 21000 1 "$tmp/gone.sh" 24
+on3=$(sed -n "s/.*'m3': \([0-9]*\).*/\1/p" "$tmp/gone")
+check "m3 gone: its ${on3:-0} connections reset by their new owners, the others' answer" \
+	grep -q "^round 1 ok=$((24 - ${on3:-0})) reset=${on3:-x} lost=0 moved=0" "$tmp/gone"
+# Spread 1,2,3 to 1,2: bucket b moves iff b mod 3 != b mod 2, from m3 iff
+# b mod 3 = 2.
+drains() { # drains FILE FROM3: whether FILE lists exactly the drains expected
+	python3 -c 'import json, sys
+got = {b["index"] for b in json.load(open(sys.argv[1])) if "drain_ms" in b}
+want = {b for b in range(1024) if b % 3 != b % 2 and (sys.argv[2] == "1" or b % 3 != 2)}
+sys.exit(got != want)' "$1" "$2"
+}
+check "the move drains every bucket that changed hands" drains "$tmp/before1.json" 1
+check "gone 3 ends those from m3 only (m1, m2)" \
+	bash -c "$(declare -f drains); drains $tmp/after1.json 0 && drains $tmp/after2.json 0"
+
 # No drain at all (drain 0): a move resets connections at once.
 cluster multicast 0
 held nodrain "$CLUSTER4" 20000 1 "$tmp/rotate.sh" 6

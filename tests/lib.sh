@@ -143,6 +143,45 @@ run_echo() {
 	app[$i]=$!
 }
 
+# run_nginx I PORT: Debian's nginx, unmodified, as member I's server on
+# PORT (in the foreground, its files in $tmp, answering every request
+# with "mI"); keep-alive connections stay open through a test. /slow
+# answers the same after a rate limit (limit_req) of 25 requests a
+# second in all, so that most of a busy client's requests wait there,
+# read and not answered. Its worker runs as root, to read the test's files
+# in $tmp (mode 0700). Sets app[I], nginx's master; a crash kills its
+# worker too (pgrep -P).
+run_nginx() {
+	local i=$1
+	mkdir -p "$tmp/www$i"
+	echo "m$i" >"$tmp/www$i/slow"
+	cat >"$tmp/nginx$i.conf" <<-CONF
+	user root;
+	pid $tmp/nginx$i.pid;
+	error_log $tmp/nginx$i.err;
+	worker_processes 1;
+	events {}
+	http {
+		access_log off;
+		client_body_temp_path $tmp/nginx$i.body;
+		keepalive_timeout 600s;
+		keepalive_requests 10000000;
+		limit_req_zone \$server_port zone=slow:64k rate=25r/s;
+		server {
+			listen $2;
+			location / { return 200 "m$i\n"; }
+			location = /slow {
+				root $tmp/www$i;
+				limit_req zone=slow burst=100000;
+			}
+		}
+	}
+	CONF
+	ip netns exec "$(member_ns "$i")" nginx -e "$tmp/nginx$i.err" -c "$tmp/nginx$i.conf" \
+		-g "daemon off;" &
+	app[$i]=$!
+}
+
 # run_daemon I: member I's daemon on $tmp/mI.toml, with a fresh run
 # directory $tmp/runI and its log in $tmp/mI.log; sets pid[I].
 run_daemon() {
@@ -172,6 +211,17 @@ vm_timing() {
 	min_interval = 3
 	rebalance_ms = 10
 	TOML
+}
+
+# memory_cgroup NAME: this shell, and what it starts from then on, in
+# cgroup NAME with the memory controller on, as systemd runs a service:
+# the sockets its tasks make are charged to it (sk_memcg).
+memory_cgroup() {
+	local root=/sys/fs/cgroup
+	mountpoint -q $root || mount -t cgroup2 cgroup2 $root
+	echo +memory >$root/cgroup.subtree_control
+	mkdir -p "$root/$1"
+	echo $$ >"$root/$1/cgroup.procs"
 }
 
 cleanup_all_ns() {

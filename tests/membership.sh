@@ -24,7 +24,7 @@ ip -n "$NS_SW" link set br0 type bridge mcast_snooping 0
 "$CLUSTERADM" cert ca "$pki" >/dev/null
 for i in 1 2 3 4; do "$CLUSTERADM" cert issue "$pki" "m$i" addr "$(member4 "$i")" >/dev/null; done
 "$CLUSTERADM" cert ca "$tmp/rogue" >/dev/null
-"$CLUSTERADM" cert issue "$tmp/rogue" m5 >/dev/null
+"$CLUSTERADM" cert issue "$tmp/rogue" m5 addr "$(member4 4)" >/dev/null
 
 # The applications' hook: logs every call, vetoes the hosts listed in
 # $tmp/veto.

@@ -102,13 +102,17 @@ for i in "$m" "$last"; do
 	echo "    # m$i: $(python3 -c "import json; t = json.load(open('$tmp/run$i/1.json'))['tcp']; print({k: t[k] for k in ('restored', 'restored_with_bytes', 'failed', 'expired', 'resent', 'waiting', 'queued_bytes', 'unsent')})" 2>/dev/null)"
 done
 grep -hE "WARN|ERROR" "$tmp"/m[123].log | head -n 10 | sed 's/^/    # /'
-# A stream that did not go on: what each member's daemon did with it.
-for p in $(sed -nE 's/^# stream from ([0-9]+):.*/\1/p' "$tmp/held"); do
+# A stream that did not go on, or a held connection lost: what each
+# member's daemon did with it, and its bucket on the last member.
+for p in $(sed -nE 's/^# stream from ([0-9]+):.*/\1/p; s/^# round [0-9]+: sport ([0-9]+) of .*: lost$/\1/p' "$tmp/held" | sort -u); do
 	for i in 1 2 3; do
-		grep -E "sport=$p\b" "$tmp/m$i.log" | sed "s/^/    # m$i, stream $p: /"
-		ip netns exec "$(member_ns "$i")" ss -Htni "( dport = :$p )" | sed "s/^/    # m$i, stream $p: /"
+		grep -E "sport=$p\b" "$tmp/m$i.log" | sed "s/^/    # m$i, port $p: /"
+		ip netns exec "$(member_ns "$i")" ss -Htni "( dport = :$p )" | sed "s/^/    # m$i, port $p: /"
 	done
+	ip netns exec "$(member_ns "$last")" "$CLUSTERADM" which 1 "$CLIENT4" sport "$p" \
+		dport "$( [ "$p" -ge 26000 ] && echo $RAW || echo $PORT)" | sed "s/^/    # port $p: /"
 done
+grep -hE "not restored|passed" "$tmp"/m[123].log | head -n 10 | sed 's/^/    # /'
 for i in 1 2 3; do
 	grep -E "membership|restored a" "$tmp/m$i.log" | head -n 30 | sed "s/^/    # m$i: /"
 done

@@ -5,13 +5,15 @@
  * a closing listener's children to another listener of its SO_REUSEPORT
  * group (inet_csk_listen_stop). C because every step is a static inline,
  * a macro or a structure field Rust cannot reach: file_count, lock_sock
- * and bh_lock_sock, sk_acceptq_is_full, sk_is_tcp, tcp_sk and tcp_rsk, sk_set_socket,
- * the namespace's TCP hash tables (net->ipv4.tcp_death_row), the request
- * socket's fields, rcu_read_lock. Which outcome becomes which error and
- * message is Rust's (rust/sys/tcp_adopt.rs).
+ * and bh_lock_sock, sk_acceptq_is_full, sk_is_tcp, tcp_sk and tcp_rsk,
+ * sk_set_socket, the namespace's TCP hash tables
+ * (net->ipv4.tcp_death_row), the request socket's fields, rcu_read_lock,
+ * css_put and mem_cgroup_sockets_enabled. Which outcome becomes which
+ * error and message is Rust's (rust/sys/tcp_adopt.rs).
  */
 #include <linux/file.h>
 #include <linux/fdtable.h>
+#include <linux/memcontrol.h>
 #include <linux/net.h>
 #include <net/inet_connection_sock.h>
 #include <net/inet_hashtables.h>
@@ -59,15 +61,18 @@ static int adopt_refusal(const struct socket *sock, const struct sock *sk)
 	/*
 	 * accept() gives a connection the acceptor's memory cgroup
 	 * (mem_cgroup_sk_alloc in inet_csk_accept) without releasing one it
-	 * has: the daemon's cgroup would keep the pages charged and its
-	 * reference, and the acceptor's would later be uncharged pages it
-	 * was never charged. Moving the charge needs the memcg socket
-	 * accounting, which 6.12 does not export to modules: refuse instead.
-	 * mem_cgroup_sk_alloc never sets the root cgroup, so any cgroup here
-	 * is one that charges.
+	 * has, and a module cannot move a charge: the daemon releases its
+	 * restored sockets while they are fresh (ipcluster_tcp_adopt_prepare).
+	 * accept() charges what the receive queue and the reserve hold, not
+	 * the send queue (a child never sent anything): with socket
+	 * accounting on, a connection whose sent bytes are not yet
+	 * acknowledged would uncharge the acceptor pages it was never
+	 * charged when the client acknowledges them.
 	 */
 	if (sk->sk_memcg)
 		return IPCLUSTER_ADOPT_MEMCG;
+	if (mem_cgroup_sockets_enabled && sk->sk_wmem_queued)
+		return IPCLUSTER_ADOPT_UNACKED;
 	return IPCLUSTER_ADOPT_OK;
 }
 
@@ -180,6 +185,26 @@ static struct socket *adopt_sock(struct file *file, struct net *net)
 }
 
 /*
+ * The TCP socket of `net` behind the caller's descriptor fd in *sockp,
+ * its file referenced in *filep; BAD_FD or NOT_TCP, nothing held, if none.
+ */
+static enum ipcluster_adopt adopt_fget(struct net *net, int fd, struct file **filep,
+				       struct socket **sockp)
+{
+	struct file *file = fd >= 0 ? fget(fd) : NULL;
+
+	if (!file)
+		return IPCLUSTER_ADOPT_BAD_FD;
+	*sockp = adopt_sock(file, net);
+	if (!*sockp) {
+		fput(file);
+		return IPCLUSTER_ADOPT_NOT_TCP;
+	}
+	*filep = file;
+	return IPCLUSTER_ADOPT_OK;
+}
+
+/*
  * A descriptor that is a TCP socket of `net` is taken out of the caller's
  * table before anything else: once no other reference to its file
  * remains, nothing can reach the socket while its sock leaves it, nor
@@ -194,14 +219,9 @@ enum ipcluster_adopt ipcluster_tcp_adopt(struct net *net, int fd, struct ipclust
 	struct sock *sk;
 	int why;
 
-	file = fd >= 0 ? fget(fd) : NULL;
-	if (!file)
-		return IPCLUSTER_ADOPT_BAD_FD;
-	sock = adopt_sock(file, net);
-	if (!sock) {
-		fput(file);
-		return IPCLUSTER_ADOPT_NOT_TCP;
-	}
+	why = adopt_fget(net, fd, &file, &sock);
+	if (why)
+		return why;
 	taken = file_close_fd(fd);
 	/* The table's reference, in `taken`, keeps the file. */
 	fput(file);
@@ -218,6 +238,38 @@ enum ipcluster_adopt ipcluster_tcp_adopt(struct net *net, int fd, struct ipclust
 	if (why != IPCLUSTER_ADOPT_OK && why != IPCLUSTER_ADOPT_CLOSED)
 		sock_no_linger(sk);
 	sock_put(sk);
+	fput(file);
+	return why;
+}
+
+/*
+ * A socket is fresh while it is closed and holds no memory: its memory
+ * cgroup has been charged nothing, and dropping the reference that
+ * mem_cgroup_sk_alloc took leaves it as a socket made in the root cgroup.
+ */
+enum ipcluster_adopt ipcluster_tcp_adopt_prepare(struct net *net, int fd)
+{
+	enum ipcluster_adopt why;
+	struct socket *sock;
+	struct file *file;
+	struct sock *sk;
+
+	why = adopt_fget(net, fd, &file, &sock);
+	if (why)
+		return why;
+	sk = sock->sk;
+	lock_sock(sk);
+	if (sk->sk_state != TCP_CLOSE || sk->sk_forward_alloc || sk->sk_wmem_queued ||
+	    atomic_read(&sk->sk_rmem_alloc)) {
+		why = IPCLUSTER_ADOPT_NOT_FRESH;
+	}
+#ifdef CONFIG_MEMCG
+	else if (sk->sk_memcg) {
+		css_put(&sk->sk_memcg->css);
+		sk->sk_memcg = NULL;
+	}
+#endif
+	release_sock(sk);
 	fput(file);
 	return why;
 }

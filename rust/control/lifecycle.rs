@@ -5,10 +5,9 @@
 use super::config::config;
 use super::event::{notify, notify_gone};
 use super::writer::{attach, copy_list, detach, find, publish, remove, shutdown_locked};
-use crate::cluster::{Cluster, Config, NetState, Registry, Table, UNOWNED};
+use crate::cluster::{Cluster, Config, Drain, NetState, Registry, Table, UNOWNED};
 use crate::sys::genl::{Msg, Request, Writer};
 use crate::sys::net::Rtnl;
-use crate::sys::time::Jiffies;
 use crate::sys::uapi::*;
 use kernel::c_str;
 use kernel::prelude::*;
@@ -94,7 +93,7 @@ fn first_table(req: &Request, cfg: &Config) -> Result<KBox<Table>> {
         owners: KVec::from_elem(UNOWNED, n, GFP_KERNEL_ACCOUNT)?,
         forwarder: UNOWNED,
         macs: KVec::new(),
-        drain: KVec::from_elem(Jiffies::NEVER, n, GFP_KERNEL_ACCOUNT)?,
+        drain: KVec::from_elem(Drain::NONE, n, GFP_KERNEL_ACCOUNT)?,
     };
     Ok(KBox::new(table, GFP_KERNEL_ACCOUNT)?)
 }

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 //! table-set: a cluster's new bucket table, member id, forwarder or
-//! member MACs, published without waiting for the old table's readers.
+//! member MACs, or the members that are gone, published without waiting
+//! for the old table's readers.
 
 use super::event::notify;
 use super::writer::find;
-use crate::cluster::{Config, Delivery, NetState, Table, UNOWNED};
+use crate::cluster::{Config, Delivery, Drain, NetState, Table, UNOWNED};
 use crate::sys::genl::Request;
 use crate::sys::time::Jiffies;
 use crate::sys::uapi::*;
@@ -48,25 +49,68 @@ fn member_macs(req: &Request, old: Option<&Table>) -> Result<KVec<(u16, [u8; 6])
     Ok(macs)
 }
 
-/// When each bucket's drain ends under the new `owners`: a bucket that
-/// changes hands (from a member, not from nobody) starts one now; the
-/// others keep theirs. Forward mode does not drain: the forwarder keeps no
-/// per-connection state to send old flows to their old owner by.
-fn drains(cfg: &Config, old: Option<&Table>, owners: &[u16]) -> Result<KVec<Jiffies>> {
+/// The members of a table-set request that are gone, if any.
+fn gone(req: &Request) -> Result<KVec<u16>> {
+    let mut ids = KVec::new();
+    let Some(b) = req.bytes(IPCLUSTER_A_CLUSTER_GONE) else {
+        return Ok(ids);
+    };
+    if b.len() % 2 != 0 || b.len() / 2 > IPCLUSTER_MAX_MEMBERS as usize {
+        return Err(req.fail(
+            Some(IPCLUSTER_A_CLUSTER_GONE),
+            c_str!("gone: up to 256 u16 member ids"),
+            EINVAL,
+        ));
+    }
+    for r in b.chunks_exact(2) {
+        let id = u16::from_ne_bytes([r[0], r[1]]);
+        if u32::from(id) > IPCLUSTER_MAX_MEMBER_ID {
+            return Err(req.fail(
+                Some(IPCLUSTER_A_CLUSTER_GONE),
+                c_str!("gone: a bad member id"),
+                EINVAL,
+            ));
+        }
+        ids.push(id, GFP_KERNEL_ACCOUNT)?;
+    }
+    Ok(ids)
+}
+
+/// Each bucket's drain under the new `owners`: a bucket that changes hands
+/// (from a member, not from nobody) starts one now; the others keep
+/// theirs, but for those from a member that is `gone`, which end. A drain
+/// that starts while another from a different member runs is from
+/// several (`UNOWNED`): both may hold connections, and `gone` never ends
+/// it. Forward mode does not drain: the forwarder keeps no per-connection
+/// state to send old flows to their old owner by.
+fn drains(cfg: &Config, old: Option<&Table>, owners: &[u16], gone: &[u16]) -> Result<KVec<Drain>> {
     let mut drain = KVec::with_capacity(owners.len(), GFP_KERNEL_ACCOUNT)?;
     let now = Jiffies::now();
     for (b, &new) in owners.iter().enumerate() {
-        let (was, end) = old.map_or((UNOWNED, Jiffies::NEVER), |t| {
+        let (was, kept) = old.map_or((UNOWNED, Drain::NONE), |t| {
             let was = t.owners.get(b).copied().unwrap_or(UNOWNED);
-            (was, t.drain.get(b).copied().unwrap_or_default())
+            (was, t.drain.get(b).copied().unwrap_or(Drain::NONE))
         });
-        let starts = was != new && was != UNOWNED && cfg.drain_ms != 0;
-        let end = match cfg.delivery {
-            Delivery::Forward => Jiffies::NEVER,
-            _ if starts => now.after_ms(cfg.drain_ms),
-            _ => end,
+        let d = match cfg.delivery {
+            Delivery::Forward => Drain::NONE,
+            _ if was != new && was != UNOWNED && cfg.drain_ms != 0 => Drain {
+                end: now.after_ms(cfg.drain_ms),
+                from: if kept.end > now && kept.from != was {
+                    UNOWNED
+                } else {
+                    was
+                },
+            },
+            _ => kept,
         };
-        drain.push(end, GFP_KERNEL_ACCOUNT)?;
+        // A gone member's connections are restored or lost: it holds none
+        // that its old buckets' segments should be left for.
+        let d = if gone.contains(&d.from) {
+            Drain::NONE
+        } else {
+            d
+        };
+        drain.push(d, GFP_KERNEL_ACCOUNT)?;
     }
     Ok(drain)
 }
@@ -103,13 +147,14 @@ pub(crate) fn table_set(req: &Request) -> Result {
             IPCLUSTER_A_CLUSTER_MEMBER_ID,
             IPCLUSTER_A_CLUSTER_FORWARDER,
             IPCLUSTER_A_CLUSTER_MEMBERS,
+            IPCLUSTER_A_CLUSTER_GONE,
         ]
         .iter()
         .all(|&a| req.bytes(a).is_none()) =>
         {
             return Err(req.fail(
                 None,
-                c_str!("nothing to set: give a table, member id, forwarder or members"),
+                c_str!("nothing to set: give a table, member id, forwarder, members or gone"),
                 EINVAL,
             ));
         }
@@ -118,7 +163,7 @@ pub(crate) fn table_set(req: &Request) -> Result {
         }
     }
     let macs = member_macs(req, old)?;
-    let drain = drains(&c.cfg, old, &owners)?;
+    let drain = drains(&c.cfg, old, &owners, &gone(req)?)?;
     let table = KBox::new(
         Table {
             member,

@@ -23,6 +23,11 @@ pub(crate) enum Refusal {
     Repair,
     /// Charged to a memory cgroup, which `accept()` would not move.
     Memcg,
+    /// Bytes sent not yet acknowledged, with socket memory accounting on:
+    /// `accept()` would not charge them.
+    Unacked,
+    /// Preparing: connected already, or holding memory.
+    NotFresh,
     /// No listener for its local address and port.
     NoListener,
     /// The listener is of the other address family.
@@ -46,7 +51,9 @@ impl Refusal {
             | Refusal::Busy
             | Refusal::NotEstablished
             | Refusal::Repair
+            | Refusal::NotFresh
             | Refusal::Family => EINVAL,
+            Refusal::Unacked => EAGAIN,
             Refusal::Memcg => e(bindings::EOPNOTSUPP),
             Refusal::NoListener => ENOENT,
             Refusal::Full => e(bindings::ENOBUFS),
@@ -92,7 +99,24 @@ pub(crate) fn adopt(req: &Request, fd: u32) -> (Local, Result<(), Refusal>) {
         bindings::ipcluster_adopt_IPCLUSTER_ADOPT_FULL => Err(Refusal::Full),
         bindings::ipcluster_adopt_IPCLUSTER_ADOPT_NOMEM => Err(Refusal::NoMem),
         bindings::ipcluster_adopt_IPCLUSTER_ADOPT_CLOSED => Err(Refusal::Closed),
+        bindings::ipcluster_adopt_IPCLUSTER_ADOPT_UNACKED => Err(Refusal::Unacked),
         _ => Err(Refusal::NotEstablished),
     };
     (local, r)
+}
+
+/// Releases the fresh TCP socket behind descriptor `fd` of the task that
+/// sent `req` from that task's memory cgroup, so that the server that
+/// accepts it once adopted is charged for it instead.
+pub(crate) fn prepare(req: &Request, fd: u32) -> Result<(), Refusal> {
+    let fd = i32::try_from(fd).unwrap_or(-1);
+    // SAFETY: as in `adopt`: the doit runs in the sending task, and the
+    // request holds its namespace alive for the call.
+    let why = unsafe { bindings::ipcluster_tcp_adopt_prepare(req.net_ptr(), fd) };
+    match why {
+        bindings::ipcluster_adopt_IPCLUSTER_ADOPT_OK => Ok(()),
+        bindings::ipcluster_adopt_IPCLUSTER_ADOPT_BAD_FD => Err(Refusal::BadFd),
+        bindings::ipcluster_adopt_IPCLUSTER_ADOPT_NOT_TCP => Err(Refusal::NotTcp),
+        _ => Err(Refusal::NotFresh),
+    }
 }

@@ -6,6 +6,8 @@ would never send.
   genl.py send CMD TYPE:HEX...   one request; prints "errno MESSAGE" (0 = ok)
   genl.py fuzz COUNT SEED        COUNT random requests; prints errno counts
   genl.py join GROUP             joins multicast group GROUP; prints its errno
+  genl.py sock CMD [HOST:PORT]   CMD with attribute 1 the descriptor of a new
+                                 TCP socket (connected to HOST:PORT if given)
 """
 import os
 import random
@@ -100,6 +102,16 @@ def send(argv):
     print(err, text)
 
 
+def sock(argv):
+    s = socket.socket()
+    if len(argv) > 1:
+        host, _, port = argv[1].rpartition(":")
+        s.connect((host, int(port)))
+    g = Genl()
+    err, text = g.request(g.family, int(argv[0]), attr(1, struct.pack("I", s.fileno())))
+    print(err, text)
+
+
 def fuzz(count, seed):
     rng = random.Random(seed)
     g = Genl()
@@ -135,5 +147,7 @@ if __name__ == "__main__":
         fuzz(int(sys.argv[2]), int(sys.argv[3]))
     elif sys.argv[1] == "join":
         join(sys.argv[2])
+    elif sys.argv[1] == "sock":
+        sock(sys.argv[2:])
     else:
         sys.exit(__doc__)

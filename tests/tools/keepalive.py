@@ -88,4 +88,5 @@ def main():
                   + f" slowest={slow:.2f}", flush=True)
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -21,6 +21,9 @@
   members.py newmaster TMP T0 I...
                                 seconds from T0 until one of I... became
                                 master
+  members.py logged TMP T0 TEXT I...
+                                seconds from T0 to the first and to the
+                                last line of members I... that holds TEXT
 
 Member I's daemon writes TMP/runI/1.json, logs to TMP/mI.log and lives in
 namespace ipc-mI.
@@ -109,6 +112,13 @@ def newmaster(tmp, t0, ids):
     return min(times) - t0
 
 
+def logged(tmp, t0, text, ids):
+    times = [t for i in ids for t, line in log(tmp, i, t0) if text in line]
+    if not times:
+        sys.exit(f"no {text!r} logged")
+    return min(times) - t0, max(times) - t0
+
+
 def main(argv):
     cmd, tmp, rest = argv[1], argv[2], argv[3:]
     if cmd == "formed":
@@ -130,6 +140,9 @@ def main(argv):
         print(f"{served(tmp, float(rest[0]), rest[1], [int(i) for i in rest[2:]]):.3f}")
     elif cmd == "newmaster":
         print(f"{newmaster(tmp, float(rest[0]), [int(i) for i in rest[1:]]):.3f}")
+    elif cmd == "logged":
+        first, last = logged(tmp, float(rest[0]), rest[1], [int(i) for i in rest[2:]])
+        print(f"{first:.3f} {last:.3f}")
     elif cmd == "lossy":
         loss = status(tmp, int(rest[0])).get("loss", [])
         print(" ".join(f"member {i}: loss {p:.4f} interval {n}" for i, p, n in loss))

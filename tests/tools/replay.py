@@ -4,15 +4,16 @@
 tests/link_replay.sh (the wire format and sessions: session.py).
 
   replay.py forge DST PORT CLUSTER PKI NAME SENDER KIND [COUNT]
-        sends COUNT (1) datagrams of KIND (tcp-state, member-alive or
-        leave-stale) that claim member id SENDER, carrying certificate
-        PKI/NAME.pem and signed with PKI/NAME.key, fresh (their counters
-        the wall clock): kinds that travel only sealed, sent signed
-  replay.py sealed DST PORT CLUSTER PKI NAME SENDER KIND [COUNT]
+        sends COUNT (1) datagrams of KIND that claim member id SENDER,
+        carrying certificate PKI/NAME.pem and signed with PKI/NAME.key,
+        fresh (their counters the wall clock)
+  replay.py sealed [--claim ID] DST PORT CLUSTER PKI NAME SENDER KIND [COUNT]
         agrees a session with DST:PORT as PKI/NAME (member SENDER) and
-        sends COUNT (1) messages of KIND through it, sealed; says so and
-        sends nothing when the Hello is not answered (from a host its
-        certificate does not name, it is not)
+        sends COUNT (1) messages of KIND through it, sealed, under member
+        id ID (SENDER) in their headers; says so and sends nothing when
+        none of 2 Hellos (4 with --claim) is answered (from a host its
+        certificate does not name, or under an id it does not name, none
+        is)
   replay.py capture OUT SECONDS [WANT...]
         hears the cluster link in this namespace (tcpdump on every
         interface: run it in the switch's namespace to hear every host)
@@ -33,6 +34,17 @@ tests/link_replay.sh (the wire format and sessions: session.py).
         came from, to each DST at each of PORTS (7400,7401), round and
         round as fast as this host can (a sender per CPU) for SECONDS;
         prints the rate
+
+KIND is one of, or several joined by commas (sealed sends COUNT of each):
+  tcp-state             TCP state of a made-up connection (forge.py's)
+  tcp-ack               an acknowledgement of TCP state message 1
+  member-alive[:CONFIG] a member's keepalive, configuration version
+                        CONFIG (1)
+  leave-stale           "leave, stale configuration": its recipient exits
+  master-alive:STATUS   the master's keepalive grown from STATUS (a
+                        daemon's `clusteradm -j status` document): its
+                        members and one more (member 99), the next table
+                        version, a table giving member 99 every bucket
 """
 import json
 import os
@@ -45,11 +57,33 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import forge  # noqa: E402
 import session as S  # noqa: E402
 
-KINDS = {
-    "tcp-state": (S.TCP_STATE, lambda: S.tcp_state(1, forge.records())),
-    "member-alive": (S.MEMBER_ALIVE, lambda: S.member_alive(1, 1, 1)),
-    "leave-stale": (S.LEAVE, lambda: S.leave(2)),
-}
+# The member master-alive adds, and its address.
+EXTRA = (99, "192.0.2.99")
+
+
+def grown(status):
+    """A master keepalive that lists the members of daemon status document
+    STATUS and EXTRA, with the next table version, every bucket EXTRA's."""
+    st = json.load(open(status))
+    members = [(i, a) for i, a in st["members"]] + [EXTRA]
+    owners = [EXTRA[0]] * len(st["owners"])
+    return S.master_alive(1, (st["period_ms"], st["misses"]), st["table_version"] + 1, members,
+                          owners)
+
+
+def messages(spec):
+    """[(kind, body)] of KIND as the command line names it."""
+    out = []
+    for one in spec.split(","):
+        name, _, arg = one.partition(":")
+        out.append({
+            "tcp-state": lambda: (S.TCP_STATE, S.tcp_state(1, forge.records())),
+            "tcp-ack": lambda: (S.TCP_ACK, S.tcp_ack([1])),
+            "member-alive": lambda: (S.MEMBER_ALIVE, S.member_alive(1, 1, int(arg or 1))),
+            "leave-stale": lambda: (S.LEAVE, S.leave(2)),
+            "master-alive": lambda: (S.MASTER_ALIVE, grown(arg)),
+        }[name]())
+    return out
 # A datagram's class, by its kind byte (sealed ones with the high bit).
 CLASSES = {
     1: "join", 3: "refuse", 4: "offer", 5: "object", 6: "master-alive", 11: "hello",
@@ -61,25 +95,32 @@ LINK_PORTS = (7400, 7401)
 def do_forge(dst, port, cluster, pki, name, sender, kind, count=1):
     s = S.udp_socket(dst)
     ident = S.Identity.load(pki, name)
-    k, body = KINDS[kind]
-    for _ in range(count):
-        s.sendto(S.signed(k, body(), sender, cluster, ident), (dst, port))
-        time.sleep(0.02)
+    for k, body in messages(kind):
+        for _ in range(count):
+            s.sendto(S.signed(k, body, sender, cluster, ident), (dst, port))
+            time.sleep(0.02)
     print(f"sent {count} {kind} signed by {name} as member {sender} to {dst}:{port}")
 
 
-def do_sealed(dst, port, cluster, pki, name, sender, kind, count=1):
+def do_sealed(dst, port, cluster, pki, name, sender, kind, count=1, claim=None):
+    # A session meant to be used under another id is meant to be agreed:
+    # more Hellos, should a busy host answer late.
+    tries = 2 if claim is None else 4
     try:
-        s = S.Session(dst, port, cluster, pki, name, sender, tries=2)
+        s = S.Session(dst, port, cluster, pki, name, sender, tries=tries)
     except S.NoSession:
-        print(f"no session: {dst}:{port} answered none of 2 Hellos signed by {name}")
+        print(f"no session: {dst}:{port} answered none of {tries} Hellos signed by {name} "
+              f"as member {sender}")
         return
-    k, body = KINDS[kind]
-    for _ in range(count):
-        s.send(k, body())
-        time.sleep(0.02)
+    # The session is agreed; what goes through it may claim another id.
+    s.sender = sender if claim is None else claim
+    for k, body in messages(kind):
+        for _ in range(count):
+            s.send(k, body)
+            time.sleep(0.02)
+    claimed = f", claiming member {claim}" if claim is not None else ""
     print(f"session {s.id:#010x} with {dst}:{port}: sent {count} {kind} sealed, "
-          f"as {name} (member {sender})")
+          f"as {name} (member {sender}){claimed}")
 
 
 class Fragments:
@@ -332,10 +373,16 @@ def flood(path, seconds, ports, dsts):
 
 
 def main(argv):
+    if len(argv) < 2:
+        sys.exit(__doc__)
     cmd, a = argv[1], argv[2:]
-    if cmd in ("forge", "sealed"):
-        f = do_forge if cmd == "forge" else do_sealed
-        f(a[0], int(a[1]), int(a[2]), a[3], a[4], int(a[5]), a[6], *[int(x) for x in a[7:8]])
+    if cmd == "forge":
+        do_forge(a[0], int(a[1]), int(a[2]), a[3], a[4], int(a[5]), a[6], *[int(x) for x in a[7:8]])
+    elif cmd == "sealed":
+        claim = int(a[1]) if a[:1] == ["--claim"] else None
+        a = a[2:] if claim is not None else a
+        do_sealed(a[0], int(a[1]), int(a[2]), a[3], a[4], int(a[5]), a[6],
+                  *[int(x) for x in a[7:8]], claim=claim)
     elif cmd == "capture":
         capture(a[0], float(a[1]), a[2:])
     elif cmd == "list":

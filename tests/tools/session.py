@@ -147,6 +147,20 @@ def hello_body(port, to, key, echo=bytes(32)):
     return struct.pack(">H", port) + mapped(to) + key + echo
 
 
+def master_alive(config, timing, table, members, owners):
+    """The master's keepalive: configuration version CONFIG, TIMING the
+    keepalive period in milliseconds and the misses allowed, table
+    version TABLE, MEMBERS (id, link address) pairs, the master first, and
+    OWNERS the bucket table, a member id per bucket. The two lists are
+    each a u16 length in bytes and the records: 18 bytes a member (its id,
+    its address as an IPv6 address), 2 an owner."""
+    period_ms, misses = timing
+    m = b"".join(struct.pack(">H", i) + mapped(a) for i, a in members)
+    o = b"".join(struct.pack(">H", i) for i in owners)
+    return (struct.pack(">IHBIH", config, period_ms, misses, table, len(m)) + m
+            + struct.pack(">H", len(o)) + o)
+
+
 def member_alive(seq=1, table=1, config=1):
     return struct.pack(">III", seq, table, config)
 
@@ -383,6 +397,14 @@ def _test_signed():
     assert member_alive(1, 2, 3) == bytes.fromhex("000000010000000200000003")
     assert tcp_state(5, b"ab") == bytes.fromhex("00000000000000050002") + b"ab"
     assert tcp_ack([7]) == bytes.fromhex("00080000000000000007")
+    # As the daemon's proto::encode_body writes it: configuration 5,
+    # period 50 ms, 3 misses, table 9; two members; owners 1, 2, 1, none.
+    members = [(1, "192.0.2.11"), (2, "2001:db8::12")]
+    alive = master_alive(5, (50, 3), 9, members, [1, 2, 1, NO_MEMBER])
+    expect = ("00000005 0032 03 00000009"
+              " 0024 0001 00000000000000000000ffffc000020b 0002 20010db8000000000000000000000012"
+              " 0008 0001 0002 0001 ffff")
+    assert alive == bytes.fromhex(expect.replace(" ", "")), "master keepalive layout"
     assert mapped("2001:db8::11") == bytes.fromhex("20010db8000000000000000000000011")
 
 

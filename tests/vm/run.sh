@@ -74,14 +74,27 @@ fi
 start=$SECONDS
 # The guest learns how it is emulated, and the tests' IPC_* settings
 # (IPC_CONNS=20000 ...): the guest's command line does not inherit ours.
-knobs=$(env | grep -E '^IPC_[A-Z0-9_]+=[A-Za-z0-9_.,:/-]*$' | grep -v '^IPC_ACCEL=' | tr '\n' ' ')
+# The kernel's YNL CLI (tests/ynl.sh), from the source the kernel was built from.
+: "${IPC_YNL:=$(ls -d "$(dirname "$kdir")"/linux-source-*/tools/net/ynl 2>/dev/null | head -n1)}"
+export IPC_YNL
+knobs=$(env | grep -E '^IPC_[A-Z0-9_]+=[A-Za-z0-9_.,:/~-]*$' | grep -v '^IPC_ACCEL=' | tr '\n' ' ')
 vm tests env $knobs IPC_ACCEL="$([ ${#accel[@]} = 0 ] && echo kvm || echo tcg)" \
 	tests/vm/guest.sh "${check[@]}" "${tests[@]}"
 rc=$?
 summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' results/tests.log | tail -n1)
 if [ -z "$summary" ]; then
-	echo "run.sh: the VM run ended without a summary (exit $rc); the kernel's last words:"
-	grep -E "$klines" results/tests.log | tail -n 60 | sed 's/^/# /'
+	echo "run.sh: the VM run ended without a summary (exit $rc), in $(grep -E '^# [a-z0-9_]+$' results/tests.log | tail -n 1)"
+	# An oops with KASAN's report runs past the last 60 lines: its
+	# first lines, which name the fault, come first.
+	oops='(BUG|Oops|WARNING|general protection|stack segment|invalid opcode|Unable to handle)'
+	first=$(grep -nE "$klines$oops" results/tests.log | head -n 1 | cut -d: -f1)
+	if [ -n "$first" ]; then
+		echo "# the kernel's report, from its first line:"
+		tail -n "+$first" results/tests.log | grep -E "$klines" | head -n 120 | sed 's/^/# /'
+	else
+		echo "# the kernel's last words:"
+		grep -E "$klines" results/tests.log | tail -n 60 | sed 's/^/# /'
+	fi
 	rc=1
 fi
 passed=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"${summary:-0 passed}")

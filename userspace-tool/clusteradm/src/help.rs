@@ -71,7 +71,8 @@ Synopsis:
   clusteradm [-j] cluster add [id ID] dev IFNAME [addr IPV4] [addr6 IPV6] [mac MAC]
                   [mode multicast|unicast|forward] [hash keyed|seed] [seed HEX32]
                   [affinity none|source|network [PREFIX4 [PREFIX6]]]
-                  [buckets N] [member ID] [fwd-dev IFNAME]...
+                  [buckets N] [member ID] [fwd-dev IFNAME]... [drain TIME]
+                  [tcp-export [commit QUEUE]]
   clusteradm [-j] cluster del ID
   clusteradm [-j] cluster show [ID]
 
@@ -120,6 +121,13 @@ Keywords:
   buckets N        bucket count, a power of two up to 4096 (default 1024)
   member ID        this host's member id, 0 to 65534
   fwd-dev IFNAME   filter forwarded traffic on this interface too (repeatable)
+  drain TIME       how long a bucket that changes owner keeps sending the
+                   segments of connections held elsewhere to their member
+                   (e.g. 60s, 500ms; default 60s; 0: never)
+  tcp-export       export the state of TCP connections to the cluster address
+                   (TCP survival: `clusteradm daemon` replicates it)
+  commit QUEUE     output commit (with tcp-export): segments wait in netfilter
+                   queue QUEUE until another member holds what they reveal
 
 Default MAC (the same on every member, derived from the keywords alone):
   multicast  01:00:5e + the low 23 bits of addr (the IPv4 multicast mapping);
@@ -139,8 +147,9 @@ Examples:
 
 pub(crate) const TABLE_SET_ABOUT: &str = "\
 Replace a cluster's bucket table (table-set), and optionally the local \
-member id and, in forward mode, the forwarder and the members' MACs. \
-What is not given stays. The bucket count is read from the kernel first.";
+member id and, in forward mode, the forwarder and the members' MACs; or \
+end the drains of buckets that came from members that are gone. What is \
+not given stays. The bucket count is read from the kernel first.";
 
 pub(crate) const TABLE_SET_HELP: &str = "\
 Keywords (at most one of spread, owners, file):
@@ -149,6 +158,9 @@ Keywords (at most one of spread, owners, file):
                       answers ARP/ND for the cluster IP) and passes on what
                       it does not own
   macs M=MAC,...      forward mode: where the forwarder finds each member
+  gone M1,M2,...      these members are gone and their connections
+                      restored elsewhere: the drains of buckets that came
+                      from them end (the daemon does this after a failover)
   spread M1,M2,...    bucket b goes to the (b mod n)-th listed member
   owners SPEC         comma list of A-B=M (buckets A to B) and A=M; the rest
                       unowned; M may be - for unowned
@@ -159,6 +171,7 @@ Keywords (at most one of spread, owners, file):
 Examples:
   clusteradm table set 1 member 2 spread 1,2,3
   clusteradm table set 1 owners 0-511=1,512-1023=2
+  clusteradm table set 1 gone 3
   clusteradm table set 3 forwarder 1 macs 1=02:00:00:00:00:01,2=02:00:00:00:00:02
   clusteradm table show 1 -j | jq -r '.table[] // \"-\"' | clusteradm table set 1 file -";
 
@@ -204,9 +217,10 @@ Example:
   clusteradm which 1 10.0.0.2 sport 40000 dport 80";
 
 pub(crate) const ADD_KEYWORDS: &str =
-    "Keywords: id, dev, addr, addr6, mac, mode, hash, seed, affinity, buckets, member, fwd-dev";
+    "Keywords: id, dev, addr, addr6, mac, mode, hash, seed, affinity, buckets, member, fwd-dev, drain, tcp-export, commit";
 
-pub(crate) const TABLE_SET_KEYWORDS: &str = "Keywords: member, and one of spread, owners, file";
+pub(crate) const TABLE_SET_KEYWORDS: &str =
+    "Keywords: member, forwarder, macs, gone, and one of spread, owners, file";
 
 pub(crate) const TCP_MONITOR_KEYWORDS: &str = "Keywords: id, count";
 

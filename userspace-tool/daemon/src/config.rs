@@ -91,6 +91,10 @@ fn default_port() -> u16 {
     7400
 }
 
+fn default_require_address() -> bool {
+    true
+}
+
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PkiConf {
@@ -101,8 +105,10 @@ pub(crate) struct PkiConf {
     #[serde(default)]
     pub(crate) listed: Vec<String>,
     /// Take messages only from certificates that name their holder's
-    /// address on the link (`clusteradm cert issue DIR NAME addr ADDR`).
-    #[serde(default)]
+    /// address on the link (`clusteradm cert issue DIR NAME addr ADDR`);
+    /// by default, for a certificate that names none could be presented
+    /// from any host of the link.
+    #[serde(default = "default_require_address")]
     pub(crate) require_address: bool,
 }
 

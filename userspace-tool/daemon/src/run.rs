@@ -26,7 +26,7 @@ use crate::kapi::{Client, Error};
 use crate::shared::keepalive;
 use crate::survival::handoff::Handoff;
 use tokio::sync::mpsc;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::cert::{self, Identity, Pem, Trust};
 use crate::config::{self, read, Config, Link, PkiConf, Protocol, Quorum};
@@ -163,6 +163,14 @@ impl Keys {
                 p.cert.display()
             )));
         }
+        if bound.is_empty() && p.require_address {
+            return Err(Error::failed(format!(
+                "{}: the certificate names no address, and [pki] require_address \
+                 (the default) makes the others refuse it: issue it with \
+                 `clusteradm cert issue DIR NAME addr {me}`",
+                p.cert.display()
+            )));
+        }
         let trust = trust(p)?;
         let start = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -255,9 +263,31 @@ fn start_survival(
         limits,
         commit.is_some(),
     );
-    let mut adopter = Client::connect()?;
-    survival.adopt_with(Box::new(move |fd| {
-        crate::kapi::tcp::adopt(&mut adopter, fd).map_err(|e| e.to_string())
+    survival.adopt_with(Box::new(KernelAdopt(Client::connect()?)));
+    let mut nl = Client::connect()?;
+    survival.tickle_with(Box::new(|conns| {
+        // (Up to two seconds of waiting for the clients' answers: not on
+        // the replication thread.)
+        let n = conns.len();
+        let spawned = std::thread::Builder::new()
+            .name("tickle".into())
+            .spawn(move || match survival::tickle::reset_all(conns) {
+                Ok(k) => info!(
+                    reset = k,
+                    of = n,
+                    "tickled the clients of reset connections"
+                ),
+                Err(e) => warn!(%e, "tickling the clients of reset connections"),
+            });
+        if let Err(e) = spawned {
+            warn!(%e, "tickling the clients of reset connections");
+        }
+    }));
+    survival.end_drains_with(Box::new(move |gone| {
+        let attrs = crate::kapi::table::gone_attrs(id, gone);
+        if let Err(e) = nl.request(Cmd::TableSet, &attrs) {
+            warn!(%e, ?gone, "ending the drains of members that are gone");
+        }
     }));
     if commit.is_some() {
         let mut nl = Client::connect()?;
@@ -290,6 +320,19 @@ fn start_survival(
         Duration::from_millis(cfg.tcp.flush_ms.max(1)),
     )
     .map_err(|e| Error::failed(format!("TCP state link: {e}")))
+}
+
+/// Adoption through this host's kernel module.
+struct KernelAdopt(Client);
+
+impl survival::Adopt for KernelAdopt {
+    fn prepare(&mut self, fd: std::os::fd::BorrowedFd<'_>) -> Result<(), String> {
+        crate::kapi::tcp::adopt_prepare(&mut self.0, fd).map_err(|e| e.to_string())
+    }
+
+    fn adopt(&mut self, fd: std::os::fd::OwnedFd) -> Result<(), String> {
+        crate::kapi::tcp::adopt(&mut self.0, fd).map_err(|e| e.to_string())
+    }
 }
 
 /// A cluster link socket on `port`: the group joined on the link's

@@ -126,6 +126,8 @@ pub enum Cmd {
     TcpUnsent = 9,
     /// Queue a restored connection on its application's listener.
     TcpAdopt = 10,
+    /// Release a fresh socket from the caller's memory cgroup.
+    TcpAdoptPrepare = 11,
 }
 
 /// `IPCLUSTER_A_CLUSTER_*`.
@@ -172,6 +174,8 @@ pub mod cluster {
     pub const AFFINITY_PREFIX4: u16 = 20;
     /// Network affinity: the IPv6 client prefix length (u32).
     pub const AFFINITY_PREFIX6: u16 = 21;
+    /// Members gone, whose buckets' drains end (u16 ids, native order).
+    pub const GONE: u16 = 22;
 }
 
 /// `IPCLUSTER_A_TCP_STATE_*`.
@@ -212,7 +216,7 @@ pub mod bucket {
 
 /// The spec name of attribute `kind` in the attribute set `cmd` uses.
 pub fn attr_name(cmd: Cmd, kind: u16) -> Option<&'static str> {
-    const CLUSTER: [&str; 21] = [
+    const CLUSTER: [&str; 22] = [
         "id",
         "ifindex",
         "addr4",
@@ -234,6 +238,7 @@ pub fn attr_name(cmd: Cmd, kind: u16) -> Option<&'static str> {
         "affinity",
         "affinity-prefix4",
         "affinity-prefix6",
+        "gone",
     ];
     const BUCKET: [&str; 9] = [
         "cluster-id",
@@ -251,7 +256,7 @@ pub fn attr_name(cmd: Cmd, kind: u16) -> Option<&'static str> {
     let set: &[&'static str] = match cmd {
         Cmd::BucketGet => &BUCKET,
         Cmd::TcpStateNtf | Cmd::TcpUnsent => &TCP_STATE,
-        Cmd::TcpAdopt => &TCP_ADOPT,
+        Cmd::TcpAdopt | Cmd::TcpAdoptPrepare => &TCP_ADOPT,
         _ => &CLUSTER,
     };
     set.get(usize::from(kind).checked_sub(1)?).copied()
@@ -292,7 +297,8 @@ mod tests {
             attr_name(Cmd::ClusterNew, cluster::AFFINITY_PREFIX6),
             Some("affinity-prefix6")
         );
-        assert_eq!(attr_name(Cmd::ClusterNew, 22), None);
+        assert_eq!(attr_name(Cmd::TableSet, cluster::GONE), Some("gone"));
+        assert_eq!(attr_name(Cmd::ClusterNew, 23), None);
         assert_eq!(attr_name(Cmd::ClusterNew, 0), None);
         assert_eq!(
             attr_name(Cmd::BucketGet, bucket::CLUSTER_ID),
@@ -403,6 +409,7 @@ mod tests {
             (Cmd::TcpStateNtf, "TCP_STATE_NTF"),
             (Cmd::TcpUnsent, "TCP_UNSENT"),
             (Cmd::TcpAdopt, "TCP_ADOPT"),
+            (Cmd::TcpAdoptPrepare, "TCP_ADOPT_PREPARE"),
         ] {
             assert_eq!(want(&format!("IPCLUSTER_CMD_{name}")), c as u64, "{name}");
         }

@@ -114,6 +114,12 @@ pub fn set_attrs(id: u32, owners: Option<&[u16]>, member: Option<u16>) -> Vec<At
     v
 }
 
+/// A table-set request that ends the drains of buckets that came from
+/// the members `gone`.
+pub fn gone_attrs(id: u32, gone: &[u16]) -> Vec<Attr> {
+    vec![Attr::u32(a::ID, id), Attr::bytes(a::GONE, &encode(gone))]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@
 
 use crate::shared::tcpstate::{Data, Dir, Initial, Record, DATA_HEAD_LEN, INITIAL_LEN};
 
-use std::os::fd::{IntoRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
 
 use crate::abi::{tcp_adopt, tcp_state as t, Cmd};
 use crate::attr::Attr;
@@ -78,6 +78,16 @@ pub fn adopt(nl: &mut Client, fd: OwnedFd) -> Result<(), Error> {
     let raw = fd.into_raw_fd();
     let raw = u32::try_from(raw).map_err(|_| Error::failed("tcp-adopt: bad fd"))?;
     nl.request(Cmd::TcpAdopt, &[Attr::u32(tcp_adopt::FD, raw)])?;
+    Ok(())
+}
+
+/// Releases `fd`, a TCP socket just made, from this process's memory
+/// cgroup (`tcp-adopt-prepare`): adopted, it is charged to the server that
+/// accepts it, which the kernel can do only for a socket charged to none.
+pub fn adopt_prepare(nl: &mut Client, fd: BorrowedFd<'_>) -> Result<(), Error> {
+    let raw =
+        u32::try_from(fd.as_raw_fd()).map_err(|_| Error::failed("tcp-adopt-prepare: bad fd"))?;
+    nl.request(Cmd::TcpAdoptPrepare, &[Attr::u32(tcp_adopt::FD, raw)])?;
     Ok(())
 }
 

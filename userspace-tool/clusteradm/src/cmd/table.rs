@@ -7,7 +7,7 @@ use std::io::Read;
 use crate::kapi::abi::{cluster as a, Cmd, MAX_MEMBERS, UNOWNED};
 use crate::kapi::attr::Attr;
 use crate::kapi::mac::Mac;
-use crate::kapi::table::{self, encode_macs, set_attrs, Table};
+use crate::kapi::table::{self, encode, encode_macs, set_attrs, Table};
 use crate::kapi::words::{self as args, Words};
 use crate::kapi::{Client, Error};
 use serde::Serialize;
@@ -43,6 +43,7 @@ pub(crate) struct SetArgs {
     spec: Option<Spec>,
     forwarder: Option<u16>,
     macs: Option<Vec<(u16, Mac)>>,
+    gone: Option<Vec<u16>>,
 }
 
 /// `M=MAC,...`: forward mode's member MACs.
@@ -124,6 +125,10 @@ pub(crate) fn parse_set(words: &[String]) -> Result<SetArgs, Error> {
                 w.once(kw, &mut r.macs, parse_macs)?;
                 continue;
             }
+            "gone" => {
+                w.once(kw, &mut r.gone, args::member_list)?;
+                continue;
+            }
             "spread" => Spec::Spread(w.parse(kw, args::member_list)?),
             "owners" => Spec::Owners(w.parse(kw, parse_owners)?),
             "file" => Spec::File(w.value(kw)?.to_string()),
@@ -134,9 +139,14 @@ pub(crate) fn parse_set(words: &[String]) -> Result<SetArgs, Error> {
         }
         r.spec = Some(next);
     }
-    if r.spec.is_none() && r.member.is_none() && r.forwarder.is_none() && r.macs.is_none() {
+    if r.spec.is_none()
+        && r.member.is_none()
+        && r.forwarder.is_none()
+        && r.macs.is_none()
+        && r.gone.is_none()
+    {
         return Err(Error::usage(
-            "give one of spread, owners or file, or member, forwarder or macs",
+            "give one of spread, owners or file, or member, forwarder, macs or gone",
         ));
     }
     Ok(r)
@@ -322,6 +332,9 @@ pub(crate) fn set(id: u32, words: &[String]) -> Result<(), Error> {
     }
     if let Some(m) = &parsed.macs {
         attrs.push(Attr::bytes(a::MEMBERS, &encode_macs(m)));
+    }
+    if let Some(g) = &parsed.gone {
+        attrs.push(Attr::bytes(a::GONE, &encode(g)));
     }
     nl.request(Cmd::TableSet, &attrs)
         .map_err(|e| e.context(OP))?;

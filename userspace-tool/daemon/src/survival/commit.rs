@@ -8,7 +8,8 @@
 //! each member acknowledges each message it applied. Member `m` holds
 //! everything up to message `k` when it acknowledged every message from
 //! the first sent after it joined up to `k`; a message is committed when
-//! some member holds it, and with it, every record it carried. A held
+//! every member holds it (the one that takes a dead member's buckets
+//! restores from its own replicas), and with it, every record it carried. A held
 //! segment leaves when its connection's committed state covers it:
 //! `snd_nxt` at or past its end, `rcv_nxt` at or past its ACK. Messages
 //! nobody acknowledged are sent again; a segment whose state never
@@ -219,10 +220,8 @@ impl Commit {
         self.conns.len()
     }
 
-    /// Commits what some member holds; the segments that may leave. A
-    /// message goes on being sent until every member holds it: the member
-    /// that takes a dead one's buckets restores from its own replicas,
-    /// which must not stay behind once another member acknowledged.
+    /// Commits what every member holds; the segments that may leave. A
+    /// message goes on being sent until every member holds it.
     fn advance(&mut self) -> Vec<u32> {
         let ups = self.members.values().map(|a| a.upto);
         // Alone: nobody to wait for.
@@ -230,12 +229,22 @@ impl Commit {
             (Some(t), Some(b)) => (t, b),
             _ => (self.last, self.last),
         };
-        // Commits are a prefix: the effects of those new to it count.
+        // Every member holds what is committed: whichever member takes a
+        // dead one's buckets restores from its own replicas, which must
+        // not be behind what the client saw. One that falls LAGGING_MAX
+        // messages behind stops holding the others up (its replicas are
+        // behind from then on). Commits are a prefix: the effects of
+        // those new to it count.
+        let upto = if self.sent.len() > LAGGING_MAX {
+            top
+        } else {
+            bottom
+        };
         let before = self.committed;
-        self.committed = before.max(top);
+        self.committed = before.max(upto);
         let mut closed = Vec::new();
         let new = self.sent.iter_mut().skip_while(|s| s.seq <= before);
-        for s in new.take_while(|s| s.seq <= top) {
+        for s in new.take_while(|s| s.seq <= upto) {
             for (id, k) in std::mem::take(&mut s.effects) {
                 match k {
                     Known::Closed => {
@@ -306,7 +315,7 @@ mod tests {
     }
 
     #[test]
-    fn a_segment_waits_for_a_member_to_hold_its_state() {
+    fn a_segment_waits_for_every_member_to_hold_its_state() {
         let now = Instant::now();
         let mut c = Commit::default();
         assert!(c.members(&[2, 3]).is_empty());
@@ -315,10 +324,12 @@ mod tests {
         // A segment beyond the state sent waits longer.
         assert_eq!(c.hold(seg(8, 1, 120, 50), now), None);
         assert_eq!(c.waiting(), 2);
-        // Member 2 holds message k: segment 7 leaves, 8 does not.
-        assert_eq!(c.acked(2, k), vec![7]);
+        // Member 2 holds message k: nothing leaves until 3 does too; then
+        // segment 7 leaves, 8 does not.
+        assert!(c.acked(2, k).is_empty());
+        assert_eq!(c.acked(3, k), vec![7]);
         let k2 = c.seal(body(1, 120, 60), now);
-        assert!(c.acked(3, k2).is_empty(), "3 missed message k");
+        assert!(c.acked(3, k2).is_empty(), "2 has not acknowledged k2");
         assert_eq!(c.acked(2, k2), vec![8]);
         // Committed state lets later segments it covers go at once.
         assert_eq!(c.hold(seg(9, 1, 110, 55), now), Some(9));
@@ -331,17 +342,17 @@ mod tests {
         c.members(&[2, 3]);
         let k = c.seal(body(1, 10, 10), t0);
         assert_eq!(c.hold(seg(1, 1, 10, 10), t0), None);
-        // Member 2 holds it: the segment leaves, and the message goes on
-        // being sent for member 3.
-        assert_eq!(c.acked(2, k), vec![1]);
+        // Member 2 holds it: the message goes on being sent for member 3,
+        // and the segment waits for it.
+        assert!(c.acked(2, k).is_empty());
         let (again, _) = c.due(t0 + RESEND_AFTER);
         assert_eq!(
             again.iter().map(|r| (r.seq, &r.to[..])).collect::<Vec<_>>(),
             [(k, &[3][..])]
         );
-        // Committed state still lets covered segments go at once.
+        assert_eq!(c.acked(3, k), vec![1]);
+        // Committed state lets covered segments go at once.
         assert_eq!(c.hold(seg(2, 1, 10, 10), t0), Some(2));
-        assert!(c.acked(3, k).is_empty());
         assert!(c.due(t0 + RESEND_MAX * 4).0.is_empty());
     }
 
@@ -386,7 +397,8 @@ mod tests {
         assert!(c.acked(4, 99).is_empty());
         let d = c.seal(body(1, 30, 10), now);
         assert_eq!(c.hold(seg(2, 1, 30, 10), now), None);
-        assert_eq!(c.acked(4, d), vec![2]);
+        assert!(c.acked(4, d).is_empty());
+        assert_eq!(c.acked(2, d), vec![2]);
     }
 
     #[test]
@@ -400,14 +412,16 @@ mod tests {
         assert!(c.members(&[2, 3]).is_empty());
         assert_eq!(c.waiting(), 1);
         assert_eq!(c.due(now + RESEND_AFTER).0.len(), 1);
-        // It acknowledges k, sent again: that commits it.
-        assert_eq!(c.acked(3, k), vec![1]);
+        // It acknowledges k, sent again, and so does 2: that commits it.
+        assert!(c.acked(3, k).is_empty());
+        assert_eq!(c.acked(2, k), vec![1]);
         // Gone and back (a view without it for a moment): the same.
         let k = c.seal(body(1, 20, 10), now);
         assert_eq!(c.hold(seg(2, 1, 20, 10), now), None);
         assert!(c.members(&[2]).is_empty());
         assert!(c.members(&[2, 3]).is_empty());
-        assert_eq!(c.acked(3, k), vec![2]);
+        assert!(c.acked(3, k).is_empty());
+        assert_eq!(c.acked(2, k), vec![2]);
     }
 
     #[test]

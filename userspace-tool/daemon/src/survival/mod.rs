@@ -13,11 +13,12 @@ pub(crate) mod handoff;
 pub(crate) mod link;
 pub(crate) mod replica;
 pub(crate) mod restore;
+pub(crate) mod tickle;
 pub(crate) mod trust;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -58,9 +59,24 @@ const HANDSHAKE_AFTER: Duration = Duration::from_secs(75);
 /// number wanted → where the bytes start and the bytes (`tcp::unsent`).
 pub(crate) type FetchUnsent = Box<dyn FnMut(&Initial, u32) -> Option<(u32, Vec<u8>)> + Send>;
 
-/// Adoption: queues a restored connection on its application's own
-/// listener (`tcp::adopt`); an error says the kernel reset it.
-pub(crate) type Adopt = Box<dyn FnMut(OwnedFd) -> Result<(), String> + Send>;
+/// How to tell the kernel that these members are gone and their
+/// connections here restored: the drains of buckets that came from them
+/// end (table-set's `gone`).
+pub(crate) type EndDrains = Box<dyn FnMut(&[u16]) + Send>;
+
+/// How to make sure the clients of restored connections that were reset
+/// take the reset ([`tickle`]), once the drains are over.
+pub(crate) type Tickle = Box<dyn FnMut(Vec<tickle::Conn>) + Send>;
+
+/// Adoption: how the kernel takes a restored connection onto its
+/// application's own listener (`tcp::adopt`).
+pub(crate) trait Adopt: Send {
+    /// Readies `fd`, a socket just made for a restore, for adoption
+    /// (`tcp::adopt_prepare`).
+    fn prepare(&mut self, fd: BorrowedFd<'_>) -> Result<(), String>;
+    /// Queues restored connection `fd`; an error says the kernel reset it.
+    fn adopt(&mut self, fd: OwnedFd) -> Result<(), String>;
+}
 
 /// Where a restored connection went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,9 +123,14 @@ pub(crate) struct Survival {
     outs: HashMap<u64, (Initial, Option<u32>)>,
     fetch: Option<FetchUnsent>,
     /// Adoption, when the kernel is there to ask ([`Survival::adopt_with`]).
-    adopt: Option<Mutex<Adopt>>,
+    adopt: Option<Mutex<Box<dyn Adopt>>>,
     /// The table installed last ([`Survival::take_over`]).
     owners: Vec<u16>,
+    /// The other members that owned buckets in a table installed here,
+    /// and so may be what a bucket of ours drains from.
+    owned: BTreeSet<u16>,
+    end_drains: Option<EndDrains>,
+    tickle: Option<Tickle>,
     /// What records are judged by (see [`trust`]).
     auth: Authority,
 }
@@ -143,12 +164,15 @@ impl Survival {
             fetch: None,
             adopt: None,
             owners: Vec::new(),
+            owned: BTreeSet::new(),
+            end_drains: None,
+            tickle: None,
         }
     }
 
     /// How to queue a restored connection on its application's listener,
     /// for the ports with no hand-off socket.
-    pub(crate) fn adopt_with(&mut self, f: Adopt) {
+    pub(crate) fn adopt_with(&mut self, f: Box<dyn Adopt>) {
         self.adopt = Some(Mutex::new(f));
     }
 
@@ -156,6 +180,17 @@ impl Survival {
     /// sent, which a state record shows and no segment carried.
     pub(crate) fn fetch_unsent(&mut self, f: FetchUnsent) {
         self.fetch = Some(f);
+    }
+
+    /// How to end the drains of buckets that came from members that are
+    /// gone, once their connections are restored here.
+    pub(crate) fn end_drains_with(&mut self, f: EndDrains) {
+        self.end_drains = Some(f);
+    }
+
+    /// How to tickle the clients of restored connections that were reset.
+    pub(crate) fn tickle_with(&mut self, f: Tickle) {
+        self.tickle = Some(f);
     }
 
     /// Records from the kernel: the changes go into the next datagram —
@@ -392,6 +427,24 @@ impl Survival {
                 "not restored here: their bucket came from a live member, which restored them"
             );
         }
+        let reset = self.restore_orphans(me, owners, &alive);
+        self.drains_end(me, owners, &alive);
+        if let Some(f) = self.tickle.as_mut().filter(|_| !reset.is_empty()) {
+            f(reset);
+        }
+    }
+
+    /// Restores the connections of members that are gone (not `alive`)
+    /// whose buckets are ours under `owners`; those reset.
+    fn restore_orphans(
+        &mut self,
+        me: u16,
+        owners: &[u16],
+        alive: impl Fn(u16) -> bool,
+    ) -> Vec<tickle::Conn> {
+        let mut reset = Vec::new();
+        let (hash, bits) = (&self.hash, self.bits);
+        let bucket = |i: &Initial| hash.bucket(&i.flow(), bits) as usize;
         let mine = |i: &Initial| owners.get(bucket(i)) == Some(&me);
         for o in self.store.take_orphans(|o| o == me || alive(o), mine) {
             let i = o.initial;
@@ -409,6 +462,9 @@ impl Survival {
                         Delivery::Adopted => &mut self.status.adopted,
                         Delivery::Reset => &mut self.status.reset,
                     } += 1;
+                    if how == Delivery::Reset {
+                        reset.push(tickle::Conn::of(&i, &o.essential));
+                    }
                 }
                 Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
                     self.status.held += 1;
@@ -423,6 +479,29 @@ impl Survival {
                     warn!(sport = i.sport, dport = i.dport, %err, "restoring a connection");
                 }
             }
+        }
+        reset
+    }
+
+    /// Once the connections of members that are gone are restored: ends
+    /// the drains of buckets that came from them. A drain leaves a
+    /// segment no local socket holds to its old owner; with that owner
+    /// gone, a connection not restored (no replica, or reset) would hang
+    /// at its client until the drain ended, since a reset sent from a
+    /// replica a flush behind may carry a sequence number the client
+    /// ignores. Without the drain the local stack answers its client's
+    /// next segment with a reset it takes.
+    fn drains_end(&mut self, me: u16, owners: &[u16], alive: impl Fn(u16) -> bool) {
+        let others = owners.iter().copied().filter(|&o| o != me && o != UNOWNED);
+        self.owned.extend(others);
+        let gone: Vec<u16> = self.owned.iter().copied().filter(|&o| !alive(o)).collect();
+        if gone.is_empty() {
+            return;
+        }
+        self.owned.retain(|o| !gone.contains(o));
+        info!(?gone, "members gone: their buckets' drains end");
+        if let Some(f) = &mut self.end_drains {
+            f(&gone);
         }
     }
 
@@ -475,10 +554,10 @@ impl Survival {
             )));
         };
         let mut adopt = adopt.lock().unwrap_or_else(PoisonError::into_inner);
-        match adopt(fd) {
+        match adopt.adopt(fd) {
             Ok(()) => Ok(Delivery::Adopted),
             Err(err) => {
-                warn!(port, %err, "reset a restored connection: no listener took it");
+                warn!(port, %err, "reset a restored connection: not adopted");
                 Ok(Delivery::Reset)
             }
         }
@@ -494,7 +573,20 @@ impl Survival {
             (Some(a), Some(b)) if self.commit.is_some() => (Some(&a[..]), Some(&b[..])),
             _ => (None, None),
         };
-        let fd = restore::restore(i, &o.essential, o.age, unacked, unread)?;
+        // A socket the application's listener may get is released from
+        // this daemon's memory cgroup while fresh: accept() charges it to
+        // the server's, which the kernel can do only for one charged to none.
+        let adopter = self
+            .adopt
+            .as_ref()
+            .filter(|_| !self.handoff.serves(i.dport));
+        let mut prepare = |fd: BorrowedFd<'_>| match adopter {
+            Some(a) => (a.lock().unwrap_or_else(PoisonError::into_inner))
+                .prepare(fd)
+                .map_err(std::io::Error::other),
+            None => Ok(()),
+        };
+        let fd = restore::restore(i, &o.essential, o.age, unacked, unread, &mut prepare)?;
         // An application's own listener gets a connection only if it can
         // carry it on: with its queues' bytes (a request it had read but
         // not answered is read again), or at rest.
@@ -629,8 +721,17 @@ mod tests {
         let err = s.deliver(fd(), 7000, true).unwrap_err();
         assert!(err.to_string().contains("no [tcp] handoff for port 7000"));
         // The kernel takes it, or refuses it (and has reset it).
-        let mut answers = vec![Ok(()), Err("no listener".to_string())].into_iter();
-        s.adopt_with(Box::new(move |_| answers.next().unwrap()));
+        struct Answers(std::vec::IntoIter<Result<(), String>>);
+        impl Adopt for Answers {
+            fn prepare(&mut self, _: BorrowedFd<'_>) -> Result<(), String> {
+                Ok(())
+            }
+            fn adopt(&mut self, _: OwnedFd) -> Result<(), String> {
+                self.0.next().unwrap()
+            }
+        }
+        let answers = vec![Ok(()), Err("no listener".to_string())].into_iter();
+        s.adopt_with(Box::new(Answers(answers)));
         assert_eq!(s.deliver(fd(), 7000, true).unwrap(), Delivery::Adopted);
         assert_eq!(s.deliver(fd(), 7000, true).unwrap(), Delivery::Reset);
         // One in the middle of an exchange is not offered: reset here.
@@ -980,5 +1081,25 @@ mod tests {
         r.take_over(1, &[1; 1024], |m| m != 2);
         r.take_over(1, &[1; 1024], |m| m == 1);
         assert_eq!(r.status().failed, 400);
+    }
+
+    #[test]
+    fn drains_from_a_member_end_once_it_is_gone() {
+        use std::sync::{Arc, Mutex};
+        let told = Arc::new(Mutex::new(Vec::new()));
+        let mut r = replicas_of(&batches_of_400());
+        let t = Arc::clone(&told);
+        r.end_drains_with(Box::new(move |g| t.lock().unwrap().push(g.to_vec())));
+        let spread: Vec<u16> = (0..1024).map(|b| [1, 2, 3][b % 3]).collect();
+        r.take_over(1, &spread, |_| true);
+        r.take_over(1, &[1; 1024], |_| true);
+        assert!(told.lock().unwrap().is_empty(), "nobody is gone");
+        // 2 dies: its drains end after its connections are restored, once.
+        r.take_over(1, &[1; 1024], |m| m != 2);
+        r.take_over(1, &[1; 1024], |m| m != 2);
+        assert_eq!(*told.lock().unwrap(), vec![vec![2]]);
+        // 3 never owned a bucket since 2 went, but did before.
+        r.take_over(1, &[1; 1024], |m| m == 1);
+        assert_eq!(*told.lock().unwrap(), vec![vec![2], vec![3]]);
     }
 }

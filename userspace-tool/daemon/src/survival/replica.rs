@@ -258,10 +258,26 @@ pub(crate) struct Store {
     unkept: HashSet<u64>,
 }
 
-/// The replica of connection `id`, if `sender` owns it.
-fn owned(conns: &mut Table<Conn>, sender: u16, id: u64) -> Result<&mut Conn, Refusal> {
+/// The replica of connection `id`, if `sender` owns it. A live sender
+/// that owns the connection's bucket but not its replica may have restored it
+/// after a death this host has not heard of yet: its take-over Initial
+/// waits for the news ([`Refusal::Takeover`]), and so do its records that
+/// follow. Refused for good, they would be acknowledged, and output commit
+/// would count this replica as holding state it does not hold.
+fn owned<'a>(
+    conns: &'a mut Table<Conn>,
+    sender: u16,
+    id: u64,
+    auth: &Authority,
+    at: Instant,
+) -> Result<&'a mut Conn, Refusal> {
     match conns.get_mut(id) {
         None => Err(Refusal::NoReplica),
+        Some(c)
+            if c.owner != sender && auth.alive(sender) && auth.owns(sender, &c.initial(), at) =>
+        {
+            Err(Refusal::Takeover)
+        }
         Some(c) if c.owner != sender => Err(Refusal::NotReplicaOwner),
         Some(c) => Ok(c),
     }
@@ -308,7 +324,15 @@ impl Store {
         while let Ok((r, n)) = Record::decode(b) {
             let rec = &b[..n];
             b = &b[n..];
-            match self.one(sender, r, rec, auth, since) {
+            // A record of a connection whose earlier records wait waits
+            // behind them: a Closed applied ahead of its Initial would
+            // leave the replica that Initial makes for ever.
+            let behind = self.waiting.get(&r.id()).filter(|w| w.sender == sender);
+            let res = match behind.map(|w| w.why) {
+                Some(why) => Err(why),
+                None => self.one(sender, r, rec, auth, since),
+            };
+            match res {
                 Ok(kept) => done &= kept,
                 Err(why) => {
                     let id = r.id();
@@ -335,12 +359,12 @@ impl Store {
             Record::Initial(i) => return self.initial(sender, i, auth, at),
             Record::Essential(e) => {
                 let now = self.stamp(Instant::now());
-                let c = owned(&mut self.conns, sender, e.id)?;
+                let c = owned(&mut self.conns, sender, e.id, auth, at)?;
                 let before = c.len();
                 c.update(e, now);
                 self.held = self.held + c.len() - before;
             }
-            Record::Closed(x) => match owned(&mut self.conns, sender, x.id) {
+            Record::Closed(x) => match owned(&mut self.conns, sender, x.id, auth, at) {
                 Err(Refusal::NoReplica) => {
                     self.unkept.remove(&x.id);
                 }
@@ -350,7 +374,7 @@ impl Store {
                 }
             },
             Record::Data(d) => {
-                let c = owned(&mut self.conns, sender, d.id)?;
+                let c = owned(&mut self.conns, sender, d.id, auth, at)?;
                 let bytes = &rec[DATA_HEAD_LEN..];
                 if c.len() + bytes.len() > self.limits.conn_bytes {
                     return Err(Refusal::ConnBytes);
@@ -1012,6 +1036,31 @@ mod tests {
     }
 
     #[test]
+    fn a_close_waits_behind_the_records_it_follows() {
+        // Member 3's Initial waits for the table that gives it the
+        // bucket; the connection ends before that table comes here.
+        let mut s = Store::new(limits(4));
+        let recs = [
+            Record::Initial(initial(1)),
+            Record::Essential(ess(1, 1, 50)),
+        ];
+        assert!(!send(&mut s, 3, &recs, &auth()));
+        assert!(!send(
+            &mut s,
+            3,
+            &[Record::Closed(Closed { id: id(1) })],
+            &auth()
+        ));
+        let mut a = auth();
+        a.update(&[1, 2, 3], &[3; 4], Instant::now());
+        s.retry(&a, Instant::now());
+        assert_eq!(
+            (s.len(), s.waiting(), s.refused),
+            (0, 0, Refused::default())
+        );
+    }
+
+    #[test]
     fn connections_to_other_addresses_or_misnamed_are_refused() {
         let mut s = Store::new(limits(4));
         let mut local = initial(1);
@@ -1030,6 +1079,29 @@ mod tests {
         send(&mut s, 2, &recs, &auth());
         assert_eq!(s.len(), 0);
         assert_eq!((s.refused.foreign_destination, s.refused.bad_id), (2, 1));
+    }
+
+    #[test]
+    fn records_of_a_take_over_not_heard_of_yet_wait_unacknowledged() {
+        // Member 2 died and member 3, which has its buckets, restored the
+        // connection; this host does not know 2 is dead yet. 3's state
+        // must not be acknowledged (output commit would release what it
+        // shows) until it is applied, after its Initial, once 2 is gone.
+        let mut s = replicated();
+        let mut a = auth();
+        a.update(&[1, 2, 3], &[3; 4], Instant::now());
+        assert!(!send(&mut s, 3, &[Record::Initial(initial(1))], &a));
+        assert!(!send(&mut s, 3, &[Record::Essential(ess(1, 7, 80))], &a));
+        assert_eq!(s.waiting(), 1);
+        // Even without its Initial waiting here (refused for want of room,
+        // or not come yet), the Essential waits: it is sent again.
+        let mut t = replicated();
+        assert!(!send(&mut t, 3, &[Record::Essential(ess(1, 7, 80))], &a));
+        a.update(&[1, 3], &[3; 4], Instant::now());
+        s.retry(&a, Instant::now());
+        assert_eq!((s.waiting(), s.refused), (0, Refused::default()));
+        let o = s.take_orphans(|m| m == 1, |_| true);
+        assert_eq!(o[0].essential.rcv_nxt, 80);
     }
 
     #[test]
@@ -1056,7 +1128,9 @@ mod tests {
             assert_eq!(waited, 1);
         }
         assert_eq!(conns(&s), before);
-        assert_eq!(s.refused.not_replica_owner, 3 * 3);
+        // (Owning the bucket, member 3's records waited with its Initial
+        // for news of a death, and were refused with it.)
+        assert_eq!(s.refused.not_replica_owner, 3 * 2);
         assert_eq!(s.refused.not_owner + s.refused.takeover, 3);
         assert_eq!(s.refused.takeover, 1);
     }

@@ -17,7 +17,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 use super::trust::{Authority, Refusal};
@@ -151,15 +151,17 @@ pub(crate) fn admissible(i: &Initial, auth: &Authority, mine: bool) -> Result<()
 /// Rebuilds the connection `i`/`e` (last updated `since` ago) as a socket
 /// of this host, ESTABLISHED, out of repair mode; with the bytes sent but
 /// unacknowledged (from `e.snd_wl2`, sent again at once) and received but
-/// unread (from `e.copied`) when they are known.
+/// unread (from `e.copied`) when they are known. `prepare` sees the
+/// socket first, while it is fresh.
 pub(crate) fn restore(
     i: &Initial,
     e: &Essential,
     since: Duration,
     unacked: Option<&[u8]>,
     unread: Option<&[u8]>,
+    prepare: &mut dyn FnMut(BorrowedFd<'_>) -> io::Result<()>,
 ) -> io::Result<OwnedFd> {
-    let s = connect_repaired(i, e, unacked.is_some(), unread.is_some())?;
+    let s = connect_repaired(i, e, (unacked.is_some(), unread.is_some()), prepare)?;
     set_negotiated(&s, i, e, since)?;
     // In repair mode, bytes written go into the selected queue (the
     // receive queue, selected last) as received: rcv_nxt moves past them.
@@ -190,7 +192,12 @@ pub(crate) fn restore(
 /// at `snd_nxt`), its receive queue at the application's last read when
 /// `unread` bytes do (else at `rcv_nxt`); the receive queue is left
 /// selected.
-fn connect_repaired(i: &Initial, e: &Essential, unacked: bool, unread: bool) -> io::Result<Socket> {
+fn connect_repaired(
+    i: &Initial,
+    e: &Essential,
+    (unacked, unread): (bool, bool),
+    prepare: &mut dyn FnMut(BorrowedFd<'_>) -> io::Result<()>,
+) -> io::Result<Socket> {
     let local = addr(&i.dst, i.v6, i.dport);
     let peer = addr(&i.src, i.v6, i.sport);
     let s = Socket::new(
@@ -198,6 +205,7 @@ fn connect_repaired(i: &Initial, e: &Essential, unacked: bool, unread: bool) -> 
         Type::STREAM,
         Some(Protocol::TCP),
     )?;
+    prepare(s.as_fd())?;
     // Repair mode first: binding then ignores the application's listener
     // on the same port (SK_FORCE_REUSE; SO_REUSEADDR would undo it), and
     // connect sends no SYN.
@@ -256,6 +264,19 @@ fn resend(s: &Socket, b: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A restore as the daemon makes one, a millisecond after the state,
+    /// with nothing to prepare.
+    fn restored(
+        i: &Initial,
+        e: &Essential,
+        unacked: Option<&[u8]>,
+        unread: Option<&[u8]>,
+    ) -> io::Result<OwnedFd> {
+        restore(i, e, Duration::from_millis(1), unacked, unread, &mut |_| {
+            Ok(())
+        })
+    }
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
 
@@ -353,7 +374,7 @@ mod tests {
         client.read_exact(&mut buf).unwrap();
         let (i, e) = snapshot(&server, &client);
         vanish(server);
-        let restored = restore(&i, &e, Duration::from_millis(1), None, None).unwrap();
+        let restored = restored(&i, &e, None, None).unwrap();
         let mut server = TcpStream::from(restored);
         client.write_all(b"more").unwrap();
         server.read_exact(&mut buf).unwrap();
@@ -371,7 +392,7 @@ mod tests {
             return;
         };
         let (i, e) = snapshot(&server, &client);
-        let err = restore(&i, &e, Duration::from_millis(1), None, None).unwrap_err();
+        let err = restored(&i, &e, None, None).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
         client.write_all(b"ping").unwrap();
         let mut buf = [0u8; 4];
@@ -397,14 +418,7 @@ mod tests {
         e.copied = e.rcv_nxt.wrapping_sub(4);
         e.snd_wl2 = e.snd_nxt.wrapping_sub(4);
         vanish(server);
-        let fd = restore(
-            &i,
-            &e,
-            Duration::from_millis(1),
-            Some(b"pong"),
-            Some(b"more"),
-        )
-        .unwrap();
+        let fd = restored(&i, &e, Some(b"pong"), Some(b"more")).unwrap();
         let mut server = TcpStream::from(fd);
         server.read_exact(&mut buf).unwrap();
         assert_eq!(&buf, b"more");
@@ -427,7 +441,7 @@ mod tests {
         e.snd_wl2 = e.snd_nxt;
         e.snd_nxt = e.snd_nxt.wrapping_add(4);
         vanish(server);
-        let fd = restore(&i, &e, Duration::from_millis(1), Some(b"lost"), Some(b"")).unwrap();
+        let fd = restored(&i, &e, Some(b"lost"), Some(b"")).unwrap();
         client
             .set_read_timeout(Some(Duration::from_millis(100)))
             .unwrap();

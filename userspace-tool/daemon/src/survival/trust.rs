@@ -44,7 +44,9 @@ pub(crate) enum Refusal {
     /// Essential, Data or Closed from a member that does not own the
     /// replica.
     NotReplicaOwner,
-    /// An Initial from another member for a replica whose owner lives.
+    /// An Initial from another member for a replica whose owner lives,
+    /// or a later record of that member's for it while it owns the
+    /// connection's bucket (a take-over this host has not heard of yet).
     Takeover,
     /// Essential or Data for a connection no replica here has.
     NoReplica,
