@@ -1084,6 +1084,19 @@ mod tests {
     }
 
     #[test]
+    fn a_bucket_moved_in_the_table_that_tells_of_the_death_is_restored() {
+        // 2's connections stay on 2 while their bucket, moved to 3, drains;
+        // the table that tells of 2's death also moves the bucket on from
+        // 3 to here. 3 never held it after the death, so never restored
+        // them: this member does.
+        let mut r = replicas_of(&batches_of_400());
+        r.take_over(1, &[3; 1024], |_| true);
+        r.take_over(1, &[1; 1024], |m| m != 2);
+        assert_eq!(r.status().failed, 400);
+        assert_eq!(r.status().replicas, 0);
+    }
+
+    #[test]
     fn drains_from_a_member_end_once_it_is_gone() {
         use std::sync::{Arc, Mutex};
         let told = Arc::new(Mutex::new(Vec::new()));

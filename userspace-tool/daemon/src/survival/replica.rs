@@ -242,6 +242,9 @@ pub(crate) struct Store {
     /// replicate it as its own, so it is not restored here while that
     /// member lives (a few at most, as `elsewhere`).
     passed: HashMap<u64, u16>,
+    /// The owners of connections here that were gone at the last table
+    /// installed ([`Store::pass_on`]).
+    gone: HashSet<u16>,
     limits: Limits,
     /// Initials not kept because the store was full.
     pub(crate) dropped: u64,
@@ -291,6 +294,7 @@ impl Store {
             epoch: Instant::now(),
             elsewhere: HashMap::new(),
             passed: HashMap::new(),
+            gone: HashSet::new(),
             limits,
             dropped: 0,
             bytes: 0,
@@ -511,6 +515,11 @@ impl Store {
     /// Marks the connections whose owner is not `alive` that `from` says
     /// came to this member from another, live, member: they stay, not to
     /// be restored here while that member lives (see [`Store::passed`]).
+    /// Only those whose owner was gone already at the table installed
+    /// before: that member held their bucket after the death and restored
+    /// them. A bucket that left their owner while it lived (its
+    /// connections stay there while the bucket drains) and moves on in
+    /// the very table that tells of the death was never restored there.
     /// Returns how many were marked.
     pub(crate) fn pass_on(
         &mut self,
@@ -518,12 +527,18 @@ impl Store {
         from: impl Fn(&Initial) -> Option<u16>,
     ) -> usize {
         let mut n = 0;
+        let mut gone = HashSet::new();
         for c in self.conns.iter().filter(|c| !alive(c.owner)) {
+            gone.insert(c.owner);
+            if !self.gone.contains(&c.owner) {
+                continue;
+            }
             if let Some(m) = from(&c.initial()) {
                 self.passed.insert(c.key(), m);
                 n += 1;
             }
         }
+        self.gone = gone;
         n
     }
 
