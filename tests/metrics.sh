@@ -79,8 +79,9 @@ done
 cat >"$tmp/rounds.sh" <<-EOF
 	#!/bin/bash
 	$(declare -f wait_for)
+	# (2 s first: the last answers' state reaches the replicas.)
 	case \$ROUND in
-	2) ip -n $(member_ns "$m") link set eth0 down; kill -9 ${pid[$m]} ${app[$m]}
+	2) sleep 2; ip -n $(member_ns "$m") link set eth0 down; kill -9 ${pid[$m]} ${app[$m]}
 	   wait_for 60 $MEMBERS formed $tmp $survivors
 	   echo "# m$m crashed, the others formed after \${SECONDS} s" ;;
 	esac

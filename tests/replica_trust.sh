@@ -105,9 +105,10 @@ EOF
 cat >"$tmp/rounds.sh" <<-EOF
 	#!/bin/bash
 	$(declare -f wait_for)
+	# (2 s first: the last answers' state reaches the replicas.)
 	case \$ROUND in
 	1) sleep 2; bash $tmp/forge.sh ;;
-	2) ip -n $(member_ns "$o") link set eth0 down; kill -9 ${pid[$o]} ${app[$o]}
+	2) sleep 2; ip -n $(member_ns "$o") link set eth0 down; kill -9 ${pid[$o]} ${app[$o]}
 	   wait_for 30 $MEMBERS formed $tmp $r $a ;;
 	esac
 	sleep 1

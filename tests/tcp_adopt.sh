@@ -63,8 +63,9 @@ workers=$(pgrep -P "${app[$v]}" | tr '\n' ' ')
 cat >"$tmp/rounds.sh" <<-EOF
 	#!/bin/bash
 	$(declare -f wait_for)
+	# (2 s first: the last answers' state reaches the replicas.)
 	case \$ROUND in
-	2) ip -n $(member_ns "$v") link set eth0 down; kill -9 ${pid[$v]} ${app[$v]} $workers $only
+	2) sleep 2; ip -n $(member_ns "$v") link set eth0 down; kill -9 ${pid[$v]} ${app[$v]} $workers $only
 	   wait_for 60 $MEMBERS formed $tmp $m $w
 	   echo "# m$v crashed, m$m and m$w formed after \${SECONDS} s" ;;
 	esac

@@ -95,7 +95,7 @@ ip netns exec "$NS_CLIENT" wrk -t1 -c$CONNS -d${DURATION}s --timeout ${TIMEOUT}s
 wrk=$!
 t_wrk=$SECONDS
 all_connected() { test "$(established "$NS_CLIENT")" -eq $CONNS; }
-check "wrk connects all $CONNS" wait_for $((BEFORE - 2)) all_connected
+check "wrk connects all $CONNS" wait_for 30 all_connected
 declare -A on
 for i in 1 2 3; do on[$i]=$(established "$(member_ns "$i")"); done
 echo "    # wrk's connections by member: m1 ${on[1]}, m2 ${on[2]}, m3 ${on[3]}"

@@ -44,7 +44,8 @@ conn() {
 	mon=$!
 	check_subscribed "$mon"
 	ip netns exec "$NS_CLIENT" $FLOWS hold "$dst" $PORT "$sport" 1 3 true >"$tmp/$fam.held"
-	sleep 1 # the close's last segments
+	# The close's last segments, and their Closed record.
+	wait_for 10 grep -q '"kind":"closed"' "$tmp/$fam.json"
 	kill "$mon"
 	check "$fam: the connection answered every question" grep -q '^round 3 ok=1 ' "$tmp/$fam.held"
 	check "$fam: Initial, the SYN-ACK's state, Essential updates and Closed, the sequence numbers moving by the bytes sent" \
@@ -74,7 +75,7 @@ EOF
 ip netns exec "$NS_CLIENT" $RESETS one "$CLUSTER4" $PORT 44000 ask spoof ask \
 	"run:bash $tmp/phase2.sh" rst >"$tmp/rst.out" 2>&1
 sed 's/^/    # /' "$tmp/rst.out"
-sleep 1
+wait_for 10 grep -q '"kind":"closed"' "$tmp/rst.json"
 kill "$(cat "$tmp/rst.pid")"
 check "spoofed RSTs: refused, the connection answers after them" \
 	test "$(grep -c '^answered' "$tmp/rst.out")" = 2

@@ -28,7 +28,7 @@ import sys
 import time
 
 LINE = b"?\n"
-TIMEOUT = 10.0
+TIMEOUT = 30.0
 
 
 def rst_close(s):
