@@ -29,16 +29,17 @@ _checks=0
 _failed=0
 _skipped=0
 
-# check DESCRIPTION COMMAND...: run COMMAND, report a KTAP sub-result.
+# check DESCRIPTION COMMAND...: run COMMAND, report a KTAP sub-result,
+# with the test's seconds so far (where a slow test spends its time).
 check() {
 	local desc=$1
 	shift
 	_checks=$((_checks + 1))
 	local out
 	if out=$("$@" 2>&1); then
-		echo "    ok $_checks $desc"
+		echo "    ok $_checks $desc # ${SECONDS}s"
 	else
-		echo "    not ok $_checks $desc"
+		echo "    not ok $_checks $desc # ${SECONDS}s"
 		[ -z "$out" ] || printf '%s\n' "$out" | head -n 20 | sed 's/^/    # /'
 		_failed=$((_failed + 1))
 	fi

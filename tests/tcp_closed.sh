@@ -8,7 +8,7 @@
 # member's socket sends nothing for. Every connection's replicas go from
 # every member (`clusteradm status`: tcp replicas 0) and so does its
 # owner's bookkeeping (tcp exported 0), although the members keep at most
-# 2,000 replicas, a third of the connections: connections a client resets
+# 1,000 replicas, a third of the connections: connections a client resets
 # cannot fill the store and leave new ones unprotected.
 source "$(dirname "$0")/lib.sh"
 
@@ -16,9 +16,9 @@ MEMBERS="python3 $IPC_TOP/tests/tools/members.py"
 RESETS="python3 $IPC_TOP/tests/tools/resets.py"
 SEED=000102030405060708090a0b0c0d0e0f
 PORT=7000
-COUNT=${IPC_CONNS:-6000}
+COUNT=${IPC_CONNS:-3000}
 PARALLEL=100
-MAX=2000
+MAX=$((COUNT / 3))
 tmp=$(mktemp -d)
 pki=$tmp/pki
 

@@ -103,9 +103,8 @@ def do_forge(dst, port, cluster, pki, name, sender, kind, count=1):
 
 
 def do_sealed(dst, port, cluster, pki, name, sender, kind, count=1, claim=None):
-    # A session meant to be used under another id is meant to be agreed:
-    # more Hellos, should a busy host answer late.
-    tries = 2 if claim is None else 4
+    # Four Hellos, should a busy host answer late.
+    tries = 4
     try:
         s = S.Session(dst, port, cluster, pki, name, sender, tries=tries)
     except S.NoSession:
