@@ -8,7 +8,9 @@
 # idle keep-alive connections spread over the three; the master crashes
 # (link down, kill -9 of its daemon and server): the survivors' scrapes
 # show the members down to two, the lost master, the election, the new
-# tables, and the connections restored.
+# tables, and the connections restored. Every member sees every packet
+# (multicast mode), so each survivor counts the packets to every member's
+# buckets, the dead master's among them.
 source "$(dirname "$0")/lib.sh"
 
 OM="/usr/bin/python3 $IPC_TOP/tests/tools/openmetrics.py"
@@ -120,6 +122,20 @@ done
 echo "    # moved $moved, restored $restored, adopted $adopted"
 check "the survivors' endpoints count every moved connection restored" test "$restored" -ge "${moved:-1}"
 check "... and adopted onto their servers" test "$adopted" -ge "${moved:-1}"
+# Per member, the packets to the buckets it owned, as each survivor's
+# kernel counted them: the members holding buckets now (the client's
+# packets went to them before the crash and after it), and the dead
+# master, whose connections moved: its count stays though it owns none.
+for i in $survivors; do
+	holders=$($OM each "$tmp/m$i.prom" ipcluster_member_buckets member |
+		awk '$2 > 0 { print $1 }' | sort -n | xargs)
+	check "m$i's endpoint shows buckets held by the survivors only" \
+		test "$holders" = "$(echo $survivors)"
+	for id in $holders $m; do
+		check "m$i counted packets to member $id's buckets" \
+			test "$(num "m$i.prom" ipcluster_member_packets_total member=$id)" -gt 0
+	done
+done
 grep -hE "serving metrics|WARN|ERROR" "$tmp"/m[123].log | head -n 8 | sed 's/^/    # /'
 
 kill $(jobs -p) 2>/dev/null

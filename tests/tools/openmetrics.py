@@ -11,6 +11,9 @@ parser refuses any text that breaks the format.
       the value of the sample named SAMPLE (e.g. ipcluster_members, or
       ipcluster_tables_installed_total) whose labels include those given;
       the sum if several match; nothing (exit 1) if none does.
+  openmetrics.py each FILE SAMPLE LABEL
+      a line "LABEL-VALUE VALUE" for each sample named SAMPLE (e.g. the
+      member and count of each ipcluster_member_buckets).
 """
 import sys
 
@@ -31,6 +34,14 @@ def main(argv):
     if cmd == "check":
         n = sum(len(f.samples) for f in fams)
         print(f"{len(fams)} families, {n} samples")
+        return
+    if cmd == "each":
+        name, label = argv[3], argv[4]
+        for f in fams:
+            for s in f.samples:
+                if s.name == name and label in s.labels:
+                    v = int(s.value) if s.value == int(s.value) else s.value
+                    print(s.labels[label], v)
         return
     name, want = argv[3], dict(a.split("=", 1) for a in argv[4:])
     values = [

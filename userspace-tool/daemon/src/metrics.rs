@@ -5,6 +5,7 @@
 //! [`http`] serves the latest rendering; nothing here counts anything of
 //! its own.
 
+mod histogram;
 pub(crate) mod http;
 
 use std::borrow::Cow;
@@ -16,12 +17,14 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::state::{State, TcpStatus};
+use histogram::Distribution;
 
 /// The OpenMetrics text of `s`.
 pub(crate) fn render(s: &State) -> String {
     let cluster = (Cow::Borrowed("cluster"), Cow::Owned(s.cluster.to_string()));
     let mut r = Registry::with_prefix_and_labels("ipcluster", std::iter::once(cluster));
     membership(&mut r, s);
+    traffic(&mut r, s);
     by_label(
         &mut r,
         "rejected_datagrams",
@@ -135,6 +138,43 @@ fn per_member(r: &mut Registry, s: &State) {
     );
 }
 
+/// The kernel's per-bucket counters, summed per member, and what this
+/// host dropped and handed on.
+fn traffic(r: &mut Registry, s: &State) {
+    let label = |id: u16| vec![("member".to_owned(), id.to_string())];
+    let packets: Family<Vec<(String, String)>, Counter> = Family::default();
+    let bytes: Family<Vec<(String, String)>, Counter> = Family::default();
+    let flows: Family<Vec<(String, String)>, Counter> = Family::default();
+    for m in &s.traffic {
+        packets.get_or_create(&label(m.member)).inc_by(m.packets);
+        bytes.get_or_create(&label(m.member)).inc_by(m.bytes);
+        flows.get_or_create(&label(m.member)).inc_by(m.flows);
+    }
+    r.register(
+        "member_packets",
+        "Packets to the buckets each member owned, as this host counted them",
+        packets,
+    );
+    r.register_with_unit("member", "Bytes of those packets", Unit::Bytes, bytes);
+    r.register(
+        "member_flows",
+        "New TCP flows (SYNs) among those packets",
+        flows,
+    );
+    counter(
+        r,
+        "dropped_packets",
+        "Packets this host dropped: another member's bucket, or no one's",
+        s.dropped,
+    );
+    counter(
+        r,
+        "forwarded_packets",
+        "Packets this host handed on to their owner (forward mode)",
+        s.forwarded,
+    );
+}
+
 /// TCP survival's numbers.
 fn tcp(r: &mut Registry, t: &TcpStatus) {
     gauge(
@@ -203,6 +243,12 @@ fn tcp(r: &mut Registry, t: &TcpStatus) {
         Unit::Seconds,
         lag,
     );
+    r.register_with_unit(
+        "tcp_replication_lag_distribution",
+        "Every datagram's replication lag",
+        Unit::Seconds,
+        Distribution(t.lag.clone()),
+    );
     restores(r, t);
     by_label(
         r,
@@ -270,6 +316,19 @@ fn commit(r: &mut Registry, t: &TcpStatus) {
         "commit_held_segments",
         "Segments waiting for a member to hold their state",
         t.waiting,
+    );
+    let held = ConstGauge::new(i64::try_from(t.waiting_bytes).unwrap_or(i64::MAX));
+    r.register_with_unit(
+        "commit_held",
+        "Bytes of the segments waiting",
+        Unit::Bytes,
+        held,
+    );
+    r.register_with_unit(
+        "commit_wait",
+        "How long each segment let go had waited",
+        Unit::Seconds,
+        Distribution(t.commit_wait.clone()),
     );
     counter(
         r,

@@ -6,6 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod histogram;
+
+pub use histogram::Histogram;
+
 /// Where `clusteradm status` finds the daemon of cluster `id`.
 pub fn state_path(id: u32) -> PathBuf {
     let dir = std::env::var_os("IPCLUSTER_RUN_DIR").unwrap_or_else(|| "/run/ipcluster".into());
@@ -52,6 +56,32 @@ pub struct State {
     /// is told (`member-down`, `master`, `lost-master`...).
     #[serde(default)]
     pub events: std::collections::BTreeMap<String, u64>,
+    /// The kernel's per-bucket counters since the daemon started, summed
+    /// per member: each count goes to the member that owned its bucket
+    /// when it was read (once a second), by member id.
+    #[serde(default)]
+    pub traffic: Vec<MemberTraffic>,
+    /// Packets this host's kernel dropped since the daemon started: their
+    /// bucket was another member's, or no one's.
+    #[serde(default)]
+    pub dropped: u64,
+    /// Packets this host's kernel handed on to their bucket's owner since
+    /// the daemon started (forward mode, on the forwarder).
+    #[serde(default)]
+    pub forwarded: u64,
+}
+
+/// What this host's kernel counted of the buckets one member owned.
+#[derive(Serialize, Deserialize, Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct MemberTraffic {
+    /// The member's id.
+    pub member: u16,
+    /// Packets hashed to its buckets.
+    pub packets: u64,
+    /// Their bytes (IP headers included).
+    pub bytes: u64,
+    /// New TCP flows (SYNs) among them.
+    pub flows: u64,
 }
 
 /// Datagrams the daemon's endpoints ignored, by reason.
@@ -156,6 +186,9 @@ pub struct TcpStatus {
     /// Milliseconds from the newest record sent to its datagram (the
     /// replication lag this member adds).
     pub lag_ms: u64,
+    /// The same lag, every datagram's, as a distribution.
+    #[serde(default)]
+    pub lag: Histogram,
     /// Records ignored: from a host that is not a member.
     pub ignored: u64,
     /// Whether the cluster has output commit (the numbers below).
@@ -170,6 +203,15 @@ pub struct TcpStatus {
     /// Output commit: messages sent again, unacknowledged.
     #[serde(default)]
     pub resent: u64,
+    /// Output commit: the bytes of the segments waiting (whole IP
+    /// packets, as the queue holds them).
+    #[serde(default)]
+    pub waiting_bytes: u64,
+    /// Output commit: how long each segment released waited, from the
+    /// daemon reading it off the queue to its verdict (those dropped
+    /// after waiting too long are `expired`).
+    #[serde(default)]
+    pub commit_wait: Histogram,
     /// Bytes of replicated queues held (output commit).
     #[serde(default)]
     pub queued_bytes: usize,

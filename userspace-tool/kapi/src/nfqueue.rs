@@ -55,6 +55,8 @@ pub struct Segment {
     pub end: u32,
     /// Its acknowledgement number, if it has the ACK flag.
     pub ack: Option<u32>,
+    /// Its whole length in bytes, the IP header included.
+    pub len: u32,
 }
 
 /// A bound queue.
@@ -277,6 +279,7 @@ pub fn segment(packet: u32, p: &[u8], cap: Option<u32>) -> Option<Segment> {
         conn: conn_id(&dst, &src, dport, sport),
         end,
         ack: has_ack.then_some(ack),
+        len: u32::try_from(whole).unwrap_or(u32::MAX),
     })
 }
 
@@ -304,7 +307,7 @@ mod tests {
             .to_ipv6_mapped()
             .octets();
         assert_eq!(s.conn, conn_id(&client, &cluster, 40000, 7000));
-        assert_eq!((s.packet, s.end, s.ack), (9, 1010, Some(500)));
+        assert_eq!((s.packet, s.end, s.ack, s.len), (9, 1010, Some(500), 50));
         // Not TCP, or cut inside its header: not a segment.
         let mut udp = p.clone();
         udp[9] = 17;

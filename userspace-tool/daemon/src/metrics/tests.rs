@@ -1,8 +1,18 @@
 use std::io::{Read, Write};
+use std::time::Duration;
 
 use super::http::{serve, Published};
 use super::*;
-use crate::state::{RejectedJson, TcpStatus};
+use crate::state::{Histogram, MemberTraffic, RejectedJson, TcpStatus};
+
+/// A histogram of waits that counted `ms`.
+fn waits(ms: &[u64]) -> Histogram {
+    let mut h = Histogram::default();
+    for &m in ms {
+        h.observe(Duration::from_millis(m));
+    }
+    h
+}
 
 /// A master of three members, one of which died, with TCP survival and
 /// output commit.
@@ -27,11 +37,28 @@ fn state() -> State {
             adopted: 1,
             commit: true,
             waiting: 3,
+            waiting_bytes: 4500,
+            commit_wait: waits(&[0, 30, 40, 20_000]),
             lag_ms: 1500,
+            lag: waits(&[1500]),
             ..Default::default()
         }),
         tables_installed: 4,
         events: [("member-down".to_owned(), 1), ("master".to_owned(), 1)].into(),
+        traffic: vec![
+            MemberTraffic {
+                member: 1,
+                packets: 10,
+                bytes: 1000,
+                flows: 2,
+            },
+            MemberTraffic {
+                member: 3,
+                packets: 5,
+                ..Default::default()
+            },
+        ],
+        dropped: 5,
         ..Default::default()
     }
 }
@@ -61,6 +88,21 @@ fn the_status_numbers_render_with_prometheus_names_types_and_the_cluster_label()
         "ipcluster_tcp_replication_lag_seconds{cluster=\"7\"} 1.5",
         "ipcluster_tcp_refused_total{cluster=\"7\",reason=\"not_owner\"} 0",
         "ipcluster_commit_held_segments{cluster=\"7\"} 3",
+        "ipcluster_member_packets_total{cluster=\"7\",member=\"1\"} 10",
+        "ipcluster_member_packets_total{cluster=\"7\",member=\"3\"} 5",
+        "ipcluster_member_bytes_total{cluster=\"7\",member=\"1\"} 1000",
+        "ipcluster_member_flows_total{cluster=\"7\",member=\"1\"} 2",
+        "ipcluster_dropped_packets_total{cluster=\"7\"} 5",
+        "ipcluster_forwarded_packets_total{cluster=\"7\"} 0",
+        "ipcluster_commit_held_bytes{cluster=\"7\"} 4500",
+        "ipcluster_commit_wait_seconds_count{cluster=\"7\"} 4",
+        "ipcluster_commit_wait_seconds_sum{cluster=\"7\"} 20.07",
+        "ipcluster_commit_wait_seconds_bucket{cluster=\"7\",le=\"0.001\"} 1",
+        "ipcluster_commit_wait_seconds_bucket{cluster=\"7\",le=\"0.05\"} 3",
+        "ipcluster_commit_wait_seconds_bucket{cluster=\"7\",le=\"10.0\"} 3",
+        "ipcluster_commit_wait_seconds_bucket{cluster=\"7\",le=\"+Inf\"} 4",
+        "ipcluster_tcp_replication_lag_distribution_seconds_bucket{cluster=\"7\",le=\"1.0\"} 0",
+        "ipcluster_tcp_replication_lag_distribution_seconds_bucket{cluster=\"7\",le=\"2.5\"} 1",
     ];
     let lines = samples(&text);
     for w in want {
@@ -71,6 +113,14 @@ fn the_status_numbers_render_with_prometheus_names_types_and_the_cluster_label()
         ("ipcluster_tables_installed", "counter"),
         ("ipcluster_rejected_datagrams", "counter"),
         ("ipcluster_tcp_replication_lag_seconds", "gauge"),
+        ("ipcluster_member_packets", "counter"),
+        ("ipcluster_dropped_packets", "counter"),
+        ("ipcluster_commit_held_bytes", "gauge"),
+        ("ipcluster_commit_wait_seconds", "histogram"),
+        (
+            "ipcluster_tcp_replication_lag_distribution_seconds",
+            "histogram",
+        ),
     ] {
         assert!(
             text.contains(&format!("\n# TYPE {name} {kind}\n")),
@@ -104,6 +154,35 @@ fn every_sample_is_well_formed_and_labelled() {
     assert!(seen.len() > 40, "{}", seen.len());
 }
 
+/// Each histogram's buckets count up to its `+Inf` bucket, which is its
+/// count, as the format requires.
+#[test]
+fn every_histograms_buckets_are_cumulative_up_to_its_count() {
+    let text = render(&state());
+    let histograms: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" histogram"))
+        .collect();
+    assert_eq!(histograms.len(), 2, "{text}");
+    for h in histograms {
+        let value = |l: &str| l.rsplit_once(' ').unwrap().1.parse::<u64>().unwrap();
+        let buckets: Vec<&str> = samples(&text)
+            .into_iter()
+            .filter(|l| l.starts_with(&format!("{h}_bucket{{")))
+            .collect();
+        let counts: Vec<u64> = buckets.iter().map(|l| value(l)).collect();
+        assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{h}: {counts:?}");
+        let last = buckets.last().unwrap();
+        assert!(last.contains("le=\"+Inf\""), "{last}");
+        let count = samples(&text)
+            .into_iter()
+            .find(|l| l.starts_with(&format!("{h}_count{{")))
+            .map(value);
+        assert_eq!(count, Some(value(last)), "{h}");
+        assert_eq!(buckets.len(), 14, "{h}: 1 ms .. 10 s, and +Inf");
+    }
+}
+
 #[test]
 fn a_member_without_tcp_survival_shows_none_of_its_series() {
     let s = State {
@@ -112,6 +191,7 @@ fn a_member_without_tcp_survival_shows_none_of_its_series() {
     };
     let text = render(&s);
     assert!(samples(&text).contains(&"ipcluster_master{cluster=\"0\"} 0"));
+    assert!(samples(&text).contains(&"ipcluster_dropped_packets_total{cluster=\"0\"} 0"));
     assert!(!text.contains("ipcluster_tcp_"), "{text}");
     assert!(!text.contains("ipcluster_commit_"), "{text}");
 }

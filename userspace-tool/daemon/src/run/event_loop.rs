@@ -2,11 +2,12 @@
 //! protocol (`membership::node`) on the cluster link, a UDP multicast
 //! group with every datagram signed and checked (`wire`), installs each
 //! table the master decides in the kernel, feeds the kernel's per-bucket
-//! counters back as load, and writes its view of the cluster for
-//! `clusteradm status` every second (and renders it for the metrics
-//! endpoint, when there is one).
+//! counters back as load and sums them per member (`traffic`), and writes
+//! its view of the cluster for `clusteradm status` every second (and
+//! renders it for the metrics endpoint, when there is one).
 
 mod hooks;
+mod traffic;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
@@ -46,6 +47,7 @@ pub(super) fn run(
     published: Option<Published>,
 ) -> Result<(), Error> {
     let me = addr_of(IpAddr::V4(cfg.link.addr));
+    let buckets = kernel.buckets();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -74,7 +76,7 @@ pub(super) fn run(
             decisions,
             config: cfg.protocol.config,
             state: state_path(kernel.id),
-            last_load: Vec::new(),
+            traffic: traffic::Traffic::new(buckets),
             ifindex: kernel.req.ifindex(),
             addrs: kernel.req.addrs(),
             mac: kernel.req.mac(),
@@ -141,8 +143,8 @@ struct Daemon {
     ),
     config: u32,
     state: PathBuf,
-    /// Each bucket's packet count at the last load reading.
-    last_load: Vec<u64>,
+    /// The kernel's per-bucket counters: the last reading, and the sums.
+    traffic: traffic::Traffic,
     /// The cluster's interface, addresses and MAC, for announcements.
     ifindex: u32,
     addrs: (Option<Ipv4Addr>, Option<Ipv6Addr>),
@@ -414,22 +416,13 @@ impl Daemon {
         else {
             return;
         };
-        let mut now: Vec<(u32, u64)> = replies
+        let buckets: Vec<Bucket> = replies
             .iter()
             .filter_map(|r| Bucket::from_attrs(r).ok())
-            .map(|b| (b.index, b.packets))
             .collect();
-        now.sort_unstable();
-        let now: Vec<u64> = now.into_iter().map(|(_, p)| p).collect();
-        if self.last_load.len() == now.len() {
-            let w: Vec<u64> = now
-                .iter()
-                .zip(&self.last_load)
-                .map(|(n, l)| n.saturating_sub(*l))
-                .collect();
+        if let Some(w) = self.traffic.read(&buckets) {
             node.set_weights(&w);
         }
-        self.last_load = now;
     }
 
     fn write_state(&self, node: &Node) {
@@ -476,6 +469,9 @@ impl Daemon {
             rejected: rejected.to_json(),
             tables_installed: self.tables_installed,
             events: self.events.clone(),
+            traffic: self.traffic.members(),
+            dropped: self.traffic.dropped(),
+            forwarded: self.traffic.forwarded(),
         };
         if let Some(p) = &self.published {
             p.set(metrics::render(&s));

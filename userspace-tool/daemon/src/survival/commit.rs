@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use crate::kapi::nfqueue::Segment;
 use crate::shared::tcpstate::{after, Record};
+use crate::state::Histogram;
 
 /// Longest a segment is held before it is dropped.
 pub(crate) const HOLD_MAX: Duration = Duration::from_secs(2);
@@ -95,6 +96,8 @@ pub(crate) struct Commit {
     pub(crate) expired: u64,
     /// Messages sent again.
     pub(crate) resent: u64,
+    /// How long each segment let go waited, from its arrival here.
+    pub(crate) waits: Histogram,
 }
 
 impl Commit {
@@ -134,7 +137,7 @@ impl Commit {
     /// every message sent before it came: a member joining committed
     /// them all, and their segments left with no one holding their
     /// state.)
-    pub(crate) fn members(&mut self, others: &[u16]) -> Vec<u32> {
+    pub(crate) fn members(&mut self, others: &[u16], now: Instant) -> Vec<u32> {
         self.members.retain(|m, _| others.contains(m));
         for &m in others {
             self.members.entry(m).or_insert(Acks {
@@ -142,11 +145,12 @@ impl Commit {
                 ahead: BTreeSet::new(),
             });
         }
-        self.advance()
+        self.advance(now)
     }
 
-    /// Member `m` acknowledged message `seq`; the segments that may leave.
-    pub(crate) fn acked(&mut self, m: u16, seq: u64) -> Vec<u32> {
+    /// Member `m` acknowledged message `seq` at `now`; the segments that
+    /// may leave.
+    pub(crate) fn acked(&mut self, m: u16, seq: u64, now: Instant) -> Vec<u32> {
         let Some(a) = self.members.get_mut(&m) else {
             return Vec::new();
         };
@@ -156,12 +160,13 @@ impl Commit {
                 a.upto += 1;
             }
         }
-        self.advance()
+        self.advance(now)
     }
 
     /// A segment the kernel queued: `Some` if it may leave now.
     pub(crate) fn hold(&mut self, s: Segment, now: Instant) -> Option<u32> {
         if self.members.is_empty() || self.covered(&s) {
+            self.waits.observe(Duration::ZERO);
             return Some(s.packet);
         }
         self.held.insert(s.packet, (s, now));
@@ -214,15 +219,20 @@ impl Commit {
         self.held.len()
     }
 
+    /// The bytes of the segments waiting.
+    pub(crate) fn waiting_bytes(&self) -> u64 {
+        self.held.values().map(|(s, _)| u64::from(s.len)).sum()
+    }
+
     /// Connections whose committed state is kept.
     #[cfg(test)]
     pub(crate) fn tracked(&self) -> usize {
         self.conns.len()
     }
 
-    /// Commits what every member holds; the segments that may leave. A
-    /// message goes on being sent until every member holds it.
-    fn advance(&mut self) -> Vec<u32> {
+    /// Commits what every member holds; the segments that may leave now.
+    /// A message goes on being sent until every member holds it.
+    fn advance(&mut self, now: Instant) -> Vec<u32> {
         let ups = self.members.values().map(|a| a.upto);
         // Alone: nobody to wait for.
         let (top, bottom) = match (ups.clone().max(), ups.min()) {
@@ -262,18 +272,22 @@ impl Commit {
         }) {
             self.sent.pop_front();
         }
-        if self.members.is_empty() {
-            return std::mem::take(&mut self.held).into_keys().collect();
-        }
-        // A closed connection's last segments leave with it.
+        // Alone, or a closed connection's last segments: they leave.
         let go: Vec<u32> = self
             .held
             .values()
-            .filter(|(s, _)| closed.contains(&s.conn) || self.covered(s))
+            .filter(|(s, _)| self.members.is_empty() || closed.contains(&s.conn) || self.covered(s))
             .map(|(s, _)| s.packet)
             .collect();
+        self.release(go, now)
+    }
+
+    /// Held segments `go` leave at `now`: how long each waited is counted.
+    fn release(&mut self, go: Vec<u32>, now: Instant) -> Vec<u32> {
         for p in &go {
-            self.held.remove(p);
+            if let Some((_, at)) = self.held.remove(p) {
+                self.waits.observe(now.saturating_duration_since(at));
+            }
         }
         go
     }
@@ -311,6 +325,7 @@ mod tests {
             conn,
             end,
             ack: Some(ack),
+            len: 100,
         }
     }
 
@@ -318,7 +333,7 @@ mod tests {
     fn a_segment_waits_for_every_member_to_hold_its_state() {
         let now = Instant::now();
         let mut c = Commit::default();
-        assert!(c.members(&[2, 3]).is_empty());
+        assert!(c.members(&[2, 3], now).is_empty());
         let k = c.seal(body(1, 100, 50), now);
         assert_eq!(c.hold(seg(7, 1, 100, 50), now), None);
         // A segment beyond the state sent waits longer.
@@ -326,11 +341,11 @@ mod tests {
         assert_eq!(c.waiting(), 2);
         // Member 2 holds message k: nothing leaves until 3 does too; then
         // segment 7 leaves, 8 does not.
-        assert!(c.acked(2, k).is_empty());
-        assert_eq!(c.acked(3, k), vec![7]);
+        assert!(c.acked(2, k, now).is_empty());
+        assert_eq!(c.acked(3, k, now), vec![7]);
         let k2 = c.seal(body(1, 120, 60), now);
-        assert!(c.acked(3, k2).is_empty(), "2 has not acknowledged k2");
-        assert_eq!(c.acked(2, k2), vec![8]);
+        assert!(c.acked(3, k2, now).is_empty(), "2 has not acknowledged k2");
+        assert_eq!(c.acked(2, k2, now), vec![8]);
         // Committed state lets later segments it covers go at once.
         assert_eq!(c.hold(seg(9, 1, 110, 55), now), Some(9));
     }
@@ -339,18 +354,18 @@ mod tests {
     fn a_member_that_missed_a_message_gets_it_until_it_holds_it() {
         let t0 = Instant::now();
         let mut c = Commit::default();
-        c.members(&[2, 3]);
+        c.members(&[2, 3], t0);
         let k = c.seal(body(1, 10, 10), t0);
         assert_eq!(c.hold(seg(1, 1, 10, 10), t0), None);
         // Member 2 holds it: the message goes on being sent for member 3,
         // and the segment waits for it.
-        assert!(c.acked(2, k).is_empty());
+        assert!(c.acked(2, k, t0).is_empty());
         let (again, _) = c.due(t0 + RESEND_AFTER);
         assert_eq!(
             again.iter().map(|r| (r.seq, &r.to[..])).collect::<Vec<_>>(),
             [(k, &[3][..])]
         );
-        assert_eq!(c.acked(3, k), vec![1]);
+        assert_eq!(c.acked(3, k, t0), vec![1]);
         // Committed state lets covered segments go at once.
         assert_eq!(c.hold(seg(2, 1, 10, 10), t0), Some(2));
         assert!(c.due(t0 + RESEND_MAX * 4).0.is_empty());
@@ -360,20 +375,20 @@ mod tests {
     fn a_message_goes_again_only_to_the_members_that_lack_it() {
         let t0 = Instant::now();
         let mut c = Commit::default();
-        c.members(&[2, 3, 4]);
+        c.members(&[2, 3, 4], t0);
         let a = c.seal(body(1, 10, 10), t0);
         let b = c.seal(body(1, 20, 10), t0);
         // 2 missed a, got b; 3 got both; 4 got neither.
-        c.acked(2, b);
-        c.acked(3, a);
-        c.acked(3, b);
+        c.acked(2, b, t0);
+        c.acked(3, a, t0);
+        c.acked(3, b, t0);
         let (again, _) = c.due(t0 + RESEND_AFTER);
         let to: Vec<(u64, &[u16])> = again.iter().map(|r| (r.seq, &r.to[..])).collect();
         assert_eq!(to, [(a, &[2, 4][..]), (b, &[4][..])]);
         // 4 catches up: only a, for 2, goes again (b waits behind it
         // in order, held by all).
-        c.acked(4, a);
-        c.acked(4, b);
+        c.acked(4, a, t0);
+        c.acked(4, b, t0);
         let (again, _) = c.due(t0 + 3 * RESEND_AFTER);
         let to: Vec<(u64, &[u16])> = again.iter().map(|r| (r.seq, &r.to[..])).collect();
         assert_eq!(to, [(a, &[2][..])]);
@@ -383,52 +398,52 @@ mod tests {
     fn acknowledgements_count_from_a_members_first_message_in_order() {
         let now = Instant::now();
         let mut c = Commit::default();
-        c.members(&[2]);
+        c.members(&[2], now);
         let a = c.seal(body(1, 10, 10), now);
         let b = c.seal(body(1, 20, 10), now);
         assert_eq!(c.hold(seg(1, 1, 20, 10), now), None);
         // b without a is no prefix.
-        assert!(c.acked(2, b).is_empty());
-        assert_eq!(c.acked(2, a), vec![1]);
+        assert!(c.acked(2, b, now).is_empty());
+        assert_eq!(c.acked(2, a, now), vec![1]);
         // A member that joins later starts from the next message; acks of
         // unknown messages or from non-members change nothing.
-        c.members(&[2, 4]);
-        assert!(c.acked(9, 1).is_empty());
-        assert!(c.acked(4, 99).is_empty());
+        c.members(&[2, 4], now);
+        assert!(c.acked(9, 1, now).is_empty());
+        assert!(c.acked(4, 99, now).is_empty());
         let d = c.seal(body(1, 30, 10), now);
         assert_eq!(c.hold(seg(2, 1, 30, 10), now), None);
-        assert!(c.acked(4, d).is_empty());
-        assert_eq!(c.acked(2, d), vec![2]);
+        assert!(c.acked(4, d, now).is_empty());
+        assert_eq!(c.acked(2, d, now), vec![2]);
     }
 
     #[test]
     fn a_member_that_joins_holds_nothing_not_yet_committed() {
         let now = Instant::now();
         let mut c = Commit::default();
-        c.members(&[2]);
+        c.members(&[2], now);
         let k = c.seal(body(1, 10, 10), now);
         assert_eq!(c.hold(seg(1, 1, 10, 10), now), None);
         // Member 3 joins: message k is held by no one still.
-        assert!(c.members(&[2, 3]).is_empty());
+        assert!(c.members(&[2, 3], now).is_empty());
         assert_eq!(c.waiting(), 1);
         assert_eq!(c.due(now + RESEND_AFTER).0.len(), 1);
         // It acknowledges k, sent again, and so does 2: that commits it.
-        assert!(c.acked(3, k).is_empty());
-        assert_eq!(c.acked(2, k), vec![1]);
+        assert!(c.acked(3, k, now).is_empty());
+        assert_eq!(c.acked(2, k, now), vec![1]);
         // Gone and back (a view without it for a moment): the same.
         let k = c.seal(body(1, 20, 10), now);
         assert_eq!(c.hold(seg(2, 1, 20, 10), now), None);
-        assert!(c.members(&[2]).is_empty());
-        assert!(c.members(&[2, 3]).is_empty());
-        assert!(c.acked(3, k).is_empty());
-        assert_eq!(c.acked(2, k), vec![2]);
+        assert!(c.members(&[2], now).is_empty());
+        assert!(c.members(&[2, 3], now).is_empty());
+        assert!(c.acked(3, k, now).is_empty());
+        assert_eq!(c.acked(2, k, now), vec![2]);
     }
 
     #[test]
     fn unacknowledged_messages_go_again_and_stuck_segments_are_dropped() {
         let t0 = Instant::now();
         let mut c = Commit::default();
-        c.members(&[2]);
+        c.members(&[2], t0);
         let k = c.seal(body(1, 10, 10), t0);
         assert_eq!(c.hold(seg(5, 1, 10, 10), t0), None);
         let (again, old) = c.due(t0 + RESEND_AFTER);
@@ -446,10 +461,34 @@ mod tests {
     }
 
     #[test]
+    fn each_segment_let_go_counts_its_wait_and_those_held_their_bytes() {
+        let t0 = Instant::now();
+        let mut c = Commit::default();
+        c.members(&[2], t0);
+        let k = c.seal(body(1, 10, 10), t0);
+        assert_eq!(c.hold(seg(1, 1, 10, 10), t0), None);
+        assert_eq!(c.hold(seg(2, 2, 10, 10), t0), None);
+        assert_eq!((c.waiting(), c.waiting_bytes()), (2, 200));
+        // Message k commits 30 ms later: segment 1 waited that long.
+        assert_eq!(c.acked(2, k, t0 + Duration::from_millis(30)), vec![1]);
+        assert_eq!(c.waiting_bytes(), 100);
+        // Covered already: it goes at once, having waited nothing.
+        assert_eq!(c.hold(seg(3, 1, 10, 10), t0), Some(3));
+        // Segment 2 waited too long: dropped, its wait not counted.
+        c.due(t0 + HOLD_MAX);
+        assert_eq!((c.waiting_bytes(), c.expired), (0, 1));
+        let w = &c.waits;
+        let bucket = |s: f64| w.bounds.iter().position(|&b| b >= s).unwrap();
+        assert_eq!(w.count(), 2);
+        assert_eq!((w.counts[bucket(0.0)], w.counts[bucket(0.03)]), (1, 1));
+        assert!((w.sum - 0.03).abs() < 1e-9, "{}", w.sum);
+    }
+
+    #[test]
     fn alone_or_closed_nothing_waits() {
         let now = Instant::now();
         let mut c = Commit::default();
-        c.members(&[2]);
+        c.members(&[2], now);
         c.seal(body(1, 10, 10), now);
         assert_eq!(c.hold(seg(1, 1, 10, 10), now), None);
         assert_eq!(c.hold(seg(2, 2, 10, 10), now), None);
@@ -457,13 +496,13 @@ mod tests {
         let mut buf = [0u8; 16];
         let n = Record::Closed(Closed { id: 2 }).encode(&mut buf).unwrap();
         let k = c.seal(buf[..n].to_vec(), now);
-        assert!(c.acked(2, k).is_empty(), "message 1 first");
-        assert_eq!(c.acked(2, 1), vec![1, 2]);
+        assert!(c.acked(2, k, now).is_empty(), "message 1 first");
+        assert_eq!(c.acked(2, 1, now), vec![1, 2]);
         assert_eq!(c.waiting(), 0);
         c.seal(body(1, 20, 10), now);
         assert_eq!(c.hold(seg(3, 1, 20, 10), now), None);
         // The last other member died: everything goes.
-        assert_eq!(c.members(&[]), vec![3]);
+        assert_eq!(c.members(&[], now), vec![3]);
         assert_eq!(c.hold(seg(4, 1, 99, 99), now), Some(4));
     }
 }

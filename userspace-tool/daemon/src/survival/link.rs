@@ -494,7 +494,8 @@ impl Link {
         let Some(c) = self.s.commit.as_mut() else {
             return;
         };
-        let go: Vec<u32> = seqs.iter().flat_map(|&k| c.acked(sender, k)).collect();
+        let now = Instant::now();
+        let go: Vec<u32> = seqs.iter().flat_map(|&k| c.acked(sender, k, now)).collect();
         self.verdicts(&go, Verdict::Accept);
     }
 
@@ -506,8 +507,9 @@ impl Link {
         let Some(c) = self.s.commit.as_mut() else {
             return;
         };
-        let go = c.members(&others);
-        let (again, old) = c.due(Instant::now());
+        let now = Instant::now();
+        let go = c.members(&others, now);
+        let (again, old) = c.due(now);
         self.verdicts(&go, Verdict::Accept);
         self.verdicts(&old, Verdict::Drop);
         for r in again {

@@ -364,7 +364,9 @@ impl Survival {
             rest = &rest[n..];
         }
         if let Some(t) = self.pending_since.take() {
-            self.status.lag_ms = t.elapsed().as_millis() as u64;
+            let lag = t.elapsed();
+            self.status.lag_ms = lag.as_millis() as u64;
+            self.status.lag.observe(lag);
         }
         self.status.sent_bytes += self.pending.len() as u64;
         self.pending.clear();
@@ -622,6 +624,15 @@ impl Survival {
             waiting: self.commit.as_ref().map_or(0, commit::Commit::waiting),
             expired: self.commit.as_ref().map_or(0, |c| c.expired),
             resent: self.commit.as_ref().map_or(0, |c| c.resent),
+            waiting_bytes: self
+                .commit
+                .as_ref()
+                .map_or(0, commit::Commit::waiting_bytes),
+            commit_wait: self
+                .commit
+                .as_ref()
+                .map(|c| c.waits.clone())
+                .unwrap_or_default(),
             queued_bytes: self.store.queued(),
             refused: crate::state::TcpRefused {
                 waiting: self.store.waiting() as u64,
@@ -632,7 +643,7 @@ impl Survival {
                 ..self.store.refused
             },
             handoff_failed: self.handoff.failed(),
-            ..self.status
+            ..self.status.clone()
         }
     }
 }
@@ -901,7 +912,7 @@ mod tests {
         for commit in [false, true] {
             let mut s = survival(100, commit);
             if let Some(c) = &mut s.commit {
-                c.members(&[2]);
+                c.members(&[2], Instant::now());
             }
             let id = initial(9).id;
             let e = Essential {
@@ -912,7 +923,7 @@ mod tests {
             s.exported(&[enc(Record::Initial(initial(9))), enc(Record::Essential(e))].concat());
             for (seq, _) in s.take_batches() {
                 if let Some(c) = &mut s.commit {
-                    c.acked(2, seq);
+                    c.acked(2, seq, Instant::now());
                 }
             }
             assert_eq!(s.status().exported, 1);
@@ -925,7 +936,7 @@ mod tests {
                 .into_iter()
                 .map(|(seq, b)| {
                     if let Some(c) = &mut s.commit {
-                        c.acked(2, seq);
+                        c.acked(2, seq, Instant::now());
                     }
                     records(&b)
                 })
