@@ -124,6 +124,16 @@ cluster_pki() {
 	done
 }
 
+# setup_cluster N: the module loaded, the topology with members 1..N, the
+# bridge passing multicast to every port (no IGMP snooping: the link has
+# no querier), and cluster_pki for members 1..N.
+setup_cluster() {
+	load_module
+	setup_topology "$1"
+	ip -n "$NS_SW" link set br0 type bridge mcast_snooping 0
+	cluster_pki $(seq 1 "$1")
+}
+
 # handoff_conf I PORT...: the [tcp] section handing member I's restored
 # connections to those ports to its echo (run_echo).
 handoff_conf() {
@@ -192,6 +202,28 @@ run_daemon() {
 	IPCLUSTER_RUN_DIR=$tmp/run$i ip netns exec "$(member_ns "$i")" \
 		"$CLUSTERADM" daemon "$tmp/m$i.toml" 2>"$tmp/m$i.log" &
 	pid[$i]=$!
+}
+
+# start_members I...: each member I in turn as the caller defines it: its
+# daemon's configuration, printed by the caller's member_conf I, written
+# to $tmp/mI.toml; its server, started by the caller's member_server I
+# (which sets app[I] for a crash to kill); then its daemon (run_daemon).
+start_members() {
+	local i
+	for i in "$@"; do
+		member_conf "$i" >"$tmp/m$i.toml"
+		member_server "$i"
+		run_daemon "$i"
+	done
+}
+
+# check_formed [SECONDS]: check that members 1, 2 and 3 form a cluster and
+# spread its buckets (within 120 s), then that they agree on one table,
+# every member acknowledging it (within SECONDS, 180 by default). $MEMBERS
+# is the caller's tests/tools/members.py.
+check_formed() {
+	check "the cluster forms and spreads" wait_for 120 $MEMBERS spread "$tmp" 1 2 3
+	check "one table, all acknowledged" wait_for "${1:-180}" $MEMBERS formed "$tmp" 1 2 3
 }
 
 # Keepalive timing for daemons in the emulated VM (TCG, a debug kernel),

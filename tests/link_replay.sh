@@ -46,21 +46,15 @@ tmp=$(mktemp -d)
 pki=$tmp/pki
 heard=$tmp/heard
 
-load_module
-setup_topology 3
-ip -n "$NS_SW" link set br0 type bridge mcast_snooping 0
+setup_cluster 3
 
 declare -A pid app
-start() { # start I: member I's service and daemon
-	local i=$1
-	{
-		daemon_conf "$i" "tcp-export drain 600000"
-		vm_timing 500
-		handoff_conf "$i" $PORT
-	} >"$tmp/m$i.toml"
-	run_echo "$i" "$CLUSTER4:$PORT"
-	run_daemon "$i"
+member_conf() {
+	daemon_conf "$1" "tcp-export drain 600000"
+	vm_timing 500
+	handoff_conf "$1" $PORT
 }
+member_server() { run_echo "$1" "$CLUSTER4:$PORT"; }
 field() { $MEMBERS field "$tmp" "$@"; }
 rejected() { field "$1" rejected "$2"; }
 # The membership as every member sees it: role, own id, member list.
@@ -108,10 +102,8 @@ claim() {
 	c+=($!)
 }
 
-cluster_pki 1 2 3
-for i in 1 2 3; do start "$i"; done
-check "the cluster forms and spreads" wait_for 120 $MEMBERS spread "$tmp" 1 2 3
-check "one table, all acknowledged" wait_for 180 $MEMBERS formed "$tmp" 1 2 3
+start_members 1 2 3
+check_formed
 # m$m is the master; m$x and m$y are not, and m$y restarts later.
 m=$($MEMBERS master "$tmp" 1 2 3)
 x=$(for i in 1 2 3; do [ "$i" != "$m" ] && echo "$i"; done | head -n1)

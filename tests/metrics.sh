@@ -22,23 +22,20 @@ HELD=${IPC_HELD:-24}
 tmp=$(mktemp -d)
 pki=$tmp/pki
 
-load_module
-setup_topology 3
-ip -n "$NS_SW" link set br0 type bridge mcast_snooping 0
-cluster_pki 1 2 3
+setup_cluster 3
 
 declare -A pid app
-for i in 1 2 3; do
-	{
-		daemon_conf "$i" "tcp-export drain 600000"
-		vm_timing 1000
-		printf '[metrics]\nlisten = "%s:%s"\n' "$(member4 "$i")" $MPORT
-	} >"$tmp/m$i.toml"
-	ip netns exec "$(member_ns "$i")" python3 "$IPC_TOP/tests/tools/http_member.py" \
-		"m$i" 0.0.0.0 $PORT &
-	app[$i]=$!
-	run_daemon "$i"
-done
+member_conf() {
+	daemon_conf "$1" "tcp-export drain 600000"
+	vm_timing 1000
+	printf '[metrics]\nlisten = "%s:%s"\n' "$(member4 "$1")" $MPORT
+}
+member_server() {
+	ip netns exec "$(member_ns "$1")" python3 "$IPC_TOP/tests/tools/http_member.py" \
+		"m$1" 0.0.0.0 $PORT &
+	app[$1]=$!
+}
+start_members 1 2 3
 
 # scrape I NAME: member I's metrics, scraped from its namespace, in $tmp/NAME.
 scrape() {

@@ -17,21 +17,16 @@ LINK=7400
 tmp=$(mktemp -d)
 pki=$tmp/pki
 
-load_module
-setup_topology 3
-ip -n "$NS_SW" link set br0 type bridge mcast_snooping 0
-cluster_pki 1 2 3
+setup_cluster 3
 
 declare -A pid
-for i in 1 2 3; do
-	{
-		daemon_conf "$i" ""
-		vm_timing 1000 1000 600
-		printf 'quorum = "majority"\nmembers = 3\n'
-	} >"$tmp/m$i.toml"
-	ip netns exec "$(member_ns "$i")" $FLOWS serve "m$i" $PORT "$CLUSTER4" &
-	run_daemon "$i"
-done
+member_conf() {
+	daemon_conf "$1" ""
+	vm_timing 1000 1000 600
+	printf 'quorum = "majority"\nmembers = 3\n'
+}
+member_server() { ip netns exec "$(member_ns "$1")" $FLOWS serve "m$1" $PORT "$CLUSTER4" & }
+start_members 1 2 3
 
 formed() { $MEMBERS formed "$tmp" "$@"; }
 formed_within() { wait_for "$1" formed "${@:2}" || formed "${@:2}"; }

@@ -26,30 +26,22 @@ FAKE=192.0.2.77 # a client that does not exist
 tmp=$(mktemp -d)
 pki=$tmp/pki
 
-load_module
-setup_topology 3
-ip -n "$NS_SW" link set br0 type bridge mcast_snooping 0
+setup_cluster 3
 
 declare -A pid app
-start() { # start I: member I's service and daemon
-	local i=$1
-	{
-		# (A long drain: the held connections stay on their member
-		# through the spread's moves; this test is about a crash.)
-		daemon_conf "$i" "tcp-export drain 600000"
-		vm_timing 500
-		handoff_conf "$i" $PORT
-		# Small enough for the forger's endless Data to reach.
-		echo "max_conn_bytes = 65536"
-	} >"$tmp/m$i.toml"
-	run_echo "$i" "$CLUSTER4:$PORT"
-	run_daemon "$i"
+member_conf() {
+	# (A long drain: the held connections stay on their member through
+	# the spread's moves; this test is about a crash.)
+	daemon_conf "$1" "tcp-export drain 600000"
+	vm_timing 500
+	handoff_conf "$1" $PORT
+	# Small enough for the forger's endless Data to reach.
+	echo "max_conn_bytes = 65536"
 }
+member_server() { run_echo "$1" "$CLUSTER4:$PORT"; }
 
-cluster_pki 1 2 3
-for i in 1 2 3; do start "$i"; done
-check "the cluster forms and spreads" wait_for 120 $MEMBERS spread "$tmp" 1 2 3
-check "one table, all acknowledged" wait_for 180 $MEMBERS formed "$tmp" 1 2 3
+start_members 1 2 3
+check_formed
 field() { $MEMBERS field "$tmp" "$@"; }
 # The master m$r keeps replicas and survives; m$a forges; m$o owns the
 # attacked connections and crashes.

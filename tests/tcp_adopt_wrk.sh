@@ -50,25 +50,19 @@ BEFORE=8 STUCK=24 STOP=$((TIMEOUT + 5)) DURATION=300
 tmp=$(mktemp -d)
 pki=$tmp/pki
 
-load_module
-setup_topology 3
-ip -n "$NS_SW" link set br0 type bridge mcast_snooping 0
-cluster_pki 1 2 3
+setup_cluster 3
 
 declare -A pid app
-for i in 1 2 3; do
-	{
-		daemon_conf "$i" "tcp-export drain 600000"
-		vm_timing 1000
-	} >"$tmp/m$i.toml"
-	run_nginx "$i" $PORT
-	run_daemon "$i"
-done
+member_conf() {
+	daemon_conf "$1" "tcp-export drain 600000"
+	vm_timing 1000
+}
+member_server() { run_nginx "$1" $PORT; }
+start_members 1 2 3
 field() { $MEMBERS field "$tmp" "$@"; }
-check "the cluster forms and spreads" wait_for 120 $MEMBERS spread "$tmp" 1 2 3
 # (Records of a connection are kept only by a member whose table gives
 # its bucket to their sender: clients start once every table agrees.)
-check "one table, all acknowledged" wait_for 180 $MEMBERS formed "$tmp" 1 2 3
+check_formed
 m=$($MEMBERS master "$tmp" 1 2 3)
 v=$(for i in 1 2 3; do [ "$i" != "$m" ] && echo "$i"; done | head -n1)
 w=$((6 - m - v))

@@ -22,24 +22,18 @@ MAX=$((COUNT / 3))
 tmp=$(mktemp -d)
 pki=$tmp/pki
 
-load_module
-setup_topology 3
-ip -n "$NS_SW" link set br0 type bridge mcast_snooping 0
+setup_cluster 3
 
 declare -A pid app
-cluster_pki 1 2 3
-for i in 1 2 3; do
-	{
-		daemon_conf "$i" "tcp-export"
-		vm_timing
-		handoff_conf "$i" $PORT
-		echo "max_conns = $MAX"
-	} >"$tmp/m$i.toml"
-	run_echo "$i" "$CLUSTER4:$PORT"
-	run_daemon "$i"
-done
-check "the cluster forms and spreads" wait_for 120 $MEMBERS spread "$tmp" 1 2 3
-check "one table, all acknowledged" wait_for 180 $MEMBERS formed "$tmp" 1 2 3
+member_conf() {
+	daemon_conf "$1" "tcp-export"
+	vm_timing
+	handoff_conf "$1" $PORT
+	echo "max_conns = $MAX"
+}
+member_server() { run_echo "$1" "$CLUSTER4:$PORT"; }
+start_members 1 2 3
+check_formed
 field() { $MEMBERS field "$tmp" "$@"; }
 # all KEY VALUE: every member's tcp KEY is VALUE.
 all() {

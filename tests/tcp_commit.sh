@@ -28,33 +28,25 @@ STREAMS=${IPC_STREAMS:-20}
 tmp=$(mktemp -d)
 pki=$tmp/pki
 
-load_module
-setup_topology 3
-ip -n "$NS_SW" link set br0 type bridge mcast_snooping 0
+setup_cluster 3
 
 declare -A pid app
-start() { # start I: member I's service and daemon
-	local i=$1
-	{
-		# (A long drain: the held connections and streams must outlive
-		# any rebalancing move, which leaves them on their member for the
-		# drain time only; this test is about crashes.)
-		daemon_conf "$i" "tcp-export commit 1 drain 600000"
-		# (Three daemons sign and check a datagram per turn of
-		# replication on two emulated CPUs: slower than membership.sh.)
-		vm_timing 1000
-		handoff_conf "$i" $PORT $RAW
-	} >"$tmp/m$i.toml"
-	run_echo "$i" "$CLUSTER4:$PORT" "raw:$CLUSTER4:$RAW"
-	run_daemon "$i"
+member_conf() {
+	# (A long drain: the held connections and streams must outlive any
+	# rebalancing move, which leaves them on their member for the drain
+	# time only; this test is about crashes.)
+	daemon_conf "$1" "tcp-export commit 1 drain 600000"
+	# (Three daemons sign and check a datagram per turn of replication
+	# on two emulated CPUs: slower than membership.sh.)
+	vm_timing 1000
+	handoff_conf "$1" $PORT $RAW
 }
+member_server() { run_echo "$1" "$CLUSTER4:$PORT" "raw:$CLUSTER4:$RAW"; }
 field() { $MEMBERS field "$tmp" "$@"; }
 
-cluster_pki 1 2 3
-for i in 1 2 3; do start "$i"; done
-check "the cluster forms and spreads" wait_for 120 $MEMBERS spread "$tmp" 1 2 3
-# The spread moves ~680 buckets, one per tick (200 ms at this period).
-check "one table, all acknowledged" wait_for 240 $MEMBERS formed "$tmp" 1 2 3
+start_members 1 2 3
+# (The spread moves ~680 buckets, one per tick: 200 ms at this period.)
+check_formed 240
 check "the kernel cluster holds segments in queue 1" \
 	bash -c "ip netns exec $(member_ns 1) $CLUSTERADM cluster show | grep -q 'commit 1'"
 m=$($MEMBERS master "$tmp" 1 2 3)

@@ -19,33 +19,25 @@ HALF=30 HALF_FIRST=26000
 tmp=$(mktemp -d)
 pki=$tmp/pki
 
-load_module
-setup_topology 3
-ip -n "$NS_SW" link set br0 type bridge mcast_snooping 0
+setup_cluster 3
 
 declare -A pid app
-start() { # start I: member I's service and daemon
-	local i=$1
-	{
-		# (A long drain: the held connections must outlive any
-		# rebalancing move, which leaves them on their member for the
-		# drain time only; this test is about crashes.)
-		daemon_conf "$i" "tcp-export drain 600000"
-		# (Half membership.sh's period: the survival tests measure how
-		# soon connections answer again.)
-		vm_timing 500
-		handoff_conf "$i" $PORT
-	} >"$tmp/m$i.toml"
-	run_echo "$i" "$CLUSTER4:$PORT"
-	run_daemon "$i"
+member_conf() {
+	# (A long drain: the held connections must outlive any rebalancing
+	# move, which leaves them on their member for the drain time only;
+	# this test is about crashes.)
+	daemon_conf "$1" "tcp-export drain 600000"
+	# (Half membership.sh's period: the survival tests measure how soon
+	# connections answer again.)
+	vm_timing 500
+	handoff_conf "$1" $PORT
 }
+member_server() { run_echo "$1" "$CLUSTER4:$PORT"; }
 
-cluster_pki 1 2 3
 "$CLUSTERADM" cert issue "$pki" m9 addr "$CLIENT4" >/dev/null # a host of the CA, no member
-for i in 1 2 3; do start "$i"; done
-check "the cluster forms and spreads" wait_for 120 $MEMBERS spread "$tmp" 1 2 3
-# The spread moves ~680 buckets, one per tick (100 ms at this period).
-check "one table, all acknowledged" wait_for 180 $MEMBERS formed "$tmp" 1 2 3
+start_members 1 2 3
+# (The spread moves ~680 buckets, one per tick: 100 ms at this period.)
+check_formed
 m=$($MEMBERS master "$tmp" 1 2 3)
 v=$(for i in 1 2 3; do [ "$i" != "$m" ] && echo "$i"; done | head -n1)
 last=$(for i in 1 2 3; do [ "$i" != "$m" ] && [ "$i" != "$v" ] && echo "$i"; done)

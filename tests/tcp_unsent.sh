@@ -19,25 +19,22 @@ BYTES=200000
 tmp=$(mktemp -d)
 pki=$tmp/pki
 
-load_module
-setup_topology 2
-ip -n "$NS_SW" link set br0 type bridge mcast_snooping 0
-cluster_pki 1 2
+setup_cluster 2
 
 declare -A pid app
-for i in 1 2; do
+member_conf() {
+	daemon_conf "$1" "tcp-export commit 1 drain 600000"
+	vm_timing 1000
+	handoff_conf "$1" $RAW
+}
+member_server() {
 	# Room in the echo's socket for its whole answer from the start: the
 	# echo never waits to write (what it read and holds unwritten is its
 	# own state, which no one replicates).
-	ip netns exec "$(member_ns "$i")" sysctl -qw net.ipv4.tcp_wmem="4096 1048576 4194304"
-	{
-		daemon_conf "$i" "tcp-export commit 1 drain 600000"
-		vm_timing 1000
-		handoff_conf "$i" $RAW
-	} >"$tmp/m$i.toml"
-	run_echo "$i" "raw:$CLUSTER4:$RAW"
-	run_daemon "$i"
-done
+	ip netns exec "$(member_ns "$1")" sysctl -qw net.ipv4.tcp_wmem="4096 1048576 4194304"
+	run_echo "$1" "raw:$CLUSTER4:$RAW"
+}
+start_members 1 2
 field() { $MEMBERS field "$tmp" "$@"; }
 check "the cluster forms and spreads" wait_for 120 $MEMBERS spread "$tmp" 1 2
 

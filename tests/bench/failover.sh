@@ -22,10 +22,7 @@ MEMBERS="python3 $IPC_TOP/tests/tools/members.py"
 tmp=$(mktemp -d)
 pki=$tmp/pki
 
-load_module
-setup_topology 3
-ip -n "$NS_SW" link set br0 type bridge mcast_snooping 0
-cluster_pki 1 2 3
+setup_cluster 3
 for i in 1 2 3; do
 	{
 		daemon_conf "$i" ""

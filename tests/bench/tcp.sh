@@ -31,10 +31,7 @@ RAW0=7001
 tmp=$(mktemp -d)
 pki=$tmp/pki
 
-load_module
-setup_topology 3
-ip -n "$NS_SW" link set br0 type bridge mcast_snooping 0
-cluster_pki 1 2 3
+setup_cluster 3
 
 declare -A pid app
 start() { # start I EXTRA [REBALANCE_MS]: member I with `cluster add` keywords EXTRA
