@@ -47,12 +47,13 @@ klines='^\[ *[0-9]+\.[0-9]+\] '
 boot_noise='^(virtme|fuse:|early console|input_(data|len)|output(_len)?:|kernel_total_size|'
 boot_noise+='needed_size|trampoline_32bit|(Physical|Virtual|Poking) KASLR|Decompressing|Booting the kernel|$)'
 
-# The root file system is the host's, over 9p, read-only. virtme-ng mounts
-# it uncached, so that every lookup, stat and read in the guest is a round
-# trip to QEMU; the tests start thousands of processes (python3 above all,
-# which reads hundreds of files to start). Nothing changes the host's files
-# while the guest runs, so the guest may cache them (a later rootflags=
-# overrides virtme-ng's).
+# The root file system is the host's, over 9p (--force-9p: the same on a
+# host that has virtiofsd), read-only. virtme-ng mounts it uncached, so
+# that every lookup, stat and read in the guest is a round trip to QEMU;
+# the tests start thousands of processes (python3 above all, which reads
+# hundreds of files to start). Nothing changes the host's files while the
+# guest runs, so the guest may cache them (a later rootflags= overrides
+# virtme-ng's).
 rootflags=rootflags=version=9p2000.L,trans=virtio,access=any,msize=524288,cache=loose
 
 # vm TITLE LOG ARGS...: boot, run tests/vm/guest.sh ARGS, keep the log.
@@ -69,7 +70,7 @@ vm() {
 	# context ends the guest at once and only the console saw it. guest.sh
 	# then lowers the console to errors.
 	vng --run "$kdir" --user root "${accel[@]}" --cpus 2 --memory 4G --verbose \
-		--append "no5lvl $rootflags" --cwd "$top" --rwdir "$top/results" --exec "$*" 2>&1 |
+		--force-9p --append "no5lvl $rootflags" --cwd "$top" --rwdir "$top/results" --exec "$*" 2>&1 |
 		tee "$log" | grep --line-buffered -vE "$klines|$boot_noise"
 	return "${PIPESTATUS[0]}"
 }
