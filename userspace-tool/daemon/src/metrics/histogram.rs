@@ -30,10 +30,9 @@ impl Distribution {
 
 impl EncodeMetric for Distribution {
     fn encode(&self, mut encoder: MetricEncoder<'_>) -> Result<(), std::fmt::Error> {
-        let buckets = self.buckets();
-        // The count is the `+Inf` bucket's, as the format requires.
-        let count = buckets.iter().map(|b| b.1).sum();
-        encoder.encode_histogram::<NoLabelSet>(self.0.sum, count, &buckets, None)
+        // The count is every bucket's, the `+Inf` one's as the format
+        // requires.
+        encoder.encode_histogram::<NoLabelSet>(self.0.sum, self.0.count(), &self.buckets(), None)
     }
 
     fn metric_type(&self) -> MetricType {
