@@ -7,6 +7,8 @@
 #   make bench      benchmarks (ratios against a baseline of the same run)
 #   make deb        Debian packages: ipcluster (tools, unit, man pages,
 #                   completions) and ipcluster-dkms (the module's source)
+#   make kernel-deb linux-image and linux-headers packages of Debian's 6.12
+#                   kernel with Rust, for hosts that run the module
 #
 # KDIR=/path/to/a/rust-enabled/kernel/build builds against your own kernel.
 
@@ -22,7 +24,7 @@ export LIBCLANG_PATH := /usr/lib/llvm-19/lib
 CARGO := cargo
 
 .PHONY: all module tool deps kernel check lint test-host test-vm demo bench clean regen \
-	man completions deb
+	man completions deb kernel-deb check-kernel-deb
 
 all: module tool
 
@@ -40,6 +42,16 @@ module: deps
 
 tool: deps
 	@cd userspace-tool && $(CARGO) build --release --quiet
+
+# The operators' kernel, as .debs (Documentation/packaging.md); prints the
+# directory that holds them. About 40 minutes on 2 cores, once.
+kernel-deb: deps
+	@scripts/kernel.sh deb
+
+# Its test: DKMS builds the module from the ipcluster-dkms package against
+# the kernel-deb headers, and the VM boots that kernel and runs tests on it.
+check-kernel-deb: kernel-deb deb
+	@tests/host/kernel-deb.sh "$$(scripts/kernel.sh deb)"
 
 # Man pages and shell completions, made from clusteradm's command-line
 # definition by userspace-tool/xtask, into userspace-tool/target/.

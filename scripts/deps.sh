@@ -29,6 +29,12 @@ pkgs=(
 	iproute2 iputils-ping iptables nftables socat tcpdump ethtool procps python3-pip
 	# make deb and its test: render the man pages, build the module by DKMS
 	man-db groff-base dkms
+	# make kernel-deb: Debian's kernel configuration, and what the
+	# kernel's bindeb-pkg runs
+	linux-config-6.12 debhelper fakeroot
+	# check-kernel-deb: virtme-ng's initramfs for a kernel whose virtio
+	# and 9p drivers are modules
+	busybox-static
 	# tests: a real multi-connection protocol (client affinity)
 	iperf3
 	# tests: an unmodified server that takes restored connections (adoption),

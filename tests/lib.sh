@@ -16,7 +16,8 @@ ksft_fail=1
 ksft_skip=4
 
 IPC_TOP=${IPC_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
-IPC_KO=$IPC_TOP/ipcluster.ko
+# IPC_KO: another build of the module (tests/host/kernel-deb.sh: DKMS's).
+IPC_KO=${IPC_KO:-$IPC_TOP/ipcluster.ko}
 CLUSTERADM=$IPC_TOP/userspace-tool/target/release/clusteradm
 CLUSTER4=192.0.2.100
 CLUSTER6=2001:db8::100

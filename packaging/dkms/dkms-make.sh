@@ -44,6 +44,10 @@ done
 [ -n "$rustc" ] ||
 	die "kernel $kver was built with rustc version $want (CONFIG_RUSTC_VERSION); no such rustc found (set RUSTC=, or install it: Debian's rustc-web for 1.85)"
 
+# The module's own bindings are made at build time (Kbuild's BINDGEN).
+command -v "${BINDGEN:-bindgen}" >/dev/null ||
+	die "bindgen is not installed: the module makes its kernel bindings with it (cargo install --locked bindgen-cli --version 0.71.1; Debian's 0.60 is too old)"
+
 llvm=""
 if grep -q '^CONFIG_CC_IS_CLANG=y' "$cfg"; then
 	major=$(sed -n 's/^CONFIG_CLANG_VERSION=\([0-9]*\)[0-9][0-9][0-9][0-9]$/\1/p' "$cfg")

@@ -6,26 +6,16 @@
 # kernel without Rust with its reason and builds ipcluster.ko against the
 # test kernel. Run by `make check` (its host part) after `make deb`.
 #
-#   tests/host/deb.sh [KDIR]    KDIR: a Rust kernel's build tree for the
-#                               DKMS build (without it, that is skipped)
+#   tests/host/deb.sh [KDIR [KODIR]]  KDIR: a Rust kernel's build tree or
+#                               headers for the DKMS build (without it, that
+#                               is skipped); KODIR: where to copy the module
+#                               DKMS built (tests/host/kernel-deb.sh)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=userspace-tool/target/debian
 kdir=${1:-}
-pass=0
-fail=0
-skipped=0
-check() {
-	local what=$1
-	shift
-	if "$@"; then
-		echo "ok: $what"
-		pass=$((pass + 1))
-	else
-		echo "FAIL: $what"
-		fail=$((fail + 1))
-	fi
-}
+kodir=${2:-}
+. tests/host/lib.sh
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -134,20 +124,18 @@ builds() {
 		{ tail -n 20 "$tmp/build.log" "$tmp/dkms-tree/ipcluster/${version%-*}/build/make.log"; return 1; }
 	echo "  built in $((SECONDS - t0)) s"
 	ko=$(find "$tmp/dkms-tree/ipcluster/${version%-*}/$kver" -name 'ipcluster.ko*' | head -n1)
-	[ -n "$ko" ] && modinfo -F vermagic "$ko" | grep -q "^$kver "
+	[ -n "$ko" ] && modinfo -F vermagic "$ko" | grep -q "^$kver " || return 1
+	[ -z "$kodir" ] || { mkdir -p "$kodir" && cp "$ko" "$kodir/"; }
 }
 if command -v dkms >/dev/null; then
 	check "DKMS skips a kernel without CONFIG_RUST, saying why (BUILD_EXCLUSIVE_CONFIG)" dkms_refuses
 	if [ -n "$kdir" ]; then
 		check "DKMS builds ipcluster.ko from the package's source against $kdir" builds
 	else
-		echo "skip: the DKMS build (no KDIR given)"
-		skipped=$((skipped + 1))
+		skip "the DKMS build (no KDIR given)"
 	fi
 else
-	echo "skip: the DKMS runs (dkms is not installed: scripts/deps.sh installs it)"
-	skipped=$((skipped + 2))
+	skip "the DKMS runs (dkms is not installed: scripts/deps.sh installs it)" 2
 fi
 
-echo "deb: $pass passed, $fail failed, $skipped skipped"
-[ "$fail" = 0 ]
+summary deb

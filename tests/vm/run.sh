@@ -10,7 +10,9 @@
 # boot that loads a module which WARNs before a passing test: the run must
 # fail on it.
 # IPC_KVM=1 uses KVM (it hangs on some hosts; TCG is the default).
-# KDIR=... runs another kernel build tree.
+# KDIR=... runs another kernel build tree; IPC_KIMG=.../boot/vmlinuz-VER an
+# installed kernel image, its modules from ../lib/modules/VER beside it
+# (tests/host/kernel-deb.sh).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
@@ -33,7 +35,15 @@ if [ ${#tests[@]} = 0 ]; then
 	check=(--splat-check)
 fi
 
-kdir=${KDIR:-$(scripts/kernel.sh debug)} || exit 2
+if [ -n "${IPC_KIMG:-}" ]; then
+	kernel=$IPC_KIMG
+else
+	kdir=${KDIR:-$(scripts/kernel.sh debug)} || exit 2
+	kernel=$kdir
+	# The kernel's YNL CLI (tests/ynl.sh), from the source the kernel was built from.
+	: "${IPC_YNL:=$(ls -d "$(dirname "$kdir")"/linux-source-*/tools/net/ynl 2>/dev/null | head -n1)}"
+	export IPC_YNL
+fi
 for f in ipcluster.ko userspace-tool/target/release/clusteradm tests/splat/splat_on_load.ko; do
 	[ -e "$f" ] || { echo "run.sh: $f is not built (make module tool)" >&2; exit 2; }
 done
@@ -60,7 +70,7 @@ rootflags=rootflags=version=9p2000.L,trans=virtio,access=any,msize=524288,cache=
 vm() {
 	local log=results/$1.log
 	shift
-	echo "# booting $kdir/arch/x86/boot/bzImage (${accel[*]:-kvm})" >&2
+	echo "# booting $kernel (${accel[*]:-kvm})" >&2
 	# no5lvl: TCG's CPU offers 5-level paging, and with it an interrupt
 	# that lands while the boot CPU is identified trips KASAN in the IRQ
 	# core (a wild access in do_raw_spin_lock from handle_edge_irq, seen
@@ -69,7 +79,7 @@ vm() {
 	# the terminal gets the tests' output only), for an oops in softirq
 	# context ends the guest at once and only the console saw it. guest.sh
 	# then lowers the console to errors.
-	vng --run "$kdir" --user root "${accel[@]}" --cpus 2 --memory 4G --verbose \
+	vng --run "$kernel" --user root "${accel[@]}" --cpus 2 --memory 4G --verbose \
 		--force-9p --append "no5lvl $rootflags" --cwd "$top" --rwdir "$top/results" --exec "$*" 2>&1 |
 		tee "$log" | grep --line-buffered -vE "$klines|$boot_noise"
 	return "${PIPESTATUS[0]}"
@@ -83,9 +93,6 @@ fi
 start=$SECONDS
 # The guest learns how it is emulated, and the tests' IPC_* settings
 # (IPC_CONNS=20000 ...): the guest's command line does not inherit ours.
-# The kernel's YNL CLI (tests/ynl.sh), from the source the kernel was built from.
-: "${IPC_YNL:=$(ls -d "$(dirname "$kdir")"/linux-source-*/tools/net/ynl 2>/dev/null | head -n1)}"
-export IPC_YNL
 knobs=$(env | grep -E '^IPC_[A-Z0-9_]+=[A-Za-z0-9_.,:/~-]*$' | grep -v '^IPC_ACCEL=' | tr '\n' ' ')
 vm tests env $knobs IPC_ACCEL="$([ ${#accel[@]} = 0 ] && echo kvm || echo tcg)" \
 	tests/vm/guest.sh "${check[@]}" "${tests[@]}"
