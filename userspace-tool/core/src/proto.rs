@@ -242,6 +242,10 @@ pub enum Msg<'a> {
     TcpAck {
         /// Their numbers, as the messages said (u64 each, big-endian).
         seqs: &'a [u8],
+        /// The connections of those messages it did not keep, for want of
+        /// room in its store (ids, u64 each, big-endian): it holds the
+        /// messages but not them. On the wire only when there are any.
+        unkept: &'a [u8],
     },
     /// One half of a key agreement with one peer, for one port.
     Hello(Hello),
@@ -495,11 +499,14 @@ fn put_body(p: &mut Put<'_>, msg: &Msg<'_>) -> Result<u8, Error> {
             p.blob(records)?;
             kind::TCP_STATE
         }
-        Msg::TcpAck { seqs } => {
-            if seqs.len() % 8 != 0 {
+        Msg::TcpAck { seqs, unkept } => {
+            if seqs.len() % 8 != 0 || unkept.len() % 8 != 0 {
                 return Err(Error::Malformed);
             }
             p.blob(seqs)?;
+            if !unkept.is_empty() {
+                p.blob(unkept)?;
+            }
             kind::TCP_ACK
         }
         Msg::Hello(h) => {
@@ -642,10 +649,11 @@ pub fn decode_body(k: u8, body: &[u8]) -> Result<Msg<'_>, Error> {
         },
         kind::TCP_ACK => {
             let seqs = b.blob()?;
-            if seqs.len() % 8 != 0 {
+            let unkept = if b.b.is_empty() { &[][..] } else { b.blob()? };
+            if seqs.len() % 8 != 0 || unkept.len() % 8 != 0 {
                 return Err(Error::Malformed);
             }
-            Msg::TcpAck { seqs }
+            Msg::TcpAck { seqs, unkept }
         }
         kind::HELLO => Msg::Hello(Hello {
             port: b.u16()?,
@@ -742,6 +750,11 @@ mod tests {
             },
             Msg::TcpAck {
                 seqs: &[0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 9],
+                unkept: &[],
+            },
+            Msg::TcpAck {
+                seqs: &[0, 0, 0, 0, 0, 0, 0, 7],
+                unkept: &[0, 0, 0, 0, 0, 0, 1, 2],
             },
             Msg::Hello(Hello {
                 port: 7401,

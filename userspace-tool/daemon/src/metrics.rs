@@ -342,6 +342,12 @@ fn commit(r: &mut Registry, t: &TcpStatus) {
         "Messages sent again, unacknowledged",
         t.resent,
     );
+    counter(
+        r,
+        "commit_unkept_connections",
+        "Connections aborted: a member had no room to keep them",
+        t.unkept,
+    );
     let queued = ConstGauge::new(i64::try_from(t.queued_bytes).unwrap_or(i64::MAX));
     r.register_with_unit(
         "commit_queued",

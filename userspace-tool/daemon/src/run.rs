@@ -296,6 +296,16 @@ fn start_survival(
                 .map_err(|e| debug!(%e, sport = i.sport, "bytes not sent yet"))
                 .ok()
         }));
+        // The kernel aborts the socket (its RST, ECONNABORTED to the
+        // application); one still in its handshake goes without a word,
+        // so the client also gets an RST of ours.
+        survival.abort_with(Box::new(|c| {
+            match crate::kapi::sockdiag::destroy(c.local, c.client) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+            survival::tickle::reset(c)
+        }));
     }
     let queue = match commit {
         Some(q) => Some(

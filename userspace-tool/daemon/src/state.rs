@@ -203,6 +203,10 @@ pub struct TcpStatus {
     /// Output commit: messages sent again, unacknowledged.
     #[serde(default)]
     pub resent: u64,
+    /// Output commit: connections aborted because a member had no room
+    /// to keep them (`[tcp] max_conns`): they could not fail over.
+    #[serde(default)]
+    pub unkept: u64,
     /// Output commit: the bytes of the segments waiting (whole IP
     /// packets, as the queue holds them).
     #[serde(default)]

@@ -1,6 +1,7 @@
 //! ipcluster's kernel API: everything that speaks to `ipcluster.ko` (generic
-//! netlink, family "ipcluster") and to the netfilter queue output commit
-//! parks segments in.
+//! netlink, family "ipcluster"), to the netfilter queue output commit
+//! parks segments in, and to the socket diagnostics that abort a
+//! connection.
 //!
 //! The operator CLI and the daemon both build on it; it knows nothing of
 //! either. Values are checked here with the same rules whoever gives them
@@ -16,6 +17,7 @@ pub mod cluster;
 pub mod error;
 pub mod mac;
 pub mod nfqueue;
+pub mod sockdiag;
 pub mod sys;
 pub mod table;
 pub mod tcp;

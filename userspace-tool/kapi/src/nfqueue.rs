@@ -9,27 +9,30 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::shared::tcpstate::conn_id;
 
-const NETLINK_NETFILTER: libc::c_int = 12;
-const NFNL_SUBSYS_QUEUE: u16 = 3;
-const NFQNL_MSG_PACKET: u16 = 0;
-const NFQNL_MSG_VERDICT: u16 = 1;
-const NFQNL_MSG_CONFIG: u16 = 2;
-const NFQA_PACKET_HDR: u16 = 1;
-const NFQA_VERDICT_HDR: u16 = 2;
-const NFQA_PAYLOAD: u16 = 10;
-const NFQA_CAP_LEN: u16 = 14;
-const NFQA_CFG_CMD: u16 = 1;
-const NFQA_CFG_PARAMS: u16 = 2;
-const NFQA_CFG_QUEUE_MAXLEN: u16 = 3;
-const NFQA_CFG_MASK: u16 = 4;
-const NFQA_CFG_FLAGS: u16 = 5;
-const NFQNL_CFG_CMD_BIND: u8 = 1;
-const NFQNL_COPY_PACKET: u8 = 2;
+// The ABI's numbers, from libc (they are all small): a number typed in
+// by hand read NFQA_SKB_INFO as the captured length once, and every
+// segment whose checksum the device was to fill in went out unheld.
+const NETLINK_NETFILTER: libc::c_int = libc::NETLINK_NETFILTER;
+const NFNL_SUBSYS_QUEUE: u16 = libc::NFNL_SUBSYS_QUEUE as u16;
+const NFQNL_MSG_PACKET: u16 = libc::NFQNL_MSG_PACKET as u16;
+const NFQNL_MSG_VERDICT: u16 = libc::NFQNL_MSG_VERDICT as u16;
+const NFQNL_MSG_CONFIG: u16 = libc::NFQNL_MSG_CONFIG as u16;
+const NFQA_PACKET_HDR: u16 = libc::NFQA_PACKET_HDR as u16;
+const NFQA_VERDICT_HDR: u16 = libc::NFQA_VERDICT_HDR as u16;
+const NFQA_PAYLOAD: u16 = libc::NFQA_PAYLOAD as u16;
+const NFQA_CAP_LEN: u16 = libc::NFQA_CAP_LEN as u16;
+const NFQA_CFG_CMD: u16 = libc::NFQA_CFG_CMD as u16;
+const NFQA_CFG_PARAMS: u16 = libc::NFQA_CFG_PARAMS as u16;
+const NFQA_CFG_QUEUE_MAXLEN: u16 = libc::NFQA_CFG_QUEUE_MAXLEN as u16;
+const NFQA_CFG_MASK: u16 = libc::NFQA_CFG_MASK as u16;
+const NFQA_CFG_FLAGS: u16 = libc::NFQA_CFG_FLAGS as u16;
+const NFQNL_CFG_CMD_BIND: u8 = libc::NFQNL_CFG_CMD_BIND as u8;
+const NFQNL_COPY_PACKET: u8 = libc::NFQNL_COPY_PACKET as u8;
 /// Take GSO packets whole: one verdict per 64 KiB, not per segment.
-const NFQA_CFG_F_GSO: u32 = 1 << 2;
-const NLM_F_REQUEST: u16 = 1;
-const NLM_F_ACK: u16 = 4;
-const NLMSG_ERROR: u16 = 2;
+const NFQA_CFG_F_GSO: u32 = libc::NFQA_CFG_F_GSO as u32;
+const NLM_F_REQUEST: u16 = libc::NLM_F_REQUEST as u16;
+const NLM_F_ACK: u16 = libc::NLM_F_ACK as u16;
+const NLMSG_ERROR: u16 = libc::NLMSG_ERROR as u16;
 /// Enough of a segment for its IP and TCP headers with options.
 const COPY: u32 = 128;
 /// Segments the kernel may hold for us.
@@ -313,6 +316,23 @@ mod tests {
         udp[9] = 17;
         assert_eq!(segment(1, &udp, None), None);
         assert_eq!(segment(1, &p[..30], None), None);
+    }
+
+    #[test]
+    fn a_segment_whose_checksum_is_not_ready_is_one() {
+        // The kernel adds NFQA_SKB_INFO (CSUMNOTREADY) for a segment the
+        // device is to checksum, as every locally sent one on a device
+        // with offloads: it is no captured length.
+        let mut p = vec![0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0];
+        p.extend_from_slice(&[192, 0, 2, 100, 192, 0, 2, 2]);
+        p.extend_from_slice(&[0x1b, 0x58, 0x9c, 0x40, 0, 0, 0, 1, 0, 0, 0, 2]);
+        p.extend_from_slice(&[0x50, 0x12, 0, 0, 0, 0, 0, 0]);
+        let mut a = Vec::new();
+        attr(&mut a, NFQA_PACKET_HDR, &[0, 0, 0, 7, 8, 0, 3]);
+        attr(&mut a, libc::NFQA_SKB_INFO as u16, &1u32.to_be_bytes());
+        attr(&mut a, NFQA_PAYLOAD, &p);
+        let s = packet(&a).unwrap().unwrap();
+        assert_eq!((s.packet, s.end, s.ack, s.len), (7, 2, Some(2), 40));
     }
 
     #[test]

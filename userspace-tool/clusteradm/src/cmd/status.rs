@@ -95,9 +95,16 @@ fn render(s: &State) -> String {
         ));
         if t.commit {
             out.push_str(&format!(
-                "output commit: {} segments waiting, {} expired, {} messages resent, {} bytes \
-                 of queues held, {} bytes not yet sent replicated, {} restored with their bytes\n",
-                t.waiting, t.expired, t.resent, t.queued_bytes, t.unsent, t.restored_with_bytes
+                "output commit: {} segments waiting, {} expired, {} messages resent, {} \
+                 connections unkept (reset), {} bytes of queues held, {} bytes not yet sent \
+                 replicated, {} restored with their bytes\n",
+                t.waiting,
+                t.expired,
+                t.resent,
+                t.unkept,
+                t.queued_bytes,
+                t.unsent,
+                t.restored_with_bytes
             ));
         }
     }

@@ -15,9 +15,14 @@
 //! nobody acknowledged are sent again; a segment whose state never
 //! commits is dropped after [`HOLD_MAX`] (TCP sends it again, with fresh
 //! state). With no other member, nothing can hold anything: segments
-//! leave at once.
+//! leave at once. A member that holds a message but, its store full, not
+//! one of its connections says so: nobody could restore that connection
+//! byte-exact, so it fails closed. Its segments are dropped (held ones at
+//! once, later ones once held too long: its state never commits) and the
+//! daemon resets it, rather than let it stall the messages behind it or
+//! reveal what no survivor holds.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::kapi::nfqueue::Segment;
@@ -62,6 +67,9 @@ struct Sent {
 /// memory here (its replicas stay behind).
 const LAGGING_MAX: usize = 4096;
 
+/// Most connections remembered as aborted until their end commits.
+const ABORTED_MAX: usize = 65536;
+
 /// A message to send again.
 #[derive(Debug)]
 pub(crate) struct Resend {
@@ -92,6 +100,12 @@ pub(crate) struct Commit {
     members: HashMap<u16, Acks>,
     conns: HashMap<u64, Known>,
     held: BTreeMap<u32, (Segment, Instant)>,
+    /// Connections a member could not keep, being aborted: their state
+    /// never commits. (The kernel queues no RST: it shows a closing
+    /// connection, which nobody restores.)
+    aborted: HashSet<u64>,
+    /// Connections aborted so.
+    pub(crate) unkept: u64,
     /// Segments dropped: their state never committed in time.
     pub(crate) expired: u64,
     /// Messages sent again.
@@ -161,6 +175,40 @@ impl Commit {
             }
         }
         self.advance(now)
+    }
+
+    /// A member holds our messages but not connections `ids` (its store
+    /// is full): they cannot commit. The held segments to drop, and the
+    /// connections new to abort. Call it before [`Commit::acked`] with
+    /// the same answer, so that their state does not commit.
+    pub(crate) fn unkept(&mut self, ids: &[u64]) -> (Vec<u32>, Vec<u64>) {
+        let mut new = Vec::new();
+        for &id in ids {
+            if self.aborted.len() >= ABORTED_MAX {
+                self.aborted.clear();
+            }
+            if self.aborted.insert(id) {
+                self.conns.remove(&id);
+                new.push(id);
+            }
+        }
+        self.unkept += new.len() as u64;
+        let drop: Vec<u32> = self
+            .held
+            .values()
+            .filter(|(s, _)| self.aborted.contains(&s.conn))
+            .map(|(s, _)| s.packet)
+            .collect();
+        for p in &drop {
+            self.held.remove(p);
+        }
+        (drop, new)
+    }
+
+    /// Connection `id` ended in the kernel: if it was being aborted, it
+    /// is no more (one never tracked has no end to commit).
+    pub(crate) fn ended(&mut self, id: u64) {
+        self.aborted.remove(&id);
     }
 
     /// A segment the kernel queued: `Some` if it may leave now.
@@ -256,6 +304,12 @@ impl Commit {
         let new = self.sent.iter_mut().skip_while(|s| s.seq <= before);
         for s in new.take_while(|s| s.seq <= upto) {
             for (id, k) in std::mem::take(&mut s.effects) {
+                if self.aborted.contains(&id) {
+                    if k == Known::Closed {
+                        self.aborted.remove(&id);
+                    }
+                    continue;
+                }
                 match k {
                     Known::Closed => {
                         self.conns.remove(&id);
@@ -348,6 +402,35 @@ mod tests {
         assert_eq!(c.acked(2, k2, now), vec![8]);
         // Committed state lets later segments it covers go at once.
         assert_eq!(c.hold(seg(9, 1, 110, 55), now), Some(9));
+    }
+
+    #[test]
+    fn a_connection_a_member_did_not_keep_is_aborted_and_stalls_no_other() {
+        let now = Instant::now();
+        let mut c = Commit::default();
+        c.members(&[2, 3], now);
+        let k = c.seal([body(1, 100, 50), body(2, 200, 70)].concat(), now);
+        assert_eq!(c.hold(seg(7, 1, 100, 50), now), None);
+        assert_eq!(c.hold(seg(8, 2, 200, 70), now), None);
+        assert!(c.acked(2, k, now).is_empty());
+        // Member 3 holds message k but not connection 2: its segment is
+        // dropped and it is to be aborted; connection 1 commits.
+        assert_eq!(c.unkept(&[2]), (vec![8], vec![2]));
+        assert_eq!(c.acked(3, k, now), vec![7]);
+        assert_eq!((c.waiting(), c.unkept), (0, 1));
+        // Said again: nothing new. Its later segments wait, and expire.
+        assert_eq!(c.unkept(&[2]), (vec![], vec![]));
+        assert_eq!(c.hold(seg(9, 2, 200, 70), now), None);
+        assert_eq!(c.due(now + HOLD_MAX).1, vec![9]);
+        // Its state never commits, and once its end commits it is
+        // forgotten.
+        let mut end = [0u8; 64];
+        let n = Record::Closed(Closed { id: 2 }).encode(&mut end).unwrap();
+        let k2 = c.seal(end[..n].to_vec(), now);
+        c.acked(2, k2, now);
+        c.acked(3, k2, now);
+        assert!(c.aborted.is_empty());
+        assert_eq!(c.tracked(), 1);
     }
 
     #[test]

@@ -40,8 +40,26 @@ pub(crate) enum Message {
         records: Vec<u8>,
     },
     /// The receiver holds the sender's `State` messages with these
-    /// numbers (output commit).
-    Ack(Vec<u64>),
+    /// numbers (output commit), but not these connections of theirs: its
+    /// store had no room for them.
+    Ack {
+        /// The messages' numbers.
+        seqs: Vec<u64>,
+        /// The connections not kept.
+        unkept: Vec<u64>,
+    },
+}
+
+/// `v` as the wire has it: u64s, big-endian, back to back.
+fn u64s(v: &[u64]) -> Vec<u8> {
+    v.iter().flat_map(|s| s.to_be_bytes()).collect()
+}
+
+/// The u64s of `b` (a multiple of 8 bytes long, as decoding checked).
+fn of_u64s(b: &[u8]) -> Vec<u64> {
+    b.chunks_exact(8)
+        .map(|c| u64::from_be_bytes(c.try_into().unwrap_or_default()))
+        .collect()
 }
 
 impl Payload for Message {
@@ -53,10 +71,10 @@ impl Payload for Message {
     ) -> Result<R, proto::Error> {
         match self {
             Message::State { seq, records } => f(&Msg::TcpState { seq: *seq, records }),
-            Message::Ack(seqs) => {
-                let acks: Vec<u8> = seqs.iter().flat_map(|s| s.to_be_bytes()).collect();
-                f(&Msg::TcpAck { seqs: &acks })
-            }
+            Message::Ack { seqs, unkept } => f(&Msg::TcpAck {
+                seqs: &u64s(seqs),
+                unkept: &u64s(unkept),
+            }),
         }
     }
 
@@ -66,11 +84,10 @@ impl Payload for Message {
                 seq,
                 records: records.to_vec(),
             }),
-            Msg::TcpAck { seqs } => Some(Message::Ack(
-                seqs.chunks_exact(8)
-                    .map(|c| u64::from_be_bytes(c.try_into().unwrap_or_default()))
-                    .collect(),
-            )),
+            Msg::TcpAck { seqs, unkept } => Some(Message::Ack {
+                seqs: of_u64s(seqs),
+                unkept: of_u64s(unkept),
+            }),
             _ => None,
         }
     }
@@ -297,8 +314,9 @@ struct Link {
     /// at each read: the queue wakes the thread every few segments, and
     /// zeroing 64 KiB each time costs the segments' owner CPU.
     qbuf: Vec<u8>,
-    /// Acknowledgements to send at the end of this turn of the loop.
-    acks: std::collections::HashMap<Addr, Vec<u64>>,
+    /// Acknowledgements to send at the end of this turn of the loop: the
+    /// messages, and the connections of theirs not kept.
+    acks: std::collections::HashMap<Addr, (Vec<u64>, Vec<u64>)>,
     /// Datagrams the endpoint made (Hello answers, messages a new session
     /// released) that wait for the end of this turn.
     outbox: Vec<Sent>,
@@ -394,7 +412,9 @@ impl Link {
             Ok(Some((sender, Message::State { seq, records }))) => {
                 self.replicated(from_addr, sender, seq, &records);
             }
-            Ok(Some((sender, Message::Ack(seqs)))) => self.acked(from_addr, sender, &seqs),
+            Ok(Some((sender, Message::Ack { seqs, unkept }))) => {
+                self.acked(from_addr, sender, &seqs, &unkept);
+            }
             Ok(None) => {}
             Err(why) => debug!(%from, ?why, "ignored a datagram"),
         }
@@ -452,12 +472,15 @@ impl Link {
             self.s.ignored += 1;
             return;
         }
-        let done = self.s.replicated(sender, records);
-        if self.s.commit.is_some() && done {
+        let applied = self.s.replicated(sender, records);
+        if self.s.commit.is_some() && applied.done {
             // Acknowledged once this turn of the loop is over, together;
-            // records that wait for a newer table, or that a full store
-            // did not keep, are not held: the sender sends them again.
-            self.acks.entry(from).or_default().push(seq);
+            // records that wait for a newer table, or bytes a full store
+            // did not keep, are not held: the sender sends them again. A
+            // connection the store had no room for is named.
+            let (seqs, unkept) = self.acks.entry(from).or_default();
+            seqs.push(seq);
+            unkept.extend(applied.unkept);
         }
     }
 
@@ -467,8 +490,8 @@ impl Link {
     async fn flush(&mut self, ticked: bool) {
         self.endpoint.poll(&mut self.outbox);
         self.send_out().await;
-        for (to, seqs) in std::mem::take(&mut self.acks) {
-            self.send(Some(to), Message::Ack(seqs)).await;
+        for (to, (seqs, unkept)) in std::mem::take(&mut self.acks) {
+            self.send(Some(to), Message::Ack { seqs, unkept }).await;
         }
         if self.view.me.is_none() {
             return;
@@ -485,9 +508,10 @@ impl Link {
         }
     }
 
-    /// Member `sender` at `from` holds our messages `seqs`: the segments
-    /// that waited for them leave.
-    fn acked(&mut self, from: Addr, sender: u16, seqs: &[u64]) {
+    /// Member `sender` at `from` holds our messages `seqs` but not our
+    /// connections `unkept`: the segments that waited for them leave;
+    /// those connections are aborted, their segments dropped.
+    fn acked(&mut self, from: Addr, sender: u16, seqs: &[u64], unkept: &[u64]) {
         if !self.view.is_member(from, sender) {
             return;
         }
@@ -495,7 +519,10 @@ impl Link {
             return;
         };
         let now = Instant::now();
+        let (drop, abort) = c.unkept(unkept);
         let go: Vec<u32> = seqs.iter().flat_map(|&k| c.acked(sender, k, now)).collect();
+        self.verdicts(&drop, Verdict::Drop);
+        self.s.abort(&abort);
         self.verdicts(&go, Verdict::Accept);
     }
 

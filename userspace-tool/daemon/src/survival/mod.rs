@@ -25,7 +25,9 @@ use std::time::{Duration, Instant};
 use crate::shared::buckets::UNOWNED;
 use crate::shared::hash::FlowHash;
 use crate::shared::proto::{MAX_BODY, MAX_CERT};
-use crate::shared::tcpstate::{after, Data, Dir, Essential, Initial, Record, DATA_HEAD_LEN};
+use crate::shared::tcpstate::{
+    after, Closed, Data, Dir, Essential, Initial, Record, DATA_HEAD_LEN,
+};
 use tracing::{info, warn};
 
 pub(crate) use crate::state::TcpStatus;
@@ -58,6 +60,10 @@ const HANDSHAKE_AFTER: Duration = Duration::from_secs(75);
 /// Output commit's question to the kernel: connection, first sequence
 /// number wanted → where the bytes start and the bytes (`tcp::unsent`).
 pub(crate) type FetchUnsent = Box<dyn FnMut(&Initial, u32) -> Option<(u32, Vec<u8>)> + Send>;
+
+/// Output commit: how to reset one of our connections, by its ends and
+/// the newest state replicated (`sockdiag::destroy`, [`tickle::reset`]).
+pub(crate) type Abort = Box<dyn FnMut(&tickle::Conn) -> std::io::Result<()> + Send>;
 
 /// How to tell the kernel that these members are gone and their
 /// connections here restored: the drains of buckets that came from them
@@ -122,6 +128,7 @@ pub(crate) struct Survival {
     /// and its addresses (for [`FetchUnsent`]).
     outs: HashMap<u64, (Initial, Option<u32>)>,
     fetch: Option<FetchUnsent>,
+    abort: Option<Abort>,
     /// Adoption, when the kernel is there to ask ([`Survival::adopt_with`]).
     adopt: Option<Mutex<Box<dyn Adopt>>>,
     /// The table installed last ([`Survival::take_over`]).
@@ -162,6 +169,7 @@ impl Survival {
             ignored: 0,
             outs: HashMap::new(),
             fetch: None,
+            abort: None,
             adopt: None,
             owners: Vec::new(),
             owned: BTreeSet::new(),
@@ -180,6 +188,41 @@ impl Survival {
     /// sent, which a state record shows and no segment carried.
     pub(crate) fn fetch_unsent(&mut self, f: FetchUnsent) {
         self.fetch = Some(f);
+    }
+
+    /// Output commit: how to abort a connection of ours.
+    pub(crate) fn abort_with(&mut self, f: Abort) {
+        self.abort = Some(f);
+    }
+
+    /// Output commit: resets our connections `ids`, which a member could
+    /// not keep ([`commit::Commit::unkept`]), and ends their replicas on
+    /// the members that kept them: a connection reset in its handshake
+    /// ends without a word from the kernel.
+    pub(crate) fn abort(&mut self, ids: &[u64]) {
+        for &id in ids {
+            let Some((i, _)) = self.outs.remove(&id) else {
+                continue;
+            };
+            self.reset(&i, &self.coalescer.essential(id).unwrap_or_default());
+            let end = Record::Closed(Closed { id });
+            if self.coalescer.offer(end).is_some() {
+                self.push(&end, &[]);
+            }
+            self.early.remove(&id);
+        }
+    }
+
+    /// Resets connection `i`, whose newest state is `e`: there is no room
+    /// to keep it for failover.
+    fn reset(&mut self, i: &Initial, e: &Essential) {
+        let Some(f) = self.abort.as_mut() else {
+            return;
+        };
+        match f(&tickle::Conn::of(i, e)) {
+            Ok(()) => info!(sport = i.sport, "reset: no room to keep the connection"),
+            Err(err) => warn!(sport = i.sport, %err, "resetting a connection there is no room for"),
+        }
     }
 
     /// How to end the drains of buckets that came from members that are
@@ -205,6 +248,7 @@ impl Survival {
             Record::Data(_) => 1,
             _ => 2,
         };
+        let mut untracked = Vec::new();
         for pass in 0..3 {
             for (r, payload) in all.iter().filter(|(r, _)| rank(r) == pass) {
                 if let Record::Data(d) = r {
@@ -215,8 +259,15 @@ impl Survival {
                     self.early.remove(&c.id);
                     self.held.remove(&c.id);
                     self.outs.remove(&c.id);
+                    if let Some(k) = self.commit.as_mut() {
+                        k.ended(c.id);
+                    }
                 }
+                let before = self.coalescer.untracked;
                 let Some(r) = self.coalescer.offer(*r) else {
+                    if let (Record::Initial(i), true) = (r, self.coalescer.untracked > before) {
+                        untracked.push(*i);
+                    }
                     continue;
                 };
                 match r {
@@ -239,6 +290,28 @@ impl Survival {
                     }
                 }
             }
+        }
+        self.untracked(&untracked, &all);
+    }
+
+    /// Output commit: our connections `untracked` (Initials, with the
+    /// kernel's records `all` they came in) could not be tracked for
+    /// replication (`[tcp] max_conns` of ours are): their state would
+    /// never commit and their segments never leave, so they are reset at
+    /// once, as those a member has no room for.
+    fn untracked(&mut self, untracked: &[Initial], all: &[(Record, &[u8])]) {
+        for i in untracked {
+            let Some(c) = self.commit.as_mut() else {
+                return;
+            };
+            if c.unkept(&[i.id]).1.is_empty() {
+                continue; // being reset already
+            }
+            let e = all.iter().rev().find_map(|(r, _)| match r {
+                Record::Essential(e) if e.id == i.id => Some(*e),
+                _ => None,
+            });
+            self.reset(i, &e.unwrap_or_default());
         }
     }
 
@@ -382,11 +455,13 @@ impl Survival {
             .collect()
     }
 
-    /// Records member `sender` replicated; whether all are done with
-    /// (applied or refused for good): output commit acknowledges only
-    /// then, since a record waiting for a newer table, or not kept for
-    /// want of room in the store, is not held.
-    pub(crate) fn replicated(&mut self, sender: u16, bytes: &[u8]) -> bool {
+    /// Records member `sender` replicated: whether all are done with
+    /// (applied, refused for good, or of a connection the store had no
+    /// room for), and those connections. Output commit acknowledges only
+    /// then, since a record waiting for a newer table, or bytes not kept
+    /// for want of room, are not held; and it says which connections are
+    /// not held here.
+    pub(crate) fn replicated(&mut self, sender: u16, bytes: &[u8]) -> replica::Applied {
         self.store.apply(sender, bytes, &self.auth)
     }
 
@@ -624,6 +699,7 @@ impl Survival {
             waiting: self.commit.as_ref().map_or(0, commit::Commit::waiting),
             expired: self.commit.as_ref().map_or(0, |c| c.expired),
             resent: self.commit.as_ref().map_or(0, |c| c.resent),
+            unkept: self.commit.as_ref().map_or(0, |c| c.unkept),
             waiting_bytes: self
                 .commit
                 .as_ref()

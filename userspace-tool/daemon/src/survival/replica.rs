@@ -65,6 +65,11 @@ impl Coalescer {
     pub(crate) fn len(&self) -> usize {
         self.sent.len()
     }
+
+    /// The newest state sent of connection `id`.
+    pub(crate) fn essential(&self, id: u64) -> Option<Essential> {
+        self.sent.get(&id).copied().flatten()
+    }
 }
 
 /// Most pieces of a stream waiting for a gap before them to fill: the
@@ -286,6 +291,15 @@ fn owned<'a>(
     }
 }
 
+/// What became of a message's records ([`Store::apply`]).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Applied {
+    /// All of them are done with: the message may be acknowledged.
+    pub(crate) done: bool,
+    /// The connections among them this store did not keep (it was full).
+    pub(crate) unkept: Vec<u64>,
+}
+
 impl Store {
     /// A store within `limits`.
     pub(crate) fn new(limits: Limits) -> Self {
@@ -313,18 +327,25 @@ impl Store {
 
     /// Applies the records `sender` sent (back to back), each as far as
     /// `auth` says it may (see [`super::trust`]); whether all of them are
-    /// done with (applied or refused for good). Not done: a record that
-    /// waits for a newer table, and one not kept for want of room
-    /// ([`Refusal::is_room`], or a connection past `[tcp] max_conns`):
-    /// output commit must not count on a replica that lacks it, and its
-    /// sender sends it again.
-    pub(crate) fn apply(&mut self, sender: u16, b: &[u8], auth: &Authority) -> bool {
+    /// done with, and the connections not kept. Done: applied, refused
+    /// for good, or of a connection not kept (past `[tcp] max_conns`),
+    /// which output commit learns it cannot count on here. Not done: a
+    /// record that waits for a newer table, and bytes not kept for want
+    /// of room ([`Refusal::is_room`]): its sender sends them again.
+    pub(crate) fn apply(&mut self, sender: u16, b: &[u8], auth: &Authority) -> Applied {
         self.bytes += b.len() as u64;
         self.apply_since(sender, b, auth, Instant::now())
     }
 
-    fn apply_since(&mut self, sender: u16, mut b: &[u8], auth: &Authority, since: Instant) -> bool {
+    fn apply_since(
+        &mut self,
+        sender: u16,
+        mut b: &[u8],
+        auth: &Authority,
+        since: Instant,
+    ) -> Applied {
         let mut done = true;
+        let mut unkept = Vec::new();
         while let Ok((r, n)) = Record::decode(b) {
             let rec = &b[..n];
             b = &b[n..];
@@ -336,17 +357,20 @@ impl Store {
                 Some(why) => Err(why),
                 None => self.one(sender, r, rec, auth, since),
             };
+            let id = r.id();
             match res {
-                Ok(kept) => done &= kept,
+                Ok(true) => {}
+                Ok(false) => unkept.push(id),
+                Err(Refusal::NoReplica) if self.unkept.contains(&id) => unkept.push(id),
                 Err(why) => {
-                    let id = r.id();
-                    let unkept = why == Refusal::NoReplica && self.unkept.contains(&id);
                     let ackable = self.refuse(sender, id, rec, why, auth, since);
-                    done &= ackable && !why.is_room() && !unkept;
+                    done &= ackable && !why.is_room();
                 }
             }
         }
-        done
+        unkept.sort_unstable();
+        unkept.dedup();
+        Applied { done, unkept }
     }
 
     /// Record `r` (`rec` on the wire) from `sender`, arrived at `at`;
@@ -871,7 +895,7 @@ mod tests {
         let mut a = auth();
         a.update(&[1, 3], &[3; 4], Instant::now());
         let taken = [Record::Initial(initial(1)), Record::Essential(e)];
-        assert!(s.apply(3, &wire(&taken, b""), &a));
+        assert!(s.apply(3, &wire(&taken, b""), &a).done);
         let o = s.take_orphans(|m| m == 1, |_| true);
         assert_eq!(o[0].unacked.as_deref(), Some(&b"4567"[..]));
     }
@@ -954,7 +978,13 @@ mod tests {
     /// `records` of connection 1 from `sender` in one datagram.
     /// Whether they are all done with.
     fn send(s: &mut Store, sender: u16, records: &[Record], a: &Authority) -> bool {
-        s.apply(sender, &wire(records, &[7u8; 64]), a)
+        s.apply(sender, &wire(records, &[7u8; 64]), a).done
+    }
+
+    /// `records` from sender 2 in one datagram: done with, the connections
+    /// not kept.
+    fn unkept(s: &mut Store, records: &[Record]) -> Applied {
+        s.apply(2, &wire(records, &[7u8; 64]), &auth())
     }
 
     /// The replicas held, by id.
@@ -1180,7 +1210,7 @@ mod tests {
     /// kept: a replica that dropped one for want of room would otherwise
     /// let its segments go with no member holding their state.
     #[test]
-    fn a_full_store_does_not_acknowledge_what_it_did_not_keep() {
+    fn a_full_store_reports_the_connections_it_did_not_keep() {
         let mut s = Store::new(Limits {
             conns: 1,
             conn_bytes: 100,
@@ -1193,15 +1223,21 @@ mod tests {
             ]
         };
         assert!(send(&mut s, 2, &opened(1), &auth()));
-        // No room for a second connection: not kept, not done, counted.
-        assert!(!send(&mut s, 2, &opened(2), &auth()));
+        // No room for a second connection: not kept, counted, and said
+        // (output commit must not count on it here).
+        let not_kept = |n| Applied {
+            done: true,
+            unkept: vec![id(n)],
+        };
+        assert_eq!(unkept(&mut s, &opened(2)), not_kept(2));
         assert_eq!((s.len(), s.dropped), (1, 1));
         // What follows of that connection is not held either (it would
         // count on a state the store never had).
         let later = [Record::Essential(ess(2, 2, 60))];
-        assert!(!send(&mut s, 2, &later, &auth()));
-        // Its sender sends it again; once there is room, it is kept.
-        assert!(!send(&mut s, 2, &opened(2), &auth()));
+        assert_eq!(unkept(&mut s, &later), not_kept(2));
+        // Sent again while there is no room: still not kept. Once there
+        // is, it is.
+        assert_eq!(unkept(&mut s, &opened(2)), not_kept(2));
         assert_eq!(s.dropped, 2);
         assert!(send(
             &mut s,
@@ -1248,7 +1284,7 @@ mod tests {
         assert!(send(&mut gaps, 2, &[data(9, Dir::Out, 0, 1)], &auth()));
         assert_eq!(gaps.refused.no_replica, 1);
         let mut s = Store::new(limits(0));
-        assert!(!send(&mut s, 2, &opened(1), &auth()));
+        assert_eq!(unkept(&mut s, &opened(1)), not_kept(1));
         assert!(send(
             &mut s,
             2,

@@ -46,6 +46,14 @@ impl Conn {
     }
 }
 
+/// Resets connection `c` at its client, from the cluster address: an
+/// RST with the connection's newest state, which the client takes
+/// whether it is established (the sequence number it expects) or still
+/// waits for the handshake's answer (the ACK of its SYN).
+pub(crate) fn reset(c: &Conn) -> std::io::Result<()> {
+    send(c.local, c.client, c.snd_nxt, c.rcv_nxt, RST | ACK)
+}
+
 /// Tickles per connection.
 const TRIES: u32 = 3;
 /// How long each round waits for answers: Linux answers a segment outside

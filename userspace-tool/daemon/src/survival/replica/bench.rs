@@ -98,7 +98,7 @@ fn bench_store_bytes_per_connection() {
                 wire.extend_from_slice(&buf[..k]);
             }
         }
-        assert!(s.apply(2, &wire, &a));
+        assert!(s.apply(2, &wire, &a).done);
     }
     drop(wire);
     assert_eq!((s.len(), s.queued(), s.dropped), (CONNS, 0, 0));
