@@ -31,8 +31,13 @@ for i in 1 2 3; do
 done
 
 declare -A pid
+# (Each kill is waited for, quietly: bash would report the job it
+# killed, "Killed", on the bench's output.)
 kill_host() {
-	kill -9 "${pid[$1]}"
+	{
+		kill -9 "${pid[$1]}"
+		wait "${pid[$1]}" || true
+	} 2>/dev/null
 	ip -n "$(member_ns "$1")" link set eth0 down
 }
 now() { date +%s.%N; }
@@ -63,7 +68,10 @@ for r in $(seq 1 "$runs"); do
 		master_served+=("$($MEMBERS served "$tmp" "$t0" "$mid" "$last")")
 		echo "# run $r: member ${member[-1]} s, master ${master[-1]} s, its buckets ${master_served[-1]} s"
 	fi
-	for i in 1 2 3; do kill -9 "${pid[$i]}" 2>/dev/null; done
+	{
+		for i in 1 2 3; do kill -9 "${pid[$i]}"; done
+		wait "${pid[@]}" || true
+	} 2>/dev/null
 	wait 2>/dev/null
 done
 

@@ -59,8 +59,13 @@ cluster() {
 }
 stop() { # the members' daemons and echoes killed
 	local i
-	for i in 1 2 3; do kill -9 "${pid[$i]}" "${app[$i]}" 2>/dev/null; done
-	wait 2>/dev/null
+	# (Waited for quietly: bash would report each job it killed,
+	# "Killed", on the bench's output.)
+	{
+		for i in 1 2 3; do kill -9 "${pid[$i]}" "${app[$i]}"; done
+		wait "${pid[@]}" "${app[@]}" || true
+		wait || true
+	} 2>/dev/null
 	sleep 1
 }
 tcp_field() { # tcp_field KEY: member I's status tcp.KEY summed over 1..3
