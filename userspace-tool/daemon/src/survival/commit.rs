@@ -193,10 +193,14 @@ impl Commit {
             }
         }
         self.unkept += new.len() as u64;
+        if new.is_empty() {
+            // Every acknowledgement comes here: most name no connection.
+            return (Vec::new(), new);
+        }
         let drop: Vec<u32> = self
             .held
             .values()
-            .filter(|(s, _)| self.aborted.contains(&s.conn))
+            .filter(|(s, _)| new.contains(&s.conn))
             .map(|(s, _)| s.packet)
             .collect();
         for p in &drop {
