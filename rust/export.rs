@@ -45,7 +45,7 @@ static GENERATION: AtomicU32 = AtomicU32::new(0);
 pub(crate) fn segment(
     st: &NetState,
     rcu: &RcuGuard,
-    skb: &Skb<'_>,
+    skb: &mut Skb<'_>,
     ifindex: i32,
     v6: bool,
 ) -> Verdict {
@@ -63,7 +63,10 @@ pub(crate) fn segment(
     }
     // A closing connection is not restored anywhere: nothing to hold.
     match c.cfg.commit_queue {
-        Some(q) if !snap.closing => Verdict::Queue(q),
+        Some(q) if !snap.closing => {
+            skb.orphan();
+            Verdict::Queue(q)
+        }
         _ => Verdict::Accept,
     }
 }

@@ -9,6 +9,7 @@
 #include <linux/inetdevice.h>
 #include <linux/skbuff.h>
 #include <net/addrconf.h>
+#include <net/sock.h>
 #include "ipcluster_glue.h"
 
 const void *ipcluster_skb_header(const struct sk_buff *skb, int off, int len, void *buf)
@@ -38,6 +39,21 @@ void ipcluster_skb_set_host(struct sk_buff *skb)
 	 * unicast IP packet, and TCP drops anything not PACKET_HOST.
 	 */
 	skb->pkt_type = PACKET_HOST;
+}
+
+/*
+ * Output commit holds a segment in the netfilter queue for a round trip to
+ * another member. The segment is tcp_transmit_skb's clone, charged to its
+ * socket: TCP Small Queues would stop the socket at two such segments for
+ * the whole round trip. Orphaned, it no longer counts as in flight below
+ * TCP; its bytes are the retransmit queue's (a clone shares them), which
+ * the send buffer still accounts, so held memory stays bounded by it. The
+ * queue holds a reference on the socket itself (nf_queue_entry_get_refs).
+ */
+void ipcluster_skb_orphan(struct sk_buff *skb)
+{
+	if (skb->sk && sk_fullsock(skb->sk))
+		skb_orphan(skb);
 }
 
 int ipcluster_skb_write(struct sk_buff *skb, int off, const void *data, int len)

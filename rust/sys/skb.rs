@@ -87,6 +87,14 @@ impl<'a> Skb<'a> {
         unsafe { bindings::ipcluster_skb_set_host(self.skb.as_ptr()) }
     }
 
+    /// Detaches a locally sent segment from its full socket (TCP Small
+    /// Queues stop counting it as in flight); see `rust/c/skb.c`.
+    pub(crate) fn orphan(&mut self) {
+        // SAFETY: a valid skb, owned by the hook for this call (the type's
+        // invariant), and `&mut self` excludes any other use of it.
+        unsafe { bindings::ipcluster_skb_orphan(self.skb.as_ptr()) }
+    }
+
     /// Whether the frame came to a MAC that is not the interface's.
     pub(crate) fn for_other_host(&self) -> bool {
         // SAFETY: a valid skb (the type's invariant).
