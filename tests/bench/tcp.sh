@@ -17,7 +17,8 @@
 #   tcp.sh KO [SECONDS] [STREAMS]
 #   IPC_TCP_MODES="none async"   only these modes (default: all three)
 #   IPC_TCP_ROUNDS=3             throughput rounds (a pump in each mode)
-#   IPC_TCP_PERF=1               profile the daemons during each pump (perf)
+#   IPC_TCP_PERF=1               profile the daemons during each pump (perf);
+#                                2: with the call graphs of the hot functions
 #   IPC_TCP_STALL=0              throughput only, no stall at failover
 source "$(dirname "$0")/../lib.sh"
 IPC_KO=$1
@@ -116,7 +117,7 @@ for round in $(seq 1 "$rounds"); do
 			continue
 		fi
 		perf=()
-		if [ "${IPC_TCP_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
+		if [ "${IPC_TCP_PERF:=0}" != 0 ] && command -v perf >/dev/null; then
 			for i in 1 2 3; do
 				perf record -q -F 499 -g -o "$tmp/perf$i.data" -p "${pid[$i]}" 2>/dev/null &
 				perf+=($!)
@@ -131,6 +132,7 @@ for round in $(seq 1 "$rounds"); do
 			kill -INT "${perf[@]}"
 			wait "${perf[@]}" 2>/dev/null
 			for i in 1 2 3; do
+				[ "$IPC_TCP_PERF" != 2 ] || perf report -q -i "$tmp/perf$i.data" --stdio --no-children --sort sym -G --percent-limit 3 2>/dev/null | grep -v '^$' | head -n 400 | sed "s/^/# $mode: m$i graph: /"
 				perf report -q -i "$tmp/perf$i.data" --stdio --no-children --sort comm 2>/dev/null |
 					grep -E '^ +[0-9]' | head -n 4 | sed "s/^/# $mode: m$i perf thread: /"
 				perf report -q -i "$tmp/perf$i.data" --stdio --no-children --sort sym 2>/dev/null |
