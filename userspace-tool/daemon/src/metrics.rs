@@ -362,6 +362,13 @@ fn commit(r: &mut Registry, t: &TcpStatus) {
         Unit::Bytes,
         t.unsent,
     );
+    counter_unit(
+        r,
+        "commit_refetched",
+        "Bytes sent whose export was lost, asked of the kernel again",
+        Unit::Bytes,
+        t.refetched,
+    );
 }
 
 /// A gauge of an integer, in a family.

@@ -229,6 +229,10 @@ pub struct TcpStatus {
     /// went out, asked of the kernel (`tcp-unsent`) and replicated.
     #[serde(default)]
     pub unsent: u64,
+    /// Output commit: bytes sent whose export was lost (the export socket
+    /// overflowed), asked of the kernel again and replicated.
+    #[serde(default)]
+    pub refetched: u64,
     /// Replicated records and restores refused, by reason.
     #[serde(default)]
     pub refused: TcpRefused,

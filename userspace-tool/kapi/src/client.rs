@@ -409,10 +409,76 @@ impl Client {
         }
     }
 
+    /// The family's multicast messages in the next datagram, read into
+    /// `buf` (the caller's, reused: a busy group, one message per
+    /// segment, must not cost an allocation or a zeroed buffer each), each
+    /// passed to `f` as its command and its attributes' bytes (see
+    /// [`attr_in`]). With `wait` false, returns `Ok(false)` at once when
+    /// nothing is queued.
+    pub fn read_events(
+        &mut self,
+        buf: &mut [u8],
+        wait: bool,
+        mut f: impl FnMut(u8, &[u8]),
+    ) -> Result<bool, Error> {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&self.sock);
+        let flags = if wait { 0 } else { libc::MSG_DONTWAIT };
+        // SAFETY: `buf` is writable for its whole length; the kernel
+        // writes at most that much.
+        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), flags) };
+        let Ok(n) = usize::try_from(n) else {
+            let e = std::io::Error::last_os_error();
+            return match e.kind() {
+                std::io::ErrorKind::WouldBlock => Ok(false),
+                _ => Err(Error::failed(format!("netlink receive: {e}"))),
+            };
+        };
+        for (ty, payload) in nl_messages(&buf[..n]) {
+            if ty == self.family && payload.len() >= 4 {
+                f(payload[0], &payload[4..]);
+            }
+        }
+        Ok(true)
+    }
+
     /// A `dump` request: every reply message.
     pub fn dump(&mut self, cmd: Cmd, attrs: &[Attr]) -> Result<Vec<Attrs>, Error> {
         self.run(cmd, NlmF::DUMP, attrs)
     }
+}
+
+/// The messages of one netlink datagram: (type, payload) pairs; stops at
+/// the first malformed header.
+fn nl_messages(d: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    const HDR: usize = 16;
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let h = d.get(at..at + HDR)?;
+        let len = u32::from_ne_bytes([h[0], h[1], h[2], h[3]]) as usize;
+        let payload = d.get(at + HDR..at + len.max(HDR))?;
+        if len < HDR {
+            return None;
+        }
+        at += (len + 3) & !3;
+        Some((u16::from_ne_bytes([h[4], h[5]]), payload))
+    })
+}
+
+/// The first attribute of type `kind` in attributes' bytes `b`.
+pub fn attr_in(b: &[u8], kind: u16) -> Option<&[u8]> {
+    let mut at = 0;
+    while let Some(h) = b.get(at..at + 4) {
+        let len = usize::from(u16::from_ne_bytes([h[0], h[1]]));
+        let payload = b.get(at + 4..at + len.max(4))?;
+        if len < 4 {
+            return None;
+        }
+        if u16::from_ne_bytes([h[2], h[3]]) & 0x3fff == kind {
+            return Some(payload);
+        }
+        at += (len + 3) & !3;
+    }
+    None
 }
 
 /// The attributes nested in `b`: (type, payload) pairs.
@@ -509,6 +575,35 @@ pub(crate) mod tests {
         let mut body = vec![cmd, 1, 0, 0];
         body.extend_from_slice(attrs);
         nlmsg(family, flags, seq, &body)
+    }
+
+    #[test]
+    fn events_are_split_from_their_datagram_without_copies() {
+        let attrs = [nla(1, &7u32.to_ne_bytes()), nla(9, b"records!")].concat();
+        let d = [
+            genl_reply(30, 5, 0, 0, &attrs),
+            nlmsg(31, 0, 0, b"other family"),
+            genl_reply(30, 6, 0, 0, &nla(9, b"x")),
+        ]
+        .concat();
+        let got: Vec<(u16, &[u8])> = nl_messages(&d).collect();
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0].0, 30);
+        let a = &got[0].1[4..];
+        assert_eq!(attr_in(a, 9), Some(&b"records!"[..]));
+        assert_eq!(attr_in(a, 1), Some(&7u32.to_ne_bytes()[..]));
+        assert_eq!(attr_in(a, 2), None);
+        // A truncated datagram ends at its last whole message.
+        assert_eq!(nl_messages(&d[..d.len() - 4]).count(), 2);
+        // A header claiming less than itself ends it too.
+        assert_eq!(nl_messages(&nlmsg(30, 0, 0, b"")[..8]).count(), 0);
+        let mut bad = nlmsg(30, 0, 0, b"abcd");
+        bad[..4].copy_from_slice(&3u32.to_ne_bytes());
+        assert_eq!(nl_messages(&bad).count(), 0);
+        // Attributes that run past their end are not read.
+        let mut short = nla(9, b"abcd");
+        short[..2].copy_from_slice(&40u16.to_ne_bytes());
+        assert_eq!(attr_in(&short, 9), None);
     }
 
     /// Feeds a datagram and returns the last step (or the error).

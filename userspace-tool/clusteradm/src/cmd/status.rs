@@ -97,13 +97,15 @@ fn render(s: &State) -> String {
             out.push_str(&format!(
                 "output commit: {} segments waiting, {} expired, {} messages resent, {} \
                  connections unkept (reset), {} bytes of queues held, {} bytes not yet sent \
-                 replicated, {} restored with their bytes\n",
+                 replicated, {} bytes of lost exports asked again, {} restored with their \
+                 bytes\n",
                 t.waiting,
                 t.expired,
                 t.resent,
                 t.unkept,
                 t.queued_bytes,
                 t.unsent,
+                t.refetched,
                 t.restored_with_bytes
             ));
         }

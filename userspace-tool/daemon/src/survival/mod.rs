@@ -26,7 +26,7 @@ use crate::shared::buckets::UNOWNED;
 use crate::shared::hash::FlowHash;
 use crate::shared::proto::{MAX_BODY, MAX_CERT};
 use crate::shared::tcpstate::{
-    after, Closed, Data, Dir, Essential, Initial, Record, DATA_HEAD_LEN,
+    after, Closed, Data, Dir, Essential, Flags, Initial, Record, DATA_HEAD_LEN, DATA_MAX,
 };
 use tracing::{info, warn};
 
@@ -35,6 +35,7 @@ pub(crate) use replica::Limits;
 use trust::Authority;
 
 use crate::kapi::abi::{tcp_state as t, Cmd};
+use crate::kapi::client::attr_in;
 use crate::kapi::tcp::records_with_bytes;
 use crate::kapi::Client;
 use handoff::Handoff;
@@ -102,6 +103,10 @@ const UNSENT_PER_STATE: u32 = 4 << 20;
 /// Most bytes kept aside for connections whose Initial has not gone out
 /// yet (see [`Survival::data`]).
 const EARLY_BYTES: usize = 1 << 20;
+
+/// Most record bytes the export reader gathers from the messages queued
+/// at once before it hands them on.
+const EXPORT_BATCH: usize = 256 << 10;
 
 /// One member's TCP survival state.
 pub(crate) struct Survival {
@@ -321,12 +326,20 @@ impl Survival {
     /// `e`. Else a client could have the acknowledgement of a request
     /// whose answer no survivor has.
     fn unsent(&mut self, e: &Essential) {
-        let Some(&(initial, end)) = self.outs.get(&e.id) else {
+        let Some((initial, end)) = self.outs.get_mut(&e.id) else {
             return;
         };
-        let mut from = end
-            .filter(|&x| after(x, e.snd_nxt) > 0)
-            .unwrap_or(e.snd_nxt);
+        // A handshake's state (its SYN-ACK's) says where the bytes start:
+        // a first segment whose export is lost leaves a gap `fill_gap`
+        // sees. (Not a restored connection's: its first segment may be
+        // the window probe, before the bytes it sends again.)
+        if e.flags.has(Flags::HANDSHAKE) {
+            end.get_or_insert(e.snd_nxt);
+        }
+        let (initial, end) = (*initial, end.unwrap_or(e.snd_nxt));
+        // From where the bytes the replicas were sent stop: behind
+        // `snd_nxt` when a segment's export was lost (see `fill_gap`).
+        let mut from = end;
         let stop = if after(e.written, from) > UNSENT_PER_STATE as i32 {
             from.wrapping_add(UNSENT_PER_STATE)
         } else {
@@ -345,8 +358,11 @@ impl Survival {
                 seq,
                 len: bytes.len() as u32,
             };
-            self.status.unsent += bytes.len() as u64;
-            self.data(&d, &bytes);
+            // Those below `snd_nxt` were sent: their export was lost.
+            let sent = after(e.snd_nxt, seq).clamp(0, d.len as i32) as u64;
+            self.status.refetched += sent;
+            self.status.unsent += u64::from(d.len) - sent;
+            self.data_after(&d, &bytes);
             from = seq.wrapping_add(d.len);
         }
     }
@@ -371,6 +387,46 @@ impl Survival {
             }
             return;
         }
+        if d.dir == Dir::Out {
+            self.fill_gap(d.id, d.seq);
+        }
+        self.data_after(d, payload);
+    }
+
+    /// Output commit: the bytes out from where those the replicas were
+    /// sent stop up to `seq`, which no export brought (a record lost: the
+    /// export socket overflowed, a message could not be made, a segment
+    /// longer than DATA_MAX), asked of the kernel. Else a later state
+    /// would commit, and its segments leave, with bytes the client may
+    /// acknowledge that no survivor holds. The segments that carried them
+    /// are still held, so the socket still has them; bytes it no longer
+    /// has the client acknowledged, and no replica needs.
+    fn fill_gap(&mut self, id: u64, seq: u32) {
+        let Some(&(initial, Some(mut from))) = self.outs.get(&id) else {
+            return;
+        };
+        while after(seq, from) > 0 {
+            let Some((at, bytes)) = self.fetch.as_mut().and_then(|f| f(&initial, from)) else {
+                return;
+            };
+            if bytes.is_empty() || after(at, from) > 0 {
+                return;
+            }
+            let d = Data {
+                id,
+                dir: Dir::Out,
+                seq: at,
+                len: bytes.len() as u32,
+            };
+            self.status.refetched += bytes.len() as u64;
+            self.data_after(&d, &bytes);
+            from = at.wrapping_add(d.len);
+        }
+    }
+
+    /// Bytes of a connection whose Initial went out, after those before
+    /// them (output commit: only what the replicas were not sent yet).
+    fn data_after(&mut self, d: &Data, payload: &[u8]) {
         let (d, payload) = match (d.dir, self.outs.get_mut(&d.id)) {
             (Dir::Out, Some((_, end))) => {
                 let new_end = d.seq.wrapping_add(d.len);
@@ -745,24 +801,77 @@ pub(crate) fn watch_kernel(
                     return;
                 }
             };
+            // A message carries at most DATA_MAX bytes and its records.
+            let mut buf = vec![0u8; 2 * DATA_MAX as usize];
+            let mut batch = Vec::new();
+            let ours = id.to_ne_bytes();
+            let mut lose = LoseExports::from_env();
             loop {
-                match nl.next_event() {
-                    Ok((cmd, a)) if cmd == Cmd::TcpStateNtf as u8 => {
-                        if a.u32(t::CLUSTER_ID).ok().flatten() == Some(id) {
-                            let Some(r) = a.get(t::RECORDS) else { continue };
-                            if tx.send(r.to_vec()).is_err() {
-                                return;
+                // The first message waits; those queued behind it join
+                // its batch: one hand-over to the link's thread (and one
+                // wakeup of it) for all of them.
+                let mut wait = true;
+                while batch.len() < EXPORT_BATCH {
+                    let read = nl.read_events(&mut buf, wait, |cmd, a| {
+                        if cmd == Cmd::TcpStateNtf as u8
+                            && attr_in(a, t::CLUSTER_ID) == Some(&ours[..])
+                        {
+                            let records = attr_in(a, t::RECORDS).unwrap_or_default();
+                            if !lose.as_mut().is_some_and(|l| l.loses(records)) {
+                                batch.extend_from_slice(records);
                             }
                         }
+                    });
+                    match read {
+                        Ok(true) => wait = false,
+                        Ok(false) => break,
+                        // ENOBUFS: the kernel sent faster than we read;
+                        // the next segment of each connection carries
+                        // newer state.
+                        Err(e) => {
+                            warn!(%e, "TCP state export");
+                            break;
+                        }
                     }
-                    Ok(_) => {}
-                    // ENOBUFS: the kernel sent faster than we read; the next
-                    // segment of each connection carries newer state.
-                    Err(e) => warn!(%e, "TCP state export"),
+                }
+                if !batch.is_empty() && tx.send(std::mem::take(&mut batch)).is_err() {
+                    return;
                 }
             }
         })?;
     Ok(())
+}
+
+/// Fault injection for the tests: with `IPCLUSTER_FAULT_LOSE_EXPORTS=N`
+/// in its environment, the daemon drops every Nth message of its kernel's
+/// that carries bytes out, as the export socket drops messages when it
+/// overflows (`tests/tcp_commit.sh` shows that output commit holds on).
+struct LoseExports {
+    every: u64,
+    seen: u64,
+}
+
+impl LoseExports {
+    fn from_env() -> Option<Self> {
+        let every = std::env::var("IPCLUSTER_FAULT_LOSE_EXPORTS")
+            .ok()?
+            .parse()
+            .ok()?;
+        warn!(
+            every,
+            "fault injection: losing the kernel's exports of bytes out"
+        );
+        (every > 0).then_some(LoseExports { every, seen: 0 })
+    }
+
+    /// Whether to lose this message (its `records`).
+    fn loses(&mut self, records: &[u8]) -> bool {
+        let out = records_with_bytes(records)
+            .iter()
+            .any(|(r, _)| matches!(r, Record::Data(d) if d.dir == Dir::Out && d.len > 0));
+        self.seen += u64::from(out);
+        out && self.seen % self.every == 0
+    }
 }
 
 #[cfg(test)]
@@ -971,6 +1080,82 @@ mod tests {
         assert_eq!(sent(&mut s), [('e', 124, 150)]);
         assert_eq!(*asked.lock().unwrap(), [110]);
         assert_eq!(s.status().unsent, 40);
+    }
+
+    #[test]
+    fn bytes_whose_export_was_lost_are_asked_for_before_what_follows_them() {
+        use std::sync::{Arc, Mutex};
+        let mut s = survival(100, true);
+        // The kernel's socket: where the bytes the client has not
+        // acknowledged start, and those bytes.
+        let socket = Arc::new(Mutex::new((100u32, (0..30).collect::<Vec<u8>>())));
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let (log, sock) = (asked.clone(), socket.clone());
+        s.fetch_unsent(Box::new(move |_, from| {
+            log.lock().unwrap().push(from);
+            let (una, bytes) = &*sock.lock().unwrap();
+            let at = from.max(*una);
+            Some((at, bytes[(at - una) as usize..].to_vec()))
+        }));
+        let enc = |r: Record, payload: &[u8]| {
+            let mut buf = [0u8; 64];
+            let n = r.encode(&mut buf).unwrap();
+            [&buf[..n], payload].concat()
+        };
+        let id = initial(9).id;
+        let out = |seq, len| {
+            Record::Data(Data {
+                id,
+                dir: Dir::Out,
+                seq,
+                len,
+            })
+        };
+        let ess = |gen, snd_nxt| {
+            let written = snd_nxt;
+            Record::Essential(Essential {
+                id,
+                gen,
+                snd_nxt,
+                written,
+                ..Essential::default()
+            })
+        };
+        let sent = |s: &mut Survival| -> Vec<(char, u32, u32)> {
+            let b = s.take_batches();
+            let all = b.iter().flat_map(|(_, b)| records(b));
+            all.filter_map(|r| match r {
+                Record::Data(d) => Some(('d', d.seq, d.len)),
+                Record::Essential(e) => Some(('e', e.snd_nxt, 0)),
+                _ => None,
+            })
+            .collect()
+        };
+        let bytes = |from: u8| (from..from + 10).collect::<Vec<u8>>();
+        s.exported(
+            &[
+                enc(Record::Initial(initial(9)), b""),
+                enc(out(100, 10), &bytes(0)),
+                enc(ess(1, 110), b""),
+            ]
+            .concat(),
+        );
+        assert_eq!(sent(&mut s), [('d', 100, 10), ('e', 110, 0)]);
+        // The export of bytes 110..120 was lost; the next segment's came.
+        s.exported(&[enc(out(120, 10), &bytes(20)), enc(ess(2, 130), b"")].concat());
+        assert_eq!(sent(&mut s), [('d', 110, 20), ('e', 130, 0)]);
+        // The last segment's export was lost: its state shows it.
+        socket.lock().unwrap().1.extend(bytes(30));
+        s.exported(&enc(ess(3, 140), b""));
+        assert_eq!(sent(&mut s), [('d', 130, 10), ('e', 140, 0)]);
+        assert_eq!(*asked.lock().unwrap(), [110, 130]);
+        // Bytes the socket no longer has (the client acknowledged them)
+        // are asked for once and not sent.
+        *socket.lock().unwrap() = (150, bytes(50));
+        s.exported(&[enc(out(150, 10), &bytes(50)), enc(ess(4, 160), b"")].concat());
+        assert_eq!(sent(&mut s), [('d', 150, 10), ('e', 160, 0)]);
+        assert_eq!(*asked.lock().unwrap(), [110, 130, 140]);
+        assert_eq!((s.status().refetched, s.status().unsent), (30, 0));
     }
 
     /// The kernel says Closed twice for most connections (with the

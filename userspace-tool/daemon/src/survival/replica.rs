@@ -81,13 +81,29 @@ const REORDER: usize = 64;
 /// Bytes of one direction of a connection from some sequence number on
 /// (output commit): kept from the first the client may still need — sent
 /// but unacknowledged, received but unread — to the newest.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// Trimming advances `start` and moves the bytes kept to the front of the
+/// buffer only once they are less than those forgotten: a bulk sender's
+/// queue trims at every Essential, and moving the whole queue each time
+/// would cost a copy of it per record.
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Stream {
+    /// The sequence number of `bytes[start]`.
     base: Option<u32>,
     bytes: Vec<u8>,
+    /// Where the bytes kept begin in `bytes`.
+    start: usize,
     /// Bytes that came after a gap, until it fills (a few at most).
     later: Vec<(u32, Vec<u8>)>,
 }
+
+impl PartialEq for Stream {
+    fn eq(&self, o: &Self) -> bool {
+        self.base == o.base && self.kept() == o.kept() && self.later == o.later
+    }
+}
+
+impl Eq for Stream {}
 
 /// How far `a` lies after `b`, negative before (sequence numbers wrap).
 fn ahead(a: u32, b: u32) -> i64 {
@@ -110,17 +126,18 @@ impl Stream {
             (seq, data)
         };
         let off = ahead(seq, base) as usize;
-        if off > self.bytes.len() {
+        let have = self.kept().len();
+        if off > have {
             if self.later.len() >= REORDER {
                 return Err(Refusal::Reorder);
             }
             self.later.push((seq, data.to_vec()));
             return Ok(());
         }
-        if let Some(new) = data.get(self.bytes.len() - off..) {
+        if let Some(new) = data.get(have - off..) {
             self.bytes.extend_from_slice(new);
         }
-        let end = base.wrapping_add(self.bytes.len() as u32);
+        let end = base.wrapping_add(self.kept().len() as u32);
         if let Some(k) = self.later.iter().position(|(s, d)| {
             ahead(*s, end) <= 0 && ahead(s.wrapping_add(d.len() as u32), end) > 0
         }) {
@@ -140,11 +157,22 @@ impl Stream {
             return;
         }
         let k = usize::try_from(k).unwrap_or(usize::MAX);
-        self.bytes.drain(..k.min(self.bytes.len()));
+        self.start = self.start.saturating_add(k).min(self.bytes.len());
+        if self.start >= self.bytes.len() - self.start {
+            self.bytes.drain(..self.start);
+            self.start = 0;
+        }
         self.base = Some(seq);
-        let end = seq.wrapping_add(self.bytes.len() as u32);
+        let end = seq.wrapping_add(self.kept().len() as u32);
         self.later
-            .retain(|(s, d)| ahead(s.wrapping_add(d.len() as u32), seq) > 0 && ahead(*s, end) > 0);
+            .retain(|(s, d)| ahead(s.wrapping_add(d.len() as u32), seq) > 0);
+        // A piece that waited for bytes now trimmed away (the client
+        // acknowledged them; they never came) joins what is kept.
+        if let Some(k) = self.later.iter().position(|(s, _)| ahead(*s, end) <= 0) {
+            let (s, d) = self.later.swap_remove(k);
+            // It lies at the end: nothing goes to `later`, nothing fails.
+            let _ = self.add(s, &d);
+        }
     }
 
     /// The bytes from `from` to `to`, if all are here.
@@ -155,11 +183,17 @@ impl Stream {
         let base = self.base?;
         let a = usize::try_from(ahead(from, base)).ok()?;
         let b = usize::try_from(ahead(to, base)).ok()?;
-        self.bytes.get(a..b)
+        self.kept().get(a..b)
     }
 
+    /// The bytes kept (memory holds `start` more until the next move).
     pub(crate) fn len(&self) -> usize {
-        self.bytes.len() + self.later.iter().map(|(_, d)| d.len()).sum::<usize>()
+        self.kept().len() + self.later.iter().map(|(_, d)| d.len()).sum::<usize>()
+    }
+
+    /// The bytes from `base` on.
+    fn kept(&self) -> &[u8] {
+        &self.bytes[self.start..]
     }
 }
 
@@ -264,6 +298,11 @@ pub(crate) struct Store {
     /// Initial is kept or their Closed comes (at most [`UNKEPT_MAX`]):
     /// their later records are not held either.
     unkept: HashSet<u64>,
+    /// Connections whose records, from the sender named, waited for a
+    /// newer table in vain, and why, until that sender's Closed of them
+    /// (at most [`UNKEPT_MAX`]): sent again and refused for the same
+    /// reason, they are not held either.
+    vain: HashMap<(u16, u64), Refusal>,
 }
 
 /// The replica of connection `id`, if `sender` owns it. A live sender
@@ -316,6 +355,7 @@ impl Store {
             refused: Refused::default(),
             waiting: HashMap::new(),
             unkept: HashSet::new(),
+            vain: HashMap::new(),
         }
     }
 
@@ -352,16 +392,33 @@ impl Store {
             // A record of a connection whose earlier records wait waits
             // behind them: a Closed applied ahead of its Initial would
             // leave the replica that Initial makes for ever.
-            let behind = self.waiting.get(&r.id()).filter(|w| w.sender == sender);
-            let res = match behind.map(|w| w.why) {
+            let behind = self
+                .waiting
+                .get(&r.id())
+                .filter(|w| w.sender == sender)
+                .map(|w| w.why);
+            let res = match behind {
                 Some(why) => Err(why),
                 None => self.one(sender, r, rec, auth, since),
             };
             let id = r.id();
+            let vain = match behind {
+                None => self.vain.get(&(sender, id)).copied(),
+                Some(_) => None,
+            };
+            if vain.is_some() && matches!(r, Record::Closed(_)) {
+                self.vain.remove(&(sender, id));
+            }
             match res {
                 Ok(true) => {}
                 Ok(false) => unkept.push(id),
                 Err(Refusal::NoReplica) if self.unkept.contains(&id) => unkept.push(id),
+                // Sent again after it waited in vain: it would wait
+                // again, and its sender's commit with it, for ever.
+                Err(why) if vain == Some(why) => {
+                    self.refused.record(why);
+                    unkept.push(id);
+                }
                 Err(why) => {
                     let ackable = self.refuse(sender, id, rec, why, auth, since);
                     done &= ackable && !why.is_room();
@@ -522,9 +579,15 @@ impl Store {
     /// Tries the records that wait for a newer table again under `auth`;
     /// those that waited [`WAIT_FOR`] by `now` are refused for good.
     pub(crate) fn retry(&mut self, auth: &Authority, now: Instant) {
-        for (_, w) in std::mem::take(&mut self.waiting) {
+        for (id, w) in std::mem::take(&mut self.waiting) {
             if now.saturating_duration_since(w.since) >= WAIT_FOR {
                 self.refused.record(w.why);
+                // Not held here, as a connection the store had no room
+                // for: its records, sent again, are acknowledged with it
+                // named, and output commit fails closed on it.
+                if self.vain.len() < UNKEPT_MAX {
+                    self.vain.insert((w.sender, id), w.why);
+                }
             } else {
                 self.apply_since(w.sender, &w.records, auth, w.since);
             }
@@ -783,11 +846,36 @@ mod tests {
         assert_eq!(s.len(), 0);
         s.add(1012, b"kl").unwrap();
         assert_eq!(s.range(1012, 1014), Some(&b"kl"[..]));
+        // A piece after a gap the trim passes joins what is kept.
+        s.add(1020, b"uvwxyz").unwrap();
+        assert_eq!(s.range(1012, 1020), None);
+        s.trim(1022);
+        assert_eq!(s.range(1022, 1026), Some(&b"wxyz"[..]));
+        assert_eq!(s.len(), 4);
         // Sequence numbers wrap.
         let mut s = Stream::default();
         s.add(u32::MAX - 1, b"wxyz").unwrap();
         assert_eq!(s.range(u32::MAX, 2), Some(&b"xyz"[..]));
         assert_eq!(s.len(), 4);
+    }
+
+    #[test]
+    fn a_stream_trimmed_often_moves_its_bytes_seldom() {
+        let mut s = Stream::default();
+        let chunk = [7u8; 100];
+        s.add(0, &[1u8; 1000]).unwrap();
+        let mut moves = 0;
+        for i in 0..1000u32 {
+            s.add(1000 + i * 100, &chunk).unwrap();
+            let before = s.start;
+            s.trim((i + 1) * 100);
+            moves += usize::from(s.start < before);
+            // What is forgotten never outgrows what is kept.
+            assert!(s.start <= s.kept().len(), "{} {}", s.start, s.kept().len());
+            assert_eq!(s.len(), 1000);
+        }
+        assert!(moves <= 200, "{moves} moves for 1000 trims");
+        assert_eq!(s.range(100_000, 101_000), Some(&[7u8; 1000][..]));
     }
 
     #[test]
@@ -1059,6 +1147,34 @@ mod tests {
         // Essential and Data alone make nothing.
         send(&mut s, 2, &recs[1..], &auth());
         assert_eq!(s.refused.no_replica, 2 + 2);
+    }
+
+    #[test]
+    fn records_that_waited_in_vain_are_acknowledged_as_not_kept_when_sent_again() {
+        let mut s = Store::new(limits(4));
+        let recs = [
+            Record::Initial(initial(1)),
+            Record::Essential(ess(1, 1, 50)),
+        ];
+        // Member 3 lives and owns no bucket: its records wait, unacknowledged.
+        assert!(!send(&mut s, 3, &recs, &auth()));
+        s.retry(&auth(), Instant::now() + WAIT_FOR);
+        assert_eq!(s.waiting(), 0);
+        // Sent again, they do not wait again: the message is done with,
+        // the connection named, so that its owner resets it.
+        let again = s.apply(3, &wire(&recs, b""), &auth());
+        let named = Applied {
+            done: true,
+            unkept: vec![id(1)],
+        };
+        assert_eq!(again, named);
+        assert_eq!(s.waiting(), 0);
+        // Another sender's records of it wait as before; its sender's
+        // Closed ends that.
+        assert!(!send(&mut s, 1, &recs, &auth()));
+        let closed = [Record::Closed(Closed { id: id(1) })];
+        assert!(send(&mut s, 3, &closed, &auth()));
+        assert!(!send(&mut s, 3, &recs, &auth()), "waits again");
     }
 
     #[test]

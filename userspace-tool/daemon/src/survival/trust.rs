@@ -7,8 +7,8 @@
 //! The rules, checked for every record:
 //! - An Initial names its connection by its 4-tuple (`conn_id`), for a
 //!   destination that is one of the cluster's addresses, in a bucket its
-//!   sender owns in the newest table this host knows or in one that table
-//!   replaced at most [`RECENT`] before the record arrived (a connection
+//!   sender owns in the newest table this host knows or owned until at
+//!   most [`RECENT`] before the record arrived (a connection
 //!   opened just before its bucket moved, whose record arrives after the
 //!   move; rebalancing may change the table several times a second).
 //! - Essential, Data and Closed come from the replica's owner: the member
@@ -108,19 +108,26 @@ impl Refused {
 /// it: the time a record may take from its kernel to this host, with
 /// margin.
 pub(crate) const RECENT: Duration = Duration::from_secs(5);
-/// Most replaced tables kept (2 KiB each at 1024 buckets).
-const RECENT_TABLES: usize = 64;
+/// Most past owners remembered per bucket. Rebalancing moves a bucket a
+/// few times a second at most (one move per rebalancing period, and a
+/// bucket rarely moves twice running), so eight cover [`RECENT`]; a
+/// count of whole tables would not (at one table per 10 ms, 64 tables
+/// are 0.64 s). 1024 buckets take 192 KiB.
+const HISTORY: usize = 8;
+
+/// A bucket's past owners, newest last, each with when it stopped owning.
+type Past = VecDeque<(u16, Instant)>;
 
 /// What this host knows to judge records by: the cluster's addresses and
-/// hash, the newest table and those it replaced lately, the members.
+/// hash, the newest table and each bucket's owners lately, the members.
 #[derive(Clone, Debug)]
 pub(crate) struct Authority {
     hash: FlowHash,
     bits: u32,
     addrs: Vec<IpAddr>,
     now: Vec<u16>,
-    /// Tables replaced, oldest first, with when.
-    before: VecDeque<(Instant, Vec<u16>)>,
+    /// Per bucket: the members that owned it before `now`'s owner.
+    before: Vec<Past>,
     members: Vec<u16>,
 }
 
@@ -133,7 +140,7 @@ impl Authority {
             bits,
             addrs,
             now: Vec::new(),
-            before: VecDeque::new(),
+            before: Vec::new(),
             members: Vec::new(),
         }
     }
@@ -147,17 +154,20 @@ impl Authority {
         }
         if self.now != owners {
             let old = std::mem::replace(&mut self.now, owners.to_vec());
-            self.before.push_back((at, old));
-            // Records wait up to RECENT for a table: those that arrived
-            // that long ago are judged by the tables replaced since
-            // RECENT before they came.
-            while self.before.len() > RECENT_TABLES
-                || self
-                    .before
-                    .front()
-                    .is_some_and(|&(t, _)| t + 2 * RECENT < at)
-            {
-                self.before.pop_front();
+            self.before.resize_with(owners.len(), VecDeque::new);
+            for ((b, past), &o) in self.before.iter_mut().enumerate().zip(&old) {
+                if owners.get(b) == Some(&o) {
+                    continue;
+                }
+                // Records wait up to RECENT for a table: those that
+                // arrived that long ago are judged by the owners replaced
+                // since RECENT before they came.
+                while past.len() >= HISTORY
+                    || past.front().is_some_and(|&(_, t)| t + 2 * RECENT < at)
+                {
+                    past.pop_front();
+                }
+                past.push_back((o, at));
             }
             changed = true;
         }
@@ -192,8 +202,8 @@ impl Authority {
         self.now.get(b) == Some(&sender)
             || self
                 .before
-                .iter()
-                .any(|(t, o)| *t + RECENT >= arrived && o.get(b) == Some(&sender))
+                .get(b)
+                .is_some_and(|p| p.iter().any(|&(o, t)| o == sender && t + RECENT >= arrived))
     }
 
     /// Whether an Initial `i` from `sender`, arrived at `arrived`, may
@@ -276,6 +286,31 @@ mod tests {
         let late = t0 + RECENT + Duration::from_millis(1);
         assert_eq!(a.initial(old, &i, None, late), Err(Refusal::NotOwner));
         assert_eq!(a.initial(new, &i, None, late), Ok(()));
+    }
+
+    #[test]
+    fn many_tables_moving_other_buckets_keep_a_past_owner() {
+        let mut a = authority();
+        let i = conn_to([192, 0, 2, 100], 40000);
+        let b = a.bucket(&i);
+        let old = a.now[b];
+        let new = if old == 1 { 2 } else { 1 };
+        let mut t = a.now.clone();
+        t[b] = new;
+        let t0 = Instant::now();
+        a.update(&[1, 2, 3], &t, t0);
+        // Rebalancing every 10 ms for 2 s, moving the other buckets only.
+        for k in 1..200u32 {
+            let o = (b + 1 + k as usize % (t.len() - 1)) % t.len();
+            t[o] = 1 + (t[o] % 3);
+            a.update(
+                &[1, 2, 3],
+                &t,
+                t0 + Duration::from_millis(10 * u64::from(k)),
+            );
+        }
+        let at = t0 + Duration::from_secs(2);
+        assert_eq!(a.initial(old, &i, None, at), Ok(()));
     }
 
     #[test]
