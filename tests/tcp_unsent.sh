@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # Output commit keeps what the application wrote but its socket had not
 # sent yet. Two members with output commit; a client sends a plain echo
-# 200 KB and reads nothing, through a window of a few KiB: the echo has
+# 1 MB and reads nothing, through a window of a few KiB: the echo has
 # read everything and its answer waits in its socket, never sent, yet the
 # client holds the acknowledgement of every byte of the question. The
 # member serving it crashes: the survivor restores the connection with the
@@ -15,7 +15,7 @@ MEMBERS="python3 $IPC_TOP/tests/tools/members.py"
 SEED=000102030405060708090a0b0c0d0e0f
 RAW=7001
 SPORT=27000
-BYTES=200000
+BYTES=${IPC_UNSENT_BYTES:-1000000}
 tmp=$(mktemp -d)
 pki=$tmp/pki
 
@@ -31,7 +31,7 @@ member_server() {
 	# Room in the echo's socket for its whole answer from the start: the
 	# echo never waits to write (what it read and holds unwritten is its
 	# own state, which no one replicates).
-	ip netns exec "$(member_ns "$1")" sysctl -qw net.ipv4.tcp_wmem="4096 1048576 4194304"
+	ip netns exec "$(member_ns "$1")" sysctl -qw net.ipv4.tcp_wmem="4096 4194304 8388608"
 	run_echo "$1" "raw:$CLUSTER4:$RAW"
 }
 start_members 1 2
