@@ -409,7 +409,9 @@ impl Survival {
             let Some((at, bytes)) = self.fetch.as_mut().and_then(|f| f(&initial, from)) else {
                 return;
             };
-            if bytes.is_empty() || after(at, from) > 0 {
+            // Bytes from further on: the socket no longer has those of the
+            // gap.
+            if bytes.is_empty() || at != from {
                 return;
             }
             let d = Data {
@@ -856,12 +858,13 @@ impl LoseExports {
         let every = std::env::var("IPCLUSTER_FAULT_LOSE_EXPORTS")
             .ok()?
             .parse()
-            .ok()?;
+            .ok()
+            .filter(|&n| n > 0)?;
         warn!(
             every,
             "fault injection: losing the kernel's exports of bytes out"
         );
-        (every > 0).then_some(LoseExports { every, seen: 0 })
+        Some(LoseExports { every, seen: 0 })
     }
 
     /// Whether to lose this message (its `records`).
