@@ -466,47 +466,30 @@ fn nl_messages(d: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
 
 /// The first attribute of type `kind` in attributes' bytes `b`.
 pub fn attr_in(b: &[u8], kind: u16) -> Option<&[u8]> {
-    let mut at = 0;
-    while let Some(h) = b.get(at..at + 4) {
-        let len = usize::from(u16::from_ne_bytes([h[0], h[1]]));
-        let payload = b.get(at + 4..at + len.max(4))?;
-        if len < 4 {
-            return None;
-        }
-        if u16::from_ne_bytes([h[2], h[3]]) & 0x3fff == kind {
-            return Some(payload);
-        }
-        at += (len + 3) & !3;
-    }
-    None
+    nested(b).find(|&(k, _)| k == kind).map(|(_, v)| v)
 }
 
-/// The attributes nested in `b`: (type, payload) pairs.
-fn nested(b: &[u8]) -> Vec<(u16, &[u8])> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    while let Some(h) = b.get(at..at + 4) {
+/// The attributes nested in `b`: (type, payload) pairs, read in place
+/// (the export reader looks up two per message of a busy group).
+fn nested(b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    let mut at = Some(0);
+    std::iter::from_fn(move || {
+        let a = at?;
+        let h = b.get(a..a + 4)?;
         let len = usize::from(u16::from_ne_bytes([h[0], h[1]]));
         let kind = u16::from_ne_bytes([h[2], h[3]]) & 0x3fff; // without NLA_F_*
-        let Some(payload) = b.get(at + 4..at + len.max(4)) else {
-            break;
-        };
-        out.push((kind, payload));
-        at += (len + 3) & !3;
-        if len < 4 {
-            break;
-        }
-    }
-    out
+        let payload = b.get(a + 4..a + len.max(4))?;
+        // A header shorter than itself ends the list, after its own.
+        at = (len >= 4).then_some(a + ((len + 3) & !3));
+        Some((kind, payload))
+    })
 }
 
 /// CTRL_ATTR_MCAST_GROUPS: every group's name and id.
 fn mcast_groups(b: &[u8]) -> Vec<(String, u32)> {
     nested(b)
-        .into_iter()
         .filter_map(|(_, g)| {
-            let g = nested(g);
-            let find = |k: i32| g.iter().find(|(t, _)| i32::from(*t) == k).map(|(_, v)| *v);
+            let find = |k: i32| attr_in(g, k as u16);
             let name = find(libc::CTRL_ATTR_MCAST_GRP_NAME)?;
             let name = String::from_utf8_lossy(name.split(|&c| c == 0).next()?).into_owned();
             let id = u32::from_ne_bytes(find(libc::CTRL_ATTR_MCAST_GRP_ID)?.try_into().ok()?);
@@ -520,7 +503,6 @@ fn mcast_groups(b: &[u8]) -> Vec<(String, u32)> {
 fn genl_event(b: &[u8]) -> Option<(u8, Attrs)> {
     let cmd = *b.first()?;
     let attrs = nested(b.get(4..)?)
-        .into_iter()
         .map(|(k, v)| Attr::bytes(k, v))
         .collect();
     Some((cmd, Attrs(attrs)))
