@@ -265,14 +265,21 @@ cleanup_all_ns() {
 	done
 }
 
-# wait_for SECONDS COMMAND...: retry COMMAND until it succeeds.
+# wait_for SECONDS COMMAND...: retry COMMAND until it succeeds. When it
+# never does, the last lines it printed say why (a TAP comment on stderr).
 wait_for() {
-	local deadline=$((SECONDS + $1))
+	local deadline=$((SECONDS + $1)) out
 	shift
-	until "$@" >/dev/null 2>&1; do
-		[ "$SECONDS" -lt "$deadline" ] || return 1
+	out=$(mktemp)
+	until "$@" >"$out" 2>&1; do
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			tail -n 3 "$out" | sed "s/^/    # gave up waiting: /" >&2
+			rm -f "$out"
+			return 1
+		fi
 		sleep 0.2
 	done
+	rm -f "$out"
 }
 
 # subscribed NS PID: PID holds a netlink socket in NS that has joined a
