@@ -88,7 +88,8 @@ pub fn release(owners: &mut [MemberId], m: MemberId) -> usize {
 
 /// One rebalancing step: a bucket of the most loaded member that, moved to
 /// the least loaded one, narrows the gap between them the most. `None` when
-/// no move helps (the patent's "would moving one work unit have any effect").
+/// no move helps (the patent's "would moving one work unit have any effect")
+/// or the gap is within the noise of the weights.
 pub fn rebalance_step(owners: &[MemberId], weights: &[u64], members: &[MemberId]) -> Option<Move> {
     let loads = members
         .iter()
@@ -98,6 +99,17 @@ pub fn rebalance_step(owners: &[MemberId], weights: &[u64], members: &[MemberId]
         .max_by_key(|&(m, l)| (l, core::cmp::Reverse(m)))?;
     let (least, lo) = loads.min_by_key(|&(m, l)| (l, m))?;
     let gap = hi - lo;
+    // Weights count packets over a while. Counts of independent arrivals
+    // vary by about the square root of their mean, so a gap within three
+    // times that is no imbalance: moving buckets for it would chase the
+    // noise, one reading after another, for as long as the traffic runs.
+    let buckets = |m| owners.iter().filter(|&&o| o == m).count() as u64;
+    let traffic = hi
+        .saturating_sub(buckets(most))
+        .saturating_add(lo.saturating_sub(buckets(least)));
+    if u128::from(gap).pow(2) <= 9 * u128::from(traffic) {
+        return None;
+    }
     // Moving weight w leaves a gap of |gap − 2w|: it helps iff 0 < w < gap.
     let (bucket, _) = owners
         .iter()
@@ -192,6 +204,23 @@ mod tests {
                 "round {round}"
             );
         }
+    }
+
+    #[test]
+    fn a_gap_within_the_noise_of_the_traffic_moves_nothing() {
+        let members = [1, 2];
+        let mut owners = [1 as MemberId; 8];
+        owners[4..].fill(2);
+        // 100 packets against 130: within 3 × √230 ≈ 45.
+        let mut weights = [0u64; 8];
+        weights[0] = 100;
+        weights[4] = 130;
+        assert_eq!(rebalance_step(&owners, &weights, &members), None);
+        // 100 against 160 is not; nor is any gap without traffic.
+        weights[4] = 160;
+        assert!(rebalance_step(&owners, &weights, &members).is_some());
+        owners[4..6].fill(1);
+        assert!(rebalance_step(&owners, &[], &members).is_some());
     }
 
     #[test]

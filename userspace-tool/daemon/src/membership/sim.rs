@@ -413,8 +413,9 @@ fn load_not_bucket_count_is_balanced() {
             .map(|(_, l)| l + 1)
             .sum()
     };
+    // Within the traffic's noise (buckets::rebalance_step): 3 × √250.
     let (a, b) = (weight(1), weight(2));
-    assert!(a.abs_diff(b) <= 26, "loads {a} and {b}: {m:?}");
+    assert!(a.abs_diff(b) <= 45, "loads {a} and {b}: {m:?}");
 }
 
 #[test]
