@@ -92,7 +92,7 @@ unsigned int ipcluster_skb_len(const struct sk_buff *skb);
 u16 ipcluster_skb_protocol(const struct sk_buff *skb);
 int ipcluster_skb_network_offset(const struct sk_buff *skb);
 void ipcluster_skb_set_host(struct sk_buff *skb);
-void ipcluster_skb_orphan(struct sk_buff *skb);
+bool ipcluster_skb_uncharge(struct sk_buff *skb);
 int ipcluster_skb_write(struct sk_buff *skb, int off, const void *data, int len);
 int ipcluster_hook_ifindex(const struct nf_hook_state *state, bool out);
 bool ipcluster_skb_eth_dest(const struct sk_buff *skb, u8 *mac);

@@ -64,7 +64,7 @@ pub(crate) fn segment(
     // A closing connection is not restored anywhere: nothing to hold.
     match c.cfg.commit_queue {
         Some(q) if !snap.closing => {
-            skb.orphan();
+            skb.uncharge();
             Verdict::Queue(q)
         }
         _ => Verdict::Accept,
@@ -127,6 +127,12 @@ fn sender<'a>(
     }
 }
 
+/// Most bytes of a sent segment exported with its records, which share
+/// the netlink attribute [`DATA_MAX`] fills. A GSO segment can carry up to
+/// 64 KiB: the daemon fetches the rest from the socket when it finds the
+/// gap.
+const OUT_MAX: u32 = DATA_MAX - (INITIAL_LEN + ESSENTIAL_LEN) as u32;
+
 /// Sends the records of `snap` to the daemon: under output commit at once,
 /// with the segment's bytes; otherwise through the namespace's batch.
 fn send_state(st: &NetState, c: &Cluster, skb: &Skb<'_>, snap: &Snapshot) {
@@ -139,11 +145,12 @@ fn send_state(st: &NetState, c: &Cluster, skb: &Skb<'_>, snap: &Snapshot) {
     if c.cfg.commit_queue.is_some() {
         let mut bytes = None;
         if snap.data_len > 0 {
-            n += data(id(), Dir::Out, snap.seq, snap.data_len, &mut buf[n..]);
+            let len = snap.data_len.min(OUT_MAX);
+            n += data(id(), Dir::Out, snap.seq, len, &mut buf[n..]);
             bytes = Some(SkbBytes {
                 skb,
                 off: snap.data_off,
-                len: snap.data_len.min(DATA_MAX),
+                len,
             });
         }
         st.net.tcp_notify(c.cfg.id, &buf[..n], bytes);

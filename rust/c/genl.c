@@ -55,6 +55,8 @@ void ipcluster_tcp_notify(struct net *net, u32 cluster, const void *records, int
 
 	if (!data)
 		data_len = 0;
+	if (len + data_len > U16_MAX - NLA_HDRLEN)
+		return;
 	skb = genlmsg_new(nla_total_size(sizeof(u32)) + nla_total_size(len + data_len),
 			  GFP_ATOMIC);
 	if (!skb)

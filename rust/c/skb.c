@@ -45,15 +45,16 @@ void ipcluster_skb_set_host(struct sk_buff *skb)
  * Output commit holds a segment in the netfilter queue for a round trip to
  * another member. The segment is tcp_transmit_skb's clone, charged to its
  * socket: TCP Small Queues would stop the socket at two such segments for
- * the whole round trip. Orphaned, it no longer counts as in flight below
- * TCP; its bytes are the retransmit queue's (a clone shares them), which
- * the send buffer still accounts, so held memory stays bounded by it. The
- * queue holds a reference on the socket itself (nf_queue_entry_get_refs).
+ * the whole round trip. skb_set_owner_sk_safe trades the charge for a
+ * plain reference, so TSQ no longer counts the segment, yet it still
+ * leaves as its socket's (cgroup egress programs, the owner match, fq
+ * pacing and timestamps see the socket), and TCP, finding its clone busy,
+ * does not send it again while it waits. The queue's length bounds what
+ * is held.
  */
-void ipcluster_skb_orphan(struct sk_buff *skb)
+bool ipcluster_skb_uncharge(struct sk_buff *skb)
 {
-	if (skb->sk && sk_fullsock(skb->sk))
-		skb_orphan(skb);
+	return skb->sk && sk_fullsock(skb->sk) && skb_set_owner_sk_safe(skb, skb->sk);
 }
 
 int ipcluster_skb_write(struct sk_buff *skb, int off, const void *data, int len)

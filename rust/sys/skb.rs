@@ -87,12 +87,14 @@ impl<'a> Skb<'a> {
         unsafe { bindings::ipcluster_skb_set_host(self.skb.as_ptr()) }
     }
 
-    /// Detaches a locally sent segment from its full socket (TCP Small
-    /// Queues stop counting it as in flight); see `rust/c/skb.c`.
-    pub(crate) fn orphan(&mut self) {
+    /// Frees a locally sent segment's charge to its full socket, which it
+    /// stays with (TCP Small Queues stop counting it as in flight); see
+    /// `rust/c/skb.c`. Whether it did: not for another kind of socket,
+    /// nor one already being freed, which keep the charge.
+    pub(crate) fn uncharge(&mut self) -> bool {
         // SAFETY: a valid skb, owned by the hook for this call (the type's
         // invariant), and `&mut self` excludes any other use of it.
-        unsafe { bindings::ipcluster_skb_orphan(self.skb.as_ptr()) }
+        unsafe { bindings::ipcluster_skb_uncharge(self.skb.as_ptr()) }
     }
 
     /// Whether the frame came to a MAC that is not the interface's.

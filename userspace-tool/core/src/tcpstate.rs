@@ -50,8 +50,13 @@ pub const ESSENTIAL_LEN: usize = 56;
 pub const CLOSED_LEN: usize = 16;
 /// Bytes of a [`Data`] record's head; its bytes follow.
 pub const DATA_HEAD_LEN: usize = 24;
-/// Most bytes one [`Data`] record carries (a 64 KiB GSO segment fits).
-pub const DATA_MAX: u32 = 1 << 16;
+/// Most bytes one [`Data`] record carries. The kernel sends a segment's
+/// records and its bytes in one netlink attribute, whose length is 16
+/// bits (4 of them its header): a received segment's Data record fills it
+/// at most. A sent segment's records take more room (see
+/// `rust/export.rs`); the tail it cannot carry the daemon fetches from the
+/// socket.
+pub const DATA_MAX: u32 = u16::MAX as u32 - 4 - DATA_HEAD_LEN as u32;
 
 const KIND_INITIAL: u8 = 1;
 const KIND_ESSENTIAL: u8 = 2;

@@ -438,7 +438,7 @@ impl Client {
                 f(payload[0], &payload[4..]);
             }
         }
-        Ok(true)
+        Ok(n > 0)
     }
 
     /// A `dump` request: every reply message.

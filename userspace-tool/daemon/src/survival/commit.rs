@@ -31,6 +31,11 @@ use crate::state::Histogram;
 
 /// Longest a segment is held before it is dropped.
 pub(crate) const HOLD_MAX: Duration = Duration::from_secs(2);
+/// How long a held segment may wait for the record that shows its state
+/// once the kernel's export is known to have lost records: a segment
+/// whose record was lost would otherwise wait out [`HOLD_MAX`], as TCP,
+/// its clone still held, does not send it again meanwhile.
+pub(crate) const UNEXPORTED_AFTER: Duration = Duration::from_millis(50);
 /// A message unacknowledged this long is sent again (a lost datagram: an
 /// acknowledgement takes a round trip and the peer's turn, milliseconds);
 /// each time again twice as long, up to [`RESEND_MAX`]: when the peers
@@ -264,6 +269,32 @@ impl Commit {
         }
         self.expired += old.len() as u64;
         (again, old)
+    }
+
+    /// Held segments that waited [`UNEXPORTED_AFTER`] by `now` and whose
+    /// state no exported record shows (`shown`): dropped, counted
+    /// `expired`, so that TCP sends them again, exported afresh.
+    pub(crate) fn unexported(
+        &mut self,
+        now: Instant,
+        shown: impl Fn(&Segment) -> bool,
+    ) -> Vec<u32> {
+        let old: Vec<u32> = self
+            .held
+            .values()
+            .filter(|(s, at)| now.duration_since(*at) >= UNEXPORTED_AFTER && !shown(s))
+            .map(|(s, _)| s.packet)
+            .collect();
+        for p in &old {
+            self.held.remove(p);
+        }
+        self.expired += old.len() as u64;
+        old
+    }
+
+    /// Whether `e`, a state exported, shows what segment `s` reveals.
+    pub(crate) fn shows(e: &crate::shared::tcpstate::Essential, s: &Segment) -> bool {
+        covers(e.snd_nxt, s.end) && s.ack.is_none_or(|a| covers(e.rcv_nxt, a))
     }
 
     /// Segments waiting.
@@ -545,6 +576,28 @@ mod tests {
         let (_, old) = c.due(t0 + HOLD_MAX);
         assert_eq!(old, vec![5]);
         assert_eq!((c.expired, c.waiting()), (1, 0));
+    }
+
+    #[test]
+    fn segments_no_exported_state_shows_are_dropped_when_asked() {
+        let t0 = Instant::now();
+        let mut c = Commit::default();
+        c.members(&[2], t0);
+        c.seal(body(1, 10, 10), t0);
+        assert_eq!(c.hold(seg(1, 1, 10, 10), t0), None);
+        assert_eq!(c.hold(seg(2, 1, 20, 10), t0), None);
+        let ess = |snd_nxt, rcv_nxt| Essential {
+            snd_nxt,
+            rcv_nxt,
+            ..Essential::default()
+        };
+        let shown = |s: &Segment| Commit::shows(&ess(10, 10), s);
+        assert!(c.unexported(t0, shown).is_empty(), "too soon");
+        // Segment 2 reveals bytes up to 20, which no record showed.
+        assert_eq!(c.unexported(t0 + UNEXPORTED_AFTER, shown), vec![2]);
+        assert_eq!((c.waiting(), c.expired), (1, 1));
+        assert!(Commit::shows(&ess(20, 10), &seg(9, 1, 20, 10)));
+        assert!(!Commit::shows(&ess(20, 9), &seg(9, 1, 20, 10)), "its ACK");
     }
 
     #[test]

@@ -23,7 +23,7 @@ use tracing::{debug, warn};
 use crate::kapi::nfqueue::{Queue, Verdict};
 use crate::shared::proto::{self, kind, Msg};
 
-use super::{Survival, TcpStatus};
+use super::{Exports, Survival, TcpStatus};
 use crate::addr::{addr_of, ip_of, Addr};
 use crate::cert::Trust;
 use crate::membership::node::Node;
@@ -227,7 +227,7 @@ pub(crate) fn start(
     group: SocketAddr,
     endpoint: Endpoint<Message>,
     survival: Survival,
-    kernel: mpsc::UnboundedReceiver<Vec<u8>>,
+    kernel: mpsc::UnboundedReceiver<Exports>,
     queue: Option<Queue>,
     every: Duration,
 ) -> std::io::Result<Handle> {
@@ -307,7 +307,7 @@ struct Link {
     s: Survival,
     view: View,
     /// The kernel's TCP state records.
-    kernel: mpsc::UnboundedReceiver<Vec<u8>>,
+    kernel: mpsc::UnboundedReceiver<Exports>,
     /// Output commit: the queue holding our connections' segments.
     queue: Option<AsyncFd<Queue>>,
     /// The queue's receive buffer, allocated and zeroed once rather than
@@ -457,11 +457,18 @@ impl Link {
     /// TCP state records from the kernel: coalesced into the batches
     /// `flush` sends (at the end of this turn with output commit, of the
     /// next tick's turn in async mode).
-    fn exported(&mut self, records: &[u8]) {
-        self.s.exported(records);
+    fn exported(&mut self, first: &Exports) {
+        self.exports(first);
         while let Ok(more) = self.kernel.try_recv() {
-            self.s.exported(&more);
+            self.exports(&more);
         }
+    }
+
+    fn exports(&mut self, e: &Exports) {
+        if e.lost {
+            self.s.export_lost(Instant::now());
+        }
+        e.messages().for_each(|m| self.s.exported(m));
     }
 
     /// TCP state records member `sender` at `from` replicated: kept if it
@@ -527,8 +534,8 @@ impl Link {
     }
 
     /// Output commit, each tick: the members that can hold our state now,
-    /// messages nobody acknowledged sent again, segments held too long
-    /// dropped.
+    /// messages nobody acknowledged sent again, segments held too long or
+    /// whose record the export lost dropped.
     async fn commit_tick(&mut self) {
         let others = self.view.others();
         let Some(c) = self.s.commit.as_mut() else {
@@ -539,6 +546,8 @@ impl Link {
         let (again, old) = c.due(now);
         self.verdicts(&go, Verdict::Accept);
         self.verdicts(&old, Verdict::Drop);
+        let unexported = self.s.unexported(now);
+        self.verdicts(&unexported, Verdict::Drop);
         for r in again {
             // To the group when every other member lacks it, else to each
             // that does: those that hold it need not check it again.

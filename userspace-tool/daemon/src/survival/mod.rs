@@ -133,6 +133,8 @@ pub(crate) struct Survival {
     /// and its addresses (for [`FetchUnsent`]).
     outs: HashMap<u64, (Initial, Option<u32>)>,
     fetch: Option<FetchUnsent>,
+    /// Output commit: when the kernel's export last lost records.
+    lost_export: Option<Instant>,
     abort: Option<Abort>,
     /// Adoption, when the kernel is there to ask ([`Survival::adopt_with`]).
     adopt: Option<Mutex<Box<dyn Adopt>>>,
@@ -174,6 +176,7 @@ impl Survival {
             ignored: 0,
             outs: HashMap::new(),
             fetch: None,
+            lost_export: None,
             abort: None,
             adopt: None,
             owners: Vec::new(),
@@ -193,6 +196,30 @@ impl Survival {
     /// sent, which a state record shows and no segment carried.
     pub(crate) fn fetch_unsent(&mut self, f: FetchUnsent) {
         self.fetch = Some(f);
+    }
+
+    /// The kernel's export lost records at `now` (its socket overflowed).
+    pub(crate) fn export_lost(&mut self, now: Instant) {
+        self.lost_export = Some(now);
+    }
+
+    /// Output commit, for a while after the export lost records: the held
+    /// segments whose state no record exported shows, to drop (see
+    /// [`commit::UNEXPORTED_AFTER`]). Without a loss, a segment's record
+    /// is on its way, however late.
+    pub(crate) fn unexported(&mut self, now: Instant) -> Vec<u32> {
+        let (Some(c), Some(at)) = (self.commit.as_mut(), self.lost_export) else {
+            return Vec::new();
+        };
+        if now.saturating_duration_since(at) > commit::HOLD_MAX {
+            self.lost_export = None;
+        }
+        let exported = &self.coalescer;
+        c.unexported(now, |seg| {
+            exported
+                .essential(seg.conn)
+                .is_some_and(|e| commit::Commit::shows(&e, seg))
+        })
     }
 
     /// Output commit: how to abort a connection of ours.
@@ -336,34 +363,46 @@ impl Survival {
         if e.flags.has(Flags::HANDSHAKE) {
             end.get_or_insert(e.snd_nxt);
         }
-        let (initial, end) = (*initial, end.unwrap_or(e.snd_nxt));
+        let (initial, from) = (*initial, end.unwrap_or(e.snd_nxt));
         // From where the bytes the replicas were sent stop: behind
         // `snd_nxt` when a segment's export was lost (see `fill_gap`).
-        let mut from = end;
         let stop = if after(e.written, from) > UNSENT_PER_STATE as i32 {
             from.wrapping_add(UNSENT_PER_STATE)
         } else {
             e.written
         };
+        self.refetch(&initial, from, stop, e.snd_nxt);
+    }
+
+    /// Output commit: connection `initial`'s bytes out from `from` up to
+    /// `stop`, asked of the kernel, go on to the replicas; those below
+    /// `sent` left in segments whose export was lost (counted
+    /// `refetched`), the rest the socket has not sent (`unsent`). When
+    /// the socket's bytes start further on, the client acknowledged those
+    /// before: no replica needs them.
+    fn refetch(&mut self, initial: &Initial, mut from: u32, stop: u32, sent: u32) {
         while after(stop, from) > 0 {
-            let Some((seq, bytes)) = self.fetch.as_mut().and_then(|f| f(&initial, from)) else {
+            let Some((at, mut bytes)) = self.fetch.as_mut().and_then(|f| f(initial, from)) else {
                 return;
             };
+            if after(from, at) > 0 {
+                return; // not an answer to what was asked
+            }
+            bytes.truncate(after(stop, at).max(0) as usize);
             if bytes.is_empty() {
                 return; // the connection is gone, or nothing is left
             }
             let d = Data {
-                id: e.id,
+                id: initial.id,
                 dir: Dir::Out,
-                seq,
+                seq: at,
                 len: bytes.len() as u32,
             };
-            // Those below `snd_nxt` were sent: their export was lost.
-            let sent = after(e.snd_nxt, seq).clamp(0, d.len as i32) as u64;
-            self.status.refetched += sent;
-            self.status.unsent += u64::from(d.len) - sent;
+            let below = after(sent, at).clamp(0, d.len as i32) as u64;
+            self.status.refetched += below;
+            self.status.unsent += u64::from(d.len) - below;
             self.data_after(&d, &bytes);
-            from = seq.wrapping_add(d.len);
+            from = at.wrapping_add(d.len);
         }
     }
 
@@ -402,27 +441,8 @@ impl Survival {
     /// are still held, so the socket still has them; bytes it no longer
     /// has the client acknowledged, and no replica needs.
     fn fill_gap(&mut self, id: u64, seq: u32) {
-        let Some(&(initial, Some(mut from))) = self.outs.get(&id) else {
-            return;
-        };
-        while after(seq, from) > 0 {
-            let Some((at, bytes)) = self.fetch.as_mut().and_then(|f| f(&initial, from)) else {
-                return;
-            };
-            // Bytes from further on: the socket no longer has those of the
-            // gap.
-            if bytes.is_empty() || at != from {
-                return;
-            }
-            let d = Data {
-                id,
-                dir: Dir::Out,
-                seq: at,
-                len: bytes.len() as u32,
-            };
-            self.status.refetched += bytes.len() as u64;
-            self.data_after(&d, &bytes);
-            from = at.wrapping_add(d.len);
+        if let Some(&(initial, Some(from))) = self.outs.get(&id) {
+            self.refetch(&initial, from, seq, seq);
         }
     }
 
@@ -787,11 +807,44 @@ fn other_live(o: u16, me: u16, alive: impl Fn(u16) -> bool) -> bool {
     o != me && o != UNOWNED && alive(o)
 }
 
+/// Messages of the kernel's read together: their records back to back,
+/// and where each message ends. Each is taken in on its own: a message's
+/// records are ranked (an Initial before the bytes, the bytes before the
+/// state) within it, never across messages.
+#[derive(Debug, Default)]
+pub(crate) struct Exports {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+    /// Messages before these were lost (the socket overflowed).
+    pub(crate) lost: bool,
+}
+
+impl Exports {
+    fn push(&mut self, records: &[u8]) {
+        self.bytes.extend_from_slice(records);
+        self.ends.push(self.bytes.len());
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ends.is_empty() && !self.lost
+    }
+
+    /// Each message's records, in the order the kernel sent them.
+    pub(crate) fn messages(&self) -> impl Iterator<Item = &[u8]> {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let m = &self.bytes[start..end];
+            start = end;
+            m
+        })
+    }
+}
+
 /// Reads the kernel's exports of cluster `id` on a thread of its own (a
-/// blocking netlink socket), handing each payload to `tx`.
+/// blocking netlink socket), handing them to `tx` in batches.
 pub(crate) fn watch_kernel(
     id: u32,
-    tx: tokio::sync::mpsc::UnboundedSender<Vec<u8>>,
+    tx: tokio::sync::mpsc::UnboundedSender<Exports>,
 ) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("tcp-export".into())
@@ -805,7 +858,7 @@ pub(crate) fn watch_kernel(
             };
             // A message carries at most DATA_MAX bytes and its records.
             let mut buf = vec![0u8; 2 * DATA_MAX as usize];
-            let mut batch = Vec::new();
+            let mut batch = Exports::default();
             let ours = id.to_ne_bytes();
             let mut lose = LoseExports::from_env();
             loop {
@@ -813,25 +866,29 @@ pub(crate) fn watch_kernel(
                 // its batch: one hand-over to the link's thread (and one
                 // wakeup of it) for all of them.
                 let mut wait = true;
-                while batch.len() < EXPORT_BATCH {
+                while batch.bytes.len() < EXPORT_BATCH {
                     let read = nl.read_events(&mut buf, wait, |cmd, a| {
                         if cmd == Cmd::TcpStateNtf as u8
                             && attr_in(a, t::CLUSTER_ID) == Some(&ours[..])
                         {
                             let records = attr_in(a, t::RECORDS).unwrap_or_default();
-                            if !lose.as_mut().is_some_and(|l| l.loses(records)) {
-                                batch.extend_from_slice(records);
+                            if lose.as_mut().is_some_and(|l| l.loses(records)) {
+                                batch.lost = true;
+                            } else {
+                                batch.push(records);
                             }
                         }
                     });
                     match read {
                         Ok(true) => wait = false,
                         Ok(false) => break,
-                        // ENOBUFS: the kernel sent faster than we read;
-                        // the next segment of each connection carries
-                        // newer state.
+                        // ENOBUFS: the kernel sent faster than we read,
+                        // and records were lost. Output commit fetches
+                        // the bytes they carried and lets the segments
+                        // they showed go again (`Survival::unexported`).
                         Err(e) => {
                             warn!(%e, "TCP state export");
+                            batch.lost = true;
                             break;
                         }
                     }
@@ -1060,7 +1117,8 @@ mod tests {
                 })
                 .collect()
         };
-        // A segment of 10 bytes out while 30 more wait (a full window).
+        // A segment of 10 bytes out while 30 more wait (a full window);
+        // the socket has 10 more the state does not show yet.
         let bytes: Vec<u8> = (0..10).collect();
         s.exported(
             &[
@@ -1072,7 +1130,7 @@ mod tests {
         );
         assert_eq!(
             sent(&mut s),
-            [('i', 0, 0), ('d', 100, 10), ('d', 110, 40), ('e', 110, 140)]
+            [('i', 0, 0), ('d', 100, 10), ('d', 110, 30), ('e', 110, 140)]
         );
         // They leave: the replicas have them, nothing goes again.
         let bytes: Vec<u8> = (10..24).collect();
@@ -1080,8 +1138,8 @@ mod tests {
         assert_eq!(sent(&mut s), [('e', 124, 140)]);
         // More written: only what is new is asked for.
         s.exported(&enc(ess(3, 124, 150), b""));
-        assert_eq!(sent(&mut s), [('e', 124, 150)]);
-        assert_eq!(*asked.lock().unwrap(), [110]);
+        assert_eq!(sent(&mut s), [('d', 140, 10), ('e', 124, 150)]);
+        assert_eq!(*asked.lock().unwrap(), [110, 140]);
         assert_eq!(s.status().unsent, 40);
     }
 
@@ -1146,7 +1204,10 @@ mod tests {
         assert_eq!(sent(&mut s), [('d', 100, 10), ('e', 110, 0)]);
         // The export of bytes 110..120 was lost; the next segment's came.
         s.exported(&[enc(out(120, 10), &bytes(20)), enc(ess(2, 130), b"")].concat());
-        assert_eq!(sent(&mut s), [('d', 110, 20), ('e', 130, 0)]);
+        assert_eq!(
+            sent(&mut s),
+            [('d', 110, 10), ('d', 120, 10), ('e', 130, 0)]
+        );
         // The last segment's export was lost: its state shows it.
         socket.lock().unwrap().1.extend(bytes(30));
         s.exported(&enc(ess(3, 140), b""));
@@ -1158,6 +1219,11 @@ mod tests {
         s.exported(&[enc(out(150, 10), &bytes(50)), enc(ess(4, 160), b"")].concat());
         assert_eq!(sent(&mut s), [('d', 150, 10), ('e', 160, 0)]);
         assert_eq!(*asked.lock().unwrap(), [110, 130, 140]);
+        // A gap the client acknowledged part of: the rest is asked for.
+        *socket.lock().unwrap() = (165, (65..85).collect());
+        s.exported(&enc(out(175, 10), &bytes(75)));
+        assert_eq!(sent(&mut s), [('d', 165, 10), ('d', 175, 10)]);
+        assert_eq!(*asked.lock().unwrap(), [110, 130, 140, 160]);
         assert_eq!((s.status().refetched, s.status().unsent), (30, 0));
     }
 

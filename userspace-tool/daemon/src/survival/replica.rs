@@ -259,6 +259,11 @@ const WAIT_FOR: Duration = Duration::from_secs(5);
 /// Most connections remembered as not kept for want of room (their ids).
 const UNKEPT_MAX: usize = 65536;
 
+/// How long records that waited in vain are remembered: their sender
+/// sends them again within a few flushes, and a sender that filled the
+/// memory with junk would otherwise turn the remedy off for good.
+const VAIN_FOR: Duration = Duration::from_secs(60);
+
 /// Records of one connection refused for ownership that a newer table
 /// may make good (see [`super::trust`]).
 struct Waiting {
@@ -299,10 +304,10 @@ pub(crate) struct Store {
     /// their later records are not held either.
     unkept: HashSet<u64>,
     /// Connections whose records, from the sender named, waited for a
-    /// newer table in vain, and why, until that sender's Closed of them
-    /// (at most [`UNKEPT_MAX`]): sent again and refused for the same
-    /// reason, they are not held either.
-    vain: HashMap<(u16, u64), Refusal>,
+    /// newer table in vain, why and when, until that sender's Closed of
+    /// them, its death or [`VAIN_FOR`] (at most [`UNKEPT_MAX`]): sent
+    /// again and refused for the same reason, they are not held either.
+    vain: HashMap<(u16, u64), (Refusal, Instant)>,
 }
 
 /// The replica of connection `id`, if `sender` owns it. A live sender
@@ -403,7 +408,7 @@ impl Store {
             };
             let id = r.id();
             let vain = match behind {
-                None => self.vain.get(&(sender, id)).copied(),
+                None => self.vain.get(&(sender, id)).map(|v| v.0),
                 Some(_) => None,
             };
             if vain.is_some() && matches!(r, Record::Closed(_)) {
@@ -579,6 +584,9 @@ impl Store {
     /// Tries the records that wait for a newer table again under `auth`;
     /// those that waited [`WAIT_FOR`] by `now` are refused for good.
     pub(crate) fn retry(&mut self, auth: &Authority, now: Instant) {
+        self.vain.retain(|&(sender, _), &mut (_, at)| {
+            auth.alive(sender) && now.saturating_duration_since(at) < VAIN_FOR
+        });
         for (id, w) in std::mem::take(&mut self.waiting) {
             if now.saturating_duration_since(w.since) >= WAIT_FOR {
                 self.refused.record(w.why);
@@ -586,7 +594,7 @@ impl Store {
                 // for: its records, sent again, are acknowledged with it
                 // named, and output commit fails closed on it.
                 if self.vain.len() < UNKEPT_MAX {
-                    self.vain.insert((w.sender, id), w.why);
+                    self.vain.insert((w.sender, id), (w.why, now));
                 }
             } else {
                 self.apply_since(w.sender, &w.records, auth, w.since);
@@ -1175,6 +1183,12 @@ mod tests {
         let closed = [Record::Closed(Closed { id: id(1) })];
         assert!(send(&mut s, 3, &closed, &auth()));
         assert!(!send(&mut s, 3, &recs, &auth()), "waits again");
+        // Member 1's waited in vain too: remembered for VAIN_FOR only.
+        let later = Instant::now() + WAIT_FOR;
+        s.retry(&auth(), later);
+        assert!(s.apply(1, &wire(&recs, b""), &auth()).done);
+        s.retry(&auth(), later + VAIN_FOR);
+        assert!(!send(&mut s, 1, &recs, &auth()), "waits: forgotten");
     }
 
     #[test]
