@@ -130,6 +130,8 @@ if [ $self_test = 1 ]; then
 		failed=$((failed + 1))
 	fi
 fi
+# The failures again, last: what shows of a long log is its tail.
+grep -hE '^not ok ' results/tests.log | sed 's/^/# failed: /'
 echo "# VM tests took $((SECONDS - start))s; logs in results/"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ] && [ $rc = 0 ]
