@@ -47,10 +47,9 @@ void ipcluster_skb_set_host(struct sk_buff *skb)
  * socket: TCP Small Queues would stop the socket at two such segments for
  * the whole round trip. skb_set_owner_sk_safe trades the charge for a
  * plain reference, so TSQ no longer counts the segment, yet it still
- * leaves as its socket's (cgroup egress programs, the owner match, fq
- * pacing and timestamps see the socket), and TCP, finding its clone busy,
- * does not send it again while it waits. The queue's length bounds what
- * is held.
+ * leaves as its socket's (cgroup egress programs and the owner match see
+ * the socket), and TCP, finding its clone busy, does not send it again
+ * while it waits. The queue's length bounds what is held.
  */
 bool ipcluster_skb_uncharge(struct sk_buff *skb)
 {

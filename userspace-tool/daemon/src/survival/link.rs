@@ -465,10 +465,10 @@ impl Link {
     }
 
     fn exports(&mut self, e: &Exports) {
+        e.messages().for_each(|m| self.s.exported(m));
         if e.lost {
             self.s.export_lost(Instant::now());
         }
-        e.messages().for_each(|m| self.s.exported(m));
     }
 
     /// TCP state records member `sender` at `from` replicated: kept if it
@@ -577,7 +577,6 @@ impl Link {
         };
         let buf = &mut self.qbuf;
         let mut go = Vec::new();
-        let now = Instant::now();
         loop {
             let got = match q.get_ref().recv(buf) {
                 Ok(got) => got,
@@ -587,6 +586,8 @@ impl Link {
                     break;
                 }
             };
+            // When they were read, as `Survival::unexported` needs it.
+            let now = Instant::now();
             for g in got {
                 match (g, self.s.commit.as_mut()) {
                     (Ok(seg), Some(c)) => go.extend(c.hold(seg, now)),
