@@ -50,6 +50,12 @@ fn covers(a: u32, b: u32) -> bool {
     after(a, b) >= 0
 }
 
+/// Whether a state sending up to `snd_nxt` and having received up to
+/// `rcv_nxt` shows all that segment `s` reveals to the client.
+fn reveals(snd_nxt: u32, rcv_nxt: u32, s: &Segment) -> bool {
+    covers(snd_nxt, s.end) && s.ack.is_none_or(|a| covers(rcv_nxt, a))
+}
+
 /// What the connection's committed state says: how far its sequence
 /// numbers go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -258,16 +264,7 @@ impl Commit {
             });
         }
         self.resent += again.len() as u64;
-        let old: Vec<u32> = self
-            .held
-            .iter()
-            .filter(|(_, (_, at))| now.duration_since(*at) >= HOLD_MAX)
-            .map(|(&p, _)| p)
-            .collect();
-        for p in &old {
-            self.held.remove(p);
-        }
-        self.expired += old.len() as u64;
+        let old = self.expire(|_, at| now.duration_since(at) >= HOLD_MAX);
         (again, old)
     }
 
@@ -279,22 +276,28 @@ impl Commit {
         now: Instant,
         shown: impl Fn(&Segment) -> bool,
     ) -> Vec<u32> {
-        let old: Vec<u32> = self
+        self.expire(|s, at| now.duration_since(at) >= UNEXPORTED_AFTER && !shown(s))
+    }
+
+    /// Drops the held segments `old` picks (by segment and arrival),
+    /// counted `expired`; their packet ids.
+    fn expire(&mut self, old: impl Fn(&Segment, Instant) -> bool) -> Vec<u32> {
+        let gone: Vec<u32> = self
             .held
             .values()
-            .filter(|(s, at)| now.duration_since(*at) >= UNEXPORTED_AFTER && !shown(s))
+            .filter(|(s, at)| old(s, *at))
             .map(|(s, _)| s.packet)
             .collect();
-        for p in &old {
+        for p in &gone {
             self.held.remove(p);
         }
-        self.expired += old.len() as u64;
-        old
+        self.expired += gone.len() as u64;
+        gone
     }
 
     /// Whether `e`, a state exported, shows what segment `s` reveals.
     pub(crate) fn shows(e: &crate::shared::tcpstate::Essential, s: &Segment) -> bool {
-        covers(e.snd_nxt, s.end) && s.ack.is_none_or(|a| covers(e.rcv_nxt, a))
+        reveals(e.snd_nxt, e.rcv_nxt, s)
     }
 
     /// Segments waiting.
@@ -383,9 +386,7 @@ impl Commit {
 
     fn covered(&self, s: &Segment) -> bool {
         match self.conns.get(&s.conn) {
-            Some(Known::Open { snd_nxt, rcv_nxt }) => {
-                covers(*snd_nxt, s.end) && s.ack.is_none_or(|a| covers(*rcv_nxt, a))
-            }
+            Some(Known::Open { snd_nxt, rcv_nxt }) => reveals(*snd_nxt, *rcv_nxt, s),
             _ => false,
         }
     }
