@@ -175,9 +175,11 @@ void ipcluster_sk_conn(const struct sock *sk, struct ipcluster_tcp_conn *c);
 /* Up to cap bytes the application wrote to that connection and the client
  * has not acknowledged, from sequence number from (or snd_una if later):
  * how many, the first one's sequence number in *seq; -ENOENT if no
- * established connection has those addresses. May sleep. */
+ * established connection has those addresses. With snap, the
+ * connection's state as now goes there too, and the bytes start at
+ * snd_una whatever from says. May sleep. */
 int ipcluster_tcp_unsent(struct net *net, int ifindex, const struct ipcluster_tcp_conn *c,
-			 u32 from, u8 *buf, u32 cap, u32 *seq);
+			 u32 from, u8 *buf, u32 cap, u32 *seq, struct ipcluster_tcp_snap *snap);
 
 /* ---- Adoption into the application's listener (rust/c/tcp_adopt.c) ---- */
 

@@ -75,8 +75,11 @@ pub(crate) fn segment(
 /// every `tcp-export` cluster whose address is its local one (a socket
 /// is tied to no interface: a cluster address on two gets it twice). A
 /// RST that TCP refused (out of its window) changes no state and comes
-/// nowhere near here. Through the batch, after the connection's last
-/// records.
+/// nowhere near here. The same way as the connection's last records, and
+/// so after them: through the batch, or at once under output commit,
+/// where a new connection on the same 4-tuple (a TIME_WAIT socket
+/// accepting a new SYN) exports its records at once, and an old Closed
+/// still in the batch would come after them and end the new one.
 pub(crate) fn ended(st: &NetState, rcu: &RcuGuard, c: &Ended) {
     if !st.net.tcp_listeners() {
         return;
@@ -98,7 +101,11 @@ pub(crate) fn ended(st: &NetState, rcu: &RcuGuard, c: &Ended) {
         return;
     };
     for k in clusters {
-        st.net.tcp_batch(k.cfg.id, 0, &buf[..n]);
+        if k.cfg.commit_queue.is_some() {
+            st.net.tcp_notify(k.cfg.id, &buf[..n], None);
+        } else {
+            st.net.tcp_batch(k.cfg.id, 0, &buf[..n]);
+        }
     }
 }
 
@@ -256,6 +263,12 @@ fn tcp_in(skb: &mut Skb<'_>, v6: bool) -> Option<Segment> {
         data_off: (l4 + doff) as u32,
         data_len: (len - l4 - doff) as u32,
     })
+}
+
+/// The records of a connection's state as `s` shows it now, with a new
+/// generation: Initial and Essential, or Closed; their length.
+pub(crate) fn records(s: &Snapshot, out: &mut [u8]) -> Option<usize> {
+    encode(s, GENERATION.fetch_add(1, Ordering::Relaxed), out)
 }
 
 /// The records for one snapshot: Initial and Essential, or Closed.

@@ -94,12 +94,17 @@ check "all $STREAMS streams went on byte-exact through both crashes" \
 check "the client saw no reset" test "$(ip netns exec "$NS_CLIENT" nstat -az TcpExtTCPAbortOnData TcpEstabResets | awk '{s += $2} END {print s}')" = "$rst0"
 check "m$last restored connections with their queues' bytes" \
 	test "$(field "$last" tcp restored_with_bytes)" -ge 1
-refetched=0
-for i in 1 2 3; do refetched=$((refetched + $(field "$i" tcp refetched))); done
+refetched=0 reexported=0
+for i in 1 2 3; do
+	refetched=$((refetched + $(field "$i" tcp refetched)))
+	reexported=$((reexported + $(field "$i" tcp reexported)))
+done
 check "the bytes of the exports lost ($refetched) were asked of the kernel again" \
 	test "$refetched" -ge 1
+check "so were the records of connections whose held segments waited for them ($reexported)" \
+	test "$reexported" -ge 1
 for i in "$m" "$last"; do
-	echo "    # m$i: $(python3 -c "import json; t = json.load(open('$tmp/run$i/1.json'))['tcp']; print({k: t[k] for k in ('restored', 'restored_with_bytes', 'failed', 'expired', 'resent', 'waiting', 'queued_bytes', 'unsent', 'refetched')})" 2>/dev/null)"
+	echo "    # m$i: $(python3 -c "import json; t = json.load(open('$tmp/run$i/1.json'))['tcp']; print({k: t[k] for k in ('restored', 'restored_with_bytes', 'failed', 'expired', 'resent', 'waiting', 'queued_bytes', 'unsent', 'refetched', 'reexported')})" 2>/dev/null)"
 done
 grep -hE "WARN|ERROR" "$tmp"/m[123].log | head -n 10 | sed 's/^/    # /'
 # A stream that did not go on, or a held connection lost: what each

@@ -126,6 +126,45 @@ static void snap_req(const struct request_sock *req, struct ipcluster_tcp_snap *
 }
 
 /*
+ * A full socket's state as a peer knows it once a segment ending at `end`
+ * (or anything before) has gone: snd_nxt at least `end`. Caller holds
+ * the socket's lock.
+ */
+static void snap_tcp(const struct sock *sk, u32 end, struct ipcluster_tcp_snap *s)
+{
+	const struct tcp_sock *tp = tcp_sk(sk);
+
+	snap_addrs(sk, s);
+	s->mss = tp->rx_opt.mss_clamp;
+	s->opts_len = tp->tcp_header_len - sizeof(struct tcphdr);
+	s->closing = sk->sk_state != TCP_ESTABLISHED;
+	if (tp->nonagle & TCP_NAGLE_OFF)
+		s->flags |= IPCLUSTER_SNAP_NODELAY;
+	if (tp->rx_opt.wscale_ok)
+		s->flags |= IPCLUSTER_SNAP_WSCALE_REQ | IPCLUSTER_SNAP_WSCALE_OK;
+	if (tp->rx_opt.tstamp_ok)
+		s->flags |= IPCLUSTER_SNAP_TS_REQ | IPCLUSTER_SNAP_TS_OK;
+	if (tp->rx_opt.sack_ok)
+		s->flags |= IPCLUSTER_SNAP_SACK_OK;
+	if (!tp->rx_opt.wscale_ok && !tp->rx_opt.tstamp_ok && !tp->rx_opt.sack_ok)
+		s->flags |= IPCLUSTER_SNAP_NO_OPTIONS;
+	s->snd_wscale = tp->rx_opt.snd_wscale;
+	s->rcv_wscale = tp->rx_opt.rcv_wscale;
+	s->snd_nxt = after(end, tp->snd_nxt) ? end : tp->snd_nxt;
+	s->snd_wl1 = tp->snd_wl1;
+	s->snd_una = tp->snd_una;
+	s->snd_wnd = tp->snd_wnd;
+	s->rcv_nxt = tp->rcv_nxt;
+	s->rcv_wnd = tp->rcv_wnd;
+	s->ts_recent = tp->rx_opt.ts_recent;
+	/* What getsockopt(TCP_TIMESTAMP) reads, for setsockopt on restore. */
+	s->ts_val = (tcp_clock_ts(tp->tcp_usec_ts) + tp->tsoffset) & ~1u;
+	s->ts_val |= tp->tcp_usec_ts;
+	s->copied_seq = tp->copied_seq;
+	s->write_seq = after(tp->write_seq, s->snd_nxt) ? tp->write_seq : s->snd_nxt;
+}
+
+/*
  * LOCAL_OUT runs inside tcp_transmit_skb, with the socket locked (by its
  * owner or by softirq) and before snd_nxt moves past this segment: the
  * segment's own end is the snd_nxt a peer may have seen. A SYN-ACK is
@@ -138,7 +177,6 @@ static void snap_req(const struct request_sock *req, struct ipcluster_tcp_snap *
 bool ipcluster_tcp_snap(const struct sk_buff *skb, struct ipcluster_tcp_snap *s)
 {
 	const struct sock *sk = skb->sk;
-	const struct tcp_sock *tp;
 	const struct tcphdr *th;
 	bool req;
 	u32 end;
@@ -170,36 +208,9 @@ bool ipcluster_tcp_snap(const struct sk_buff *skb, struct ipcluster_tcp_snap *s)
 		snap_req(inet_reqsk(sk), s);
 		return true;
 	}
-	tp = tcp_sk(sk);
-	snap_addrs(sk, s);
-	s->mss = tp->rx_opt.mss_clamp;
-	s->opts_len = tp->tcp_header_len - sizeof(struct tcphdr);
-	s->closing = sk->sk_state != TCP_ESTABLISHED || th->fin || th->rst;
-	if (tp->nonagle & TCP_NAGLE_OFF)
-		s->flags |= IPCLUSTER_SNAP_NODELAY;
-	if (tp->rx_opt.wscale_ok)
-		s->flags |= IPCLUSTER_SNAP_WSCALE_REQ | IPCLUSTER_SNAP_WSCALE_OK;
-	if (tp->rx_opt.tstamp_ok)
-		s->flags |= IPCLUSTER_SNAP_TS_REQ | IPCLUSTER_SNAP_TS_OK;
-	if (tp->rx_opt.sack_ok)
-		s->flags |= IPCLUSTER_SNAP_SACK_OK;
-	if (!tp->rx_opt.wscale_ok && !tp->rx_opt.tstamp_ok && !tp->rx_opt.sack_ok)
-		s->flags |= IPCLUSTER_SNAP_NO_OPTIONS;
-	s->snd_wscale = tp->rx_opt.snd_wscale;
-	s->rcv_wscale = tp->rx_opt.rcv_wscale;
 	end = ntohl(th->seq) + th->syn + th->fin + s->data_len;
-	s->snd_nxt = after(end, tp->snd_nxt) ? end : tp->snd_nxt;
-	s->snd_wl1 = tp->snd_wl1;
-	s->snd_una = tp->snd_una;
-	s->snd_wnd = tp->snd_wnd;
-	s->rcv_nxt = tp->rcv_nxt;
-	s->rcv_wnd = tp->rcv_wnd;
-	s->ts_recent = tp->rx_opt.ts_recent;
-	/* What getsockopt(TCP_TIMESTAMP) reads, for setsockopt on restore. */
-	s->ts_val = (tcp_clock_ts(tp->tcp_usec_ts) + tp->tsoffset) & ~1u;
-	s->ts_val |= tp->tcp_usec_ts;
-	s->copied_seq = tp->copied_seq;
-	s->write_seq = after(tp->write_seq, s->snd_nxt) ? tp->write_seq : s->snd_nxt;
+	snap_tcp(sk, end, s);
+	s->closing |= th->fin || th->rst;
 	return true;
 }
 
@@ -246,7 +257,7 @@ static u32 unsent_walk(struct sock *sk, u32 from, u8 *buf, u32 cap)
  * rather than copied out with every segment.
  */
 int ipcluster_tcp_unsent(struct net *net, int ifindex, const struct ipcluster_tcp_conn *c,
-			 u32 from, u8 *buf, u32 cap, u32 *seq)
+			 u32 from, u8 *buf, u32 cap, u32 *seq, struct ipcluster_tcp_snap *snap)
 {
 	struct sock *sk;
 	int ret = -ENOENT;
@@ -261,6 +272,11 @@ int ipcluster_tcp_unsent(struct net *net, int ifindex, const struct ipcluster_tc
 		if (sk->sk_state == TCP_ESTABLISHED || sk->sk_state == TCP_CLOSE_WAIT) {
 			u32 una = tcp_sk(sk)->snd_una;
 
+			if (snap) {
+				memset(snap, 0, sizeof(*snap));
+				snap_tcp(sk, tcp_sk(sk)->snd_nxt, snap);
+				from = una;
+			}
 			*seq = before(from, una) ? una : from;
 			ret = unsent_walk(sk, *seq, buf, cap);
 		}

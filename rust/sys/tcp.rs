@@ -80,19 +80,10 @@ pub(crate) struct Snapshot {
     pub(crate) data_len: u32,
 }
 
-impl Skb<'_> {
-    /// The state of the TCP connection this outgoing segment belongs to,
-    /// if it comes from a full TCP socket or is a request socket's SYN-ACK
-    /// (LOCAL_OUT, for a TCP packet).
-    pub(crate) fn tcp_snap(&self) -> Option<Snapshot> {
-        let mut s = bindings::ipcluster_tcp_snap::default();
-        // SAFETY: a valid skb on the output path (Skb's invariant), its
-        // socket locked by the caller of tcp_transmit_skb; `s` is a valid
-        // output buffer.
-        if !unsafe { bindings::ipcluster_tcp_snap(self.as_raw(), &mut s) } {
-            return None;
-        }
-        Some(Snapshot {
+impl Snapshot {
+    /// The C snapshot `s`, its bytes at `data_off` from the network header.
+    fn of(s: &bindings::ipcluster_tcp_snap, data_off: u32) -> Self {
+        Snapshot {
             peer: s.peer,
             local: s.local,
             peer_port: s.peer_port,
@@ -115,9 +106,25 @@ impl Skb<'_> {
             copied_seq: s.copied_seq,
             write_seq: s.write_seq,
             seq: s.seq,
-            data_off: self.net_offset(s.data_off),
+            data_off,
             data_len: s.data_len,
-        })
+        }
+    }
+}
+
+impl Skb<'_> {
+    /// The state of the TCP connection this outgoing segment belongs to,
+    /// if it comes from a full TCP socket or is a request socket's SYN-ACK
+    /// (LOCAL_OUT, for a TCP packet).
+    pub(crate) fn tcp_snap(&self) -> Option<Snapshot> {
+        let mut s = bindings::ipcluster_tcp_snap::default();
+        // SAFETY: a valid skb on the output path (Skb's invariant), its
+        // socket locked by the caller of tcp_transmit_skb; `s` is a valid
+        // output buffer.
+        if !unsafe { bindings::ipcluster_tcp_snap(self.as_raw(), &mut s) } {
+            return None;
+        }
+        Some(Snapshot::of(&s, self.net_offset(s.data_off)))
     }
 
     /// Whether a local TCP socket, not a listener, holds the connection of
@@ -205,6 +212,31 @@ impl Net {
         from: u32,
         buf: &mut [u8],
     ) -> Result<(u32, usize)> {
+        self.unsent_raw(ifindex, c, from, buf, None)
+    }
+
+    /// Connection `c`'s state as now, and up to `buf.len()` bytes from its
+    /// first unacknowledged on (where they start, how many), as
+    /// [`Net::tcp_unsent`].
+    pub(crate) fn tcp_state(
+        &self,
+        ifindex: i32,
+        c: &Initial,
+        buf: &mut [u8],
+    ) -> Result<(Snapshot, u32, usize)> {
+        let mut s = bindings::ipcluster_tcp_snap::default();
+        let (seq, n) = self.unsent_raw(ifindex, c, 0, buf, Some(&mut s))?;
+        Ok((Snapshot::of(&s, 0), seq, n))
+    }
+
+    fn unsent_raw(
+        &self,
+        ifindex: i32,
+        c: &Initial,
+        from: u32,
+        buf: &mut [u8],
+        snap: Option<&mut bindings::ipcluster_tcp_snap>,
+    ) -> Result<(u32, usize)> {
         let conn = bindings::ipcluster_tcp_conn {
             peer: c.src,
             local: c.dst,
@@ -213,10 +245,11 @@ impl Net {
             v6: u8::from(c.v6),
         };
         let cap = u32::try_from(buf.len()).map_err(|_| EINVAL)?;
+        let snap = snap.map_or(core::ptr::null_mut(), |s| s as *mut _);
         let mut seq = 0;
-        // SAFETY: a live namespace; `conn` and `seq` outlive the call,
-        // which writes at most `cap` bytes to `buf` and returns before
-        // `buf` is used again.
+        // SAFETY: a live namespace; `conn`, `seq` and `snap` (null or a
+        // valid output buffer) outlive the call, which writes at most
+        // `cap` bytes to `buf` and returns before `buf` is used again.
         let n = unsafe {
             bindings::ipcluster_tcp_unsent(
                 self.as_ptr(),
@@ -226,6 +259,7 @@ impl Net {
                 buf.as_mut_ptr(),
                 cap,
                 &mut seq,
+                snap,
             )
         };
         to_result(n)?;

@@ -369,6 +369,12 @@ fn commit(r: &mut Registry, t: &TcpStatus) {
         Unit::Bytes,
         t.refetched,
     );
+    counter(
+        r,
+        "commit_reexported_connections",
+        "Connections whose lost records were asked of the kernel again",
+        t.reexported,
+    );
 }
 
 /// A gauge of an integer, in a family.

@@ -296,6 +296,12 @@ fn start_survival(
                 .map_err(|e| debug!(%e, sport = i.sport, "bytes not sent yet"))
                 .ok()
         }));
+        let mut nl = Client::connect()?;
+        survival.fetch_state(Box::new(move |i| {
+            crate::kapi::tcp::state(&mut nl, id, i)
+                .map_err(|e| debug!(%e, sport = i.sport, "a connection's records as now"))
+                .ok()
+        }));
         // The kernel aborts the socket (its RST, ECONNABORTED to the
         // application); one still in its handshake goes without a word,
         // so the client also gets an RST of ours.

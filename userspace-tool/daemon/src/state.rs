@@ -233,6 +233,11 @@ pub struct TcpStatus {
     /// overflowed), asked of the kernel again and replicated.
     #[serde(default)]
     pub refetched: u64,
+    /// Output commit: connections whose records the export lost, asked
+    /// of the kernel as they stood and replicated, for a held segment
+    /// waiting for them.
+    #[serde(default)]
+    pub reexported: u64,
     /// Replicated records and restores refused, by reason.
     #[serde(default)]
     pub refused: TcpRefused,

@@ -7,7 +7,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use crate::shared::tcpstate::conn_id;
+use crate::shared::tcpstate::{conn_id, Initial};
 
 // The ABI's numbers, from libc (they are all small): a number typed in
 // by hand read NFQA_SKB_INFO as the captured length once, and every
@@ -60,6 +60,9 @@ pub struct Segment {
     pub ack: Option<u32>,
     /// Its whole length in bytes, the IP header included.
     pub len: u32,
+    /// Its connection's addresses and ports, as its Initial record has
+    /// them (the MSS and options are not known here: 0).
+    pub flow: Initial,
 }
 
 /// A bound queue.
@@ -277,12 +280,23 @@ pub fn segment(packet: u32, p: &[u8], cap: Option<u32>) -> Option<Segment> {
         .wrapping_add(bytes as u32)
         .wrapping_add(u32::from(syn) + u32::from(fin));
     // We send from the cluster address: the client is the destination.
+    let conn = conn_id(&dst, &src, dport, sport);
     Some(Segment {
         packet,
-        conn: conn_id(&dst, &src, dport, sport),
+        conn,
         end,
         ack: has_ack.then_some(ack),
         len: u32::try_from(whole).unwrap_or(u32::MAX),
+        flow: Initial {
+            id: conn,
+            src: dst,
+            dst: src,
+            sport: dport,
+            dport: sport,
+            mss: 0,
+            opts_len: 0,
+            v6: v == 6,
+        },
     })
 }
 
@@ -311,6 +325,12 @@ mod tests {
             .octets();
         assert_eq!(s.conn, conn_id(&client, &cluster, 40000, 7000));
         assert_eq!((s.packet, s.end, s.ack, s.len), (9, 1010, Some(500), 50));
+        let f = s.flow;
+        assert_eq!(
+            (f.src, f.dst, f.sport, f.dport),
+            (client, cluster, 40000, 7000)
+        );
+        assert_eq!((f.id, f.v6), (s.conn, false));
         // Not TCP, or cut inside its header: not a segment.
         let mut udp = p.clone();
         udp[9] = 17;

@@ -1,6 +1,7 @@
 //! The TCP failover state the kernel exports for clusters made with
 //! `tcp-export` (the `tcp` multicast group, `tcp-state-ntf`): its records,
-//! the bytes not yet sent that output commit asks for (`tcp-unsent`), and
+//! the bytes not yet sent and the records lost that output commit asks for
+//! (`tcp-unsent`), and
 //! the adoption of a restored connection by its application's listener
 //! (`tcp-adopt`).
 
@@ -65,6 +66,28 @@ pub fn unsent(
         }
     }
     Err(Error::failed("tcp-unsent: no bytes in the reply"))
+}
+
+/// Asks the kernel (`tcp-unsent` with the Initial alone) for connection
+/// `i`'s records as now and its bytes from the first its client has not
+/// acknowledged (at most 16 KiB): the records of the reply, as the export
+/// carries them (`records_with_bytes`). Output commit asks so when the
+/// export lost the records a held segment waits for.
+pub fn state(nl: &mut Client, cluster: u32, i: &Initial) -> Result<Vec<u8>, Error> {
+    let mut req = [0u8; INITIAL_LEN];
+    Record::Initial(*i)
+        .encode(&mut req)
+        .ok_or_else(|| Error::failed("tcp-unsent: the request does not fit"))?;
+    let attrs = [
+        Attr::u32(t::CLUSTER_ID, cluster),
+        Attr::bytes(t::RECORDS, &req),
+    ];
+    for a in nl.request(Cmd::TcpUnsent, &attrs)? {
+        if let Some(r) = a.get(t::RECORDS) {
+            return Ok(r.to_vec());
+        }
+    }
+    Err(Error::failed("tcp-unsent: no records in the reply"))
 }
 
 /// Queues restored connection `fd` (established, out of repair mode) on

@@ -97,8 +97,8 @@ fn render(s: &State) -> String {
             out.push_str(&format!(
                 "output commit: {} segments waiting, {} expired, {} messages resent, {} \
                  connections unkept (reset), {} bytes of queues held, {} bytes not yet sent \
-                 replicated, {} bytes of lost exports asked again, {} restored with their \
-                 bytes\n",
+                 replicated, {} bytes and {} connections' records of lost exports asked \
+                 again, {} restored with their bytes\n",
                 t.waiting,
                 t.expired,
                 t.resent,
@@ -106,6 +106,7 @@ fn render(s: &State) -> String {
                 t.queued_bytes,
                 t.unsent,
                 t.refetched,
+                t.reexported,
                 t.restored_with_bytes
             ));
         }

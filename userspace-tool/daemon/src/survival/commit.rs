@@ -26,15 +26,16 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::kapi::nfqueue::Segment;
-use crate::shared::tcpstate::{after, Record};
+use crate::shared::tcpstate::{after, Initial, Record};
 use crate::state::Histogram;
 
 /// Longest a segment is held before it is dropped.
 pub(crate) const HOLD_MAX: Duration = Duration::from_secs(2);
 /// How long a held segment may wait for the record that shows its state
-/// once the kernel's export is known to have lost records: a segment
-/// whose record was lost would otherwise wait out [`HOLD_MAX`], as TCP,
-/// its clone still held, does not send it again meanwhile.
+/// once the kernel's export is known to have lost records, before the
+/// daemon asks the kernel for them: a segment whose record was lost would
+/// otherwise wait out [`HOLD_MAX`], as TCP, its clone still held, does
+/// not send it again meanwhile.
 pub(crate) const UNEXPORTED_AFTER: Duration = Duration::from_millis(50);
 /// A message unacknowledged this long is sent again (a lost datagram: an
 /// acknowledgement takes a round trip and the peer's turn, milliseconds);
@@ -54,6 +55,12 @@ fn covers(a: u32, b: u32) -> bool {
 /// `rcv_nxt` shows all that segment `s` reveals to the client.
 fn reveals(snd_nxt: u32, rcv_nxt: u32, s: &Segment) -> bool {
     covers(snd_nxt, s.end) && s.ack.is_none_or(|a| covers(rcv_nxt, a))
+}
+
+/// Whether segment `s`, held since `at`, waited [`UNEXPORTED_AFTER`] by
+/// `now` and no exported record shows its state.
+fn unshown(now: Instant, at: Instant, s: &Segment, shown: impl Fn(&Segment) -> bool) -> bool {
+    now.duration_since(at) >= UNEXPORTED_AFTER && !shown(s)
 }
 
 /// What the connection's committed state says: how far its sequence
@@ -268,15 +275,27 @@ impl Commit {
         (again, old)
     }
 
+    /// The connections of the held segments that waited
+    /// [`UNEXPORTED_AFTER`] by `now` and whose state no exported record
+    /// shows (`shown`), each once: their records to ask of the kernel.
+    pub(crate) fn unshown(&self, now: Instant, shown: impl Fn(&Segment) -> bool) -> Vec<Initial> {
+        let mut seen = HashSet::new();
+        self.held
+            .values()
+            .filter(|(s, at)| unshown(now, *at, s, &shown) && seen.insert(s.conn))
+            .map(|(s, _)| s.flow)
+            .collect()
+    }
+
     /// Held segments that waited [`UNEXPORTED_AFTER`] by `now` and whose
-    /// state no exported record shows (`shown`): dropped, counted
-    /// `expired`, so that TCP sends them again, exported afresh.
+    /// state no exported record shows (`shown`), even once asked of the
+    /// kernel: dropped, counted `expired`, so that TCP sends them again.
     pub(crate) fn unexported(
         &mut self,
         now: Instant,
         shown: impl Fn(&Segment) -> bool,
     ) -> Vec<u32> {
-        self.expire(|s, at| now.duration_since(at) >= UNEXPORTED_AFTER && !shown(s))
+        self.expire(|s, at| unshown(now, at, s, &shown))
     }
 
     /// Drops the held segments `old` picks (by segment and arrival),
@@ -416,6 +435,10 @@ mod tests {
             end,
             ack: Some(ack),
             len: 100,
+            flow: Initial {
+                id: conn,
+                ..crate::shared::fixtures::initial(0, 40000)
+            },
         }
     }
 
@@ -594,9 +617,16 @@ mod tests {
         };
         let shown = |s: &Segment| Commit::shows(&ess(10, 10), s);
         assert!(c.unexported(t0, shown).is_empty(), "too soon");
-        // Segment 2 reveals bytes up to 20, which no record showed.
+        assert!(c.unshown(t0, shown).is_empty(), "too soon");
+        // Segment 2 reveals bytes up to 20, which no record showed: its
+        // connection's records are asked for, once.
+        assert_eq!(c.hold(seg(3, 1, 30, 10), t0), None);
+        let ask = c.unshown(t0 + UNEXPORTED_AFTER, shown);
+        assert_eq!(ask.iter().map(|i| i.id).collect::<Vec<_>>(), vec![1]);
+        let later = |s: &Segment| Commit::shows(&ess(20, 10), s);
+        assert_eq!(c.unexported(t0 + UNEXPORTED_AFTER, later), vec![3]);
         assert_eq!(c.unexported(t0 + UNEXPORTED_AFTER, shown), vec![2]);
-        assert_eq!((c.waiting(), c.expired), (1, 1));
+        assert_eq!((c.waiting(), c.expired), (1, 2));
         assert!(Commit::shows(&ess(20, 10), &seg(9, 1, 20, 10)));
         assert!(!Commit::shows(&ess(20, 9), &seg(9, 1, 20, 10)), "its ACK");
     }

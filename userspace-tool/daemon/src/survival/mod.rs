@@ -36,6 +36,7 @@ use trust::Authority;
 
 use crate::kapi::abi::{tcp_state as t, Cmd};
 use crate::kapi::client::attr_in;
+use crate::kapi::nfqueue::Segment;
 use crate::kapi::tcp::records_with_bytes;
 use crate::kapi::Client;
 use handoff::Handoff;
@@ -61,6 +62,15 @@ const HANDSHAKE_AFTER: Duration = Duration::from_secs(75);
 /// Output commit's question to the kernel: connection, first sequence
 /// number wanted → where the bytes start and the bytes (`tcp::unsent`).
 pub(crate) type FetchUnsent = Box<dyn FnMut(&Initial, u32) -> Option<(u32, Vec<u8>)> + Send>;
+
+/// Output commit's other question: a connection's records as now and its
+/// bytes unacknowledged, as the export would carry them (`tcp::state`).
+pub(crate) type FetchState = Box<dyn FnMut(&Initial) -> Option<Vec<u8>> + Send>;
+
+/// Most connections whose lost records are asked of the kernel in one
+/// tick: the held segments of others are dropped, as TCP sends them
+/// again.
+const REEXPORT_MAX: usize = 256;
 
 /// Output commit: how to reset one of our connections, by its ends and
 /// the newest state replicated (`sockdiag::destroy`, [`tickle::reset`]).
@@ -133,6 +143,7 @@ pub(crate) struct Survival {
     /// and its addresses (for [`FetchUnsent`]).
     outs: HashMap<u64, (Initial, Option<u32>)>,
     fetch: Option<FetchUnsent>,
+    fetch_state: Option<FetchState>,
     /// Output commit: when the kernel's export last lost records.
     lost_export: Option<Instant>,
     abort: Option<Abort>,
@@ -176,6 +187,7 @@ impl Survival {
             ignored: 0,
             outs: HashMap::new(),
             fetch: None,
+            fetch_state: None,
             lost_export: None,
             abort: None,
             adopt: None,
@@ -203,23 +215,38 @@ impl Survival {
         self.lost_export = Some(now);
     }
 
+    /// Output commit: how to ask the kernel for a connection's records as
+    /// now, when the export lost those a held segment waits for.
+    pub(crate) fn fetch_state(&mut self, f: FetchState) {
+        self.fetch_state = Some(f);
+    }
+
     /// Output commit, for a while after the export lost records: the held
-    /// segments whose state no record exported shows, to drop (see
-    /// [`commit::UNEXPORTED_AFTER`]). Without a loss, a segment's record
-    /// is on its way, however late.
+    /// segments whose state no record exported shows (see
+    /// [`commit::UNEXPORTED_AFTER`]) have their connections' records asked
+    /// of the kernel and replicated, as the export would have; those the
+    /// answer does not show either (the connection is gone, or closing),
+    /// to drop. Without a loss, a segment's record is on its way, however
+    /// late.
     pub(crate) fn unexported(&mut self, now: Instant) -> Vec<u32> {
-        let (Some(c), Some(at)) = (self.commit.as_mut(), self.lost_export) else {
+        let (Some(c), Some(at)) = (self.commit.as_ref(), self.lost_export) else {
             return Vec::new();
         };
         if now.saturating_duration_since(at) > commit::HOLD_MAX {
             self.lost_export = None;
         }
-        let exported = &self.coalescer;
-        c.unexported(now, |seg| {
-            exported
-                .essential(seg.conn)
-                .is_some_and(|e| commit::Commit::shows(&e, seg))
-        })
+        let ask = c.unshown(now, shown(&self.coalescer));
+        for i in ask.iter().take(REEXPORT_MAX) {
+            let Some(b) = self.fetch_state.as_mut().and_then(|f| f(i)) else {
+                continue;
+            };
+            self.status.reexported += 1;
+            self.exported(&b);
+        }
+        let Some(c) = self.commit.as_mut() else {
+            return Vec::new();
+        };
+        c.unexported(now, shown(&self.coalescer))
     }
 
     /// Output commit: how to abort a connection of ours.
@@ -934,6 +961,16 @@ impl LoseExports {
     }
 }
 
+/// Whether the newest state exported of a held segment's connection
+/// shows what the segment reveals.
+fn shown(exported: &replica::Coalescer) -> impl Fn(&Segment) -> bool + '_ {
+    |seg| {
+        exported
+            .essential(seg.conn)
+            .is_some_and(|e| commit::Commit::shows(&e, seg))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1225,6 +1262,72 @@ mod tests {
         assert_eq!(sent(&mut s), [('d', 165, 10), ('d', 175, 10)]);
         assert_eq!(*asked.lock().unwrap(), [110, 130, 140, 160]);
         assert_eq!((s.status().refetched, s.status().unsent), (30, 0));
+    }
+
+    /// A held segment whose records the export lost has its connection's
+    /// records asked of the kernel and waits for them to commit; one the
+    /// kernel no longer knows is dropped.
+    #[test]
+    fn a_segment_whose_records_were_lost_waits_for_them_asked_of_the_kernel() {
+        use crate::kapi::nfqueue::Segment;
+        let mut s = survival(100, true);
+        let t0 = Instant::now();
+        s.commit.as_mut().unwrap().members(&[2], t0);
+        let (known, gone) = (initial(9), initial(10));
+        s.fetch_state(Box::new(move |i| {
+            let mut buf = [0u8; 256];
+            let e = Essential {
+                id: i.id,
+                snd_nxt: 110,
+                rcv_nxt: 5,
+                written: 110,
+                ..Essential::default()
+            };
+            let d = Data {
+                id: i.id,
+                dir: Dir::Out,
+                seq: 100,
+                len: 10,
+            };
+            let mut n = Record::Initial(*i).encode(&mut buf)?;
+            n += Record::Essential(e).encode(&mut buf[n..])?;
+            n += Record::Data(d).encode(&mut buf[n..])?;
+            (i.id == known.id).then(|| [&buf[..n], &[7u8; 10][..]].concat())
+        }));
+        let seg = |packet, flow: Initial| Segment {
+            packet,
+            conn: flow.id,
+            end: 110,
+            ack: Some(5),
+            len: 62,
+            flow,
+        };
+        let c = s.commit.as_mut().unwrap();
+        assert_eq!(c.hold(seg(1, known), t0), None);
+        assert_eq!(c.hold(seg(2, gone), t0), None);
+        assert!(
+            s.unexported(t0 + commit::HOLD_MAX).is_empty(),
+            "no loss known"
+        );
+        s.export_lost(t0);
+        assert!(s.unexported(t0).is_empty(), "too soon");
+        assert_eq!(s.unexported(t0 + commit::UNEXPORTED_AFTER), [2]);
+        assert_eq!(s.status().reexported, 1);
+        let sent: Vec<Record> = s
+            .take_batches()
+            .iter()
+            .flat_map(|(_, b)| records(b))
+            .collect();
+        assert!(matches!(
+            sent[..],
+            [Record::Initial(_), Record::Data(d), Record::Essential(e)]
+                if d.seq == 100 && d.len == 10 && e.snd_nxt == 110
+        ));
+        assert_eq!(
+            s.commit.as_ref().unwrap().waiting(),
+            1,
+            "held until it commits"
+        );
     }
 
     /// The kernel says Closed twice for most connections (with the
