@@ -7,7 +7,7 @@
 #
 #   scripts/bench.sh [SECONDS] [ROUNDS]
 #   IPC_BENCH=link|store|datapath|failover|tcp  only one of them; IPC_FAILOVER_RUNS=10,
-#   IPC_TCP_MODES="none async", IPC_TCP_ROUNDS=3, IPC_TCP_STALL=0 (tcp.sh); IPC_TCP_PERF=1:
+#   IPC_TCP_MODES="none async", IPC_TCP_ROUNDS=3, IPC_TCP_STALL=N crashes (tcp.sh); IPC_TCP_PERF=1:
 #   where the daemons spend their CPU during each mode's pump (perf, if installed)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)

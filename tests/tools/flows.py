@@ -43,6 +43,10 @@
                                          "backlog ok" or what went wrong
   flows.py pump DST PORT SECONDS          echo throughput of one connection
                                          (a plain echo), bytes checked
+  flows.py rr DST PORT SECONDS [SIZE]     request/response on one connection
+                                         (a plain echo): SIZE bytes (64) out,
+                                         their echo back, again for SECONDS;
+                                         the latency of each, p50 and p99
   flows.py expect SRC PORT tcp|udp FIRST COUNT
                                          the matching `clusteradm which -` input
   flows.py compare ANSWERS PREDICTIONS   every answer came from the predicted
@@ -394,6 +398,32 @@ def pump(dst, port, seconds):
     print(f"pump bytes={got} seconds={elapsed:.1f} mbit_s={got * 8 / elapsed / 1e6:.2f}", flush=True)
 
 
+def rr(dst, port, seconds, size=64):
+    """Request/response latency of one connection to a plain echo: each
+    request waits for its whole echo before the next goes."""
+    s = socket.create_connection((dst, port), timeout=30)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    req = random.Random(2).randbytes(size)
+    lat = []
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        t = time.monotonic()
+        s.sendall(req)
+        got = b""
+        while len(got) < size:
+            data = s.recv(size - len(got))
+            if not data:
+                sys.exit("rr: the echo closed")
+            got += data
+        lat.append(time.monotonic() - t)
+        if got != req:
+            sys.exit(f"rr: the echo differs after {len(lat)} requests")
+    s.close()
+    lat.sort()
+    pct = lambda q: lat[min(len(lat) - 1, int(q / 100 * len(lat)))] * 1000
+    print(f"rr n={len(lat)} p50_ms={pct(50):.2f} p99_ms={pct(99):.2f}", flush=True)
+
+
 def expect(src, port, proto, first, count):
     for sport in range(first, first + count):
         print(f"{src} sport {sport} dport {port} proto {proto}")
@@ -469,6 +499,8 @@ def main(argv):
         backlog(argv[2], int(argv[3]), int(argv[4]), int(argv[5]), argv[6])
     elif cmd == "pump":
         pump(argv[2], int(argv[3]), float(argv[4]))
+    elif cmd == "rr":
+        rr(argv[2], int(argv[3]), float(argv[4]), *map(int, argv[5:6]))
     elif cmd == "expect":
         expect(argv[2], int(argv[3]), argv[4], int(argv[5]), int(argv[6]))
     elif cmd == "compare":
