@@ -313,7 +313,7 @@ for mode in $modes; do
 	EOF
 done
 
-python3 - "$tmp/rates" <<-'EOF'
+[ ! -s "$tmp/rates" ] || python3 - "$tmp/rates" <<-'EOF'
 	import statistics, sys
 	rates = {}
 	for l in open(sys.argv[1]):
