@@ -146,6 +146,7 @@ struct ipcluster_tcp_snap {
 	u32 ts_val;
 	u32 copied_seq;
 	u32 write_seq;	/* the end of what the application wrote */
+	u32 gen;	/* the update's generation: later states have later ones */
 	u32 seq;	/* the segment's first byte */
 	u32 data_off;	/* the segment's bytes, from skb->data */
 	u32 data_len;

@@ -33,11 +33,6 @@ use crate::sys::rcu::RcuGuard;
 use crate::sys::skb::{Skb, SkbBytes};
 use crate::sys::tcp::Snapshot;
 use crate::sys::tcp_close::Ended;
-use core::sync::atomic::{AtomicU32, Ordering};
-
-/// Update generations: they rise with every record sent, for any
-/// connection, so they rise for each.
-static GENERATION: AtomicU32 = AtomicU32::new(0);
 
 /// LOCAL_OUT: exports the state a TCP segment from a cluster address
 /// shows, for clusters made with `tcp-export`; under output commit, the
@@ -144,8 +139,7 @@ const OUT_MAX: u32 = DATA_MAX - (INITIAL_LEN + ESSENTIAL_LEN) as u32;
 /// with the segment's bytes; otherwise through the namespace's batch.
 fn send_state(st: &NetState, c: &Cluster, skb: &Skb<'_>, snap: &Snapshot) {
     let mut buf = [0u8; INITIAL_LEN + ESSENTIAL_LEN + DATA_HEAD_LEN];
-    let gen = GENERATION.fetch_add(1, Ordering::Relaxed);
-    let Some(mut n) = encode(snap, gen, &mut buf) else {
+    let Some(mut n) = encode(snap, &mut buf) else {
         return;
     };
     let id = || conn_id(&snap.peer, &snap.local, snap.peer_port, snap.local_port);
@@ -265,14 +259,9 @@ fn tcp_in(skb: &mut Skb<'_>, v6: bool) -> Option<Segment> {
     })
 }
 
-/// The records of a connection's state as `s` shows it now, with a new
-/// generation: Initial and Essential, or Closed; their length.
-pub(crate) fn records(s: &Snapshot, out: &mut [u8]) -> Option<usize> {
-    encode(s, GENERATION.fetch_add(1, Ordering::Relaxed), out)
-}
-
-/// The records for one snapshot: Initial and Essential, or Closed.
-fn encode(s: &Snapshot, gen: u32, out: &mut [u8]) -> Option<usize> {
+/// The records for one snapshot: Initial and Essential, or Closed; their
+/// length.
+pub(crate) fn encode(s: &Snapshot, out: &mut [u8]) -> Option<usize> {
     let id = conn_id(&s.peer, &s.local, s.peer_port, s.local_port);
     if s.closing {
         return Record::Closed(Closed { id }).encode(out);
@@ -289,7 +278,7 @@ fn encode(s: &Snapshot, gen: u32, out: &mut [u8]) -> Option<usize> {
     });
     let essential = Record::Essential(Essential {
         id,
-        gen,
+        gen: s.gen,
         flags: s.flags,
         snd_wscale: s.snd_wscale.min(14),
         rcv_wscale: s.rcv_wscale.min(14),

@@ -98,7 +98,7 @@ pub(crate) fn tcp_unsent(req: &Request) -> Result {
     let mut start = STATE_LEN;
     let mut end = STATE_LEN + DATA_HEAD_LEN + n;
     if let Some(snap) = &snap {
-        let k = export::records(snap, &mut buf[..STATE_LEN]).ok_or(EINVAL)?;
+        let k = export::encode(snap, &mut buf[..STATE_LEN]).ok_or(EINVAL)?;
         buf.copy_within(..k, STATE_LEN - k);
         start = STATE_LEN - k;
         if snap.closing {

@@ -126,6 +126,13 @@ static void snap_req(const struct request_sock *req, struct ipcluster_tcp_snap *
 }
 
 /*
+ * Update generations rise with every snapshot, of any connection. Taken
+ * with the socket locked, so that of two states of one connection the
+ * later has the later generation, whichever path took them.
+ */
+static atomic_t generation;
+
+/*
  * A full socket's state as a peer knows it once a segment ending at `end`
  * (or anything before) has gone: snd_nxt at least `end`. Caller holds
  * the socket's lock.
@@ -133,6 +140,8 @@ static void snap_req(const struct request_sock *req, struct ipcluster_tcp_snap *
 static void snap_tcp(const struct sock *sk, u32 end, struct ipcluster_tcp_snap *s)
 {
 	const struct tcp_sock *tp = tcp_sk(sk);
+
+	s->gen = atomic_inc_return(&generation);
 
 	snap_addrs(sk, s);
 	s->mss = tp->rx_opt.mss_clamp;
@@ -206,6 +215,7 @@ bool ipcluster_tcp_snap(const struct sk_buff *skb, struct ipcluster_tcp_snap *s)
 			return false;
 		snap_addrs(sk, s);
 		snap_req(inet_reqsk(sk), s);
+		s->gen = atomic_inc_return(&generation);
 		return true;
 	}
 	end = ntohl(th->seq) + th->syn + th->fin + s->data_len;

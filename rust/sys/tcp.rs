@@ -72,6 +72,9 @@ pub(crate) struct Snapshot {
     pub(crate) copied_seq: u32,
     /// The end of what the application wrote.
     pub(crate) write_seq: u32,
+    /// The update's generation, taken with the state (socket locked):
+    /// of two states of a connection, the later has the later one.
+    pub(crate) gen: u32,
     /// The segment's first byte.
     pub(crate) seq: u32,
     /// Where the segment's bytes are, from the network header.
@@ -105,6 +108,7 @@ impl Snapshot {
             ts_val: s.ts_val,
             copied_seq: s.copied_seq,
             write_seq: s.write_seq,
+            gen: s.gen,
             seq: s.seq,
             data_off,
             data_len: s.data_len,

@@ -16,7 +16,7 @@ pub(crate) mod restore;
 pub(crate) mod tickle;
 pub(crate) mod trust;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::{Mutex, PoisonError};
@@ -68,8 +68,7 @@ pub(crate) type FetchUnsent = Box<dyn FnMut(&Initial, u32) -> Option<(u32, Vec<u
 pub(crate) type FetchState = Box<dyn FnMut(&Initial) -> Option<Vec<u8>> + Send>;
 
 /// Most connections whose lost records are asked of the kernel in one
-/// tick: the held segments of others are dropped, as TCP sends them
-/// again.
+/// tick: the held segments of others wait for a later one.
 const REEXPORT_MAX: usize = 256;
 
 /// Output commit: how to reset one of our connections, by its ends and
@@ -144,6 +143,9 @@ pub(crate) struct Survival {
     outs: HashMap<u64, (Initial, Option<u32>)>,
     fetch: Option<FetchUnsent>,
     fetch_state: Option<FetchState>,
+    /// Output commit: the connections whose records were asked of the
+    /// kernel lately, and when.
+    asked: HashMap<u64, Instant>,
     /// Output commit: when the kernel's export last lost records.
     lost_export: Option<Instant>,
     abort: Option<Abort>,
@@ -188,6 +190,7 @@ impl Survival {
             outs: HashMap::new(),
             fetch: None,
             fetch_state: None,
+            asked: HashMap::new(),
             lost_export: None,
             abort: None,
             adopt: None,
@@ -224,10 +227,9 @@ impl Survival {
     /// Output commit, for a while after the export lost records: the held
     /// segments whose state no record exported shows (see
     /// [`commit::UNEXPORTED_AFTER`]) have their connections' records asked
-    /// of the kernel and replicated, as the export would have; those the
-    /// answer does not show either (the connection is gone, or closing),
-    /// to drop. Without a loss, a segment's record is on its way, however
-    /// late.
+    /// of the kernel and replicated, as the export would have; those of
+    /// connections the kernel no longer has, to drop. Without a loss, a
+    /// segment's record is on its way, however late.
     pub(crate) fn unexported(&mut self, now: Instant) -> Vec<u32> {
         let (Some(c), Some(at)) = (self.commit.as_ref(), self.lost_export) else {
             return Vec::new();
@@ -235,18 +237,38 @@ impl Survival {
         if now.saturating_duration_since(at) > commit::HOLD_MAX {
             self.lost_export = None;
         }
-        let ask = c.unshown(now, shown(&self.coalescer));
+        // A connection asked for lately is not asked again: its answer
+        // may show nothing new (closing, or no room to track it).
+        self.asked
+            .retain(|_, at| now.saturating_duration_since(*at) < commit::RESEND_AFTER);
+        let mut ask = c.unshown(now, shown(&self.coalescer));
+        ask.retain(|i| !self.asked.contains_key(&i.id));
+        let mut gone = HashSet::new();
         for i in ask.iter().take(REEXPORT_MAX) {
-            let Some(b) = self.fetch_state.as_mut().and_then(|f| f(i)) else {
-                continue;
-            };
-            self.status.reexported += 1;
-            self.exported(&b);
+            self.asked.insert(i.id, now);
+            match self.fetch_state.as_mut().and_then(|f| f(i)) {
+                Some(b) => self.reexported(&b),
+                None => _ = gone.insert(i.id),
+            }
         }
         let Some(c) = self.commit.as_mut() else {
             return Vec::new();
         };
-        c.unexported(now, shown(&self.coalescer))
+        // The others wait: for the records asked for (a Closed commits
+        // and releases them too), for their turn, or HOLD_MAX at most.
+        let exported = shown(&self.coalescer);
+        c.unexported(now, |seg| !gone.contains(&seg.conn) || exported(seg))
+    }
+
+    /// Output commit: the kernel's answer `bytes` to a question about a
+    /// connection whose records the export lost, replicated as if
+    /// exported; counted `reexported` when it shows the connection's state.
+    fn reexported(&mut self, bytes: &[u8]) {
+        let all = records_with_bytes(bytes);
+        if all.iter().any(|(r, _)| matches!(r, Record::Essential(_))) {
+            self.status.reexported += 1;
+        }
+        self.apply(&all);
     }
 
     /// Output commit: how to abort a connection of ours.
@@ -302,6 +324,12 @@ impl Survival {
         let all = records_with_bytes(bytes);
         self.status.kernel_messages += 1;
         self.status.kernel_records += all.len() as u64;
+        self.apply(&all);
+    }
+
+    /// Records from the kernel, `all`, in the order [`Survival::exported`]
+    /// says.
+    fn apply(&mut self, all: &[(Record, &[u8])]) {
         let rank = |r: &Record| match r {
             Record::Initial(_) => 0,
             Record::Data(_) => 1,
@@ -350,7 +378,7 @@ impl Survival {
                 }
             }
         }
-        self.untracked(&untracked, &all);
+        self.untracked(&untracked, all);
     }
 
     /// Output commit: our connections `untracked` (Initials, with the
@@ -1313,6 +1341,13 @@ mod tests {
         assert!(s.unexported(t0).is_empty(), "too soon");
         assert_eq!(s.unexported(t0 + commit::UNEXPORTED_AFTER), [2]);
         assert_eq!(s.status().reexported, 1);
+        // A connection asked for lately waits to be asked again.
+        let c = s.commit.as_mut().unwrap();
+        assert_eq!(c.hold(seg(3, gone), t0), None);
+        let soon = t0 + commit::UNEXPORTED_AFTER + Duration::from_millis(1);
+        assert!(s.unexported(soon).is_empty());
+        let later = t0 + commit::UNEXPORTED_AFTER + commit::RESEND_AFTER;
+        assert_eq!(s.unexported(later), [3]);
         let sent: Vec<Record> = s
             .take_batches()
             .iter()
