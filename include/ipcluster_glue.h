@@ -116,6 +116,9 @@ bool ipcluster_skb_dev_lladdr6(const struct sk_buff *skb, struct in6_addr *out);
 #define IPCLUSTER_SNAP_TS_OK		(1 << 5)
 #define IPCLUSTER_SNAP_SACK_OK		(1 << 6)
 #define IPCLUSTER_SNAP_HANDSHAKE	(1 << 7)
+/* The FINs a snapshot's sequence numbers count (the record's Fins). */
+#define IPCLUSTER_SNAP_FIN_IN		(1 << 0)
+#define IPCLUSTER_SNAP_FIN_OUT		(1 << 1)
 
 /*
  * The TCP state of the connection whose segment `skb` is, as it will be
@@ -132,8 +135,9 @@ struct ipcluster_tcp_snap {
 	u16 mss;
 	u8 opts_len;
 	u8 v6;
-	u8 closing;	/* not ESTABLISHED, or this segment has FIN or RST */
+	u8 closing;	/* past the states a restore can rebuild, or a RST */
 	u8 flags;	/* IPCLUSTER_SNAP_* */
+	u8 fins;	/* IPCLUSTER_SNAP_FIN_* */
 	u8 snd_wscale;
 	u8 rcv_wscale;
 	u32 snd_nxt;

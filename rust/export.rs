@@ -8,11 +8,15 @@
 //! `rust/c/tcp_batch.c`), where the daemon coalesces and replicates them.
 //! Nothing is kept per connection here.
 //!
-//! Closed goes out for every end of a connection, so that no replica
-//! outlives it: with the segment that shows it closing (a FIN or RST sent,
-//! a socket no longer ESTABLISHED), and again when its socket leaves for
-//! TCP_CLOSE ([`ended`]), which is the one sign of an end that sends
-//! nothing: the client's RST, a timeout, an abort without a RST.
+//! A half-closed or closing connection is exported as an established one
+//! whose Essential counts its FINs (`Fins`): until both are acknowledged
+//! the client may still need its bytes and our FIN, and a restore makes
+//! the FINs again. Closed goes out for every end of a connection, so that
+//! no replica outlives it: with a segment that shows it past that (a RST
+//! sent, a socket in TIME_WAIT or closed), and again when its socket leaves
+//! for TCP_CLOSE ([`ended`]), which is the one sign of an end that sends
+//! nothing: the client's RST, a timeout, an abort without a RST, and the
+//! last ACK of a close.
 //!
 //! Output commit (clusters with a `commit-queue`): the bytes each segment
 //! carries go with its records (Data), those of segments received too,
@@ -56,7 +60,7 @@ pub(crate) fn segment(
     if st.net.tcp_listeners() {
         send_state(st, c, skb, &snap);
     }
-    // A closing connection is not restored anywhere: nothing to hold.
+    // A connection past restoring is restored nowhere: nothing to hold.
     match c.cfg.commit_queue {
         Some(q) if !snap.closing => {
             skb.uncharge();
@@ -281,6 +285,7 @@ pub(crate) fn encode(s: &Snapshot, out: &mut [u8]) -> Option<usize> {
         gen: s.gen,
         flags: s.flags,
         snd_wscale: s.snd_wscale.min(14),
+        fins: s.fins,
         rcv_wscale: s.rcv_wscale.min(14),
         snd_nxt: s.snd_nxt,
         snd_wl1: s.snd_wl1,

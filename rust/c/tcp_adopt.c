@@ -54,7 +54,9 @@ static struct sock *adopt_listener(struct sock *sk)
 /* Why the socket cannot be adopted, checked under its lock. */
 static int adopt_refusal(const struct socket *sock, const struct sock *sk)
 {
-	if (sock->sk != sk || sk->sk_state != TCP_ESTABLISHED)
+	/* A connection whose client has half-closed it is accepted as the
+	 * kernel accepts one whose FIN came before accept(): in CLOSE_WAIT. */
+	if (sock->sk != sk || !((1 << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT)))
 		return IPCLUSTER_ADOPT_NOT_ESTABLISHED;
 	if (tcp_sk(sk)->repair)
 		return IPCLUSTER_ADOPT_REPAIR;

@@ -133,6 +133,15 @@ static void snap_req(const struct request_sock *req, struct ipcluster_tcp_snap *
 static atomic_t generation;
 
 /*
+ * The states a restore rebuilds (ESTABLISHED, then the FINs made again);
+ * those past the peer's FIN, and those with our FIN queued.
+ */
+#define RESTORABLE (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT | TCPF_LAST_ACK | TCPF_FIN_WAIT1 | \
+		    TCPF_FIN_WAIT2 | TCPF_CLOSING)
+#define PAST_PEER_FIN (TCPF_CLOSE_WAIT | TCPF_LAST_ACK | TCPF_CLOSING)
+#define PAST_OUR_FIN (TCPF_FIN_WAIT1 | TCPF_FIN_WAIT2 | TCPF_LAST_ACK | TCPF_CLOSING)
+
+/*
  * A full socket's state as a peer knows it once a segment ending at `end`
  * (or anything before) has gone: snd_nxt at least `end`. Caller holds
  * the socket's lock.
@@ -146,7 +155,11 @@ static void snap_tcp(const struct sock *sk, u32 end, struct ipcluster_tcp_snap *
 	snap_addrs(sk, s);
 	s->mss = tp->rx_opt.mss_clamp;
 	s->opts_len = tp->tcp_header_len - sizeof(struct tcphdr);
-	s->closing = sk->sk_state != TCP_ESTABLISHED;
+	s->closing = !((1 << sk->sk_state) & RESTORABLE);
+	if ((1 << sk->sk_state) & PAST_PEER_FIN)
+		s->fins |= IPCLUSTER_SNAP_FIN_IN;
+	if ((1 << sk->sk_state) & PAST_OUR_FIN)
+		s->fins |= IPCLUSTER_SNAP_FIN_OUT;
 	if (tp->nonagle & TCP_NAGLE_OFF)
 		s->flags |= IPCLUSTER_SNAP_NODELAY;
 	if (tp->rx_opt.wscale_ok)
@@ -220,7 +233,7 @@ bool ipcluster_tcp_snap(const struct sk_buff *skb, struct ipcluster_tcp_snap *s)
 	}
 	end = ntohl(th->seq) + th->syn + th->fin + s->data_len;
 	snap_tcp(sk, end, s);
-	s->closing |= th->fin || th->rst;
+	s->closing |= th->rst;
 	return true;
 }
 
@@ -279,7 +292,7 @@ int ipcluster_tcp_unsent(struct net *net, int ifindex, const struct ipcluster_tc
 		return -ENOENT;
 	if (sk_fullsock(sk)) {
 		lock_sock(sk);
-		if (sk->sk_state == TCP_ESTABLISHED || sk->sk_state == TCP_CLOSE_WAIT) {
+		if ((1 << sk->sk_state) & RESTORABLE) {
 			u32 una = tcp_sk(sk)->snd_una;
 
 			if (snap) {

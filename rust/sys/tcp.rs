@@ -9,7 +9,7 @@ use super::rcu::RcuGuard;
 use super::skb::{Skb, SkbBytes};
 use crate::shared::hash::Flow;
 use crate::shared::packet::addr_bytes;
-use crate::shared::tcpstate::{Flags, Initial};
+use crate::shared::tcpstate::{Fins, Flags, Initial};
 use kernel::error::to_result;
 use kernel::prelude::*;
 
@@ -23,6 +23,8 @@ const _: () = {
     assert!(bindings::IPCLUSTER_SNAP_TS_OK == Flags::TS_OK as u32);
     assert!(bindings::IPCLUSTER_SNAP_SACK_OK == Flags::SACK_OK as u32);
     assert!(bindings::IPCLUSTER_SNAP_HANDSHAKE == Flags::HANDSHAKE as u32);
+    assert!(bindings::IPCLUSTER_SNAP_FIN_IN == Fins::IN as u32);
+    assert!(bindings::IPCLUSTER_SNAP_FIN_OUT == Fins::OUT as u32);
 };
 
 /// The TCP state of a connection as one of its segments leaves: as it
@@ -44,10 +46,14 @@ pub(crate) struct Snapshot {
     pub(crate) opts_len: u8,
     /// An IPv6 connection.
     pub(crate) v6: bool,
-    /// Not established, or this segment has FIN or RST.
+    /// Past what a restore rebuilds (established, or half-closed or
+    /// closing with FINs not yet both acknowledged), or this segment has
+    /// RST.
     pub(crate) closing: bool,
     /// The essential flags.
     pub(crate) flags: Flags,
+    /// The FINs its sequence numbers count.
+    pub(crate) fins: Fins,
     /// The peer's window scale.
     pub(crate) snd_wscale: u8,
     /// Our window scale.
@@ -96,6 +102,7 @@ impl Snapshot {
             v6: s.v6 != 0,
             closing: s.closing != 0,
             flags: Flags(s.flags),
+            fins: Fins(s.fins),
             snd_wscale: s.snd_wscale,
             rcv_wscale: s.rcv_wscale,
             snd_nxt: s.snd_nxt,

@@ -33,14 +33,18 @@
                                          answered without a greeting
                                          (restored), with one, were reset
                                          or went unanswered
-  flows.py backlog DST PORT SPORT BYTES CMD
+  flows.py backlog DST PORT SPORT BYTES CMD [half]
                                          one connection to a plain echo that
                                          sends BYTES random bytes but reads
                                          nothing (a small receive buffer:
                                          the echo's answer waits in its
                                          socket, not sent), runs CMD, then
                                          reads the echo back; prints
-                                         "backlog ok" or what went wrong
+                                         "backlog ok" or what went wrong.
+                                         With half: shuts its side down
+                                         after sending (the echo ends its
+                                         answer with its FIN), and reads
+                                         to the end of the stream
   flows.py pump DST PORT SECONDS          echo throughput of one connection
                                          (a plain echo), bytes checked
   flows.py rr DST PORT SECONDS [SIZE]     request/response on one connection
@@ -329,7 +333,7 @@ def half(dst, port, first, count, go):
     print("half " + " ".join(f"{k}={v}" for k, v in tally.items()), flush=True)
 
 
-def backlog(dst, port, sport, nbytes, cmd):
+def backlog(dst, port, sport, nbytes, cmd, half=False):
     s = socket.socket(family(dst), socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     # A window of a few KiB: the echo can send little of its answer.
@@ -339,12 +343,14 @@ def backlog(dst, port, sport, nbytes, cmd):
     s.connect((dst, port))
     data = random.Random(sport).randbytes(nbytes)
     s.sendall(data)
-    print(f"# sent {nbytes} bytes", flush=True)
+    if half:
+        s.shutdown(socket.SHUT_WR)
+    print(f"# sent {nbytes} bytes{' and a FIN' if half else ''}", flush=True)
     subprocess.run(cmd, shell=True, check=False)
     got = b""
     try:
         s.settimeout(60)
-        while len(got) < nbytes:
+        while len(got) < nbytes or half:
             more = s.recv(65536)
             if not more:
                 break
@@ -355,7 +361,9 @@ def backlog(dst, port, sport, nbytes, cmd):
     except OSError as e:
         print(f"backlog {e} after {len(got)} bytes", flush=True)
         return
-    if got != data[:len(got)]:
+    if len(got) > nbytes:
+        print(f"backlog got {len(got) - nbytes} bytes more than sent", flush=True)
+    elif got != data[:len(got)]:
         print(f"backlog mismatch after {next(i for i in range(len(got)) if got[i] != data[i])} bytes", flush=True)
     elif len(got) < nbytes:
         print(f"backlog closed after {len(got)} bytes", flush=True)
@@ -496,7 +504,8 @@ def main(argv):
     elif cmd == "half":
         half(argv[2], int(argv[3]), int(argv[4]), int(argv[5]), argv[6])
     elif cmd == "backlog":
-        backlog(argv[2], int(argv[3]), int(argv[4]), int(argv[5]), argv[6])
+        backlog(argv[2], int(argv[3]), int(argv[4]), int(argv[5]), argv[6],
+                argv[7:8] == ["half"])
     elif cmd == "pump":
         pump(argv[2], int(argv[3]), float(argv[4]))
     elif cmd == "rr":

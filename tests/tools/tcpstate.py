@@ -8,7 +8,9 @@
 The connection from client port SPORT to cluster port DPORT has an Initial
 record (with an MSS), Essential records whose generations rise, the first
 the SYN-ACK's (flag handshake) and the last not, whose rcv_nxt moved by RECEIVED bytes and snd_nxt by SENT bytes from the first
-to the last, and a Closed record.
+to the last, and a Closed record. The connection is closed both ways
+before its Closed: the last Essential counts both FINs (flags fin-in and
+fin-out), one sequence number each on top of the bytes.
 
 With "closed": the connection from SPORT to DPORT, whose Initial record is
 in FILE, has a Closed record in file IN (yes), or none (no).
@@ -33,10 +35,12 @@ def main(path, sport, dport, received, sent):
         sys.exit(f"generations do not rise: {gens}")
     if "handshake" not in ess[0]["flags"] or "handshake" in ess[-1]["flags"]:
         sys.exit(f"the first record is not the handshake's, or the last is: {ess}")
+    if "fin-in" not in ess[-1]["flags"] or "fin-out" not in ess[-1]["flags"]:
+        sys.exit(f"the last record does not count both FINs: {ess[-1]}")
     moved = lambda k: (ess[-1][k] - ess[0][k]) & 0xffffffff
-    if moved("rcv_nxt") != received or moved("snd_nxt") != sent:
-        sys.exit(f"rcv_nxt moved {moved('rcv_nxt')} (want {received}), "
-                 f"snd_nxt {moved('snd_nxt')} (want {sent}): {ess}")
+    if moved("rcv_nxt") != received + 1 or moved("snd_nxt") != sent + 1:
+        sys.exit(f"rcv_nxt moved {moved('rcv_nxt')} (want {received} and the FIN), "
+                 f"snd_nxt {moved('snd_nxt')} (want {sent} and the FIN): {ess}")
     if ess[-1]["snd_wnd"] <= 0 or ess[-1]["rcv_wnd"] <= 0:
         sys.exit(f"no windows: {ess[-1]}")
     if not any(r["kind"] == "closed" and r["conn"] == conn for r in recs):

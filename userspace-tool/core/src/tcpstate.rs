@@ -31,7 +31,8 @@
 //! Initial   0 kind 1   1 flags (bit 0: IPv6)   2 mss (u16)   4 options size (u8)
 //!           5 reserved (3)   8 id (u64)  16 src (16)  32 dst (16)
 //!          48 sport (u16)  50 dport (u16)  52 reserved (4)          = 56 bytes
-//! Essential 0 kind 2   1 flags   2 snd_wscale   3 rcv_wscale   4 gen (u32)
+//! Essential 0 kind 2   1 flags   2 snd_wscale (bits 0-3), FINs (bits 4-5)
+//!           3 rcv_wscale   4 gen (u32)
 //!           8 id (u64)  16 snd_nxt  20 snd_wl1  24 snd_wl2  28 snd_wnd
 //!          32 rcv_nxt  36 rcv_wnd  40 ts_recent  44 ts_val
 //!          48 copied  52 written (u32 each)                         = 56
@@ -95,6 +96,26 @@ impl Flags {
     }
 }
 
+/// The FINs a connection's sequence numbers count (each takes one): a
+/// half-closed or closing connection is restored from the numbers without
+/// them ([`Essential::without_fins`]), and its FINs made again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fins(pub u8);
+
+impl Fins {
+    /// The peer's FIN was received: `rcv_nxt` is past it.
+    pub const IN: u8 = 1 << 0;
+    /// Ours was queued after everything written: `written` is past it,
+    /// and `snd_nxt` once it was sent.
+    pub const OUT: u8 = 1 << 1;
+    const ALL: u8 = Self::IN | Self::OUT;
+
+    /// Whether every bit of `bits` is set.
+    pub fn has(self, bits: u8) -> bool {
+        self.0 & bits == bits
+    }
+}
+
 /// Sent once per connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Initial {
@@ -151,6 +172,8 @@ pub struct Essential {
     pub flags: Flags,
     /// Our send window scale (the peer's advertised shift).
     pub snd_wscale: u8,
+    /// The FINs the sequence numbers count.
+    pub fins: Fins,
     /// Our receive window scale.
     pub rcv_wscale: u8,
     /// The next sequence number we send.
@@ -303,7 +326,7 @@ impl Record {
             Record::Essential(e) => {
                 out[0] = KIND_ESSENTIAL;
                 out[1] = e.flags.0;
-                out[2] = e.snd_wscale;
+                out[2] = e.snd_wscale | e.fins.0 << 4;
                 out[3] = e.rcv_wscale;
                 put(out, 4, e.gen.to_le_bytes());
                 put(out, 8, e.id.to_le_bytes());
@@ -376,7 +399,8 @@ impl Record {
             }
             KIND_ESSENTIAL => {
                 // Window shifts above 14 do not exist (RFC 7323).
-                if b[2] > 14 || b[3] > 14 {
+                let (snd_wscale, fins) = (b[2] & 0x0f, b[2] >> 4);
+                if snd_wscale > 14 || b[3] > 14 || fins & !Fins::ALL != 0 {
                     return Err(Error::Malformed);
                 }
                 let w = |k: usize| u32_at(b, 16 + 4 * k);
@@ -384,7 +408,8 @@ impl Record {
                     id: u64_at(b, 8),
                     gen: u32_at(b, 4),
                     flags: Flags(b[1]),
-                    snd_wscale: b[2],
+                    snd_wscale,
+                    fins: Fins(fins),
                     rcv_wscale: b[3],
                     snd_nxt: w(0),
                     snd_wl1: w(1),
@@ -417,6 +442,33 @@ impl Record {
             }
         };
         Ok((r, n))
+    }
+}
+
+impl Essential {
+    /// The state as if neither FIN had been sent or received, `fins`
+    /// still saying which were: where a restore starts before it makes
+    /// them again (the peer's received anew, ours queued after the bytes
+    /// written).
+    pub fn without_fins(self) -> Essential {
+        let mut e = self;
+        let clamp = |s: &mut u32, end: u32| {
+            if after(*s, end) > 0 {
+                *s = end;
+            }
+        };
+        if e.fins.has(Fins::IN) {
+            e.rcv_nxt = e.rcv_nxt.wrapping_sub(1);
+            // An application that read the end of the stream moved
+            // `copied` past the FIN too.
+            clamp(&mut e.copied, e.rcv_nxt);
+        }
+        if e.fins.has(Fins::OUT) {
+            e.written = e.written.wrapping_sub(1);
+            clamp(&mut e.snd_nxt, e.written);
+            clamp(&mut e.snd_wl2, e.written);
+        }
+        e
     }
 }
 
@@ -457,6 +509,7 @@ mod tests {
             gen: 7,
             flags: Flags(Flags::NODELAY | Flags::TS_REQ | Flags::TS_OK | Flags::SACK_OK),
             snd_wscale: 7,
+            fins: Fins(Fins::IN),
             rcv_wscale: 9,
             snd_nxt: 0xdead_beef,
             snd_wl1: 1000,
@@ -510,6 +563,7 @@ mod tests {
         let mut buf = [0u8; ESSENTIAL_LEN];
         Record::Essential(essential()).encode(&mut buf).unwrap();
         assert_eq!(buf[0], 2);
+        assert_eq!(buf[2], 7 | 1 << 4);
         assert_eq!(&buf[4..8], &7u32.to_le_bytes());
         assert_eq!(&buf[8..16], &0x0123_4567_89ab_cdefu64.to_le_bytes());
         assert_eq!(&buf[16..20], &0xdead_beefu32.to_le_bytes());
@@ -559,6 +613,8 @@ mod tests {
         let mut bad = buf;
         bad[2] = 15; // no such window shift
         assert_eq!(Record::decode(&bad), Err(Error::Malformed));
+        bad[2] = 7 | 4 << 4; // no such FIN
+        assert_eq!(Record::decode(&bad), Err(Error::Malformed));
         Record::Closed(Closed { id: 1 }).encode(&mut buf).unwrap();
         buf[3] = 1; // reserved
         assert_eq!(Record::decode(&buf), Err(Error::Malformed));
@@ -606,6 +662,43 @@ mod tests {
         assert_eq!(f.dst, [0, 0, 0, 0xc000_0264]);
         assert_eq!((f.sport, f.dport, f.proto), (40000, 7000, 6));
         assert!(!f.forwarded && f.l2tp.is_none());
+    }
+
+    #[test]
+    fn a_restore_starts_from_the_numbers_without_fins() {
+        let e = Essential {
+            snd_nxt: 108,
+            snd_wl2: 108,
+            written: 108,
+            rcv_nxt: 51,
+            copied: 51,
+            ..Essential::default()
+        };
+        assert_eq!(e.without_fins(), e);
+        // The peer's FIN received and read: rcv_nxt and copied before it.
+        let got = Essential {
+            fins: Fins(Fins::IN),
+            ..e
+        }
+        .without_fins();
+        assert_eq!((got.rcv_nxt, got.copied), (50, 50));
+        assert_eq!(got.fins, Fins(Fins::IN));
+        // Ours sent and acknowledged: everything ends at the last byte.
+        let got = Essential {
+            fins: Fins(Fins::OUT),
+            ..e
+        }
+        .without_fins();
+        assert_eq!((got.snd_nxt, got.snd_wl2, got.written), (107, 107, 107));
+        // Ours queued behind bytes not sent yet: only written moves.
+        let got = Essential {
+            fins: Fins(Fins::OUT),
+            snd_nxt: 100,
+            snd_wl2: 90,
+            ..e
+        }
+        .without_fins();
+        assert_eq!((got.snd_nxt, got.snd_wl2, got.written), (100, 90, 107));
     }
 
     #[test]

@@ -291,6 +291,12 @@ fn restores(r: &mut Registry, t: &TcpStatus) {
     );
     counter(
         r,
+        "tcp_finished",
+        "Restored closed by their application: what is left and the FIN sent",
+        t.finished,
+    );
+    counter(
+        r,
         "tcp_handoff_failures",
         "Restored but not handed off",
         t.handoff_failed,

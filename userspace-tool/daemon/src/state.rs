@@ -179,6 +179,10 @@ pub struct TcpStatus {
     /// Restored connections given to a hand-off socket.
     #[serde(default)]
     pub handed_off: u64,
+    /// Restored connections their application had closed: the daemon
+    /// closes them too, and their kernel sends what is left and the FIN.
+    #[serde(default)]
+    pub finished: u64,
     /// Restored connections no listener took (none for the address and
     /// port, a full accept queue): reset at once.
     #[serde(default)]

@@ -74,7 +74,7 @@ fn render(s: &State) -> String {
     if let Some(t) = &s.tcp {
         out.push_str(&format!(
             "tcp survival: {} exported ({} records from the kernel in {} messages), {} replicas ({} bytes received, {} dropped, {} ignored, \
-             {} forgotten), {} bytes sent, lag {} ms, {} restored ({} adopted, {} handed off, {} reset), \
+             {} forgotten), {} bytes sent, lag {} ms, {} restored ({} adopted, {} handed off, {} finished, {} reset), \
              {} held already, {} failed\n",
             t.exported,
             t.kernel_records,
@@ -89,6 +89,7 @@ fn render(s: &State) -> String {
             t.restored,
             t.adopted,
             t.handed_off,
+            t.finished,
             t.reset,
             t.held,
             t.failed

@@ -9,7 +9,7 @@ use crate::kapi::addr::unmapped as ip;
 use crate::kapi::tcp::records;
 use crate::kapi::words::{self as args, Words};
 use crate::kapi::{Client, Error};
-use crate::shared::tcpstate::{Dir, Flags, Record};
+use crate::shared::tcpstate::{Dir, Essential, Fins, Flags, Record};
 use serde::Serialize;
 
 fn sock(a: &[u8; 16], port: u16, v6: bool) -> String {
@@ -19,7 +19,13 @@ fn sock(a: &[u8; 16], port: u16, v6: bool) -> String {
     }
 }
 
-fn flag_names(f: Flags) -> Vec<&'static str> {
+/// The flags of `e`, then the FINs it counts (`fin-in`: the client's
+/// received; `fin-out`: ours queued).
+fn flag_names(e: &Essential) -> Vec<&'static str> {
+    let fins = [(Fins::IN, "fin-in"), (Fins::OUT, "fin-out")]
+        .into_iter()
+        .filter(|&(b, _)| e.fins.has(b));
+    let f = e.flags;
     [
         (Flags::NODELAY, "nodelay"),
         (Flags::NO_OPTIONS, "no-options"),
@@ -30,6 +36,7 @@ fn flag_names(f: Flags) -> Vec<&'static str> {
     ]
     .into_iter()
     .filter(|&(b, _)| f.has(b))
+    .chain(fins)
     .map(|(_, n)| n)
     .collect()
 }
@@ -63,7 +70,7 @@ pub(crate) fn render(cluster: u32, r: &Record) -> String {
             e.ts_val,
             e.copied,
             e.written,
-            flag_names(e.flags).join(",")
+            flag_names(e).join(",")
         ),
         Record::Closed(c) => format!("cluster {cluster} conn {:016x} closed", c.id),
         Record::Data(d) => format!(
@@ -111,7 +118,7 @@ fn json(cluster: u32, r: &Record) -> RecordJson {
                 "rcv_wnd": e.rcv_wnd, "snd_wscale": e.snd_wscale,
                 "rcv_wscale": e.rcv_wscale, "ts_recent": e.ts_recent,
                 "ts_val": e.ts_val, "copied": e.copied, "written": e.written,
-                "flags": flag_names(e.flags),
+                "flags": flag_names(e),
             }),
         ),
         Record::Closed(_) => ("closed", serde_json::json!({})),

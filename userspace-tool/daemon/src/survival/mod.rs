@@ -26,7 +26,7 @@ use crate::shared::buckets::UNOWNED;
 use crate::shared::hash::FlowHash;
 use crate::shared::proto::{MAX_BODY, MAX_CERT};
 use crate::shared::tcpstate::{
-    after, Closed, Data, Dir, Essential, Flags, Initial, Record, DATA_HEAD_LEN, DATA_MAX,
+    after, Closed, Data, Dir, Essential, Fins, Flags, Initial, Record, DATA_HEAD_LEN, DATA_MAX,
 };
 use tracing::{info, warn};
 
@@ -101,6 +101,9 @@ enum Delivery {
     HandedOff,
     /// Onto its application's own listener.
     Adopted,
+    /// Nowhere: its application had closed it (our FIN queued), so the
+    /// daemon closes it too; the kernel sends what is left, then the FIN.
+    Finished,
     /// Nowhere: reset at once.
     Reset,
 }
@@ -411,6 +414,8 @@ impl Survival {
         let Some((initial, end)) = self.outs.get_mut(&e.id) else {
             return;
         };
+        // Our FIN, queued after the bytes, is no byte to ask for.
+        let e = &e.without_fins();
         // A handshake's state (its SYN-ACK's) says where the bytes start:
         // a first segment whose export is lost leaves a gap `fill_gap`
         // sees. (Not a restored connection's: its first segment may be
@@ -670,6 +675,7 @@ impl Survival {
                     *match how {
                         Delivery::HandedOff => &mut self.status.handed_off,
                         Delivery::Adopted => &mut self.status.adopted,
+                        Delivery::Finished => &mut self.status.finished,
                         Delivery::Reset => &mut self.status.reset,
                     } += 1;
                     if how == Delivery::Reset {
@@ -783,6 +789,11 @@ impl Survival {
             (Some(a), Some(b)) if self.commit.is_some() => (Some(&a[..]), Some(&b[..])),
             _ => (None, None),
         };
+        // A connection its application had closed goes to none, so what
+        // it had received and not read (or not answered) is not put back;
+        // the daemon closes it once our FIN is queued after its bytes.
+        let finished = o.essential.fins.has(Fins::OUT);
+        let unread = unread.filter(|_| !finished);
         // A socket the application's listener may get is released from
         // this daemon's memory cgroup while fresh: accept() charges it to
         // the server's, which the kernel can do only for one charged to none.
@@ -801,7 +812,12 @@ impl Survival {
         // carry it on: with its queues' bytes (a request it had read but
         // not answered is read again), or at rest.
         let resumable = unacked.is_some() || o.at_rest();
-        let how = self.deliver(fd, i.dport, resumable)?;
+        let how = if finished {
+            drop(fd);
+            Delivery::Finished
+        } else {
+            self.deliver(fd, i.dport, resumable)?
+        };
         let e = &o.essential;
         info!(
             sport = i.sport,

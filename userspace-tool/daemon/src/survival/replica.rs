@@ -231,6 +231,15 @@ impl Orphan {
     }
 }
 
+/// `seq`, or `end` if it lies after it.
+fn before_or(seq: u32, end: u32) -> u32 {
+    if after(seq, end) > 0 {
+        end
+    } else {
+        seq
+    }
+}
+
 /// The bytes out a restore sends again: from the client's last ACK to the
 /// end of what the application wrote, or at least to `snd_nxt`.
 fn unacked<'a>(out: &'a Stream, e: &Essential) -> Option<&'a [u8]> {
@@ -660,14 +669,17 @@ impl Store {
         let now = self.stamp(Instant::now());
         gone.into_iter()
             .filter_map(|mut c| {
-                let mut e = c.essential()?;
+                // The restore makes the FINs again: the bytes end before
+                // them.
+                let mut e = c.essential()?.without_fins();
+                let answered = c.answered().map(|a| before_or(a, e.rcv_nxt));
                 let q = c.take_queues();
                 // What the application read but may not have answered is
                 // read again, from where it last had written.
-                let unread = c.answered().and_then(|a| q.inb.range(a, e.rcv_nxt));
+                let unread = answered.and_then(|a| q.inb.range(a, e.rcv_nxt));
                 let unread = match unread {
                     Some(b) => {
-                        e.copied = c.answered().unwrap_or(e.copied);
+                        e.copied = answered.unwrap_or(e.copied);
                         Some(b)
                     }
                     None => q.inb.range(e.copied, e.rcv_nxt),
@@ -678,7 +690,7 @@ impl Store {
                     age: Duration::from_nanos(now.saturating_sub(c.at)),
                     unacked: unacked(&q.out, &e).map(<[u8]>::to_vec),
                     unread: unread.map(<[u8]>::to_vec),
-                    answered: c.answered(),
+                    answered,
                 })
             })
             .collect()

@@ -12,8 +12,15 @@
 //! old owner's application had not read yet. Without them (async mode)
 //! both queues start empty at `snd_nxt` and `rcv_nxt`.
 //!
+//! A half-closed or closing connection is rebuilt established from the
+//! numbers without its FINs, then made what it was: the client's FIN
+//! received again (`fin`), ours queued after the bytes written with
+//! `shutdown`.
+//!
 //! What is calculable (Fig. 7) starts afresh: RTT and congestion window
 //! estimates, timers.
+
+mod fin;
 
 use std::io;
 use std::net::SocketAddr;
@@ -21,7 +28,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 use super::trust::{Authority, Refusal};
-use crate::shared::tcpstate::{Essential, Flags, Initial};
+use crate::shared::tcpstate::{Essential, Fins, Flags, Initial};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 /// `TCP_REPAIR_QUEUE` values.
@@ -148,11 +155,13 @@ pub(crate) fn admissible(i: &Initial, auth: &Authority, mine: bool) -> Result<()
     Ok(())
 }
 
-/// Rebuilds the connection `i`/`e` (last updated `since` ago) as a socket
-/// of this host, ESTABLISHED, out of repair mode; with the bytes sent but
-/// unacknowledged (from `e.snd_wl2`, sent again at once) and received but
-/// unread (from `e.copied`) when they are known. `prepare` sees the
-/// socket first, while it is fresh.
+/// Rebuilds the connection `i`/`e` (last updated `since` ago; its numbers
+/// without its FINs, see `Essential::without_fins`) as a socket of this
+/// host, out of repair mode: ESTABLISHED, or half-closed or closing as
+/// its FINs say; with the bytes sent but unacknowledged (from
+/// `e.snd_wl2`, sent again at once) and received but unread (from
+/// `e.copied`) when they are known. `prepare` sees the socket first,
+/// while it is fresh.
 pub(crate) fn restore(
     i: &Initial,
     e: &Essential,
@@ -168,20 +177,34 @@ pub(crate) fn restore(
     if let Some(b) = unread.filter(|b| !b.is_empty()) {
         fill(&s, b)?;
     }
+    let fin_in = e.fins.has(Fins::IN);
     let w = RepairWindow {
         snd_wl1: e.snd_wl1,
         snd_wnd: e.snd_wnd,
         max_window: e.snd_wnd,
-        rcv_wnd: e.rcv_wnd,
+        // TCP drops a FIN that meets a closed window: the client's FIN,
+        // made again, takes one more sequence number.
+        rcv_wnd: e.rcv_wnd + u32::from(fin_in),
         rcv_wup: e.rcv_nxt,
     };
     setsockopt(&s, libc::TCP_REPAIR_WINDOW, &w)?;
+    if fin_in {
+        let snd_una = if unacked.is_some() {
+            e.snd_wl2
+        } else {
+            e.snd_nxt
+        };
+        fin::receive(&s, i, e, snd_una)?;
+    }
     if e.flags.has(Flags::NODELAY) {
         s.set_tcp_nodelay(true)?;
     }
     setsockopt(&s, libc::TCP_REPAIR, &TCP_REPAIR_OFF)?;
     if let Some(b) = unacked.filter(|b| !b.is_empty()) {
         resend(&s, b)?;
+    }
+    if e.fins.has(Fins::OUT) {
+        s.shutdown(std::net::Shutdown::Write)?;
     }
     Ok(s.into())
 }
@@ -451,6 +474,65 @@ mod tests {
         drop(fd);
     }
 
+    /// A connection whose client had sent its request and its FIN, the
+    /// server reading neither: the restored server reads the request,
+    /// then the end of the stream, and its answer and FIN reach the
+    /// client.
+    #[test]
+    fn a_half_closed_connection_gets_the_clients_fin_again() {
+        let Some((_l, mut client, server)) = connection() else {
+            return;
+        };
+        client.write_all(b"req").unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        std::thread::sleep(Duration::from_millis(50)); // received, unread
+        let (i, mut e) = snapshot(&server, &client);
+        e.fins = Fins(Fins::IN);
+        e.copied = e.rcv_nxt.wrapping_sub(4);
+        vanish(server);
+        let e = e.without_fins();
+        let fd = restored(&i, &e, Some(b""), Some(b"req")).unwrap();
+        let mut server = TcpStream::from(fd);
+        let mut got = Vec::new();
+        server.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"req");
+        server.write_all(b"ans").unwrap();
+        drop(server);
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"ans");
+    }
+
+    /// A connection both sides had closed, the server's answer and FIN
+    /// lost with it: the restored socket, closed at once as the daemon
+    /// does, sends the answer and then the FIN.
+    #[test]
+    fn a_closed_connection_sends_what_is_left_then_its_fin() {
+        let Some((_l, mut client, server)) = connection() else {
+            return;
+        };
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let (i, mut e) = snapshot(&server, &client);
+        vanish(server);
+        // As if the server had written "ans" and closed, and both were
+        // lost on the way.
+        e.fins = Fins(Fins::IN | Fins::OUT);
+        e.written = e.snd_nxt.wrapping_add(4);
+        e.snd_nxt = e.written;
+        let e = e.without_fins();
+        drop(restored(&i, &e, Some(b"ans"), None).unwrap());
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"ans");
+    }
+
     /// A loopback connection (its listener, client and server sides), or
     /// None when not root: repair mode needs CAP_NET_ADMIN. The listener
     /// stays while the test runs: a restore binds beside it, as on a
@@ -517,6 +599,7 @@ mod tests {
             flags: Flags(Flags::TS_OK | Flags::SACK_OK | Flags::WSCALE_OK),
             snd_wscale: 7,
             rcv_wscale: 7,
+            fins: Fins::default(),
             snd_nxt,
             snd_wl1: rcv_nxt,
             snd_wl2: snd_nxt,
