@@ -146,6 +146,19 @@ check "$STUCK s after the crash, each of wrk's $CONNS connections receives, or l
 	test -z "$stuck" -a "$(wc -l <"$tmp/got1")" -eq $CONNS -a "$(wc -l <"$tmp/got2")" -eq $CONNS
 echo "    # connections seen: $(wc -l <"$tmp/got1"), 4 s later $(wc -l <"$tmp/got2")"
 [ -z "$stuck" ] || echo "    # stuck, a request unacknowledged: source ports $stuck"
+# What a stuck connection looks like from both ends, and what the
+# survivors logged of it.
+for p in $stuck; do
+	echo "    # port $p: the client's socket, then m$m's and m$w's, then their logs"
+	{
+		ip netns exec "$NS_CLIENT" ss -Htni "( sport = :$p )"
+		ip netns exec "$(member_ns "$m")" ss -Htni "( dport = :$p )"
+		ip netns exec "$(member_ns "$w")" ss -Htni "( dport = :$p )"
+		grep -h "sport=$p " "$tmp/m$m.log" "$tmp/m$w.log" | tail -n 4
+	} | sed 's/^/    #   /'
+done
+[ -z "$stuck" ] || ip netns exec "$NS_CLIENT" nstat -az TcpExtPAWSEstab TcpExtTCPACKSkippedPAWS \
+	TcpExtTCPACKSkippedSeq TcpExtTCPZeroWindowDrop TcpExtTCPRcvQDrop | sed 's/^/    # client: /'
 [ -z "$lost" ] || echo "    # waiting for an answer to a request no survivor knew of: source ports $lost"
 
 sleep "$(echo "$t0 + $STOP - $(date +%s.%N)" | bc)" 2>/dev/null

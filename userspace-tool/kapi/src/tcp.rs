@@ -55,17 +55,11 @@ pub fn unsent(
     let n = Record::Initial(*i).encode(&mut req);
     n.and_then(|n| Record::Data(head).encode(&mut req[n..]))
         .ok_or_else(|| Error::failed("tcp-unsent: the request does not fit"))?;
-    let attrs = [
-        Attr::u32(t::CLUSTER_ID, cluster),
-        Attr::bytes(t::RECORDS, &req),
-    ];
-    for a in nl.request(Cmd::TcpUnsent, &attrs)? {
-        let Some(r) = a.get(t::RECORDS) else { continue };
-        if let Some((Record::Data(d), bytes)) = records_with_bytes(r).into_iter().next() {
-            return Ok((d.seq, bytes.to_vec()));
-        }
+    let r = ask(nl, cluster, &req)?;
+    match records_with_bytes(&r).into_iter().next() {
+        Some((Record::Data(d), bytes)) => Ok((d.seq, bytes.to_vec())),
+        _ => Err(Error::failed("tcp-unsent: no bytes in the reply")),
     }
-    Err(Error::failed("tcp-unsent: no bytes in the reply"))
 }
 
 /// Asks the kernel (`tcp-unsent` with the Initial alone) for connection
@@ -78,16 +72,19 @@ pub fn state(nl: &mut Client, cluster: u32, i: &Initial) -> Result<Vec<u8>, Erro
     Record::Initial(*i)
         .encode(&mut req)
         .ok_or_else(|| Error::failed("tcp-unsent: the request does not fit"))?;
+    ask(nl, cluster, &req)
+}
+
+/// `tcp-unsent` with records `req`: the records of its reply.
+fn ask(nl: &mut Client, cluster: u32, req: &[u8]) -> Result<Vec<u8>, Error> {
     let attrs = [
         Attr::u32(t::CLUSTER_ID, cluster),
-        Attr::bytes(t::RECORDS, &req),
+        Attr::bytes(t::RECORDS, req),
     ];
-    for a in nl.request(Cmd::TcpUnsent, &attrs)? {
-        if let Some(r) = a.get(t::RECORDS) {
-            return Ok(r.to_vec());
-        }
-    }
-    Err(Error::failed("tcp-unsent: no records in the reply"))
+    nl.request(Cmd::TcpUnsent, &attrs)?
+        .iter()
+        .find_map(|a| a.get(t::RECORDS).map(<[u8]>::to_vec))
+        .ok_or_else(|| Error::failed("tcp-unsent: no records in the reply"))
 }
 
 /// Queues restored connection `fd` (established, out of repair mode) on
