@@ -48,7 +48,7 @@ cat >"$tmp/crash.sh" <<-EOF
 	$(declare -f wait_for)
 	pid=(- ${pid[1]} ${pid[2]}) app=(- ${app[1]} ${app[2]})
 	for i in 1 2; do
-		ip netns exec ipc-m\$i ss -Htn state established "( sport = :$RAW )" | grep -q . && v=\$i
+		ip netns exec ipc-m\$i ss -Htn "( sport = :$RAW )" | grep -q . && v=\$i
 	done
 	echo \$v >$tmp/victim
 	unsent() { $MEMBERS field $tmp \$v tcp unsent; }

@@ -326,7 +326,7 @@ impl Record {
             Record::Essential(e) => {
                 out[0] = KIND_ESSENTIAL;
                 out[1] = e.flags.0;
-                out[2] = e.snd_wscale | e.fins.0 << 4;
+                out[2] = e.snd_wscale | (e.fins.0 << 4);
                 out[3] = e.rcv_wscale;
                 put(out, 4, e.gen.to_le_bytes());
                 put(out, 8, e.id.to_le_bytes());
