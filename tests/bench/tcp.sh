@@ -194,8 +194,10 @@ for mode in $modes; do
 		[ \$ROUND = 2 ] || exit 0
 		sleep 3
 		ip netns exec $(member_ns "$v") ss -Htn state established "( sport = :$RAW )" >$tmp/victim
-		date +%s.%N >$tmp/crashed
-		ip -n $(member_ns "$v") link set eth0 down; kill -9 ${pid[$v]} ${app[$v]}
+		# The crash is the link going down (starting ip takes a while
+		# under emulation): the member is cut off from then on.
+		ip -n $(member_ns "$v") link set eth0 down; date +%s.%N >$tmp/crashed
+		kill -9 ${pid[$v]} ${app[$v]}
 		sleep 5
 		EOF
 		chmod +x "$tmp/rounds.sh"
@@ -224,14 +226,19 @@ for mode in $modes; do
 			echo "# $mode: m$i after: $(python3 -c "import json; t = json.load(open('$tmp/run$i/1.json'))['tcp']; print({k: t.get(k) for k in ('restored', 'waiting', 'expired', 'resent', 'unsent')})" 2>/dev/null)"
 		done
 		grep '^streams\|^# stream' "$tmp/held" | sed "s/^/# $mode: /"
-		# A stream that stopped: what the daemons did with it, the sockets.
-		for p in $(sed -nE 's/^# stream from ([0-9]+):.*/\1/p' "$tmp/held"); do
+		# A stream that stopped, or waited over a second for an echo: what
+		# the daemons did with it, the sockets, the client's packets from just
+		# before the crash on.
+		slow=$(sed -nE 's/.*stall_by_port=([0-9:,]+).*/\1/p' "$tmp/held" | tr ',' '\n' |
+			awk -F: '$2 > 1000 { print $1 }')
+		for p in $(sed -nE 's/^# stream from ([0-9]+):.*/\1/p' "$tmp/held") $slow; do
 			for i in 1 2 3; do
 				grep -E "sport=$p\b" "$tmp/m$i.log" | sed "s/^/# $mode: m$i, stream $p: /"
 				ip netns exec "$(member_ns "$i")" ss -Htni "( dport = :$p )" |
 					sed "s/^/# $mode: m$i, stream $p: /"
 			done
-			tcpdump -nn -tt -r "$tmp/c.pcap" "port $p" 2>/dev/null | tail -n 12 |
+			tcpdump -nn -tt -r "$tmp/c.pcap" "port $p" 2>/dev/null |
+				awk -v t="$(cat "$tmp/crashed" 2>/dev/null || echo 0)" '$1 >= t - 0.5' | head -n 30 |
 				sed "s/^/# $mode: client, stream $p: /"
 		done
 		echo "# $mode: restored $(tcp_field restored) ($(tcp_field restored_with_bytes) with" \
