@@ -133,12 +133,13 @@ static void snap_req(const struct request_sock *req, struct ipcluster_tcp_snap *
 static atomic_t generation;
 
 /*
- * The states a restore rebuilds (ESTABLISHED, then the FINs made again);
- * those past the peer's FIN, and those with our FIN queued.
+ * The states a restore rebuilds (ESTABLISHED, then the FINs made again),
+ * and those with our FIN queued. The peer's FIN is known by SOCK_DONE,
+ * which tcp_fin() sets before it changes the state: the ACK it sends from
+ * FIN_WAIT1 or FIN_WAIT2 already acknowledges the FIN.
  */
 #define RESTORABLE (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT | TCPF_LAST_ACK | TCPF_FIN_WAIT1 | \
 		    TCPF_FIN_WAIT2 | TCPF_CLOSING)
-#define PAST_PEER_FIN (TCPF_CLOSE_WAIT | TCPF_LAST_ACK | TCPF_CLOSING)
 #define PAST_OUR_FIN (TCPF_FIN_WAIT1 | TCPF_FIN_WAIT2 | TCPF_LAST_ACK | TCPF_CLOSING)
 
 /*
@@ -156,7 +157,7 @@ static void snap_tcp(const struct sock *sk, u32 end, struct ipcluster_tcp_snap *
 	s->mss = tp->rx_opt.mss_clamp;
 	s->opts_len = tp->tcp_header_len - sizeof(struct tcphdr);
 	s->closing = !((1 << sk->sk_state) & RESTORABLE);
-	if ((1 << sk->sk_state) & PAST_PEER_FIN)
+	if (sock_flag(sk, SOCK_DONE))
 		s->fins |= IPCLUSTER_SNAP_FIN_IN;
 	if ((1 << sk->sk_state) & PAST_OUR_FIN)
 		s->fins |= IPCLUSTER_SNAP_FIN_OUT;

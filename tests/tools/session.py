@@ -16,11 +16,11 @@ member's own daemon on the same host is left alone), the daemon answers
 that socket address, and from then on `Session.send` seals messages with
 the key the two agreed. Everything is big-endian.
 
-Signed: "IPCM" 2 kind | sender u16 | cluster u32 | counter u64 (the
+Signed: "IPCM" 3 kind | sender u16 | cluster u32 | counter u64 (the
 sender's wall clock in microseconds) | body length u16 | certificate
 length u16 | body | certificate (DER) | Ed25519 signature (64 bytes).
 
-Sealed: "IPCM" 2 kind|0x80 | sender u16 | cluster u32 | session u32 |
+Sealed: "IPCM" 3 kind|0x80 | sender u16 | cluster u32 | session u32 |
 counter u64 (from 1) | body length u16 | ChaCha20-Poly1305 of the body
 and its 16-byte tag; the nonce is 4 zero bytes and the counter, the
 associated data the 26 bytes before the ciphertext.
@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-VERSION = 2
+VERSION = 3
 JOIN, WELCOME, REFUSE, OFFER, OBJECT, MASTER_ALIVE = 1, 2, 3, 4, 5, 6
 MEMBER_ALIVE, LEAVE, TCP_STATE, TCP_ACK, HELLO = 7, 8, 9, 10, 11
 SEALED = 0x80
@@ -354,8 +354,8 @@ SHARED = "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742"
 RING_OKM = ("e0c235155cae23ef816d0cc3952eb86e472eda40baef32957fa089f0e2babfe1"
             "02e11b00d86dc4c55b5ccafdbc5de51271210fc5d14590e28e16938b2fb9ccd5")
 RING_SID = 0x99625B51
-RING_SEALED = ("4950434d0289000300000007deadbeef000000000000002a0007"
-               "0e1b6f1ec8aa43a84b187ca47a04d48b304e6df1779916")
+RING_SEALED = ("4950434d0389000300000007deadbeef000000000000002a0007"
+               "0e1b6f1ec8aa431b923e98ff4de0729bb81fc5dbcd513f")
 
 
 def _x25519(private_hex):
@@ -373,7 +373,7 @@ def _test_vectors():
     d = seal(i2r, TCP_STATE, 3, 7, 0xDEADBEEF, 42, b"records")
     # The header as the spec lays it out: magic, version, kind | 0x80,
     # sender, cluster, session, counter, body length.
-    head = "4950434d 02 89 0003 00000007 deadbeef 000000000000002a 0007"
+    head = "4950434d 03 89 0003 00000007 deadbeef 000000000000002a 0007"
     assert d[:SEALED_HEAD] == bytes.fromhex(head.replace(" ", "")), "sealed header"
     assert d == bytes.fromhex(RING_SEALED), "sealed as ring seals it"
     assert sealed_header(d) == (TCP_STATE, 3, 7, 0xDEADBEEF, 42)
@@ -386,7 +386,7 @@ def _test_signed():
     ident = Identity(b"CERT", key)
     body = hello_body(7401, "192.0.2.11", bytes([6]) * 32)
     d = signed(HELLO, body, 3, 7, ident, count=0x0102030405060708)
-    expect = ("4950434d 02 0b 0003 00000007 0102030405060708 0052 0004"  # header
+    expect = ("4950434d 03 0b 0003 00000007 0102030405060708 0052 0004"  # header
               " 1ce9 00000000000000000000ffff c000020b" + " 06" * 32 + " 00" * 32  # Hello
               + " 43455254")  # certificate
     assert d[:-SIG] == bytes.fromhex(expect.replace(" ", "")), "signed layout"

@@ -7,7 +7,7 @@
 //! A signed datagram:
 //!
 //! ```text
-//!  0  magic "IPCM"          4  version (2)     5  kind
+//!  0  magic "IPCM"          4  version (3)     5  kind
 //!  6  sender member id (u16, NO_MEMBER before it has one)
 //!  8  cluster id (u32)     12  replay counter (u64, strictly increasing
 //!                              per sender key)
@@ -29,7 +29,7 @@ pub mod sealed;
 /// The first four bytes of every message.
 pub const MAGIC: [u8; 4] = *b"IPCM";
 /// The protocol version this code speaks.
-pub const VERSION: u8 = 2;
+pub const VERSION: u8 = 3;
 /// Bytes before the body.
 pub const HEADER_LEN: usize = 24;
 /// Largest certificate.

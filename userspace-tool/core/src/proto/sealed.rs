@@ -4,7 +4,7 @@
 //! AEAD itself is the daemon's, with `ring`).
 //!
 //! ```text
-//!  0  magic "IPCM"          4  version (2)     5  kind | 0x80
+//!  0  magic "IPCM"          4  version (3)     5  kind | 0x80
 //!  6  sender member id (u16)
 //!  8  cluster id (u32)     12  session id (u32)
 //! 16  counter (u64, from 1 per session and direction; the nonce)

@@ -785,15 +785,27 @@ impl Survival {
         let i = &o.initial;
         // Output commit replicates the bytes: restore with both queues or
         // with neither (a connection half restored would skip bytes).
+        let commit = self.commit.is_some();
         let (unacked, unread) = match (&o.unacked, &o.unread) {
-            (Some(a), Some(b)) if self.commit.is_some() => (Some(&a[..]), Some(&b[..])),
+            (Some(a), Some(b)) if commit => (Some(&a[..]), Some(&b[..])),
             _ => (None, None),
         };
-        // A connection its application had closed goes to none, so what
-        // it had received and not read (or not answered) is not put back;
-        // the daemon closes it once our FIN is queued after its bytes.
-        let finished = o.essential.fins.has(Fins::OUT);
-        let unread = unread.filter(|_| !finished);
+        // A connection its application had closed goes to none: only its
+        // bytes out matter (what it had received and not read, or not
+        // answered, is not put back), and the daemon closes it once our
+        // FIN is queued after them. Without them, when it had written
+        // bytes it had not sent, a FIN would end the client's stream
+        // early yet looking whole: it is reset instead, with no FIN.
+        let mut e = o.essential;
+        let finished = e.fins.has(Fins::OUT);
+        let (unacked, unread) = match finished {
+            true => (o.unacked.as_deref().filter(|_| commit), None),
+            false => (unacked, unread),
+        };
+        let cut = finished && unacked.is_none() && e.written != e.snd_nxt;
+        if cut {
+            e.fins = Fins(e.fins.0 & !Fins::OUT);
+        }
         // A socket the application's listener may get is released from
         // this daemon's memory cgroup while fresh: accept() charges it to
         // the server's, which the kernel can do only for one charged to none.
@@ -807,18 +819,24 @@ impl Survival {
                 .map_err(std::io::Error::other),
             None => Ok(()),
         };
-        let fd = restore::restore(i, &o.essential, o.age, unacked, unread, &mut prepare)?;
+        let fd = restore::restore(i, &e, o.age, unacked, unread, &mut prepare)?;
         // An application's own listener gets a connection only if it can
         // carry it on: with its queues' bytes (a request it had read but
         // not answered is read again), or at rest.
         let resumable = unacked.is_some() || o.at_rest();
-        let how = if finished {
+        let how = if cut {
+            warn!(
+                sport = i.sport,
+                "reset a restored connection: closed, its last bytes lost"
+            );
+            restore::reset(fd);
+            Delivery::Reset
+        } else if finished {
             drop(fd);
             Delivery::Finished
         } else {
             self.deliver(fd, i.dport, resumable)?
         };
-        let e = &o.essential;
         info!(
             sport = i.sport,
             dport = i.dport,

@@ -182,8 +182,9 @@ pub(crate) fn restore(
         snd_wl1: e.snd_wl1,
         snd_wnd: e.snd_wnd,
         max_window: e.snd_wnd,
-        // TCP drops a FIN that meets a closed window: the client's FIN,
-        // made again, takes one more sequence number.
+        // The client's FIN, made again, takes one more sequence number:
+        // its last window update came after it (snd_wl1 past rcv_nxt), which
+        // TCP_REPAIR_WINDOW refuses beyond the window's end.
         rcv_wnd: e.rcv_wnd + u32::from(fin_in),
         rcv_wup: e.rcv_nxt,
     };

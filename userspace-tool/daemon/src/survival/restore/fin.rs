@@ -25,8 +25,10 @@ const TH_FIN: u8 = 0x01;
 const TH_ACK: u8 = 0x10;
 /// A TCP header without options.
 const TCP_LEN: usize = 20;
-/// How long the looped-back FIN may take to reach the socket.
-const TAKEN_WITHIN: Duration = Duration::from_millis(500);
+/// How long the looped-back FIN may take to reach the socket (it is
+/// usually taken before `sendto` returns): a restore waits this long, and
+/// other connections' commits with it.
+const TAKEN_WITHIN: Duration = Duration::from_millis(100);
 
 /// Sends connection `i`'s client FIN to its socket `s` (in repair mode,
 /// its receive queue at `e.rcv_nxt`, its send queue at `snd_una`) and
