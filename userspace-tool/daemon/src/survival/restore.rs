@@ -481,7 +481,17 @@ mod tests {
     /// client.
     #[test]
     fn a_half_closed_connection_gets_the_clients_fin_again() {
-        let Some((_l, mut client, server)) = connection() else {
+        half_closed_restored("127.0.0.1:0");
+    }
+
+    /// The same over IPv6: the FIN made again with an IPv6 header.
+    #[test]
+    fn a_half_closed_ipv6_connection_gets_the_clients_fin_again() {
+        half_closed_restored("[::1]:0");
+    }
+
+    fn half_closed_restored(addr: &str) {
+        let Some((_l, mut client, server)) = connection_at(addr) else {
             return;
         };
         client.write_all(b"req").unwrap();
@@ -539,12 +549,17 @@ mod tests {
     /// stays while the test runs: a restore binds beside it, as on a
     /// member.
     fn connection() -> Option<(TcpListener, TcpStream, TcpStream)> {
+        connection_at("127.0.0.1:0")
+    }
+
+    /// The same, its listener bound to `addr`.
+    fn connection_at(addr: &str) -> Option<(TcpListener, TcpStream, TcpStream)> {
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
             eprintln!("skipped: repair mode needs CAP_NET_ADMIN");
             return None;
         }
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let l = TcpListener::bind(addr).unwrap();
         let client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
         let (server, _) = l.accept().unwrap();
         Some((l, client, server))
@@ -592,7 +607,7 @@ mod tests {
             dport: local.port(),
             mss: 1448,
             opts_len: 12,
-            v6: false,
+            v6: peer.is_ipv6(),
         };
         let e = Essential {
             id: 1,
