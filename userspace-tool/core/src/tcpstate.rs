@@ -452,21 +452,16 @@ impl Essential {
     /// written).
     pub fn without_fins(self) -> Essential {
         let mut e = self;
-        let clamp = |s: &mut u32, end: u32| {
-            if after(*s, end) > 0 {
-                *s = end;
-            }
-        };
         if e.fins.has(Fins::IN) {
             e.rcv_nxt = e.rcv_nxt.wrapping_sub(1);
             // An application that read the end of the stream moved
             // `copied` past the FIN too.
-            clamp(&mut e.copied, e.rcv_nxt);
+            e.copied = at_most(e.copied, e.rcv_nxt);
         }
         if e.fins.has(Fins::OUT) {
             e.written = e.written.wrapping_sub(1);
-            clamp(&mut e.snd_nxt, e.written);
-            clamp(&mut e.snd_wl2, e.written);
+            e.snd_nxt = at_most(e.snd_nxt, e.written);
+            e.snd_wl2 = at_most(e.snd_wl2, e.written);
         }
         e
     }
@@ -488,6 +483,15 @@ pub fn conn_id(src: &[u8; 16], dst: &[u8; 16], sport: u16, dport: u16) -> u64 {
 /// generations wrap (serial number arithmetic, RFC 1982).
 pub fn after(a: u32, b: u32) -> i32 {
     a.wrapping_sub(b) as i32
+}
+
+/// Sequence number `seq`, or `end` if `seq` lies after it.
+pub fn at_most(seq: u32, end: u32) -> u32 {
+    if after(seq, end) > 0 {
+        end
+    } else {
+        seq
+    }
 }
 
 /// Whether update `a` of a connection is newer than `b` (generations wrap).

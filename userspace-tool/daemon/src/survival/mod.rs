@@ -13,6 +13,7 @@ pub(crate) mod handoff;
 pub(crate) mod link;
 pub(crate) mod replica;
 pub(crate) mod restore;
+mod segment;
 pub(crate) mod tickle;
 pub(crate) mod trust;
 
@@ -784,13 +785,8 @@ impl Survival {
     fn restore_one(&self, o: &replica::Orphan) -> std::io::Result<(bool, Delivery)> {
         let i = &o.initial;
         // Output commit replicates the bytes: restore with both queues or
-        // with neither (a connection half restored would skip bytes).
-        let commit = self.commit.is_some();
-        let (unacked, unread) = match (&o.unacked, &o.unread) {
-            (Some(a), Some(b)) if commit => (Some(&a[..]), Some(&b[..])),
-            _ => (None, None),
-        };
-        // A connection its application had closed goes to none: only its
+        // with neither (a connection half restored would skip bytes). A
+        // connection its application had closed goes to none: only its
         // bytes out matter (what it had received and not read, or not
         // answered, is not put back), and the daemon closes it once our
         // FIN is queued after them. Without them, when it had written
@@ -798,9 +794,13 @@ impl Survival {
         // early yet looking whole: it is reset instead, with no FIN.
         let mut e = o.essential;
         let finished = e.fins.has(Fins::OUT);
-        let (unacked, unread) = match finished {
-            true => (o.unacked.as_deref().filter(|_| commit), None),
-            false => (unacked, unread),
+        let commit = self.commit.is_some();
+        let unacked = o.unacked.as_deref().filter(|_| commit);
+        let unread = o.unread.as_deref().filter(|_| commit && !finished);
+        let (unacked, unread) = match (unacked, unread) {
+            (Some(a), None) if finished => (Some(a), None),
+            (Some(a), Some(b)) => (Some(a), Some(b)),
+            _ => (None, None),
         };
         let cut = finished && unacked.is_none() && e.written != e.snd_nxt;
         if cut {

@@ -10,7 +10,9 @@ use conn::Conn;
 use table::{Keyed, Table};
 
 use super::trust::{Authority, Refusal, Refused};
-use crate::shared::tcpstate::{after, Dir, Essential, Flags, Initial, Record, DATA_HEAD_LEN};
+use crate::shared::tcpstate::{
+    after, at_most, Dir, Essential, Flags, Initial, Record, DATA_HEAD_LEN,
+};
 
 /// What changed since the last record sent; the kernel sends one Initial
 /// and one Essential per segment, the cluster link gets each Initial once
@@ -228,15 +230,6 @@ impl Orphan {
         let e = &self.essential;
         let read = e.copied == e.rcv_nxt && self.answered.is_none_or(|a| a == e.copied);
         read && e.written == e.snd_nxt
-    }
-}
-
-/// `seq`, or `end` if it lies after it.
-fn before_or(seq: u32, end: u32) -> u32 {
-    if after(seq, end) > 0 {
-        end
-    } else {
-        seq
     }
 }
 
@@ -672,7 +665,7 @@ impl Store {
                 // The restore makes the FINs again: the bytes end before
                 // them.
                 let mut e = c.essential()?.without_fins();
-                let answered = c.answered().map(|a| before_or(a, e.rcv_nxt));
+                let answered = c.answered().map(|a| at_most(a, e.rcv_nxt));
                 let q = c.take_queues();
                 // What the application read but may not have answered is
                 // read again, from where it last had written.

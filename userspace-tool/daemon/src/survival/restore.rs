@@ -509,12 +509,7 @@ mod tests {
         assert_eq!(got, b"req");
         server.write_all(b"ans").unwrap();
         drop(server);
-        client
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        let mut got = Vec::new();
-        client.read_to_end(&mut got).unwrap();
-        assert_eq!(got, b"ans");
+        assert_eq!(to_the_end(&mut client), b"ans");
     }
 
     /// A connection both sides had closed, the server's answer and FIN
@@ -536,12 +531,18 @@ mod tests {
         e.snd_nxt = e.written;
         let e = e.without_fins();
         drop(restored(&i, &e, Some(b"ans"), None).unwrap());
+        assert_eq!(to_the_end(&mut client), b"ans");
+    }
+
+    /// What `client` reads up to the end of the stream, which must come
+    /// within 5 s.
+    fn to_the_end(client: &mut TcpStream) -> Vec<u8> {
         client
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
         let mut got = Vec::new();
         client.read_to_end(&mut got).unwrap();
-        assert_eq!(got, b"ans");
+        got
     }
 
     /// A loopback connection (its listener, client and server sides), or

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
+use super::segment::{bare, ACK, RST};
 use crate::kapi::addr::unmapped;
 use crate::shared::tcpstate::{Essential, Initial};
 
@@ -59,9 +60,6 @@ const TRIES: u32 = 3;
 /// How long each round waits for answers: Linux answers a segment outside
 /// its window at most every 500 ms per connection (tcp_invalid_ratelimit).
 const ROUND: Duration = Duration::from_millis(600);
-
-const ACK: u8 = 0x10;
-const RST: u8 = 0x04;
 
 /// Tickles each of `conns` and resets those whose client answers; how
 /// many were reset. Blocks for up to [`TRIES`] × [`ROUND`].
@@ -159,80 +157,15 @@ fn send(from: SocketAddr, to: SocketAddr, seq: u32, ack: u32, flags: u8) -> std:
     let s = Socket::new(Domain::for_address(from), Type::RAW, Some(Protocol::TCP))?;
     s.bind(&SockAddr::from(SocketAddr::new(from.ip(), 0)))?;
     s.send_to(
-        &segment(from, to, seq, ack, flags),
+        &bare(from, to, (seq, ack), flags, 0),
         &SockAddr::from(SocketAddr::new(to.ip(), 0)),
     )?;
     Ok(())
 }
 
-/// A 20-byte TCP header, no options, no payload, its checksum filled in.
-fn segment(from: SocketAddr, to: SocketAddr, seq: u32, ack: u32, flags: u8) -> [u8; 20] {
-    let mut h = [0u8; 20];
-    h[0..2].copy_from_slice(&from.port().to_be_bytes());
-    h[2..4].copy_from_slice(&to.port().to_be_bytes());
-    h[4..8].copy_from_slice(&seq.to_be_bytes());
-    h[8..12].copy_from_slice(&ack.to_be_bytes());
-    h[12] = 5 << 4;
-    h[13] = flags;
-    let sum = checksum(&pseudo_header(from.ip(), to.ip(), h.len()), &h);
-    h[16..18].copy_from_slice(&sum.to_be_bytes());
-    h
-}
-
-/// The pseudo-header TCP's checksum covers (RFC 9293, RFC 8200).
-fn pseudo_header(src: IpAddr, dst: IpAddr, len: usize) -> Vec<u8> {
-    let mut v = Vec::with_capacity(40);
-    match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            v.extend_from_slice(&s.octets());
-            v.extend_from_slice(&d.octets());
-            v.extend_from_slice(&[0, 6]);
-            v.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        _ => {
-            let six = |a: IpAddr| match a {
-                IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
-                IpAddr::V6(a) => a.octets(),
-            };
-            v.extend_from_slice(&six(src));
-            v.extend_from_slice(&six(dst));
-            v.extend_from_slice(&(len as u32).to_be_bytes());
-            v.extend_from_slice(&[0, 0, 0, 6]);
-        }
-    }
-    v
-}
-
-/// The Internet checksum (RFC 1071) of `a` then `b` (`a` of even length).
-fn checksum(a: &[u8], b: &[u8]) -> u16 {
-    let mut sum: u32 = a
-        .chunks(2)
-        .chain(b.chunks(2))
-        .map(|w| u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_segment_checksums_to_zero_with_its_pseudo_header() {
-        for (from, to) in [
-            ("192.0.2.100:80", "192.0.2.2:40000"),
-            ("[2001:db8::100]:80", "[2001:db8::2]:40000"),
-        ] {
-            let (from, to): (SocketAddr, SocketAddr) = (from.parse().unwrap(), to.parse().unwrap());
-            let h = segment(from, to, 0x1234_5678, 0x9abc_def0, ACK);
-            assert_eq!(checksum(&pseudo_header(from.ip(), to.ip(), 20), &h), 0);
-            assert_eq!(h[13], ACK);
-            assert_eq!(&h[4..8], &0x1234_5678u32.to_be_bytes());
-        }
-    }
 
     #[test]
     fn the_clients_answer_is_found_in_an_ipv4_packet() {
@@ -241,7 +174,7 @@ mod tests {
         let mut p = vec![
             0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0, 192, 0, 2, 2, 192, 0, 2, 100,
         ];
-        p.extend_from_slice(&segment(client, local, 7, 99, ACK));
+        p.extend_from_slice(&bare(client, local, (7, 99), ACK, 0));
         let seen = parse(&p).unwrap();
         assert_eq!(seen.ack, 99);
         let c = Conn {
@@ -254,7 +187,7 @@ mod tests {
         // Our own tickle, going the other way, is no answer; nor a reset.
         p.truncate(20);
         p[12..20].copy_from_slice(&[192, 0, 2, 100, 192, 0, 2, 2]);
-        p.extend_from_slice(&segment(local, client, 7, 99, ACK));
+        p.extend_from_slice(&bare(local, client, (7, 99), ACK, 0));
         assert!(!parse(&p).unwrap().answers(&c));
         assert!(parse(&p[..30]).is_none());
     }
